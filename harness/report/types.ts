@@ -1,0 +1,42 @@
+// The result model shared by suites, the runner and every reporter.
+export type Status = 'pass' | 'fail' | 'skip';
+
+export interface CheckResult {
+  /** stable id, `suite/check`, e.g. `encapsulation/udp-dst-port` */
+  id: string;
+  suite: string;
+  title: string;
+  status: Status;
+  /** one-line summary; for failures it says what is wrong */
+  message?: string;
+  /** what the resolved topology says should be there */
+  expected?: unknown;
+  /** what the live system showed */
+  observed?: unknown;
+  /** individual differences, one per line (e.g. routes suite) */
+  diffs?: string[];
+  /** pre-rendered multi-line text (e.g. a connectivity matrix grid) */
+  details?: string;
+  skipReason?: string;
+  durationMs: number;
+  /** artifacts directory for this run, if any were written */
+  artifacts?: string;
+  /** nested results, e.g. an ingested external TAP script */
+  subtests?: CheckResult[];
+}
+
+export interface RunReport {
+  topology: string;
+  file?: string;
+  runId: string;
+  startedAt: string;
+  durationMs: number;
+  results: CheckResult[];
+  artifactsDir?: string;
+}
+
+export function summarize(results: CheckResult[]): { pass: number; fail: number; skip: number; total: number } {
+  const s = { pass: 0, fail: 0, skip: 0, total: results.length };
+  for (const r of results) s[r.status]++;
+  return s;
+}

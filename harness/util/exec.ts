@@ -1,0 +1,105 @@
+// One place that runs external programs. Always an argument array (execa), never a shell string.
+// Errors say which namespace, which command, the exit code, and what it printed.
+import { execa, type Options } from 'execa';
+
+export class CommandError extends Error {
+  readonly code = 'VXLAB_COMMAND_FAILED';
+  constructor(
+    readonly argv: string[],
+    readonly ns: string | undefined,
+    readonly exitCode: number | undefined,
+    readonly stdout: string,
+    readonly stderr: string,
+    readonly durationMs: number,
+    readonly cause?: unknown,
+  ) {
+    const where = ns ? ` in netns ${ns}` : '';
+    const out = [stderr.trim(), stdout.trim()].filter(Boolean).join('\n').slice(0, 4000);
+    super(`command failed${where} (exit ${exitCode ?? 'signal'}, ${durationMs} ms): ${argv.join(' ')}${out ? `\n${out}` : ''}`);
+    this.name = 'CommandError';
+  }
+}
+
+export interface RunOptions {
+  /** run inside this network namespace (via `ip netns exec`) */
+  ns?: string;
+  input?: string;
+  timeoutMs?: number;
+  /** do not throw on non-zero exit; inspect exitCode instead */
+  reject?: boolean;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  signal?: string;
+}
+
+/** argv for running `argv` inside `ns`. `ip -n` is used for ip/bridge (cheaper), `ip netns exec` otherwise. */
+export function nsArgv(argv: string[], ns?: string): string[] {
+  if (!ns) return argv;
+  if (argv[0] === 'ip') return ['ip', '-n', ns, ...argv.slice(1)];
+  return ['ip', 'netns', 'exec', ns, ...argv];
+}
+
+export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const full = nsArgv(argv, opts.ns);
+  const t0 = performance.now();
+  const o: Options = {
+    reject: false,
+    input: opts.input,
+    timeout: opts.timeoutMs ?? 60_000,
+    env: opts.env,
+    extendEnv: true,
+    cwd: opts.cwd,
+    stripFinalNewline: false,
+  };
+  const r = await execa(full[0]!, full.slice(1), o);
+  const durationMs = Math.round(performance.now() - t0);
+  const res: RunResult = {
+    exitCode: r.exitCode ?? -1,
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+    durationMs,
+    timedOut: Boolean(r.timedOut),
+    signal: r.signal ?? undefined,
+  };
+  if (r.failed && opts.reject !== false) {
+    throw new CommandError(full, opts.ns, r.exitCode, res.stdout, res.stderr, durationMs, r.cause);
+  }
+  return res;
+}
+
+/** `ip -j ...` inside a namespace, parsed. */
+export async function ipJson<T = any>(ns: string | undefined, args: string[]): Promise<T> {
+  const r = await run(['ip', '-j', ...args], { ns });
+  const s = r.stdout.trim();
+  return (s ? JSON.parse(s) : []) as T;
+}
+
+/** `bridge -j ...` inside a namespace, parsed. */
+export async function bridgeJson<T = any>(ns: string | undefined, args: string[]): Promise<T> {
+  const r = await run(['bridge', ...(ns ? ['-n', ns] : []), '-j', ...args]);
+  const s = r.stdout.trim();
+  return (s ? JSON.parse(s) : []) as T;
+}
+
+/** Run async tasks with bounded concurrency; results in input order. */
+export async function pool<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      out[i] = await fn(items[i]!, i);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
