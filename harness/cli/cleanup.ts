@@ -1,0 +1,18 @@
+import { parseArgs } from 'node:util';
+import type { Command } from './main.ts';
+import { EXIT, requireRoot } from './common.ts';
+import { cleanup } from '../runtime/lifecycle.ts';
+
+const cmd: Command = {
+  summary: 'reap runs whose up/run process died mid-way (--all: every vxlab run)',
+  usage: 'vxlab cleanup [--all]',
+  help: 'Without --all: removes runs whose owner process is gone before it finished (a crashed up, any dead run/repro).\n  --all   remove every recorded vxlab run, and any unrecorded vx-<id>-* namespace',
+  async main(argv) {
+    const { values } = parseArgs({ args: argv, options: { all: { type: 'boolean' } } });
+    requireRoot();
+    const r = await cleanup(!!values.all);
+    console.log(`cleanup: removed ${r.removed.length} run(s)${r.removed.length ? ` (${r.removed.join(', ')})` : ''}; kept ${r.kept.length}${r.orphanNamespaces.length ? `; removed ${r.orphanNamespaces.length} unrecorded namespace(s)` : ''}`);
+    return EXIT.OK;
+  },
+};
+export default cmd;

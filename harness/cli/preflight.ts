@@ -1,0 +1,38 @@
+// Preflight: host tools (with the Debian packages that provide them) and root.
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { PreflightError, requireRoot } from './common.ts';
+
+export const TOOLS: Record<string, string> = {
+  ip: 'iproute2',
+  bridge: 'iproute2',
+  tcpdump: 'tcpdump',
+  ping: 'iputils-ping',
+  nft: 'nftables',
+  fping: 'fping',
+  sysctl: 'procps',
+};
+
+export function which(bin: string): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin']);
+  for (const d of dirs) {
+    try {
+      accessSync(join(d, bin), constants.X_OK);
+      return join(d, bin);
+    } catch {}
+  }
+  return undefined;
+}
+
+export function missingTools(tools = Object.keys(TOOLS)): string[] {
+  return tools.filter((t) => !which(t));
+}
+
+export function preflight(tools = Object.keys(TOOLS)): void {
+  requireRoot();
+  const miss = missingTools(tools);
+  if (miss.length) {
+    const pkgs = [...new Set(miss.map((t) => TOOLS[t] ?? t))];
+    throw new PreflightError(`missing host tools: ${miss.join(', ')}. Install them with: apt-get install -y ${pkgs.join(' ')}`);
+  }
+}

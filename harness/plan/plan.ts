@@ -1,0 +1,153 @@
+// plan: ResolvedTopology → ordered operations per namespace. Pure and printable (`vxlab plan FILE`).
+import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
+import { allPods, namespaces } from '../topology/resolved.ts';
+
+export type Op =
+  /** lines for one `ip -n NS -batch -` process */
+  | { kind: 'ip'; lines: string[] }
+  /** lines for one `bridge -n NS -batch -` process */
+  | { kind: 'bridge'; lines: string[] }
+  /** one `ip netns exec NS sysctl -qw k=v …` process */
+  | { kind: 'sysctl'; settings: Record<string, string> }
+  /** start the userspace VTEP of this node (creates its TAP device) and wait until it is ready */
+  | { kind: 'vtep'; node: string };
+
+export interface NsSteps {
+  ns: string;
+  /** run in order */
+  ops: Op[];
+}
+
+export interface Stage {
+  name: string;
+  /** namespaces in one stage are independent and run concurrently */
+  steps: NsSteps[];
+}
+
+export interface Plan {
+  /** created first, in this order; removed in reverse */
+  namespaces: string[];
+  stages: Stage[];
+}
+
+function remotes(t: ResolvedTopology, n: ResolvedNode): ResolvedNode[] {
+  return t.nodes.filter((o) => o !== n);
+}
+
+/** kernel vxlan device, exactly as flannel's backend creates it (and calico's felix, with its own name) */
+export function vxlanLinkLine(n: ResolvedNode): string {
+  const v = n.vtep;
+  return `link add ${v.dev} address ${v.mac} mtu ${v.mtu} type vxlan id ${v.vni} local ${n.ip} dev ${n.underlayIf} dstport ${v.port} ${v.learning ? 'learning' : 'nolearning'} df ${v.df}`;
+}
+
+/** The per-remote-node overlay entries of node `n`, in the layout's form. */
+export function overlayEntries(t: ResolvedTopology, n: ResolvedNode): { neigh: string[]; fdb: string[]; routes: string[] } {
+  const dev = n.vtep.dev;
+  const neigh: string[] = [];
+  const fdb: string[] = [];
+  const routes: string[] = [];
+  for (const r of remotes(t, n)) {
+    neigh.push(`neigh add ${r.vtep.ip} lladdr ${r.vtep.mac} dev ${dev} nud permanent`);
+    fdb.push(`fdb add ${r.vtep.mac} dev ${dev} dst ${r.ip} self permanent`);
+    routes.push(`route add ${r.podSubnet} via ${r.vtep.ip} dev ${dev} onlink`);
+  }
+  return { neigh, fdb, routes };
+}
+
+function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
+  const ops: Op[] = [];
+  const v = n.vtep;
+  const a: string[] = [
+    'link set lo up',
+    `link set ${n.underlayIf} mtu ${n.underlayMtu} up`,
+    `addr add ${n.ip}/${n.prefixLen} dev ${n.underlayIf}`,
+  ];
+  if (n.gateway) a.push(`route add default via ${n.gateway} dev ${n.underlayIf}`);
+  if (v.kind === 'kernel') a.push(vxlanLinkLine(n));
+  ops.push({ kind: 'ip', lines: a });
+  if (v.kind === 'userspace') ops.push({ kind: 'vtep', node: n.name });
+  const { neigh, fdb, routes } = overlayEntries(t, n);
+  const b: string[] = [`addr add ${v.ip}/32 dev ${v.dev}`, `link set ${v.dev} up`];
+  if (n.bridge) {
+    b.push(`link add ${n.bridge.name} type bridge`, `addr add ${n.bridge.ip}/${n.podPrefixLen} dev ${n.bridge.name}`, `link set ${n.bridge.name} up`);
+  }
+  for (const p of n.pods) {
+    b.push(`link add ${p.hostIf} mtu ${p.mtu} type veth peer name ${p.ifname} mtu ${p.mtu} netns ${p.ns}`);
+    if (n.bridge) b.push(`link set ${p.hostIf} master ${n.bridge.name} up`);
+    else b.push(`link set ${p.hostIf} up`, `route add ${p.ip}/32 dev ${p.hostIf} scope link`);
+  }
+  b.push(...neigh);
+  ops.push({ kind: 'ip', lines: b });
+  // the userspace VTEP keeps its FDB itself (static entries come from the topology)
+  if (v.kind === 'kernel' && fdb.length) ops.push({ kind: 'bridge', lines: fdb });
+  if (routes.length) ops.push({ kind: 'ip', lines: routes });
+  const sys: Record<string, string> = { 'net.ipv4.ip_forward': '1' };
+  if (t.layout === 'calico') for (const p of n.pods) sys[`net.ipv4.conf.${p.hostIf}.proxy_arp`] = '1';
+  ops.push({ kind: 'sysctl', settings: sys });
+  return ops;
+}
+
+export function plan(t: ResolvedTopology): Plan {
+  const stages: Stage[] = [];
+  // 1. underlay: one bridge per segment; veths to nodes (and to the router) are created from here
+  stages.push({
+    name: 'underlay',
+    steps: t.segments.map((s) => {
+      const lines = ['link set lo up', `link add ${s.bridge} mtu ${s.mtu} type bridge`, `link set ${s.bridge} up`];
+      for (const n of t.nodes.filter((n) => n.segment === s.name)) {
+        lines.push(`link add ${n.segIf} mtu ${s.mtu} type veth peer name ${n.underlayIf} mtu ${n.underlayMtu} netns ${n.ns}`);
+        lines.push(`link set ${n.segIf} master ${s.bridge} up`);
+      }
+      if (t.routerNs && s.routerIf && s.segRouterIf) {
+        lines.push(`link add ${s.segRouterIf} mtu ${s.mtu} type veth peer name ${s.routerIf} mtu ${s.mtu} netns ${t.routerNs}`);
+        lines.push(`link set ${s.segRouterIf} master ${s.bridge} up`);
+      }
+      return { ns: s.ns, ops: [{ kind: 'ip', lines }] };
+    }),
+  });
+  // 2. nodes (and the router)
+  const nodeSteps: NsSteps[] = t.nodes.map((n) => ({ ns: n.ns, ops: nodeOps(t, n) }));
+  if (t.routerNs) {
+    const lines = ['link set lo up'];
+    for (const s of t.segments) lines.push(`addr add ${s.routerIp}/${s.prefixLen} dev ${s.routerIf}`, `link set ${s.routerIf} up`);
+    nodeSteps.unshift({ ns: t.routerNs, ops: [{ kind: 'ip', lines }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1' } }] });
+  }
+  stages.push({ name: 'nodes', steps: nodeSteps });
+  // 3. pods
+  stages.push({
+    name: 'pods',
+    steps: allPods(t).map((p) => {
+      const lines = ['link set lo up', `addr add ${p.ip}/${p.prefixLen} dev ${p.ifname}`, `link set ${p.ifname} up`];
+      if (t.layout === 'calico') lines.push(`route add ${p.gateway} dev ${p.ifname} scope link`);
+      lines.push(`route add default via ${p.gateway} dev ${p.ifname}`);
+      return { ns: p.ns, ops: [{ kind: 'ip', lines }] };
+    }),
+  });
+  return { namespaces: namespaces(t), stages };
+}
+
+/** Render as commands a person can paste (one `ip -n NS …` per line). */
+export function renderPlan(p: Plan): string {
+  const out: string[] = ['# namespaces', ...p.namespaces.map((n) => `ip netns add ${n}`)];
+  for (const st of p.stages) {
+    out.push('', `# stage: ${st.name}`);
+    for (const s of st.steps) {
+      out.push(`## ${s.ns}`);
+      for (const op of s.ops) out.push(...renderOp(s.ns, op));
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+export function renderOp(ns: string, op: Op): string[] {
+  switch (op.kind) {
+    case 'ip':
+      return op.lines.map((l) => `ip -n ${ns} ${l}`);
+    case 'bridge':
+      return op.lines.map((l) => `bridge -n ${ns} ${l}`);
+    case 'sysctl':
+      return [`ip netns exec ${ns} sysctl -qw ${Object.entries(op.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`];
+    case 'vtep':
+      return [`# start userspace VTEP for ${op.node} in ${ns} (vxlab vtep process; creates its TAP device)`];
+  }
+}

@@ -1,0 +1,158 @@
+// up / down / cleanup for the netns runtime. Every step is recorded before it happens; undo runs in reverse.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { plan as makePlan, type Plan } from '../plan/plan.ts';
+import type { ResolvedTopology } from '../topology/resolved.ts';
+import { createNamespaces, deleteNamespaces, nsExists, runOp } from './netns/runtime.ts';
+import { pool } from '../util/exec.ts';
+import { isAlive, listStates, procStartTime, readState, removeState, writeState, type OwnedProcess, type RunState } from './state.ts';
+import { startVtep } from './vtep-launch.ts';
+
+export class RunExistsError extends Error {
+  readonly code = 'VXLAB_RUN_EXISTS';
+}
+export class AbortedError extends Error {
+  readonly code = 'VXLAB_ABORTED';
+}
+
+export interface UpOptions {
+  ephemeral?: boolean;
+  /** concurrent namespaces per stage */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onStage?: (name: string) => void;
+}
+
+export interface Running extends AsyncDisposable {
+  topology: ResolvedTopology;
+  state: RunState;
+  plan: Plan;
+  down(): Promise<void>;
+}
+
+export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Running> {
+  const existing = readState(t.runId);
+  if (existing) {
+    throw new RunExistsError(`run ${t.runId} (${existing.topology}) is already ${existing.status}; use 'vxlab down' or another --run-id`);
+  }
+  const p = makePlan(t);
+  const clash = p.namespaces.filter(nsExists);
+  if (clash.length) throw new RunExistsError(`namespaces already exist (not recorded by any run): ${clash.slice(0, 5).join(', ')}; run 'vxlab cleanup --all'`);
+  const state: RunState = {
+    version: 1,
+    runId: t.runId,
+    prefix: t.prefix,
+    topology: t.name,
+    file: t.file,
+    pid: process.pid,
+    pidStartTime: procStartTime(process.pid) ?? '',
+    ephemeral: !!opts.ephemeral,
+    status: 'creating',
+    createdAt: new Date().toISOString(),
+    namespaces: p.namespaces,
+    processes: [],
+    workDir: mkdtempSync(join(tmpdir(), `${t.prefix}-`)),
+  };
+  writeState(state); // recorded before anything is created
+  const check = () => {
+    if (opts.signal?.aborted) throw new AbortedError('interrupted; rolled back');
+  };
+  const record = (proc: OwnedProcess) => {
+    state.processes.push(proc);
+    writeState(state);
+  };
+  try {
+    check();
+    await createNamespaces(p.namespaces);
+    for (const st of p.stages) {
+      check();
+      opts.onStage?.(st.name);
+      await pool(st.steps, opts.concurrency ?? 8, async (s) => {
+        for (const op of s.ops) {
+          check();
+          if (op.kind === 'vtep') {
+            const n = t.nodes.find((x) => x.name === op.node)!;
+            await startVtep(t, n, state.workDir, state.ephemeral, record);
+          } else await runOp(s.ns, op);
+        }
+      });
+    }
+    check();
+    state.status = 'up';
+    writeState(state);
+  } catch (e) {
+    await teardown(state);
+    throw e;
+  }
+  const running: Running = {
+    topology: t,
+    state,
+    plan: p,
+    down: () => teardown(state),
+    [Symbol.asyncDispose]: () => teardown(state),
+  };
+  return running;
+}
+
+async function killProcesses(procs: OwnedProcess[]): Promise<void> {
+  for (const pr of procs) if (isAlive(pr.pid, pr.startTime)) try { process.kill(pr.pid, 'SIGTERM'); } catch {}
+  const deadline = Date.now() + 3000;
+  while (procs.some((pr) => isAlive(pr.pid, pr.startTime)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  for (const pr of procs) if (isAlive(pr.pid, pr.startTime)) try { process.kill(pr.pid, 'SIGKILL'); } catch {}
+}
+
+/** Remove exactly what the state file records, in reverse order. Idempotent. */
+export async function teardown(state: RunState): Promise<void> {
+  if (!readState(state.runId)) return;
+  state.status = 'removing';
+  writeState(state);
+  const hooks = [...teardownHooks];
+  for (const h of hooks) await h(state).catch(() => {});
+  await killProcesses(state.processes);
+  const left = await deleteNamespaces([...state.namespaces].reverse());
+  if (left.length) throw new Error(`could not remove namespaces: ${left.join(', ')}`);
+  rmSync(state.workDir, { recursive: true, force: true });
+  removeState(state.runId);
+}
+
+/** Extra undo steps registered by other layers (e.g. CNI DEL before namespaces go). */
+const teardownHooks: ((s: RunState) => Promise<void>)[] = [];
+export function onTeardown(h: (s: RunState) => Promise<void>): void {
+  teardownHooks.push(h);
+}
+
+export async function downRun(runId: string): Promise<boolean> {
+  const s = readState(runId);
+  if (!s) return false;
+  await teardown(s);
+  return true;
+}
+
+export interface CleanupResult {
+  removed: string[];
+  kept: string[];
+  orphanNamespaces: string[];
+}
+
+/** Reap runs whose owner died before finishing (or every run with all=true), plus unrecorded vx-* namespaces with all=true. */
+export async function cleanup(all = false): Promise<CleanupResult> {
+  const res: CleanupResult = { removed: [], kept: [], orphanNamespaces: [] };
+  for (const s of listStates()) {
+    const ownerAlive = isAlive(s.pid, s.pidStartTime);
+    const dead = !ownerAlive && (s.ephemeral || s.status !== 'up');
+    if (all || dead) {
+      await teardown(s);
+      res.removed.push(s.runId);
+    } else res.kept.push(s.runId);
+  }
+  if (all) {
+    const { readdirSync, existsSync } = await import('node:fs');
+    const names = existsSync('/var/run/netns') ? readdirSync('/var/run/netns').filter((n) => /^vx-[a-z0-9]{1,8}-/.test(n)) : [];
+    if (names.length) {
+      await deleteNamespaces(names);
+      res.orphanNamespaces = names;
+    }
+  }
+  return res;
+}

@@ -1,0 +1,71 @@
+// Start a userspace VTEP process inside a node namespace and wait until it is ready.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
+import { procStartTime, type OwnedProcess } from './state.ts';
+
+const MAIN = fileURLToPath(new URL('../vtep/main.ts', import.meta.url));
+
+export function vtepPaths(workDir: string, node: string) {
+  const dir = join(workDir, 'vtep', node);
+  return { dir, config: join(dir, 'config.json'), ready: join(dir, 'ready'), control: join(dir, 'control.sock'), log: join(dir, 'vtep.log') };
+}
+
+export function vtepConfig(t: ResolvedTopology, n: ResolvedNode, workDir: string, parentPid?: number) {
+  const p = vtepPaths(workDir, n.name);
+  return {
+    dev: n.vtep.dev,
+    mac: n.vtep.mac,
+    mtu: n.vtep.mtu,
+    local: n.ip,
+    underlayMtu: n.underlayMtu,
+    vni: n.vtep.vni,
+    port: n.vtep.port,
+    learning: n.vtep.learning,
+    ageingSec: 300,
+    fdb: t.nodes.filter((o) => o !== n).map((o) => ({ mac: o.vtep.mac, dst: o.ip, port: o.vtep.port })),
+    controlPath: p.control,
+    readyFile: p.ready,
+    faults: n.vtep.faults ?? {},
+    parentPid,
+  };
+}
+
+/**
+ * Persistent runs (`vxlab up`) detach the VTEP: `down`/`cleanup` stop it by its recorded pid.
+ * Ephemeral runs (`vxlab run`) tie it to the owner process: it exits when the owner dies, even by SIGKILL.
+ */
+export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: string, ephemeral: boolean, record: (p: OwnedProcess) => void): Promise<void> {
+  const p = vtepPaths(workDir, n.name);
+  mkdirSync(p.dir, { recursive: true });
+  const cfg = vtepConfig(t, n, workDir, ephemeral ? process.pid : undefined);
+  writeFileSync(p.config, JSON.stringify(cfg, null, 2));
+  const log = openSync(p.log, 'a');
+  const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, '--import', 'tsx', MAIN, '--config', p.config], {
+    detached: !ephemeral,
+    stdio: ['ignore', log, log],
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+  });
+  closeSync(log);
+  const pid = child.pid!;
+  record({ pid, startTime: procStartTime(pid) ?? '', ns: n.ns, what: `userspace VTEP ${n.vtep.dev} of ${n.name}` });
+  if (!ephemeral) child.unref();
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(p.ready)) {
+    if (exited !== undefined) throw new Error(`userspace VTEP of ${n.name} exited (code ${exited}) before it was ready:\n${tail(p.log)}`);
+    if (Date.now() > deadline) throw new Error(`userspace VTEP of ${n.name} not ready after 15 s:\n${tail(p.log)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,41 @@
+// Errors for bad input: always `file:line:col: key: what was expected`. Never a stack trace.
+export interface SourceLoc {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface TopologyIssue {
+  loc?: SourceLoc;
+  /** dotted key path, e.g. nodes[1].podSubnet */
+  key: string;
+  message: string;
+}
+
+export class TopologyError extends Error {
+  readonly code = 'VXLAB_BAD_TOPOLOGY';
+  constructor(readonly issues: TopologyIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'TopologyError';
+  }
+}
+
+export function formatIssue(i: TopologyIssue): string {
+  const where = i.loc ? `${i.loc.file}:${i.loc.line}:${i.loc.col}: ` : '';
+  return `${where}${i.key ? `${i.key}: ` : ''}${i.message}`;
+}
+
+export type Path = (string | number)[];
+
+export function pathKey(p: Path): string {
+  let s = '';
+  for (const k of p) s += typeof k === 'number' ? `[${k}]` : s ? `.${k}` : k;
+  return s;
+}
+
+/** A semantic error found by normalize; load() maps its path back to file:line:col. */
+export class SemanticError extends Error {
+  constructor(readonly path: Path, message: string) {
+    super(message);
+  }
+}

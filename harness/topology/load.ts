@@ -1,0 +1,232 @@
+// load: YAML → validated Topology, with `extends` merging and file:line:col on every error.
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, resolve, relative } from 'node:path';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YNode } from 'yaml';
+import type { z } from 'zod';
+import { TopologySchema, FAULT_KINDS, type Topology } from './schema.ts';
+import { TopologyError, type Path, type SourceLoc, type TopologyIssue, pathKey, SemanticError } from './errors.ts';
+
+interface Source {
+  file: string;
+  display: string;
+  doc: Document;
+  lc: LineCounter;
+}
+
+/** For every path in the merged object: which file, and which path inside that file's document. */
+type Origins = Map<string, { src: Source; path: Path }>;
+
+export interface Loaded {
+  topology: Topology;
+  file: string;
+  /** map a path in the merged topology to its source location */
+  locate(path: Path): SourceLoc | undefined;
+}
+
+const NAMED_LISTS = new Set(['nodes', 'segments', 'checks']);
+
+function displayName(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith('..') ? file : rel;
+}
+
+function parseSource(file: string): Source {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e: any) {
+    throw new TopologyError([{ key: '', message: `cannot read topology file ${file}: ${e.code ?? e.message}` }]);
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const display = displayName(file);
+  const src: Source = { file, display, doc, lc };
+  const errs = [...doc.errors];
+  if (errs.length) {
+    throw new TopologyError(
+      errs.map((e) => {
+        const p = lc.linePos(e.pos[0]);
+        return { loc: { file: display, line: p.line, col: p.col }, key: '', message: `invalid YAML: ${e.message.split('\n')[0]}` };
+      }),
+    );
+  }
+  if (!isMap(doc.contents)) {
+    throw new TopologyError([{ loc: { file: display, line: 1, col: 1 }, key: '', message: 'expected a YAML mapping (name:, nodes:, …) at the top level' }]);
+  }
+  return src;
+}
+
+function nodeAt(src: Source, path: Path): { node?: YNode; keyNode?: YNode } {
+  let cur: unknown = src.doc.contents;
+  let keyNode: YNode | undefined;
+  for (const k of path) {
+    if (isMap(cur)) {
+      const pair = cur.items.find((it) => isPair(it) && isScalar(it.key) && it.key.value === k);
+      if (!pair) return { node: cur as YNode, keyNode };
+      keyNode = pair.key as YNode;
+      cur = pair.value;
+    } else if (isSeq(cur) && typeof k === 'number') {
+      keyNode = undefined;
+      cur = cur.items[k];
+    } else {
+      return { node: cur as YNode, keyNode };
+    }
+  }
+  return { node: cur as YNode, keyNode };
+}
+
+function locIn(src: Source, path: Path, preferKey = false): SourceLoc {
+  const { node, keyNode } = nodeAt(src, path);
+  const target = (preferKey && keyNode) || node || keyNode;
+  const off = target?.range?.[0] ?? 0;
+  const p = src.lc.linePos(off);
+  return { file: src.display, line: p.line, col: p.col };
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function recordOrigins(v: unknown, path: Path, src: Source, srcPath: Path, origins: Origins): void {
+  origins.set(pathKey(path), { src, path: srcPath });
+  if (Array.isArray(v)) v.forEach((x, i) => recordOrigins(x, [...path, i], src, [...srcPath, i], origins));
+  else if (isObj(v)) for (const [k, x] of Object.entries(v)) recordOrigins(x, [...path, k], src, [...srcPath, k], origins);
+}
+
+/** Merge `over` onto `base`: maps merge, lists of named things merge by name, everything else is replaced. */
+function merge(base: unknown, over: unknown, path: Path, src: Source, srcPath: Path, origins: Origins): unknown {
+  if (isObj(base) && isObj(over)) {
+    const out: Record<string, unknown> = { ...base };
+    origins.set(pathKey(path), { src, path: srcPath });
+    for (const [k, v] of Object.entries(over)) {
+      out[k] = k in base ? merge(base[k], v, [...path, k], src, [...srcPath, k], origins) : v;
+      if (!(k in base)) recordOrigins(v, [...path, k], src, [...srcPath, k], origins);
+    }
+    return out;
+  }
+  const last = path[path.length - 1];
+  if (Array.isArray(base) && Array.isArray(over) && typeof last === 'string' && NAMED_LISTS.has(last)) {
+    const out = [...base];
+    over.forEach((item, j) => {
+      const idx = isObj(item) ? out.findIndex((b) => isObj(b) && b.name === item.name) : -1;
+      if (idx >= 0) out[idx] = merge(out[idx], item, [...path, idx], src, [...srcPath, j], origins);
+      else {
+        out.push(item);
+        recordOrigins(item, [...path, out.length - 1], src, [...srcPath, j], origins);
+      }
+    });
+    return out;
+  }
+  recordOrigins(over, path, src, srcPath, origins);
+  return over;
+}
+
+function loadRaw(file: string, chain: string[], origins: Origins): { raw: Record<string, unknown>; src: Source } {
+  const src = parseSource(file);
+  const raw = src.doc.toJS() as Record<string, unknown>;
+  let merged: Record<string, unknown> = {};
+  if (raw.extends !== undefined) {
+    if (typeof raw.extends !== 'string') {
+      throw new TopologyError([{ loc: locIn(src, ['extends']), key: 'extends', message: 'expected a path to another topology file' }]);
+    }
+    let base: string;
+    try {
+      base = realpathSync(resolve(dirname(file), raw.extends));
+    } catch {
+      throw new TopologyError([{ loc: locIn(src, ['extends']), key: 'extends', message: `cannot read ${raw.extends} (resolved from ${displayName(dirname(file))})` }]);
+    }
+    if (chain.includes(base)) {
+      const cyc = [...chain, base].map(displayName).join(' → ');
+      throw new TopologyError([{ loc: locIn(src, ['extends']), key: 'extends', message: `cycle in extends: ${cyc}` }]);
+    }
+    merged = loadRaw(base, [...chain, base], origins).raw;
+  }
+  const { extends: _e, ...own } = raw;
+  const out = merge(merged, own, [], src, [], origins) as Record<string, unknown>;
+  return { raw: out, src };
+}
+
+function describeIssue(iss: z.core.$ZodIssue, value: unknown): { message: string; path: Path; preferKey: boolean } {
+  const path = iss.path as Path;
+  switch (iss.code) {
+    case 'unrecognized_keys': {
+      const known = Object.keys(knownKeysAt(path));
+      return {
+        message: `unknown key '${iss.keys.join("', '")}'${known.length ? `; expected one of: ${known.join(', ')}` : ''}`,
+        path: [...path, iss.keys[0]!],
+        preferKey: true,
+      };
+    }
+    case 'invalid_union': {
+      if ((iss as any).discriminator === 'kind' || path[0] === 'faults') {
+        const kind = isObj(value) ? value.kind : undefined;
+        return {
+          message: kind === undefined ? `missing kind; expected one of: ${FAULT_KINDS.join(', ')}` : `unknown fault kind '${String(kind)}'; expected one of: ${FAULT_KINDS.join(', ')}`,
+          path: kind === undefined ? path : [...path, 'kind'],
+          preferKey: false,
+        };
+      }
+      return { message: iss.message, path, preferKey: false };
+    }
+    case 'invalid_type':
+      if (value === undefined) return { message: `missing; ${iss.message.replace(/^Invalid input: /, '')}`, path, preferKey: true };
+      return { message: `${iss.message.replace(/^Invalid input: /, '')}${iss.message.includes('received') ? '' : `, got ${JSON.stringify(value)}`}`, path, preferKey: false };
+    default:
+      return { message: `${iss.message}${value !== undefined && typeof value !== 'object' ? ` (got ${JSON.stringify(value)})` : ''}`, path, preferKey: false };
+  }
+}
+
+function getAt(obj: unknown, path: Path): unknown {
+  let cur: any = obj;
+  for (const k of path) cur = cur == null ? undefined : cur[k];
+  return cur;
+}
+
+function knownKeysAt(path: Path): Record<string, unknown> {
+  // walk the zod schema along the path to list the keys allowed there
+  let s: any = TopologySchema;
+  for (const k of path) {
+    while (s?.def?.type === 'optional' || s?.def?.type === 'default') s = s.def.innerType;
+    if (typeof k === 'number') s = s?.def?.element;
+    else if (s?.def?.type === 'object') s = s.def.shape[k];
+    else if (s?.def?.type === 'record') s = s.def.valueType;
+    else return {};
+  }
+  while (s?.def?.type === 'optional') s = s.def.innerType;
+  return s?.def?.type === 'object' ? s.def.shape : {};
+}
+
+export function loadTopology(file: string): Loaded {
+  let abs: string;
+  try {
+    abs = realpathSync(resolve(file));
+  } catch {
+    throw new TopologyError([{ key: '', message: `cannot read topology file ${file}: no such file` }]);
+  }
+  const origins: Origins = new Map();
+  const { raw, src } = loadRaw(abs, [abs], origins);
+  const locate = (path: Path, preferKey = false): SourceLoc | undefined => {
+    for (let n = path.length; n >= 0; n--) {
+      const o = origins.get(pathKey(path.slice(0, n)));
+      if (o) return locIn(o.src, [...o.path, ...path.slice(n)], preferKey);
+    }
+    return locIn(src, path, preferKey);
+  };
+  const parsed = TopologySchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues: TopologyIssue[] = parsed.error.issues.map((iss) => {
+      const d = describeIssue(iss, getAt(raw, iss.path as Path));
+      return { loc: locate(d.path, d.preferKey), key: pathKey(d.path), message: d.message };
+    });
+    throw new TopologyError(issues);
+  }
+  return { topology: parsed.data, file: abs, locate: (p) => locate(p) };
+}
+
+/** Turn a SemanticError from normalize into a located TopologyError. */
+export function locateSemantic(loaded: Loaded, e: unknown): unknown {
+  if (e instanceof SemanticError) {
+    return new TopologyError([{ loc: loaded.locate(e.path), key: pathKey(e.path), message: e.message }]);
+  }
+  return e;
+}

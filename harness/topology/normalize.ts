@@ -1,0 +1,285 @@
+// normalize: Topology → ResolvedTopology. Pure: decides every name, address, MAC and MTU.
+import { createHash } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { SemanticError, type Path } from './errors.ts';
+import { contains, host, intToIp, ipToInt, isIPv4, nthSubnet, overlaps, parseCidr, size, type Cidr4 } from './ip.ts';
+import type { ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedTopology } from './resolved.ts';
+import type { Topology } from './schema.ts';
+
+export const IFNAMSIZ = 15;
+export const VXLAN_OVERHEAD_V4 = 50;
+export const RUN_ID_RE = /^[a-z0-9]{1,8}$/;
+
+export function checkIfName(name: string, path: Path): string {
+  if (Buffer.byteLength(name) > IFNAMSIZ) {
+    throw new SemanticError(path, `generated interface name '${name}' is ${Buffer.byteLength(name)} bytes; Linux allows at most ${IFNAMSIZ}`);
+  }
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/.test(name)) throw new SemanticError(path, `invalid interface name '${name}'`);
+  return name;
+}
+
+/** Deterministic, locally administered, unicast: 02:xx:xx:xx:xx:xx from topology + node name. */
+export function defaultVtepMac(topology: string, node: string): string {
+  const h = createHash('sha256').update(`vxlab/${topology}/${node}`).digest();
+  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+export function nsPrefix(runId: string): string {
+  return `vx-${runId}`;
+}
+
+function cidrAt(s: string, path: Path): Cidr4 {
+  try {
+    return parseCidr(s);
+  } catch (e: any) {
+    throw new SemanticError(path, `expected a valid IPv4 CIDR: ${e.message}`);
+  }
+}
+
+export interface NormalizeOptions {
+  runId: string;
+  file?: string;
+}
+
+export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology {
+  if (!RUN_ID_RE.test(opts.runId)) throw new SemanticError([], `run id '${opts.runId}' must match ${RUN_ID_RE}`);
+  const runtime = t.runtime ?? 'netns';
+  if (runtime !== 'netns') throw new SemanticError(['runtime'], `runtime '${runtime}' is not yet supported; supported: netns`);
+  const prefix = nsPrefix(opts.runId);
+  const base = `${prefix}-${t.name}`;
+  const ov = t.overlay ?? {};
+  const layout = ov.layout ?? 'flannel';
+  const defaultVni = ov.vni ?? (layout === 'calico' ? 4096 : 1);
+  const defaultPort = ov.port ?? 4789;
+  const underMtu = t.underlay?.mtu ?? 1500;
+  const podCidr = cidrAt(ov.podCidr ?? '10.244.0.0/16', ['overlay', 'podCidr']);
+  const nodeCidrSize = ov.nodeCidrSize ?? 24;
+  if (nodeCidrSize < podCidr.prefix) {
+    throw new SemanticError(['overlay', 'nodeCidrSize'], `nodeCidrSize /${nodeCidrSize} is larger than podCidr ${podCidr.text}`);
+  }
+
+  // ---- underlay segments
+  const segIn = t.underlay?.segments ?? [{ name: 'rack1', cidr: '192.168.1.0/24' }];
+  const routed = segIn.length > 1;
+  const segNames = new Set<string>();
+  const segCidrs: Cidr4[] = [];
+  const segments: ResolvedSegment[] = segIn.map((s, i) => {
+    const p: Path = ['underlay', 'segments', i];
+    if (segNames.has(s.name)) throw new SemanticError([...p, 'name'], `duplicate segment name '${s.name}'`);
+    segNames.add(s.name);
+    const c = cidrAt(s.cidr, [...p, 'cidr']);
+    if (c.prefix > 29) throw new SemanticError([...p, 'cidr'], `segment ${c.text} is too small; expected /29 or larger`);
+    segCidrs.forEach((o, j) => {
+      if (overlaps(o, c)) throw new SemanticError([...p, 'cidr'], `segment ${c.text} overlaps segment ${segIn[j]!.name} (${o.text})`);
+    });
+    segCidrs.push(c);
+    const seg: ResolvedSegment = {
+      name: s.name,
+      cidr: c.text,
+      prefixLen: c.prefix,
+      mtu: s.mtu ?? underMtu,
+      ns: `${base}-seg-${s.name}`,
+      bridge: 'br0',
+    };
+    if (routed) {
+      seg.routerIp = host(c, 1);
+      seg.routerIf = checkIfName(`s-${s.name}`, [...p, 'name']);
+      seg.segRouterIf = 'router';
+    }
+    return seg;
+  });
+  if (overlaps(podCidr, podCidr) && segCidrs.some((c) => overlaps(c, podCidr))) {
+    const j = segCidrs.findIndex((c) => overlaps(c, podCidr));
+    throw new SemanticError(['overlay', 'podCidr'], `podCidr ${podCidr.text} overlaps underlay segment ${segments[j]!.name} (${segments[j]!.cidr})`);
+  }
+
+  // ---- nodes
+  const nodeNames = new Set<string>();
+  const usedIps = new Map<string, Set<number>>(); // segment -> used host offsets
+  const podSubnets: Cidr4[] = [];
+  const maxSubnets = 2 ** (nodeCidrSize - podCidr.prefix);
+  // first pass: explicit IPs are reserved before defaults are handed out
+  t.nodes.forEach((n, i) => {
+    const segName = n.segment ?? segments[0]!.name;
+    const sIdx = segments.findIndex((s) => s.name === segName);
+    if (sIdx < 0) throw new SemanticError(['nodes', i, 'segment'], `unknown segment '${segName}'; expected one of: ${segments.map((s) => s.name).join(', ')}`);
+    if (n.ip) {
+      if (!isIPv4(n.ip)) throw new SemanticError(['nodes', i, 'ip'], `expected an IPv4 address, got '${n.ip}'`);
+      const c = segCidrs[sIdx]!;
+      const ip = ipToInt(n.ip);
+      const off = ip - c.net;
+      if (!contains(c, ip) || off === 0 || off === size(c) - 1) {
+        throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is outside segment ${segName} (${c.text}) or not a host address`);
+      }
+      if (routed && off === 1) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is the router's address on ${segName}`);
+      const used = usedIps.get(segName) ?? new Set<number>();
+      if (used.has(off)) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is used twice`);
+      used.add(off);
+      usedIps.set(segName, used);
+    }
+  });
+
+  const nodes: ResolvedNode[] = t.nodes.map((n, i) => {
+    const p: Path = ['nodes', i];
+    if (nodeNames.has(n.name)) throw new SemanticError([...p, 'name'], `duplicate node name '${n.name}'`);
+    nodeNames.add(n.name);
+    const segName = n.segment ?? segments[0]!.name;
+    const seg = segments.find((s) => s.name === segName)!;
+    const sc = segCidrs[segments.indexOf(seg)]!;
+    let ip = n.ip;
+    if (!ip) {
+      const used = usedIps.get(segName) ?? new Set<number>();
+      let off = 2;
+      while (used.has(off)) off++;
+      if (off >= size(sc) - 1) throw new SemanticError([...p], `segment ${segName} (${sc.text}) has no free address for node ${n.name}`);
+      used.add(off);
+      usedIps.set(segName, used);
+      ip = host(sc, off);
+    }
+    // pod subnet
+    let ps: Cidr4;
+    if (n.podSubnet) {
+      ps = cidrAt(n.podSubnet, [...p, 'podSubnet']);
+      if (!overlaps(ps, podCidr) || ps.prefix < podCidr.prefix) {
+        throw new SemanticError([...p, 'podSubnet'], `pod subnet ${ps.text} is not inside podCidr ${podCidr.text}`);
+      }
+    } else {
+      const k = i + 1;
+      if (k >= maxSubnets) {
+        throw new SemanticError([...p], `more nodes than podCidr ${podCidr.text} holds: /${nodeCidrSize} subnets 1..${maxSubnets - 1} are available, node ${n.name} would need subnet ${k}`);
+      }
+      ps = nthSubnet(podCidr, nodeCidrSize, k);
+    }
+    if (ps.prefix > 30) throw new SemanticError([...p, 'podSubnet'], `pod subnet ${ps.text} is too small; expected /30 or larger`);
+    podSubnets.forEach((o, j) => {
+      if (overlaps(o, ps)) throw new SemanticError([...p, 'podSubnet'], `pod subnet ${ps.text} overlaps node ${t.nodes[j]!.name}'s ${o.text}`);
+    });
+    segCidrs.forEach((c, j) => {
+      if (overlaps(c, ps)) throw new SemanticError([...p, 'podSubnet'], `pod subnet ${ps.text} overlaps underlay segment ${segments[j]!.name} (${c.text})`);
+    });
+    podSubnets.push(ps);
+
+    const no = n.overlay ?? {};
+    const vni = no.vni ?? defaultVni;
+    const port = no.port ?? defaultPort;
+    const underlayMtu = seg.mtu;
+    const mtuSetting = no.mtu ?? ov.mtu ?? 'auto';
+    const vtepMtu = mtuSetting === 'auto' ? underlayMtu - VXLAN_OVERHEAD_V4 : mtuSetting;
+    const podMtuSetting = no.podMtu ?? ov.podMtu ?? 'auto';
+    const podMtu = podMtuSetting === 'auto' ? vtepMtu : podMtuSetting;
+    const mac = (no.vtepMac ?? n.vtepMac ?? defaultVtepMac(t.name, n.name)).toLowerCase();
+    const macFirst = parseInt(mac.slice(0, 2), 16);
+    if (macFirst & 1) throw new SemanticError([...p, n.vtepMac ? 'vtepMac' : 'overlay'], `VTEP MAC ${mac} is a multicast address; expected a unicast MAC`);
+    const dev = layout === 'calico' ? 'vxlan.calico' : `flannel.${vni}`;
+    checkIfName(dev, [...p, 'overlay', 'vni']);
+    const tunnelIp = layout === 'calico' ? host(ps, 0) : host(ps, 0);
+    const podsIn = n.pods ?? 1;
+    const podNames = typeof podsIn === 'number' ? Array.from({ length: podsIn }, (_, j) => `pod${j + 1}`) : podsIn;
+    const seen = new Set<string>();
+    const firstPodHost = layout === 'calico' ? 1 : 2;
+    if (podNames.length + firstPodHost >= size(ps) - 1) {
+      throw new SemanticError([...p, 'pods'], `${podNames.length} pods do not fit in pod subnet ${ps.text}`);
+    }
+    const pods: ResolvedPod[] = podNames.map((pn, j) => {
+      const pp: Path = typeof podsIn === 'number' ? [...p, 'pods'] : [...p, 'pods', j];
+      if (seen.has(pn)) throw new SemanticError(pp, `duplicate pod name '${pn}' on node ${n.name}`);
+      seen.add(pn);
+      const hostIf = checkIfName(layout === 'calico' ? `cali-${n.name.slice(0, 4)}${pn}`.slice(0, 15) : `v-${pn}`, pp);
+      return {
+        name: pn,
+        node: n.name,
+        ns: `${base}-${n.name}-${pn}`,
+        ifname: 'eth0',
+        ip: host(ps, firstPodHost + j),
+        prefixLen: layout === 'calico' ? 32 : ps.prefix,
+        mtu: podMtu,
+        gateway: layout === 'calico' ? '169.254.1.1' : host(ps, 1),
+        hostIf,
+      };
+    });
+    const segIf = checkIfName(`n-${n.name}`, [...p, 'name']);
+    return {
+      name: n.name,
+      index: i,
+      ns: `${base}-${n.name}`,
+      segment: seg.name,
+      ip,
+      prefixLen: sc.prefix,
+      underlayIf: 'eth0',
+      segIf,
+      underlayMtu,
+      gateway: routed ? seg.routerIp : undefined,
+      podSubnet: ps.text,
+      podPrefixLen: ps.prefix,
+      vtep: {
+        kind: n.vtep ?? ov.vtep ?? 'kernel',
+        dev,
+        mac,
+        ip: tunnelIp,
+        vni,
+        port,
+        mtu: vtepMtu,
+        learning: no.learning ?? ov.learning ?? false,
+        df: no.df ?? ov.df ?? 'unset',
+      },
+      bridge: layout === 'flannel' ? { name: 'cni0', ip: host(ps, 1) } : undefined,
+      pods,
+    } satisfies ResolvedNode;
+  });
+
+  const macs = new Map<string, string>();
+  nodes.forEach((n, i) => {
+    const other = macs.get(n.vtep.mac);
+    if (other) throw new SemanticError(['nodes', i], `VTEP MAC ${n.vtep.mac} of ${n.name} is also used by ${other}`);
+    macs.set(n.vtep.mac, n.name);
+  });
+
+  // faults refer to known nodes/peers
+  const faults = t.faults ?? [];
+  faults.forEach((f, i) => {
+    const node = nodes.find((n) => n.name === f.node);
+    if (!node) throw new SemanticError(['faults', i, 'node'], `unknown node '${f.node}'; expected one of: ${nodes.map((n) => n.name).join(', ')}`);
+    if ('peer' in f && !nodes.some((n) => n.name === f.peer && n.name !== f.node)) {
+      throw new SemanticError(['faults', i, 'peer'], `unknown peer '${f.peer}'; expected another node: ${nodes.filter((n) => n !== node).map((n) => n.name).join(', ')}`);
+    }
+    if (f.kind === 'vtep' && node.vtep.kind !== 'userspace') {
+      throw new SemanticError(['faults', i, 'kind'], `fault kind 'vtep' needs a userspace VTEP, but ${node.name} uses a kernel VTEP; kernel-VTEP faults: underlay-mtu, drop-udp-port, loss, vtep-mac-change, delete-route, delete-fdb, delete-neigh, link-down, tx-checksum`);
+    }
+    if (f.kind === 'vtep') node.vtep.faults = { ...node.vtep.faults, ...stripFault(f) };
+  });
+
+  const fileDir = opts.file ? dirname(opts.file) : process.cwd();
+  const cni = ov.cni
+    ? {
+        binDir: ov.cni.binDir ?? ['/usr/lib/cni', '/opt/cni/bin'],
+        conflist: ov.cni.conflist ? resolve(fileDir, ov.cni.conflist) : undefined,
+        config: ov.cni.config,
+      }
+    : undefined;
+  if (ov.cni && !ov.cni.conflist && !ov.cni.config) throw new SemanticError(['overlay', 'cni'], 'expected conflist: FILE or config: {…}');
+
+  return {
+    name: t.name,
+    file: opts.file,
+    runId: opts.runId,
+    prefix,
+    runtime: 'netns',
+    layout,
+    routed,
+    routerNs: routed ? `${base}-router` : undefined,
+    segments,
+    overlay: { podCidr: podCidr.text, nodeCidrSize, defaultVni, defaultPort },
+    nodes,
+    faults,
+    expect: t.expect ?? {},
+    checks: (t.checks ?? []).map((c) => ({ name: c.name, command: c.command, timeoutSec: c.timeoutSec ?? 60 })),
+    cni,
+  };
+}
+
+function stripFault(f: Record<string, unknown>): Record<string, unknown> {
+  const { kind: _k, node: _n, ...rest } = f;
+  return rest;
+}
+
+export { intToIp };

@@ -1,0 +1,101 @@
+// The resolved topology: every address, MAC, name and MTU decided. Suites compare against this.
+import type { ExpectResult, Fault, VtepFaults } from './schema.ts';
+
+export type Layout = 'flannel' | 'calico';
+export type VtepKind = 'kernel' | 'userspace';
+
+export interface ResolvedSegment {
+  name: string;
+  cidr: string;
+  prefixLen: number;
+  mtu: number;
+  /** namespace holding this segment's bridge */
+  ns: string;
+  bridge: string;
+  /** router address on this segment (routed underlays only) */
+  routerIp?: string;
+  /** veth names: router side / segment side */
+  routerIf?: string;
+  segRouterIf?: string;
+}
+
+export interface ResolvedVtep {
+  kind: VtepKind;
+  /** device name: flannel.<vni> or vxlan.calico */
+  dev: string;
+  mac: string;
+  /** tunnel address (flannel: podSubnet .0/32; calico: first address of the block) */
+  ip: string;
+  vni: number;
+  port: number;
+  mtu: number;
+  learning: boolean;
+  df: 'unset' | 'set' | 'inherit';
+  faults?: VtepFaults;
+}
+
+export interface ResolvedPod {
+  name: string;
+  node: string;
+  ns: string;
+  ifname: string;
+  ip: string;
+  prefixLen: number;
+  mtu: number;
+  gateway: string;
+  /** host-side veth in the node namespace */
+  hostIf: string;
+}
+
+export interface ResolvedNode {
+  name: string;
+  index: number;
+  ns: string;
+  segment: string;
+  ip: string;
+  prefixLen: number;
+  underlayIf: string;
+  /** the node's link on the segment bridge (in the segment namespace) */
+  segIf: string;
+  underlayMtu: number;
+  /** default gateway on routed underlays */
+  gateway?: string;
+  podSubnet: string;
+  podPrefixLen: number;
+  vtep: ResolvedVtep;
+  /** flannel: cni0 with podSubnet .1 */
+  bridge?: { name: string; ip: string };
+  pods: ResolvedPod[];
+}
+
+export interface ResolvedTopology {
+  name: string;
+  file?: string;
+  runId: string;
+  /** every host-visible name starts with this */
+  prefix: string;
+  runtime: 'netns';
+  layout: Layout;
+  routed: boolean;
+  routerNs?: string;
+  segments: ResolvedSegment[];
+  overlay: { podCidr: string; nodeCidrSize: number; defaultVni: number; defaultPort: number };
+  nodes: ResolvedNode[];
+  faults: Fault[];
+  expect: Record<string, ExpectResult>;
+  checks: { name: string; command: string[]; timeoutSec: number }[];
+  cni?: { binDir: string[]; conflist?: string; config?: Record<string, unknown> };
+}
+
+export function allPods(t: ResolvedTopology): ResolvedPod[] {
+  return t.nodes.flatMap((n) => n.pods);
+}
+
+export function namespaces(t: ResolvedTopology): string[] {
+  return [
+    ...t.segments.map((s) => s.ns),
+    ...(t.routerNs ? [t.routerNs] : []),
+    ...t.nodes.map((n) => n.ns),
+    ...allPods(t).map((p) => p.ns),
+  ];
+}

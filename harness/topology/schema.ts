@@ -1,0 +1,149 @@
+// The one schema. TypeScript types, the JSON Schema for editors (topologies/vxlab.schema.json)
+// and the README's topology reference all come from here.
+import { z } from 'zod';
+
+export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const name = (what: string) =>
+  z.string().regex(NAME_RE, { error: `expected a ${what} name: lowercase letters, digits and '-' ([a-z0-9-]+)` });
+const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'expected an IPv4 CIDR like 192.168.1.0/24' });
+const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'expected an IPv4 address like 192.168.1.2' });
+const mac = z
+  .string()
+  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: 'expected a MAC address like 02:00:00:00:00:01' });
+const mtu = z.number({ error: 'expected an integer MTU' }).int().min(1280, { error: 'expected an MTU ≥ 1280' }).max(65535, { error: 'expected an MTU ≤ 65535' });
+const vni = z.number({ error: 'expected an integer VNI' }).int().min(0, { error: 'expected a VNI in 0–16777215' }).max(16777215, { error: 'expected a VNI in 0–16777215' });
+const port = z.number({ error: 'expected an integer port' }).int().min(1, { error: 'expected a port in 1–65535' }).max(65535, { error: 'expected a port in 1–65535' });
+
+export const RUNTIMES = ['netns', 'docker', 'kind'] as const;
+export const LAYOUTS = ['flannel', 'calico'] as const;
+export const VTEPS = ['kernel', 'userspace'] as const;
+
+export const SegmentSchema = z
+  .strictObject({
+    name: name('segment').describe('Segment name; one segment is one L2 network (a bridge in its own namespace).'),
+    cidr: cidr.describe('Underlay subnet of this segment. The family (IPv4 now, IPv6 later) follows from the CIDR.'),
+    mtu: mtu.optional().describe('MTU of every link on this segment (default: underlay.mtu).'),
+  })
+  .describe('An underlay L2 segment. Two or more segments make a routed L3 underlay through a router namespace.');
+
+export const DF_VALUES = ['unset', 'set', 'inherit'] as const;
+
+const overlayCommon = {
+  vni: vni.optional().describe('VXLAN network identifier (default 1; calico layout: 4096).'),
+  port: port.optional().describe('UDP destination port, written explicitly to the device (default 4789; the kernel default would be 8472).'),
+  mtu: z.union([z.literal('auto'), mtu]).optional().describe("Overlay (VTEP) MTU: 'auto' = the node's underlay link MTU − 50, or a number."),
+  podMtu: z.union([z.literal('auto'), mtu]).optional().describe("MTU of pod eth0: 'auto' = the overlay MTU. Set it larger to reproduce an MTU black hole."),
+  learning: z.boolean().optional().describe('Learn FDB entries from received packets (default false: nolearning, as flannel).'),
+  df: z.enum(DF_VALUES).optional().describe('DF bit of outer packets: unset (flannel default) | set | inherit.'),
+};
+
+export const CniSchema = z
+  .strictObject({
+    binDir: z.array(z.string()).min(1).optional().describe('Directories searched for plugin binaries (default [/usr/lib/cni, /opt/cni/bin]).'),
+    conflist: z.string().optional().describe('Path to a .conflist (relative to the topology file).'),
+    config: z.record(z.string(), z.unknown()).optional().describe('An inline conflist object, instead of conflist.'),
+  })
+  .describe('Attach pods with a CNI plugin chain instead of the built-in veth/bridge.');
+
+export const OverlaySchema = z
+  .strictObject({
+    layout: z.enum(LAYOUTS, { error: `expected one of: ${LAYOUTS.join(', ')}` }).optional().describe('Which CNI data plane to build: flannel (flannel.<vni>, cni0 bridge) or calico (vxlan.calico, /32 pods).'),
+    vtep: z.enum(VTEPS, { error: `expected one of: ${VTEPS.join(', ')}` }).optional().describe('kernel vxlan device, or vxlab\'s userspace VTEP (TAP + UDP).'),
+    ...overlayCommon,
+    podCidr: cidr.optional().describe('Cluster pod CIDR (default 10.244.0.0/16).'),
+    nodeCidrSize: z.number().int().min(8).max(30).optional().describe('Prefix length of each node\'s pod subnet (default 24).'),
+    cni: CniSchema.optional(),
+  })
+  .describe('The VXLAN overlay between nodes.');
+
+export const NodeOverlaySchema = z
+  .strictObject({ ...overlayCommon, vtepMac: mac.optional().describe('VTEP MAC of this node.') })
+  .describe('Per-node overrides of overlay settings (port, vni, mtu, podMtu, vtepMac, learning, df).');
+
+export const VtepFaultsSchema = z.strictObject({
+  txDropPercent: z.number().min(0).max(100).optional(),
+  rxDropPercent: z.number().min(0).max(100).optional(),
+  wrongVni: vni.optional(),
+  wrongPort: port.optional(),
+  clearIFlag: z.boolean().optional(),
+  fixedSrcPort: port.optional(),
+  noLearning: z.boolean().optional(),
+  corruptUdpChecksum: z.boolean().optional(),
+});
+
+export const NodeSchema = z
+  .strictObject({
+    name: name('node').describe('Node name; part of namespace names.'),
+    segment: name('segment').optional().describe('Underlay segment (default: the first).'),
+    ip: ipv4.optional().describe('Underlay IP (default: next free host address in the segment, from .2).'),
+    podSubnet: cidr.optional().describe('Pod subnet (default: the k-th /nodeCidrSize of podCidr for the k-th node, k from 1).'),
+    vtepMac: mac.optional().describe('VTEP MAC (default: deterministic from topology name + node name).'),
+    vtep: z.enum(VTEPS, { error: `expected one of: ${VTEPS.join(', ')}` }).optional().describe('Per-node VTEP kind (default: overlay.vtep).'),
+    pods: z
+      .union([z.number().int().min(0).max(250), z.array(name('pod')).min(0)], { error: 'expected a pod count or a list of pod names' })
+      .optional()
+      .describe('A count (pod1, pod2, …) or a list of names (default 1).'),
+    overlay: NodeOverlaySchema.optional(),
+  })
+  .describe('A Kubernetes-style node: its own namespace, an underlay link, a VTEP, a pod bridge and pods.');
+
+const faultBase = { node: name('node') };
+export const FAULT_KINDS = [
+  'underlay-mtu', 'drop-udp-port', 'loss', 'vtep-mac-change', 'delete-route', 'delete-fdb', 'delete-neigh', 'link-down', 'tx-checksum', 'vtep',
+] as const;
+export const FaultSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('underlay-mtu'), ...faultBase, mtu: mtu.describe('new MTU of the node\'s underlay eth0 (and its peer)') }),
+    z.strictObject({ kind: z.literal('drop-udp-port'), ...faultBase, port, direction: z.enum(['in', 'out', 'both']).optional() }),
+    z.strictObject({ kind: z.literal('loss'), ...faultBase, percent: z.number().min(0).max(100) }),
+    z.strictObject({ kind: z.literal('vtep-mac-change'), ...faultBase, mac }),
+    z.strictObject({ kind: z.literal('delete-route'), ...faultBase, peer: name('node') }),
+    z.strictObject({ kind: z.literal('delete-fdb'), ...faultBase, peer: name('node') }),
+    z.strictObject({ kind: z.literal('delete-neigh'), ...faultBase, peer: name('node') }),
+    z.strictObject({ kind: z.literal('link-down'), ...faultBase, link: z.string() }),
+    z.strictObject({ kind: z.literal('tx-checksum'), ...faultBase, link: z.string(), offload: z.enum(['on', 'off']) }),
+    z.strictObject({ kind: z.literal('vtep'), ...faultBase, ...VtepFaultsSchema.shape }),
+  ],
+  { error: `expected a fault with kind one of: ${FAULT_KINDS.join(', ')}` },
+);
+
+export const ExpectResultSchema = z.union([
+  z.enum(['pass', 'fail', 'skip']),
+  z.strictObject({ result: z.enum(['pass', 'fail', 'skip']), message: z.string().optional() }),
+], { error: "expected pass | fail | skip, or { result, message }" });
+
+export const ExternalCheckSchema = z.strictObject({
+  name: name('check'),
+  command: z.array(z.string()).min(1).describe('argv of a TAP-producing script, run with the topology file\'s directory as cwd'),
+  timeoutSec: z.number().int().min(1).max(600).optional(),
+});
+
+export const TopologySchema = z
+  .strictObject({
+    extends: z.string().optional().describe('Another topology file to inherit from; maps merge, lists of named things merge by name.'),
+    name: name('topology').describe('Topology name ([a-z0-9-]+); part of namespace names.'),
+    runtime: z.enum(RUNTIMES, { error: `expected one of: ${RUNTIMES.join(', ')}` }).optional().describe('netns (default). docker and kind are planned.'),
+    underlay: z
+      .strictObject({
+        mtu: mtu.optional().describe('Default MTU of every underlay link (default 1500).'),
+        segments: z.array(SegmentSchema).min(1).optional().describe('Default: one segment rack1 192.168.1.0/24.'),
+      })
+      .optional(),
+    overlay: OverlaySchema.optional(),
+    nodes: z.array(NodeSchema).min(1, { error: 'expected at least one node' }),
+    faults: z.array(FaultSchema).optional().describe('Applied after up, in order; each is undone by down.'),
+    expect: z.record(z.string(), ExpectResultSchema).optional().describe('check id or suite → pass | fail | skip (with an optional message pattern).'),
+    checks: z.array(ExternalCheckSchema).optional().describe('External TAP-producing scripts included as subtests.'),
+  })
+  .describe('A vxlab topology (format v1).');
+
+export type Topology = z.infer<typeof TopologySchema>;
+export type TopoNode = z.infer<typeof NodeSchema>;
+export type Fault = z.infer<typeof FaultSchema>;
+export type ExpectResult = z.infer<typeof ExpectResultSchema>;
+export type VtepFaults = z.infer<typeof VtepFaultsSchema>;
+
+export function jsonSchema(): unknown {
+  return z.toJSONSchema(TopologySchema, { target: 'draft-2020-12' });
+}

@@ -1,0 +1,137 @@
+// Thin koffi bindings to the libc calls the userspace VTEP needs (TUN/TAP, raw/UDP sockets,
+// prctl). Linux x86_64 / aarch64 glibc or musl. Nothing here allocates per call except the
+// caller's buffers; all functions return the raw libc result and leave errno in koffi.errno().
+import koffi from 'koffi';
+
+const libc = koffi.load(null as unknown as string) as koffi.LibraryHandle;
+
+export const c = {
+  open: libc.func('int open(const char *path, int flags, ...)'),
+  close: libc.func('int close(int fd)'),
+  ioctl: libc.func('int ioctl(int fd, unsigned long req, ...)'),
+  read: libc.func('long read(int fd, void *buf, unsigned long n)'),
+  write: libc.func('long write(int fd, const void *buf, unsigned long n)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  bind: libc.func('int bind(int fd, const void *addr, unsigned int len)'),
+  setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *val, unsigned int len)'),
+  sendto: libc.func('long sendto(int fd, const void *buf, unsigned long n, int flags, const void *addr, unsigned int alen)'),
+  recvfrom: libc.func('long recvfrom(int fd, void *buf, unsigned long n, int flags, void *addr, _Inout_ unsigned int *alen)'),
+  poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+  prctl: libc.func('int prctl(int option, ...)'),
+  getppid: libc.func('int getppid(void)'),
+  _exit: libc.func('void _exit(int status)'),
+  strerror: libc.func('const char *strerror(int errnum)'),
+};
+
+export const errno = (): number => koffi.errno();
+export const strerror = (e: number): string => c.strerror(e) as string;
+
+export const O_RDWR = 2;
+export const O_NONBLOCK = 0x800;
+export const O_CLOEXEC = 0x80000;
+export const TUNSETIFF = 0x400454ca;
+export const IFF_TAP = 0x0002;
+export const IFF_NO_PI = 0x1000;
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0x80000;
+export const IPPROTO_IP = 0;
+export const IPPROTO_UDP = 17;
+export const IPPROTO_RAW = 255;
+export const SOL_SOCKET = 1;
+export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_SNDBUFFORCE = 32;
+export const SO_RCVBUFFORCE = 33;
+export const SO_RCVTIMEO = 20;
+export const IP_HDRINCL = 3;
+export const IP_MTU_DISCOVER = 10;
+export const IP_PMTUDISC_DO = 2;
+export const PR_SET_PDEATHSIG = 1;
+export const SIGKILL = 9;
+export const EAGAIN = 11;
+export const EINTR = 4;
+export const EMSGSIZE = 90;
+export const POLLIN = 1;
+
+export class SysError extends Error {
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call}: ${strerror(errno)} (errno ${errno})`);
+  }
+}
+
+function check(call: string, r: number): number {
+  if (r < 0) throw new SysError(call, errno());
+  return r;
+}
+
+/** Create a non-persistent TAP device (IFF_TAP|IFF_NO_PI). Returns the fd (blocking, close-on-exec). */
+export function openTap(name: string): number {
+  if (Buffer.byteLength(name) > 15) throw new Error(`TAP name too long: ${name}`);
+  const fd = check('open(/dev/net/tun)', c.open('/dev/net/tun', O_RDWR | O_CLOEXEC) as number);
+  const ifr = Buffer.alloc(40);
+  ifr.write(name, 0, 'utf8');
+  ifr.writeUInt16LE(IFF_TAP | IFF_NO_PI, 16);
+  const r = c.ioctl(fd, TUNSETIFF, 'void *', ifr) as number;
+  if (r < 0) {
+    const e = errno();
+    c.close(fd);
+    throw new SysError(`ioctl(TUNSETIFF, ${name})`, e);
+  }
+  return fd;
+}
+
+export function sockaddrIn(ip: string, port: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt16LE(AF_INET, 0);
+  b.writeUInt16BE(port, 2);
+  const p = ip.split('.').map(Number);
+  for (let i = 0; i < 4; i++) b[4 + i] = p[i]!;
+  return b;
+}
+
+export function setIntOpt(fd: number, level: number, name: number, value: number, what: string): void {
+  const v = Buffer.alloc(4);
+  v.writeInt32LE(value, 0);
+  check(`setsockopt(${what})`, c.setsockopt(fd, level, name, v, 4) as number);
+}
+
+export function setRcvTimeout(fd: number, ms: number): void {
+  const tv = Buffer.alloc(16);
+  tv.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+  tv.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
+  check('setsockopt(SO_RCVTIMEO)', c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) as number);
+}
+
+/** UDP socket bound to ip:port with DF (IP_PMTUDISC_DO). */
+export function udpSocket(ip: string, port: number, bufBytes = 4 << 20): number {
+  const fd = check('socket(UDP)', c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP) as number);
+  setIntOpt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, 'IP_MTU_DISCOVER');
+  trySetBuf(fd, bufBytes);
+  const sa = sockaddrIn(ip, port);
+  check(`bind(${ip}:${port})`, c.bind(fd, sa, 16) as number);
+  return fd;
+}
+
+/** IPPROTO_RAW socket (implies IP_HDRINCL): we write the whole outer IPv4+UDP header. */
+export function rawSocket(bufBytes = 4 << 20): number {
+  const fd = check('socket(RAW)', c.socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW) as number);
+  setIntOpt(fd, IPPROTO_IP, IP_HDRINCL, 1, 'IP_HDRINCL');
+  setIntOpt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, 'IP_MTU_DISCOVER');
+  trySetBuf(fd, bufBytes);
+  return fd;
+}
+
+function trySetBuf(fd: number, bytes: number): void {
+  const v = Buffer.alloc(4);
+  v.writeInt32LE(bytes, 0);
+  // FORCE variants need CAP_NET_ADMIN (we are root); fall back silently to the capped ones.
+  if ((c.setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, v, 4) as number) < 0) c.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, v, 4);
+  if ((c.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, v, 4) as number) < 0) c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, v, 4);
+}
+
+/** prctl(PR_SET_PDEATHSIG, sig). */
+export function setParentDeathSignal(sig: number): void {
+  check('prctl(PR_SET_PDEATHSIG)', c.prctl(PR_SET_PDEATHSIG, 'unsigned long', sig, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0) as number);
+}
