@@ -249,7 +249,9 @@ export async function runTapScript(name: string, argv: string[], opts: RunTapOpt
   const failed = subtests.filter((s) => s.status === 'fail');
   const problems: string[] = [];
   if (res.timedOut) problems.push(`timed out after ${opts.timeoutMs ?? 60_000} ms`);
-  else if (res.exitCode !== 0) problems.push(res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode}`);
+  else if (res.signal) problems.push(`killed by ${res.signal}`);
+  else if (res.exitCode === -1) problems.push('could not be started (missing or not executable?)');
+  else if (res.exitCode !== 0) problems.push(`exit code ${res.exitCode}`);
   if (failed.length) problems.push(`${failed.length} of ${subtests.length} failed: ${failed.map((f) => f.title).join(', ')}`);
 
   const details: string[] = [];
