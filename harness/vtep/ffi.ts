@@ -1,9 +1,9 @@
 // Thin koffi bindings to the libc calls the userspace VTEP needs (TUN/TAP, raw/UDP sockets,
 // prctl). Linux x86_64 / aarch64 glibc or musl. Nothing here allocates per call except the
 // caller's buffers; all functions return the raw libc result and leave errno in koffi.errno().
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 
-const libc = koffi.load(null as unknown as string) as koffi.LibraryHandle;
+const libc = koffi.load(null as unknown as string) as LibraryHandle;
 
 export const c = {
   open: libc.func('int open(const char *path, int flags, ...)'),

@@ -30,7 +30,6 @@ if (mode === 'fsread') {
   const h = koffi.node.poll(fd, { readable: true }, () => { for (let i = 0; i < 256; i++) { const r = c.read(fd, b, 65536) as number; if (r <= 0) break; n++; if (mode === 'kpoll-dgram') dg.send(b.subarray(0, r + 8), 4789, '127.0.0.1'); } });
   setTimeout(() => h.stop(), ms + 500);
 } else if (mode === 'worker' || mode === 'worker-raw' || mode === 'worker-udp') {
-  if (mode === 'main-dgram') { /* below */ }
   const sab = new SharedArrayBuffer(8); const cnt = new Float64Array(sab);
   const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((a) => { a.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`;
   const w = new Worker(boot, { eval: true, workerData: { fd, sab, mode } });
