@@ -804,10 +804,10 @@ function decodeUdp(p: DecodedPacket, b: Uint8Array, off: number, end: number, fr
   l.payloadCaptured = payEnd - (off + 8);
   // a first fragment legitimately carries less than udp.length; that is not a capture truncation
   if (udpEnd > end && !fragmented) markShort(p, l);
-  if (ctx.vxlanPorts.has(l.dstPort)) decodeVxlan(p, b, off + 8, payEnd, ctx);
+  if (ctx.vxlanPorts.has(l.dstPort)) decodeVxlan(p, b, off + 8, payEnd, fragmented, ctx);
 }
 
-function decodeVxlan(p: DecodedPacket, b: Uint8Array, off: number, end: number, ctx: Ctx): void {
+function decodeVxlan(p: DecodedPacket, b: Uint8Array, off: number, end: number, fragmented: boolean, ctx: Ctx): void {
   const l: VxlanLayer = { flags: 0, iFlag: false, reserved1: 0, vni: 0, reserved2: 0 };
   p.vxlan = l;
   p.layers.push('vxlan');
@@ -836,8 +836,10 @@ function decodeVxlan(p: DecodedPacket, b: Uint8Array, off: number, end: number, 
   } finally {
     ctx.depth--;
   }
-  if (inner.truncated) p.truncated = true;
-  if (inner.stoppedAt || inner.error) p.stoppedAt ??= 'vxlan';
+  // In the first fragment of a fragmented outer datagram the inner frame is necessarily incomplete;
+  // the inner packet says so itself, but the outer record was captured in full.
+  if (inner.truncated && !fragmented) p.truncated = true;
+  if (inner.error || (inner.stoppedAt && !fragmented)) p.stoppedAt ??= 'vxlan';
 }
 
 function decodeTcp(p: DecodedPacket, b: Uint8Array, off: number, end: number): void {
@@ -1101,62 +1103,71 @@ function tcpFlagText(f: TcpFlags): string {
   return s || 'none';
 }
 
+function vxlanText(v: VxlanLayer): string {
+  let s = `VXLAN, flags [${v.iFlag ? 'I' : '.'}] (0x${v.flags.toString(16).padStart(2, '0')}), vni ${v.vni}`;
+  if (v.reserved1 || v.reserved2) s += `, reserved 0x${v.reserved1.toString(16)}/0x${v.reserved2.toString(16)}`;
+  return s;
+}
+
+/** length of the upper-layer data as tcpdump reports it for ICMP/ICMPv6 */
+function l4Length(p: DecodedPacket): number {
+  if (p.ip4) return Math.max(0, p.ip4.totalLength - p.ip4.headerLength);
+  if (p.ip6) return Math.max(0, p.ip6.payloadLength - p.ip6.extHeaders.reduce((n, e) => n + e.length, 0));
+  return 0;
+}
+
 function body(p: DecodedPacket, ether: boolean): string {
-  const parts: string[] = [];
+  const out: string[] = [];
   if (p.sll) {
-    const dir = p.sll.packetTypeName === 'outgoing' ? 'Out' : p.sll.packetTypeName === 'host' ? 'In' : p.sll.packetTypeName;
-    parts.push(p.sll.ifindex !== undefined ? `if${p.sll.ifindex} ${dir}` : dir);
-    if (ether && p.sll.addr) parts.push(p.sll.addr);
+    const t = p.sll.packetTypeName;
+    const dir = t === 'outgoing' ? 'Out' : t === 'host' ? 'In' : t === 'broadcast' ? 'B' : t === 'multicast' ? 'M' : t === 'otherhost' ? 'P' : t;
+    out.push(p.sll.ifindex !== undefined ? `if${p.sll.ifindex} ${dir}` : dir);
+    if (ether && p.sll.addr) out.push(`${p.sll.addr}`);
   }
-  if (p.eth && ether) parts.push(`${p.eth.src || '?'} > ${p.eth.dst || '?'}`);
-  for (const v of p.vlan ?? []) parts.push(`vlan ${v.vid}${v.pcp ? ` p ${v.pcp}` : ''}${v.tpid !== 0x8100 ? ` (0x${v.tpid.toString(16)})` : ''}`);
-  const l4 = p.udp ?? p.tcp;
+  if (p.eth && ether) out.push(`${p.eth.src || '?'} > ${p.eth.dst || '?'},`);
+  for (const v of p.vlan ?? []) {
+    out.push(`vlan ${v.vid}${v.pcp ? ` p ${v.pcp}` : ''}${v.tpid !== ETHERTYPE.VLAN ? ` (tpid 0x${v.tpid.toString(16)})` : ''},`);
+  }
   const ip = p.ip4 ?? p.ip6;
-  let line = parts.join(' ');
-  const add = (s: string, sep = ' ') => {
-    line = line ? `${line}${sep}${s}` : s;
-  };
   if (p.arp) {
     const a = p.arp;
-    if (a.op === 1) add(`ARP, Request who-has ${a.targetIp} tell ${a.senderIp}`, ': ');
-    else if (a.op === 2) add(`ARP, Reply ${a.senderIp} is-at ${a.senderMac}`, ': ');
-    else add(`ARP, op ${a.op}`, ': ');
+    if (a.op === 1) out.push(`ARP, Request who-has ${a.targetIp} tell ${a.senderIp}`);
+    else if (a.op === 2) out.push(`ARP, Reply ${a.senderIp} is-at ${a.senderMac}`);
+    else out.push(`ARP, op ${a.op}`);
   } else if (ip) {
     const kind = p.ip4 ? 'IP' : 'IP6';
+    const l4 = p.udp ?? p.tcp;
     let s = l4 ? `${kind} ${ip.src}.${l4.srcPort} > ${ip.dst}.${l4.dstPort}` : `${kind} ${ip.src} > ${ip.dst}`;
-    if (p.ip4?.isFragment) {
-      s += ` (frag id ${p.ip4.id} off ${p.ip4.fragmentOffset}${p.ip4.mf ? ' MF' : ''})`;
-    }
-    if (p.ip6?.fragment) {
-      s += ` (frag id ${p.ip6.fragment.id} off ${p.ip6.fragment.offset}${p.ip6.fragment.mf ? ' MF' : ''})`;
-    }
-    add(s, ': ');
+    const frag = p.ip4?.isFragment
+      ? { id: p.ip4.id, offset: p.ip4.fragmentOffset, mf: p.ip4.mf }
+      : p.ip6?.fragment;
+    if (frag) s += ` (frag id ${frag.id} off ${frag.offset}${frag.mf ? ' MF' : ''})`;
     if (p.vxlan) {
-      const v = p.vxlan;
-      let vs = `VXLAN, flags [${v.iFlag ? 'I' : '.'}] (0x${v.flags.toString(16).padStart(2, '0')}), vni ${v.vni}`;
-      if (v.reserved1 || v.reserved2) vs += ` (reserved 0x${v.reserved1.toString(16)}/0x${v.reserved2.toString(16)})`;
-      line += `: ${vs}`;
-      if (v.inner) line += ` | ${body(v.inner, true)}`;
+      s += `: ${vxlanText(p.vxlan)}`;
+      if (p.vxlan.inner) s += ` | ${body(p.vxlan.inner, true)}`;
     } else if (p.udp) {
-      line += `: UDP, length ${Math.max(0, p.udp.length - 8)}`;
+      s += `: UDP, length ${Math.max(0, p.udp.length - 8)}`;
     } else if (p.tcp) {
-      line += `: Flags [${tcpFlagText(p.tcp.flags)}], seq ${p.tcp.seq}, length ${p.tcp.payloadCaptured}`;
+      s += `: Flags [${tcpFlagText(p.tcp.flags)}], seq ${p.tcp.seq}, length ${p.tcp.payloadCaptured}`;
     } else if (p.icmp) {
-      line += `: ${icmpText(p.icmp)}`;
+      s += `: ${icmpText(p.icmp)}, length ${l4Length(p)}`;
     } else if (p.icmp6) {
-      line += `: ${icmp6Text(p.icmp6)}`;
-    } else if (p.ip4?.fragmentOffset || (p.ip6?.fragment && p.ip6.fragment.offset)) {
-      line += `: proto ${p.ip4 ? p.ip4.protocol : p.ip6!.finalNextHeader}`;
+      s += `: ${icmp6Text(p.icmp6)}, length ${l4Length(p)}`;
+    } else if (frag && frag.offset !== 0) {
+      s += `: proto ${p.ip4 ? p.ip4.protocol : p.ip6!.finalNextHeader}, length ${ip.payloadCaptured}`;
+    } else {
+      s += `: length ${ip.payloadCaptured}`;
     }
-    const len = p.ip4 ? p.ip4.totalLength : p.ip6 ? p.ip6.payloadLength + 40 : 0;
-    line += `, length ${len}`;
+    out.push(s);
   } else if (p.eth && !ether) {
-    add(`${p.eth.src} > ${p.eth.dst}, ethertype 0x${p.eth.etherType.toString(16).padStart(4, '0')}`);
+    out.push(`${p.eth.src} > ${p.eth.dst}, ethertype 0x${p.eth.etherType.toString(16).padStart(4, '0')}`);
+  } else if (p.eth) {
+    out.push(`ethertype 0x${p.eth.etherType.toString(16).padStart(4, '0')}`);
   }
-  if (p.unsupported && !p.arp && !ip) add(`[${p.unsupported}]`);
-  if (p.error) add(`[error ${p.error}]`);
-  else if (p.truncated && p.stoppedAt) add(`[|${p.stoppedAt}]`);
-  return line || '[empty]';
+  if (p.unsupported && !p.arp && !ip) out.push(`[${p.unsupported}]`);
+  if (p.error) out.push(`[error ${p.error}]`);
+  else if (p.truncated && p.stoppedAt) out.push(`[|${p.stoppedAt}]`);
+  return out.join(' ') || '[empty]';
 }
 
 /** One line, tcpdump-like. Handy in assertion messages. */

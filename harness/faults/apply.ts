@@ -1,4 +1,94 @@
-// placeholder replaced below
-export async function applyFaults(_r: unknown): Promise<void> {
-  throw new Error('faults are not implemented yet');
+// Faults: applied after up, in order, inside the run's own namespaces (so down undoes them with the namespaces).
+import type { Fault } from '../topology/schema.ts';
+import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
+import { run } from '../util/exec.ts';
+import { which } from '../cli/preflight.ts';
+
+export interface FaultTarget {
+  topology: ResolvedTopology;
+}
+
+export class FaultSkip extends Error {
+  readonly code = 'VXLAB_FAULT_UNSUPPORTED';
+}
+
+function nodeOf(t: ResolvedTopology, name: string): ResolvedNode {
+  return t.nodes.find((n) => n.name === name)!;
+}
+
+async function nft(ns: string, rules: string): Promise<void> {
+  await run(['nft', '-f', '-'], { ns, input: rules });
+}
+
+/** Human description of what a fault does, for plans and reports. */
+export function describeFault(f: Fault): string {
+  switch (f.kind) {
+    case 'underlay-mtu': return `${f.node}: underlay MTU → ${f.mtu}`;
+    case 'drop-udp-port': return `${f.node}: nftables drops UDP port ${f.port} (${f.direction ?? 'both'})`;
+    case 'loss': return `${f.node}: nftables drops ${f.percent}% of underlay packets (numgen)`;
+    case 'vtep-mac-change': return `${f.node}: VTEP MAC → ${f.mac}; peers keep the old entries`;
+    case 'delete-route': return `${f.node}: route to ${f.peer}'s pod subnet deleted`;
+    case 'delete-fdb': return `${f.node}: FDB entry for ${f.peer} deleted`;
+    case 'delete-neigh': return `${f.node}: neighbour entry for ${f.peer} deleted`;
+    case 'link-down': return `${f.node}: ${f.link} down`;
+    case 'tx-checksum': return `${f.node}: ${f.link} tx checksum offload ${f.offload}`;
+    case 'vtep': return `${f.node}: userspace VTEP faults ${JSON.stringify({ ...f, kind: undefined, node: undefined })}`;
+  }
+}
+
+export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
+  const n = nodeOf(t, f.node);
+  switch (f.kind) {
+    case 'underlay-mtu': {
+      const seg = t.segments.find((s) => s.name === n.segment)!;
+      await run(['ip', '-n', n.ns, 'link', 'set', n.underlayIf, 'mtu', String(f.mtu)]);
+      await run(['ip', '-n', seg.ns, 'link', 'set', n.segIf, 'mtu', String(f.mtu)]);
+      return;
+    }
+    case 'drop-udp-port': {
+      const dir = f.direction ?? 'both';
+      const chains: string[] = [];
+      if (dir !== 'out') chains.push(`chain input { type filter hook input priority 0; policy accept; udp dport ${f.port} counter drop; }`);
+      if (dir !== 'in') chains.push(`chain output { type filter hook output priority 0; policy accept; udp dport ${f.port} counter drop; }`);
+      await nft(n.ns, `table inet vxlab_fault_drop { ${chains.join(' ')} }\n`);
+      return;
+    }
+    case 'loss': {
+      const p = Math.round(f.percent);
+      await nft(n.ns, `table inet vxlab_fault_loss { chain input { type filter hook input priority 0; policy accept; iifname "${n.underlayIf}" numgen random mod 100 < ${p} counter drop; } chain output { type filter hook output priority 0; policy accept; oifname "${n.underlayIf}" numgen random mod 100 < ${p} counter drop; } }\n`);
+      return;
+    }
+    case 'vtep-mac-change':
+      await run(['ip', '-n', n.ns, 'link', 'set', n.vtep.dev, 'address', f.mac.toLowerCase()]);
+      return;
+    case 'delete-route': {
+      const p = nodeOf(t, f.peer);
+      await run(['ip', '-n', n.ns, 'route', 'del', p.podSubnet, 'dev', n.vtep.dev]);
+      return;
+    }
+    case 'delete-fdb': {
+      const p = nodeOf(t, f.peer);
+      if (n.vtep.kind !== 'kernel') throw new FaultSkip(`delete-fdb on ${n.name}: the userspace VTEP's FDB is static from the topology`);
+      await run(['bridge', '-n', n.ns, 'fdb', 'del', p.vtep.mac, 'dev', n.vtep.dev, 'dst', p.ip, 'self']);
+      return;
+    }
+    case 'delete-neigh': {
+      const p = nodeOf(t, f.peer);
+      await run(['ip', '-n', n.ns, 'neigh', 'del', p.vtep.ip, 'dev', n.vtep.dev]);
+      return;
+    }
+    case 'link-down':
+      await run(['ip', '-n', n.ns, 'link', 'set', f.link, 'down']);
+      return;
+    case 'tx-checksum':
+      if (!which('ethtool')) throw new FaultSkip('tx-checksum needs ethtool (apt-get install ethtool)');
+      await run(['ethtool', '-K', f.link, 'tx', f.offload], { ns: n.ns });
+      return;
+    case 'vtep':
+      return; // applied when the VTEP starts (its config carries the faults)
+  }
+}
+
+export async function applyFaults(r: { topology: ResolvedTopology }): Promise<void> {
+  for (const f of r.topology.faults) await applyFault(r.topology, f);
 }

@@ -1,0 +1,28 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import type { Command } from './main.ts';
+import { pickRunId, UsageError } from './common.ts';
+import { preflight } from './preflight.ts';
+import { runSession } from '../runner/session.ts';
+
+const cmd: Command = {
+  summary: "run a bug-reproduction file and check its expect: block",
+  usage: 'vxlab repro FILE… [--reporter pretty|tap|junit|json] [--out DIR] [--keep]',
+  help: `Runs each FILE with its faults and compares every check with the file's expectations (checks the file does
+not mention must pass). Prints expected against observed for every check. Exits 0 if and only if every
+expectation of every FILE holds.`,
+  async main(argv) {
+    const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { reporter: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean' }, suite: { type: 'string' } } });
+    if (!positionals.length) throw new UsageError('repro: expected FILE');
+    preflight();
+    let rc = 0;
+    for (const file of positionals) {
+      const r = await runSession({ file, runId: pickRunId(resolve(file), undefined, true), useExpect: true, reporter: values.reporter, outDir: values.out, keep: values.keep, suites: values.suite?.split(',').filter(Boolean) });
+      process.stdout.write(r.output);
+      console.log(`repro ${file}: ${r.exitCode === 0 ? 'REPRODUCED (every expectation holds)' : 'EXPECTATIONS DO NOT HOLD'}`);
+      if (r.exitCode) rc = 1;
+    }
+    return rc;
+  },
+};
+export default cmd;

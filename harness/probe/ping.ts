@@ -1,0 +1,26 @@
+// ping probes: DF/MTU boundary and single reachability.
+import { run } from '../util/exec.ts';
+
+export type DfOutcome = 'ok' | 'local-emsgsize' | 'frag-needed' | 'timeout' | 'error';
+
+export interface DfResult {
+  outcome: DfOutcome;
+  /** the MTU the error reported, if any */
+  mtu?: number;
+  output: string;
+  ms: number;
+}
+
+/** One DF ping of `payload` bytes from `ns` to `dst`, bounded by `waitSec`. */
+export async function pingDf(ns: string, dst: string, payload: number, waitSec = 2): Promise<DfResult> {
+  const r = await run(['ping', '-n', '-c', '1', '-i', '0.01', '-W', String(waitSec), '-M', 'do', '-s', String(payload), dst], { ns, reject: false, timeoutMs: (waitSec + 3) * 1000 });
+  const out = `${r.stdout}${r.stderr}`.trim();
+  const mtu = Number(/mtu\s*[=:]?\s*(\d+)/i.exec(out)?.[1] ?? NaN);
+  let outcome: DfOutcome;
+  if (r.exitCode === 0) outcome = 'ok';
+  else if (/message too long/i.test(out)) outcome = 'local-emsgsize';
+  else if (/frag needed/i.test(out)) outcome = 'frag-needed';
+  else if (/ 0 received/.test(out)) outcome = 'timeout';
+  else outcome = 'error';
+  return { outcome, mtu: Number.isNaN(mtu) ? undefined : mtu, output: out.split('\n').slice(0, 4).join(' | '), ms: r.durationMs };
+}

@@ -1,0 +1,11 @@
+// Counts bytes of one TCP connection, prints "received N", exits. Bounded by a timeout.
+import net from 'node:net';
+const [host, port, timeoutMs] = process.argv.slice(2);
+let n = 0;
+const timer = setTimeout(() => { console.log(`error timeout received ${n}`); process.exit(1); }, Number(timeoutMs));
+const srv = net.createServer((s) => {
+  s.on('data', (d) => (n += d.length));
+  s.on('error', (e) => { console.log(`error ${e.message}`); });
+  s.on('close', () => { clearTimeout(timer); console.log(`received ${n}`); srv.close(); process.exit(0); });
+});
+srv.listen(Number(port), host, () => console.log('listening'));

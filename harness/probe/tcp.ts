@@ -1,0 +1,40 @@
+// A bounded TCP byte-count transfer between two namespaces: a sink counts bytes, a source sends exactly N.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { run } from '../util/exec.ts';
+
+const SINK = fileURLToPath(new URL('./tcp-sink.mjs', import.meta.url));
+const SOURCE = fileURLToPath(new URL('./tcp-source.mjs', import.meta.url));
+
+export interface TransferResult {
+  sent: number;
+  received: number;
+  ms: number;
+  error?: string;
+}
+
+export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, bytes: number, timeoutMs = 10_000, port = 5201): Promise<TransferResult> {
+  const sink = spawn('ip', ['netns', 'exec', dstNs, process.execPath, SINK, dstIp, String(port), String(timeoutMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  sink.stdout.on('data', (d) => (out += d));
+  sink.stderr.on('data', (d) => (err += d));
+  const done = new Promise<void>((res) => sink.once('exit', () => res()));
+  try {
+    // wait until the sink listens (it prints "listening")
+    const t0 = Date.now();
+    while (!out.includes('listening') && Date.now() - t0 < 5000 && sink.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+    if (!out.includes('listening')) return { sent: 0, received: 0, ms: 0, error: `sink did not start: ${err.trim()}` };
+    const t1 = performance.now();
+    const r = await run([process.execPath, SOURCE, dstIp, String(port), String(bytes), String(timeoutMs)], { ns: srcNs, reject: false, timeoutMs: timeoutMs + 2000 });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((r2) => (timer = setTimeout(r2, timeoutMs)))]);
+    clearTimeout(timer);
+    const received = Number(/received (\d+)/.exec(out)?.[1] ?? 0);
+    const sent = Number(/sent (\d+)/.exec(r.stdout)?.[1] ?? 0);
+    const error = r.exitCode !== 0 ? `source: ${(r.stderr || r.stdout).trim()}` : /error/.test(out) ? out.trim() : undefined;
+    return { sent, received, ms: Math.round(performance.now() - t1), error };
+  } finally {
+    if (sink.exitCode === null) sink.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,75 @@
+// Expectations (`expect:` in a topology): check id or suite → pass | fail | skip, with an optional message pattern.
+import type { CheckResult, Status } from '../report/types.ts';
+import type { ExpectResult } from '../topology/schema.ts';
+import type { Loaded } from '../topology/load.ts';
+import { TopologyError } from '../topology/errors.ts';
+
+export interface Verdict {
+  id: string;
+  expected: Status;
+  pattern?: string;
+  observed: Status;
+  message?: string;
+  holds: boolean;
+  /** where the expectation came from: an explicit id, its suite, or the default (pass) */
+  source: 'id' | 'suite' | 'default';
+  why?: string;
+}
+
+function norm(e: ExpectResult): { result: Status; message?: string } {
+  return typeof e === 'string' ? { result: e } : e;
+}
+
+/** Unknown ids are errors, not silent passes. */
+export function validateExpect(loaded: Loaded, expect: Record<string, ExpectResult>, known: string[], suites: string[]): void {
+  const issues = [];
+  for (const key of Object.keys(expect)) {
+    if (known.includes(key) || suites.includes(key) || key.startsWith('external/')) continue;
+    issues.push({ loc: loaded.locate(['expect', key]), key: `expect.${key}`, message: `unknown check id or suite '${key}'; expected a suite (${suites.join(', ')}) or a check id such as ${known.slice(0, 4).join(', ')} (vxlab run --list shows all)` });
+  }
+  if (issues.length) throw new TopologyError(issues);
+}
+
+export function judge(results: CheckResult[], expect: Record<string, ExpectResult>): Verdict[] {
+  return results.map((r) => {
+    const byId = expect[r.id];
+    const bySuite = expect[r.suite] ?? (r.id.startsWith('external/') ? expect[r.id.split('/').slice(0, 2).join('/')] : undefined);
+    const e = byId ? norm(byId) : bySuite ? norm(bySuite) : { result: 'pass' as Status };
+    const source = byId ? 'id' : bySuite ? 'suite' : 'default';
+    // a suite-level "fail" holds if the suite failed as a whole: individual checks of that suite may pass
+    let holds: boolean;
+    let why: string | undefined;
+    if (source === 'suite' && e.result === 'fail') {
+      const suiteFailed = results.some((x) => x.suite === r.suite && x.status === 'fail');
+      holds = suiteFailed && (r.status !== 'fail' || matches(r, e.message));
+      if (!suiteFailed) why = `expected suite ${r.suite} to fail, but every check passed or skipped`;
+    } else {
+      holds = r.status === e.result && (e.result !== 'fail' || matches(r, e.message));
+    }
+    if (!holds && !why) {
+      why = r.status !== e.result ? `expected ${e.result}, observed ${r.status}` : `message does not match /${e.message}/: ${r.message ?? ''}`;
+    }
+    return { id: r.id, expected: e.result, pattern: e.message, observed: r.status, message: r.message, holds, source, why };
+  });
+}
+
+function matches(r: CheckResult, pattern?: string): boolean {
+  if (!pattern) return true;
+  const re = new RegExp(pattern);
+  return [r.message ?? '', ...(r.diffs ?? [])].some((s) => re.test(s));
+}
+
+/** Expectations that name a check or suite that produced no result at all do not hold either. */
+export function unmatched(results: CheckResult[], expect: Record<string, ExpectResult>): string[] {
+  return Object.keys(expect).filter((k) => !results.some((r) => r.id === k || r.suite === k || r.id.startsWith(`${k}/`)));
+}
+
+export function renderVerdicts(vs: Verdict[], missing: string[]): string {
+  const w = Math.max(10, ...vs.map((v) => v.id.length));
+  const lines = [`${'check'.padEnd(w)}  ${'expected'.padEnd(8)}  ${'observed'.padEnd(8)}  verdict`];
+  for (const v of vs) {
+    lines.push(`${v.id.padEnd(w)}  ${v.expected.padEnd(8)}  ${v.observed.padEnd(8)}  ${v.holds ? 'holds' : `DOES NOT HOLD: ${v.why}`}${v.source === 'default' ? '' : `  (${v.source === 'id' ? 'expect' : 'expect by suite'}${v.pattern ? ` /${v.pattern}/` : ''})`}`);
+  }
+  for (const m of missing) lines.push(`${m.padEnd(w)}  ${'?'.padEnd(8)}  ${'none'.padEnd(8)}  DOES NOT HOLD: no check with this id or suite ran`);
+  return lines.join('\n');
+}

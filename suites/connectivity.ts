@@ -1,0 +1,109 @@
+// Suite: connectivity — an expected matrix against an actual matrix, in the style of Calico felix's checker.
+import { fail, pass, skip, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
+import { allPods, type ResolvedPod, type ResolvedTopology } from '../harness/topology/resolved.ts';
+import { reachable } from '../harness/probe/fping.ts';
+import { pool } from '../harness/util/exec.ts';
+
+export interface Matrix {
+  pods: ResolvedPod[];
+  /** expected[i][j]: pod i should reach pod j */
+  expected: boolean[][];
+  actual: boolean[][];
+  attempts: number;
+}
+
+/** Reachability the topology intends: same node, or nodes sharing a VNI (different VNIs are separate overlays). */
+export function expectedReach(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): boolean {
+  if (a.node === b.node) return true;
+  const na = t.nodes.find((n) => n.name === a.node)!;
+  const nb = t.nodes.find((n) => n.name === b.node)!;
+  return na.vtep.vni === nb.vtep.vni;
+}
+
+/** Measure the matrix: one fping per source pod, all targets at once; retry only the cells that disagree, within a time budget. */
+export async function measure(ctx: CheckContext, budgetMs = 10_000): Promise<Matrix> {
+  return ctx.memo('connectivity/matrix', async () => {
+    const pods = allPods(ctx.t);
+    const expected = pods.map((a) => pods.map((b) => a !== b && expectedReach(ctx.t, a, b)));
+    const actual = pods.map(() => pods.map(() => false));
+    const deadline = Date.now() + budgetMs;
+    let pending = pods.map((_, i) => pods.map((_, j) => j).filter((j) => j !== i));
+    let attempts = 0;
+    while (pending.some((p) => p.length)) {
+      attempts++;
+      ctx.progress(`connectivity: round ${attempts}, ${pending.reduce((a, p) => a + p.length, 0)} pairs`);
+      const rows = pods.map((_, i) => i).filter((i) => pending[i]!.length);
+      // negative cells only need one look; positive cells get a retry inside fping plus more rounds
+      await pool(rows, 8, async (i) => {
+        const alive = await reachable(pods[i]!.ns, pending[i]!.map((j) => pods[j]!.ip), { retries: attempts === 1 ? 1 : 2, timeoutMs: attempts === 1 ? 300 : 600 });
+        for (const j of pending[i]!) actual[i]![j] = alive.has(pods[j]!.ip);
+      });
+      pending = pending.map((cols, i) => cols.filter((j) => actual[i]![j] !== expected[i]![j] && expected[i]![j]));
+      if (Date.now() > deadline - 1500) break;
+      if (pending.some((p) => p.length)) await new Promise((r) => setTimeout(r, 200));
+    }
+    return { pods, expected, actual, attempts };
+  });
+}
+
+export function podLabel(p: ResolvedPod): string {
+  return `${p.node}/${p.name}`;
+}
+
+/** Both matrices side by side, wrong cells marked. ✓ reach, · no reach, ✗ wrong. */
+export function renderMatrices(m: Matrix, cells: (i: number, j: number) => boolean): string {
+  const labels = m.pods.map(podLabel);
+  const w = Math.max(...labels.map((l) => l.length));
+  const n = labels.length;
+  const mark = (v: boolean) => (v ? '✓' : '·');
+  const header = (title: string) => `${title.padEnd(w)} ${labels.map((_, j) => String(j + 1).padStart(2)).join('')}`;
+  const lines = [`${header('expected')}   ${header('actual')}`];
+  for (let i = 0; i < n; i++) {
+    const e = labels.map((_, j) => (i === j ? ' -' : ` ${mark(m.expected[i]![j]!)}`)).join('');
+    const a = labels.map((_, j) => (i === j ? ' -' : cells(i, j) && m.actual[i]![j] !== m.expected[i]![j] ? ' ✗' : ` ${mark(m.actual[i]![j]!)}`)).join('');
+    lines.push(`${labels[i]!.padEnd(w)} ${e}   ${labels[i]!.padEnd(w)} ${a}`);
+  }
+  lines.push('', labels.map((l, j) => `${j + 1}=${l}`).join('  '), '✓ reachable  · not reachable  ✗ differs from expected');
+  return lines.join('\n');
+}
+
+function verdict(m: Matrix, which: 'positive' | 'negative', okText: string) {
+  const wrong: string[] = [];
+  let cells = 0;
+  const sel = (i: number, j: number) => i !== j && (which === 'positive' ? m.expected[i]![j]! : !m.expected[i]![j]!);
+  for (let i = 0; i < m.pods.length; i++)
+    for (let j = 0; j < m.pods.length; j++) {
+      if (!sel(i, j)) continue;
+      cells++;
+      if (m.actual[i]![j] !== m.expected[i]![j]) {
+        wrong.push(`${podLabel(m.pods[i]!)} (${m.pods[i]!.ip}) -> ${podLabel(m.pods[j]!)} (${m.pods[j]!.ip}): expected ${m.expected[i]![j] ? 'reachable' : 'unreachable'}, observed ${m.actual[i]![j] ? 'reachable' : 'unreachable'}`);
+      }
+    }
+  if (!cells) return skip(which === 'negative' ? 'no pairs are expected to be isolated (all nodes share one VNI)' : 'fewer than two pods');
+  const details = renderMatrices(m, sel);
+  const expected = `${cells} ${which === 'positive' ? 'reachable' : 'isolated'} directed pairs`;
+  if (wrong.length) return fail(`${wrong.length} of ${cells} directed pairs wrong after ${m.attempts} round(s): ${wrong[0]}`, { diffs: wrong, details, expected, observed: `${cells - wrong.length} as expected, ${wrong.length} wrong` });
+  return pass(`${cells} ${okText}`, { details, expected, observed: expected });
+}
+
+const fullMesh: CheckDef = {
+  id: 'connectivity/full-mesh',
+  title: 'every pod reaches every pod it should (cross-node and same-node)',
+  async run(ctx) {
+    return verdict(await measure(ctx), 'positive', 'directed pairs reachable');
+  },
+};
+
+const isolation: CheckDef = {
+  id: 'connectivity/isolation',
+  title: 'pods on overlays with different VNIs do not reach each other',
+  async run(ctx) {
+    return verdict(await measure(ctx), 'negative', 'directed pairs isolated as expected');
+  },
+};
+
+export const connectivitySuite: SuiteDef = {
+  name: 'connectivity',
+  title: 'pod-to-pod connectivity matrix',
+  checks: [fullMesh, isolation],
+};

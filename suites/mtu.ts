@@ -1,0 +1,168 @@
+// Suite: mtu — device MTUs, the DF boundary across nodes, PMTU on narrow paths, outer fragmentation, bulk TCP.
+import { fail, fromDiffs, pass, skip, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
+import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../harness/topology/resolved.ts';
+import { VXLAN_OVERHEAD_V4 } from '../harness/topology/normalize.ts';
+import * as k from '../harness/probe/kernel.ts';
+import { pingDf } from '../harness/probe/ping.ts';
+import { tcpTransfer } from '../harness/probe/tcp.ts';
+import { ipJson, pool } from '../harness/util/exec.ts';
+import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
+import { join } from 'node:path';
+
+/** One representative pod pair per ordered node pair (first pods), bounded to keep big topologies quick. */
+export function crossPairs(t: ResolvedTopology, limit = 12): [ResolvedPod, ResolvedPod][] {
+  const out: [ResolvedPod, ResolvedPod][] = [];
+  for (const a of t.nodes) for (const b of t.nodes) {
+    if (a === b || !a.pods[0] || !b.pods[0] || a.vtep.vni !== b.vtep.vni) continue;
+    out.push([a.pods[0], b.pods[0]]);
+  }
+  return out.slice(0, limit);
+}
+
+const node = (t: ResolvedTopology, name: string) => t.nodes.find((n) => n.name === name)!;
+
+const vtepMtu: CheckDef = {
+  id: 'mtu/vtep-mtu',
+  title: 'VTEP MTU = underlay link MTU − 50 (IPv4 outer headers)',
+  async run(ctx) {
+    const diffs: string[] = [];
+    const observed: Record<string, unknown> = {};
+    const expected: Record<string, unknown> = {};
+    await pool(ctx.t.nodes, 8, async (n) => {
+      const ls = await k.links(n.ns);
+      const u = ls.find((l) => l.ifname === n.underlayIf);
+      const v = ls.find((l) => l.ifname === n.vtep.dev);
+      expected[n.name] = { underlay: n.underlayMtu, vtep: n.vtep.mtu, limit: n.underlayMtu - VXLAN_OVERHEAD_V4 };
+      observed[n.name] = { underlay: u?.mtu, vtep: v?.mtu };
+      if (!u || !v) return void diffs.push(`${n.name}: ${!u ? n.underlayIf : n.vtep.dev} missing`);
+      if (v.mtu !== n.vtep.mtu) diffs.push(`${n.name}: ${n.vtep.dev} MTU: expected ${n.vtep.mtu}, observed ${v.mtu}`);
+      if (v.mtu > u.mtu - VXLAN_OVERHEAD_V4) diffs.push(`${n.name}: ${n.vtep.dev} MTU ${v.mtu} > underlay ${n.underlayIf} MTU ${u.mtu} − ${VXLAN_OVERHEAD_V4}: encapsulated frames will not fit`);
+    });
+    return fromDiffs(diffs.sort(), 'every VTEP MTU fits its underlay link', { expected, observed });
+  },
+};
+
+const podMtu: CheckDef = {
+  id: 'mtu/pod-mtu',
+  title: "each pod's eth0 MTU is no larger than its node's overlay MTU",
+  async run(ctx) {
+    const diffs: string[] = [];
+    const observed: Record<string, number | undefined> = {};
+    await pool(ctx.t.nodes.flatMap((n) => n.pods), 8, async (p) => {
+      const n = node(ctx.t, p.node);
+      const l = await k.link(p.ns, p.ifname);
+      observed[`${p.node}/${p.name}`] = l?.mtu;
+      if (!l) return void diffs.push(`${p.node}/${p.name}: ${p.ifname} missing`);
+      if (l.mtu !== p.mtu) diffs.push(`${p.node}/${p.name}: ${p.ifname} MTU: expected ${p.mtu}, observed ${l.mtu}`);
+      if (l.mtu > n.vtep.mtu) diffs.push(`pod MTU ${l.mtu} > overlay MTU ${n.vtep.mtu} on ${n.name} (${p.node}/${p.name}): full-size packets cannot cross the overlay`);
+    });
+    diffs.sort();
+    return fromDiffs(diffs, 'all pod MTUs fit the overlay', { expected: Object.fromEntries(ctx.t.nodes.map((n) => [n.name, `≤ ${n.vtep.mtu}`])), observed });
+  },
+};
+
+const dfBoundary: CheckDef = {
+  id: 'mtu/df-boundary',
+  title: 'a DF ping of the largest fitting payload crosses nodes; one byte more fails fast (EMSGSIZE or frag-needed)',
+  async run(ctx) {
+    const pairs = crossPairs(ctx.t);
+    if (!pairs.length) return skip('no cross-node pod pairs on a shared VNI');
+    const diffs: string[] = [];
+    const observed: string[] = [];
+    await pool(pairs, 4, async ([a, b]) => {
+      const na = node(ctx.t, a.node);
+      const nb = node(ctx.t, b.node);
+      // the largest IP packet that fits end to end: min over both pods and both overlays
+      const pathMtu = Math.min(a.mtu, b.mtu, na.vtep.mtu, nb.vtep.mtu, ...pathUnderlayMtus(ctx.t, na, nb).map((m) => m - VXLAN_OVERHEAD_V4));
+      const max = pathMtu - 28;
+      const fits = await pingDf(a.ns, b.ip, max);
+      const over = await pingDf(a.ns, b.ip, max + 1);
+      const label = `${a.node}/${a.name} -> ${b.node}/${b.name}`;
+      observed.push(`${label}: ${max} bytes ${fits.outcome}; ${max + 1} bytes ${over.outcome}${over.mtu ? ` (mtu ${over.mtu})` : ''} in ${over.ms} ms`);
+      if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (path MTU ${pathMtu} − 28) should pass, observed ${fits.outcome}: ${fits.output}`);
+      if (over.outcome === 'ok') diffs.push(`${label}: DF ping of ${max + 1} bytes should not fit, but it passed (a link on the path has a larger MTU than the topology says)`);
+      else if (over.outcome === 'timeout' || over.outcome === 'error') diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}) instead of a local "message too long" or frag-needed error: an MTU black hole`);
+    });
+    observed.sort();
+    return fromDiffs(diffs.sort(), `${pairs.length} node pairs: boundary exact, oversize fails fast`, { observed });
+  },
+};
+
+/** MTUs of the underlay segments on the path between two nodes (both segments; the router joins them directly). */
+export function pathUnderlayMtus(t: ResolvedTopology, a: ResolvedNode, b: ResolvedNode): number[] {
+  const sa = t.segments.find((s) => s.name === a.segment)!;
+  const sb = t.segments.find((s) => s.name === b.segment)!;
+  return [sa.mtu, sb.mtu, a.underlayMtu, b.underlayMtu];
+}
+
+/** Node pairs where the outer packet must cross a segment narrower than the sender's own link. */
+function narrowPairs(t: ResolvedTopology): [ResolvedNode, ResolvedNode, number][] {
+  const out: [ResolvedNode, ResolvedNode, number][] = [];
+  for (const a of t.nodes) for (const b of t.nodes) {
+    if (a === b || !a.pods[0] || !b.pods[0] || a.vtep.vni !== b.vtep.vni) continue;
+    const narrow = Math.min(...pathUnderlayMtus(t, a, b));
+    if (narrow < a.underlayMtu) out.push([a, b, narrow]);
+  }
+  return out;
+}
+
+const pmtu: CheckDef = {
+  id: 'mtu/path-mtu',
+  title: 'narrower underlay on the path: DF set → the sender learns the path MTU (narrow − 50); DF unset → outer packets get fragmented (RFC 7348 §4.3 violation)',
+  async run(ctx) {
+    const pairs = narrowPairs(ctx.t);
+    if (!pairs.length) return skip('no path crosses a segment narrower than the sending node\'s link');
+    const [a, b, narrow] = pairs[0]!;
+    const pa = a.pods[0]!;
+    const pb = b.pods[0]!;
+    const expectPmtu = narrow - VXLAN_OVERHEAD_V4;
+    // big enough for the sender's overlay, too big for the narrow link
+    const size = Math.min(pa.mtu, a.vtep.mtu) - 28;
+    const cap = await startCapture({ ns: b.ns, iface: b.underlayIf, file: join(ctx.workDir, `mtu-${b.name}.pcap`), filter: ['ip', 'and', 'src', 'host', a.ip], snaplen: 128 });
+    ctx.keep(cap.file);
+    const first = await pingDf(pa.ns, pb.ip, size);
+    const second = await pingDf(pa.ns, pb.ip, size);
+    await cap.stop();
+    const pcap = await readPcap(cap.file);
+    const frags = pcap.packets.filter((p) => p.ip4?.isFragment);
+    const rg = await ipJson<any[]>(pa.ns, ['route', 'get', pb.ip]);
+    const learned = Number(rg[0]?.metrics?.find?.((m: any) => m.mtu)?.mtu ?? rg[0]?.mtu ?? NaN);
+    const observed = { df: a.vtep.df, firstPing: first.outcome, secondPing: second.outcome, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length };
+    if (a.vtep.df === 'unset') {
+      if (frags.length) {
+        return fail(`outer VXLAN packets from ${a.name} to ${b.name} were fragmented on the underlay (${frags.length} IPv4 fragments crossing a ${narrow}-byte segment; RFC 7348 §4.3 says VXLAN packets must not be fragmented). Set df: set or lower the overlay MTU to ${expectPmtu}.`, {
+          expected: { outerFragments: 0, pathMtu: expectPmtu },
+          observed,
+        });
+      }
+      return fail(`DF unset and no outer fragments seen from ${a.name} to ${b.name}: ${size}-byte pings ${first.outcome}/${second.outcome}`, { expected: { outerFragments: 0, pathMtu: expectPmtu }, observed });
+    }
+    if (learned !== expectPmtu) {
+      return fail(`${pa.node}/${pa.name} -> ${pb.ip}: expected a path MTU exception of ${expectPmtu} (${narrow} − ${VXLAN_OVERHEAD_V4}), observed ${Number.isNaN(learned) ? 'none' : learned}`, { expected: { routeGetMtu: expectPmtu, outerFragments: 0 }, observed });
+    }
+    if (frags.length) return fail(`DF ${a.vtep.df} but ${frags.length} outer fragments seen`, { expected: { outerFragments: 0 }, observed });
+    return pass(`path MTU ${expectPmtu} learned via a ${narrow}-byte segment, no outer fragments`, { expected: { routeGetMtu: expectPmtu, outerFragments: 0 }, observed });
+  },
+};
+
+const tcpBulk: CheckDef = {
+  id: 'mtu/tcp-transfer',
+  title: 'a 1 MiB TCP transfer between pods on different nodes arrives with the exact byte count',
+  async run(ctx) {
+    const pair = crossPairs(ctx.t, 1)[0];
+    if (!pair) return skip('no cross-node pod pair on a shared VNI');
+    const [a, b] = pair;
+    const bytes = 1 << 20;
+    const r = await tcpTransfer(a.ns, b.ns, b.ip, bytes, 8000);
+    const observed = { sent: r.sent, received: r.received, ms: r.ms, error: r.error };
+    if (r.received !== bytes) return fail(`${a.node}/${a.name} -> ${b.node}/${b.name}: expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — a stalled transfer is the signature of an MTU black hole`, { expected: { received: bytes }, observed });
+    return pass(`${bytes} bytes in ${r.ms} ms`, { expected: { received: bytes }, observed });
+  },
+};
+
+export const mtuSuite: SuiteDef = {
+  name: 'mtu',
+  title: 'MTU handling',
+  checks: [vtepMtu, podMtu, dfBoundary, pmtu, tcpBulk],
+};
+void (null as unknown as CheckContext);
