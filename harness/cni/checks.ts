@@ -320,30 +320,33 @@ export async function runCniChecks(opts: CniCheckOptions): Promise<CheckResult[]
     let addAError: string | undefined;
     if (needA) {
       podA = await newPod('a');
-      try {
-        await add(podA);
-      } catch (e) {
-        addAError = errText(e);
-        await record('cni/add-result-valid', async () => ({ status: 'fail', message: addAError, observed: errObserved(e) }));
-      }
-      if (podA.added) {
-        await record('cni/add-result-valid', async () => {
-          const r = podA!.result!;
-          const problems: string[] = [];
-          const sandboxIf = (r.interfaces ?? []).findIndex((it) => it.name === ifName && it.sandbox === podA!.att.netns);
-          if (sandboxIf < 0)
-            problems.push(`the result lists no interface "${ifName}" with sandbox ${podA!.att.netns} (interfaces: ${JSON.stringify(r.interfaces ?? [])})`);
-          if (hasIpam && !(r.ips ?? []).length) problems.push('the result has no ips although the network uses IPAM');
-          return {
-            status: problems.length ? 'fail' : 'pass',
-            message: problems.length ? problems.join('; ') : `valid ${r.cniVersion} result: ${(r.ips ?? []).map((x) => x.address).join(', ') || 'no ips'}`,
-            expected: { cniVersion: version, interface: { name: ifName, sandbox: podA!.att.netns } },
-            observed: r,
-          };
-        });
-      }
+      const pa = podA;
+      const addA = async () => {
+        try {
+          await add(pa);
+        } catch (e) {
+          addAError = errText(e);
+          throw e;
+        }
+      };
+      if (!wanted.has('cni/add-result-valid')) await addA().catch(() => undefined);
+      await record('cni/add-result-valid', async () => {
+        await addA();
+        const r = pa.result!;
+        const problems: string[] = [];
+        const sandboxIf = (r.interfaces ?? []).findIndex((it) => it.name === ifName && it.sandbox === pa.att.netns);
+        if (sandboxIf < 0)
+          problems.push(`the result lists no interface "${ifName}" with sandbox ${pa.att.netns} (interfaces: ${JSON.stringify(r.interfaces ?? [])})`);
+        if (hasIpam && !(r.ips ?? []).length) problems.push('the result has no ips although the network uses IPAM');
+        return {
+          status: problems.length ? 'fail' : 'pass',
+          message: problems.length ? problems.join('; ') : `valid ${r.cniVersion} result: ${(r.ips ?? []).map((x) => x.address).join(', ') || 'no ips'}`,
+          expected: { cniVersion: version, interface: { name: ifName, sandbox: pa.att.netns } },
+          observed: r,
+        };
+      });
     }
-    const notAdded = () => skip(`the pod was not added (cni/add-result-valid failed: ${addAError ?? 'ADD not run'})`);
+    const notAdded = () => skip(addAError ? 'ADD failed (see cni/add-result-valid)' : 'ADD was not run');
 
     // cni/add-matches-netns -----------------------------------------------------------------------
     await record('cni/add-matches-netns', async () => {
@@ -482,7 +485,8 @@ export async function runCniChecks(opts: CniCheckOptions): Promise<CheckResult[]
       await Promise.allSettled(ps.map((p) => dropNs(p)));
       const dups = [...holders].filter(([, c]) => c.length > 1).map(([ip, c]) => `${ip} was given to ${c.length} pods (${c.join(', ')})`);
       const observed = Object.fromEntries(ps.map((p, i) => [p.att.containerId, p.result?.ips?.map((x) => x.address) ?? errText((settled[i] as PromiseRejectedResult).reason)]));
-      if (errors.length) return { status: 'fail', message: `${errors.length} of ${n} concurrent ADDs failed: ${errors.join('; ')}`, observed, diffs: [...errors, ...dups] };
+      if (errors.length)
+        return { status: 'fail', message: `${errors.length} of ${n} concurrent ADDs failed; first: ${errors[0]}`, observed, diffs: [...errors, ...dups] };
       if (!holders.size) return skip('the ADD results carry no IP addresses');
       return {
         status: dups.length ? 'fail' : 'pass',
