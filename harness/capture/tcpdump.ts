@@ -164,7 +164,8 @@ export function captureArgv(o: CaptureOptions): string[] {
   if (o.snaplen !== undefined) tcpdump.push('-s', String(o.snaplen));
   if (o.linkType) tcpdump.push('-y', o.linkType);
   if (o.timestampPrecision) tcpdump.push(`--time-stamp-precision=${o.timestampPrecision}`);
-  if (o.filter?.length) tcpdump.push(...o.filter);
+  // '--' so that no filter word can ever be taken for an option
+  if (o.filter?.length) tcpdump.push('--', ...o.filter);
   const sp = findSetpriv();
   const wrapped = sp ? [sp, '--pdeathsig', 'KILL', ...tcpdump] : tcpdump;
   return ['ip', 'netns', 'exec', o.ns, ...wrapped];

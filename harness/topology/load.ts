@@ -159,10 +159,12 @@ function describeIssue(iss: z.core.$ZodIssue, value: unknown): { message: string
     }
     case 'invalid_union': {
       if ((iss as any).discriminator === 'kind' || path[0] === 'faults') {
-        const kind = isObj(value) ? value.kind : undefined;
+        const atKind = path[path.length - 1] === 'kind';
+        const kind = atKind ? value : isObj(value) ? value.kind : undefined;
+        const base = atKind ? path : [...path, 'kind'];
         return {
           message: kind === undefined ? `missing kind; expected one of: ${FAULT_KINDS.join(', ')}` : `unknown fault kind '${String(kind)}'; expected one of: ${FAULT_KINDS.join(', ')}`,
-          path: kind === undefined ? path : [...path, 'kind'],
+          path: kind === undefined ? path.slice(0, atKind ? -1 : undefined) : base,
           preferKey: false,
         };
       }

@@ -1,0 +1,64 @@
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+import { describe, expect, it } from 'vitest';
+import { plan, renderPlan } from '../../harness/plan/plan.ts';
+import { resolveFile, TOPO } from '../helpers/topo.ts';
+
+describe('planner', () => {
+  const t = resolveFile(TOPO('flannel-3node.yaml'), 'p1');
+  const p = plan(t);
+
+  it('creates every namespace first: segments, nodes, pods', () => {
+    expect(p.namespaces).toHaveLength(1 + 3 + 6);
+    expect(p.namespaces.every((n) => n.startsWith('vx-p1-flannel-3node-'))).toBe(true);
+    expect(p.stages.map((s) => s.name)).toEqual(['underlay', 'nodes', 'pods']);
+  });
+
+  it('one ip batch per namespace per step, not one process per command', () => {
+    const node1 = p.stages[1]!.steps.find((s) => s.ns === 'vx-p1-flannel-3node-node1')!;
+    expect(node1.ops.map((o) => o.kind)).toEqual(['ip', 'ip', 'bridge', 'ip', 'sysctl']);
+  });
+
+  it('builds flannel\'s vxlan device exactly: explicit dstport, nolearning, local, dev', () => {
+    const lines = p.stages[1]!.steps[0]!.ops.flatMap((o) => ('lines' in o ? o.lines : []));
+    const n1 = t.nodes[0]!;
+    expect(lines).toContain(`link add flannel.1 address ${n1.vtep.mac} mtu 1450 type vxlan id 1 local 192.168.1.2 dev eth0 dstport 4789 nolearning df unset`);
+    expect(lines).toContain('addr add 10.244.1.0/32 dev flannel.1');
+  });
+
+  it('neighbour and FDB before the route, for every remote node', () => {
+    const ops = p.stages[1]!.steps[0]!.ops;
+    const flat = ops.flatMap((o, i) => ('lines' in o ? o.lines.map((l) => [i, l] as const) : []));
+    const n2 = t.nodes[1]!;
+    const neigh = flat.find(([, l]) => l === `neigh add 10.244.2.0 lladdr ${n2.vtep.mac} dev flannel.1 nud permanent`);
+    const fdb = flat.find(([, l]) => l === `fdb add ${n2.vtep.mac} dev flannel.1 dst 192.168.1.3 self permanent`);
+    const route = flat.find(([, l]) => l === 'route add 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink');
+    expect(neigh && fdb && route).toBeTruthy();
+    expect(neigh![0]).toBeLessThan(route![0]);
+    expect(fdb![0]).toBeLessThan(route![0]);
+    expect(flat.filter(([, l]) => l.startsWith('route add 10.244.')).length).toBe(2);
+  });
+
+  it('pods get their address, MTU and default route via .1', () => {
+    const pod = p.stages[2]!.steps[0]!;
+    expect(pod.ops[0]).toEqual({ kind: 'ip', lines: ['link set lo up', 'addr add 10.244.1.2/24 dev eth0', 'link set eth0 up', 'route add default via 10.244.1.1 dev eth0'] });
+  });
+
+  it('renders paste-able commands', () => {
+    const text = renderPlan(p);
+    expect(text).toMatch(/^ip netns add vx-p1-flannel-3node-seg-rack1$/m);
+    expect(text).toMatch(/^ip -n vx-p1-flannel-3node-node1 link add flannel\.1 /m);
+    expect(text).toMatch(/^bridge -n vx-p1-flannel-3node-node1 fdb add /m);
+    expect(text).toMatch(/^ip netns exec vx-p1-flannel-3node-node1 sysctl -qw net\.ipv4\.ip_forward=1$/m);
+  });
+
+  it('full-mesh entries grow as N² in total but stay one batch per node', () => {
+    const nodes = Array.from({ length: 20 }, (_, i) => `  - {name: n${i}}`).join('\n');
+    const f = require('node:path').join(require('node:os').tmpdir(), `vx-plan-${process.pid}.yaml`);
+    require('node:fs').writeFileSync(f, `name: big\nnodes:\n${nodes}\n`);
+    const big = plan(resolveFile(f, 'p2'));
+    const routes = big.stages[1]!.steps.flatMap((s) => s.ops).flatMap((o) => ('lines' in o ? o.lines : [])).filter((l) => l.startsWith('route add 10.'));
+    expect(routes).toHaveLength(20 * 19);
+    expect(big.stages[1]!.steps).toHaveLength(20);
+  });
+});

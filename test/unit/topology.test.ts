@@ -1,0 +1,174 @@
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+import { describe, expect, it } from 'vitest';
+import { loadTopology, locateSemantic } from '../../harness/topology/load.ts';
+import { normalize, defaultVtepMac } from '../../harness/topology/normalize.ts';
+import { TopologyError } from '../../harness/topology/errors.ts';
+import { jsonSchema } from '../../harness/topology/schema.ts';
+import { tempTopology, TOPO } from '../helpers/topo.ts';
+import { readFileSync } from 'node:fs';
+
+function resolveYaml(yaml: string) {
+  const f = tempTopology(yaml);
+  const l = loadTopology(f);
+  try {
+    return normalize(l.topology, { runId: 'u1', file: l.file });
+  } catch (e) {
+    throw locateSemantic(l, e);
+  }
+}
+
+function errorOf(yaml: string): string {
+  try {
+    resolveYaml(yaml);
+  } catch (e) {
+    expect(e).toBeInstanceOf(TopologyError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a TopologyError');
+}
+
+describe('defaults', () => {
+  it('a minimal file (name + nodes) resolves to a full flannel overlay', () => {
+    const t = resolveYaml('name: tiny\nnodes:\n  - name: a\n  - name: b\n');
+    expect(t.layout).toBe('flannel');
+    expect(t.segments).toMatchObject([{ name: 'rack1', cidr: '192.168.1.0/24', mtu: 1500, ns: 'vx-u1-tiny-seg-rack1' }]);
+    const [a, b] = t.nodes;
+    expect(a).toMatchObject({ ns: 'vx-u1-tiny-a', ip: '192.168.1.2', podSubnet: '10.244.1.0/24' });
+    expect(b).toMatchObject({ ip: '192.168.1.3', podSubnet: '10.244.2.0/24' });
+    expect(a!.vtep).toMatchObject({ kind: 'kernel', dev: 'flannel.1', vni: 1, port: 4789, mtu: 1450, ip: '10.244.1.0', learning: false, df: 'unset' });
+    expect(a!.vtep.mac).toBe(defaultVtepMac('tiny', 'a'));
+    expect(a!.vtep.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/);
+    expect(a!.bridge).toEqual({ name: 'cni0', ip: '10.244.1.1' });
+    expect(a!.pods).toMatchObject([{ name: 'pod1', ip: '10.244.1.2', prefixLen: 24, mtu: 1450, gateway: '10.244.1.1', ns: 'vx-u1-tiny-a-pod1' }]);
+  });
+
+  it('MACs are deterministic per topology and node, and distinct', () => {
+    expect(defaultVtepMac('x', 'n1')).toBe(defaultVtepMac('x', 'n1'));
+    expect(defaultVtepMac('x', 'n1')).not.toBe(defaultVtepMac('x', 'n2'));
+    expect(defaultVtepMac('x', 'n1')).not.toBe(defaultVtepMac('y', 'n1'));
+  });
+
+  it('routed underlays reserve .1 for the router and give nodes a default route', () => {
+    const t = resolveYaml(readFileSync(TOPO('routed-2seg.yaml'), 'utf8'));
+    expect(t.routed).toBe(true);
+    expect(t.routerNs).toBe('vx-u1-routed-2seg-router');
+    expect(t.segments.map((s) => s.routerIp)).toEqual(['192.168.10.1', '192.168.20.1']);
+    expect(t.nodes.map((n) => [n.ip, n.gateway])).toEqual([
+      ['192.168.10.2', '192.168.10.1'],
+      ['192.168.10.3', '192.168.10.1'],
+      ['192.168.20.2', '192.168.20.1'],
+    ]);
+  });
+
+  it('explicit IPs are reserved before defaults are handed out', () => {
+    const t = resolveYaml('name: t\nnodes:\n  - name: a\n  - name: b\n    ip: 192.168.1.2\n');
+    expect(t.nodes.map((n) => n.ip)).toEqual(['192.168.1.3', '192.168.1.2']);
+  });
+
+  it('overlay mtu auto follows each node\'s segment MTU; podMtu overrides', () => {
+    const t = resolveYaml('name: t\nunderlay:\n  segments:\n    - {name: a, cidr: 10.1.0.0/24, mtu: 9000}\n    - {name: b, cidr: 10.2.0.0/24, mtu: 4000}\noverlay: {podMtu: 1500}\nnodes:\n  - {name: n1, segment: a}\n  - {name: n2, segment: b, overlay: {mtu: 1400}}\n');
+    expect(t.nodes.map((n) => [n.underlayMtu, n.vtep.mtu, n.pods[0]!.mtu])).toEqual([[9000, 8950, 1500], [4000, 1400, 1500]]);
+  });
+
+  it('calico layout: vxlan.calico, VNI 4096, /32 pods behind cali* with 169.254.1.1', () => {
+    const t = resolveYaml('name: c\noverlay: {layout: calico}\nnodes:\n  - {name: a, pods: 2}\n  - {name: b}\n');
+    expect(t.nodes[0]!.vtep).toMatchObject({ dev: 'vxlan.calico', vni: 4096, port: 4789 });
+    expect(t.nodes[0]!.bridge).toBeUndefined();
+    expect(t.nodes[0]!.pods[0]).toMatchObject({ prefixLen: 32, gateway: '169.254.1.1', ip: '10.244.1.1' });
+    expect(t.nodes[0]!.pods[0]!.hostIf).toMatch(/^cali/);
+  });
+});
+
+describe('schema errors: file:line:col, the key, what was expected', () => {
+  it('bad YAML', () => {
+    expect(errorOf('name: x\nnodes: [\n')).toMatch(/topo\.yaml:\d+:\d+: invalid YAML/);
+  });
+  it('unknown key lists the known ones', () => {
+    const m = errorOf('name: x\nnodes:\n  - name: a\n    podz: 2\n');
+    expect(m).toMatch(/topo\.yaml:4:5: nodes\[0\]\.podz: unknown key 'podz'; expected one of: name, segment, ip/);
+  });
+  it('wrong type', () => {
+    expect(errorOf('name: x\noverlay:\n  vni: "one"\nnodes: [{name: a}]\n')).toMatch(/topo\.yaml:3:8: overlay\.vni: expected/);
+  });
+  it('bad CIDR and MAC', () => {
+    expect(errorOf('name: x\noverlay:\n  podCidr: 10.244.0/16\nnodes: [{name: a}]\n')).toMatch(/:3:\d+: overlay\.podCidr: expected an IPv4 CIDR/);
+    expect(errorOf('name: x\nnodes:\n  - name: a\n    vtepMac: 02:00:00:00:00\n')).toMatch(/:4:\d+: nodes\[0\]\.vtepMac: expected a MAC address/);
+  });
+  it('VNI, port and MTU ranges', () => {
+    expect(errorOf('name: x\noverlay: {vni: 16777216}\nnodes: [{name: a}]\n')).toMatch(/:2:\d+: overlay\.vni: expected a VNI in 0–16777215/);
+    expect(errorOf('name: x\noverlay: {port: 0}\nnodes: [{name: a}]\n')).toMatch(/overlay\.port: expected a port in 1–65535/);
+    expect(errorOf('name: x\nunderlay: {mtu: 1000}\nnodes: [{name: a}]\n')).toMatch(/underlay\.mtu: expected an MTU ≥ 1280/);
+    expect(errorOf('name: x\nunderlay: {mtu: 70000}\nnodes: [{name: a}]\n')).toMatch(/underlay\.mtu: expected an MTU ≤ 65535/);
+  });
+  it('bad names', () => {
+    expect(errorOf('name: Bad_Name\nnodes: [{name: a}]\n')).toMatch(/:1:7: name: expected a topology name/);
+  });
+  it('unsupported runtime says so', () => {
+    expect(errorOf('name: x\nruntime: kind\nnodes: [{name: a}]\n')).toMatch(/:2:10: runtime: runtime 'kind' is not yet supported/);
+  });
+  it('unknown fault kind lists the valid kinds', () => {
+    expect(errorOf('name: x\nnodes: [{name: a}]\nfaults:\n  - {kind: explode, node: a}\n')).toMatch(/:4:\d+: faults\[0\]\.kind: unknown fault kind 'explode'; expected one of: underlay-mtu, drop-udp-port/);
+  });
+});
+
+describe('semantic errors, located', () => {
+  it('duplicate node names', () => {
+    expect(errorOf('name: x\nnodes:\n  - name: a\n  - name: a\n')).toMatch(/topo\.yaml:4:11: nodes\[1\]\.name: duplicate node name 'a'/);
+  });
+  it('duplicate pod names', () => {
+    expect(errorOf('name: x\nnodes:\n  - name: a\n    pods: [p, p]\n')).toMatch(/:4:\d+: nodes\[0\]\.pods\[1\]: duplicate pod name 'p'/);
+  });
+  it('overlapping pod subnets', () => {
+    expect(errorOf('name: x\nnodes:\n  - {name: a, podSubnet: 10.244.1.0/24}\n  - {name: b, podSubnet: 10.244.1.0/25}\n')).toMatch(/:4:\d+: nodes\[1\]\.podSubnet: pod subnet 10\.244\.1\.0\/25 overlaps node a/);
+  });
+  it('pod CIDR overlapping the underlay', () => {
+    expect(errorOf('name: x\noverlay: {podCidr: 192.168.0.0/16}\nnodes: [{name: a}]\n')).toMatch(/overlay\.podCidr: podCidr 192\.168\.0\.0\/16 overlaps underlay segment rack1/);
+  });
+  it('more nodes than podCidr holds', () => {
+    expect(errorOf('name: x\noverlay: {podCidr: 10.0.0.0/23, nodeCidrSize: 24}\nnodes:\n  - name: a\n  - name: b\n')).toMatch(/:5:\d+: nodes\[1\]: more nodes than podCidr 10\.0\.0\.0\/23 holds/);
+  });
+  it('node IP outside its segment', () => {
+    expect(errorOf('name: x\nnodes:\n  - name: a\n    ip: 10.9.9.9\n')).toMatch(/:4:9: nodes\[0\]\.ip: node IP 10\.9\.9\.9 is outside segment rack1/);
+  });
+  it('interface names over 15 bytes', () => {
+    expect(errorOf('name: x\nnodes:\n  - name: averyveryverylongnode\n')).toMatch(/nodes\[0\]\.name: generated interface name 'n-averyveryverylongnode' is 23 bytes; Linux allows at most 15/);
+  });
+  it('unknown segment lists the known ones', () => {
+    expect(errorOf('name: x\nnodes:\n  - {name: a, segment: rack9}\n')).toMatch(/nodes\[0\]\.segment: unknown segment 'rack9'; expected one of: rack1/);
+  });
+  it('fault on an unknown node', () => {
+    expect(errorOf('name: x\nnodes: [{name: a}, {name: b}]\nfaults:\n  - {kind: delete-fdb, node: a, peer: z}\n')).toMatch(/faults\[0\]\.peer: unknown peer 'z'/);
+  });
+});
+
+describe('extends', () => {
+  it('maps merge and named lists merge by name; errors point into the file that has the value', () => {
+    const base = tempTopology('name: base\noverlay: {vni: 7}\nnodes:\n  - {name: n1, pods: 2}\n  - {name: n2}\n', 'base.yaml');
+    const child = base.replace(/base\.yaml$/, 'child.yaml');
+    require('node:fs').writeFileSync(child, `extends: ./base.yaml\nname: child\nnodes:\n  - name: n2\n    overlay: {port: 8472}\n  - name: n3\n`);
+    const l = loadTopology(child);
+    const t = normalize(l.topology, { runId: 'u1' });
+    expect(t.nodes.map((n) => [n.name, n.vtep.vni, n.vtep.port, n.pods.length])).toEqual([
+      ['n1', 7, 4789, 2],
+      ['n2', 7, 8472, 1],
+      ['n3', 7, 4789, 1],
+    ]);
+    require('node:fs').writeFileSync(child, `extends: ./base.yaml\nname: child\nnodes:\n  - name: n2\n    pods: many\n`);
+    expect(() => loadTopology(child)).toThrow(/child\.yaml:5:11: nodes\[1\]\.pods: expected a pod count or a list of pod names/);
+  });
+  it('a cycle is an error', () => {
+    const a = tempTopology('extends: ./b.yaml\nname: a\nnodes: [{name: x}]\n', 'a.yaml');
+    require('node:fs').writeFileSync(a.replace(/a\.yaml$/, 'b.yaml'), 'extends: ./a.yaml\nname: b\nnodes: [{name: x}]\n');
+    expect(() => loadTopology(a)).toThrow(/cycle in extends: .*a\.yaml → .*b\.yaml → .*a\.yaml/);
+  });
+});
+
+describe('JSON Schema', () => {
+  it('is generated from the same schema and is the one shipped', () => {
+    const shipped = JSON.parse(readFileSync(TOPO('vxlab.schema.json'), 'utf8'));
+    const { $id: _id, ...rest } = shipped;
+    expect(rest).toEqual(jsonSchema());
+    expect(shipped.properties.nodes.items.properties.vtepMac.pattern).toBeTruthy();
+  });
+});
