@@ -226,6 +226,7 @@ export async function runCniChecks(opts: CniCheckOptions): Promise<CheckResult[]
     nodeNs: opts.nodeNs,
     timeoutMs: opts.timeoutMs,
     executor: opts.executor,
+    ipamDataDir: ipamDir,
   });
   const runTag = randomBytes(3).toString('hex');
   let podSeq = 0;

@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, type RunResult } from '../util/exec.ts';
-import { type Conflist, type PluginConf, effectiveVersion, NAME_RE, validateConflist } from './conflist.ts';
+import { type Conflist, type PluginConf, effectiveVersion, NAME_RE, setIpamDataDir, validateConflist } from './conflist.ts';
 import { CniError, CniRuntimeError, type CniCommand } from './errors.ts';
 import {
   compareVersions,
@@ -88,6 +88,11 @@ export interface CniRuntimeOptions {
   strictChaining?: boolean;
   /** replace how plugins are executed (unit tests) */
   executor?: PluginExecutor;
+  /**
+   * dataDir forced into every host-local IPAM section. Without it, a host-local section must set
+   * its own `ipam.dataDir`: the runtime refuses to let host-local fall back to /var/lib/cni.
+   */
+  ipamDataDir?: string;
 }
 
 /** One plugin call as recorded in `CniRuntime.log` (for artifacts / debugging). */
@@ -229,6 +234,7 @@ export class CniRuntime {
   readonly nodeNs: string;
   readonly timeoutMs: number;
   readonly strictChaining: boolean;
+  readonly ipamDataDir?: string;
   private readonly exec: PluginExecutor;
   /** every plugin invocation, in order */
   readonly log: InvocationRecord[] = [];
@@ -243,6 +249,7 @@ export class CniRuntime {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
     this.strictChaining = opts.strictChaining ?? true;
     this.exec = opts.executor ?? defaultExecutor;
+    this.ipamDataDir = opts.ipamDataDir;
   }
 
   /** Low-level: run one plugin for one command and return the raw process result (after timeout handling). */
@@ -275,8 +282,18 @@ export class CniRuntime {
     return r;
   }
 
-  private check_(list: Conflist): Conflist {
-    return validateConflist(list, `conflist "${(list as Partial<Conflist>)?.name ?? '?'}"`);
+  /** Validate the list and apply the host-local dataDir policy (see `ipamDataDir`). */
+  private check_(listIn: Conflist): Conflist {
+    const list = validateConflist(listIn, `conflist "${(listIn as Partial<Conflist>)?.name ?? '?'}"`);
+    if (this.ipamDataDir) return setIpamDataDir(list, this.ipamDataDir);
+    list.plugins.forEach((p, i) => {
+      if (p.ipam?.type === 'host-local' && (typeof p.ipam.dataDir !== 'string' || p.ipam.dataDir === ''))
+        throw new CniRuntimeError(
+          'invalid-args',
+          `network "${list.name}" plugins[${i}].ipam (host-local) has no dataDir, so host-local would write to /var/lib/cni/networks; set ipam.dataDir or pass ipamDataDir to the runtime`,
+        );
+    });
+    return list;
   }
 
   cachePath(network: string, containerId: string, ifName: string): string {

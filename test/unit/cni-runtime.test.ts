@@ -80,7 +80,7 @@ const list: Conflist = {
   cniVersion: '1.0.0',
   name: 'net1',
   plugins: [
-    { type: 'main', bridge: 'br0', ipam: { type: 'host-local', subnet: '10.1.0.0/24' } },
+    { type: 'main', bridge: 'br0', ipam: { type: 'host-local', subnet: '10.1.0.0/24', dataDir: '/tmp/vxt-cni-unit-ipam' } },
     { type: 'chained', capabilities: { portMappings: true, bandwidth: true } },
   ],
 };
@@ -342,6 +342,20 @@ describe('STATUS and GC (1.1.0)', () => {
     const { rt, calls } = mkRuntime(goodHandlers);
     expect(await rt.gc({ ...l11, disableGC: true }, [])).toEqual({ skipped: true, staleDeleted: [] });
     expect(calls).toHaveLength(0);
+  });
+});
+
+describe('host-local dataDir policy', () => {
+  const noDir: Conflist = { cniVersion: '1.0.0', name: 'n', plugins: [{ type: 'main', ipam: { type: 'host-local', subnet: '10.1.0.0/24' } }] };
+  it('refuses host-local without dataDir (it would write to /var/lib/cni)', async () => {
+    const { rt, calls } = mkRuntime(goodHandlers);
+    await expect(rt.add(noDir, att)).rejects.toThrow('network "n" plugins[0].ipam (host-local) has no dataDir, so host-local would write to /var/lib/cni/networks');
+    expect(calls).toHaveLength(0);
+  });
+  it('ipamDataDir is forced into every host-local section', async () => {
+    const { rt, calls } = mkRuntime(goodHandlers, { ipamDataDir: '/tmp/run1/ipam' });
+    await rt.add(noDir, att);
+    expect(calls[0]!.conf.ipam).toEqual({ type: 'host-local', subnet: '10.1.0.0/24', dataDir: '/tmp/run1/ipam' });
   });
 });
 
