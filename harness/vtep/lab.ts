@@ -233,6 +233,13 @@ export async function createVtepLab(opts: LabOptions): Promise<VtepLab> {
         await run(['ip', 'link', 'add', s.dev, 'type', 'vxlan', 'id', String(vni), 'local', s.underlayIp, 'dev', 'eth0', 'dstport', String(port), 'nolearning'], { ns: s.ns });
         await run(['ip', 'link', 'set', s.dev, 'address', s.vtepMac, 'mtu', String(underlayMtu - 50)], { ns: s.ns });
         await run(['bridge', 'fdb', 'append', peer.vtepMac, 'dev', s.dev, 'dst', peer.underlayIp, 'self', 'permanent'], { ns: s.ns });
+        if (peer.kind === 'user') {
+          // The kernel vxlan device leaves inner TCP/UDP checksums to "hardware" (CHECKSUM_PARTIAL);
+          // across a veth nothing ever fills them in, and a userspace receiver gets the UDP payload
+          // verbatim — so inner segments arrive with bad checksums and TCP stalls. A real NIC would
+          // compute them; here the kernel side must checksum in software before encapsulating.
+          await run(['ethtool', '-K', s.dev, 'tx', 'off'], { ns: s.ns });
+        }
       } else {
         const cfg: VtepConfigInput = {
           dev: s.dev,
