@@ -320,11 +320,11 @@ export async function runCniChecks(opts: CniCheckOptions): Promise<CheckResult[]
     let podA: Pod | undefined;
     let addAError: string | undefined;
     if (needA) {
-      podA = await newPod('a');
-      const pa = podA;
-      const addA = async () => {
+      const addA = async (): Promise<Pod> => {
         try {
-          await add(pa);
+          podA = await newPod('a');
+          await add(podA);
+          return podA;
         } catch (e) {
           addAError = errText(e);
           throw e;
@@ -332,7 +332,7 @@ export async function runCniChecks(opts: CniCheckOptions): Promise<CheckResult[]
       };
       if (!wanted.has('cni/add-result-valid')) await addA().catch(() => undefined);
       await record('cni/add-result-valid', async () => {
-        await addA();
+        const pa = await addA();
         const r = pa.result!;
         const problems: string[] = [];
         const sandboxIf = (r.interfaces ?? []).findIndex((it) => it.name === ifName && it.sandbox === pa.att.netns);
