@@ -55,7 +55,6 @@ function periodic(now: number): void {
 }
 
 post({ type: 'ready', role: 'rx' });
-let pkts = 0;
 for (;;) {
   salen.writeUInt32LE(16, 0);
   const n = c.recvfrom(rxFd, buf, 65536, 0, sa, salen) as number;
@@ -72,7 +71,6 @@ for (;;) {
   }
   C[I.rxPackets]!++;
   C[I.rxBytes]! += n;
-  if (learning && (++pkts & 255) === 0) periodic(Date.now());
   const k = classifyVxlan(buf, 0, n, vni);
   if (k < 0) {
     if (k === VX_RUNT) C[I.runt]!++;
@@ -86,13 +84,16 @@ for (;;) {
     continue;
   }
   if (learning) {
+    const now = Date.now();
     const ip = sa.readUInt32BE(4);
-    const r = fdb.learn(macKey(inner, 6), ip);
+    const key = macKey(inner, 6);
+    const r = fdb.learn(key, ip, now);
     if (r === 'new' || r === 'moved') {
       C[r === 'new' ? I.learnedNew : I.learnedMoved]!++;
-      toTx({ op: 'set', key: macKey(inner, 6), ip, lastSeen: Date.now() });
+      toTx({ op: 'set', key, ip, lastSeen: now });
       dirty = true;
     }
+    periodic(now); // cheap unless ageing or a snapshot is due; a change (dirty) is posted at once
   }
   const w = c.write(tapFd, inner, n - VXLAN_HLEN) as number;
   if (w < 0) C[I.tapWriteError]!++;

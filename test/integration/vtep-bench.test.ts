@@ -1,0 +1,23 @@
+// benchVtep() runs end to end and cleans up. Asserts shape and that traffic flowed — no timing thresholds.
+import { describe, expect, it } from 'vitest';
+import { benchVtep } from '../../harness/vtep/bench.ts';
+import { listVtepNamespaces } from '../../harness/vtep/lab.ts';
+
+const isRoot = process.getuid?.() === 0;
+const suite = isRoot || process.env.CI === 'true' ? describe : describe.skip;
+
+suite('benchVtep', () => {
+  it('returns a row per pair with ratios vs kernel↔kernel and leaves no namespaces behind', async () => {
+    if (!isRoot) throw new Error('benchVtep needs root');
+    const rows = await benchVtep({ seconds: 1, pings: 20 });
+    expect(rows.map((r) => r.pair)).toEqual(['kernel↔kernel', 'user↔user', 'kernel↔user', 'user↔kernel']);
+    for (const r of rows) {
+      expect(r.tcpBps, r.pair).toBeGreaterThan(0);
+      expect(r.pingLoss, r.pair).toBe(0);
+      expect(Number.isFinite(r.rttP50Ms)).toBe(true);
+      expect(Number.isFinite(r.tcpRatio)).toBe(true);
+    }
+    expect(rows[0]!.tcpRatio).toBe(1);
+    expect(await listVtepNamespaces('vxt-vtep-bench')).toEqual([]);
+  });
+});
