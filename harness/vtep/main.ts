@@ -21,6 +21,13 @@
 //   A raw socket could pick any port per packet but was slower and needs us to build the IP header;
 //   it is only used for the corruptUdpChecksum fault, where we must control the checksum.
 // → DF: IP_MTU_DISCOVER=IP_PMTUDISC_DO on every socket (set through koffi; Node's dgram cannot).
+// End to end (harness/vtep/bench.ts, iperf3 TCP -t 3..5, 2 cores shared by iperf3 and both VTEPs):
+//   kernel↔kernel 11.5–12.9 Gbit/s (TSO/GRO), user↔user 0.76–1.05 Gbit/s, kernel→user 0.9–1.7,
+//   user→kernel 0.7–0.9; ping p50 +0.13..0.23 ms over kernel↔kernel. Both cores sit at ~100% sys
+//   during user↔user runs (each data-path thread 60–90%): the per-packet syscalls and the kernel
+//   stack work behind them, not the JS, are the limit. Next steps if more is needed: IFF_VNET_HDR +
+//   TUNSETOFFLOAD (64 KB TSO frames from the TAP, segmented here) with UDP_SEGMENT (GSO) sends, and
+//   UDP_GRO + recvmmsg on receive.
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
