@@ -270,7 +270,9 @@ const entropy: CheckDef = {
       const [lo, hi] = o.portRanges.get(from.name) ?? [49152, 65535];
       const sp = s.pkt.udp!.srcPort;
       if (sp < lo || sp > hi) diffs.push(`${from.name}: outer source port ${sp} outside the ephemeral range ${lo}–${hi}`);
-      const flow = `${inner.ip4!.src}>${inner.ip4!.dst}/${inner.icmp?.id ?? inner.udp?.srcPort ?? inner.tcp?.srcPort ?? ''}`;
+      // a flow as the sender's hash sees it: addresses, plus ports for TCP/UDP (ICMP ids are not part of the kernel's flow hash)
+      const l4 = inner.udp ?? inner.tcp;
+      const flow = `${inner.ip4!.src}>${inner.ip4!.dst}${l4 ? `/${inner.ip4!.protocol}:${l4.srcPort}>${l4.dstPort}` : ''}`;
       const m = perSender.get(from.name) ?? new Map<string, Set<number>>();
       (m.get(flow) ?? m.set(flow, new Set()).get(flow)!).add(sp);
       perSender.set(from.name, m);

@@ -76,23 +76,30 @@ const dfBoundary: CheckDef = {
       const pathMtu = Math.min(a.mtu, b.mtu, na.vtep.mtu, nb.vtep.mtu, ...pathUnderlayMtus(ctx.t, na, nb).map((m) => m - VXLAN_OVERHEAD_V4));
       const max = pathMtu - 28;
       const fits = await pingDf(a.ns, b.ip, max);
-      const over = await pingDf(a.ns, b.ip, max + 1);
+      let over = await pingDf(a.ns, b.ip, max + 1);
+      // PMTU discovery may cost the first probe (the ICMP error updates the cache, the packet itself is gone): one retry
+      let retried = false;
+      if (over.outcome === 'timeout') {
+        retried = true;
+        over = await pingDf(a.ns, b.ip, max + 1);
+      }
       const label = `${a.node}/${a.name} -> ${b.node}/${b.name}`;
-      observed.push(`${label}: ${max} bytes ${fits.outcome}; ${max + 1} bytes ${over.outcome}${over.mtu ? ` (mtu ${over.mtu})` : ''} in ${over.ms} ms`);
+      observed.push(`${label}: ${max} bytes ${fits.outcome}; ${max + 1} bytes ${over.outcome}${over.mtu ? ` (mtu ${over.mtu})` : ''} in ${over.ms} ms${retried ? ' (after one lost probe: PMTU discovery)' : ''}`);
       if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (path MTU ${pathMtu} − 28) should pass, observed ${fits.outcome}: ${fits.output}`);
       if (over.outcome === 'ok') diffs.push(`${label}: DF ping of ${max + 1} bytes should not fit, but it passed (a link on the path has a larger MTU than the topology says)`);
-      else if (over.outcome === 'timeout' || over.outcome === 'error') diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}) instead of a local "message too long" or frag-needed error: an MTU black hole`);
+      else if (over.outcome === 'timeout' || over.outcome === 'error') diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}, twice) instead of a local "message too long" or frag-needed error: an MTU black hole`);
     });
     observed.sort();
     return fromDiffs(diffs.sort(), `${pairs.length} node pairs: boundary exact, oversize fails fast`, { observed });
   },
 };
 
-/** MTUs of the underlay segments on the path between two nodes (both segments; the router joins them directly). */
+/** MTUs of the links on the underlay path between two nodes: both segments and, across segments, the router's two links. */
 export function pathUnderlayMtus(t: ResolvedTopology, a: ResolvedNode, b: ResolvedNode): number[] {
   const sa = t.segments.find((s) => s.name === a.segment)!;
   const sb = t.segments.find((s) => s.name === b.segment)!;
-  return [sa.mtu, sb.mtu, a.underlayMtu, b.underlayMtu];
+  const viaRouter = sa !== sb ? [sa.routerMtu ?? sa.mtu, sb.routerMtu ?? sb.mtu] : [];
+  return [sa.mtu, sb.mtu, a.underlayMtu, b.underlayMtu, ...viaRouter];
 }
 
 /** Node pairs where the outer packet must cross a segment narrower than the sender's own link. */
@@ -108,40 +115,44 @@ function narrowPairs(t: ResolvedTopology): [ResolvedNode, ResolvedNode, number][
 
 const pmtu: CheckDef = {
   id: 'mtu/path-mtu',
-  title: 'narrower underlay on the path: DF set → the sender learns the path MTU (narrow − 50); DF unset → outer packets get fragmented (RFC 7348 §4.3 violation)',
+  title: 'narrower link on the underlay path: no outer fragmentation (RFC 7348 §4.3); with DF set the node learns path MTU = narrow − 50 (pmtu.sh)',
   async run(ctx) {
     const pairs = narrowPairs(ctx.t);
-    if (!pairs.length) return skip('no path crosses a segment narrower than the sending node\'s link');
+    if (!pairs.length) return skip("no path crosses a link narrower than the sending node's own link");
     const [a, b, narrow] = pairs[0]!;
     const pa = a.pods[0]!;
     const pb = b.pods[0]!;
     const expectPmtu = narrow - VXLAN_OVERHEAD_V4;
-    // big enough for the sender's overlay, too big for the narrow link
-    const size = Math.min(pa.mtu, a.vtep.mtu) - 28;
     const cap = await startCapture({ ns: b.ns, iface: b.underlayIf, file: join(ctx.workDir, `mtu-${b.name}.pcap`), filter: ['ip', 'and', 'src', 'host', a.ip], snaplen: 128 });
     ctx.keep(cap.file);
-    const first = await pingDf(pa.ns, pb.ip, size);
-    const second = await pingDf(pa.ns, pb.ip, size);
+    // 1. pod traffic of the largest size the sender's overlay admits
+    const podSize = Math.min(pa.mtu, a.vtep.mtu) - 28;
+    const podPing = await pingDf(pa.ns, pb.ip, podSize);
+    // 2. as in pmtu.sh: locally originated DF traffic over the VTEP, then the exception on the overlay route
+    const nodeSize = a.vtep.mtu - 28;
+    const n1 = await pingDf(a.ns, b.vtep.ip, nodeSize, 1);
+    const n2 = await pingDf(a.ns, b.vtep.ip, nodeSize, 1);
     await cap.stop();
     const pcap = await readPcap(cap.file);
     const frags = pcap.packets.filter((p) => p.ip4?.isFragment);
-    const rg = await ipJson<any[]>(pa.ns, ['route', 'get', pb.ip]);
+    const rg = await ipJson<any[]>(a.ns, ['route', 'get', b.vtep.ip]);
     const learned = Number(rg[0]?.metrics?.find?.((m: any) => m.mtu)?.mtu ?? rg[0]?.mtu ?? NaN);
-    const observed = { df: a.vtep.df, firstPing: first.outcome, secondPing: second.outcome, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length };
+    const observed = { df: a.vtep.df, vtepMtu: a.vtep.mtu, podPing: `${podSize} bytes ${podPing.outcome}`, nodePings: `${nodeSize} bytes ${n1.outcome}/${n2.outcome}`, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length };
+    const expected = a.vtep.mtu <= expectPmtu ? { outerFragments: 0, overlayFits: `VTEP MTU ${a.vtep.mtu} ≤ ${expectPmtu}` } : a.vtep.df === 'unset' ? { outerFragments: 0 } : { outerFragments: 0, routeGetMtu: expectPmtu };
+    if (frags.length) {
+      return fail(`outer VXLAN packets from ${a.name} to ${b.name} were fragmented on the underlay: ${frags.length} IPv4 fragments after a ${narrow}-byte link (RFC 7348 §4.3: VXLAN packets must not be fragmented). Overlay MTU ${a.vtep.mtu} exceeds the path's ${expectPmtu}; lower it or set df: set.`, { expected, observed });
+    }
+    if (a.vtep.mtu <= expectPmtu) {
+      if (podPing.outcome !== 'ok') return fail(`overlay MTU ${a.vtep.mtu} fits the ${narrow}-byte link, yet a ${podSize}-byte DF ping ${pa.node}/${pa.name} -> ${pb.ip} ${podPing.outcome}`, { expected, observed });
+      return pass(`overlay MTU ${a.vtep.mtu} fits the narrowest link (${narrow} − ${VXLAN_OVERHEAD_V4}); no outer fragments`, { expected, observed });
+    }
     if (a.vtep.df === 'unset') {
-      if (frags.length) {
-        return fail(`outer VXLAN packets from ${a.name} to ${b.name} were fragmented on the underlay (${frags.length} IPv4 fragments crossing a ${narrow}-byte segment; RFC 7348 §4.3 says VXLAN packets must not be fragmented). Set df: set or lower the overlay MTU to ${expectPmtu}.`, {
-          expected: { outerFragments: 0, pathMtu: expectPmtu },
-          observed,
-        });
-      }
-      return fail(`DF unset and no outer fragments seen from ${a.name} to ${b.name}: ${size}-byte pings ${first.outcome}/${second.outcome}`, { expected: { outerFragments: 0, pathMtu: expectPmtu }, observed });
+      return fail(`DF unset, overlay MTU ${a.vtep.mtu} > path ${expectPmtu}, and no outer fragments reached ${b.name}: oversize packets vanish on the path (pod ping ${podPing.outcome})`, { expected, observed });
     }
     if (learned !== expectPmtu) {
-      return fail(`${pa.node}/${pa.name} -> ${pb.ip}: expected a path MTU exception of ${expectPmtu} (${narrow} − ${VXLAN_OVERHEAD_V4}), observed ${Number.isNaN(learned) ? 'none' : learned}`, { expected: { routeGetMtu: expectPmtu, outerFragments: 0 }, observed });
+      return fail(`${a.name} -> ${b.vtep.ip} via ${a.vtep.dev}: expected a path MTU exception of ${expectPmtu} (${narrow} − ${VXLAN_OVERHEAD_V4}), observed ${Number.isNaN(learned) ? 'none' : learned}`, { expected, observed });
     }
-    if (frags.length) return fail(`DF ${a.vtep.df} but ${frags.length} outer fragments seen`, { expected: { outerFragments: 0 }, observed });
-    return pass(`path MTU ${expectPmtu} learned via a ${narrow}-byte segment, no outer fragments`, { expected: { routeGetMtu: expectPmtu, outerFragments: 0 }, observed });
+    return pass(`${a.name} learned path MTU ${expectPmtu} towards ${b.name} (${narrow}-byte link), no outer fragments`, { expected, observed });
   },
 };
 

@@ -152,7 +152,8 @@ function lastInfoStats(stderr: string): { stats: CaptureStats; count: number } |
   return last ? { stats: last, count } : undefined;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+// unref: a pending wait inside a race must not keep the process alive after the race is decided
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 // ---------------------------------------------------------------------------------------------
 // startCapture

@@ -3,6 +3,7 @@ import type { Fault } from '../topology/schema.ts';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { run } from '../util/exec.ts';
 import { which } from '../cli/preflight.ts';
+import { overlayEntries } from '../plan/plan.ts';
 
 export interface FaultTarget {
   topology: ResolvedTopology;
@@ -16,8 +17,12 @@ function nodeOf(t: ResolvedTopology, name: string): ResolvedNode {
   return t.nodes.find((n) => n.name === name)!;
 }
 
-async function nft(ns: string, rules: string): Promise<void> {
-  await run(['nft', '-f', '-'], { ns, input: rules });
+/** Load a table into the node's own ruleset, one statement per line. */
+async function nft(ns: string, table: string, chains: { hook: 'input' | 'output'; rule: string }[]): Promise<void> {
+  const lines = [`table inet ${table} {`];
+  for (const c of chains) lines.push(`  chain ${c.hook} {`, `    type filter hook ${c.hook} priority 0; policy accept;`, `    ${c.rule}`, '  }');
+  lines.push('}', '');
+  await run(['nft', '-f', '-'], { ns, input: lines.join('\n') });
 }
 
 /** Human description of what a fault does, for plans and reports. */
@@ -25,6 +30,7 @@ export function describeFault(f: Fault): string {
   switch (f.kind) {
     case 'underlay-mtu': return `${f.node}: underlay MTU → ${f.mtu}`;
     case 'drop-udp-port': return `${f.node}: nftables drops UDP port ${f.port} (${f.direction ?? 'both'})`;
+    case 'drop-icmp-frag-needed': return `${f.node}: nftables drops the ICMP "fragmentation needed" the node would send (PMTU discovery blocked)`;
     case 'loss': return `${f.node}: nftables drops ${f.percent}% of underlay packets (numgen)`;
     case 'vtep-mac-change': return `${f.node}: VTEP MAC → ${f.mac}; peers keep the old entries`;
     case 'delete-route': return `${f.node}: route to ${f.peer}'s pod subnet deleted`;
@@ -47,19 +53,32 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
     }
     case 'drop-udp-port': {
       const dir = f.direction ?? 'both';
-      const chains: string[] = [];
-      if (dir !== 'out') chains.push(`chain input { type filter hook input priority 0; policy accept; udp dport ${f.port} counter drop; }`);
-      if (dir !== 'in') chains.push(`chain output { type filter hook output priority 0; policy accept; udp dport ${f.port} counter drop; }`);
-      await nft(n.ns, `table inet vxlab_fault_drop { ${chains.join(' ')} }\n`);
+      const chains: { hook: 'input' | 'output'; rule: string }[] = [];
+      if (dir !== 'out') chains.push({ hook: 'input', rule: `udp dport ${f.port} counter drop` });
+      if (dir !== 'in') chains.push({ hook: 'output', rule: `udp dport ${f.port} counter drop` });
+      await nft(n.ns, 'vxlab_fault_drop', chains);
       return;
     }
+    case 'drop-icmp-frag-needed':
+      // forwarded pod traffic that does not fit the VTEP makes the node answer from its own stack: output hook
+      await nft(n.ns, 'vxlab_fault_icmp', [{ hook: 'output', rule: 'icmp type destination-unreachable icmp code frag-needed counter drop' }]);
+      return;
     case 'loss': {
       const p = Math.round(f.percent);
-      await nft(n.ns, `table inet vxlab_fault_loss { chain input { type filter hook input priority 0; policy accept; iifname "${n.underlayIf}" numgen random mod 100 < ${p} counter drop; } chain output { type filter hook output priority 0; policy accept; oifname "${n.underlayIf}" numgen random mod 100 < ${p} counter drop; } }\n`);
+      await nft(n.ns, 'vxlab_fault_loss', [
+        { hook: 'input', rule: `iifname "${n.underlayIf}" numgen random mod 100 < ${p} counter drop` },
+        { hook: 'output', rule: `oifname "${n.underlayIf}" numgen random mod 100 < ${p} counter drop` },
+      ]);
       return;
     }
     case 'vtep-mac-change':
+      // the node's identity changed (e.g. a restart under MACAddressPolicy=persistent): from now on the new MAC is
+      // what peers should point at, so the expected state follows it and the peers' old entries show up as stale
       await run(['ip', '-n', n.ns, 'link', 'set', n.vtep.dev, 'address', f.mac.toLowerCase()]);
+      n.vtep.mac = f.mac.toLowerCase();
+      // changing a device's address flushes its neighbour table; the restarted agent on that node re-adds its own
+      // entries (with correct peer MACs). Only the peers are left stale.
+      await run(['ip', '-n', n.ns, '-batch', '-'], { input: overlayEntries(t, n).neigh.map((l) => l.replace(/^neigh add/, 'neigh replace')).join('\n') + '\n' });
       return;
     case 'delete-route': {
       const p = nodeOf(t, f.peer);

@@ -99,7 +99,7 @@ export function plan(t: ResolvedTopology): Plan {
         lines.push(`link set ${n.segIf} master ${s.bridge} up`);
       }
       if (t.routerNs && s.routerIf && s.segRouterIf) {
-        lines.push(`link add ${s.segRouterIf} mtu ${s.mtu} type veth peer name ${s.routerIf} mtu ${s.mtu} netns ${t.routerNs}`);
+        lines.push(`link add ${s.segRouterIf} mtu ${s.routerMtu ?? s.mtu} type veth peer name ${s.routerIf} mtu ${s.routerMtu ?? s.mtu} netns ${t.routerNs}`);
         lines.push(`link set ${s.segRouterIf} master ${s.bridge} up`);
       }
       return { ns: s.ns, ops: [{ kind: 'ip', lines }] };

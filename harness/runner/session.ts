@@ -103,6 +103,10 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       results.push(x);
       if (!o.quiet) progress.result(x);
     }
+  } catch (e) {
+    // whatever failed after up, the run's namespaces and processes go (unless --keep asked to look at them)
+    if (running && !o.keep) await teardown(running.state).catch(() => {});
+    throw e;
   } finally {
     intr.dispose();
     if (!o.quiet) progress.done();

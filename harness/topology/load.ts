@@ -24,6 +24,7 @@ export interface Loaded {
 }
 
 const NAMED_LISTS = new Set(['nodes', 'segments', 'checks']);
+const REPLACED_KEYS = new Set(['expect', 'faults']);
 
 function displayName(file: string): string {
   const rel = relative(process.cwd(), file);
@@ -99,6 +100,12 @@ function merge(base: unknown, over: unknown, path: Path, src: Source, srcPath: P
     const out: Record<string, unknown> = { ...base };
     origins.set(pathKey(path), { src, path: srcPath });
     for (const [k, v] of Object.entries(over)) {
+      // a child's expectations describe its own outcome: they replace the parent's instead of merging
+      if (path.length === 0 && REPLACED_KEYS.has(k)) {
+        out[k] = v;
+        recordOrigins(v, [k], src, [...srcPath, k], origins);
+        continue;
+      }
       out[k] = k in base ? merge(base[k], v, [...path, k], src, [...srcPath, k], origins) : v;
       if (!(k in base)) recordOrigins(v, [...path, k], src, [...srcPath, k], origins);
     }

@@ -61,6 +61,9 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
   // ---- underlay segments
   const segIn = t.underlay?.segments ?? [{ name: 'rack1', cidr: '192.168.1.0/24' }];
   const routed = segIn.length > 1;
+  segIn.forEach((s, i) => {
+    if (!routed && s.routerMtu !== undefined) throw new SemanticError(['underlay', 'segments', i, 'routerMtu'], 'routerMtu needs a routed underlay (two or more segments)');
+  });
   const segNames = new Set<string>();
   const segCidrs: Cidr4[] = [];
   const segments: ResolvedSegment[] = segIn.map((s, i) => {
@@ -83,6 +86,7 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
     };
     if (routed) {
       seg.routerIp = host(c, 1);
+      seg.routerMtu = s.routerMtu ?? seg.mtu;
       seg.routerIf = checkIfName(`s-${s.name}`, [...p, 'name']);
       seg.segRouterIf = 'router';
     }

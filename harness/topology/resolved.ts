@@ -12,6 +12,8 @@ export interface ResolvedSegment {
   /** namespace holding this segment's bridge */
   ns: string;
   bridge: string;
+  /** MTU of the router's link into this segment (routed underlays only) */
+  routerMtu?: number;
   /** router address on this segment (routed underlays only) */
   routerIp?: string;
   /** veth names: router side / segment side */

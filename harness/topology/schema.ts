@@ -23,6 +23,7 @@ export const SegmentSchema = z
     name: name('segment').describe('Segment name; one segment is one L2 network (a bridge in its own namespace).'),
     cidr: cidr.describe('Underlay subnet of this segment. The family (IPv4 now, IPv6 later) follows from the CIDR.'),
     mtu: mtu.optional().describe('MTU of every link on this segment (default: underlay.mtu).'),
+    routerMtu: mtu.optional().describe("MTU of the router's link into this segment (default: mtu). Smaller than mtu = a narrow middle link."),
   })
   .describe('An underlay L2 segment. Two or more segments make a routed L3 underlay through a router namespace.');
 
@@ -89,13 +90,14 @@ export const NodeSchema = z
 
 const faultBase = { node: name('node') };
 export const FAULT_KINDS = [
-  'underlay-mtu', 'drop-udp-port', 'loss', 'vtep-mac-change', 'delete-route', 'delete-fdb', 'delete-neigh', 'link-down', 'tx-checksum', 'vtep',
+  'underlay-mtu', 'drop-udp-port', 'drop-icmp-frag-needed', 'loss', 'vtep-mac-change', 'delete-route', 'delete-fdb', 'delete-neigh', 'link-down', 'tx-checksum', 'vtep',
 ] as const;
 export const FaultSchema = z.discriminatedUnion(
   'kind',
   [
     z.strictObject({ kind: z.literal('underlay-mtu'), ...faultBase, mtu: mtu.describe('new MTU of the node\'s underlay eth0 (and its peer)') }),
     z.strictObject({ kind: z.literal('drop-udp-port'), ...faultBase, port, direction: z.enum(['in', 'out', 'both']).optional() }),
+    z.strictObject({ kind: z.literal('drop-icmp-frag-needed'), ...faultBase }),
     z.strictObject({ kind: z.literal('loss'), ...faultBase, percent: z.number().min(0).max(100) }),
     z.strictObject({ kind: z.literal('vtep-mac-change'), ...faultBase, mac }),
     z.strictObject({ kind: z.literal('delete-route'), ...faultBase, peer: name('node') }),
