@@ -11,6 +11,7 @@ export const TOOLS: Record<string, string> = {
   nft: 'nftables',
   fping: 'fping',
   sysctl: 'procps',
+  ethtool: 'ethtool',
 };
 
 export function which(bin: string): string | undefined {

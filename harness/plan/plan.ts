@@ -9,6 +9,8 @@ export type Op =
   | { kind: 'bridge'; lines: string[] }
   /** one `ip netns exec NS sysctl -qw k=v …` process */
   | { kind: 'sysctl'; settings: Record<string, string> }
+  /** one `ip netns exec NS ethtool -K DEV feature on|off …` process */
+  | { kind: 'ethtool'; dev: string; features: Record<string, 'on' | 'off'> }
   /** start the userspace VTEP of this node (creates its TAP device) and wait until it is ready */
   | { kind: 'vtep'; node: string };
 
@@ -76,13 +78,25 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
     if (n.bridge) b.push(`link set ${p.hostIf} master ${n.bridge.name} up`);
     else b.push(`link set ${p.hostIf} up`, `route add ${p.ip}/32 dev ${p.hostIf} scope link`);
   }
+  // calico: pods resolve their gateway 169.254.1.1 by proxy ARP, which answers only for a destination the node routes
+  // out of another interface. Real nodes have a default route for that; vxlab's nodes get a host route on lo.
+  if (t.layout === 'calico' && n.pods.length) b.push(`route add ${n.pods[0]!.gateway}/32 dev lo`);
   b.push(...neigh);
   ops.push({ kind: 'ip', lines: b });
   // the userspace VTEP keeps its FDB itself (static entries come from the topology)
   if (v.kind === 'kernel' && fdb.length) ops.push({ kind: 'bridge', lines: fdb });
+  // A kernel VTEP leaves inner TCP/UDP checksums to "hardware" (CHECKSUM_PARTIAL), which a veth never completes.
+  // Kernel peers accept that; a userspace VTEP receives the bytes as they are, and the segments are dropped.
+  // So when any peer is userspace, the kernel device computes checksums in software, as a real NIC would.
+  if (v.kind === 'kernel' && t.nodes.some((o) => o.vtep.kind === 'userspace')) ops.push({ kind: 'ethtool', dev: v.dev, features: { tx: 'off' } });
   if (routes.length) ops.push({ kind: 'ip', lines: routes });
   const sys: Record<string, string> = { 'net.ipv4.ip_forward': '1' };
-  if (t.layout === 'calico') for (const p of n.pods) sys[`net.ipv4.conf.${p.hostIf}.proxy_arp`] = '1';
+  if (t.layout === 'calico') {
+    for (const p of n.pods) {
+      sys[`net.ipv4.conf.${p.hostIf}.proxy_arp`] = '1';
+      sys[`net.ipv4.neigh.${p.hostIf}.proxy_delay`] = '0';
+    }
+  }
   ops.push({ kind: 'sysctl', settings: sys });
   return ops;
 }
@@ -147,6 +161,8 @@ export function renderOp(ns: string, op: Op): string[] {
       return op.lines.map((l) => `bridge -n ${ns} ${l}`);
     case 'sysctl':
       return [`ip netns exec ${ns} sysctl -qw ${Object.entries(op.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`];
+    case 'ethtool':
+      return [`ip netns exec ${ns} ethtool -K ${op.dev} ${Object.entries(op.features).map(([k, v]) => `${k} ${v}`).join(' ')}`];
     case 'vtep':
       return [`# start userspace VTEP for ${op.node} in ${ns} (vxlab vtep process; creates its TAP device)`];
   }

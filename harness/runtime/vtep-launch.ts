@@ -25,7 +25,8 @@ export function vtepConfig(t: ResolvedTopology, n: ResolvedNode, workDir: string
     port: n.vtep.port,
     learning: n.vtep.learning,
     ageingSec: 300,
-    fdb: t.nodes.filter((o) => o !== n).map((o) => ({ mac: o.vtep.mac, dst: o.ip, port: o.vtep.port })),
+    // like a kernel vxlan device, the VTEP sends to its own configured port (so a port mismatch reproduces faithfully)
+    fdb: t.nodes.filter((o) => o !== n).map((o) => ({ mac: o.vtep.mac, dst: o.ip })),
     controlPath: p.control,
     readyFile: p.ready,
     faults: n.vtep.faults ?? {},

@@ -43,6 +43,9 @@ export async function runOp(ns: string, op: Exclude<Op, { kind: 'vtep' }>): Prom
     case 'bridge':
       if (op.lines.length) await run(['bridge', '-n', ns, '-batch', '-'], { input: op.lines.join('\n') + '\n' });
       return;
+    case 'ethtool':
+      await run(['ip', 'netns', 'exec', ns, 'ethtool', '-K', op.dev, ...Object.entries(op.features).flat()]);
+      return;
     case 'sysctl':
       await run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...Object.entries(op.settings).map(([k, v]) => `${k}=${v}`)]);
       return;
