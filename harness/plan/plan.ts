@@ -30,6 +30,8 @@ export interface Plan {
   /** created first, in this order; removed in reverse */
   namespaces: string[];
   stages: Stage[];
+  /** overlay.cni: pods attached by CNI ADD after the stages (harness/overlay/cni-attach.ts), in this order per node */
+  cni?: { conflist: string; binDir: string[]; attach: { nodeNs: string; podNs: string; containerId: string; ifName: string }[] };
 }
 
 function remotes(t: ResolvedTopology, n: ResolvedNode): ResolvedNode[] {
@@ -70,17 +72,19 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   if (v.kind === 'userspace') ops.push({ kind: 'vtep', node: n.name });
   const { neigh, fdb, routes } = overlayEntries(t, n);
   const b: string[] = [`addr add ${v.ip}/32 dev ${v.dev}`, `link set ${v.dev} up`];
-  if (n.bridge) {
+  // overlay.cni: the plugin chain owns pod attachment (cni0 / host veths / pod routes), vxlab only the overlay
+  const cni = !!t.cni;
+  if (n.bridge && !cni) {
     b.push(`link add ${n.bridge.name} type bridge`, `addr add ${n.bridge.ip}/${n.podPrefixLen} dev ${n.bridge.name}`, `link set ${n.bridge.name} up`);
   }
-  for (const p of n.pods) {
+  for (const p of cni ? [] : n.pods) {
     b.push(`link add ${p.hostIf} mtu ${p.mtu} type veth peer name ${p.ifname} mtu ${p.mtu} netns ${p.ns}`);
     if (n.bridge) b.push(`link set ${p.hostIf} master ${n.bridge.name} up`);
     else b.push(`link set ${p.hostIf} up`, `route add ${p.ip}/32 dev ${p.hostIf} scope link`);
   }
   // calico: pods resolve their gateway 169.254.1.1 by proxy ARP, which answers only for a destination the node routes
   // out of another interface. Real nodes have a default route for that; vxlab's nodes get a host route on lo.
-  if (t.layout === 'calico' && n.pods.length) b.push(`route add ${n.pods[0]!.gateway}/32 dev lo`);
+  if (t.layout === 'calico' && n.pods.length && !cni) b.push(`route add ${n.pods[0]!.gateway}/32 dev lo`);
   b.push(...neigh);
   ops.push({ kind: 'ip', lines: b });
   // the userspace VTEP keeps its FDB itself (static entries come from the topology)
@@ -91,7 +95,7 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   if (v.kind === 'kernel' && t.nodes.some((o) => o.vtep.kind === 'userspace')) ops.push({ kind: 'ethtool', dev: v.dev, features: { tx: 'off' } });
   if (routes.length) ops.push({ kind: 'ip', lines: routes });
   const sys: Record<string, string> = { 'net.ipv4.ip_forward': '1' };
-  if (t.layout === 'calico') {
+  if (t.layout === 'calico' && !cni) {
     for (const p of n.pods) {
       sys[`net.ipv4.conf.${p.hostIf}.proxy_arp`] = '1';
       sys[`net.ipv4.neigh.${p.hostIf}.proxy_delay`] = '0';
@@ -127,8 +131,8 @@ export function plan(t: ResolvedTopology): Plan {
     nodeSteps.unshift({ ns: t.routerNs, ops: [{ kind: 'ip', lines }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1' } }] });
   }
   stages.push({ name: 'nodes', steps: nodeSteps });
-  // 3. pods
-  stages.push({
+  // 3. pods (with overlay.cni they are attached by CNI ADD after the stages: see harness/overlay/cni-attach.ts)
+  if (!t.cni) stages.push({
     name: 'pods',
     steps: allPods(t).map((p) => {
       const lines = ['link set lo up', `addr add ${p.ip}/${p.prefixLen} dev ${p.ifname}`, `link set ${p.ifname} up`];
@@ -137,7 +141,14 @@ export function plan(t: ResolvedTopology): Plan {
       return { ns: p.ns, ops: [{ kind: 'ip', lines }] };
     }),
   });
-  return { namespaces: namespaces(t), stages };
+  const cni = t.cni
+    ? {
+        conflist: t.cni.conflist ?? '<overlay.cni.config>',
+        binDir: t.cni.binDir,
+        attach: allPods(t).map((p) => ({ nodeNs: t.nodes.find((n) => n.name === p.node)!.ns, podNs: p.ns, containerId: `${t.runId}-${p.node}-${p.name}`, ifName: p.ifname })),
+      }
+    : undefined;
+  return { namespaces: namespaces(t), stages, ...(cni ? { cni } : {}) };
 }
 
 /** Render as commands a person can paste (one `ip -n NS …` per line). */
@@ -149,6 +160,10 @@ export function renderPlan(p: Plan): string {
       out.push(`## ${s.ns}`);
       for (const op of s.ops) out.push(...renderOp(s.ns, op));
     }
+  }
+  if (p.cni) {
+    out.push('', `# stage: cni — CNI ADD of every pod with ${p.cni.conflist} (node subnet, MTU and a per-run IPAM dataDir filled in), plugins from ${p.cni.binDir.join(':')}`);
+    for (const a of p.cni.attach) out.push(`# ip netns exec ${a.nodeNs} PLUGIN  (CNI_COMMAND=ADD CNI_CONTAINERID=${a.containerId} CNI_NETNS=/var/run/netns/${a.podNs} CNI_IFNAME=${a.ifName})`);
   }
   return out.join('\n') + '\n';
 }

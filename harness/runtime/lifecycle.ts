@@ -8,6 +8,7 @@ import { createNamespaces, deleteNamespaces, nsExists, runOp } from './netns/run
 import { pool } from '../util/exec.ts';
 import { isAlive, listStates, procStartTime, readState, removeState, writeState, type OwnedProcess, type RunState } from './state.ts';
 import { startVtep } from './vtep-launch.ts';
+import { attachCni, cniTeardownHook, prepareCni, type PreparedCni } from '../overlay/cni-attach.ts';
 
 export class RunExistsError extends Error {
   readonly code = 'VXLAB_RUN_EXISTS';
@@ -22,6 +23,10 @@ export interface UpOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onStage?: (name: string) => void;
+  /** with overlay.cni: build namespaces and the node overlay only; the caller attaches pods (vxlab conformance) */
+  skipCniAttach?: boolean;
+  /** with overlay.cni: per plugin invocation (default 10 s) */
+  cniTimeoutMs?: number;
 }
 
 export interface Running extends AsyncDisposable {
@@ -36,6 +41,8 @@ export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Run
   if (existing) {
     throw new RunExistsError(`run ${t.runId} (${existing.topology}) is already ${existing.status}; use 'vxlab down' or another --run-id`);
   }
+  // overlay.cni: the conflist and every plugin it names are checked before the host changes
+  const cni: PreparedCni | undefined = t.cni ? await prepareCni(t.cni, `${t.file ?? t.name}: overlay.cni`) : undefined;
   const p = makePlan(t);
   const clash = p.namespaces.filter(nsExists);
   if (clash.length) throw new RunExistsError(`namespaces already exist (not recorded by any run): ${clash.slice(0, 5).join(', ')}; run 'vxlab cleanup --all'`);
@@ -77,6 +84,11 @@ export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Run
           } else await runOp(s.ns, op);
         }
       });
+    }
+    if (cni && !opts.skipCniAttach) {
+      check();
+      opts.onStage?.('cni');
+      await attachCni(t, state, cni, { timeoutMs: opts.cniTimeoutMs });
     }
     check();
     state.status = 'up';
@@ -121,6 +133,9 @@ const teardownHooks: ((s: RunState) => Promise<void>)[] = [];
 export function onTeardown(h: (s: RunState) => Promise<void>): void {
   teardownHooks.push(h);
 }
+
+// pods attached with CNI are DELed (in reverse order) before their namespaces go
+onTeardown(cniTeardownHook);
 
 export async function downRun(runId: string): Promise<boolean> {
   const s = readState(runId);
