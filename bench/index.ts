@@ -154,11 +154,12 @@ async function main(): Promise<number> {
           const t = owned.resolve(topo);
           log(`up/down ${n} nodes, rep ${r + 1}/${reps} (run ${t.runId})`);
           let running: Running | undefined;
-          const s0 = netnsObjects();
+          let target = NaN;
           try {
             const a = performance.now();
             running = await up(t, { ephemeral: true, signal: ac.signal });
             ups.push(performance.now() - a);
+            target = netnsObjects() - plan0.namespaces.length;
             const b = performance.now();
             await running.down();
             downs.push(performance.now() - b);
@@ -166,7 +167,7 @@ async function main(): Promise<number> {
           } finally {
             if (running) await running.down().catch(() => {});
           }
-          frees.push(await settle(s0, ac.signal));
+          frees.push(await settle(target, ac.signal));
         }
         let naive: { upMs: number; downMs: number; kernelFreeMs: number } | undefined;
         if (naiveSizes.includes(n)) {
@@ -175,17 +176,17 @@ async function main(): Promise<number> {
           const p = makePlan(t);
           log(`naive baseline ${n} nodes: ${counts.naive.upProcs} processes, sequential`);
           let built = false;
-          const s0 = netnsObjects();
           try {
             const a = performance.now();
             built = true;
             await naiveUp(p, owned, check);
             const upMs = performance.now() - a;
+            const target = netnsObjects() - p.namespaces.length;
             const b = performance.now();
             await naiveDown(p, owned);
             built = false;
             const downMs = performance.now() - b;
-            naive = { upMs, downMs, kernelFreeMs: await settle(s0, ac.signal) };
+            naive = { upMs, downMs, kernelFreeMs: await settle(target, ac.signal) };
           } finally {
             if (built) await owned.reapAll();
           }
@@ -227,7 +228,7 @@ async function main(): Promise<number> {
       );
       console.log('cmds = plan lines (incl. one per namespace); procs = processes up() starts (ip -batch per op). Median and min of the reps.');
       console.log('down ends when every namespace is gone from /var/run/netns. The kernel frees the namespaces asynchronously afterwards:');
-      console.log(`"kernel free ms" = time after down until the host's live-netns count (/proc/slabinfo) is back to its value before up`);
+      console.log(`"kernel free ms" = time after down until the host's live-netns count (/proc/slabinfo) has dropped by this run's namespaces`);
       console.log(`(bounded at ${SETTLE_BOUND_MS / 1000} s, approximate if other processes create namespaces). The bench waits for it before the next measurement.`);
       console.log(section('2. baseline: same plan, one ip/bridge process per command, sequential (naive script), 1 run each'));
       console.log(table(['nodes', 'naive procs', 'batched procs', 'naive up ms', 'batched up ms', 'ratio', 'naive down ms', 'batched down ms', 'ratio'], naiveRows));
@@ -259,7 +260,7 @@ async function main(): Promise<number> {
       } finally {
         await owned.reapAll();
       }
-      await settle(s0, ac.signal);
+      await settle(s0, ac.signal, 15_000);
       raw.cli = { nodes: 3, upMs, downMs, upReportedByCliMs: inner };
       console.log(section('1b. CLI, 3 nodes, one run each (includes Node + tsx startup)'));
       console.log(
@@ -299,7 +300,7 @@ async function main(): Promise<number> {
         } finally {
           await owned.reapAll();
         }
-        await settle(s0, ac.signal);
+        await settle(s0, ac.signal, 15_000);
       }
       raw.run = runRaw;
       const wallMed = median(walls);
@@ -406,7 +407,7 @@ async function main(): Promise<number> {
         if (running) await running.down().catch(() => {});
         await owned.reapAll();
       }
-      await settle(s0, ac.signal);
+      await settle(s0, ac.signal, 15_000);
     }
 
     // ================================================================ 5: userspace VTEP

@@ -197,17 +197,17 @@ export function netnsObjects(): number {
   }
 }
 
-export const SETTLE_BOUND_MS = 60_000;
+export const SETTLE_BOUND_MS = 30_000;
 
 /**
  * Wait (bounded) until the kernel has freed namespaces down to `target` live objects, so that the next
  * measurement does not pay for this one's deferred cleanup. Returns the ms waited, or NaN if the bound was hit
  * (other processes on the host may be creating namespaces too) or the count is unavailable.
  */
-export async function settle(target: number, signal?: AbortSignal): Promise<number> {
+export async function settle(target: number, signal?: AbortSignal, boundMs = SETTLE_BOUND_MS): Promise<number> {
   const a = performance.now();
   if (!Number.isFinite(target) || !Number.isFinite(netnsObjects())) return NaN;
-  for (let i = 0; i < SETTLE_BOUND_MS / 50; i++) {
+  for (let i = 0; i < boundMs / 50; i++) {
     if (netnsObjects() <= target) return performance.now() - a;
     if (signal?.aborted) return NaN;
     await new Promise((r) => setTimeout(r, 50));
