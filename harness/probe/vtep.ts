@@ -7,5 +7,5 @@ import { vtepPaths } from '../runtime/vtep-launch.ts';
 export async function readVtepFdb(ctx: CheckContext, n: ResolvedNode): Promise<FdbInfo[]> {
   const { readVtepStats } = await import('../vtep/stats.ts');
   const s = await readVtepStats(vtepPaths(ctx.workDir, n.name).control);
-  return s.fdb.map((e: any) => ({ mac: e.mac, ifname: n.vtep.dev, dst: e.dst, flags: ['self'], state: e.static ? 'permanent' : undefined }));
+  return s.fdb.map((e: any) => ({ mac: e.mac, ifname: n.vtep.dev, dst: e.dst, flags: ['self'], state: e.static ? 'permanent' : undefined, ageSec: e.ageSec }));
 }

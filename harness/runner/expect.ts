@@ -25,7 +25,7 @@ export function validateExpect(loaded: Loaded, expect: Record<string, ExpectResu
   const issues = [];
   for (const key of Object.keys(expect)) {
     if (known.includes(key) || suites.includes(key) || key.startsWith('external/')) continue;
-    issues.push({ loc: loaded.locate(['expect', key]), key: `expect.${key}`, message: `unknown check id or suite '${key}'; expected a suite (${suites.join(', ')}) or a check id such as ${known.slice(0, 4).join(', ')} (vxlab run --list shows all)` });
+    issues.push({ loc: loaded.locate(['expect', key], true), key: `expect.${key}`, message: `unknown check id or suite '${key}'; expected a suite (${suites.join(', ')}) or a check id such as ${known.slice(0, 4).join(', ')} (vxlab run --list shows all)` });
   }
   if (issues.length) throw new TopologyError(issues);
 }

@@ -137,12 +137,12 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   if (verdicts) {
     const table = renderVerdicts(verdicts, missing!);
     output += reporter === 'pretty' ? `\nExpectations (${t.file ? t.file : t.name}):\n${table}\n${ok ? 'every expectation holds' : 'SOME EXPECTATIONS DO NOT HOLD'}\n` : '';
-    if (reporter !== 'pretty') process.stderr.write(`${table}\n`);
+    if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`${table}\n`);
   }
   if (artifactsDir) {
     const line = `artifacts: ${artifactsDir} (pcaps, ip -j dumps of every namespace, resolved topology)`;
     if (reporter === 'pretty') output += `${line}\n`;
-    else process.stderr.write(`${line}\n`);
+    else if (!o.quiet) process.stderr.write(`${line}\n`);
   }
   if (running) {
     if (o.keep && !ok) {

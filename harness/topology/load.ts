@@ -19,8 +19,8 @@ type Origins = Map<string, { src: Source; path: Path }>;
 export interface Loaded {
   topology: Topology;
   file: string;
-  /** map a path in the merged topology to its source location */
-  locate(path: Path): SourceLoc | undefined;
+  /** map a path in the merged topology to its source location (preferKey: the key's position, not the value's) */
+  locate(path: Path, preferKey?: boolean): SourceLoc | undefined;
 }
 
 const NAMED_LISTS = new Set(['nodes', 'segments', 'checks']);
@@ -229,7 +229,7 @@ export function loadTopology(file: string): Loaded {
     });
     throw new TopologyError(issues);
   }
-  return { topology: parsed.data, file: abs, locate: (p) => locate(p) };
+  return { topology: parsed.data, file: abs, locate };
 }
 
 /** Turn a SemanticError from normalize into a located TopologyError. */

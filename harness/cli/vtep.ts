@@ -1,0 +1,26 @@
+import { parseArgs } from 'node:util';
+import type { Command } from './main.ts';
+import { EXIT, requireRoot, UsageError } from './common.ts';
+import { liveRun } from './target.ts';
+import { readVtepStats, formatVtepStats } from '../vtep/stats.ts';
+import { vtepPaths } from '../runtime/vtep-launch.ts';
+
+const cmd: Command = {
+  summary: "inspect a userspace VTEP: counters, drop reasons, FDB (vtep stats FILE NODE)",
+  usage: 'vxlab vtep stats FILE NODE [--run-id ID] [--json]',
+  help: 'Prints rx/tx packets and bytes, every drop reason, and the FDB (static and learned entries with their age)\nof the userspace VTEP of NODE in a running topology.\n  --json   the raw stats object',
+  async main(argv) {
+    const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { 'run-id': { type: 'string' }, json: { type: 'boolean' } } });
+    const [sub, file, node] = positionals;
+    if (sub !== 'stats' || !file || !node) throw new UsageError('vtep: expected stats FILE NODE');
+    requireRoot();
+    const { t, state } = liveRun(file, values['run-id']);
+    const n = t.nodes.find((x) => x.name === node);
+    if (!n) throw new UsageError(`unknown node '${node}'; expected one of: ${t.nodes.map((x) => x.name).join(', ')}`);
+    if (n.vtep.kind !== 'userspace') throw new UsageError(`${node} uses a kernel VTEP (${n.vtep.dev}); inspect it with: vxlab exec ${file} ${node} -- ip -s -d link show ${n.vtep.dev}`);
+    const s = await readVtepStats(vtepPaths(state.workDir, n.name).control);
+    console.log(values.json ? JSON.stringify(s, null, 2) : formatVtepStats(s));
+    return EXIT.OK;
+  },
+};
+export default cmd;

@@ -1,0 +1,60 @@
+// Every bug reproduction in topologies/bugs/ must reproduce (all expectations hold), and the mechanism must be able
+// to fail: a deliberately wrong expectation makes `vxlab repro` exit non-zero with a clear diff.
+import { describe, expect } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { resolve } from 'node:path';
+import { needsRoot } from '../helpers/root.ts';
+import { test } from '../helpers/session.ts';
+import { TOPO, tempTopology, testRunId } from '../helpers/topo.ts';
+
+const BUGS = resolve(import.meta.dirname, '../../topologies/bugs');
+const files = readdirSync(BUGS).filter((f) => f.endsWith('.yaml')).sort();
+const BIN = resolve(import.meta.dirname, '../../bin/vxlab.js');
+
+describe('bug library files are documented', () => {
+  for (const f of files) {
+    test(`${f} opens with a comment naming the upstream report, the root cause and what the expectation shows`, () => {
+      const head = readFileSync(resolve(BUGS, f), 'utf8').split('\n').filter((l) => l.startsWith('#')).join('\n');
+      if (f.endsWith('-fixed.yaml')) expect(head).toMatch(/Fixed sibling of \S+\.yaml/);
+      else {
+        expect(head).toMatch(/Upstream: /);
+        expect(head).toMatch(/Root cause: /);
+        expect(head).toMatch(/The expectation shows: /);
+      }
+    });
+  }
+  test('every bug has a fixed sibling', () => {
+    const bugs = files.filter((f) => !f.endsWith('-fixed.yaml') && !f.startsWith('vtep-') && !f.includes('-df-set'));
+    for (const b of bugs) expect(files, b).toContain(b.replace(/\.yaml$/, '-fixed.yaml'));
+    expect(bugs.length).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe.skipIf(needsRoot)('vxlab repro on topologies/bugs (root)', () => {
+  for (const f of files) {
+    test(f, async ({ vxrun }) => {
+      const r = await vxrun(resolve(BUGS, f), { useExpect: true });
+      const broken = r.verdicts!.filter((v) => !v.holds).map((v) => `${v.id}: ${v.why}`);
+      expect(broken).toEqual([]);
+      expect(r.missing).toEqual([]);
+      expect(r.exitCode).toBe(0);
+    });
+  }
+
+  test('a wrong expectation makes repro exit non-zero with expected against observed', async () => {
+    const f = tempTopology(`extends: ${resolve(BUGS, 'missing-fdb-entry.yaml')}\nname: wrong-expect\nexpect:\n  routes/fdb: pass\n  connectivity/full-mesh: { result: fail, message: "node3 -> node1" }\n`);
+    const r = await execa(process.execPath, [BIN, 'repro', f], { reject: false, env: { VXLAB_RUN_ID: testRunId() } });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toMatch(/routes\/fdb\s+pass\s+fail\s+DOES NOT HOLD: expected pass, observed fail/);
+    expect(r.stdout).toMatch(/connectivity\/full-mesh\s+fail\s+fail\s+DOES NOT HOLD: message does not match \/node3 -> node1\//);
+    expect(r.stdout).toMatch(/EXPECTATIONS DO NOT HOLD/);
+  });
+
+  test('an expectation naming an unknown check id is an error, not a silent pass', async () => {
+    const f = tempTopology(`extends: ${TOPO('flannel-3node.yaml')}\nname: bad-id\nexpect:\n  routes/fbd: fail\n`);
+    const r = await execa(process.execPath, [BIN, 'repro', f], { reject: false });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/topo\.yaml:4:3: expect\.routes\/fbd: unknown check id or suite 'routes\/fbd'/);
+  });
+});
