@@ -12,6 +12,7 @@ import { applyFault, describeFault, FaultSkip } from '../faults/apply.ts';
 import { runSuites, writeArtifacts } from './runner.ts';
 import { judge, renderVerdicts, unmatched, validateExpect, type Verdict } from './expect.ts';
 import { checkIds, getSuites, suiteNames } from '../../suites/index.ts';
+import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
 import { interruptSignal } from '../cli/common.ts';
 
 export interface SessionOptions {
@@ -72,6 +73,11 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     if (o.attach) {
       state = readState(t.runId);
       if (!state) throw Object.assign(new Error(`run ${t.runId} of ${o.file} is not up; start it with 'vxlab up ${o.file}'`), { code: 'VXLAB_NOT_UP' });
+      // pods attached by a CNI plugin have the addresses the plugin gave them, recorded at up
+      if (t.cni) {
+        const att = readAttachments(state.workDir);
+        if (att) applyAttachments(t, att);
+      }
     } else {
       say(`up ${t.name}`);
       running = await up(t, { ephemeral: true, signal: intr.signal, onStage: (s) => say(`up: ${s}`) });
