@@ -116,9 +116,9 @@ export const ExpectResultSchema = z.union([
 ], { error: "expected pass | fail | skip, or { result, message }" });
 
 export const ExternalCheckSchema = z.strictObject({
-  name: name('check'),
+  name: name('check').describe('Id suffix: results appear as external/<name>/…'),
   command: z.array(z.string()).min(1).describe('argv of a TAP-producing script, run with the topology file\'s directory as cwd'),
-  timeoutSec: z.number().int().min(1).max(600).optional(),
+  timeoutSec: z.number().int().min(1).max(600).optional().describe('Kill the script after this many seconds (default 60).'),
 });
 
 export const TopologySchema = z
@@ -131,7 +131,8 @@ export const TopologySchema = z
         mtu: mtu.optional().describe('Default MTU of every underlay link (default 1500).'),
         segments: z.array(SegmentSchema).min(1).optional().describe('Default: one segment rack1 192.168.1.0/24.'),
       })
-      .optional(),
+      .optional()
+      .describe('The L3 underlay: segments (bridges in their own namespaces), routed through a router namespace when there are several.'),
     overlay: OverlaySchema.optional(),
     nodes: z.array(NodeSchema).min(1, { error: 'expected at least one node' }),
     faults: z.array(FaultSchema).optional().describe('Applied after up, in order; each is undone by down.'),

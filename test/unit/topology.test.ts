@@ -172,3 +172,12 @@ describe('JSON Schema', () => {
     expect(shipped.properties.nodes.items.properties.vtepMac.pattern).toBeTruthy();
   });
 });
+
+describe('README', () => {
+  it('topology reference is the one generated from the schema', async () => {
+    const { renderReference } = await import('../../harness/topology/reference.ts');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.split('<!-- reference:start -->\n')[1]!.split('<!-- reference:end -->')[0];
+    expect(section).toBe(renderReference());
+  });
+});

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what vxlab needs, only what is missing: Debian/Ubuntu packages and npm dependencies.
+# Used by ./vx (the quick start) and .ci/run. Safe to run again: it does nothing when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "vxlab: needs root (it creates network namespaces, veths and vxlan devices): run with sudo" >&2
+  exit 3
+fi
+
+# command -> Debian package
+declare -A PKG=(
+  [ip]=iproute2 [bridge]=iproute2 [tcpdump]=tcpdump [ping]=iputils-ping [nft]=nftables
+  [fping]=fping [ethtool]=ethtool [sysctl]=procps [iperf3]=iperf3 [setpriv]=util-linux
+  [timeout]=coreutils
+)
+missing=()
+for c in "${!PKG[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("${PKG[$c]}"); done
+[ -d /usr/lib/cni ] || missing+=(containernetworking-plugins)
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then missing+=(nodejs npm); fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  mapfile -t uniq < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "vxlab: installing ${uniq[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # iperf3 asks whether to start a daemon; preseed "no"
+  echo 'iperf3 iperf3/start_daemon boolean false' | debconf-set-selections 2>/dev/null || true
+  apt-get install -y -qq --no-install-recommends "${uniq[@]}" >/dev/null
+fi
+
+# Debian 12 ships Node 18, Ubuntu 22.04 Node 12: vxlab needs 20. Take Node 20 from the npm registry's `node` package.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  if [ ! -x .vxlab/node/node_modules/node/bin/node ]; then
+    echo "vxlab: system Node is $(node -v 2>/dev/null || echo missing); installing Node 20 into .vxlab/node" >&2
+    npm install --silent --prefix .vxlab/node node@20 >/dev/null
+  fi
+  export PATH="$PWD/.vxlab/node/node_modules/node/bin:$PATH"
+fi
+
+# npm dependencies: `npm ci` when the lockfile changed since the last install
+stamp=node_modules/.vxlab-lock
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
