@@ -2,7 +2,7 @@
 # Installs what vxlab needs, only what is missing: Debian/Ubuntu packages and npm dependencies.
 # Used by ./vx (the quick start) and .ci/run. Safe to run again: it does nothing when everything is there.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "vxlab: needs root (it creates network namespaces, veths and vxlan devices): run with sudo" >&2
