@@ -65,9 +65,12 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
       return;
     case 'loss': {
       const p = Math.round(f.percent);
+      if (p <= 0) return;
+      // numgen's modulus is 100, so 100 % is a plain drop
+      const match = p >= 100 ? '' : ` numgen random mod 100 < ${p}`;
       await nft(n.ns, 'vxlab_fault_loss', [
-        { hook: 'input', rule: `iifname "${n.underlayIf}" numgen random mod 100 < ${p} counter drop` },
-        { hook: 'output', rule: `oifname "${n.underlayIf}" numgen random mod 100 < ${p} counter drop` },
+        { hook: 'input', rule: `iifname "${n.underlayIf}"${match} counter drop` },
+        { hook: 'output', rule: `oifname "${n.underlayIf}"${match} counter drop` },
       ]);
       return;
     }
