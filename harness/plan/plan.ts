@@ -67,11 +67,19 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
     `addr add ${n.ip}/${n.prefixLen} dev ${n.underlayIf}`,
   ];
   if (n.gateway) a.push(`route add default via ${n.gateway} dev ${n.underlayIf}`);
+  // a large L2 segment: the underlay neighbours are written permanently (see normalize: staticArp)
+  if (n.underlayNeighbours) for (const [ip, mac] of n.underlayNeighbours) a.push(`neigh replace ${ip} lladdr ${mac} dev ${n.underlayIf} nud permanent`);
   if (v.kind === 'kernel') a.push(vxlanLinkLine(n));
-  ops.push({ kind: 'ip', lines: a });
-  if (v.kind === 'userspace') ops.push({ kind: 'vtep', node: n.name });
+  // a kernel VTEP exists once this batch ran, so the rest of the node goes into the same process;
+  // a userspace VTEP must be started (it creates the TAP) before its address, neighbours and bridge follow
+  let b: string[] = a;
+  if (v.kind === 'userspace') {
+    ops.push({ kind: 'ip', lines: a });
+    ops.push({ kind: 'vtep', node: n.name });
+    b = [];
+  }
   const { neigh, fdb, routes } = overlayEntries(t, n);
-  const b: string[] = [`addr add ${v.ip}/32 dev ${v.dev}`, `link set ${v.dev} up`];
+  b.push(`addr add ${v.ip}/32 dev ${v.dev}`, `link set ${v.dev} up`);
   // overlay.cni: the plugin chain owns pod attachment (cni0 / host veths / pod routes), vxlab only the overlay
   const cni = !!t.cni;
   if (n.bridge && !cni) {
@@ -113,7 +121,7 @@ export function plan(t: ResolvedTopology): Plan {
     steps: t.segments.map((s) => {
       const lines = ['link set lo up', `link add ${s.bridge} mtu ${s.mtu} type bridge`, `link set ${s.bridge} up`];
       for (const n of t.nodes.filter((n) => n.segment === s.name)) {
-        lines.push(`link add ${n.segIf} mtu ${s.mtu} type veth peer name ${n.underlayIf} mtu ${n.underlayMtu} netns ${n.ns}`);
+        lines.push(`link add ${n.segIf} mtu ${s.mtu} type veth peer name ${n.underlayIf} address ${n.underlayMac} mtu ${n.underlayMtu} netns ${n.ns}`);
         lines.push(`link set ${n.segIf} master ${s.bridge} up`);
       }
       if (t.routerNs && s.routerIf && s.segRouterIf) {
@@ -175,9 +183,9 @@ export function renderOp(ns: string, op: Op): string[] {
     case 'bridge':
       return op.lines.map((l) => `bridge -n ${ns} ${l}`);
     case 'sysctl':
-      return [`ip netns exec ${ns} sysctl -qw ${Object.entries(op.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`];
+      return [`nsenter --net=/var/run/netns/${ns} sysctl -qw ${Object.entries(op.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`];
     case 'ethtool':
-      return [`ip netns exec ${ns} ethtool -K ${op.dev} ${Object.entries(op.features).map(([k, v]) => `${k} ${v}`).join(' ')}`];
+      return [`nsenter --net=/var/run/netns/${ns} ethtool -K ${op.dev} ${Object.entries(op.features).map(([k, v]) => `${k} ${v}`).join(' ')}`];
     case 'vtep':
       return [`# start userspace VTEP for ${op.node} in ${ns} (vxlab vtep process; creates its TAP device)`];
   }

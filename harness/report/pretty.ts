@@ -183,7 +183,7 @@ export function renderPretty(report: RunReport, opts: PrettyOptions = {}): strin
     out.push(...failureSection(f, width, p));
   }
   // grids of passing checks too (the connectivity matrix is worth seeing when it is all green)
-  for (const r of report.results.filter((x) => x.status === 'pass' && x.details)) {
+  for (const r of report.results.filter((x) => x.status === 'pass' && x.details && x.details.split('\n').length <= 40)) {
     out.push('', p.dim(`── ${r.id}`), ...r.details!.replace(/\n$/, '').split('\n'));
   }
   if (report.artifactsDir) out.push('', p.dim(`artifacts: ${report.artifactsDir}`));

@@ -75,7 +75,7 @@ export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Run
     for (const st of p.stages) {
       check();
       opts.onStage?.(st.name);
-      await pool(st.steps, opts.concurrency ?? 8, async (s) => {
+      await pool(st.steps, opts.concurrency ?? Number(process.env.VXLAB_CONCURRENCY ?? 16), async (s) => {
         for (const op of s.ops) {
           check();
           if (op.kind === 'vtep') {

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { contains, host, intToIp, ipToInt, isIPv4, nthSubnet, overlaps, parseCidr, size, type Cidr4 } from './ip.ts';
 import type { ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedTopology } from './resolved.ts';
-import type { Topology } from './schema.ts';
+import { STATIC_ARP_AUTO_NODES, type Topology } from './schema.ts';
 
 export const IFNAMSIZ = 15;
 export const VXLAN_OVERHEAD_V4 = 50;
@@ -20,8 +20,17 @@ export function checkIfName(name: string, path: Path): string {
 
 /** Deterministic, locally administered, unicast: 02:xx:xx:xx:xx:xx from topology + node name. */
 export function defaultVtepMac(topology: string, node: string): string {
-  const h = createHash('sha256').update(`vxlab/${topology}/${node}`).digest();
-  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+  return macFrom(`vxlab/${topology}/${node}`, '02');
+}
+
+/** The node's underlay eth0 MAC: 06:… so it never collides with a VTEP MAC. */
+export function underlayMac(topology: string, node: string): string {
+  return macFrom(`vxlab/${topology}/${node}/eth0`, '06');
+}
+
+function macFrom(seed: string, first: string): string {
+  const h = createHash('sha256').update(seed).digest();
+  return [first, ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
 export function nsPrefix(runId: string): string {
@@ -210,6 +219,7 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
       ip,
       prefixLen: sc.prefix,
       underlayIf: 'eth0',
+      underlayMac: underlayMac(t.name, n.name),
       segIf,
       underlayMtu,
       gateway: routed ? seg.routerIp : undefined,
@@ -230,6 +240,15 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
       pods,
     } satisfies ResolvedNode;
   });
+
+  // large L2 segments: permanent underlay neighbours (the shared neighbour table would overflow otherwise)
+  const staticArp = t.underlay?.staticArp ?? 'auto';
+  for (const seg of segments) {
+    const members = nodes.filter((n) => n.segment === seg.name);
+    if (staticArp === true || (staticArp === 'auto' && members.length > STATIC_ARP_AUTO_NODES)) {
+      for (const n of members) n.underlayNeighbours = members.filter((o) => o !== n).map((o) => [o.ip, o.underlayMac]);
+    }
+  }
 
   const macs = new Map<string, string>();
   nodes.forEach((n, i) => {

@@ -57,6 +57,10 @@ export interface ResolvedNode {
   ip: string;
   prefixLen: number;
   underlayIf: string;
+  /** MAC of the node's underlay eth0 (deterministic, like the VTEP MAC) */
+  underlayMac: string;
+  /** permanent underlay neighbours [ip, mac] (large L2 segments only; see underlay.staticArp) */
+  underlayNeighbours?: [string, string][];
   /** the node's link on the segment bridge (in the segment namespace) */
   segIf: string;
   underlayMtu: number;

@@ -2,6 +2,7 @@
 // and the README's topology reference all come from here.
 import { z } from 'zod';
 
+export const STATIC_ARP_AUTO_NODES = 16;
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const name = (what: string) =>
   z.string().regex(NAME_RE, { error: `expected a ${what} name: lowercase letters, digits and '-' ([a-z0-9-]+)` });
@@ -130,6 +131,10 @@ export const TopologySchema = z
       .strictObject({
         mtu: mtu.optional().describe('Default MTU of every underlay link (default 1500).'),
         segments: z.array(SegmentSchema).min(1).optional().describe('Default: one segment rack1 192.168.1.0/24.'),
+        staticArp: z
+          .union([z.literal('auto'), z.boolean()])
+          .optional()
+          .describe(`Write the nodes' underlay neighbours as permanent entries instead of resolving them by ARP. auto (default): on for segments with more than ${STATIC_ARP_AUTO_NODES} nodes — the kernel's neighbour table is shared by all namespaces and its gc_thresh3 (1024 by default, settable only in the root namespace) overflows with a full mesh of dynamic entries; permanent entries are not counted.`),
       })
       .optional()
       .describe('The L3 underlay: segments (bridges in their own namespaces), routed through a router namespace when there are several.'),

@@ -1,6 +1,7 @@
 // The netns runtime: nodes are network namespaces; a batch of operations is one `ip -batch` process per namespace.
 import { existsSync } from 'node:fs';
-import { run, pool } from '../../util/exec.ts';
+import { spawn } from 'node:child_process';
+import { run, pool, CommandError } from '../../util/exec.ts';
 import type { Op } from '../../plan/plan.ts';
 
 export const NETNS_DIR = '/var/run/netns';
@@ -35,19 +36,41 @@ export async function deleteNamespaces(names: string[]): Promise<string[]> {
   return left;
 }
 
+/**
+ * The hot path of `up`: a bare child_process.spawn (argv, no shell) with stdin, stderr collected for the error.
+ * execa's conveniences cost ~2 ms per process, which is a third of the cost of a 100-node up.
+ */
+function spawnBatch(argv: string[], ns: string, input?: string): Promise<void> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr!.on('data', (d) => (err += d));
+    c.stdin?.on('error', () => {});
+    c.stdin?.end(input);
+    c.on('error', (e) => reject(new CommandError(argv, ns, undefined, '', String(e), Math.round(performance.now() - t0), e)));
+    c.on('close', (code) => (code === 0 ? resolve() : reject(new CommandError(argv, ns, code ?? undefined, input ? `stdin:\n${input}` : '', err, Math.round(performance.now() - t0)))));
+  });
+}
+
+/** argv that runs a program inside a namespace: nsenter enters only the network namespace (no /sys remount). */
+export function inNetns(ns: string, argv: string[]): string[] {
+  return ['nsenter', `--net=${NETNS_DIR}/${ns}`, ...argv];
+}
+
 export async function runOp(ns: string, op: Exclude<Op, { kind: 'vtep' }>): Promise<void> {
   switch (op.kind) {
     case 'ip':
-      if (op.lines.length) await run(['ip', '-n', ns, '-batch', '-'], { input: op.lines.join('\n') + '\n' });
+      if (op.lines.length) await spawnBatch(['ip', '-n', ns, '-batch', '-'], ns, op.lines.join('\n') + '\n');
       return;
     case 'bridge':
-      if (op.lines.length) await run(['bridge', '-n', ns, '-batch', '-'], { input: op.lines.join('\n') + '\n' });
+      if (op.lines.length) await spawnBatch(['bridge', '-n', ns, '-batch', '-'], ns, op.lines.join('\n') + '\n');
       return;
     case 'ethtool':
-      await run(['ip', 'netns', 'exec', ns, 'ethtool', '-K', op.dev, ...Object.entries(op.features).flat()]);
+      await spawnBatch(inNetns(ns, ['ethtool', '-K', op.dev, ...Object.entries(op.features).flat()]), ns);
       return;
     case 'sysctl':
-      await run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...Object.entries(op.settings).map(([k, v]) => `${k}=${v}`)]);
+      await spawnBatch(inNetns(ns, ['sysctl', '-qw', ...Object.entries(op.settings).map(([k, v]) => `${k}=${v}`)]), ns);
       return;
   }
 }
