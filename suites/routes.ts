@@ -1,5 +1,5 @@
 // Suite: routes — the kernel's VXLAN state on every node against what the resolved topology implies.
-import { fail, fromDiffs, pass, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
+import { fromDiffs, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
 import type { ResolvedNode, ResolvedTopology } from '../harness/topology/resolved.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { readVtepFdb } from '../harness/probe/vtep.ts';
@@ -93,60 +93,100 @@ const remoteSubnets: CheckDef = {
   },
 };
 
-const neighboursCheck: CheckDef = {
-  id: 'routes/neighbours',
-  title: 'one permanent neighbour per remote node: remote VTEP address → remote VTEP MAC',
-  async run(ctx) {
-    const st = await observe(ctx);
-    const diffs: string[] = [];
-    const expected: Record<string, string[]> = {};
-    const observed: Record<string, string[]> = {};
-    for (const n of ctx.t.nodes) {
-      const want = new Map(remotes(ctx.t, n).map((r) => [r.vtep.ip, r.vtep.mac]));
-      const have = st.get(n.name)!.neigh.filter((x) => x.dev === n.vtep.dev);
-      expected[n.name] = [...want].map(([ip, mac]) => `${ip} lladdr ${mac} PERMANENT`);
-      observed[n.name] = have.map((x) => `${x.dst} lladdr ${x.lladdr ?? '-'} ${x.state.join(',')}`);
-      for (const [ip, mac] of want) {
-        const e = have.find((x) => x.dst === ip);
-        if (!e) diffs.push(`${n.name}: missing neighbour ${ip} lladdr ${mac}`);
-        else {
-          if (e.lladdr !== mac) diffs.push(`${n.name}: stale neighbour ${ip}: expected lladdr ${mac}, observed ${e.lladdr ?? 'none'}`);
-          if (!e.state.includes('PERMANENT')) diffs.push(`${n.name}: neighbour ${ip}: expected PERMANENT, observed ${e.state.join(',')}`);
-        }
-      }
-      for (const e of have) if (!want.has(e.dst)) diffs.push(`${n.name}: extra neighbour ${e.dst} lladdr ${e.lladdr ?? '-'} ${e.state.join(',')}`);
-    }
-    return fromDiffs(diffs, 'neighbour entries complete and permanent', { expected, observed });
-  },
-};
+/** What a per-node table (neighbours, FDB) looks like to the comparison: entries keyed by one field, pointing at another. */
+interface TableSpec<E> {
+  /** 'neighbour', 'FDB entry' */
+  noun: string;
+  /** how the pointed-at value is written: 'lladdr', 'dst' */
+  field: string;
+  key(e: E): string;
+  value(e: E): string | undefined;
+  /** the entry's state word if it is not permanent; undefined when permanent (or not checked) */
+  notPermanent(e: E): string | undefined;
+  show(e: E): string;
+  /** entries that may exist beyond the wanted set (e.g. learned ones when learning is on) */
+  tolerated?(e: E): boolean;
+}
 
-const fdbCheck: CheckDef = {
-  id: 'routes/fdb',
-  title: 'one permanent FDB entry per remote node: remote VTEP MAC → remote node underlay IP',
-  async run(ctx) {
-    const st = await observe(ctx);
-    const diffs: string[] = [];
-    const expected: Record<string, string[]> = {};
-    const observed: Record<string, string[]> = {};
-    for (const n of ctx.t.nodes) {
-      const want = new Map(remotes(ctx.t, n).map((r) => [r.vtep.mac, r.ip]));
-      // the kernel lists the device's own address and multicast entries too; only unicast entries with a dst are tunnel entries
-      const have = st.get(n.name)!.fdb.filter((f) => f.dst !== undefined);
-      expected[n.name] = [...want].map(([mac, ip]) => `${mac} dst ${ip} permanent`);
-      observed[n.name] = have.map((f) => `${f.mac} dst ${f.dst} ${f.state ?? ''}`.trim());
-      for (const [mac, ip] of want) {
-        const e = have.find((f) => f.mac === mac);
-        if (!e) diffs.push(`${n.name}: missing FDB entry ${mac} dst ${ip}`);
-        else {
-          if (e.dst !== ip) diffs.push(`${n.name}: stale FDB entry ${mac}: expected dst ${ip}, observed dst ${e.dst}`);
-          if (n.vtep.kind === 'kernel' && e.state !== 'permanent') diffs.push(`${n.name}: FDB entry ${mac}: expected permanent, observed ${e.state ?? 'dynamic'}`);
-        }
-      }
-      for (const e of have) if (!want.has(e.mac) && !(n.vtep.learning && e.state !== 'permanent')) diffs.push(`${n.name}: extra FDB entry ${e.mac} dst ${e.dst} ${e.state ?? ''}`.trim());
+/** Missing, stale, non-permanent and extra entries of one node's table, one line each. */
+function compareTable<E>(node: string, want: Map<string, string>, have: E[], spec: TableSpec<E>): string[] {
+  const diffs: string[] = [];
+  for (const [key, value] of want) {
+    const e = have.find((x) => spec.key(x) === key);
+    if (!e) diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${value}`);
+    else {
+      if (spec.value(e) !== value) diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${value}, observed ${spec.value(e) ?? 'none'}`);
+      const np = spec.notPermanent(e);
+      if (np !== undefined) diffs.push(`${node}: ${spec.noun} ${key}: expected permanent, observed ${np}`);
     }
-    return fromDiffs(diffs, 'FDB entries complete and permanent', { expected, observed });
-  },
-};
+  }
+  for (const e of have) if (!want.has(spec.key(e)) && !spec.tolerated?.(e)) diffs.push(`${node}: extra ${spec.noun} ${spec.show(e)}`);
+  return diffs;
+}
+
+function tableCheck<E>(
+  id: string,
+  title: string,
+  okText: string,
+  entries: (st: NodeState, n: ResolvedNode) => E[],
+  want: (t: ResolvedTopology, n: ResolvedNode) => Map<string, string>,
+  spec: (n: ResolvedNode) => TableSpec<E>,
+): CheckDef {
+  return {
+    id,
+    title,
+    async run(ctx) {
+      const st = await observe(ctx);
+      const diffs: string[] = [];
+      const expected: Record<string, string[]> = {};
+      const observed: Record<string, string[]> = {};
+      for (const n of ctx.t.nodes) {
+        const w = want(ctx.t, n);
+        const have = entries(st.get(n.name)!, n);
+        const sp = spec(n);
+        expected[n.name] = [...w].map(([k, v]) => `${k} ${sp.field} ${v} permanent`);
+        observed[n.name] = have.map(sp.show);
+        diffs.push(...compareTable(n.name, w, have, sp));
+      }
+      return fromDiffs(diffs, okText, { expected, observed });
+    },
+  };
+}
+
+const neighboursCheck = tableCheck<k.NeighInfo>(
+  'routes/neighbours',
+  'one permanent neighbour per remote node: remote VTEP address → remote VTEP MAC',
+  'neighbour entries complete and permanent',
+  (st, n) => st.neigh.filter((x) => x.dev === n.vtep.dev),
+  (t, n) => new Map(remotes(t, n).map((r) => [r.vtep.ip, r.vtep.mac])),
+  () => ({
+    noun: 'neighbour',
+    field: 'lladdr',
+    key: (e) => e.dst,
+    value: (e) => e.lladdr,
+    notPermanent: (e) => (e.state.includes('PERMANENT') ? undefined : e.state.join(',')),
+    show: (e) => `${e.dst} lladdr ${e.lladdr ?? '-'} ${e.state.join(',')}`,
+  }),
+);
+
+const fdbCheck = tableCheck<k.FdbInfo>(
+  'routes/fdb',
+  'one permanent FDB entry per remote node: remote VTEP MAC → remote node underlay IP',
+  'FDB entries complete and permanent',
+  // the kernel lists the device's own address and multicast entries too; only entries with a dst are tunnel entries
+  (st) => st.fdb.filter((f) => f.dst !== undefined),
+  (t, n) => new Map(remotes(t, n).map((r) => [r.vtep.mac, r.ip])),
+  (n) => ({
+    noun: 'FDB entry',
+    field: 'dst',
+    key: (e) => e.mac,
+    value: (e) => e.dst,
+    // the userspace VTEP's static entries are permanent by construction
+    notPermanent: (e) => (n.vtep.kind !== 'kernel' || e.state === 'permanent' ? undefined : e.state ?? 'dynamic'),
+    show: (e) => `${e.mac} dst ${e.dst} ${e.state ?? ''}`.trim(),
+    tolerated: (e) => n.vtep.learning && e.state !== 'permanent',
+  }),
+);
 
 const podRoutes: CheckDef = {
   id: 'routes/pod-attachment',
@@ -175,5 +215,3 @@ export const routesSuite: SuiteDef = {
   title: 'routes, neighbours and FDB',
   checks: [device, remoteSubnets, neighboursCheck, fdbCheck, podRoutes],
 };
-void fail;
-void pass;

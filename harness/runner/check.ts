@@ -1,16 +1,9 @@
 // What a check is. Suites (in suites/) are lists of these, looked up by name in suites/index.ts.
 import type { ResolvedTopology } from '../topology/resolved.ts';
-import type { Status } from '../report/types.ts';
+import type { CheckResult } from '../report/types.ts';
 
-export interface Outcome {
-  status: Status;
-  message?: string;
-  expected?: unknown;
-  observed?: unknown;
-  diffs?: string[];
-  details?: string;
-  skipReason?: string;
-}
+/** What a check returns; the runner adds id, suite, title and duration to make a CheckResult. */
+export type Outcome = Pick<CheckResult, 'status' | 'message' | 'expected' | 'observed' | 'diffs' | 'details' | 'skipReason'>;
 
 export interface CheckContext {
   t: ResolvedTopology;
