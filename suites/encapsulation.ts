@@ -110,15 +110,12 @@ function noTraffic(o: Observation, t: ResolvedTopology) {
   return tunnelPackets(t, o).length === 0;
 }
 
-const sample = (xs: string[], n = 3) => xs.slice(0, n);
-
 const dstPort: CheckDef = {
   id: 'encapsulation/udp-dst-port',
   title: "every cross-node pod packet crosses the underlay as UDP to the receiving node's configured port",
   async run(ctx) {
     const o = await observe(ctx);
     const cross = crossNodeUdp(ctx.t, o);
-    const pods = parseCidr(ctx.t.overlay.podCidr);
     const diffs: string[] = [];
     let n = 0;
     for (const s of cross) {
@@ -135,7 +132,6 @@ const dstPort: CheckDef = {
     }
     if (!n) return fail('no UDP packets between nodes were captured while pods pinged across nodes', { expected: 'VXLAN packets on every cross-node flow', observed: `${o.packets.length} packets, none UDP between nodes` });
     return fromDiffs(dedupe(diffs), `${n} underlay UDP packets, all to the configured port`, { expected: Object.fromEntries(ctx.t.nodes.slice(0, MAX_NODES).map((x) => [x.name, x.vtep.port])), observed: portsSeen(cross) });
-    void pods;
   },
 };
 
@@ -305,4 +301,3 @@ export const encapsulationSuite: SuiteDef = {
   title: 'encapsulation on the wire',
   checks: [dstPort, header, vni, outer, innerAddrs, noPlain, sameNode, entropy],
 };
-void sample;

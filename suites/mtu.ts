@@ -1,5 +1,5 @@
 // Suite: mtu — device MTUs, the DF boundary across nodes, PMTU on narrow paths, outer fragmentation, bulk TCP.
-import { fail, fromDiffs, pass, skip, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
+import { fail, fromDiffs, pass, skip, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
 import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../harness/topology/resolved.ts';
 import { VXLAN_OVERHEAD_V4 } from '../harness/topology/normalize.ts';
 import * as k from '../harness/probe/kernel.ts';
@@ -176,4 +176,3 @@ export const mtuSuite: SuiteDef = {
   title: 'MTU handling',
   checks: [vtepMtu, podMtu, dfBoundary, pmtu, tcpBulk],
 };
-void (null as unknown as CheckContext);

@@ -1,6 +1,6 @@
 // Runs suites against a live topology and collects CheckResults; writes artifacts when something fails.
 import { copyFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import { basename, join, dirname } from 'node:path';
+import { basename, join } from 'node:path';
 import type { CheckResult } from '../report/types.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import type { CheckContext, SuiteDef } from './check.ts';
@@ -83,4 +83,3 @@ function safeJson(s: string): unknown {
     return s;
   }
 }
-void dirname;

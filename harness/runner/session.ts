@@ -1,5 +1,5 @@
 // A whole run: resolve → up → faults → suites (+ external TAP checks) → expectations → report → down.
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { loadTopology, locateSemantic } from '../topology/load.ts';
 import { normalize } from '../topology/normalize.ts';
@@ -166,4 +166,3 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   }
   return { report, verdicts, missing, exitCode: ok ? 0 : 1, output, artifactsDir, kept: keepUp, topology: t };
 }
-void join;
