@@ -150,39 +150,49 @@ function portsSeen(xs: Seen[]): Record<string, number[]> {
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v]]));
 }
 
-const header: CheckDef = {
-  id: 'encapsulation/vxlan-header',
-  title: 'VXLAN I flag set, reserved fields zero (RFC 7348 §5)',
-  async run(ctx) {
-    const o = await observe(ctx);
-    const tp = tunnelPackets(ctx.t, o);
-    if (!tp.length) return fail('no VXLAN-encapsulated pod traffic was captured', { observed: `${o.packets.length} packets` });
-    const diffs: string[] = [];
-    for (const { s, from, to } of tp) {
-      const v = s.pkt.vxlan!;
-      if (!v.iFlag) diffs.push(`${from.name} -> ${to.name}: I flag clear (flags 0x${v.flags.toString(16)})`);
-      if (v.flags & ~0x08) diffs.push(`${from.name} -> ${to.name}: reserved flag bits set (flags 0x${v.flags.toString(16)})`);
-      if (v.reserved1 || v.reserved2) diffs.push(`${from.name} -> ${to.name}: reserved fields not zero (0x${v.reserved1.toString(16)}, 0x${v.reserved2.toString(16)})`);
-    }
-    return fromDiffs(dedupe(diffs), `${tp.length} VXLAN headers well-formed`, { expected: { flags: '0x08', reserved: 0 } });
-  },
-};
+type Tunnel = ReturnType<typeof tunnelPackets>[number];
 
-const vni: CheckDef = {
-  id: 'encapsulation/vni',
-  title: 'the VNI on the wire is the configured one',
-  async run(ctx) {
-    const o = await observe(ctx);
-    const tp = tunnelPackets(ctx.t, o);
-    if (!tp.length) return fail('no VXLAN-encapsulated pod traffic was captured');
-    const diffs: string[] = [];
-    for (const { s, from, to } of tp) {
-      if (s.pkt.vxlan!.vni !== from.vtep.vni) diffs.push(`${from.name} -> ${to.name}: expected VNI ${from.vtep.vni}, observed ${s.pkt.vxlan!.vni}`);
-      if (s.pkt.vxlan!.vni !== to.vtep.vni) diffs.push(`${from.name} -> ${to.name}: VNI ${s.pkt.vxlan!.vni} on the wire, but the receiver is configured for VNI ${to.vtep.vni}`);
-    }
-    return fromDiffs(dedupe(diffs), `${tp.length} packets with the configured VNI`, { expected: Object.fromEntries(ctx.t.nodes.map((n) => [n.name, n.vtep.vni])) });
+/** A check over every captured tunnel packet: each packet yields its differences; no tunnel traffic at all is a failure. */
+function perTunnelPacket(id: string, title: string, diffsOf: (p: Tunnel, t: ResolvedTopology) => string[], ok: (n: number) => string, expected?: (t: ResolvedTopology) => unknown): CheckDef {
+  return {
+    id,
+    title,
+    async run(ctx) {
+      const tp = tunnelPackets(ctx.t, await observe(ctx));
+      if (!tp.length) return fail('no VXLAN-encapsulated pod traffic was captured');
+      return fromDiffs(dedupe(tp.flatMap((p) => diffsOf(p, ctx.t))), ok(tp.length), { expected: expected?.(ctx.t) });
+    },
+  };
+}
+
+const header = perTunnelPacket(
+  'encapsulation/vxlan-header',
+  'VXLAN I flag set, reserved fields zero (RFC 7348 §5)',
+  ({ s, from, to }) => {
+    const v = s.pkt.vxlan!;
+    const d: string[] = [];
+    if (!v.iFlag) d.push(`${from.name} -> ${to.name}: I flag clear (flags 0x${v.flags.toString(16)})`);
+    if (v.flags & ~0x08) d.push(`${from.name} -> ${to.name}: reserved flag bits set (flags 0x${v.flags.toString(16)})`);
+    if (v.reserved1 || v.reserved2) d.push(`${from.name} -> ${to.name}: reserved fields not zero (0x${v.reserved1.toString(16)}, 0x${v.reserved2.toString(16)})`);
+    return d;
   },
-};
+  (n) => `${n} VXLAN headers well-formed`,
+  () => ({ flags: '0x08', reserved: 0 }),
+);
+
+const vni = perTunnelPacket(
+  'encapsulation/vni',
+  'the VNI on the wire is the configured one',
+  ({ s, from, to }) => {
+    const v = s.pkt.vxlan!.vni;
+    const d: string[] = [];
+    if (v !== from.vtep.vni) d.push(`${from.name} -> ${to.name}: expected VNI ${from.vtep.vni}, observed ${v}`);
+    if (v !== to.vtep.vni) d.push(`${from.name} -> ${to.name}: VNI ${v} on the wire, but the receiver is configured for VNI ${to.vtep.vni}`);
+    return d;
+  },
+  (n) => `${n} packets with the configured VNI`,
+  (t) => Object.fromEntries(t.nodes.map((n) => [n.name, n.vtep.vni])),
+);
 
 const outer: CheckDef = {
   id: 'encapsulation/outer-addresses',
@@ -207,25 +217,21 @@ const outer: CheckDef = {
   },
 };
 
-const innerAddrs: CheckDef = {
-  id: 'encapsulation/inner-addresses',
-  title: 'inner IPs are pod IPs and inner MACs are the VTEP MACs of the topology',
-  async run(ctx) {
-    const o = await observe(ctx);
-    const tp = tunnelPackets(ctx.t, o);
-    if (!tp.length) return fail('no VXLAN-encapsulated pod traffic was captured');
-    const diffs: string[] = [];
-    for (const { from, to, inner } of tp) {
-      const sp = podByIp(ctx.t, inner.ip4!.src)!;
-      const dp = podByIp(ctx.t, inner.ip4!.dst)!;
-      if (sp.node !== from.name) diffs.push(`outer from ${from.name} carries inner source ${sp.ip} of ${sp.node}/${sp.name}`);
-      if (dp.node !== to.name) diffs.push(`outer to ${to.name} carries inner destination ${dp.ip} of ${dp.node}/${dp.name}`);
-      if (inner.eth?.src !== from.vtep.mac) diffs.push(`${from.name} -> ${to.name}: inner source MAC: expected ${from.vtep.mac} (VTEP of ${from.name}), observed ${inner.eth?.src}`);
-      if (inner.eth?.dst !== to.vtep.mac) diffs.push(`${from.name} -> ${to.name}: inner destination MAC: expected ${to.vtep.mac} (VTEP of ${to.name}), observed ${inner.eth?.dst}`);
-    }
-    return fromDiffs(dedupe(diffs), `${tp.length} inner frames addressed VTEP to VTEP, pod to pod`);
+const innerAddrs = perTunnelPacket(
+  'encapsulation/inner-addresses',
+  'inner IPs are pod IPs and inner MACs are the VTEP MACs of the topology',
+  ({ from, to, inner }, t) => {
+    const sp = podByIp(t, inner.ip4!.src)!;
+    const dp = podByIp(t, inner.ip4!.dst)!;
+    const d: string[] = [];
+    if (sp.node !== from.name) d.push(`outer from ${from.name} carries inner source ${sp.ip} of ${sp.node}/${sp.name}`);
+    if (dp.node !== to.name) d.push(`outer to ${to.name} carries inner destination ${dp.ip} of ${dp.node}/${dp.name}`);
+    if (inner.eth?.src !== from.vtep.mac) d.push(`${from.name} -> ${to.name}: inner source MAC: expected ${from.vtep.mac} (VTEP of ${from.name}), observed ${inner.eth?.src}`);
+    if (inner.eth?.dst !== to.vtep.mac) d.push(`${from.name} -> ${to.name}: inner destination MAC: expected ${to.vtep.mac} (VTEP of ${to.name}), observed ${inner.eth?.dst}`);
+    return d;
   },
-};
+  (n) => `${n} inner frames addressed VTEP to VTEP, pod to pod`,
+);
 
 const noPlain: CheckDef = {
   id: 'encapsulation/no-plain-pod-traffic',
