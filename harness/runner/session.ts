@@ -146,9 +146,8 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`${table}\n`);
   }
   if (artifactsDir) {
-    const line = `artifacts: ${artifactsDir} (pcaps, ip -j dumps of every namespace, resolved topology)`;
-    if (reporter === 'pretty') output += `${line}\n`;
-    else if (!o.quiet) process.stderr.write(`${line}\n`);
+    // the pretty report names the directory itself; machine formats keep stdout clean
+    if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`artifacts: ${artifactsDir} (pcaps, ip -j dumps of every namespace, resolved topology)\n`);
   }
   if (running) {
     if (o.keep && !ok) {

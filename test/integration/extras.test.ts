@@ -94,3 +94,28 @@ describe.skipIf(needsRoot)('external checks, faults, userspace VTEP lifecycle (r
     expect(vxNamespaces(`vx-${id}-`)).toEqual([]);
   });
 });
+
+describe.skipIf(needsRoot)('vxlab run --keep (root)', () => {
+  it('leaves a failed topology up, says how to get in and how to remove it, and writes artifacts', async () => {
+    const id = testRunId();
+    const f = tempTopology(`extends: ${TOPO('flannel-3node.yaml')}\nname: keep\nfaults:\n  - { kind: delete-route, node: node2, peer: node1 }\n`);
+    const out = resolve(require('node:os').tmpdir(), `vxlab-keep-${id}`);
+    const r = await vx('run', f, '--suite', 'routes', '--keep', '--run-id', id, '--out', out);
+    try {
+      expect(r.exitCode).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`get in:  vxlab exec .* node1/pod1 --run-id ${id} -- bash`));
+      expect(r.stdout).toMatch(new RegExp(`remove:  vxlab down .* --run-id ${id}`));
+      expect(r.stdout).toMatch(/artifacts: .*keep-/);
+      expect(vxNamespaces(`vx-${id}-`).length).toBe(10);
+      const dumps = require('node:fs').readdirSync(resolve(out, `keep-${id}`, 'ns'));
+      expect(dumps).toContain(`vx-${id}-keep-node2.json`);
+      expect(require('node:fs').existsSync(resolve(out, 'report.xml'))).toBe(true);
+      // a kept run is persistent: cleanup (without --all) leaves it alone
+      await vx('cleanup');
+      expect(vxNamespaces(`vx-${id}-`).length).toBe(10);
+    } finally {
+      expect((await vx('down', f, '--run-id', id)).exitCode).toBe(0);
+    }
+    expect(vxNamespaces(`vx-${id}-`)).toEqual([]);
+  });
+});
