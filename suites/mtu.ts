@@ -165,8 +165,13 @@ const tcpBulk: CheckDef = {
     const [a, b] = pair;
     const bytes = 1 << 20;
     const r = await tcpTransfer(a.ns, b.ns, b.ip, bytes, 8000);
-    const observed = { sent: r.sent, received: r.received, ms: r.ms, error: r.error };
-    if (r.received !== bytes) return fail(`${a.node}/${a.name} -> ${b.node}/${b.name}: expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — a stalled transfer is the signature of an MTU black hole`, { expected: { received: bytes }, observed });
+    const observed = { connected: r.connected, sent: r.sent, received: r.received, ms: r.ms, error: r.error };
+    if (r.received !== bytes) {
+      const why = r.connected
+        ? 'the connection came up (small packets pass) but the transfer stalled: the signature of an MTU black hole'
+        : 'the connection never came up: even small packets do not get through';
+      return fail(`${a.node}/${a.name} -> ${b.node}/${b.name}: expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — ${why}`, { expected: { received: bytes }, observed });
+    }
     return pass(`${bytes} bytes in ${r.ms} ms`, { expected: { received: bytes }, observed });
   },
 };

@@ -4,6 +4,7 @@ const [host, port, timeoutMs] = process.argv.slice(2);
 let n = 0;
 const timer = setTimeout(() => { console.log(`error timeout received ${n}`); process.exit(1); }, Number(timeoutMs));
 const srv = net.createServer((s) => {
+  console.log('accepted');
   s.on('data', (d) => (n += d.length));
   s.on('error', (e) => { console.log(`error ${e.message}`); });
   s.on('close', () => { clearTimeout(timer); console.log(`received ${n}`); srv.close(); process.exit(0); });

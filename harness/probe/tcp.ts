@@ -9,6 +9,8 @@ const SOURCE = fileURLToPath(new URL('./tcp-source.mjs', import.meta.url));
 export interface TransferResult {
   sent: number;
   received: number;
+  /** the sink accepted the connection (the handshake's small packets got through) */
+  connected: boolean;
   ms: number;
   error?: string;
 }
@@ -24,7 +26,7 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
     // wait until the sink listens (it prints "listening")
     const t0 = Date.now();
     while (!out.includes('listening') && Date.now() - t0 < 5000 && sink.exitCode === null) await new Promise((r) => setTimeout(r, 10));
-    if (!out.includes('listening')) return { sent: 0, received: 0, ms: 0, error: `sink did not start: ${err.trim()}` };
+    if (!out.includes('listening')) return { sent: 0, received: 0, connected: false, ms: 0, error: `sink did not start: ${err.trim()}` };
     const t1 = performance.now();
     const r = await run([process.execPath, SOURCE, dstIp, String(port), String(bytes), String(timeoutMs)], { ns: srcNs, reject: false, timeoutMs: timeoutMs + 2000 });
     let timer: NodeJS.Timeout | undefined;
@@ -33,7 +35,7 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
     const received = Number(/received (\d+)/.exec(out)?.[1] ?? 0);
     const sent = Number(/sent (\d+)/.exec(r.stdout)?.[1] ?? 0);
     const error = r.exitCode !== 0 ? `source: ${(r.stderr || r.stdout).trim()}` : /error/.test(out) ? out.trim() : undefined;
-    return { sent, received, ms: Math.round(performance.now() - t1), error };
+    return { sent, received, connected: out.includes('accepted'), ms: Math.round(performance.now() - t1), error };
   } finally {
     if (sink.exitCode === null) sink.kill('SIGKILL');
   }
