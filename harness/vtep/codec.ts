@@ -288,3 +288,58 @@ export function parseOuterIpv4Udp(buf: Uint8Array, off: number): ParsedOuter {
     payloadOff: u + UDP_HLEN,
   };
 }
+
+// ---------------------------------------------------------------- fast ones'-complement sums
+
+/** Fold a non-negative sum (< 2^53) of 16-bit words to 16 bits with end-around carry (not complemented). */
+export function fold16(sum: number): number {
+  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+const swap16 = (x: number) => ((x & 0xff) << 8) | (x >>> 8);
+
+/**
+ * Ones'-complement sums over one Buffer, reading aligned 32-bit words where it can (several times
+ * faster than byte pairs in V8). `sum(off, len)` returns the folded, uncomplemented 16-bit sum of
+ * the big-endian 16-bit words of buf[off, off+len) (an odd tail byte is padded with zero) — the
+ * RFC 1071 sum; the result is the same as onesSum() folded.
+ */
+export class Summer {
+  private readonly u32: Uint32Array;
+  private readonly base: number;
+  constructor(readonly buf: Buffer) {
+    this.u32 = new Uint32Array(buf.buffer, 0, buf.buffer.byteLength >>> 2);
+    this.base = buf.byteOffset;
+  }
+
+  sum(off: number, len: number): number {
+    if (len <= 0) return 0;
+    const b = this.buf;
+    if (((this.base + off) & 1) !== 0) {
+      // odd address: sum the rest from the next (even) byte, which pairs bytes one off → swap back
+      return fold16((b[off]! << 8) + swap16(this.sum(off + 1, len - 1)));
+    }
+    let s = 0;
+    let i = off;
+    const end = off + len;
+    while (((this.base + i) & 3) !== 0 && i + 1 < end) {
+      s += (b[i]! << 8) | b[i + 1]!;
+      i += 2;
+    }
+    const w0 = (this.base + i) >>> 2;
+    const nw = (end - i) >>> 2;
+    if (nw > 0) {
+      const u = this.u32;
+      let le = 0;
+      const w1 = w0 + nw;
+      for (let w = w0; w < w1; w++) le += u[w]!; // < 2^53 for any len here
+      // little-endian host: the sum of LE words, folded, is the byte-swapped BE sum
+      s += swap16(fold16(le));
+      i += nw << 2;
+    }
+    for (; i + 1 < end; i += 2) s += (b[i]! << 8) | b[i + 1]!;
+    if (i < end) s += b[i]! << 8;
+    return fold16(s);
+  }
+}

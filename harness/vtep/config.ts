@@ -71,6 +71,12 @@ export interface VtepConfig {
   parentPid?: number;
   /** number of UDP source-port sockets for flow entropy (default 64) */
   srcPortSockets: number;
+  /**
+   * Use kernel offloads where the kernel grants them (default true): TAP IFF_VNET_HDR + TSO/CSUM
+   * (segmented here), UDP_SEGMENT (GSO) sends, UDP_GRO receives. Each falls back on its own.
+   * Off automatically for the txDropPercent and corruptUdpChecksum faults (per-frame semantics).
+   */
+  offloads: boolean;
 }
 
 export const vtepConfigSchema = z
@@ -106,6 +112,7 @@ export const vtepConfigSchema = z
       .default({}),
     parentPid: z.number().int().positive().optional(),
     srcPortSockets: z.number().int().min(1).max(1024).default(64),
+    offloads: z.boolean().default(true),
   })
   .strict()
   .superRefine((c, ctx) => {

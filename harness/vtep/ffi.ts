@@ -16,6 +16,12 @@ export const c = {
   setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *val, unsigned int len)'),
   sendto: libc.func('long sendto(int fd, const void *buf, unsigned long n, int flags, const void *addr, unsigned int alen)'),
   recvfrom: libc.func('long recvfrom(int fd, void *buf, unsigned long n, int flags, void *addr, _Inout_ unsigned int *alen)'),
+  // msghdr buffers are built by hand (see MsgHdr): pointers inside are raw addresses of Buffers
+  /** write/sendto taking a raw address (addressOf(buf) + offset): no Buffer view per packet */
+  writeAt: libc.func('long write(int fd, uintptr_t buf, unsigned long n)'),
+  sendtoAt: libc.func('long sendto(int fd, uintptr_t buf, unsigned long n, int flags, const void *addr, unsigned int alen)'),
+  sendmsg: libc.func('long sendmsg(int fd, void *msg, int flags)'),
+  recvmsg: libc.func('long recvmsg(int fd, void *msg, int flags)'),
   poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
   prctl: libc.func('int prctl(int option, ...)'),
   getppid: libc.func('int getppid(void)'),
@@ -32,6 +38,21 @@ export const O_CLOEXEC = 0x80000;
 export const TUNSETIFF = 0x400454ca;
 export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
+export const IFF_VNET_HDR = 0x4000;
+export const TUNSETOFFLOAD = 0x400454d0;
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+/** struct virtio_net_hdr (no mergeable-buffer field): the TAP's default vnet header size */
+export const VNET_HDR_LEN = 10;
+export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+export const VIRTIO_NET_HDR_GSO_NONE = 0;
+export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+export const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
+export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
+export const SOL_UDP = 17;
+export const UDP_SEGMENT = 103;
+export const UDP_GRO = 104;
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
@@ -82,8 +103,82 @@ export function openTap(name: string): number {
   return fd;
 }
 
+export interface TapHandle {
+  fd: number;
+  /** frames carry a 10-byte virtio_net_hdr in front (IFF_VNET_HDR) */
+  vnetHdr: boolean;
+  /** TUN_F_* offloads the kernel accepted (0 when none) */
+  offloads: number;
+  /** why an offload was not enabled, for the log */
+  note?: string;
+}
+
+/**
+ * Create the TAP with IFF_VNET_HDR and ask for checksum + TSO offloads (TUNSETOFFLOAD), so the
+ * kernel hands over TCP super-frames (up to 64 KB) with a virtio_net_hdr. Falls back step by step:
+ * without TSO (CSUM only, or no offloads with the vnet header kept), then to a plain TAP.
+ */
+export function openTapOffload(name: string, want = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6): TapHandle {
+  let fd: number;
+  try {
+    fd = openTapFlags(name, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+  } catch (e) {
+    return { fd: openTap(name), vnetHdr: false, offloads: 0, note: `IFF_VNET_HDR refused (${(e as Error).message})` };
+  }
+  for (const flags of [want, want & (TUN_F_CSUM | TUN_F_TSO4), TUN_F_CSUM]) {
+    if ((c.ioctl(fd, TUNSETOFFLOAD, 'unsigned long', flags) as number) >= 0) {
+      return { fd, vnetHdr: true, offloads: flags, note: flags === want ? undefined : `TUNSETOFFLOAD 0x${want.toString(16)} refused; using 0x${flags.toString(16)}` };
+    }
+  }
+  return { fd, vnetHdr: true, offloads: 0, note: `TUNSETOFFLOAD refused (${strerror(errno())}); no offloads` };
+}
+
+function openTapFlags(name: string, flags: number): number {
+  if (Buffer.byteLength(name) > 15) throw new Error(`TAP name too long: ${name}`);
+  const fd = check('open(/dev/net/tun)', c.open('/dev/net/tun', O_RDWR | O_CLOEXEC) as number);
+  const ifr = Buffer.alloc(40);
+  ifr.write(name, 0, 'utf8');
+  ifr.writeUInt16LE(flags, 16);
+  const r = c.ioctl(fd, TUNSETIFF, 'void *', ifr) as number;
+  if (r < 0) {
+    const e = errno();
+    c.close(fd);
+    throw new SysError(`ioctl(TUNSETIFF, ${name})`, e);
+  }
+  return fd;
+}
+
+/** setsockopt(int) that reports failure instead of throwing (optional features). */
+export function trySetIntOpt(fd: number, level: number, name: number, value: number): boolean {
+  const v = Buffer.alloc(4);
+  v.writeInt32LE(value, 0);
+  return (c.setsockopt(fd, level, name, v, 4) as number) >= 0;
+}
+
+/** Raw address of a Buffer's bytes. Only for Buffers from pinned() or larger than 64 bytes (see there). */
+export function addressOf(b: Buffer): number {
+  return Number(koffi.address(b));
+}
+
+// V8 keeps typed arrays of ≤ 64 bytes inside the JS heap, where the GC may move them: their address
+// is not stable. Small buffers whose raw address is stored (msghdr, iovec, sockaddr) are carved out
+// of one larger, off-heap slab instead.
+let slab = Buffer.alloc(0);
+let slabUsed = 0;
+/** A zeroed Buffer of `size` bytes whose address never changes (8-byte aligned). */
+export function pinned(size: number): Buffer {
+  const need = (size + 7) & ~7;
+  if (slabUsed + need > slab.length) {
+    slab = Buffer.alloc(Math.max(4096, need));
+    slabUsed = 0;
+  }
+  const b = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += need;
+  return b;
+}
+
 export function sockaddrIn(ip: string, port: number): Buffer {
-  const b = Buffer.alloc(16);
+  const b = pinned(16);
   b.writeUInt16LE(AF_INET, 0);
   b.writeUInt16BE(port, 2);
   const p = ip.split('.').map(Number);

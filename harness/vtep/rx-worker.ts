@@ -1,9 +1,13 @@
 // UDP → TAP data path, on its own thread: blocking recvfrom(2) (SO_RCVTIMEO bounds the wait so
 // ageing and FDB snapshots still run when idle), validate, learn, write(2) the inner frame to the TAP.
+// With offloads, the socket has UDP_GRO: one recvmsg returns a train of equal-size datagrams (the
+// UDP_GRO cmsg gives the size), each handled as if received alone. A vnet-header TAP gets a zeroed
+// virtio_net_hdr in front of every frame, written in place over bytes already consumed.
 import { parentPort, workerData } from 'node:worker_threads';
 import { VXLAN_HLEN, VX_NO_I_FLAG, VX_OK_RESERVED, VX_RUNT, VX_WRONG_VNI, classifyVxlan, macKey } from './codec.ts';
-import { EAGAIN, EINTR, c, errno, strerror } from './ffi.ts';
+import { EAGAIN, EINTR, SOL_UDP, UDP_GRO, VNET_HDR_LEN, addressOf, c, errno, pinned, strerror, trySetIntOpt } from './ffi.ts';
 import { Fdb } from './fdb.ts';
+import { Coalescer } from './gro.ts';
 import { COUNTER_INDEX as I } from './stats.ts';
 import { prng, type FdbUpdate, type RxInit, type WorkerToMain } from './worker-shared.ts';
 
@@ -26,10 +30,35 @@ const vni = cfg.vni;
 const fdb = new Fdb({ ageingSec: cfg.ageingSec });
 for (const e of cfg.fdb) fdb.addStatic(e.mac, e.dst);
 
-const buf = Buffer.alloc(65536 + 64);
-const inner = buf.subarray(VXLAN_HLEN);
-const sa = Buffer.alloc(16);
-const salen = Buffer.alloc(4);
+// datagrams land at HEAD so the first one still has room for a vnet header in front of its inner frame
+const HEAD = 16;
+const buf = Buffer.alloc(HEAD + 65536 + 64);
+const bufAddr = addressOf(buf);
+const sa = pinned(16);
+const vnet = init.vnetHdr;
+const gro = init.sockOffloads && trySetIntOpt(rxFd, SOL_UDP, UDP_GRO, 1);
+if (init.sockOffloads && !gro) console.error('vtep rx: UDP_GRO refused by the kernel; one datagram per recvmsg');
+const msg = pinned(56);
+const iov = pinned(16);
+const control = pinned(64);
+msg.writeUIntLE(addressOf(sa), 0, 6);
+msg.writeUIntLE(addressOf(iov), 16, 6);
+msg.writeUInt32LE(1, 24);
+msg.writeUIntLE(addressOf(control), 32, 6);
+iov.writeUIntLE(bufAddr + HEAD, 0, 6);
+iov.writeUInt32LE(65536, 8);
+
+/** gso_size from the UDP_GRO cmsg of the last recvmsg, 0 if none. */
+function groSize(): number {
+  const clen = msg.readUInt32LE(40);
+  for (let o = 0; o + 16 <= clen; ) {
+    const l = control.readUInt32LE(o);
+    if (l < 16) break;
+    if (control.readInt32LE(o + 8) === SOL_UDP && control.readInt32LE(o + 12) === UDP_GRO && l >= 18) return control.readUInt16LE(o + 16);
+    o += (l + 7) & ~7;
+  }
+  return 0;
+}
 
 const SNAPSHOT_MS = Math.min(1000, cfg.statsIntervalMs);
 const AGE_CHECK_MS = Math.min(1000, Math.max(50, (cfg.ageingSec * 1000) / 4));
@@ -54,39 +83,40 @@ function periodic(now: number): void {
   }
 }
 
-post({ type: 'ready', role: 'rx' });
-for (;;) {
-  salen.writeUInt32LE(16, 0);
-  const n = c.recvfrom(rxFd, buf, 65536, 0, sa, salen) as number;
-  if (n < 0) {
-    const e = errno();
-    if (e === EAGAIN) {
-      periodic(Date.now());
-      continue;
-    }
-    if (e === EINTR) continue;
-    C[I.rxError]!++;
-    post({ type: 'fatal', role: 'rx', message: `recvfrom: ${strerror(e)}` });
-    break;
+// software GRO into the TAP: only with a vnet header, and only within one UDP_GRO train
+const co = vnet && gro ? new Coalescer(buf, sink) : undefined;
+const aggAddr = co ? addressOf(co.agg) : 0;
+let coalesce = false;
+function sink(len: number, segs: number, bytes: number): void {
+  const w = c.writeAt(tapFd, aggAddr, len) as number;
+  if (w < 0) C[I.tapWriteError]! += segs;
+  else {
+    C[I.tapTxFrames]! += segs;
+    C[I.tapTxBytes]! += bytes;
+    if (segs > 1) C[I.tapTxGro]!++;
   }
+}
+
+/** One VXLAN datagram at buf[p, p+n): validate, learn, write the inner frame to the TAP. */
+function datagram(p: number, n: number, ip: number): void {
   C[I.rxPackets]!++;
   C[I.rxBytes]! += n;
-  const k = classifyVxlan(buf, 0, n, vni);
+  const k = classifyVxlan(buf, p, n, vni);
   if (k < 0) {
     if (k === VX_RUNT) C[I.runt]!++;
     else if (k === VX_NO_I_FLAG) C[I.noIFlag]!++;
     else if (k === VX_WRONG_VNI) C[I.wrongVni]!++;
-    continue;
+    return;
   }
   if (k === VX_OK_RESERVED) C[I.reservedBitsSet]!++;
   if (dropPct > 0 && rand() * 100 < dropPct) {
     C[I.rxFaultDrop]!++;
-    continue;
+    return;
   }
+  const fr = p + VXLAN_HLEN;
   if (learning) {
     const now = Date.now();
-    const ip = sa.readUInt32BE(4);
-    const key = macKey(inner, 6);
+    const key = macKey(buf, fr + 6);
     const r = fdb.learn(key, ip, now);
     if (r === 'new' || r === 'moved') {
       C[r === 'new' ? I.learnedNew : I.learnedMoved]!++;
@@ -95,10 +125,49 @@ for (;;) {
     }
     periodic(now); // cheap unless ageing or a snapshot is due; a change (dirty) is posted at once
   }
-  const w = c.write(tapFd, inner, n - VXLAN_HLEN) as number;
+  if (coalesce) {
+    if (co!.offer(fr, n - VXLAN_HLEN)) return;
+    co!.flush();
+  }
+  let w: number;
+  if (vnet) {
+    // zeroed virtio_net_hdr (no GSO, checksum to be verified by the stack) right before the frame;
+    // it overwrites this datagram's VXLAN header and the tail of the previous (already written) one
+    buf.fill(0, fr - VNET_HDR_LEN, fr);
+    w = c.writeAt(tapFd, bufAddr + fr - VNET_HDR_LEN, n - VXLAN_HLEN + VNET_HDR_LEN) as number;
+    if (w >= 0) w -= VNET_HDR_LEN;
+  } else w = c.writeAt(tapFd, bufAddr + fr, n - VXLAN_HLEN) as number;
   if (w < 0) C[I.tapWriteError]!++;
   else {
     C[I.tapTxFrames]!++;
     C[I.tapTxBytes]! += w;
   }
+}
+
+post({ type: 'ready', role: 'rx' });
+for (;;) {
+  msg.writeUInt32LE(16, 8); // namelen
+  msg.writeUInt32LE(control.length, 40); // controllen
+  const n = c.recvmsg(rxFd, msg, 0) as number;
+  if (n < 0) {
+    const e = errno();
+    if (e === EAGAIN) {
+      periodic(Date.now());
+      continue;
+    }
+    if (e === EINTR) continue;
+    C[I.rxError]!++;
+    post({ type: 'fatal', role: 'rx', message: `recvmsg: ${strerror(e)}` });
+    break;
+  }
+  const ip = sa.readUInt32BE(4);
+  const seg = gro ? groSize() : 0;
+  if (seg === 0 || seg >= n) {
+    datagram(HEAD, n, ip);
+    continue;
+  }
+  coalesce = co !== undefined;
+  for (let p = HEAD, end = HEAD + n; p < end; p += seg) datagram(p, Math.min(seg, end - p), ip);
+  coalesce = false;
+  co?.flush();
 }

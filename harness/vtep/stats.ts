@@ -35,6 +35,9 @@ export const COUNTER_NAMES = [
   'sendError',
   'tapReadError',
   'replicated', // frames sent by head-end replication (BUM or unknown unicast)
+  // offloads (0 when the kernel refused them or they are off)
+  'tapRxTso', // TCP super-frames read from the TAP (counted once in tapRxFrames) and segmented here
+  'tapTxGro', // coalesced TCP super-frames written to the TAP (their inner frames count in tapTxFrames)
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -1,9 +1,30 @@
 // TAP → UDP data path, on its own thread: blocking read(2) on the TAP fd, encapsulate in place,
 // sendto(2) on the source-port socket chosen by the inner flow hash. See main.ts for why.
+// With a vnet-header TAP (offloads), TCP super-frames (TSO, up to 64 KB) are segmented here into
+// complete VXLAN datagrams of equal size, sent with one sendmsg + UDP_SEGMENT (GSO) per ≤ 64.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { OUTER_L3_OVERHEAD, VXLAN_HLEN, intToIpv4, ipv4ToInt, macKey, macKeyFromString, udpChecksumIpv4, writeOuterIpv4Udp } from './codec.ts';
-import { EINTR, EMSGSIZE, c, errno, sockaddrIn, strerror } from './ffi.ts';
+import { OUTER_L3_OVERHEAD, Summer, VXLAN_HLEN, intToIpv4, ipv4ToInt, macKey, macKeyFromString, udpChecksumIpv4, writeOuterIpv4Udp } from './codec.ts';
+import {
+  EINTR,
+  EMSGSIZE,
+  SOL_UDP,
+  UDP_SEGMENT,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_ECN,
+  VIRTIO_NET_HDR_GSO_NONE,
+  VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_TCPV6,
+  VNET_HDR_LEN,
+  addressOf,
+  c,
+  pinned,
+  errno,
+  sockaddrIn,
+  strerror,
+  trySetIntOpt,
+} from './ffi.ts';
 import { Fdb } from './fdb.ts';
+import { SEGMENT_OUT_BYTES, Segmenter } from './tso.ts';
 import { flowHash, poolIndexFromHash, srcPortFromHash } from './hash.ts';
 import { COUNTER_INDEX as I } from './stats.ts';
 import { prng, type FdbUpdate, type TxInit, type WorkerToMain } from './worker-shared.ts';
@@ -32,17 +53,22 @@ for (const e of cfg.fdb) {
 }
 // sockaddr_in per destination, built once
 const saCache = new Map<number, Buffer>();
+const saAddr = new Map<number, number>();
 function sockaddr(ip: number): Buffer {
   let sa = saCache.get(ip);
   if (!sa) {
     sa = sockaddrIn(intToIpv4(ip), f.wrongPort ?? portOf.get(ip) ?? cfg.port);
     saCache.set(ip, sa);
+    saAddr.set(ip, addressOf(sa));
   }
   return sa;
 }
 
 // buffer layout: [0,20) outer IPv4 (raw mode only) [20,28) UDP (raw only) [28,36) VXLAN [36,…) inner frame
-const buf = Buffer.alloc(65536 + OUTER_L3_OVERHEAD);
+// with a vnet-header TAP, read() puts the 10-byte virtio_net_hdr at [26,36), parsed before the
+// VXLAN header overwrites it.
+const READ_MAX = init.vnetHdr ? 65536 + 4096 + VNET_HDR_LEN : 65536;
+const buf = Buffer.alloc(READ_MAX + OUTER_L3_OVERHEAD + 64);
 const INNER = OUTER_L3_OVERHEAD;
 const VX = INNER - VXLAN_HLEN;
 const inner = buf.subarray(INNER);
@@ -64,6 +90,14 @@ function drainFdbUpdates(): void {
 }
 
 let sendErrLogged = 0;
+function sendFailed(ip: number, e: number, what: string, count: number): void {
+  if (e === EMSGSIZE) C[I.tooBig]! += count;
+  else {
+    C[I.sendError]! += count;
+    if (sendErrLogged++ < 5) console.error(`vtep tx: ${what} ${intToIpv4(ip)}: ${strerror(e)}`);
+  }
+}
+
 function send(ip: number, n: number, hash: number): void {
   const payloadLen = VXLAN_HLEN + n;
   let r: number;
@@ -81,23 +115,135 @@ function send(ip: number, n: number, hash: number): void {
     r = c.sendto(fd, udpPayload, payloadLen, 0, sockaddr(ip), 16) as number;
   }
   if (r < 0) {
-    const e = errno();
-    if (e === EMSGSIZE) C[I.tooBig]!++;
-    else {
-      C[I.sendError]!++;
-      if (sendErrLogged++ < 5) console.error(`vtep tx: sendto ${intToIpv4(ip)}: ${strerror(e)}`);
-    }
+    sendFailed(ip, errno(), 'sendto', 1);
     return;
   }
   C[I.txPackets]!++;
   C[I.txBytes]! += payloadLen;
 }
 
+// ------------------------------------------------------------------ offload path (vnet-header TAP)
+
+const inSum = new Summer(buf);
+// segments of one super-frame: datagram i (VXLAN header + inner frame) at [i*segLen, …)
+const out = Buffer.alloc(SEGMENT_OUT_BYTES);
+const outAddr = addressOf(out);
+const vxTemplate = Buffer.from(buf.subarray(VX, INNER));
+// GSO: one UDP_SEGMENT cmsg; msghdr/iovec/cmsg built once, pointers patched per send
+let gsoOk = init.sockOffloads && rawFd < 0 && trySetIntOpt(sockFds[0]!, SOL_UDP, UDP_SEGMENT, 0);
+if (init.sockOffloads && rawFd < 0 && !gsoOk) console.error('vtep tx: UDP_SEGMENT (GSO) refused by the kernel; sending one datagram per syscall');
+const UDP_MAX_SEGMENTS = 64;
+const msg = pinned(56);
+const iov = pinned(16);
+const cmsg = pinned(24);
+msg.writeUIntLE(addressOf(iov), 16, 6);
+msg.writeUInt32LE(1, 24); // iovlen
+msg.writeUIntLE(addressOf(cmsg), 32, 6);
+msg.writeUInt32LE(24, 40); // controllen = CMSG_SPACE(2)
+cmsg.writeUInt32LE(18, 0); // cmsg_len = CMSG_LEN(sizeof(u16))
+cmsg.writeInt32LE(SOL_UDP, 8);
+cmsg.writeInt32LE(UDP_SEGMENT, 12);
+
+/** Complete a CHECKSUM_PARTIAL frame: the field at start+off holds the pseudo-header sum. */
+function completeCsum(n: number, start: number, off: number): boolean {
+  if (start + off + 2 > n) return false;
+  let v = ~inSum.sum(INNER + start, n - start) & 0xffff;
+  if (v === 0 && off === 6) v = 0xffff; // UDP: 0 means "no checksum"
+  buf[INNER + start + off] = v >>> 8;
+  buf[INNER + start + off + 1] = v & 0xff;
+  return true;
+}
+
+const seg = new Segmenter(buf, vxTemplate, out);
+let tsoErrLogged = 0;
+
+/** Send the segments in `out` to `ip`: GSO batches when the kernel takes them, else one by one. */
+function sendSegments(ip: number, hash: number): void {
+  const fd = nSock === 1 ? sockFds[0]! : sockFds[poolIndexFromHash(hash, nSock)]!;
+  const sa = sockaddr(ip);
+  const { count: segCount, segLen, lastLen } = seg;
+  const total = (segCount - 1) * segLen + lastLen;
+  if (gsoOk && segCount > 1) {
+    const per = Math.min(UDP_MAX_SEGMENTS, Math.floor((65535 - 28) / segLen));
+    msg.writeUIntLE(saAddr.get(ip)!, 0, 6);
+    msg.writeUInt32LE(16, 8);
+    cmsg.writeUInt16LE(segLen, 16);
+    for (let i = 0; i < segCount; i += per) {
+      const cnt = Math.min(per, segCount - i);
+      const bytes = i + cnt === segCount ? total - i * segLen : cnt * segLen;
+      iov.writeUIntLE(outAddr + i * segLen, 0, 6);
+      iov.writeUInt32LE(bytes, 8);
+      const r = c.sendmsg(fd, msg, 0) as number;
+      if (r < 0) {
+        const e = errno();
+        if (e === EMSGSIZE) {
+          C[I.tooBig]! += segCount - i;
+          return;
+        }
+        // the kernel refused GSO for this socket/route: fall back for good, send the rest singly
+        gsoOk = false;
+        console.error(`vtep tx: sendmsg with UDP_SEGMENT failed (${strerror(e)}); falling back to one datagram per syscall`);
+        sendSingles(fd, sa, ip, i);
+        return;
+      }
+      C[I.txPackets]! += cnt;
+      C[I.txBytes]! += bytes;
+    }
+    return;
+  }
+  sendSingles(fd, sa, ip, 0);
+}
+
+function sendSingles(fd: number, sa: Buffer, ip: number, from: number): void {
+  const { count: segCount, segLen, lastLen } = seg;
+  for (let i = from; i < segCount; i++) {
+    const len = i === segCount - 1 ? lastLen : segLen;
+    const r = c.sendtoAt(fd, outAddr + i * segLen, len, 0, sa, 16) as number;
+    if (r < 0) sendFailed(ip, errno(), 'sendto', 1);
+    else {
+      C[I.txPackets]!++;
+      C[I.txBytes]! += len;
+    }
+  }
+}
+
+/** A TSO super-frame read from the TAP: segment once, send to the destination(s). */
+function tso(n: number, gsoType: number, gsoSize: number, csumStart: number): void {
+  const t = gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
+  if ((t !== VIRTIO_NET_HDR_GSO_TCPV4 && t !== VIRTIO_NET_HDR_GSO_TCPV6) || !seg.segment(INNER, n, gsoSize, csumStart, t === VIRTIO_NET_HDR_GSO_TCPV6, maxIpLen - OUTER_L3_OVERHEAD)) {
+    C[I.tooBig]!++;
+    if (tsoErrLogged++ < 5) console.error(`vtep tx: cannot segment a ${n}-byte GSO frame (type ${gsoType}, gso_size ${gsoSize}); dropped`);
+    return;
+  }
+  const gen = Atomics.load(ctl, 0);
+  if (gen !== seenGen) {
+    seenGen = gen;
+    drainFdbUpdates();
+  }
+  const hash = flowHash(inner, 0, n);
+  let ip: number | undefined;
+  if ((inner[0]! & 1) === 0) ip = fdb.lookup(macKey(inner, 0));
+  if (ip !== undefined) {
+    sendSegments(ip, hash);
+    return;
+  }
+  const targets = fdb.replicationTargets();
+  if (targets.length === 0) {
+    C[I.unknownDst]!++;
+    return;
+  }
+  C[I.replicated]!++;
+  for (let i = 0; i < targets.length; i++) sendSegments(targets[i]!, hash);
+}
+
 post({ type: 'ready', role: 'tx' });
 void sockPorts;
 
+const vnet = init.vnetHdr;
+const readBuf = vnet ? buf.subarray(INNER - VNET_HDR_LEN) : inner;
+const H = INNER - VNET_HDR_LEN;
 for (;;) {
-  const n = c.read(tapFd, inner, 65536) as number;
+  let n = c.read(tapFd, readBuf, READ_MAX) as number;
   if (n < 0) {
     const e = errno();
     if (e === EINTR) continue;
@@ -105,9 +251,35 @@ for (;;) {
     post({ type: 'fatal', role: 'tx', message: `read(TAP): ${strerror(e)}` });
     break;
   }
+  if (vnet) {
+    n -= VNET_HDR_LEN;
+    if (n < 0) continue;
+  }
   C[I.tapRxFrames]!++;
   C[I.tapRxBytes]! += n;
   if (n < 14) continue;
+  if (vnet) {
+    const hflags = buf[H]!;
+    const gsoType = buf[H + 1]!;
+    const csumStart = buf[H + 6]! | (buf[H + 7]! << 8);
+    if (gsoType !== VIRTIO_NET_HDR_GSO_NONE) {
+      C[I.tapRxTso]!++;
+      tso(n, gsoType, buf[H + 4]! | (buf[H + 5]! << 8), csumStart);
+      continue;
+    }
+    if ((hflags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0 && !completeCsum(n, csumStart, buf[H + 8]! | (buf[H + 9]! << 8))) {
+      C[I.tapReadError]!++;
+      continue;
+    }
+    buf[VX] = flags;
+    buf[VX + 1] = 0;
+    buf[VX + 2] = 0;
+    buf[VX + 3] = 0;
+    buf[VX + 4] = (vni >>> 16) & 0xff;
+    buf[VX + 5] = (vni >>> 8) & 0xff;
+    buf[VX + 6] = vni & 0xff;
+    buf[VX + 7] = 0;
+  }
   if (dropPct > 0 && rand() * 100 < dropPct) {
     C[I.txFaultDrop]!++;
     continue;

@@ -5,6 +5,10 @@ import type { VtepConfig } from './config.ts';
 export interface WorkerInit {
   cfg: VtepConfig;
   tapFd: number;
+  /** TAP frames carry a virtio_net_hdr (IFF_VNET_HDR) */
+  vnetHdr: boolean;
+  /** try the socket offloads (UDP_SEGMENT on tx, UDP_GRO on rx) */
+  sockOffloads: boolean;
   /** counters, Float64Array view (see stats.ts) */
   counters: SharedArrayBuffer;
   /** Int32Array: [0] FDB update generation (rx → tx) */
