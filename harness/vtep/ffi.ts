@@ -22,6 +22,7 @@ export const c = {
   sendtoAt: libc.func('long sendto(int fd, uintptr_t buf, unsigned long n, int flags, const void *addr, unsigned int alen)'),
   sendmsg: libc.func('long sendmsg(int fd, void *msg, int flags)'),
   recvmsg: libc.func('long recvmsg(int fd, void *msg, int flags)'),
+  recvmmsg: libc.func('int recvmmsg(int fd, void *msgvec, unsigned int vlen, int flags, void *timeout)'),
   poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
   prctl: libc.func('int prctl(int option, ...)'),
   getppid: libc.func('int getppid(void)'),
@@ -73,6 +74,8 @@ export const PR_SET_PDEATHSIG = 1;
 export const SIGKILL = 9;
 export const EAGAIN = 11;
 export const EINTR = 4;
+export const ENOSYS = 38;
+export const MSG_WAITFORONE = 0x10000;
 export const EMSGSIZE = 90;
 export const POLLIN = 1;
 

@@ -1,11 +1,12 @@
 // UDP → TAP data path, on its own thread: blocking recvfrom(2) (SO_RCVTIMEO bounds the wait so
 // ageing and FDB snapshots still run when idle), validate, learn, write(2) the inner frame to the TAP.
 // With offloads, the socket has UDP_GRO: one recvmsg returns a train of equal-size datagrams (the
-// UDP_GRO cmsg gives the size), each handled as if received alone. A vnet-header TAP gets a zeroed
+// UDP_GRO cmsg gives the size), each handled as if received alone; recvmmsg takes up to 16 such
+// messages per syscall. A vnet-header TAP gets a zeroed
 // virtio_net_hdr in front of every frame, written in place over bytes already consumed.
 import { parentPort, workerData } from 'node:worker_threads';
 import { VXLAN_HLEN, VX_NO_I_FLAG, VX_OK_RESERVED, VX_RUNT, VX_WRONG_VNI, classifyVxlan, macKey } from './codec.ts';
-import { EAGAIN, EINTR, SOL_UDP, UDP_GRO, VNET_HDR_LEN, addressOf, c, errno, pinned, strerror, trySetIntOpt } from './ffi.ts';
+import { EAGAIN, EINTR, ENOSYS, MSG_WAITFORONE, SOL_UDP, UDP_GRO, VNET_HDR_LEN, addressOf, c, errno, pinned, strerror, trySetIntOpt } from './ffi.ts';
 import { Fdb } from './fdb.ts';
 import { Coalescer } from './gro.ts';
 import { COUNTER_INDEX as I } from './stats.ts';
@@ -30,34 +31,64 @@ const vni = cfg.vni;
 const fdb = new Fdb({ ageingSec: cfg.ageingSec });
 for (const e of cfg.fdb) fdb.addStatic(e.mac, e.dst);
 
-// datagrams land at HEAD so the first one still has room for a vnet header in front of its inner frame
+// recvmmsg (MSG_WAITFORONE) fills up to SLOTS messages per syscall; message i lands at
+// HEAD + i*SLOT (each slot holds a whole UDP_GRO train). HEAD leaves room for a vnet header in front
+// of a slot's first inner frame.
 const HEAD = 16;
-const buf = Buffer.alloc(HEAD + 65536 + 64);
+const MAX_MSG = 65536;
+const SLOT = MAX_MSG + 64;
+const SLOTS = init.sockOffloads ? 16 : 1;
+const buf = Buffer.alloc(HEAD + SLOTS * SLOT);
 const bufAddr = addressOf(buf);
-const sa = pinned(16);
 const vnet = init.vnetHdr;
 const gro = init.sockOffloads && trySetIntOpt(rxFd, SOL_UDP, UDP_GRO, 1);
-if (init.sockOffloads && !gro) console.error('vtep rx: UDP_GRO refused by the kernel; one datagram per recvmsg');
-const msg = pinned(56);
-const iov = pinned(16);
-const control = pinned(64);
-msg.writeUIntLE(addressOf(sa), 0, 6);
-msg.writeUIntLE(addressOf(iov), 16, 6);
-msg.writeUInt32LE(1, 24);
-msg.writeUIntLE(addressOf(control), 32, 6);
-iov.writeUIntLE(bufAddr + HEAD, 0, 6);
-iov.writeUInt32LE(65536, 8);
+if (init.sockOffloads && !gro) console.error('vtep rx: UDP_GRO refused by the kernel; one datagram per message');
+const MMSG = 64; // sizeof(struct mmsghdr): msghdr (56) + msg_len (4) + padding
+const CTRL = 64;
+const mm = pinned(SLOTS * MMSG);
+const sas = pinned(SLOTS * 16);
+const iovs = pinned(SLOTS * 16);
+const control = pinned(SLOTS * CTRL);
+for (let i = 0; i < SLOTS; i++) {
+  const m = i * MMSG;
+  mm.writeUIntLE(addressOf(sas) + i * 16, m, 6);
+  mm.writeUIntLE(addressOf(iovs) + i * 16, m + 16, 6);
+  mm.writeUInt32LE(1, m + 24);
+  mm.writeUIntLE(addressOf(control) + i * CTRL, m + 32, 6);
+  iovs.writeUIntLE(bufAddr + HEAD + i * SLOT, i * 16, 6);
+  iovs.writeUInt32LE(MAX_MSG, i * 16 + 8);
+}
+let useMmsg = SLOTS > 1;
 
-/** gso_size from the UDP_GRO cmsg of the last recvmsg, 0 if none. */
-function groSize(): number {
-  const clen = msg.readUInt32LE(40);
+/** gso_size from the UDP_GRO cmsg of message i, 0 if none. */
+function groSize(i: number): number {
+  const clen = mm.readUInt32LE(i * MMSG + 40);
+  const base = i * CTRL;
   for (let o = 0; o + 16 <= clen; ) {
-    const l = control.readUInt32LE(o);
+    const l = control.readUInt32LE(base + o);
     if (l < 16) break;
-    if (control.readInt32LE(o + 8) === SOL_UDP && control.readInt32LE(o + 12) === UDP_GRO && l >= 18) return control.readUInt16LE(o + 16);
+    if (control.readInt32LE(base + o + 8) === SOL_UDP && control.readInt32LE(base + o + 12) === UDP_GRO && l >= 18) return control.readUInt16LE(base + o + 16);
     o += (l + 7) & ~7;
   }
   return 0;
+}
+
+/** Receive up to SLOTS messages (blocking for the first only); returns how many, or -1 (errno). */
+function receive(): number {
+  for (let i = 0; i < SLOTS; i++) {
+    mm.writeUInt32LE(16, i * MMSG + 8); // namelen
+    mm.writeUInt32LE(CTRL, i * MMSG + 40); // controllen
+  }
+  if (useMmsg) {
+    const r = c.recvmmsg(rxFd, mm, SLOTS, MSG_WAITFORONE, null) as number;
+    if (r >= 0 || errno() !== ENOSYS) return r;
+    useMmsg = false;
+    console.error('vtep rx: recvmmsg unavailable; one recvmsg per message');
+  }
+  const n = c.recvmsg(rxFd, mm, 0) as number;
+  if (n < 0) return -1;
+  mm.writeUInt32LE(n, 56);
+  return 1;
 }
 
 const SNAPSHOT_MS = Math.min(1000, cfg.statsIntervalMs);
@@ -84,13 +115,19 @@ function periodic(now: number): void {
 }
 
 // software GRO into the TAP: only with a vnet header, and only within one UDP_GRO train
-const co = vnet && gro ? new Coalescer(buf, sink) : undefined;
+let co = vnet && init.sockOffloads ? new Coalescer(buf, sink) : undefined;
 const aggAddr = co ? addressOf(co.agg) : 0;
 let coalesce = false;
 function sink(len: number, segs: number, bytes: number): void {
   const w = c.writeAt(tapFd, aggAddr, len) as number;
-  if (w < 0) C[I.tapWriteError]! += segs;
-  else {
+  if (w < 0) {
+    C[I.tapWriteError]! += segs;
+    if (segs > 1) {
+      // the TAP refused a GSO frame: stop coalescing (these segments are lost; TCP retransmits them)
+      console.error(`vtep rx: TAP refused a coalesced TCP frame (${strerror(errno())}); writing frames one by one from now on`);
+      co = undefined;
+    }
+  } else {
     C[I.tapTxFrames]! += segs;
     C[I.tapTxBytes]! += bytes;
     if (segs > 1) C[I.tapTxGro]!++;
@@ -125,9 +162,9 @@ function datagram(p: number, n: number, ip: number): void {
     }
     periodic(now); // cheap unless ageing or a snapshot is due; a change (dirty) is posted at once
   }
-  if (coalesce) {
-    if (co!.offer(fr, n - VXLAN_HLEN)) return;
-    co!.flush();
+  if (coalesce && co) {
+    if (co.offer(fr, n - VXLAN_HLEN)) return;
+    co.flush();
   }
   let w: number;
   if (vnet) {
@@ -146,10 +183,8 @@ function datagram(p: number, n: number, ip: number): void {
 
 post({ type: 'ready', role: 'rx' });
 for (;;) {
-  msg.writeUInt32LE(16, 8); // namelen
-  msg.writeUInt32LE(control.length, 40); // controllen
-  const n = c.recvmsg(rxFd, msg, 0) as number;
-  if (n < 0) {
+  const m = receive();
+  if (m < 0) {
     const e = errno();
     if (e === EAGAIN) {
       periodic(Date.now());
@@ -160,14 +195,15 @@ for (;;) {
     post({ type: 'fatal', role: 'rx', message: `recvmsg: ${strerror(e)}` });
     break;
   }
-  const ip = sa.readUInt32BE(4);
-  const seg = gro ? groSize() : 0;
-  if (seg === 0 || seg >= n) {
-    datagram(HEAD, n, ip);
-    continue;
-  }
   coalesce = co !== undefined;
-  for (let p = HEAD, end = HEAD + n; p < end; p += seg) datagram(p, Math.min(seg, end - p), ip);
+  for (let i = 0; i < m; i++) {
+    const n = mm.readUInt32LE(i * MMSG + 56);
+    const ip = sas.readUInt32BE(i * 16 + 4);
+    const seg = gro ? groSize(i) : 0;
+    const start = HEAD + i * SLOT;
+    if (seg === 0 || seg >= n) datagram(start, n, ip);
+    else for (let p = start, end = start + n; p < end; p += seg) datagram(p, Math.min(seg, end - p), ip);
+  }
   coalesce = false;
   co?.flush();
 }
