@@ -3,6 +3,7 @@
 // Builds and removes its own vxt-vtep-bench-* namespaces. Run: node --import tsx harness/vtep/bench.ts
 import { spawn } from 'node:child_process';
 import { run } from '../util/exec.ts';
+import type { VtepConfigInput } from './config.ts';
 import { createVtepLab, ping, sleep, type VtepKind } from './lab.ts';
 
 export interface VtepBenchRow {
@@ -32,6 +33,8 @@ export interface BenchOptions {
   seconds?: number;
   pings?: number;
   log?: (s: string) => void;
+  /** extra config for the userspace VTEPs (e.g. `{ offloads: false }` for a same-run comparison) */
+  userConfig?: Partial<VtepConfigInput>;
 }
 
 export async function benchVtep(opts: BenchOptions = {}): Promise<VtepBenchRow[]> {
@@ -44,7 +47,8 @@ export async function benchVtep(opts: BenchOptions = {}): Promise<VtepBenchRow[]
   const log = opts.log ?? (() => {});
   const rows: VtepBenchRow[] = [];
   for (const [ka, kb] of pairs) {
-    const lab = await createVtepLab({ tag: 'bench', a: ka, b: kb });
+    const side = (k: VtepKind) => (k === 'user' && opts.userConfig ? { kind: k, config: opts.userConfig } : k);
+    const lab = await createVtepLab({ tag: 'bench', a: side(ka), b: side(kb) });
     try {
       const server = spawn('ip', ['netns', 'exec', lab.b.ns, 'iperf3', '-s', '-1', '-B', lab.b.podIp], { stdio: 'ignore' });
       try {

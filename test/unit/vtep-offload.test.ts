@@ -85,6 +85,31 @@ describe('software TSO (Segmenter)', () => {
     expect(Buffer.concat(got).equals(payload)).toBe(true);
   });
 
+  it('segments IPv6 super-frames (payload length, pseudo-header with 128-bit addresses)', () => {
+    const data = payload.subarray(0, 5000);
+    const f = Buffer.alloc(14 + 40 + 20 + data.length);
+    f.writeUInt16BE(0x86dd, 12);
+    f[14] = 0x60;
+    f.writeUInt16BE(20 + data.length, 18);
+    f[20] = 6;
+    f[21] = 64;
+    for (let i = 0; i < 32; i++) f[22 + i] = i * 13;
+    f.writeUInt32BE(100, 54 + 4);
+    f[54 + 12] = 0x50;
+    f[54 + 13] = 0x10;
+    data.copy(f, 74);
+    const seg = new Segmenter(f, Buffer.alloc(8));
+    expect(seg.segment(0, f.length, 1440, 54, true, 1450)).toBe(true);
+    expect(seg.count).toBe(Math.ceil(5000 / 1376)); // 1450 − 74
+    for (let i = 0; i < seg.count; i++) {
+      const d = seg.out.subarray(i * seg.segLen + 8, i * seg.segLen + (i === seg.count - 1 ? seg.lastLen : seg.segLen));
+      expect(d.readUInt16BE(18)).toBe(d.length - 54);
+      const tcpLen = d.length - 54;
+      expect(fold16(onesSum(d, 54, tcpLen, onesSum(d, 22, 32) + 6 + tcpLen))).toBe(0xffff);
+      expect(d.readUInt32BE(58)).toBe(100 + i * 1376);
+    }
+  });
+
   it('refuses frames it cannot segment (not IPv4/TCP, headers beyond the frame)', () => {
     const sf = tcpFrame(payload.subarray(0, 3000), { partial: true });
     sf.writeUInt16BE(0x86dd, 12);
