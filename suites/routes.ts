@@ -31,67 +31,83 @@ async function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
 
 const remotes = (t: ResolvedTopology, n: ResolvedNode) => t.nodes.filter((o) => o !== n);
 
-const device: CheckDef = {
-  id: 'routes/vxlan-device',
-  title: 'VTEP device parameters (VNI, dstport, local, learning, MTU, MAC)',
-  async run(ctx) {
-    const st = await observe(ctx);
-    const diffs: string[] = [];
-    const expected: Record<string, unknown> = {};
-    const observed: Record<string, unknown> = {};
-    for (const n of ctx.t.nodes) {
-      const l = st.get(n.name)!.links.find((x) => x.ifname === n.vtep.dev);
-      const exp: Record<string, unknown> = { mac: n.vtep.mac, mtu: n.vtep.mtu, state: 'up' };
-      if (n.vtep.kind === 'kernel') Object.assign(exp, { kind: 'vxlan', id: n.vtep.vni, port: n.vtep.port, local: n.ip, learning: n.vtep.learning, link: n.underlayIf });
-      else Object.assign(exp, { kind: 'tun' });
-      expected[n.name] = { dev: n.vtep.dev, ...exp };
-      if (!l) {
-        diffs.push(`${n.name}: ${n.vtep.dev} missing`);
-        observed[n.name] = null;
-        continue;
-      }
-      const d = l.linkinfo?.info_data ?? {};
-      const obs: Record<string, unknown> = { mac: l.address, mtu: l.mtu, state: l.flags.includes('UP') ? 'up' : 'down', kind: l.linkinfo?.info_kind };
-      if (n.vtep.kind === 'kernel') Object.assign(obs, { id: d.id, port: d.port, local: d.local, learning: d.learning, link: d.link });
-      observed[n.name] = { dev: n.vtep.dev, ...obs };
-      for (const key of Object.keys(exp)) {
-        if (obs[key] !== exp[key]) diffs.push(`${n.name}: ${n.vtep.dev} ${key}: expected ${JSON.stringify(exp[key])}, observed ${JSON.stringify(obs[key])}`);
-      }
-    }
-    return fromDiffs(diffs, `${ctx.t.nodes.length} VTEP devices match`, { expected, observed });
-  },
-};
+/** One node's side of a check: what the topology implies, what the kernel shows, and every difference. */
+interface NodeComparison {
+  expected: unknown;
+  observed: unknown;
+  diffs: string[];
+}
 
-const remoteSubnets: CheckDef = {
-  id: 'routes/remote-subnets',
-  title: 'one route per remote pod subnet, in the layout\'s form; none to the own subnet via the VTEP',
-  async run(ctx) {
-    const st = await observe(ctx);
-    const diffs: string[] = [];
-    const expected: Record<string, string[]> = {};
-    const observed: Record<string, string[]> = {};
-    for (const n of ctx.t.nodes) {
-      const dev = n.vtep.dev;
-      const want = new Map(remotes(ctx.t, n).map((r) => [r.podSubnet, r.vtep.ip]));
-      const have = st.get(n.name)!.routes.filter((r) => r.dev === dev);
-      expected[n.name] = [...want].map(([s, via]) => `${s} via ${via} dev ${dev} onlink`);
-      observed[n.name] = have.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`);
-      for (const [subnet, via] of want) {
-        const r = have.find((x) => x.dst === subnet);
-        if (!r) diffs.push(`${n.name}: missing route ${subnet} via ${via} dev ${dev} onlink`);
-        else {
-          if (r.gateway !== via) diffs.push(`${n.name}: route ${subnet}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
-          if (!r.flags.includes('onlink')) diffs.push(`${n.name}: route ${subnet}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
-        }
+/** A check that compares every node's live state with the resolved topology, node by node. */
+function perNodeCheck(id: string, title: string, okText: (t: ResolvedTopology) => string, compare: (n: ResolvedNode, st: NodeState, t: ResolvedTopology) => NodeComparison): CheckDef {
+  return {
+    id,
+    title,
+    async run(ctx) {
+      const st = await observe(ctx);
+      const diffs: string[] = [];
+      const expected: Record<string, unknown> = {};
+      const observed: Record<string, unknown> = {};
+      for (const n of ctx.t.nodes) {
+        const c = compare(n, st.get(n.name)!, ctx.t);
+        expected[n.name] = c.expected;
+        observed[n.name] = c.observed;
+        diffs.push(...c.diffs);
       }
-      for (const r of have) {
-        if (r.dst === n.podSubnet) diffs.push(`${n.name}: route to its own subnet ${n.podSubnet} via ${dev} must not exist`);
-        else if (!want.has(r.dst)) diffs.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}`);
+      return fromDiffs(diffs, okText(ctx.t), { expected, observed });
+    },
+  };
+}
+
+const device = perNodeCheck(
+  'routes/vxlan-device',
+  'VTEP device parameters (VNI, dstport, local, learning, MTU, MAC)',
+  (t) => `${t.nodes.length} VTEP devices match`,
+  (n, st) => {
+    const l = st.links.find((x) => x.ifname === n.vtep.dev);
+    const exp: Record<string, unknown> = { mac: n.vtep.mac, mtu: n.vtep.mtu, state: 'up' };
+    if (n.vtep.kind === 'kernel') Object.assign(exp, { kind: 'vxlan', id: n.vtep.vni, port: n.vtep.port, local: n.ip, learning: n.vtep.learning, link: n.underlayIf });
+    else Object.assign(exp, { kind: 'tun' });
+    const expected = { dev: n.vtep.dev, ...exp };
+    if (!l) return { expected, observed: null, diffs: [`${n.name}: ${n.vtep.dev} missing`] };
+    const d = l.linkinfo?.info_data ?? {};
+    const obs: Record<string, unknown> = { mac: l.address, mtu: l.mtu, state: l.flags.includes('UP') ? 'up' : 'down', kind: l.linkinfo?.info_kind };
+    if (n.vtep.kind === 'kernel') Object.assign(obs, { id: d.id, port: d.port, local: d.local, learning: d.learning, link: d.link });
+    const diffs = Object.keys(exp)
+      .filter((key) => obs[key] !== exp[key])
+      .map((key) => `${n.name}: ${n.vtep.dev} ${key}: expected ${JSON.stringify(exp[key])}, observed ${JSON.stringify(obs[key])}`);
+    return { expected, observed: { dev: n.vtep.dev, ...obs }, diffs };
+  },
+);
+
+const remoteSubnets = perNodeCheck(
+  'routes/remote-subnets',
+  "one route per remote pod subnet, in the layout's form; none to the own subnet via the VTEP",
+  () => 'all remote pod subnets routed via the VTEP, nothing extra',
+  (n, st, t) => {
+    const dev = n.vtep.dev;
+    const want = new Map(remotes(t, n).map((r) => [r.podSubnet, r.vtep.ip]));
+    const have = st.routes.filter((r) => r.dev === dev);
+    const diffs: string[] = [];
+    for (const [subnet, via] of want) {
+      const r = have.find((x) => x.dst === subnet);
+      if (!r) diffs.push(`${n.name}: missing route ${subnet} via ${via} dev ${dev} onlink`);
+      else {
+        if (r.gateway !== via) diffs.push(`${n.name}: route ${subnet}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
+        if (!r.flags.includes('onlink')) diffs.push(`${n.name}: route ${subnet}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
       }
     }
-    return fromDiffs(diffs, 'all remote pod subnets routed via the VTEP, nothing extra', { expected, observed });
+    for (const r of have) {
+      if (r.dst === n.podSubnet) diffs.push(`${n.name}: route to its own subnet ${n.podSubnet} via ${dev} must not exist`);
+      else if (!want.has(r.dst)) diffs.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}`);
+    }
+    return {
+      expected: [...want].map(([sub, via]) => `${sub} via ${via} dev ${dev} onlink`),
+      observed: have.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`),
+      diffs,
+    };
   },
-};
+);
 
 /** What a per-node table (neighbours, FDB) looks like to the comparison: entries keyed by one field, pointing at another. */
 interface TableSpec<E> {
@@ -132,25 +148,16 @@ function tableCheck<E>(
   want: (t: ResolvedTopology, n: ResolvedNode) => Map<string, string>,
   spec: (n: ResolvedNode) => TableSpec<E>,
 ): CheckDef {
-  return {
-    id,
-    title,
-    async run(ctx) {
-      const st = await observe(ctx);
-      const diffs: string[] = [];
-      const expected: Record<string, string[]> = {};
-      const observed: Record<string, string[]> = {};
-      for (const n of ctx.t.nodes) {
-        const w = want(ctx.t, n);
-        const have = entries(st.get(n.name)!, n);
-        const sp = spec(n);
-        expected[n.name] = [...w].map(([k, v]) => `${k} ${sp.field} ${v} permanent`);
-        observed[n.name] = have.map(sp.show);
-        diffs.push(...compareTable(n.name, w, have, sp));
-      }
-      return fromDiffs(diffs, okText, { expected, observed });
-    },
-  };
+  return perNodeCheck(id, title, () => okText, (n, st, t) => {
+    const w = want(t, n);
+    const have = entries(st, n);
+    const sp = spec(n);
+    return {
+      expected: [...w].map(([key, v]) => `${key} ${sp.field} ${v} permanent`),
+      observed: have.map(sp.show),
+      diffs: compareTable(n.name, w, have, sp),
+    };
+  });
 }
 
 const neighboursCheck = tableCheck<k.NeighInfo>(

@@ -92,18 +92,7 @@ function check(call: string, r: number): number {
 
 /** Create a non-persistent TAP device (IFF_TAP|IFF_NO_PI). Returns the fd (blocking, close-on-exec). */
 export function openTap(name: string): number {
-  if (Buffer.byteLength(name) > 15) throw new Error(`TAP name too long: ${name}`);
-  const fd = check('open(/dev/net/tun)', c.open('/dev/net/tun', O_RDWR | O_CLOEXEC) as number);
-  const ifr = Buffer.alloc(40);
-  ifr.write(name, 0, 'utf8');
-  ifr.writeUInt16LE(IFF_TAP | IFF_NO_PI, 16);
-  const r = c.ioctl(fd, TUNSETIFF, 'void *', ifr) as number;
-  if (r < 0) {
-    const e = errno();
-    c.close(fd);
-    throw new SysError(`ioctl(TUNSETIFF, ${name})`, e);
-  }
-  return fd;
+  return openTapFlags(name, IFF_TAP | IFF_NO_PI);
 }
 
 export interface TapHandle {

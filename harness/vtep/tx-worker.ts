@@ -215,6 +215,16 @@ function tso(n: number, gsoType: number, gsoSize: number, csumStart: number): vo
     if (tsoErrLogged++ < 5) console.error(`vtep tx: cannot segment a ${n}-byte GSO frame (type ${gsoType}, gso_size ${gsoSize}); dropped`);
     return;
   }
+  forward(n, sendSegmentsTo);
+}
+
+const sendSegmentsTo = (ip: number, _n: number, hash: number) => sendSegments(ip, hash);
+
+/**
+ * Where the inner frame in `inner[0..n)` goes: FDB hit → one unicast send; broadcast, multicast or unknown unicast →
+ * head-end replication to every remote VTEP; no remote at all → counted unknownDst. Shared by plain frames and TSO.
+ */
+function forward(n: number, sendTo: (ip: number, n: number, hash: number) => void): void {
   const gen = Atomics.load(ctl, 0);
   if (gen !== seenGen) {
     seenGen = gen;
@@ -223,17 +233,14 @@ function tso(n: number, gsoType: number, gsoSize: number, csumStart: number): vo
   const hash = flowHash(inner, 0, n);
   let ip: number | undefined;
   if ((inner[0]! & 1) === 0) ip = fdb.lookup(macKey(inner, 0));
-  if (ip !== undefined) {
-    sendSegments(ip, hash);
-    return;
-  }
+  if (ip !== undefined) return sendTo(ip, n, hash);
   const targets = fdb.replicationTargets();
   if (targets.length === 0) {
     C[I.unknownDst]!++;
     return;
   }
   C[I.replicated]!++;
-  for (let i = 0; i < targets.length; i++) sendSegments(targets[i]!, hash);
+  for (let i = 0; i < targets.length; i++) sendTo(targets[i]!, n, hash);
 }
 
 post({ type: 'ready', role: 'tx' });
@@ -288,24 +295,5 @@ for (;;) {
     C[I.tooBig]!++;
     continue;
   }
-  const gen = Atomics.load(ctl, 0);
-  if (gen !== seenGen) {
-    seenGen = gen;
-    drainFdbUpdates();
-  }
-  const hash = flowHash(inner, 0, n);
-  let ip: number | undefined;
-  if ((inner[0]! & 1) === 0) ip = fdb.lookup(macKey(inner, 0));
-  if (ip !== undefined) {
-    send(ip, n, hash);
-    continue;
-  }
-  // broadcast / multicast / unknown unicast: head-end replication to every remote VTEP
-  const targets = fdb.replicationTargets();
-  if (targets.length === 0) {
-    C[I.unknownDst]!++;
-    continue;
-  }
-  C[I.replicated]!++;
-  for (let i = 0; i < targets.length; i++) send(targets[i]!, n, hash);
+  forward(n, send);
 }
