@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { contains, host, intToIp, ipToInt, isIPv4, nthSubnet, overlaps, parseCidr, size, type Cidr4 } from './ip.ts';
-import type { ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedTopology } from './resolved.ts';
+import type { DiscoveredNode, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedTopology } from './resolved.ts';
 import { STATIC_ARP_AUTO_NODES, type Topology } from './schema.ts';
 
 export const IFNAMSIZ = 15;
@@ -48,12 +48,62 @@ function cidrAt(s: string, path: Path): Cidr4 {
 export interface NormalizeOptions {
   runId: string;
   file?: string;
+  /** facts a runtime learned at up (kind: node IPs, MACs, pod CIDRs), recorded in the state file; they win over defaults */
+  discovered?: Record<string, DiscoveredNode>;
+}
+
+/** kind names its node containers <cluster>-control-plane, <cluster>-worker, <cluster>-worker2, … */
+export function kindNodeName(cluster: string, index: number): string {
+  return index === 0 ? `${cluster}-control-plane` : `${cluster}-worker${index === 1 ? '' : index}`;
+}
+
+/** What a runtime cannot do, as file:line:col errors (checked before anything else, so `vxlab validate` reports them). */
+function checkRuntime(t: Topology, runtime: string): void {
+  if (runtime === 'netns') {
+    if (t.image !== undefined) throw new SemanticError(['image'], `image needs runtime docker or kind; runtime netns nodes are network namespaces`);
+    t.nodes.forEach((n, i) => {
+      if (n.image !== undefined) throw new SemanticError(['nodes', i, 'image'], `image needs runtime docker or kind; runtime netns nodes are network namespaces`);
+    });
+  }
+  if (runtime === 'kind') {
+    const segs = t.underlay?.segments ?? [];
+    if (segs.length > 1) throw new SemanticError(['underlay', 'segments', 1], 'runtime kind has one underlay segment (the cluster\'s Docker network); routed underlays need runtime docker or netns');
+    t.nodes.forEach((n, i) => {
+      if (n.ip !== undefined) throw new SemanticError(['nodes', i, 'ip'], 'runtime kind: node IPs are assigned by Docker when kind creates the node; remove ip (vxlab reads it from Docker)');
+      if (n.podSubnet !== undefined) throw new SemanticError(['nodes', i, 'podSubnet'], 'runtime kind: pod subnets come from the cluster (spec.podCIDR) or from overlay.podCidr; remove podSubnet');
+    });
+  }
+}
+
+const sources = new WeakMap<ResolvedTopology, { t: Topology; opts: NormalizeOptions }>();
+
+/**
+ * Fold what a runtime learned at up (kind: node IPs, MACs, pod CIDRs) into a resolved topology, in place, as if the
+ * file had said it: everything derived from those facts (pod IPs, VTEP addresses, neighbours) follows.
+ */
+export function refreshTopology(t: ResolvedTopology, discovered: Record<string, DiscoveredNode>): void {
+  const src = sources.get(t);
+  if (!src) throw new Error(`refreshTopology: ${t.name} was not produced by normalize()`);
+  const fresh = normalize(src.t, { ...src.opts, discovered });
+  Object.assign(t, fresh);
+  sources.set(t, sources.get(fresh)!);
 }
 
 export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology {
+  const r = normalizeInner(t, opts);
+  sources.set(r, { t, opts });
+  return r;
+}
+
+function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   if (!RUN_ID_RE.test(opts.runId)) throw new SemanticError([], `run id '${opts.runId}' must match ${RUN_ID_RE}`);
   const runtime = t.runtime ?? 'netns';
-  if (runtime !== 'netns') throw new SemanticError(['runtime'], `runtime '${runtime}' is not yet supported; supported: netns`);
+  checkRuntime(t, runtime);
+  const containers = runtime !== 'netns';
+  if (opts.discovered) {
+    const d = opts.discovered;
+    t = { ...t, nodes: t.nodes.map((n) => ({ ...n, ip: d[n.name]?.ip ?? n.ip, podSubnet: d[n.name]?.podSubnet ?? n.podSubnet })) };
+  }
   const prefix = nsPrefix(opts.runId);
   const base = `${prefix}-${t.name}`;
   const ov = t.overlay ?? {};
@@ -90,9 +140,17 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
       cidr: c.text,
       prefixLen: c.prefix,
       mtu: s.mtu ?? underMtu,
-      ns: `${base}-seg-${s.name}`,
+      ns: containers ? undefined : `${base}-seg-${s.name}`,
       bridge: 'br0',
     };
+    if (runtime === 'docker') {
+      // the gateway Docker puts on the segment's bridge: the last host address, so .1 stays free for the router
+      seg.bridge = checkIfName(`vx-${opts.runId}-s${i}`, [...p, 'name']);
+      seg.network = { name: `${base}-seg-${s.name}`, bridge: seg.bridge, gateway: host(c, size(c) - 2), internal: !routed };
+    } else if (runtime === 'kind') {
+      seg.bridge = checkIfName(`vx-${opts.runId}-k`, [...p, 'name']);
+      seg.network = { name: base, bridge: seg.bridge, gateway: host(c, 1), internal: false };
+    }
     if (routed) {
       seg.routerIp = host(c, 1);
       seg.routerMtu = s.routerMtu ?? seg.mtu;
@@ -109,6 +167,10 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
   // ---- nodes
   const nodeNames = new Set<string>();
   const usedIps = new Map<string, Set<number>>(); // segment -> used host offsets
+  // runtime docker: the bridge's gateway address is never handed to a node
+  segments.forEach((s, j) => {
+    if (runtime === 'docker') usedIps.set(s.name, new Set([size(segCidrs[j]!) - 2]));
+  });
   const podSubnets: Cidr4[] = [];
   const maxSubnets = 2 ** (nodeCidrSize - podCidr.prefix);
   // first pass: explicit IPs are reserved before defaults are handed out
@@ -125,6 +187,8 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
         throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is outside segment ${segName} (${c.text}) or not a host address`);
       }
       if (routed && off === 1) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is the router's address on ${segName}`);
+      const gw = segments[sIdx]!.network?.gateway;
+      if (runtime === 'docker' && n.ip === gw) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is the gateway Docker puts on segment ${segName}'s bridge (runtime docker reserves the last host address)`);
       const used = usedIps.get(segName) ?? new Set<number>();
       if (used.has(off)) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is used twice`);
       used.add(off);
@@ -219,7 +283,7 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
       ip,
       prefixLen: sc.prefix,
       underlayIf: 'eth0',
-      underlayMac: underlayMac(t.name, n.name),
+      underlayMac: opts.discovered?.[n.name]?.underlayMac ?? underlayMac(t.name, n.name),
       segIf,
       underlayMtu,
       gateway: routed ? seg.routerIp : undefined,
@@ -238,6 +302,8 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
       },
       bridge: layout === 'flannel' ? { name: 'cni0', ip: host(ps, 1) } : undefined,
       pods,
+      ...(runtime === 'docker' ? { container: `${base}-${n.name}`, image: n.image ?? t.image } : {}),
+      ...(runtime === 'kind' ? { container: kindNodeName(base, i), image: n.image ?? t.image } : {}),
     } satisfies ResolvedNode;
   });
 
@@ -286,10 +352,12 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
     file: opts.file,
     runId: opts.runId,
     prefix,
-    runtime: 'netns',
+    runtime,
     layout,
     routed,
     routerNs: routed ? `${base}-router` : undefined,
+    ...(runtime === 'docker' && routed ? { routerContainer: `${base}-router` } : {}),
+    ...(runtime === 'kind' ? { kindCluster: base } : {}),
     segments,
     overlay: { podCidr: podCidr.text, nodeCidrSize, defaultVni, defaultPort },
     nodes,
