@@ -4,6 +4,7 @@
 // only those namespaces.
 import type { Stage } from '../plan/plan.ts';
 import type { DiscoveredNode, ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
+import type { Topology } from '../topology/schema.ts';
 import type { RunState } from './state.ts';
 
 /** Something a runtime owns outside /var/run/netns (a container, a Docker network, a kind cluster). */
@@ -29,7 +30,17 @@ export interface Leftover extends Resource {
   runId: string;
 }
 
-export interface Runtime {
+/** How a topology resolves on this runtime: pure, called by normalize (so `vxlab validate` reports it). */
+export interface RuntimeResolve {
+  /** what this runtime cannot do: throw a SemanticError at the offending key (it becomes file:line:col) */
+  validate(t: Topology): void;
+  /** a host offset in every segment that no node may get (docker: the gateway Docker puts on the bridge) */
+  reservedHost?(segmentSize: number): { offset: number; why: string } | undefined;
+  /** the names this runtime gives things: segment namespaces or Docker networks, containers, the kind cluster */
+  decorate(r: ResolvedTopology, t: Topology): void;
+}
+
+export interface Runtime extends RuntimeResolve {
   readonly name: string;
   /** true when nodes (and the router) are processes of their own whose namespaces are bound, not created, under /var/run/netns */
   readonly attachesNodes: boolean;

@@ -5,18 +5,13 @@ import { SemanticError, type Path } from './errors.ts';
 import { contains, host, intToIp, ipToInt, isIPv4, nthSubnet, overlaps, parseCidr, size, type Cidr4 } from './ip.ts';
 import type { DiscoveredNode, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedTopology } from './resolved.ts';
 import { STATIC_ARP_AUTO_NODES, type Topology } from './schema.ts';
+import { checkIfName } from './names.ts';
+import { getRuntime } from '../runtime/registry.ts';
 
-export const IFNAMSIZ = 15;
+export { checkIfName, IFNAMSIZ } from './names.ts';
+
 export const VXLAN_OVERHEAD_V4 = 50;
 export const RUN_ID_RE = /^[a-z0-9]{1,8}$/;
-
-export function checkIfName(name: string, path: Path): string {
-  if (Buffer.byteLength(name) > IFNAMSIZ) {
-    throw new SemanticError(path, `generated interface name '${name}' is ${Buffer.byteLength(name)} bytes; Linux allows at most ${IFNAMSIZ}`);
-  }
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/.test(name)) throw new SemanticError(path, `invalid interface name '${name}'`);
-  return name;
-}
 
 /** Deterministic, locally administered, unicast: 02:xx:xx:xx:xx:xx from topology + node name. */
 export function defaultVtepMac(topology: string, node: string): string {
@@ -52,29 +47,6 @@ export interface NormalizeOptions {
   discovered?: Record<string, DiscoveredNode>;
 }
 
-/** kind names its node containers <cluster>-control-plane, <cluster>-worker, <cluster>-worker2, … */
-export function kindNodeName(cluster: string, index: number): string {
-  return index === 0 ? `${cluster}-control-plane` : `${cluster}-worker${index === 1 ? '' : index}`;
-}
-
-/** What a runtime cannot do, as file:line:col errors (checked before anything else, so `vxlab validate` reports them). */
-function checkRuntime(t: Topology, runtime: string): void {
-  if (runtime === 'netns') {
-    if (t.image !== undefined) throw new SemanticError(['image'], `image needs runtime docker or kind; runtime netns nodes are network namespaces`);
-    t.nodes.forEach((n, i) => {
-      if (n.image !== undefined) throw new SemanticError(['nodes', i, 'image'], `image needs runtime docker or kind; runtime netns nodes are network namespaces`);
-    });
-  }
-  if (runtime === 'kind') {
-    const segs = t.underlay?.segments ?? [];
-    if (segs.length > 1) throw new SemanticError(['underlay', 'segments', 1], 'runtime kind has one underlay segment (the cluster\'s Docker network); routed underlays need runtime docker or netns');
-    t.nodes.forEach((n, i) => {
-      if (n.ip !== undefined) throw new SemanticError(['nodes', i, 'ip'], 'runtime kind: node IPs are assigned by Docker when kind creates the node; remove ip (vxlab reads it from Docker)');
-      if (n.podSubnet !== undefined) throw new SemanticError(['nodes', i, 'podSubnet'], 'runtime kind: pod subnets come from the cluster (spec.podCIDR) or from overlay.podCidr; remove podSubnet');
-    });
-  }
-}
-
 const sources = new WeakMap<ResolvedTopology, { t: Topology; opts: NormalizeOptions }>();
 
 /**
@@ -98,8 +70,8 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
 function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   if (!RUN_ID_RE.test(opts.runId)) throw new SemanticError([], `run id '${opts.runId}' must match ${RUN_ID_RE}`);
   const runtime = t.runtime ?? 'netns';
-  checkRuntime(t, runtime);
-  const containers = runtime !== 'netns';
+  const rt = getRuntime(runtime);
+  rt.validate(t); // what the runtime cannot do, at its key
   if (opts.discovered) {
     const d = opts.discovered;
     t = { ...t, nodes: t.nodes.map((n) => ({ ...n, ip: d[n.name]?.ip ?? n.ip, podSubnet: d[n.name]?.podSubnet ?? n.podSubnet })) };
@@ -140,17 +112,8 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       cidr: c.text,
       prefixLen: c.prefix,
       mtu: s.mtu ?? underMtu,
-      ns: containers ? undefined : `${base}-seg-${s.name}`,
       bridge: 'br0',
     };
-    if (runtime === 'docker') {
-      // the gateway Docker puts on the segment's bridge: the last host address, so .1 stays free for the router
-      seg.bridge = checkIfName(`vx-${opts.runId}-s${i}`, [...p, 'name']);
-      seg.network = { name: `${base}-seg-${s.name}`, bridge: seg.bridge, gateway: host(c, size(c) - 2), internal: !routed };
-    } else if (runtime === 'kind') {
-      seg.bridge = checkIfName(`vx-${opts.runId}-k`, [...p, 'name']);
-      seg.network = { name: base, bridge: seg.bridge, gateway: host(c, 1), internal: false };
-    }
     if (routed) {
       seg.routerIp = host(c, 1);
       seg.routerMtu = s.routerMtu ?? seg.mtu;
@@ -167,9 +130,10 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   // ---- nodes
   const nodeNames = new Set<string>();
   const usedIps = new Map<string, Set<number>>(); // segment -> used host offsets
-  // runtime docker: the bridge's gateway address is never handed to a node
+  // an address the runtime keeps for itself (docker: the bridge's gateway) is never handed to a node
   segments.forEach((s, j) => {
-    if (runtime === 'docker') usedIps.set(s.name, new Set([size(segCidrs[j]!) - 2]));
+    const r = rt.reservedHost?.(size(segCidrs[j]!));
+    if (r) usedIps.set(s.name, new Set([r.offset]));
   });
   const podSubnets: Cidr4[] = [];
   const maxSubnets = 2 ** (nodeCidrSize - podCidr.prefix);
@@ -187,8 +151,8 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
         throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is outside segment ${segName} (${c.text}) or not a host address`);
       }
       if (routed && off === 1) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is the router's address on ${segName}`);
-      const gw = segments[sIdx]!.network?.gateway;
-      if (runtime === 'docker' && n.ip === gw) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is the gateway Docker puts on segment ${segName}'s bridge (runtime docker reserves the last host address)`);
+      const res = rt.reservedHost?.(size(c));
+      if (res && off === res.offset) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} of segment ${segName} ${res.why}`);
       const used = usedIps.get(segName) ?? new Set<number>();
       if (used.has(off)) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is used twice`);
       used.add(off);
@@ -302,8 +266,6 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       },
       bridge: layout === 'flannel' ? { name: 'cni0', ip: host(ps, 1) } : undefined,
       pods,
-      ...(runtime === 'docker' ? { container: `${base}-${n.name}`, image: n.image ?? t.image } : {}),
-      ...(runtime === 'kind' ? { container: kindNodeName(base, i), image: n.image ?? t.image } : {}),
     } satisfies ResolvedNode;
   });
 
@@ -347,7 +309,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     : undefined;
   if (ov.cni && !ov.cni.conflist && !ov.cni.config) throw new SemanticError(['overlay', 'cni'], 'expected conflist: FILE or config: {…}');
 
-  return {
+  const resolved: ResolvedTopology = {
     name: t.name,
     file: opts.file,
     runId: opts.runId,
@@ -356,8 +318,6 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     layout,
     routed,
     routerNs: routed ? `${base}-router` : undefined,
-    ...(runtime === 'docker' && routed ? { routerContainer: `${base}-router` } : {}),
-    ...(runtime === 'kind' ? { kindCluster: base } : {}),
     segments,
     overlay: { podCidr: podCidr.text, nodeCidrSize, defaultVni, defaultPort },
     nodes,
@@ -366,6 +326,8 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     checks: (t.checks ?? []).map((c) => ({ name: c.name, command: c.command, timeoutSec: c.timeoutSec ?? 60 })),
     cni,
   };
+  rt.decorate(resolved, t); // segment namespaces or Docker networks, container names: the runtime's
+  return resolved;
 }
 
 function stripFault(f: Record<string, unknown>): Record<string, unknown> {

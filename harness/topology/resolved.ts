@@ -79,7 +79,8 @@ export interface ResolvedNode {
   image?: string;
 }
 
-export type RuntimeName = 'netns' | 'docker' | 'kind';
+/** a name from the runtime registry (harness/runtime/registry.ts) */
+export type RuntimeName = string;
 
 /** Facts a runtime learns only once its nodes exist (kind: Docker assigns node IPs, the cluster pod CIDRs). */
 export interface DiscoveredNode {

@@ -1,6 +1,7 @@
 // The one schema. TypeScript types, the JSON Schema for editors (topologies/vxlab.schema.json)
 // and the README's topology reference all come from here.
 import { z } from 'zod';
+import { runtimeNames } from '../runtime/registry.ts';
 
 export const STATIC_ARP_AUTO_NODES = 16;
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -15,7 +16,8 @@ const mtu = z.number({ error: 'expected an integer MTU' }).int().min(1280, { err
 const vni = z.number({ error: 'expected an integer VNI' }).int().min(0, { error: 'expected a VNI in 0–16777215' }).max(16777215, { error: 'expected a VNI in 0–16777215' });
 const port = z.number({ error: 'expected an integer port' }).int().min(1, { error: 'expected a port in 1–65535' }).max(65535, { error: 'expected a port in 1–65535' });
 
-export const RUNTIMES = ['netns', 'docker', 'kind'] as const;
+// the runtime registry is the one list of runtimes: a new runtime is a folder under harness/runtime/ plus its line there
+export const RUNTIMES = runtimeNames() as [string, ...string[]];
 const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\/:@-]*$/i, { error: 'expected a local image reference like vxlab-node:abc123 or my/image:tag' });
 export const LAYOUTS = ['flannel', 'calico'] as const;
 export const VTEPS = ['kernel', 'userspace'] as const;

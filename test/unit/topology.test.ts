@@ -113,7 +113,7 @@ describe('schema errors: file:line:col, the key, what was expected', () => {
     expect(errorOf('name: x\nruntime: kind\nnodes:\n  - name: a\n    ip: 192.168.1.5\n')).toMatch(/:5:9: nodes\[0\]\.ip: runtime kind: node IPs are assigned by Docker/);
     expect(errorOf('name: x\nruntime: kind\nnodes:\n  - {name: a, podSubnet: 10.244.1.0/24}\n')).toMatch(/:4:\d+: nodes\[0\]\.podSubnet: runtime kind: pod subnets come from the cluster/);
     expect(errorOf('name: x\nruntime: kind\nunderlay:\n  segments:\n    - {name: a, cidr: 192.168.1.0/24}\n    - {name: b, cidr: 192.168.2.0/24}\nnodes: [{name: a}]\n')).toMatch(/:6:\d+: underlay\.segments\[1\]: runtime kind has one underlay segment/);
-    expect(errorOf('name: x\nruntime: docker\nnodes:\n  - {name: a, ip: 192.168.1.254}\n')).toMatch(/:4:\d+: nodes\[0\]\.ip: node IP 192\.168\.1\.254 is the gateway Docker puts on segment rack1's bridge/);
+    expect(errorOf('name: x\nruntime: docker\nnodes:\n  - {name: a, ip: 192.168.1.254}\n')).toMatch(/:4:\d+: nodes\[0\]\.ip: node IP 192\.168\.1\.254 of segment rack1 is the gateway Docker puts on the segment's bridge/);
     expect(errorOf('name: x\nruntime: docker\nimage: "Bad image!"\nnodes: [{name: a}]\n')).toMatch(/:3:\d+: image: expected a local image reference/);
   });
   it('runtime docker: containers, Docker networks, the gateway address never handed to a node', () => {

@@ -10,6 +10,8 @@ import { RuntimeUnavailableError } from '../errors.ts';
 import { attachNetns } from '../netns/runtime.ts';
 import { containersOf, docker, dockerConfigured, LABEL_NODE, LABEL_RUN, LABEL_SEGMENT, LABEL_TOPOLOGY, networksOf, removeAll } from './client.ts';
 import { ensureNodeImage } from './image.ts';
+import { checkIfName } from '../../topology/names.ts';
+import { host, parseCidr, size } from '../../topology/ip.ts';
 
 export interface Endpoint {
   network: string;
@@ -89,6 +91,24 @@ async function renameRouterLinks(t: ResolvedTopology): Promise<void> {
 export const dockerRuntime: Runtime = {
   name: 'docker',
   attachesNodes: true,
+  validate() {},
+  reservedHost(n) {
+    return { offset: n - 2, why: "is the gateway Docker puts on the segment's bridge (runtime docker reserves the last host address)" };
+  },
+  decorate(r, t) {
+    const base = `${r.prefix}-${r.name}`;
+    r.segments.forEach((s, i) => {
+      // the gateway Docker puts on the segment's bridge: the last host address, so .1 stays free for the router
+      s.bridge = checkIfName(`${r.prefix}-s${i}`, ['underlay', 'segments', i, 'name']);
+      const c = parseCidr(s.cidr);
+      s.network = { name: `${base}-seg-${s.name}`, bridge: s.bridge, gateway: host(c, size(c) - 2), internal: !r.routed };
+    });
+    r.nodes.forEach((n, i) => {
+      n.container = `${base}-${n.name}`;
+      n.image = t.nodes[i]!.image ?? t.image;
+    });
+    if (r.routed) r.routerContainer = `${base}-router`;
+  },
   async prepare(t) {
     const { docker: d } = await docker();
     for (const img of images(t)) {

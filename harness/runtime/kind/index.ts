@@ -14,6 +14,14 @@ import { attachNetns } from '../netns/runtime.ts';
 import { containersOf, docker, dockerConfigured, LABEL_RUN, networksOf, removeAll } from '../docker/client.ts';
 import { networkSpec } from '../docker/index.ts';
 import { kindConfigYaml } from './config.ts';
+import { SemanticError } from '../../topology/errors.ts';
+import { checkIfName } from '../../topology/names.ts';
+import { host, parseCidr } from '../../topology/ip.ts';
+
+/** kind names its node containers <cluster>-control-plane, <cluster>-worker, <cluster>-worker2, … */
+export function kindNodeName(cluster: string, index: number): string {
+  return index === 0 ? `${cluster}-control-plane` : `${cluster}-worker${index === 1 ? '' : index}`;
+}
 
 export const LABEL_KIND_CLUSTER = 'io.x-k8s.kind.cluster';
 export const LABEL_KIND_ROLE = 'io.x-k8s.kind.role';
@@ -51,6 +59,25 @@ async function podCidrs(kubeconfig: string, names: string[]): Promise<Record<str
 export const kindRuntime: Runtime = {
   name: 'kind',
   attachesNodes: true,
+  validate(t) {
+    const segs = t.underlay?.segments ?? [];
+    if (segs.length > 1) throw new SemanticError(['underlay', 'segments', 1], "runtime kind has one underlay segment (the cluster's Docker network); routed underlays need runtime docker or netns");
+    t.nodes.forEach((n, i) => {
+      if (n.ip !== undefined) throw new SemanticError(['nodes', i, 'ip'], 'runtime kind: node IPs are assigned by Docker when kind creates the node; remove ip (vxlab reads it from Docker)');
+      if (n.podSubnet !== undefined) throw new SemanticError(['nodes', i, 'podSubnet'], 'runtime kind: pod subnets come from the cluster (spec.podCIDR) or from overlay.podCidr; remove podSubnet');
+    });
+  },
+  decorate(r, t) {
+    const base = `${r.prefix}-${r.name}`;
+    const s = r.segments[0]!;
+    s.bridge = checkIfName(`${r.prefix}-k`, ['underlay', 'segments', 0, 'name']);
+    s.network = { name: base, bridge: s.bridge, gateway: host(parseCidr(s.cidr), 1), internal: false };
+    r.nodes.forEach((n, i) => {
+      n.container = kindNodeName(base, i);
+      n.image = t.nodes[i]!.image ?? t.image;
+    });
+    r.kindCluster = base;
+  },
   async prepare() {
     await docker();
     if (!onPath('kind')) throw new RuntimeUnavailableError('runtime kind needs the kind executable on PATH (https://kind.sigs.k8s.io: a single static binary)');
