@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { RuntimeUnavailableError } from '../errors.ts';
+import { run } from '../../util/exec.ts';
 
 // must be set before testcontainers looks for its reaper
 process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
@@ -81,4 +82,33 @@ export async function removeAll(containerIds: string[], networkIds: string[]): P
     }
   }
   return left;
+}
+
+/** ifindexes of the root namespace's links enslaved to these bridges (the host side of the containers' eth0) — read only */
+export async function linksOnBridges(bridges: string[]): Promise<number[]> {
+  if (!bridges.length) return [];
+  const r = await run(['ip', '-j', 'link', 'show'], { reject: false });
+  const links = (JSON.parse(r.stdout || '[]') as { ifindex: number; master?: string }[]);
+  return links.filter((l) => l.master && bridges.includes(l.master)).map((l) => l.ifindex);
+}
+
+/**
+ * Wait (bounded) until these root-namespace links are gone. Docker returns from removing a container before the kernel
+ * has destroyed its network namespace (that happens asynchronously), and with it the host side of its veth.
+ */
+export async function waitLinksGone(ifindexes: number[], timeoutMs = 20_000): Promise<number[]> {
+  if (!ifindexes.length) return [];
+  const deadline = Date.now() + timeoutMs;
+  let left = ifindexes;
+  for (;;) {
+    const r = await run(['ip', '-j', 'link', 'show'], { reject: false });
+    const present = new Set((JSON.parse(r.stdout || '[]') as { ifindex: number }[]).map((l) => l.ifindex));
+    left = left.filter((i) => present.has(i));
+    if (!left.length || Date.now() > deadline) return left;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+export function bridgeOf(n: Dockerode.NetworkInspectInfo): string | undefined {
+  return n.Options?.['com.docker.network.bridge.name'];
 }

@@ -8,7 +8,7 @@ import type { Leftover, Runtime, RuntimeContext } from '../types.ts';
 import type { RunState } from '../state.ts';
 import { RuntimeUnavailableError } from '../errors.ts';
 import { attachNetns } from '../netns/runtime.ts';
-import { containersOf, docker, dockerConfigured, LABEL_NODE, LABEL_RUN, LABEL_SEGMENT, LABEL_TOPOLOGY, networksOf, removeAll } from './client.ts';
+import { bridgeOf, containersOf, docker, dockerConfigured, linksOnBridges, waitLinksGone, LABEL_NODE, LABEL_RUN, LABEL_SEGMENT, LABEL_TOPOLOGY, networksOf, removeAll } from './client.ts';
 import { ensureNodeImage } from './image.ts';
 import { checkIfName } from '../../topology/names.ts';
 import { host, parseCidr, size } from '../../topology/ip.ts';
@@ -178,7 +178,10 @@ export const dockerRuntime: Runtime = {
     // by label, so a container whose creation was interrupted after the record is found too
     const cs = await containersOf({ label: [`${LABEL_RUN}=${state.runId}`] });
     const ns = await networksOf({ label: [`${LABEL_RUN}=${state.runId}`] });
-    return removeAll(cs.map((c) => c.Id), ns.map((n) => n.Id));
+    const veths = await linksOnBridges(ns.map(bridgeOf).filter((b): b is string => !!b));
+    const left = await removeAll(cs.map((c) => c.Id), ns.map((n) => n.Id));
+    const lingering = await waitLinksGone(veths);
+    return [...left, ...lingering.map((i) => `host-side veth ifindex ${i} of a removed container is still there`)];
   },
   async leftovers() {
     const out: Leftover[] = [];

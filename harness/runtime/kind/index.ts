@@ -11,7 +11,7 @@ import type { Leftover, Runtime, RuntimeContext } from '../types.ts';
 import type { RunState } from '../state.ts';
 import { RuntimeUnavailableError } from '../errors.ts';
 import { attachNetns } from '../netns/runtime.ts';
-import { containersOf, docker, dockerConfigured, LABEL_RUN, networksOf, removeAll } from '../docker/client.ts';
+import { bridgeOf, containersOf, docker, dockerConfigured, linksOnBridges, waitLinksGone, LABEL_RUN, networksOf, removeAll } from '../docker/client.ts';
 import { networkSpec } from '../docker/index.ts';
 import { kindConfigYaml } from './config.ts';
 import { SemanticError } from '../../topology/errors.ts';
@@ -143,6 +143,7 @@ export const kindRuntime: Runtime = {
   async remove(state: RunState) {
     const cluster = clusterOf(state);
     const left: string[] = [];
+    const veths = await linksOnBridges((await networksOf({ label: [`${LABEL_RUN}=${state.runId}`] })).map(bridgeOf).filter((b): b is string => !!b));
     if (onPath('kind')) {
       const r = await run(['kind', 'delete', 'cluster', '--name', cluster], { reject: false, timeoutMs: 120_000 });
       if (r.exitCode !== 0) left.push(`kind delete cluster ${cluster}: ${r.stderr.trim()}`);
@@ -150,7 +151,9 @@ export const kindRuntime: Runtime = {
     // whatever kind left (or when kind is gone): the node containers by kind's label, then vxlab's network
     const cs = await containersOf({ label: [`${LABEL_KIND_CLUSTER}=${cluster}`] });
     const ns = await networksOf({ label: [`${LABEL_RUN}=${state.runId}`] });
-    return [...left.filter(() => cs.length > 0), ...(await removeAll(cs.map((c) => c.Id), ns.map((n) => n.Id)))];
+    const kept = [...left.filter(() => cs.length > 0), ...(await removeAll(cs.map((c) => c.Id), ns.map((n) => n.Id)))];
+    const lingering = await waitLinksGone(veths);
+    return [...kept, ...lingering.map((i) => `host-side veth ifindex ${i} of a removed node is still there`)];
   },
   async leftovers() {
     const out: Leftover[] = [];
