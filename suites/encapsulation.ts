@@ -170,6 +170,9 @@ function verdict(o: Observation, missing: string[], diffs: string[], ok: string,
   return fail(`no ${what} captured on ${missing.length} of ${plannedPairs(o).size} directed node pairs it generated traffic for: ${names.join(', ')}${diffs.length ? `; and ${diffs.length} difference${diffs.length > 1 ? 's' : ''} on the pairs seen: ${diffs[0]}` : ''}`, { diffs: [...missing, ...diffs], ...extra });
 }
 
+const byIp = (t: ResolvedTopology, ip: string | undefined) => t.nodes.find((n) => n.ip === ip);
+const podByIp = (t: ResolvedTopology, ip: string | undefined) => t.nodes.flatMap((n) => n.pods).find((p) => p.ip === ip);
+
 /** Outer packets that carry pod traffic: UDP between two node IPs whose payload decodes to an inner pod-to-pod IPv4 packet, captured at the receiver. */
 function tunnelPackets(t: ResolvedTopology, o: Observation): { s: Seen; from: ResolvedNode; to: ResolvedNode; inner: DecodedPacket }[] {
   const out = [];
