@@ -430,10 +430,8 @@ const entropy: CheckDef = {
       const m = perSender.get(node) ?? new Map<string, Set<number>>();
       const want = [...new Map(fl.map((f) => [flowKey(f), f])).values()];
       const absent = want.filter((f) => !m.has(flowKey(f)));
-      if (m.size < 2) {
-        diffs.push(`${node}: expected ${want.length} distinct inner flows to judge source-port entropy, captured ${m.size}; missing ${absent.map((f) => `${f.src.node}/${f.src.name} -> ${f.dst.node}/${f.dst.name}`).join(', ')}`);
-        continue;
-      }
+      if (absent.length) diffs.push(`${node}: expected ${want.length} distinct inner flows to judge source-port entropy, captured ${want.length - absent.length}; missing ${absent.map((f) => `${f.src.node}/${f.src.name} (${f.src.ip}) -> ${f.dst.node}/${f.dst.name} (${f.dst.ip})`).join(', ')}`);
+      if (m.size < 2) continue;
       const all = new Set([...m.values()].flatMap((v) => [...v]));
       if (all.size < 2) diffs.push(`${node}: ${m.size} distinct inner flows all used outer source port ${[...all][0]}: no entropy for underlay ECMP`);
     }
