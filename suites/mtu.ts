@@ -103,10 +103,11 @@ const dfBoundary: CheckDef = {
       // 1. from the pod: the largest IP packet that fits end to end is the min over both pods, both overlays and the path
       const pathMtu = Math.min(a.mtu, b.mtu, na.vtep.mtu, nb.vtep.mtu, ...underlay);
       const pod = await boundary(a.ns, b.ip, pathMtu - 28, `${a.node}/${a.name} -> ${b.node}/${b.name}`, `path MTU ${pathMtu}`);
-      // 2. from the node itself, through its VTEP: with pod MTU = overlay MTU the pod's own eth0 refuses the oversize
-      //    packet before it leaves the pod, so this is the probe that exercises the VTEP's limit and the path behind it
-      const vtepPath = Math.min(na.vtep.mtu, nb.vtep.mtu, b.mtu, ...underlay);
-      const viaNode = await boundary(na.ns, b.ip, vtepPath - 28, `${a.node} (node, via ${na.vtep.dev}) -> ${b.node}/${b.name}`, `VTEP path MTU ${vtepPath}`);
+      // 2. from the node itself, through its VTEP to the remote VTEP address: with pod MTU = overlay MTU the pod's own
+      //    eth0 refuses the oversize packet before it leaves the pod, and a remote pod's veth would answer frag-needed
+      //    for its own MTU; node to VTEP address is the probe that exercises the sending VTEP's limit and the path
+      const vtepPath = Math.min(na.vtep.mtu, nb.vtep.mtu, ...underlay);
+      const viaNode = await boundary(na.ns, nb.vtep.ip, vtepPath - 28, `${a.node} (node, via ${na.vtep.dev}) -> ${b.node} (${nb.vtep.ip})`, `VTEP path MTU ${vtepPath}`);
       for (const x of [pod, viaNode]) {
         observed.push(x.observed);
         diffs.push(...x.diffs);
