@@ -91,3 +91,19 @@ export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
     },
   };
 }
+
+/**
+ * Every command survives a closed stdout/stderr (`vxlab conformance … | head`): a write to a pipe whose reader went
+ * away is dropped instead of crashing the process, so the command still finishes — and still tears down what it built —
+ * and exits with its own code.
+ */
+export function survivePipeClose(): void {
+  for (const s of [process.stdout, process.stderr]) {
+    if ((s as any).__vxlabEpipe) continue;
+    (s as any).__vxlabEpipe = true;
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+      throw e;
+    });
+  }
+}
