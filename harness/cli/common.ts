@@ -1,12 +1,13 @@
 // Shared CLI plumbing: loading a topology for a command, run ids, exit codes, error rendering.
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadTopology, locateSemantic } from '../topology/load.ts';
 import { normalize, RUN_ID_RE } from '../topology/normalize.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import { TopologyError } from '../topology/errors.ts';
 import { SemanticError } from '../topology/errors.ts';
+import { PKG_ROOT } from '../util/module.ts';
+import { PreflightError, UsageError } from '../util/errors.ts';
 
 export const EXIT = {
   OK: 0,
@@ -21,20 +22,12 @@ export const EXIT = {
   INTERRUPTED: 130,
 } as const;
 
-export class UsageError extends Error {
-  readonly code = 'VXLAB_USAGE';
-}
+export { UsageError, PreflightError } from '../util/errors.ts';
 
-export const DEFAULT_TOPOLOGY = fileURLToPath(new URL('../../topologies/flannel-3node.yaml', import.meta.url));
+export const DEFAULT_TOPOLOGY = join(PKG_ROOT, 'topologies/flannel-3node.yaml');
 
-/** The default run id is derived from the file's path, so up/status/exec/down on the same file find the same run. */
-export function defaultRunId(file: string): string {
-  return `f${createHash('sha256').update(file).digest('hex').slice(0, 5)}`;
-}
-
-export function randomRunId(): string {
-  return `r${Math.random().toString(36).slice(2, 7).replace(/[^a-z0-9]/g, '0')}`;
-}
+export { defaultRunId, randomRunId } from '../util/run-id.ts';
+import { defaultRunId, randomRunId } from '../util/run-id.ts';
 
 export function pickRunId(file: string, given?: string, ephemeral = false): string {
   const id = given ?? process.env.VXLAB_RUN_ID ?? (ephemeral ? randomRunId() : defaultRunId(file));
@@ -52,16 +45,8 @@ export function resolveTopology(file: string, runId: string): ResolvedTopology {
   }
 }
 
-export function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
-    const e = new PreflightError('vxlab needs root: it creates network namespaces, veths and vxlan devices (run it with sudo).');
-    throw e;
-  }
-}
+export { requireRoot } from '../util/preflight.ts';
 
-export class PreflightError extends Error {
-  readonly code = 'VXLAB_PREFLIGHT';
-}
 
 /** Render any error as the user should see it, and pick the exit code. No stack traces for expected errors. */
 export function renderError(e: unknown): { text: string; exit: number } {

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import type { Command } from './main.ts';
-import { EXIT, requireRoot, UsageError } from './common.ts';
-import { liveRun, targetNs } from './target.ts';
+import { resolve } from 'node:path';
+import { EXIT, pickRunId, requireRoot, UsageError } from './common.ts';
+import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: 'run a command inside a node or pod namespace (exit code passed through)',
@@ -21,16 +21,9 @@ const cmd: Command = {
     const [file, target] = head;
     if (!file || !target || head.length !== 2) throw new UsageError('exec: expected FILE TARGET -- COMMAND…');
     requireRoot();
-    const { t } = liveRun(file, runId);
-    const ns = targetNs(t, target);
-    return await new Promise<number>((res) => {
-      const c = spawn('ip', ['netns', 'exec', ns, ...command], { stdio: 'inherit' });
-      c.on('error', (e) => {
-        console.error(`vxlab exec: ${e.message}`);
-        res(127);
-      });
-      c.on('exit', (code, sig) => res(code ?? (sig ? 128 + 15 : EXIT.FAIL)));
-    });
+    const lab = await Lab.attach(file, { runId: pickRunId(resolve(file), runId) });
+    const r = await lab.exec(target, command, { stdio: 'inherit', timeoutMs: 0 });
+    return r.exitCode;
   },
 };
 export default cmd;
