@@ -4,25 +4,11 @@ import { join } from 'node:path';
 import { loadTopology, locateSemantic } from '../topology/load.ts';
 import { normalize, RUN_ID_RE } from '../topology/normalize.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
-import { TopologyError } from '../topology/errors.ts';
-import { SemanticError } from '../topology/errors.ts';
 import { PKG_ROOT } from '../util/module.ts';
-import { PreflightError, UsageError } from '../util/errors.ts';
-
-export const EXIT = {
-  OK: 0,
-  /** checks failed, or a command inside a namespace failed */
-  FAIL: 1,
-  /** bad input: usage, malformed or inconsistent topology */
-  USAGE: 2,
-  /** preflight: not root, or missing host tools / kernel features */
-  PREFLIGHT: 3,
-  /** run state: already up, or not up */
-  STATE: 4,
-  INTERRUPTED: 130,
-} as const;
+import { UsageError } from '../util/errors.ts';
 
 export { UsageError, PreflightError } from '../util/errors.ts';
+export { EXIT, renderError } from './exit.ts';
 
 export const DEFAULT_TOPOLOGY = join(PKG_ROOT, 'topologies/flannel-3node.yaml');
 
@@ -47,20 +33,6 @@ export function resolveTopology(file: string, runId: string): ResolvedTopology {
 
 export { requireRoot } from '../util/preflight.ts';
 
-
-/** Render any error as the user should see it, and pick the exit code. No stack traces for expected errors. */
-export function renderError(e: unknown): { text: string; exit: number } {
-  if (e instanceof TopologyError) return { text: e.message, exit: EXIT.USAGE };
-  if (e instanceof SemanticError) return { text: e.message, exit: EXIT.USAGE };
-  if (e instanceof UsageError) return { text: `vxlab: ${e.message}`, exit: EXIT.USAGE };
-  if (e instanceof PreflightError) return { text: `vxlab: ${e.message}`, exit: EXIT.PREFLIGHT };
-  const err = e as any;
-  if (err?.code === 'VXLAB_RUN_EXISTS' || err?.code === 'VXLAB_NOT_UP') return { text: `vxlab: ${err.message}`, exit: EXIT.STATE };
-  if (err?.code === 'VXLAB_ABORTED') return { text: `vxlab: ${err.message}`, exit: EXIT.INTERRUPTED };
-  if (err?.code === 'VXLAB_COMMAND_FAILED') return { text: `vxlab: ${err.message}`, exit: EXIT.FAIL };
-  if (process.env.VXLAB_DEBUG) return { text: String(err?.stack ?? err), exit: EXIT.FAIL };
-  return { text: `vxlab: ${err?.message ?? String(err)}`, exit: EXIT.FAIL };
-}
 
 /** An AbortSignal fired by SIGINT/SIGTERM, for rolling back a half-built topology. */
 export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
