@@ -87,15 +87,21 @@ function makeTest(defaultTopology: string | TopologySpec | undefined, defaultOpt
   return base.extend<LabFixtures>({
     topology: async ({}, use) => use(defaultTopology),
     labOptions: async ({}, use) => use(defaultOptions),
-    lab: async ({ topology, labOptions }, use) => {
+    lab: async ({ topology, labOptions, onTestFinished }, use) => {
       if (topology === undefined) {
         throw new Error("vxlab/vitest: no topology for the 'lab' fixture; use labTest(topology) or test.override({ topology })");
       }
-      const lab = await Lab.up(topology, labOptions);
+      // A test that times out may do so while up() is still running, before use(): vitest then never resumes this
+      // fixture. onTestFinished runs whatever happened (pass, fail, timeout), waits for up() and removes the lab.
+      const pending = Lab.up(topology, labOptions);
+      let removed: Promise<void> | undefined;
+      const down = () => (removed ??= pending.then((l) => l.down(), () => undefined));
+      onTestFinished(down, 120_000);
+      const lab = await pending;
       try {
         await use(lab);
       } finally {
-        await lab.down();
+        await down();
       }
     },
   });
