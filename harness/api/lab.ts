@@ -3,6 +3,8 @@
 import './polyfill.ts';
 import { resolve } from 'node:path';
 import { constants } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { execa } from 'execa';
 import type { z } from 'zod';
 import { loadTopology, loadTopologyObject, locateSemantic, type Loaded } from '../topology/load.ts';
@@ -11,7 +13,7 @@ import { FaultSchema, TopologySchema } from '../topology/schema.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import { TopologyError } from '../topology/errors.ts';
 import { up, teardown } from '../runtime/lifecycle.ts';
-import { readState, type RunState } from '../runtime/state.ts';
+import { isAlive, readState, removeState, type RunState } from '../runtime/state.ts';
 import { vtepPaths } from '../runtime/vtep-launch.ts';
 import { applyFaultsReporting } from '../faults/apply.ts';
 import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
@@ -120,6 +122,52 @@ export function resolveLab(topology: string | TopologySpec, runId: string, baseD
   return { t, loaded };
 }
 
+/**
+ * Labs this process brought up (not persistent) and has not taken down. If the process ends with some still up —
+ * a test runner that gives up on a timed-out test and stops its worker (vitest: SIGTERM, then SIGKILL after 0.5 s)
+ * before `await using` or a finally ran — they are removed synchronously on 'exit' and on SIGTERM/SIGINT/SIGHUP:
+ * owned processes killed, namespaces deleted, state file and work dir removed. The signal handlers exist only while
+ * such labs do; after reaping, the signal is re-raised unless someone else handles it. Against SIGKILL, ephemeral runs
+ * are what `vxlab cleanup` reaps (owner gone).
+ */
+const owned = new Set<string>();
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+const onSignal = (sig: NodeJS.Signals) => {
+  reapOwnedSync();
+  if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+};
+
+function reapOwnedSync(): void {
+  for (const runId of owned) {
+    const s = readState(runId);
+    if (!s || s.pid !== process.pid) continue;
+    for (const p of s.processes) if (isAlive(p.pid, p.startTime)) try { process.kill(p.pid, 'SIGKILL'); } catch {}
+    spawnSync('ip', ['-force', '-batch', '-'], { input: [...s.namespaces].reverse().map((n) => `netns del ${n}`).join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
+    try {
+      rmSync(s.workDir, { recursive: true, force: true });
+    } catch {}
+    removeState(runId);
+  }
+  disown();
+}
+
+function own(runId: string): void {
+  if (!owned.size) {
+    process.on('exit', reapOwnedSync);
+    for (const sig of SIGNALS) process.once(sig, onSignal);
+  }
+  owned.add(runId);
+}
+
+function disown(runId?: string): void {
+  if (runId === undefined) owned.clear();
+  else owned.delete(runId);
+  if (!owned.size) {
+    process.off('exit', reapOwnedSync);
+    for (const sig of SIGNALS) process.off(sig, onSignal);
+  }
+}
+
 export class Lab implements AsyncDisposable {
   #t: ResolvedTopology;
   #down = false;
@@ -139,7 +187,14 @@ export class Lab implements AsyncDisposable {
     const runId = checkRunId(opts.runId ?? randomRunId());
     const { t } = resolveLab(topology, runId, opts.baseDir);
     preflight(['ip', 'bridge', 'sysctl']);
-    const running = await up(t, { ephemeral: !opts.persistent, signal: opts.signal, onStage: opts.onStage });
+    if (!opts.persistent) own(t.runId);
+    let running;
+    try {
+      running = await up(t, { ephemeral: !opts.persistent, signal: opts.signal, onStage: opts.onStage });
+    } catch (e) {
+      disown(t.runId);
+      throw e;
+    }
     let skips: CheckResult[] = [];
     if (opts.faults !== false) {
       try {
@@ -296,6 +351,7 @@ export class Lab implements AsyncDisposable {
     if (this.#down) return;
     const s = readState(this.#t.runId);
     if (s) await teardown(s);
+    disown(this.#t.runId);
     this.#down = true;
   }
 
