@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from './main.ts';
 import { pickRunId, UsageError } from './common.ts';
 import { preflight } from './preflight.ts';
-import { runSession } from '../runner/session.ts';
+import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: 'run the suites against a topology that is already up',
@@ -14,7 +14,8 @@ const cmd: Command = {
     const file = positionals[0];
     if (!file) throw new UsageError('test: expected FILE');
     preflight();
-    const r = await runSession({ file, runId: pickRunId(resolve(file), values['run-id']), attach: true, suites: values.suite?.split(',').filter(Boolean), reporter: values.reporter, outDir: values.out });
+    const lab = await Lab.attach(file, { runId: pickRunId(resolve(file), values['run-id']) });
+    const r = await lab.session({ suites: values.suite?.split(',').filter(Boolean), reporter: values.reporter, outDir: values.out });
     process.stdout.write(r.output);
     return r.exitCode;
   },

@@ -2,8 +2,9 @@
 import type { Fault } from '../topology/schema.ts';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { run } from '../util/exec.ts';
-import { which } from '../cli/preflight.ts';
+import { which } from '../util/preflight.ts';
 import { overlayEntries } from '../plan/plan.ts';
+import type { CheckResult } from '../report/types.ts';
 
 export interface FaultTarget {
   topology: ResolvedTopology;
@@ -116,4 +117,24 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
 
 export async function applyFaults(r: { topology: ResolvedTopology }): Promise<void> {
   for (const f of r.topology.faults) await applyFault(r.topology, f);
+}
+
+/** The result a fault the host cannot apply leaves in the report: a skip with the reason. */
+export function faultSkipResult(f: Fault, e: FaultSkip): CheckResult {
+  return { id: `faults/${f.kind}`, suite: 'faults', title: describeFault(f), status: 'skip', skipReason: e.message, message: e.message, durationMs: 0 };
+}
+
+/** Apply faults in order; one the host cannot apply (FaultSkip) becomes a skip result, anything else throws. */
+export async function applyFaultsReporting(t: ResolvedTopology, faults: Fault[], say?: (m: string) => void): Promise<CheckResult[]> {
+  const skips: CheckResult[] = [];
+  for (const f of faults) {
+    say?.(`fault: ${describeFault(f)}`);
+    try {
+      await applyFault(t, f);
+    } catch (e) {
+      if (e instanceof FaultSkip) skips.push(faultSkipResult(f, e));
+      else throw e;
+    }
+  }
+  return skips;
 }

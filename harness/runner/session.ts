@@ -8,7 +8,7 @@ import type { CheckResult, RunReport } from '../report/types.ts';
 import { getReporter, writeReports, Progress, runTapScript } from '../report/index.ts';
 import { up, teardown, type Running } from '../runtime/lifecycle.ts';
 import { readState, type RunState } from '../runtime/state.ts';
-import { applyFault, describeFault, FaultSkip } from '../faults/apply.ts';
+import { applyFaultsReporting } from '../faults/apply.ts';
 import { runSuites, writeArtifacts } from './runner.ts';
 import { judge, notJudged, renderVerdicts, unmatched, validateExpect, type Verdict } from './expect.ts';
 import { checkIds, getSuites, suiteNames } from '../../suites/index.ts';
@@ -17,6 +17,8 @@ import { interruptSignal } from '../cli/common.ts';
 
 export interface SessionOptions {
   file: string;
+  /** already resolved (Lab.test: the lab's own topology, with the faults it applied); default: resolve `file` */
+  topology?: ResolvedTopology;
   runId: string;
   suites?: string[];
   reporter?: string;
@@ -57,7 +59,7 @@ export function resolveWithExpect(file: string, runId: string): ResolvedTopology
 }
 
 export async function runSession(o: SessionOptions): Promise<SessionResult> {
-  const t = resolveWithExpect(o.file, o.runId);
+  const t = o.topology ?? resolveWithExpect(o.file, o.runId);
   const reporter = o.reporter ?? 'pretty';
   getReporter(reporter); // unknown reporter: fail before touching the host
   const suites = getSuites(o.suites);
@@ -84,15 +86,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       say(`up ${t.name}`);
       running = await up(t, { ephemeral: true, signal: intr.signal, onStage: (s) => say(`up: ${s}`) });
       state = running.state;
-      for (const f of t.faults) {
-        say(`fault: ${describeFault(f)}`);
-        try {
-          await applyFault(t, f);
-        } catch (e) {
-          if (e instanceof FaultSkip) results.push({ id: `faults/${f.kind}`, suite: 'faults', title: describeFault(f), status: 'skip', skipReason: e.message, message: e.message, durationMs: 0 });
-          else throw e;
-        }
-      }
+      results.push(...(await applyFaultsReporting(t, t.faults, say)));
     }
     if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0) + t.checks.length);
     const r = await runSuites(t, suites, {

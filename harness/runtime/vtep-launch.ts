@@ -2,11 +2,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { procStartTime, type OwnedProcess } from './state.ts';
+import { moduleUrl, nodeArgv, PKG_ROOT } from '../util/module.ts';
 
-const MAIN = fileURLToPath(new URL('../vtep/main.ts', import.meta.url));
+const MAIN = moduleUrl('../vtep/main.ts', import.meta.url);
 
 export function vtepPaths(workDir: string, node: string) {
   const dir = join(workDir, 'vtep', node);
@@ -44,10 +44,10 @@ export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: s
   const cfg = vtepConfig(t, n, workDir, ephemeral ? process.pid : undefined);
   writeFileSync(p.config, JSON.stringify(cfg, null, 2));
   const log = openSync(p.log, 'a');
-  const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, '--import', 'tsx', MAIN, '--config', p.config], {
+  const child = spawn('ip', ['netns', 'exec', n.ns, ...nodeArgv(MAIN, ['--config', p.config])], {
     detached: !ephemeral,
     stdio: ['ignore', log, log],
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    cwd: PKG_ROOT,
   });
   closeSync(log);
   const pid = child.pid!;

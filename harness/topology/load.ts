@@ -9,16 +9,20 @@ import { TopologyError, type Path, type SourceLoc, type TopologyIssue, pathKey, 
 interface Source {
   file: string;
   display: string;
-  doc: Document;
-  lc: LineCounter;
+  /** absent for a topology given as an object (Lab.up(object)): errors carry the key path only */
+  doc?: Document;
+  lc?: LineCounter;
 }
+
+const OBJECT_SOURCE: Source = { file: '', display: '(topology object)' };
 
 /** For every path in the merged object: which file, and which path inside that file's document. */
 type Origins = Map<string, { src: Source; path: Path }>;
 
 export interface Loaded {
   topology: Topology;
-  file: string;
+  /** the file (absolute); undefined for a topology given as an object */
+  file?: string;
   /** map a path in the merged topology to its source location (preferKey: the key's position, not the value's) */
   locate(path: Path, preferKey?: boolean): SourceLoc | undefined;
 }
@@ -58,7 +62,7 @@ function parseSource(file: string): Source {
 }
 
 function nodeAt(src: Source, path: Path): { node?: YNode; keyNode?: YNode } {
-  let cur: unknown = src.doc.contents;
+  let cur: unknown = src.doc?.contents;
   let keyNode: YNode | undefined;
   for (const k of path) {
     if (isMap(cur)) {
@@ -76,7 +80,10 @@ function nodeAt(src: Source, path: Path): { node?: YNode; keyNode?: YNode } {
   return { node: cur as YNode, keyNode };
 }
 
-function locIn(src: Source, path: Path, preferKey = false): SourceLoc {
+function locIn(src: Source, path: Path, preferKey?: boolean): SourceLoc;
+function locIn(src: Source | undefined, path: Path, preferKey?: boolean): SourceLoc | undefined;
+function locIn(src: Source | undefined, path: Path, preferKey = false): SourceLoc | undefined {
+  if (!src?.doc || !src.lc) return undefined;
   const { node, keyNode } = nodeAt(src, path);
   const target = (preferKey && keyNode) || node || keyNode;
   const off = target?.range?.[0] ?? 0;
@@ -130,7 +137,7 @@ function merge(base: unknown, over: unknown, path: Path, src: Source, srcPath: P
 
 function loadRaw(file: string, chain: string[], origins: Origins): { raw: Record<string, unknown>; src: Source } {
   const src = parseSource(file);
-  const raw = src.doc.toJS() as Record<string, unknown>;
+  const raw = src.doc!.toJS() as Record<string, unknown>;
   let merged: Record<string, unknown> = {};
   if (raw.extends !== undefined) {
     if (typeof raw.extends !== 'string') {
@@ -214,6 +221,35 @@ export function loadTopology(file: string): Loaded {
   }
   const origins: Origins = new Map();
   const { raw, src } = loadRaw(abs, [abs], origins);
+  return validate(raw, src, origins, abs);
+}
+
+/**
+ * A topology given as a plain object (Lab.up(object)): validated exactly like a file. Errors carry the key path
+ * (and file:line:col for whatever came from an `extends` file, which resolves relative to baseDir).
+ */
+export function loadTopologyObject(obj: unknown, opts: { baseDir?: string } = {}): Loaded {
+  if (!isObj(obj)) throw new TopologyError([{ key: '', message: 'expected a topology object (name:, nodes:, …)' }]);
+  const origins: Origins = new Map();
+  let merged: Record<string, unknown> = {};
+  const own = structuredClone(obj) as Record<string, unknown>;
+  if (own.extends !== undefined) {
+    if (typeof own.extends !== 'string') throw new TopologyError([{ key: 'extends', message: 'expected a path to another topology file' }]);
+    const dir = opts.baseDir ?? process.cwd();
+    let base: string;
+    try {
+      base = realpathSync(resolve(dir, own.extends));
+    } catch {
+      throw new TopologyError([{ key: 'extends', message: `cannot read ${own.extends} (resolved from ${displayName(dir)})` }]);
+    }
+    merged = loadRaw(base, [base], origins).raw;
+    delete own.extends;
+  }
+  const raw = merge(merged, own, [], OBJECT_SOURCE, [], origins) as Record<string, unknown>;
+  return validate(raw, OBJECT_SOURCE, origins, undefined);
+}
+
+function validate(raw: Record<string, unknown>, src: Source, origins: Origins, file: string | undefined): Loaded {
   const locate = (path: Path, preferKey = false): SourceLoc | undefined => {
     for (let n = path.length; n >= 0; n--) {
       const o = origins.get(pathKey(path.slice(0, n)));
@@ -229,7 +265,7 @@ export function loadTopology(file: string): Loaded {
     });
     throw new TopologyError(issues);
   }
-  return { topology: parsed.data, file: abs, locate };
+  return { topology: parsed.data, file, locate };
 }
 
 /** Turn a SemanticError from normalize into a located TopologyError. */
