@@ -71,23 +71,11 @@ export function renderError(e: unknown): { text: string; exit: number } {
   if (e instanceof PreflightError) return { text: `vxlab: ${e.message}`, exit: EXIT.PREFLIGHT };
   const err = e as any;
   if (err?.code === 'VXLAB_RUN_EXISTS' || err?.code === 'VXLAB_NOT_UP') return { text: `vxlab: ${err.message}`, exit: EXIT.STATE };
-  if (err?.code === 'VXLAB_ABORTED') return { text: `vxlab: ${err.message}`, exit: EXIT.INTERRUPTED };
+  if (err?.code === 'VXLAB_ABORTED' || err?.code === 'VXLAB_INTERRUPTED') return { text: `vxlab: ${err.message}`, exit: EXIT.INTERRUPTED };
   if (err?.code === 'VXLAB_COMMAND_FAILED') return { text: `vxlab: ${err.message}`, exit: EXIT.FAIL };
   if (process.env.VXLAB_DEBUG) return { text: String(err?.stack ?? err), exit: EXIT.FAIL };
   return { text: `vxlab: ${err?.message ?? String(err)}`, exit: EXIT.FAIL };
 }
 
-/** An AbortSignal fired by SIGINT/SIGTERM, for rolling back a half-built topology. */
-export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
-  const ac = new AbortController();
-  const h = () => ac.abort();
-  process.on('SIGINT', h);
-  process.on('SIGTERM', h);
-  return {
-    signal: ac.signal,
-    dispose() {
-      process.off('SIGINT', h);
-      process.off('SIGTERM', h);
-    },
-  };
-}
+/** An AbortSignal fired by SIGINT/SIGTERM, for rolling back a half-built topology (see harness/util/signals.ts). */
+export { processInterrupt as interruptSignal } from '../util/signals.ts';

@@ -31,6 +31,8 @@ import type { CheckResult } from '../report/types.ts';
 import { isReporterName, Progress, reporterNames, writeReports } from '../report/index.ts';
 import { runSuites, writeArtifacts } from '../runner/runner.ts';
 import { getSuites } from '../../suites/index.ts';
+import { throwIfAborted, withScope } from '../util/scope.ts';
+import { healthProblems } from '../runner/health.ts';
 
 export const CONFORMANCE_TOPOLOGY = fileURLToPath(new URL('../../topologies/conformance-default.yaml', import.meta.url));
 export const DEFAULT_BIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
@@ -133,14 +135,17 @@ const result = (id: string, title: string, r: Partial<CheckResult> & Pick<CheckR
   ...r,
 });
 
-export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean; signal?: AbortSignal } = {}): Promise<{ results: CheckResult[]; artifactsDir?: string }> {
+export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean; signal?: AbortSignal } = {}): Promise<{ results: CheckResult[]; artifactsDir?: string; interrupted?: boolean }> {
   const { prep, t, timeoutMs } = inp;
   const progress = new Progress({ stream: process.stderr, tty: o.quiet ? false : undefined });
   const say = (m: string) => (o.quiet ? undefined : progress.update(m));
   const results: CheckResult[] = [];
   let running: Running | undefined;
   let artifactsDir: string | undefined;
+  let interrupted = false;
+  // the signal reaches every plugin call, probe and capture (see harness/util/scope.ts); checks finished so far are kept
   try {
+    await withScope({ signal: o.signal }, async () => {
     say(`up ${t.name} (${t.layout} layout, overlay only)`);
     running = await up(t, { ephemeral: true, skipCniAttach: true, signal: o.signal, onStage: (s) => say(`up: ${s}`), cniTimeoutMs: timeoutMs });
     const state = running.state;
@@ -188,11 +193,13 @@ export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean
     // 3. the four network suites on those pods
     const suites = getSuites();
     let kept: string[] = [];
+    throwIfAborted(o.signal);
     if (attached) {
       if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0));
-      const r = await runSuites(t, suites, { workDir: state.workDir, onProgress: (m) => say(m), onResult: (x) => !o.quiet && progress.result(x) });
+      const r = await runSuites(t, suites, { workDir: state.workDir, signal: o.signal, health: () => healthProblems(t, state), onProgress: (m) => say(m), onResult: (x) => !o.quiet && progress.result(x) });
       results.push(...r.results);
       kept = r.kept;
+      throwIfAborted(o.signal);
     } else {
       const why = 'the pods could not be attached (see conformance/attach)';
       for (const s of suites) for (const c of s.checks) results.push({ id: c.id, suite: s.name, title: c.title, status: 'skip', skipReason: why, message: why, durationMs: 0 });
@@ -214,11 +221,15 @@ export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean
       await writeArtifacts(t, artifactsDir, kept);
       for (const r of results) if (r.status === 'fail') r.artifacts = artifactsDir;
     }
+    });
+  } catch (e) {
+    if (!o.signal?.aborted) throw e;
+    interrupted = true;
   } finally {
     if (!o.quiet) progress.done();
     if (running) await teardown(running.state);
   }
-  return { results, artifactsDir };
+  return { results, artifactsDir, interrupted };
 }
 
 const cmd: Command = {
@@ -256,12 +267,18 @@ file and field, before anything on the host changes.
     const startedAt = new Date();
     const t0 = performance.now();
     try {
-      const { results, artifactsDir } = await runConformance(inp, { signal: intr.signal });
+      const { results, artifactsDir, interrupted } = await runConformance(inp, { signal: intr.signal });
       const out = writeReports(
-        { topology: inp.t.name, file: inp.prep.source, runId: inp.t.runId, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results, artifactsDir },
+        { topology: inp.t.name, file: inp.prep.source, runId: inp.t.runId, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results, artifactsDir, ...(interrupted ? { interrupted } : {}) },
         { reporter: inp.reporter, outDir: inp.outDir },
       );
       process.stdout.write(out);
+      if (interrupted) {
+        const msg = `interrupted by ${intr.received ?? 'a signal'}: ${results.length} check(s) finished before it; the topology is torn down`;
+        if (inp.reporter === 'tap') process.stdout.write(`Bail out! ${msg}\n`);
+        console.error(msg);
+        return EXIT.INTERRUPTED;
+      }
       return results.some((r) => r.status === 'fail') ? EXIT.FAIL : EXIT.OK;
     } finally {
       intr.dispose();

@@ -4,6 +4,7 @@ import { EXIT, requireRoot, UsageError } from './common.ts';
 import { liveRun } from './target.ts';
 import { nsExists } from '../runtime/netns/runtime.ts';
 import { isAlive } from '../runtime/state.ts';
+import { healthProblems } from '../runner/health.ts';
 
 const cmd: Command = {
   summary: 'show the nodes, pods, addresses and VTEPs of a running topology',
@@ -15,6 +16,11 @@ const cmd: Command = {
     if (!file) throw new UsageError('status: expected FILE');
     requireRoot();
     const { t, state } = liveRun(file, values['run-id']);
+    const vtepProc = (ns: string) => {
+      const p = state.processes.find((x) => x.ns === ns && /VTEP/i.test(x.what));
+      return p ? { pid: p.pid, running: isAlive(p.pid, p.startTime) } : undefined;
+    };
+    const problems = state.status === 'up' ? healthProblems(t, state, 'since up').map((p) => p.message) : [];
     const out = {
       runId: t.runId,
       topology: t.name,
@@ -30,11 +36,13 @@ const cmd: Command = {
         present: nsExists(n.ns),
         addresses: [`${n.ip}/${n.prefixLen}`, `${n.vtep.ip}/32`, ...(n.bridge ? [`${n.bridge.ip}/${n.podPrefixLen}`] : [])],
         podSubnet: n.podSubnet,
-        vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu },
+        vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu, process: vtepProc(n.ns) },
         interfaces: [n.underlayIf, n.vtep.dev, ...(n.bridge ? [n.bridge.name] : []), ...n.pods.map((p) => p.hostIf)],
         pods: n.pods.map((p) => ({ name: p.name, namespace: p.ns, present: nsExists(p.ns), addresses: [`${p.ip}/${p.prefixLen}`], mtu: p.mtu, interfaces: [p.ifname] })),
       })),
       processes: state.processes.map((p) => ({ ...p, alive: isAlive(p.pid, p.startTime) })),
+      /** what is no longer as up left it: vanished namespaces, VTEP processes that exited */
+      problems,
     };
     if (values.json) {
       console.log(JSON.stringify(out, null, 2));
@@ -42,9 +50,11 @@ const cmd: Command = {
     }
     console.log(`${out.topology} run ${out.runId}: ${out.status} since ${out.createdAt} (layout ${out.layout})`);
     for (const n of out.nodes) {
-      console.log(`  ${n.name.padEnd(10)} ${n.present ? 'up  ' : 'GONE'} ${n.namespace}  ${n.addresses[0]}  vtep ${n.vtep.device} ${n.vtep.kind} ${n.vtep.mac} ${n.vtep.address} vni ${n.vtep.vni} port ${n.vtep.port} mtu ${n.vtep.mtu}`);
+      const proc = n.vtep.process ? (n.vtep.process.running ? ` pid ${n.vtep.process.pid}` : ` NOT RUNNING (pid ${n.vtep.process.pid} exited)`) : '';
+      console.log(`  ${n.name.padEnd(10)} ${n.present ? 'up  ' : 'GONE'} ${n.namespace}  ${n.addresses[0]}  vtep ${n.vtep.device} ${n.vtep.kind}${proc} ${n.vtep.mac} ${n.vtep.address} vni ${n.vtep.vni} port ${n.vtep.port} mtu ${n.vtep.mtu}`);
       for (const p of n.pods) console.log(`    ${p.name.padEnd(8)} ${p.present ? 'up  ' : 'GONE'} ${p.namespace}  ${p.addresses[0]} mtu ${p.mtu}`);
     }
+    if (out.problems.length) console.log(`problems:\n${out.problems.map((p) => `  ${p}`).join('\n')}`);
     return EXIT.OK;
   },
 };

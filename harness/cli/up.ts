@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { Command } from './main.ts';
-import { EXIT, interruptSignal, pickRunId, resolveTopology, UsageError } from './common.ts';
+import { existsSync } from 'node:fs';
+import { EXIT, interruptSignal, pickRunId, UsageError } from './common.ts';
+import { resolveChecked } from '../runner/validate.ts';
 import { preflight } from './preflight.ts';
 import { up } from '../runtime/lifecycle.ts';
 import { applyFaults } from '../faults/apply.ts';
@@ -14,13 +16,14 @@ const cmd: Command = {
     const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { 'run-id': { type: 'string' }, 'no-faults': { type: 'boolean' } } });
     const file = positionals[0];
     if (!file) throw new UsageError('up: expected FILE');
-    const t = resolveTopology(file, pickRunId(resolve(file), values['run-id']));
+    if (!existsSync(file)) throw new UsageError(`topology file not found: ${file}`);
+    const t = await resolveChecked(file, pickRunId(resolve(file), values['run-id']));
     preflight(['ip', 'bridge', 'sysctl']);
     const intr = interruptSignal();
     try {
       const t0 = performance.now();
       const r = await up(t, { signal: intr.signal });
-      if (!values['no-faults'] && t.faults.length) await applyFaults(r);
+      if (!values['no-faults'] && t.faults.length) await applyFaults(r, intr.signal);
       console.log(`up: ${t.name} run ${t.runId}: ${t.nodes.length} nodes, ${t.nodes.reduce((a, n) => a + n.pods.length, 0)} pods in ${Math.round(performance.now() - t0)} ms`);
       console.log(`  namespaces: ${t.prefix}-${t.name}-*   (ip netns list | grep ${t.prefix}-)`);
       console.log(`  remove with: vxlab down ${file}${values['run-id'] ? ` --run-id ${t.runId}` : ''}`);

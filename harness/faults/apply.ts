@@ -4,6 +4,7 @@ import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { run } from '../util/exec.ts';
 import { which } from '../cli/preflight.ts';
 import { overlayEntries } from '../plan/plan.ts';
+import { InterruptedError, throwIfAborted, withScope } from '../util/scope.ts';
 
 export interface FaultTarget {
   topology: ResolvedTopology;
@@ -111,6 +112,31 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
   }
 }
 
-export async function applyFaults(r: { topology: ResolvedTopology }): Promise<void> {
-  for (const f of r.topology.faults) await applyFault(r.topology, f);
+export class FaultError extends Error {
+  readonly code = 'VXLAB_COMMAND_FAILED';
+}
+
+/**
+ * Apply a topology's faults in order (vxlab up). If one fails, or the signal stops it, the topology is rolled back
+ * like any other failed up — nothing stays behind that the user did not get.
+ */
+export async function applyFaults(r: { topology: ResolvedTopology; down(): Promise<void> }, signal?: AbortSignal): Promise<void> {
+  const faults = r.topology.faults;
+  let i = 0;
+  try {
+    await withScope({ signal }, async () => {
+      for (; i < faults.length; i++) {
+        throwIfAborted(signal);
+        try {
+          await applyFault(r.topology, faults[i]!);
+        } catch (e) {
+          if (!(e instanceof FaultSkip)) throw e;
+        }
+      }
+    });
+  } catch (e) {
+    await r.down();
+    if (e instanceof InterruptedError) throw Object.assign(new Error('interrupted while applying faults; rolled back'), { code: 'VXLAB_ABORTED' });
+    throw new FaultError(`faults[${i}] (${describeFault(faults[i]!)}) could not be applied; the topology was rolled back: ${(e as Error).message}`);
+  }
 }

@@ -34,6 +34,9 @@ export function vtepConfig(t: ResolvedTopology, n: ResolvedNode, workDir: string
   };
 }
 
+/** How VTEPs started by this process ended (pid → exit code / signal), for reporting a VTEP that died mid-run. */
+export const vtepExits = new Map<number, { code: number | null; signal: NodeJS.Signals | null }>();
+
 /**
  * Persistent runs (`vxlab up`) detach the VTEP: `down`/`cleanup` stop it by its recorded pid.
  * Ephemeral runs (`vxlab run`) tie it to the owner process: it exits when the owner dies, even by SIGKILL.
@@ -54,7 +57,10 @@ export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: s
   record({ pid, startTime: procStartTime(pid) ?? '', ns: n.ns, what: `userspace VTEP ${n.vtep.dev} of ${n.name}` });
   if (!ephemeral) child.unref();
   let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
+  child.once('exit', (code, signal) => {
+    exited = code;
+    vtepExits.set(pid, { code, signal });
+  });
   const deadline = Date.now() + 15_000;
   while (!existsSync(p.ready)) {
     if (exited !== undefined) throw new Error(`userspace VTEP of ${n.name} exited (code ${exited}) before it was ready:\n${tail(p.log)}`);

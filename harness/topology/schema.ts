@@ -4,8 +4,15 @@ import { z } from 'zod';
 
 export const STATIC_ARP_AUTO_NODES = 16;
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+/** Names become part of namespace names (at most 254 bytes): each is bounded like a DNS label. */
+export const NAME_MAX = 63;
+/** Pods per node, as a count or as a list of names. */
+export const MAX_PODS_PER_NODE = 250;
 const name = (what: string) =>
-  z.string().regex(NAME_RE, { error: `expected a ${what} name: lowercase letters, digits and '-' ([a-z0-9-]+)` });
+  z
+    .string()
+    .max(NAME_MAX, { error: `expected a ${what} name of at most ${NAME_MAX} characters` })
+    .regex(NAME_RE, { error: `expected a ${what} name: lowercase letters, digits and '-' ([a-z0-9-]+)` });
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'expected an IPv4 CIDR like 192.168.1.0/24' });
 const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'expected an IPv4 address like 192.168.1.2' });
 const mac = z
@@ -82,7 +89,13 @@ export const NodeSchema = z
     vtepMac: mac.optional().describe('VTEP MAC (default: deterministic from topology name + node name).'),
     vtep: z.enum(VTEPS, { error: `expected one of: ${VTEPS.join(', ')}` }).optional().describe('Per-node VTEP kind (default: overlay.vtep).'),
     pods: z
-      .union([z.number().int().min(0).max(250), z.array(name('pod')).min(0)], { error: 'expected a pod count or a list of pod names' })
+      .union(
+        [
+          z.number().int().min(0).max(MAX_PODS_PER_NODE, { error: `expected at most ${MAX_PODS_PER_NODE} pods` }),
+          z.array(name('pod')).max(MAX_PODS_PER_NODE, { error: `expected at most ${MAX_PODS_PER_NODE} pods` }),
+        ],
+        { error: 'expected a pod count or a list of pod names' },
+      )
       .optional()
       .describe('A count (pod1, pod2, …) or a list of names (default 1).'),
     overlay: NodeOverlaySchema.optional(),
