@@ -196,7 +196,7 @@ export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean
     throwIfAborted(o.signal);
     if (attached) {
       if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0));
-      const r = await runSuites(t, suites, { workDir: state.workDir, signal: o.signal, health: () => healthProblems(t, state), onProgress: (m) => say(m), onResult: (x) => !o.quiet && progress.result(x) });
+      const r = await runSuites(t, suites, { workDir: state.workDir, signal: o.signal, health: (phase) => healthProblems(t, state, phase === 'before' ? 'before the checks started' : 'during the run'), onProgress: (m) => say(m), onResult: (x) => !o.quiet && progress.result(x) });
       results.push(...r.results);
       kept = r.kept;
       throwIfAborted(o.signal);

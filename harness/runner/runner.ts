@@ -17,7 +17,7 @@ export interface RunSuitesOptions {
   /** SIGINT/SIGTERM (or a caller's stop): the check in flight is abandoned, its probes killed, no further check runs */
   signal?: AbortSignal;
   /** mid-run faults (vanished namespace, dead VTEP): looked at before each check and every `healthIntervalMs` during one */
-  health?: () => HealthProblem[];
+  health?: (phase: 'before' | 'during') => HealthProblem[];
   healthIntervalMs?: number;
 }
 
@@ -41,6 +41,7 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
   const kept: string[] = [];
   const results: CheckResult[] = [];
   let broken: HealthProblem[] | undefined;
+  let started = false;
   const push = (r: CheckResult) => {
     results.push(r);
     o.onResult?.(r);
@@ -72,7 +73,7 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
     for (const c of suite.checks) {
       if (o.signal?.aborted) return { results, kept, interrupted: true };
       if (!broken) {
-        const problems = o.health?.() ?? [];
+        const problems = o.health?.(started ? 'during' : 'before') ?? [];
         if (problems.length) reportHealth(problems);
       }
       if (broken) {
@@ -81,6 +82,7 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
         continue;
       }
       o.onProgress?.(c.id);
+      started = true;
       const t0 = performance.now();
       // the check's own stop: fired by the run's signal or by a mid-run fault; its probes and captures die with it
       const stop = new AbortController();
@@ -88,7 +90,7 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
       o.signal?.addEventListener('abort', onOuter, { once: true });
       const timer = o.health
         ? setInterval(() => {
-            const problems = o.health!();
+            const problems = o.health!('during');
             if (problems.length) stop.abort(new HealthStop(problems));
           }, o.healthIntervalMs ?? 250)
         : undefined;
@@ -115,7 +117,7 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
       }
       // a fault that struck while the check ran explains its result better than the result itself
       if (o.signal?.aborted) return { results, kept, interrupted: true };
-      const after = o.health?.() ?? [];
+      const after = o.health?.('during') ?? [];
       if (after.length) {
         reportHealth(after);
         const why = `stopped: ${after[0]!.message} (see ${HEALTH_ID})`;

@@ -113,7 +113,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       const r = await runSuites(t, suites, {
         workDir: st.workDir,
         signal,
-        health: () => healthProblems(t, st),
+        health: (phase) => healthProblems(t, st, phase === 'before' ? (o.attach ? 'since up' : 'before the checks started') : 'during the run'),
         onProgress: (m) => !o.quiet && progress.update(m),
         onResult: (x) => !o.quiet && progress.result(x),
       });

@@ -51,7 +51,7 @@ export async function validateCni(loaded: Loaded, t: ResolvedTopology): Promise<
   try {
     await prepareCni(t.cni, 'overlay.cni');
   } catch (e) {
-    if (e instanceof CniInputError) throw at(key, e.message.replace(/^overlay\.cni: /, ''));
+    if (e instanceof CniInputError) throw at(key, e.message.replace(/^overlay\.cni: (overlay\.cni\.config: )?/, ''));
     throw e;
   }
 }
