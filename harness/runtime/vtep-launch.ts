@@ -61,10 +61,11 @@ export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: s
     exited = code;
     vtepExits.set(pid, { code, signal });
   });
-  const deadline = Date.now() + 15_000;
+  // a bound, not a performance target: on a loaded 2-core machine node+tsx start-up alone has taken 11 s
+  const deadline = Date.now() + 60_000;
   while (!existsSync(p.ready)) {
     if (exited !== undefined) throw new Error(`userspace VTEP of ${n.name} exited (code ${exited}) before it was ready:\n${tail(p.log)}`);
-    if (Date.now() > deadline) throw new Error(`userspace VTEP of ${n.name} not ready after 15 s:\n${tail(p.log)}`);
+    if (Date.now() > deadline) throw new Error(`userspace VTEP of ${n.name} not ready after 60 s:\n${tail(p.log)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
