@@ -96,7 +96,7 @@ describe.skipIf(needsRoot)('signals (root)', () => {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     it(`${sig} during run's suites: stops, reports the checks finished so far plus "interrupted", tears down, exits 130`, async () => {
       const id = testRunId();
-      const child = execa(process.execPath, [BIN, 'run', TOPO('flannel-3node.yaml'), '--run-id', id, '--reporter', 'tap'], { reject: false });
+      const child = execa(process.execPath, [BIN, 'run', TOPO('flannel-3node.yaml'), '--run-id', id, '--reporter', 'tap'], { reject: false, forceKillAfterDelay: false });
       await waitForStderr(child, /encapsulation\//);
       const inodes = nsInodes(id);
       child.kill(sig);
@@ -115,7 +115,7 @@ describe.skipIf(needsRoot)('signals (root)', () => {
     const f = TOPO('flannel-3node.yaml');
     expect((await vx('up', f, '--run-id', id)).exitCode).toBe(0);
     try {
-      const child = execa(process.execPath, [BIN, 'test', f, '--run-id', id, '--reporter', 'json'], { reject: false });
+      const child = execa(process.execPath, [BIN, 'test', f, '--run-id', id, '--reporter', 'json'], { reject: false, forceKillAfterDelay: false });
       await waitForStderr(child, /encapsulation\//);
       child.kill('SIGTERM');
       const r = await child;
@@ -134,7 +134,7 @@ describe.skipIf(needsRoot)('signals (root)', () => {
 
   it('SIGINT during repro: exit 130, the remaining files are not run', async () => {
     const bug = resolve(import.meta.dirname, '../../topologies/bugs/missing-route.yaml');
-    const child = execa(process.execPath, [BIN, 'repro', bug, bug, '--reporter', 'tap'], { reject: false });
+    const child = execa(process.execPath, [BIN, 'repro', bug, bug, '--reporter', 'tap'], { reject: false, forceKillAfterDelay: false });
     await waitForStderr(child, /routes\//);
     child.kill('SIGINT');
     const r = await child;
