@@ -21,7 +21,7 @@ const { values } = parseArgs({
   options: {
     cycles: { type: 'string', default: '30' },
     seed: { type: 'string' },
-    'max-delay': { type: 'string', default: '8000' },
+    'max-delay': { type: 'string', default: '20000' },
     help: { type: 'boolean' },
   },
 });
@@ -29,7 +29,7 @@ if (values.help) {
   console.log(`Usage: npm run soak -- [--cycles N] [--seed S] [--max-delay MS]
   --cycles N      kill/cleanup cycles (default 30)
   --seed S        PRNG seed, to replay a sequence (default: random, printed)
-  --max-delay MS  a cycle's signal lands uniformly in [0, MS] after the start (default 8000)
+  --max-delay MS  a cycle's signal lands uniformly in [0, MS] after the start (default 20000)
 Needs root. Exits 1 if anything leaked.`);
   process.exit(0);
 }
