@@ -145,6 +145,26 @@ describe.skipIf(needsRoot)('signals (root)', () => {
   });
 });
 
+describe.skipIf(needsRoot)('signals: conformance (root)', () => {
+  it('SIGINT during conformance\'s suites: exit 130, the finished checks reported, everything torn down', async () => {
+    const id = testRunId();
+    const conflist = resolve(import.meta.dirname, '../../topologies/cni/bridge.conflist');
+    const child = execa(process.execPath, [BIN, 'conformance', '--conflist', conflist, '--bin-dir', '/usr/lib/cni', '--run-id', id, '--reporter', 'json'], { reject: false, forceKillAfterDelay: false });
+    await waitForStderr(child, /routes\//, 120_000);
+    const inodes = nsInodes(id);
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    const j = JSON.parse(r.stdout);
+    expect(j.interrupted).toBe(true);
+    expect(j.results.some((x: any) => x.id === 'conformance/attach')).toBe(true);
+    expect(j.results.some((x: any) => x.id === 'connectivity/full-mesh')).toBe(false);
+    expect(r.stderr).toMatch(/interrupted by SIGINT: \d+ check\(s\) finished before it; the topology is torn down/);
+    expectGone(id);
+    expect(runProcesses(id, inodes)).toEqual([]);
+  });
+});
+
 describe.skipIf(needsRoot)('helper processes end with the run (root)', () => {
   it('down ends every process inside the run\'s namespaces, recorded or not', async () => {
     const id = testRunId();
