@@ -106,7 +106,8 @@ async function rootLines(): Promise<string[]> {
   for (const r of await j(['route', 'show', 'table', 'all'])) out.push(`route ${r.dst} dev=${r.dev ?? ''} via=${r.gateway ?? ''} table=${r.table ?? 'main'} type=${r.type ?? ''}`);
   for (const r of await j(['rule', 'show'])) out.push(`rule ${r.priority} ${r.src ?? ''} ${r.table ?? ''}`);
   const nft = await execa('nft', ['list', 'ruleset'], { reject: false });
-  for (const l of nft.stdout.split('\n')) if (l.trim()) out.push(`nft ${l.trim()}`);
+  // counters move with anyone's traffic: only the rules matter
+  for (const l of nft.stdout.split('\n')) if (l.trim()) out.push(`nft ${l.trim().replace(/packets \d+ bytes \d+/g, 'packets * bytes *')}`);
   const fwd = await execa('sysctl', ['-n', 'net.ipv4.ip_forward'], { reject: false });
   out.push(`sysctl ip_forward=${fwd.stdout.trim()}`);
   return out;

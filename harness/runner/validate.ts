@@ -10,6 +10,9 @@ import { validateExpect } from './expect.ts';
 import { checkIds, suiteNames } from '../../suites/index.ts';
 import { CniInputError, prepareCni } from '../overlay/cni-attach.ts';
 
+/** The standard plugin locations: a host has one or the other, so either may be absent from a binDir search path. */
+export const STANDARD_BIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
+
 /** A conflist larger than this is refused (as topology files are, but smaller: a conflist is a few KiB). */
 export const MAX_CONFLIST_BYTES = 1024 * 1024;
 
@@ -33,11 +36,13 @@ export async function validateCni(loaded: Loaded, t: ResolvedTopology): Promise<
   const dirs = raw?.binDir;
   if (dirs) {
     for (const [i, d] of dirs.entries()) {
-      let ok = false;
+      let what: string | undefined;
       try {
-        ok = statSync(d).isDirectory();
-      } catch {}
-      if (!ok) throw at(['overlay', 'cni', 'binDir', i], `${d} is not a directory`);
+        if (!statSync(d).isDirectory()) what = 'is not a directory';
+      } catch {
+        if (!STANDARD_BIN_DIRS.includes(d)) what = 'does not exist';
+      }
+      if (what) throw at(['overlay', 'cni', 'binDir', i], `${d} ${what}; expected a directory of CNI plugin binaries`);
     }
   }
   const key: Path = t.cni.conflist ? ['overlay', 'cni', 'conflist'] : ['overlay', 'cni', 'config'];
