@@ -144,6 +144,7 @@ export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean
   let artifactsDir: string | undefined;
   let interrupted = false;
   // the signal reaches every plugin call, probe and capture (see harness/util/scope.ts); checks finished so far are kept
+  // (the body below is not re-indented under withScope, to keep this diff small while #15 moves it into the library)
   try {
     await withScope({ signal: o.signal }, async () => {
     say(`up ${t.name} (${t.layout} layout, overlay only)`);
