@@ -82,7 +82,7 @@ export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Run
           check();
           if (op.kind === 'vtep') {
             const n = t.nodes.find((x) => x.name === op.node)!;
-            await startVtep(t, n, state.workDir, state.ephemeral, record);
+            await startVtep(t, n, state.workDir, state.ephemeral, record, opts.signal);
           } else await runOp(s.ns, op);
         }
       });
