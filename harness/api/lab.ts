@@ -7,8 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { execa } from 'execa';
 import type { z } from 'zod';
-import { loadTopology, loadTopologyObject, locateSemantic, type Loaded } from '../topology/load.ts';
-import { normalize, refreshTopology, RUN_ID_RE } from '../topology/normalize.ts';
+import { loadTopology, loadTopologyObject, type Loaded } from '../topology/load.ts';
+import { refreshTopology, RUN_ID_RE } from '../topology/normalize.ts';
+import { resolveStatic, validateCni } from '../runner/validate.ts';
 import { FaultSchema, TopologySchema } from '../topology/schema.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import { TopologyError } from '../topology/errors.ts';
@@ -16,11 +17,10 @@ import { up, teardown } from '../runtime/lifecycle.ts';
 import { isAlive, readState, removeState, type RunState } from '../runtime/state.ts';
 import { vtepPaths } from '../runtime/vtep-launch.ts';
 import { getRuntime } from '../runtime/registry.ts';
-import { applyFaultsReporting } from '../faults/apply.ts';
+import { applyFaults, applyFaultsReporting } from '../faults/apply.ts';
 import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
-import { validateExpect, type Verdict } from '../runner/expect.ts';
+import type { Verdict } from '../runner/expect.ts';
 import { runSession, type SessionResult } from '../runner/session.ts';
-import { checkIds, suiteNames } from '../../suites/index.ts';
 import { toJsonReport, type JsonReport } from '../report/json.ts';
 import type { CheckResult } from '../report/types.ts';
 import { readVtepStats, type VtepStats } from '../vtep/stats.ts';
@@ -91,6 +91,11 @@ export interface LabTestOptions {
   outDir?: string;
   /** print progress to stderr (default false) */
   progress?: boolean;
+  /**
+   * stops the checks: probes, captures and helper processes in flight are killed, and the report holds the checks
+   * that finished (`interrupted: true`, ok false). test() never installs SIGINT/SIGTERM handlers of its own.
+   */
+  signal?: AbortSignal;
 }
 
 /** The JSON reporter's model (results, summary, …) plus the counts. */
@@ -118,14 +123,7 @@ function checkRunId(id: string): string {
 /** Load and resolve a file or an object exactly as the CLI does; every bad input is a TopologyError. */
 export function resolveLab(topology: string | TopologySpec, runId: string, baseDir?: string): { t: ResolvedTopology; loaded: Loaded } {
   const loaded = typeof topology === 'string' ? loadTopology(topology) : loadTopologyObject(topology, { baseDir });
-  let t: ResolvedTopology;
-  try {
-    t = normalize(loaded.topology, { runId, file: loaded.file });
-  } catch (e) {
-    throw locateSemantic(loaded, e);
-  }
-  validateExpect(loaded, t.expect, checkIds(), suiteNames());
-  return { t, loaded };
+  return { t: resolveStatic(loaded, runId), loaded };
 }
 
 /**
@@ -194,7 +192,9 @@ export class Lab implements AsyncDisposable {
    */
   static async up(topology: string | TopologySpec, opts: LabUpOptions = {}): Promise<Lab> {
     const runId = checkRunId(opts.runId ?? randomRunId());
-    const { t } = resolveLab(topology, runId, opts.baseDir);
+    const { t, loaded } = resolveLab(topology, runId, opts.baseDir);
+    // overlay.cni: bin dirs, conflist and plugins, checked (file:line:col) before the host changes
+    await validateCni(loaded, t);
     preflight(['ip', 'bridge', 'sysctl']);
     if (!opts.persistent) own(t.runId);
     let running;
@@ -205,11 +205,12 @@ export class Lab implements AsyncDisposable {
       throw e;
     }
     let skips: CheckResult[] = [];
-    if (opts.faults !== false) {
+    if (opts.faults !== false && t.faults.length) {
       try {
-        skips = await applyFaultsReporting(t, t.faults, opts.onStage);
+        // a fault that fails (or the signal) rolls the whole up back; one the host cannot apply is a skip
+        skips = await applyFaults(running, opts.signal, opts.onStage);
       } catch (e) {
-        await teardown(running.state).catch(() => {});
+        disown(t.runId);
         throw e;
       }
     }
@@ -319,12 +320,16 @@ export class Lab implements AsyncDisposable {
 
   /** Run the suites (and the topology's `checks:`) against the live topology. */
   async test(opts: LabTestOptions = {}): Promise<LabReport> {
-    const r = await this.session({ suites: opts.suites, useExpect: opts.expect, outDir: opts.outDir, quiet: !opts.progress, reporter: 'json' });
+    const signal = opts.signal ?? new AbortController().signal;
+    const r = await this.session({ suites: opts.suites, useExpect: opts.expect, outDir: opts.outDir, quiet: !opts.progress, reporter: 'json', signal });
     return toLabReport(r);
   }
 
-  /** test(), with the CLI's rendering (reporter output, expectations table, exit code): `vxlab test`. */
-  async session(o: { suites?: string[]; useExpect?: boolean; outDir?: string; quiet?: boolean; reporter?: string }): Promise<SessionResult> {
+  /**
+   * test(), with the CLI's rendering (reporter output, expectations table, exit code): `vxlab test`. Without a
+   * signal, SIGINT/SIGTERM stop it (exit code 130, the finished checks reported).
+   */
+  async session(o: { suites?: string[]; useExpect?: boolean; outDir?: string; quiet?: boolean; reporter?: string; signal?: AbortSignal }): Promise<SessionResult> {
     this.#live();
     const r = await runSession({ file: this.#t.file ?? this.#t.name, topology: this.#t, runId: this.#t.runId, attach: true, ...o });
     if (this.#faultSkips.length) r.report.results.unshift(...this.#faultSkips.map((x) => ({ ...x })));

@@ -4,6 +4,7 @@ import type { ResolvedTopology } from '../topology/resolved.ts';
 import type { RunState } from '../runtime/state.ts';
 import { nsExists } from '../runtime/netns/runtime.ts';
 import { isAlive } from '../runtime/state.ts';
+import { healthProblems } from '../runner/health.ts';
 
 /** A pod of a running lab. */
 export interface LabPod {
@@ -55,11 +56,14 @@ export interface LabStatus {
     container?: { name: string; id?: string; image?: string };
     addresses: string[];
     podSubnet: string;
-    vtep: LabNode['vtep'];
+    /** process: the userspace VTEP's process and whether it still runs (kernel VTEPs have none) */
+    vtep: LabNode['vtep'] & { process?: { pid: number; running: boolean } };
     interfaces: string[];
     pods: { name: string; namespace: string; present: boolean; addresses: string[]; mtu: number; interfaces: string[] }[];
   }[];
   processes: { pid: number; startTime: string; ns?: string; what: string; alive: boolean }[];
+  /** what is no longer as up left it: vanished namespaces, VTEP processes that exited (one message each) */
+  problems: string[];
 }
 
 export function labNodes(t: ResolvedTopology): LabNode[] {
@@ -75,6 +79,10 @@ export function labNodes(t: ResolvedTopology): LabNode[] {
 }
 
 export function statusOf(t: ResolvedTopology, state: RunState): LabStatus {
+  const vtepProc = (ns: string) => {
+    const p = state.processes.find((x) => x.ns === ns && /VTEP/i.test(x.what));
+    return p ? { pid: p.pid, running: isAlive(p.pid, p.startTime) } : undefined;
+  };
   return {
     runId: t.runId,
     topology: t.name,
@@ -92,10 +100,11 @@ export function statusOf(t: ResolvedTopology, state: RunState): LabStatus {
       ...(n.container ? { container: { name: n.container, id: state.discovered?.[n.name]?.containerId, image: state.discovered?.[n.name]?.image ?? n.image } } : {}),
       addresses: [`${n.ip}/${n.prefixLen}`, `${n.vtep.ip}/32`, ...(n.bridge ? [`${n.bridge.ip}/${n.podPrefixLen}`] : [])],
       podSubnet: n.podSubnet,
-      vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu },
+      vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu, process: vtepProc(n.ns) },
       interfaces: [n.underlayIf, n.vtep.dev, ...(n.bridge ? [n.bridge.name] : []), ...n.pods.map((p) => p.hostIf)],
       pods: n.pods.map((p) => ({ name: p.name, namespace: p.ns, present: nsExists(p.ns), addresses: [`${p.ip}/${p.prefixLen}`], mtu: p.mtu, interfaces: [p.ifname] })),
     })),
     processes: state.processes.map((p) => ({ ...p, alive: isAlive(p.pid, p.startTime) })),
+    problems: state.status === 'up' ? healthProblems(t, state, 'since up').map((p) => p.message) : [],
   };
 }

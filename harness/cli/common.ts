@@ -33,20 +33,7 @@ export function resolveTopology(file: string, runId: string): ResolvedTopology {
 
 export { requireRoot } from '../util/preflight.ts';
 
-
-/** An AbortSignal fired by SIGINT/SIGTERM, for rolling back a half-built topology. */
-export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
-  const ac = new AbortController();
-  const h = () => ac.abort();
-  process.on('SIGINT', h);
-  process.on('SIGTERM', h);
-  return {
-    signal: ac.signal,
-    dispose() {
-      process.off('SIGINT', h);
-      process.off('SIGTERM', h);
-    },
-  };
-}
+/** An AbortSignal fired by SIGINT/SIGTERM, for rolling back a half-built topology (see harness/util/signals.ts). */
+export { processInterrupt as interruptSignal } from '../util/signals.ts';
 
 export { survivePipeClose } from './exit.ts';

@@ -78,6 +78,10 @@ file and field, before anything on the host changes.
     try {
       const r = await conformance(inp, { signal: intr.signal });
       process.stdout.write(r.output);
+      if (r.interrupted) {
+        console.error(r.message);
+        return EXIT.INTERRUPTED;
+      }
       return r.exitCode ? EXIT.FAIL : EXIT.OK;
     } finally {
       intr.dispose();

@@ -25,7 +25,7 @@ export function renderError(e: unknown): { text: string; exit: number } {
   if (e instanceof PreflightError || (e as any)?.code === 'VXLAB_PREFLIGHT') return { text: `vxlab: ${(e as Error).message}`, exit: EXIT.PREFLIGHT };
   const err = e as any;
   if (err?.code === 'VXLAB_RUN_EXISTS' || err?.code === 'VXLAB_NOT_UP') return { text: `vxlab: ${err.message}`, exit: EXIT.STATE };
-  if (err?.code === 'VXLAB_ABORTED') return { text: `vxlab: ${err.message}`, exit: EXIT.INTERRUPTED };
+  if (err?.code === 'VXLAB_ABORTED' || err?.code === 'VXLAB_INTERRUPTED') return { text: `vxlab: ${err.message}`, exit: EXIT.INTERRUPTED };
   if (err?.code === 'VXLAB_COMMAND_FAILED') return { text: `vxlab: ${err.message}`, exit: EXIT.FAIL };
   if (process.env.VXLAB_DEBUG) return { text: String(err?.stack ?? err), exit: EXIT.FAIL };
   return { text: `vxlab: ${err?.message ?? String(err)}`, exit: EXIT.FAIL };

@@ -19,6 +19,7 @@ expectation of every FILE holds.`,
     for (const file of positionals) {
       const r = await runSession({ file, runId: pickRunId(resolve(file), undefined, true), useExpect: true, reporter: values.reporter, outDir: values.out, keep: values.keep, suites: values.suite?.split(',').filter(Boolean) });
       process.stdout.write(r.output);
+      if (r.interrupted) return r.exitCode; // the remaining files are not run
       console.log(`repro ${file}: ${r.exitCode === 0 ? 'REPRODUCED (every expectation holds)' : 'EXPECTATIONS DO NOT HOLD'}`);
       if (r.exitCode) rc = 1;
     }

@@ -20,10 +20,12 @@ const cmd: Command = {
     }
     console.log(`${out.topology} run ${out.runId}: ${out.status} since ${out.createdAt} (runtime ${out.runtime}, layout ${out.layout})`);
     for (const n of out.nodes) {
-      console.log(`  ${n.name.padEnd(10)} ${n.present ? 'up  ' : 'GONE'} ${n.namespace}  ${n.addresses[0]}  vtep ${n.vtep.device} ${n.vtep.kind} ${n.vtep.mac} ${n.vtep.address} vni ${n.vtep.vni} port ${n.vtep.port} mtu ${n.vtep.mtu}`);
+      const proc = n.vtep.process ? (n.vtep.process.running ? ` pid ${n.vtep.process.pid}` : ` NOT RUNNING (pid ${n.vtep.process.pid} exited)`) : '';
+      console.log(`  ${n.name.padEnd(10)} ${n.present ? 'up  ' : 'GONE'} ${n.namespace}  ${n.addresses[0]}  vtep ${n.vtep.device} ${n.vtep.kind}${proc} ${n.vtep.mac} ${n.vtep.address} vni ${n.vtep.vni} port ${n.vtep.port} mtu ${n.vtep.mtu}`);
       if (n.container) console.log(`    container ${n.container.name} ${n.container.id?.slice(0, 12) ?? '?'} image ${n.container.image}`);
       for (const p of n.pods) console.log(`    ${p.name.padEnd(8)} ${p.present ? 'up  ' : 'GONE'} ${p.namespace}  ${p.addresses[0]} mtu ${p.mtu}`);
     }
+    if (out.problems.length) console.log(`problems:\n${out.problems.map((p) => `  ${p}`).join('\n')}`);
     return EXIT.OK;
   },
 };

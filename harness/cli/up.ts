@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { Command } from './main.ts';
+import { existsSync } from 'node:fs';
 import { EXIT, interruptSignal, pickRunId, UsageError } from './common.ts';
 import { Lab } from '../api/lab.ts';
 
@@ -12,6 +13,7 @@ const cmd: Command = {
     const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { 'run-id': { type: 'string' }, 'no-faults': { type: 'boolean' } } });
     const file = positionals[0];
     if (!file) throw new UsageError('up: expected FILE');
+    if (!existsSync(file)) throw new UsageError(`topology file not found: ${file}`);
     const intr = interruptSignal();
     try {
       const t0 = performance.now();

@@ -33,6 +33,8 @@ export interface RunReport {
   durationMs: number;
   results: CheckResult[];
   artifactsDir?: string;
+  /** stopped by SIGINT/SIGTERM: results holds the checks that finished before it */
+  interrupted?: boolean;
 }
 
 export function summarize(results: CheckResult[]): { pass: number; fail: number; skip: number; total: number } {

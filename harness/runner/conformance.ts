@@ -29,6 +29,8 @@ import type { CheckResult } from '../report/types.ts';
 import { isReporterName, Progress, reporterNames, writeReports } from '../report/index.ts';
 import { runSuites, writeArtifacts } from './runner.ts';
 import { getSuites } from '../../suites/index.ts';
+import { throwIfAborted, withScope } from '../util/scope.ts';
+import { healthProblems } from './health.ts';
 
 export const CONFORMANCE_TOPOLOGY = join(PKG_ROOT, 'topologies/conformance-default.yaml');
 export const DEFAULT_BIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
@@ -127,103 +129,122 @@ const result = (id: string, title: string, r: Partial<CheckResult> & Pick<CheckR
   ...r,
 });
 
-export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean; signal?: AbortSignal } = {}): Promise<{ results: CheckResult[]; artifactsDir?: string }> {
+export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean; signal?: AbortSignal } = {}): Promise<{ results: CheckResult[]; artifactsDir?: string; interrupted?: boolean }> {
   const { prep, t, timeoutMs } = inp;
   const progress = new Progress({ stream: process.stderr, tty: o.quiet ? false : undefined });
   const say = (m: string) => (o.quiet ? undefined : progress.update(m));
   const results: CheckResult[] = [];
   let running: Running | undefined;
   let artifactsDir: string | undefined;
+  let interrupted = false;
+  // the signal reaches every plugin call, probe and capture (see harness/util/scope.ts); checks finished so far are kept
   try {
-    say(`up ${t.name} (${t.layout} layout, overlay only)`);
-    running = await up(t, { ephemeral: true, skipCniAttach: true, signal: o.signal, onStage: (s) => say(`up: ${s}`), cniTimeoutMs: timeoutMs });
-    const state = running.state;
-    const node = t.nodes[0]!;
-    const dir = nodeCniDir(state.workDir, node.name);
+    await withScope({ signal: o.signal }, async () => {
+      say(`up ${t.name} (${t.layout} layout, overlay only)`);
+      running = await up(t, { ephemeral: true, skipCniAttach: true, signal: o.signal, onStage: (s) => say(`up: ${s}`), cniTimeoutMs: timeoutMs });
+      const state = running.state;
+      const node = t.nodes[0]!;
+      const dir = nodeCniDir(state.workDir, node.name);
 
-    // 1. the cni/* spec checks, in the first node (same IPAM state as that node's pods)
-    say(`cni/* checks in ${node.ns}`);
-    const pods = podNsFactory(t, state);
-    const cni = await runCniChecks({
-      conflist: nodeConflist(prep, node, join(dir, 'ipam')),
-      binDirs: prep.binDirs,
-      nodeNs: node.ns,
-      makePodNs: () => pods.make(),
-      deletePodNs: (ns) => pods.del(ns),
-      workDir: dir,
-      timeoutMs,
-      capabilityArgs: capabilityArgsFor(prep.list),
-    });
-    results.push(...cni);
+      // 1. the cni/* spec checks, in the first node (same IPAM state as that node's pods)
+      say(`cni/* checks in ${node.ns}`);
+      const pods = podNsFactory(t, state);
+      const cni = await runCniChecks({
+        conflist: nodeConflist(prep, node, join(dir, 'ipam')),
+        binDirs: prep.binDirs,
+        nodeNs: node.ns,
+        makePodNs: () => pods.make(),
+        deletePodNs: (ns) => pods.del(ns),
+        workDir: dir,
+        timeoutMs,
+        capabilityArgs: capabilityArgsFor(prep.list),
+      });
+      results.push(...cni);
 
-    // 2. the plugin attaches every pod of the topology
-    say(`CNI ADD of ${t.nodes.reduce((a, n) => a + n.pods.length, 0)} pods`);
-    let attached = false;
-    let t0 = performance.now();
-    try {
-      await attachCni(t, state, prep, { timeoutMs, onPod: (p) => say(`ADD ${p.node}/${p.name}`) });
-      attached = true;
-      const ps = t.nodes.flatMap((n) => n.pods);
-      const problems = attachmentProblems(t);
+      // 2. the plugin attaches every pod of the topology
+      say(`CNI ADD of ${t.nodes.reduce((a, n) => a + n.pods.length, 0)} pods`);
+      let attached = false;
+      let t0 = performance.now();
+      try {
+        await attachCni(t, state, prep, { timeoutMs, onPod: (p) => say(`ADD ${p.node}/${p.name}`) });
+        attached = true;
+        const ps = t.nodes.flatMap((n) => n.pods);
+        const problems = attachmentProblems(t);
+        results.push(
+          result('conformance/attach', 'the plugin attaches every pod of the topology (CNI ADD from the node namespace)', {
+            status: problems.length ? 'fail' : 'pass',
+            message: problems.length
+              ? `${ps.length} pods attached, but: ${problems.join('; ')}`
+              : `${ps.length} pods attached: ${ps.map((p) => `${p.node}/${p.name} ${p.ip}/${p.prefixLen} via ${p.hostIf}`).join(', ')}`,
+            diffs: problems.length ? problems : undefined,
+            observed: Object.fromEntries(ps.map((p) => [`${p.node}/${p.name}`, { ip: p.ip, prefixLen: p.prefixLen, gateway: p.gateway, hostIf: p.hostIf, mtu: p.mtu }])),
+          }, Math.round(performance.now() - t0)),
+        );
+      } catch (e) {
+        results.push(result('conformance/attach', 'the plugin attaches every pod of the topology (CNI ADD from the node namespace)', { status: 'fail', message: (e as Error).message }, Math.round(performance.now() - t0)));
+      }
+
+      // 3. the four network suites on those pods
+      const suites = getSuites();
+      let kept: string[] = [];
+      throwIfAborted(o.signal);
+      if (attached) {
+        if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0));
+        const r = await runSuites(t, suites, { workDir: state.workDir, signal: o.signal, health: (phase) => healthProblems(t, state, phase === 'before' ? 'before the checks started' : 'during the run'), onProgress: (m) => say(m), onResult: (x) => !o.quiet && progress.result(x) });
+        results.push(...r.results);
+        kept = r.kept;
+        throwIfAborted(o.signal);
+      } else {
+        const why = 'the pods could not be attached (see conformance/attach)';
+        for (const s of suites) for (const c of s.checks) results.push({ id: c.id, suite: s.name, title: c.title, status: 'skip', skipReason: why, message: why, durationMs: 0 });
+      }
+
+      // 4. CNI DEL of every pod, in reverse order
+      t0 = performance.now();
+      const d = await detachCni(state.workDir);
       results.push(
-        result('conformance/attach', 'the plugin attaches every pod of the topology (CNI ADD from the node namespace)', {
-          status: problems.length ? 'fail' : 'pass',
-          message: problems.length
-            ? `${ps.length} pods attached, but: ${problems.join('; ')}`
-            : `${ps.length} pods attached: ${ps.map((p) => `${p.node}/${p.name} ${p.ip}/${p.prefixLen} via ${p.hostIf}`).join(', ')}`,
-          diffs: problems.length ? problems : undefined,
-          observed: Object.fromEntries(ps.map((p) => [`${p.node}/${p.name}`, { ip: p.ip, prefixLen: p.prefixLen, gateway: p.gateway, hostIf: p.hostIf, mtu: p.mtu }])),
+        result('conformance/detach', 'CNI DEL of every attached pod succeeds (reverse order)', {
+          status: d.errors.length ? 'fail' : 'pass',
+          message: d.errors.length ? d.errors.join('; ') : `${d.deleted.length} pod(s) deleted`,
+          diffs: d.errors.length ? d.errors : undefined,
         }, Math.round(performance.now() - t0)),
       );
-    } catch (e) {
-      results.push(result('conformance/attach', 'the plugin attaches every pod of the topology (CNI ADD from the node namespace)', { status: 'fail', message: (e as Error).message }, Math.round(performance.now() - t0)));
-    }
 
-    // 3. the four network suites on those pods
-    const suites = getSuites();
-    let kept: string[] = [];
-    if (attached) {
-      if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0));
-      const r = await runSuites(t, suites, { workDir: state.workDir, onProgress: (m) => say(m), onResult: (x) => !o.quiet && progress.result(x) });
-      results.push(...r.results);
-      kept = r.kept;
-    } else {
-      const why = 'the pods could not be attached (see conformance/attach)';
-      for (const s of suites) for (const c of s.checks) results.push({ id: c.id, suite: s.name, title: c.title, status: 'skip', skipReason: why, message: why, durationMs: 0 });
-    }
-
-    // 4. CNI DEL of every pod, in reverse order
-    t0 = performance.now();
-    const d = await detachCni(state.workDir);
-    results.push(
-      result('conformance/detach', 'CNI DEL of every attached pod succeeds (reverse order)', {
-        status: d.errors.length ? 'fail' : 'pass',
-        message: d.errors.length ? d.errors.join('; ') : `${d.deleted.length} pod(s) deleted`,
-        diffs: d.errors.length ? d.errors : undefined,
-      }, Math.round(performance.now() - t0)),
-    );
-
-    if (inp.outDir && results.some((r) => r.status === 'fail')) {
-      artifactsDir = resolve(inp.outDir, `${t.name}-${t.runId}`);
-      await writeArtifacts(t, artifactsDir, kept);
-      for (const r of results) if (r.status === 'fail') r.artifacts = artifactsDir;
-    }
+      if (inp.outDir && results.some((r) => r.status === 'fail')) {
+        artifactsDir = resolve(inp.outDir, `${t.name}-${t.runId}`);
+        await writeArtifacts(t, artifactsDir, kept);
+        for (const r of results) if (r.status === 'fail') r.artifacts = artifactsDir;
+      }
+    });
+  } catch (e) {
+    if (!o.signal?.aborted) throw e;
+    interrupted = true;
   } finally {
     if (!o.quiet) progress.done();
     if (running) await teardown(running.state);
   }
-  return { results, artifactsDir };
+  return { results, artifactsDir, interrupted };
 }
 
 
 /** prepareConformance + runConformance + the report: what `vxlab conformance` prints, and its exit code. */
-export async function conformance(inp: ConformanceInput, o: { quiet?: boolean; signal?: AbortSignal } = {}): Promise<{ results: CheckResult[]; output: string; exitCode: number; artifactsDir?: string }> {
+export async function conformance(
+  inp: ConformanceInput,
+  o: { quiet?: boolean; signal?: AbortSignal } = {},
+): Promise<{ results: CheckResult[]; output: string; exitCode: number; artifactsDir?: string; interrupted?: boolean; message?: string }> {
   const startedAt = new Date();
   const t0 = performance.now();
-  const { results, artifactsDir } = await runConformance(inp, o);
-  const output = writeReports(
-    { topology: inp.t.name, file: inp.prep.source, runId: inp.t.runId, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results, artifactsDir },
+  const { results, artifactsDir, interrupted } = await runConformance(inp, o);
+  let output = writeReports(
+    { topology: inp.t.name, file: inp.prep.source, runId: inp.t.runId, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results, artifactsDir, ...(interrupted ? { interrupted } : {}) },
     { reporter: inp.reporter as any, outDir: inp.outDir },
   );
+  if (interrupted) {
+    // the signal stopped it: the checks that finished are reported, the topology is torn down, exit 130
+    const by = typeof o.signal?.reason === 'string' ? o.signal.reason : 'a signal';
+    const message = `interrupted by ${by}: ${results.length} check(s) finished before it; the topology is torn down`;
+    if (inp.reporter === 'tap') output += `Bail out! ${message}\n`;
+    return { results, output, exitCode: 130, artifactsDir, interrupted, message };
+  }
   return { results, output, exitCode: results.some((r) => r.status === 'fail') ? 1 : 0, artifactsDir };
 }

@@ -12,6 +12,8 @@ import type { RuntimeContext } from './types.ts';
 import { pool } from '../util/exec.ts';
 import { isAlive, listStates, procStartTime, readState, removeState, writeState, type OwnedProcess, type RunState } from './state.ts';
 import { startVtep } from './vtep-launch.ts';
+import { killProcessesIn } from './netns/procs.ts';
+import { outsideScope } from '../util/scope.ts';
 import { attachCni, cniTeardownHook, prepareCni, type PreparedCni } from '../overlay/cni-attach.ts';
 
 export class RunExistsError extends Error {
@@ -111,7 +113,7 @@ export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Run
           check();
           if (op.kind === 'vtep') {
             const n = t.nodes.find((x) => x.name === op.node)!;
-            await startVtep(t, n, state.workDir, state.ephemeral, record);
+            await startVtep(t, n, state.workDir, state.ephemeral, record, opts.signal);
           } else await runOp(s.ns, op);
         }
       });
@@ -145,14 +147,23 @@ async function killProcesses(procs: OwnedProcess[]): Promise<void> {
   for (const pr of procs) if (isAlive(pr.pid, pr.startTime)) try { process.kill(pr.pid, 'SIGKILL'); } catch {}
 }
 
-/** Remove exactly what the state file records, in reverse order. Idempotent. */
-export async function teardown(state: RunState): Promise<void> {
+/**
+ * Remove exactly what the state file records, in reverse order. Idempotent. Runs outside any work scope: the signal
+ * that stopped a run must not stop its undo. Every process still inside the run's namespaces (probes, captures,
+ * sinks, VTEPs — recorded or not) is ended before the namespaces go.
+ */
+export function teardown(state: RunState): Promise<void> {
+  return outsideScope(() => teardownNow(state));
+}
+
+async function teardownNow(state: RunState): Promise<void> {
   if (!readState(state.runId)) return;
   state.status = 'removing';
   writeState(state);
   const hooks = [...teardownHooks];
   for (const h of hooks) await h(state).catch(() => {});
   await killProcesses(state.processes);
+  await killProcessesIn(state.namespaces);
   const left = await deleteNamespaces([...state.namespaces].reverse());
   // containers, Docker networks, a kind cluster: after the names that pointed into them are gone
   const kept = await getRuntime(state.runtime).remove(state);

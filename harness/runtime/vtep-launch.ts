@@ -34,11 +34,14 @@ export function vtepConfig(t: ResolvedTopology, n: ResolvedNode, workDir: string
   };
 }
 
+/** How VTEPs started by this process ended (pid → exit code / signal), for reporting a VTEP that died mid-run. */
+export const vtepExits = new Map<number, { code: number | null; signal: NodeJS.Signals | null }>();
+
 /**
  * Persistent runs (`vxlab up`) detach the VTEP: `down`/`cleanup` stop it by its recorded pid.
  * Ephemeral runs (`vxlab run`) tie it to the owner process: it exits when the owner dies, even by SIGKILL.
  */
-export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: string, ephemeral: boolean, record: (p: OwnedProcess) => void): Promise<void> {
+export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: string, ephemeral: boolean, record: (p: OwnedProcess) => void, signal?: AbortSignal): Promise<void> {
   const p = vtepPaths(workDir, n.name);
   mkdirSync(p.dir, { recursive: true });
   const cfg = vtepConfig(t, n, workDir, ephemeral ? process.pid : undefined);
@@ -54,11 +57,17 @@ export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: s
   record({ pid, startTime: procStartTime(pid) ?? '', ns: n.ns, what: `userspace VTEP ${n.vtep.dev} of ${n.name}` });
   if (!ephemeral) child.unref();
   let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
-  const deadline = Date.now() + 15_000;
+  child.once('exit', (code, signal) => {
+    exited = code;
+    vtepExits.set(pid, { code, signal });
+  });
+  // a bound, not a performance target: on a loaded 2-core machine node+tsx start-up alone has taken 11 s
+  const deadline = Date.now() + 60_000;
   while (!existsSync(p.ready)) {
+    // SIGINT/SIGTERM during up: stop waiting (the rollback stops the VTEP by its recorded pid)
+    if (signal?.aborted) throw Object.assign(new Error('interrupted; rolled back'), { code: 'VXLAB_ABORTED' });
     if (exited !== undefined) throw new Error(`userspace VTEP of ${n.name} exited (code ${exited}) before it was ready:\n${tail(p.log)}`);
-    if (Date.now() > deadline) throw new Error(`userspace VTEP of ${n.name} not ready after 15 s:\n${tail(p.log)}`);
+    if (Date.now() > deadline) throw new Error(`userspace VTEP of ${n.name} not ready after 60 s:\n${tail(p.log)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -5,8 +5,15 @@ import { runtimeNames } from '../runtime/registry.ts';
 
 export const STATIC_ARP_AUTO_NODES = 16;
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+/** Names become part of namespace names (at most 254 bytes): each is bounded like a DNS label. */
+export const NAME_MAX = 63;
+/** Pods per node, as a count or as a list of names. */
+export const MAX_PODS_PER_NODE = 250;
 const name = (what: string) =>
-  z.string().regex(NAME_RE, { error: `expected a ${what} name: lowercase letters, digits and '-' ([a-z0-9-]+)` });
+  z
+    .string()
+    .max(NAME_MAX, { error: `expected a ${what} name of at most ${NAME_MAX} characters` })
+    .regex(NAME_RE, { error: `expected a ${what} name: lowercase letters, digits and '-' ([a-z0-9-]+)` });
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'expected an IPv4 CIDR like 192.168.1.0/24' });
 const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'expected an IPv4 address like 192.168.1.2' });
 const mac = z
@@ -36,8 +43,8 @@ export const DF_VALUES = ['unset', 'set', 'inherit'] as const;
 const overlayCommon = {
   vni: vni.optional().describe('VXLAN network identifier (default 1; calico layout: 4096).'),
   port: port.optional().describe('UDP destination port, written explicitly to the device (default 4789; the kernel default would be 8472).'),
-  mtu: z.union([z.literal('auto'), mtu]).optional().describe("Overlay (VTEP) MTU: 'auto' = the node's underlay link MTU − 50, or a number."),
-  podMtu: z.union([z.literal('auto'), mtu]).optional().describe("MTU of pod eth0: 'auto' = the overlay MTU. Set it larger to reproduce an MTU black hole."),
+  mtu: z.union([z.literal('auto'), mtu], { error: "expected 'auto' or an MTU (integer 1280–65535)" }).optional().describe("Overlay (VTEP) MTU: 'auto' = the node's underlay link MTU − 50, or a number."),
+  podMtu: z.union([z.literal('auto'), mtu], { error: "expected 'auto' or an MTU (integer 1280–65535)" }).optional().describe("MTU of pod eth0: 'auto' = the overlay MTU. Set it larger to reproduce an MTU black hole."),
   learning: z.boolean().optional().describe('Learn FDB entries from received packets (default false: nolearning, as flannel).'),
   df: z.enum(DF_VALUES).optional().describe('DF bit of outer packets: unset (flannel default) | set | inherit.'),
 };
@@ -85,7 +92,18 @@ export const NodeSchema = z
     vtepMac: mac.optional().describe('VTEP MAC (default: deterministic from topology name + node name).'),
     vtep: z.enum(VTEPS, { error: `expected one of: ${VTEPS.join(', ')}` }).optional().describe('Per-node VTEP kind (default: overlay.vtep).'),
     pods: z
-      .union([z.number().int().min(0).max(250), z.array(name('pod')).min(0)], { error: 'expected a pod count or a list of pod names' })
+      .union(
+        [
+          z.number().int().min(0).max(MAX_PODS_PER_NODE, { error: `expected at most ${MAX_PODS_PER_NODE} pods` }),
+          z.array(name('pod')).max(MAX_PODS_PER_NODE, { error: `expected at most ${MAX_PODS_PER_NODE} pods` }),
+        ],
+        {
+          error: (iss) =>
+            Array.isArray(iss.input) && iss.input.length > MAX_PODS_PER_NODE
+              ? `expected at most ${MAX_PODS_PER_NODE} pods (got a list of ${iss.input.length})`
+              : 'expected a pod count or a list of pod names',
+        },
+      )
       .optional()
       .describe('A count (pod1, pod2, …) or a list of names (default 1).'),
     overlay: NodeOverlaySchema.optional(),
@@ -137,7 +155,7 @@ export const TopologySchema = z
         mtu: mtu.optional().describe('Default MTU of every underlay link (default 1500).'),
         segments: z.array(SegmentSchema).min(1).optional().describe('Default: one segment rack1 192.168.1.0/24.'),
         staticArp: z
-          .union([z.literal('auto'), z.boolean()])
+          .union([z.literal('auto'), z.boolean()], { error: 'expected auto, true or false' })
           .optional()
           .describe(`Write the nodes' underlay neighbours as permanent entries instead of resolving them by ARP. auto (default): on for segments with more than ${STATIC_ARP_AUTO_NODES} nodes — the kernel's neighbour table is shared by all namespaces and its gc_thresh3 (1024 by default, settable only in the root namespace) overflows with a full mesh of dynamic entries; permanent entries are not counted.`),
       })
