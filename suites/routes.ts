@@ -76,7 +76,10 @@ const device = perNodeCheck(
     const diffs = Object.keys(exp)
       .filter((key) => obs[key] !== exp[key])
       .map((key) => `${n.name}: ${n.vtep.dev} ${key}: expected ${JSON.stringify(exp[key])}, observed ${JSON.stringify(obs[key])}`);
-    return { expected, observed: { dev: n.vtep.dev, ...obs }, diffs };
+    // builder: external — the announced identity must follow the layout's rules too (e.g. flannel's .0/32 address)
+    const id = n.vtep.observed;
+    if (id) diffs.push(...id.problems);
+    return { expected, observed: { dev: n.vtep.dev, ...obs, ...(id ? { addresses: id.addresses } : {}) }, diffs };
   },
 );
 
@@ -87,14 +90,15 @@ const remoteSubnets = perNodeCheck(
   (n, st, t) => {
     const dev = n.vtep.dev;
     const want = new Map(remotes(t, n).map((r) => [r.podSubnet, r.vtep.ip]));
+    const peer = new Map(remotes(t, n).map((r) => [r.podSubnet, r.name]));
     const have = st.routes.filter((r) => r.dev === dev);
     const diffs: string[] = [];
     for (const [subnet, via] of want) {
       const r = have.find((x) => x.dst === subnet);
-      if (!r) diffs.push(`${n.name}: missing route ${subnet} via ${via} dev ${dev} onlink`);
+      if (!r) diffs.push(`${n.name}: missing route ${subnet} via ${via} dev ${dev} onlink for ${peer.get(subnet)}`);
       else {
-        if (r.gateway !== via) diffs.push(`${n.name}: route ${subnet}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
-        if (!r.flags.includes('onlink')) diffs.push(`${n.name}: route ${subnet}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
+        if (r.gateway !== via) diffs.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
+        if (!r.flags.includes('onlink')) diffs.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
       }
     }
     for (const r of have) {
@@ -122,21 +126,36 @@ interface TableSpec<E> {
   show(e: E): string;
   /** entries that may exist beyond the wanted set (e.g. learned ones when learning is on) */
   tolerated?(e: E): boolean;
+  /** where the peer's VTEP MAC is: the key (FDB) or the value (neighbours); a wrong one there is a stale VTEP MAC */
+  macIn: 'key' | 'value';
 }
 
-/** Missing, stale, non-permanent and extra entries of one node's table, one line each. */
-function compareTable<E>(node: string, want: Map<string, string>, have: E[], spec: TableSpec<E>): string[] {
+const staleMac = (peer: string, mac: string) => `${peer} announces VTEP MAC ${mac}, which this node does not use (stale VTEP MAC: ${peer}'s MAC changed and this node kept the old one)`;
+
+/** Missing, stale, non-permanent and extra entries of one node's table, one line each, naming the peer. */
+function compareTable<E>(node: string, want: Map<string, string>, peers: Map<string, string>, have: E[], spec: TableSpec<E>): string[] {
   const diffs: string[] = [];
+  const explained = new Set<E>();
   for (const [key, value] of want) {
+    const peer = peers.get(key)!;
     const e = have.find((x) => spec.key(x) === key);
-    if (!e) diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${value}`);
-    else {
-      if (spec.value(e) !== value) diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${value}, observed ${spec.value(e) ?? 'none'}`);
+    if (!e) {
+      // the peer's entry under an old key (an FDB entry for the peer's underlay IP with another MAC): a stale MAC
+      const old = spec.macIn === 'key' ? have.find((x) => !want.has(spec.key(x)) && spec.value(x) === value) : undefined;
+      if (old) {
+        explained.add(old);
+        diffs.push(`${node}: stale ${spec.noun} for ${peer}: ${spec.show(old)}, expected ${key} ${spec.field} ${value}: ${staleMac(peer, key)}`);
+      } else diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${value} for ${peer}`);
+    } else {
+      if (spec.value(e) !== value) {
+        const why = spec.macIn === 'value' ? ` — ${staleMac(peer, value)}` : '';
+        diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${value} (${peer}), observed ${spec.value(e) ?? 'none'}${why}`);
+      }
       const np = spec.notPermanent(e);
-      if (np !== undefined) diffs.push(`${node}: ${spec.noun} ${key}: expected permanent, observed ${np}`);
+      if (np !== undefined) diffs.push(`${node}: ${spec.noun} ${key} for ${peer}: expected permanent, observed ${np}`);
     }
   }
-  for (const e of have) if (!want.has(spec.key(e)) && !spec.tolerated?.(e)) diffs.push(`${node}: extra ${spec.noun} ${spec.show(e)}`);
+  for (const e of have) if (!want.has(spec.key(e)) && !explained.has(e) && !spec.tolerated?.(e)) diffs.push(`${node}: extra ${spec.noun} ${spec.show(e)}`);
   return diffs;
 }
 
@@ -145,17 +164,19 @@ function tableCheck<E>(
   title: string,
   okText: string,
   entries: (st: NodeState, n: ResolvedNode) => E[],
-  want: (t: ResolvedTopology, n: ResolvedNode) => Map<string, string>,
+  /** the entry a node should hold for one remote node: [key, value] */
+  want: (r: ResolvedNode) => [string, string],
   spec: (n: ResolvedNode) => TableSpec<E>,
 ): CheckDef {
   return perNodeCheck(id, title, () => okText, (n, st, t) => {
-    const w = want(t, n);
+    const w = new Map(remotes(t, n).map(want));
+    const peers = new Map(remotes(t, n).map((r) => [want(r)[0], r.name]));
     const have = entries(st, n);
     const sp = spec(n);
     return {
       expected: [...w].map(([key, v]) => `${key} ${sp.field} ${v} permanent`),
       observed: have.map(sp.show),
-      diffs: compareTable(n.name, w, have, sp),
+      diffs: compareTable(n.name, w, peers, have, sp),
     };
   });
 }
@@ -165,10 +186,11 @@ const neighboursCheck = tableCheck<k.NeighInfo>(
   'one permanent neighbour per remote node: remote VTEP address → remote VTEP MAC',
   'neighbour entries complete and permanent',
   (st, n) => st.neigh.filter((x) => x.dev === n.vtep.dev),
-  (t, n) => new Map(remotes(t, n).map((r) => [r.vtep.ip, r.vtep.mac])),
+  (r) => [r.vtep.ip, r.vtep.mac],
   () => ({
     noun: 'neighbour',
     field: 'lladdr',
+    macIn: 'value',
     key: (e) => e.dst,
     value: (e) => e.lladdr,
     notPermanent: (e) => (e.state.includes('PERMANENT') ? undefined : e.state.join(',')),
@@ -182,14 +204,16 @@ const fdbCheck = tableCheck<k.FdbInfo>(
   'FDB entries complete and permanent',
   // the kernel lists the device's own address and multicast entries too; only entries with a dst are tunnel entries
   (st) => st.fdb.filter((f) => f.dst !== undefined),
-  (t, n) => new Map(remotes(t, n).map((r) => [r.vtep.mac, r.ip])),
+  (r) => [r.vtep.mac, r.ip],
   (n) => ({
     noun: 'FDB entry',
     field: 'dst',
+    macIn: 'key',
     key: (e) => e.mac,
     value: (e) => e.dst,
     // the userspace VTEP's static entries are permanent by construction
-    notPermanent: (e) => (n.vtep.kind !== 'kernel' || e.state === 'permanent' ? undefined : e.state ?? 'dynamic'),
+    // (a netlink NUD_REACHABLE entry shows an empty state: a dynamic entry, aged out by the device)
+    notPermanent: (e) => (n.vtep.kind !== 'kernel' || e.state === 'permanent' ? undefined : e.state || 'dynamic'),
     show: (e) => `${e.mac} dst ${e.dst} ${e.state ?? ''}`.trim(),
     tolerated: (e) => n.vtep.learning && e.state !== 'permanent',
   }),

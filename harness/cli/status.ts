@@ -4,6 +4,7 @@ import { EXIT, requireRoot, UsageError } from './common.ts';
 import { liveRun } from './target.ts';
 import { nsExists } from '../runtime/netns/runtime.ts';
 import { isAlive } from '../runtime/state.ts';
+import { observeIdentities } from '../overlay/external.ts';
 
 const cmd: Command = {
   summary: 'show the nodes, pods, addresses and VTEPs of a running topology',
@@ -15,6 +16,8 @@ const cmd: Command = {
     if (!file) throw new UsageError('status: expected FILE');
     requireRoot();
     const { t, state } = liveRun(file, values['run-id']);
+    // builder: external — the VTEP identities are whatever the nodes announce
+    if (t.builder === 'external') await observeIdentities(t, { skipMissingNs: true });
     const out = {
       runId: t.runId,
       topology: t.name,
@@ -22,6 +25,7 @@ const cmd: Command = {
       status: state.status,
       createdAt: state.createdAt,
       layout: t.layout,
+      builder: t.builder,
       segments: t.segments.map((s) => ({ name: s.name, cidr: s.cidr, mtu: s.mtu, namespace: s.ns, present: nsExists(s.ns), interfaces: [s.bridge] })),
       router: t.routerNs ? { namespace: t.routerNs, present: nsExists(t.routerNs), addresses: t.segments.map((s) => `${s.routerIp}/${s.prefixLen}`) } : undefined,
       nodes: t.nodes.map((n) => ({
@@ -30,7 +34,7 @@ const cmd: Command = {
         present: nsExists(n.ns),
         addresses: [`${n.ip}/${n.prefixLen}`, `${n.vtep.ip}/32`, ...(n.bridge ? [`${n.bridge.ip}/${n.podPrefixLen}`] : [])],
         podSubnet: n.podSubnet,
-        vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu },
+        vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu, ...(n.vtep.observed ? { observed: n.vtep.observed } : {}) },
         interfaces: [n.underlayIf, n.vtep.dev, ...(n.bridge ? [n.bridge.name] : []), ...n.pods.map((p) => p.hostIf)],
         pods: n.pods.map((p) => ({ name: p.name, namespace: p.ns, present: nsExists(p.ns), addresses: [`${p.ip}/${p.prefixLen}`], mtu: p.mtu, interfaces: [p.ifname] })),
       })),
@@ -42,7 +46,7 @@ const cmd: Command = {
     }
     console.log(`${out.topology} run ${out.runId}: ${out.status} since ${out.createdAt} (layout ${out.layout})`);
     for (const n of out.nodes) {
-      console.log(`  ${n.name.padEnd(10)} ${n.present ? 'up  ' : 'GONE'} ${n.namespace}  ${n.addresses[0]}  vtep ${n.vtep.device} ${n.vtep.kind} ${n.vtep.mac} ${n.vtep.address} vni ${n.vtep.vni} port ${n.vtep.port} mtu ${n.vtep.mtu}`);
+      console.log(`  ${n.name.padEnd(10)} ${n.present ? 'up  ' : 'GONE'} ${n.namespace}  ${n.addresses[0]}  vtep ${n.vtep.device} ${n.vtep.kind} ${n.vtep.mac} ${n.vtep.address} vni ${n.vtep.vni} port ${n.vtep.port} mtu ${n.vtep.mtu}${n.vtep.observed ? ` (announced: ${n.vtep.observed.present ? `${n.vtep.observed.mac} ${n.vtep.observed.addresses.join(',') || 'no address'} vni ${n.vtep.observed.vni} port ${n.vtep.observed.port} mtu ${n.vtep.observed.mtu}` : 'no VTEP device'})` : ''}`);
       for (const p of n.pods) console.log(`    ${p.name.padEnd(8)} ${p.present ? 'up  ' : 'GONE'} ${p.namespace}  ${p.addresses[0]} mtu ${p.mtu}`);
     }
     return EXIT.OK;

@@ -14,6 +14,7 @@ import { judge, renderVerdicts, unmatched, validateExpect, type Verdict } from '
 import { checkIds, getSuites, suiteNames } from '../../suites/index.ts';
 import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
 import { interruptSignal } from '../cli/common.ts';
+import { observeIdentities, setupLogs } from '../overlay/external.ts';
 
 export interface SessionOptions {
   file: string;
@@ -82,6 +83,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       say(`up ${t.name}`);
       running = await up(t, { ephemeral: true, signal: intr.signal, onStage: (s) => say(`up: ${s}`) });
       state = running.state;
+      await observeIdentities(t); // builder: external — faults and suites see what the nodes announce
       for (const f of t.faults) {
         say(`fault: ${describeFault(f)}`);
         try {
@@ -92,6 +94,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
         }
       }
     }
+    await observeIdentities(t);
     if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0) + t.checks.length);
     const r = await runSuites(t, suites, {
       workDir: state.workDir,
@@ -99,7 +102,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       onResult: (x) => !o.quiet && progress.result(x),
     });
     results.push(...r.results);
-    kept = r.kept;
+    kept = [...r.kept, ...setupLogs(state.workDir)];
     for (const c of t.checks) {
       const x = await runTapScript(c.name, c.command, {
         cwd: t.file ? dirname(t.file) : process.cwd(),

@@ -34,6 +34,32 @@ export interface ResolvedVtep {
   learning: boolean;
   df: 'unset' | 'set' | 'inherit';
   faults?: VtepFaults;
+  /** builder: external: what the live node announces (read after setup; mac/ip above are then the observed ones) */
+  observed?: VtepIdentity;
+}
+
+/** A node's VTEP identity as read from the live node (builder: external). */
+export interface VtepIdentity {
+  device: string;
+  present: boolean;
+  mac?: string;
+  /** IPv4 addresses on the device, address/prefix */
+  addresses: string[];
+  vni?: number;
+  port?: number;
+  local?: string;
+  learning?: boolean;
+  mtu?: number;
+  /** where the identity breaks the layout's rules (device missing, address not the layout's), one line each */
+  problems: string[];
+}
+
+/** One program of an external control plane, as it will be run. */
+export interface ResolvedSetupStep {
+  command: string[];
+  daemon: boolean;
+  timeoutSec: number;
+  ready?: { device?: string; command?: string[]; timeoutSec: number };
 }
 
 export interface ResolvedPod {
@@ -72,6 +98,8 @@ export interface ResolvedNode {
   /** flannel: cni0 with podSubnet .1 */
   bridge?: { name: string; ip: string };
   pods: ResolvedPod[];
+  /** builder: external: overlay.setup then the node's own setup steps */
+  setup: ResolvedSetupStep[];
 }
 
 export interface ResolvedTopology {
@@ -82,6 +110,8 @@ export interface ResolvedTopology {
   prefix: string;
   runtime: 'netns';
   layout: Layout;
+  /** who programs the overlay: vxlab's planner, or the setup programs (external) */
+  builder: 'vxlab' | 'external';
   routed: boolean;
   routerNs?: string;
   segments: ResolvedSegment[];
