@@ -51,13 +51,13 @@ export const BUILDERS = ['vxlab', 'external'] as const;
 
 export const SetupStepSchema = z
   .strictObject({
-    command: z.array(z.string().min(1)).min(1, { error: 'expected an argv list like [./my-agent, --iface, eth0]' }).describe("argv (no shell), run inside the node's network namespace with the topology file's directory as working directory and the node's facts in VXLAB_* variables."),
+    command: z.array(z.string().min(1), { error: 'expected an argv list like [./my-agent, --iface, eth0] (no shell string)' }).min(1, { error: 'expected an argv list like [./my-agent, --iface, eth0]' }).describe("argv (no shell), run inside the node's network namespace with the topology file's directory as working directory and the node's facts in VXLAB_* variables."),
     daemon: z.boolean().optional().describe('Keep it running for the whole run (default false: run it to completion, exit 0 expected); stopped with SIGTERM, then SIGKILL, at down.'),
     timeoutSec: z.number().int().min(1).max(3600).optional().describe('A step that is not a daemon is killed after this many seconds (default 60).'),
     ready: z
       .strictObject({
         device: z.string().min(1).max(15).optional().describe('up waits until this device exists in the node namespace.'),
-        command: z.array(z.string().min(1)).min(1).optional().describe('up waits until this argv (same namespace, env and cwd) exits 0.'),
+        command: z.array(z.string().min(1), { error: 'expected an argv list (no shell string)' }).min(1).optional().describe('up waits until this argv (same namespace, env and cwd) exits 0.'),
         timeoutSec: z.number().int().min(1).max(600).optional().describe('Give up (and roll back) after this many seconds (default 30).'),
       })
       .optional()
