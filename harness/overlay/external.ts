@@ -99,13 +99,13 @@ export async function runSetupStage(st: Stage, ctx: SetupContext): Promise<void>
   mkdirSync(setupRunDir(state.workDir), { recursive: true });
   mkdirSync(setupLogDir(state.workDir), { recursive: true });
   const children: ChildProcess[] = [];
-  const failures: unknown[] = [];
+  const failures: { i: number; e: unknown }[] = [];
   const abort = new AbortController();
   const onAbort = () => abort.abort();
   ctx.signal?.addEventListener('abort', onAbort);
   try {
     await Promise.all(
-      st.steps.map(async (s) => {
+      st.steps.map(async (s, si) => {
         const op = s.ops[0];
         if (op?.kind !== 'setup') return;
         const n = t.nodes.find((x) => x.name === op.node)!;
@@ -115,13 +115,13 @@ export async function runSetupStage(st: Stage, ctx: SetupContext): Promise<void>
             await runStep(ctx, n, step, i, op.cwd, abort.signal, children);
           }
         } catch (e) {
-          failures.push(e);
+          failures.push({ i: si, e });
           abort.abort(); // the other nodes stop waiting: the run is rolled back
         }
       }),
     );
     if (ctx.signal?.aborted) throw Object.assign(new Error('interrupted during setup; rolled back'), { code: 'VXLAB_ABORTED' });
-    if (failures.length) throw failures[0];
+    if (failures.length) throw failures.sort((a, b) => a.i - b.i)[0]!.e;
     // a daemon that was ready and then died before every node was ready
     for (const pr of state.processes.filter((p) => p.what.startsWith(SETUP_WHAT))) {
       if (!isAlive(pr.pid, pr.startTime)) {
@@ -204,10 +204,11 @@ async function runStep(ctx: SetupContext, n: ResolvedNode, step: ResolvedSetupSt
   const ready = step.ready;
   const what = [ready.device && `device ${ready.device} exists`, ready.command && `'${ready.command.join(' ')}' exits 0`].filter(Boolean).join(' and ');
   const deadline = Date.now() + ready.timeoutSec * 1000;
-  for (;;) {
+  // polled with backoff (100 ms … 500 ms): a ready command is a process per poll
+  for (let poll = 0; ; poll++) {
     if (signal.aborted) return;
     if (step.daemon && (exit || spawnError)) {
-      throw setupFailure(ctx, `daemon ${label} ${spawnError ? `could not be started: ${spawnError.message}` : `exited (${exitText()})`} before it was ready (waiting until ${what})`, log);
+      throw setupFailure(ctx, `daemon ${label} ${spawnError ? `could not be started: ${spawnError.message}` : `exited (${exitText()}; cwd ${cwd})`} before it was ready (waiting until ${what})`, log);
     }
     let ok = true;
     if (ready.device) ok = (await run(['ip', '-n', n.ns, 'link', 'show', 'dev', ready.device], { reject: false, timeoutMs: 5000 })).exitCode === 0;
@@ -217,7 +218,7 @@ async function runStep(ctx: SetupContext, n: ResolvedNode, step: ResolvedSetupSt
     }
     if (ok) return;
     if (Date.now() > deadline) throw setupFailure(ctx, `${label} not ready after ${ready.timeoutSec} s (waiting until ${what})`, log);
-    await sleep(100);
+    await sleep(Math.min(500, 100 * 1.5 ** poll));
   }
 }
 
