@@ -130,6 +130,7 @@ interface TableSpec<E> {
   macIn: 'key' | 'value';
 }
 
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const staleMac = (peer: string, mac: string) => `${peer} announces VTEP MAC ${mac}, which this node does not use (stale VTEP MAC: ${peer}'s MAC changed and this node kept the old one)`;
 
 /** Missing, stale, non-permanent and extra entries of one node's table, one line each, naming the peer. */
@@ -141,14 +142,14 @@ function compareTable<E>(node: string, want: Map<string, string>, peers: Map<str
     const e = have.find((x) => spec.key(x) === key);
     if (!e) {
       // the peer's entry under an old key (an FDB entry for the peer's underlay IP with another MAC): a stale MAC
-      const old = spec.macIn === 'key' ? have.find((x) => !want.has(spec.key(x)) && spec.value(x) === value) : undefined;
+      const old = spec.macIn === 'key' && MAC_RE.test(key) ? have.find((x) => !want.has(spec.key(x)) && spec.value(x) === value) : undefined;
       if (old) {
         explained.add(old);
         diffs.push(`${node}: stale ${spec.noun} for ${peer}: ${spec.show(old)}, expected ${key} ${spec.field} ${value}: ${staleMac(peer, key)}`);
       } else diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${value} for ${peer}`);
     } else {
       if (spec.value(e) !== value) {
-        const why = spec.macIn === 'value' ? ` — ${staleMac(peer, value)}` : '';
+        const why = spec.macIn === 'value' && MAC_RE.test(value) ? ` — ${staleMac(peer, value)}` : '';
         diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${value} (${peer}), observed ${spec.value(e) ?? 'none'}${why}`);
       }
       const np = spec.notPermanent(e);
