@@ -74,6 +74,25 @@ describe.skipIf(needsRoot)('builder: external — an independent agent builds th
     expect((fdb.expected as Record<string, string[]>)['node2']).toContain(`${n1!.vtep.mac} dst ${n1!.ip} permanent`);
   });
 
+  vx('calico layout: the tunnel address the agent allocated from each block is taken as announced', async ({ vxrun }) => {
+    const f = tempTopology(`name: ext-calico
+overlay:
+  layout: calico
+  builder: external
+  setup:
+    - command: [node, ${AGENT}]
+      daemon: true
+      ready: { command: [node, ${AGENT}, --check-ready], timeoutSec: 30 }
+nodes: [ { name: node1, pods: 2 }, { name: node2, pods: 1 }, { name: node3, pods: 1 } ]
+`);
+    const r = await vxrun(f, { suites: ['routes', 'connectivity'] });
+    expect(failed(r)).toEqual([]);
+    // vxlab would have used the block's .0; the agent chose .254, and the routes are judged against that
+    expect(r.topology.nodes.map((n) => [n.vtep.dev, n.vtep.ip])).toEqual([['vxlan.calico', '10.244.1.254'], ['vxlan.calico', '10.244.2.254'], ['vxlan.calico', '10.244.3.254']]);
+    expect((result(r, 'routes/remote-subnets').expected as Record<string, string[]>)['node1']).toEqual(['10.244.2.0/24 via 10.244.2.254 dev vxlan.calico onlink', '10.244.3.0/24 via 10.244.3.254 dev vxlan.calico onlink']);
+    expect(byId(r)['connectivity/full-mesh']).toBe('pass');
+  });
+
   vx('wrong MTU overhead: mtu/vtep-mtu (and the device check) name the node', async ({ vxrun }) => {
     const r = await vxrun(variant('mtu-overhead'), { suites: ['routes', 'mtu'] });
     expect(result(r, 'mtu/vtep-mtu').status).toBe('fail');
