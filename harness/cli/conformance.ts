@@ -31,7 +31,7 @@ import type { CheckResult } from '../report/types.ts';
 import { isReporterName, Progress, reporterNames, writeReports } from '../report/index.ts';
 import { runSuites, writeArtifacts } from '../runner/runner.ts';
 import { getSuites } from '../../suites/index.ts';
-import { observeIdentities, setupLogs } from '../overlay/external.ts';
+import { daemonsResult, observeIdentities, setupLogs } from '../overlay/external.ts';
 
 export const CONFORMANCE_TOPOLOGY = fileURLToPath(new URL('../../topologies/conformance-default.yaml', import.meta.url));
 export const DEFAULT_BIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
@@ -195,6 +195,8 @@ export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean
       const r = await runSuites(t, suites, { workDir: state.workDir, onProgress: (m) => say(m), onResult: (x) => !o.quiet && progress.result(x) });
       results.push(...r.results);
       kept = [...r.kept, ...setupLogs(state.workDir)];
+      const daemons = daemonsResult(state); // builder: external
+      if (daemons) results.push(daemons);
     } else {
       const why = 'the pods could not be attached (see conformance/attach)';
       for (const s of suites) for (const c of s.checks) results.push({ id: c.id, suite: s.name, title: c.title, status: 'skip', skipReason: why, message: why, durationMs: 0 });

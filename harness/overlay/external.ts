@@ -11,6 +11,7 @@ import type { ResolvedNode, ResolvedSetupStep, ResolvedTopology, VtepIdentity } 
 import { contains, host, ipToInt, parseCidr } from '../topology/ip.ts';
 import { procStartTime, writeState, isAlive, type OwnedProcess, type RunState } from '../runtime/state.ts';
 import { ipJson, pool, run } from '../util/exec.ts';
+import type { CheckResult } from '../report/types.ts';
 
 /** What `what` of a setup daemon's process record starts with (status, teardown). */
 export const SETUP_WHAT = 'setup daemon';
@@ -220,6 +221,24 @@ async function runStep(ctx: SetupContext, n: ResolvedNode, step: ResolvedSetupSt
     if (Date.now() > deadline) throw setupFailure(ctx, `${label} not ready after ${ready.timeoutSec} s (waiting until ${what})`, log);
     await sleep(Math.min(500, 100 * 1.5 ** poll));
   }
+}
+
+// --- after the suites: did every daemon stay up? ----------------------------------------------------------------
+
+/**
+ * `setup/daemons`: every setup daemon of the run is still running once the suites are done. A control plane that
+ * crashed mid-run (on a pod event, a lease renewal …) leaves a stale overlay behind that the suites may still pass.
+ * Undefined when the run has no setup daemons.
+ */
+export function daemonsResult(state: RunState): CheckResult | undefined {
+  const ds = state.processes.filter((p) => p.what.startsWith(SETUP_WHAT));
+  if (!ds.length) return undefined;
+  const dead = ds.filter((p) => !isAlive(p.pid, p.startTime));
+  const name = (p: OwnedProcess) => p.what.slice(SETUP_WHAT.length + 4);
+  const base = { id: 'setup/daemons', suite: 'setup', title: 'every setup daemon (builder: external) is still running after the suites', durationMs: 0, expected: ds.map(name) };
+  if (!dead.length) return { ...base, status: 'pass', message: `${ds.length} setup daemon${ds.length > 1 ? 's' : ''} running`, observed: ds.map(name) };
+  const diffs = dead.map((p) => `${name(p)} exited during the run${p.log ? `; last output (${basename(p.log)}):\n${tail(p.log, 10)}` : ''}`);
+  return { ...base, status: 'fail', message: `${dead.length} of ${ds.length} setup daemons exited during the run: ${dead.map(name).join('; ')}`, diffs, observed: ds.filter((p) => !dead.includes(p)).map(name) };
 }
 
 // --- teardown: setup daemons and anything they started --------------------------------------------------------

@@ -14,7 +14,7 @@ import { judge, renderVerdicts, unmatched, validateExpect, type Verdict } from '
 import { checkIds, getSuites, suiteNames } from '../../suites/index.ts';
 import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
 import { interruptSignal } from '../cli/common.ts';
-import { observeIdentities, setupLogs } from '../overlay/external.ts';
+import { daemonsResult, observeIdentities, setupLogs } from '../overlay/external.ts';
 
 export interface SessionOptions {
   file: string;
@@ -103,6 +103,11 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     });
     results.push(...r.results);
     kept = [...r.kept, ...setupLogs(state.workDir)];
+    const daemons = daemonsResult(state); // builder: external
+    if (daemons) {
+      results.push(daemons);
+      if (!o.quiet) progress.result(daemons);
+    }
     for (const c of t.checks) {
       const x = await runTapScript(c.name, c.command, {
         cwd: t.file ? dirname(t.file) : process.cwd(),

@@ -61,7 +61,7 @@ describe.skipIf(needsRoot)('builder: external — an independent agent builds th
     const r = await vxrun(EXAMPLE);
     expect(failed(r)).toEqual([]);
     const ids = byId(r);
-    for (const id of ['routes/vxlan-device', 'routes/remote-subnets', 'routes/neighbours', 'routes/fdb', 'encapsulation/inner-addresses', 'mtu/vtep-mtu', 'mtu/df-boundary', 'connectivity/full-mesh']) expect(ids[id], id).toBe('pass');
+    for (const id of ['routes/vxlan-device', 'routes/remote-subnets', 'routes/neighbours', 'routes/fdb', 'encapsulation/inner-addresses', 'mtu/vtep-mtu', 'mtu/df-boundary', 'connectivity/full-mesh', 'setup/daemons']) expect(ids[id], id).toBe('pass');
     // the identities are the kernel-chosen MACs the agent announced, not vxlab's deterministic ones
     for (const n of r.topology.nodes) {
       expect(n.vtep.observed).toMatchObject({ device: 'flannel.1', present: true, vni: 1, port: 4789, mtu: 1450, learning: false, local: n.ip, problems: [] });
@@ -139,6 +139,15 @@ nodes: [ { name: node1, pods: 2 }, { name: node2, pods: 1 }, { name: node3, pods
       `node1: FDB entry ${n3!.vtep.mac} for node3: expected permanent, observed dynamic`,
     ]);
     for (const id of ['routes/vxlan-device', 'routes/remote-subnets', 'routes/neighbours']) expect(result(r, id).status, id).toBe('pass');
+  });
+  vx('a daemon that crashes mid-run fails setup/daemons with its last output, even though the kernel state still passes', async ({ vxrun }) => {
+    const r = await vxrun(variant('crash-on-pod'), { suites: ['routes'] });
+    for (const id of ['routes/vxlan-device', 'routes/remote-subnets', 'routes/neighbours', 'routes/fdb']) expect(result(r, id).status, id).toBe('pass');
+    const d = result(r, 'setup/daemons');
+    expect(d.status).toBe('fail');
+    expect(d.message).toBe(`1 of 3 setup daemons exited during the run: node1: setup[0] node ${AGENT} --mistake crash-on-pod --target node1`);
+    expect(d.diffs![0]).toMatch(/^node1: setup\[0\] .* exited during the run; last output \(setup-node1-0\.log\):\n[\s\S]*panic: flannel-agent node1: nil pointer dereference/);
+    expect(r.exitCode).toBe(1);
   });
 });
 
