@@ -15,6 +15,7 @@ import { defaultVtepMac } from '../../harness/topology/normalize.ts';
 import { ipJson, run } from '../../harness/util/exec.ts';
 import { setupLogPath, setupRunDir, SetupError, SETUP_WHAT } from '../../harness/overlay/external.ts';
 import { vxNamespaces } from '../helpers/host.ts';
+import { execa } from 'execa';
 import type { CheckResult, RunReport } from '../../harness/report/types.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -291,5 +292,26 @@ nodes:
     expect(r.exitCode).toBe(0);
     const ids = Object.fromEntries(report.results.map((x) => [x.id, x.status]));
     for (const c of ['cni/add-result-valid', 'conformance/attach', 'routes/fdb', 'routes/neighbours', 'routes/pod-attachment', 'connectivity/full-mesh', 'conformance/detach']) expect(ids[c], c).toBe('pass');
+  });
+
+  vx('vxlab run SIGKILLed mid-run: its daemons die with it, and cleanup (private state dir) removes the rest', async () => {
+    const id = testRunId();
+    cliRuns.push(id);
+    // a private state dir: this cleanup can only ever see this run
+    const stateDir = dirname(tempTopology('', 'state-dir-marker'));
+    const env = { VXLAB_STATE_DIR: stateDir };
+    const child = execa(process.execPath, [BIN, 'run', EXAMPLE, '--run-id', id, '--suite', 'connectivity'], { reject: false, env, cwd: ROOT });
+    const state = join(stateDir, `${id}.json`);
+    const deadline = Date.now() + 120_000;
+    while (!(existsSync(state) && /"status": "up"/.test(readFileSync(state, 'utf8'))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(processesOf(id).length).toBeGreaterThanOrEqual(3);
+    child.kill('SIGKILL');
+    await child;
+    const gone = Date.now() + 10_000;
+    while (processesOf(id).length && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
+    expect(processesOf(id)).toEqual([]);
+    const c = await run(['node', BIN, 'cleanup'], { reject: false, env, cwd: ROOT });
+    expect(c.stdout).toContain(`removed 1 run(s) (${id})`);
+    expect(vxNamespaces(`vx-${id}-`)).toEqual([]);
   });
 });
