@@ -15,6 +15,8 @@ import type { CheckResult } from '../report/types.ts';
 
 /** What `what` of a setup daemon's process record starts with (status, teardown). */
 export const SETUP_WHAT = 'setup daemon';
+/** …and of a setup step that runs to completion (recorded too, so teardown sweeps its namespace) */
+export const SETUP_STEP_WHAT = 'setup step';
 
 export class SetupError extends Error {
   readonly code = 'VXLAB_SETUP_FAILED';
@@ -99,7 +101,6 @@ export async function runSetupStage(st: Stage, ctx: SetupContext): Promise<void>
   const { t, state } = ctx;
   mkdirSync(setupRunDir(state.workDir), { recursive: true });
   mkdirSync(setupLogDir(state.workDir), { recursive: true });
-  const children: ChildProcess[] = [];
   const failures: { i: number; e: unknown }[] = [];
   const abort = new AbortController();
   const onAbort = () => abort.abort();
@@ -113,7 +114,7 @@ export async function runSetupStage(st: Stage, ctx: SetupContext): Promise<void>
         try {
           for (const [i, step] of op.steps.entries()) {
             if (abort.signal.aborted) return;
-            await runStep(ctx, n, step, i, op.cwd, abort.signal, children);
+            await runStep(ctx, n, step, i, op.cwd, abort.signal);
           }
         } catch (e) {
           failures.push({ i: si, e });
@@ -148,7 +149,7 @@ function describe(n: ResolvedNode, step: ResolvedSetupStep, i: number): string {
   return `${n.name}: setup[${i}] ${step.command.join(' ')}`;
 }
 
-async function runStep(ctx: SetupContext, n: ResolvedNode, step: ResolvedSetupStep, i: number, cwd: string, signal: AbortSignal, children: ChildProcess[]): Promise<void> {
+async function runStep(ctx: SetupContext, n: ResolvedNode, step: ResolvedSetupStep, i: number, cwd: string, signal: AbortSignal): Promise<void> {
   const { t, state } = ctx;
   const log = setupLogPath(state.workDir, n.name, i);
   const env = { ...process.env, ...setupEnv(t, n, setupRunDir(state.workDir)) };
@@ -157,13 +158,11 @@ async function runStep(ctx: SetupContext, n: ResolvedNode, step: ResolvedSetupSt
   // in ephemeral runs (vxlab run) setpriv ties a daemon to vxlab, so it gets SIGTERM even if vxlab is SIGKILLed
   const inNs = ['ip', 'netns', 'exec', n.ns, ...step.command];
   const argv = step.daemon && state.ephemeral ? ['setpriv', '--pdeathsig', 'TERM', ...inNs] : inNs;
-  // a daemon is recorded before it starts: if vxlab dies in between, cleanup still sweeps the namespace
-  let rec: OwnedProcess | undefined;
-  if (step.daemon) {
-    rec = { pid: 0, startTime: '', ns: n.ns, what: `${SETUP_WHAT} of ${label}`, log };
-    state.processes.push(rec);
-    writeState(state);
-  }
+  // every program is recorded before it starts (pid and start time follow at once): if vxlab dies in between, or a
+  // step leaves something running in the background, teardown still sweeps that node's namespace
+  const rec: OwnedProcess = { pid: 0, startTime: '', ns: n.ns, what: `${step.daemon ? SETUP_WHAT : SETUP_STEP_WHAT} of ${label}`, log };
+  state.processes.push(rec);
+  writeState(state);
   const fd = openSync(log, 'a');
   let child: ChildProcess;
   try {
@@ -171,16 +170,15 @@ async function runStep(ctx: SetupContext, n: ResolvedNode, step: ResolvedSetupSt
   } finally {
     closeSync(fd);
   }
-  children.push(child);
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let spawnError: Error | undefined;
   child.once('exit', (code, sig) => (exit = { code, signal: sig }));
   child.once('error', (e) => (spawnError = e));
-  if (rec && child.pid) {
+  if (child.pid) {
     rec.pid = child.pid;
     rec.startTime = procStartTime(child.pid) ?? '';
     writeState(state);
-    if (!state.ephemeral) child.unref();
+    if (step.daemon && !state.ephemeral) child.unref();
   }
   const exitText = () => (exit?.signal ? `killed by ${exit.signal}` : `exit ${exit?.code}`);
 
@@ -244,12 +242,12 @@ export function daemonsResult(state: RunState): CheckResult | undefined {
 // --- teardown: setup daemons and anything they started --------------------------------------------------------
 
 /**
- * Every process still inside a namespace where a setup daemon ran is the run's (a daemon may fork helpers, or have
+ * Every process still inside a namespace where a setup program ran is the run's (a daemon may fork helpers, or have
  * been recorded before its pid was known): SIGTERM, up to 3 s, then SIGKILL. Runs before the recorded pids are
  * stopped and the namespaces deleted.
  */
 export async function setupTeardownHook(s: RunState): Promise<void> {
-  const nss = [...new Set(s.processes.filter((p) => p.what.startsWith(SETUP_WHAT)).map((p) => p.ns))];
+  const nss = [...new Set(s.processes.filter((p) => p.what.startsWith(SETUP_WHAT) || p.what.startsWith(SETUP_STEP_WHAT)).map((p) => p.ns))];
   if (!nss.length) return;
   const pidsIn = async () => {
     const out: number[] = [];

@@ -95,7 +95,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       }
     }
     await observeIdentities(t);
-    if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0) + t.checks.length);
+    if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0) + t.checks.length + (t.builder === 'external' ? 1 : 0));
     const r = await runSuites(t, suites, {
       workDir: state.workDir,
       onProgress: (m) => !o.quiet && progress.update(m),

@@ -181,7 +181,10 @@ nodes:
       - command: [node, ./dump-env.mjs]
       - command: [node, -e, "process.on('SIGTERM', () => console.log('ignoring SIGTERM')); setInterval(() => {}, 1000)"]
         daemon: true
-  - { name: node2 }
+  - name: node2
+    setup:
+      # a step that exits 0 but leaves a process behind in the node's namespace
+      - command: [node, -e, "require('node:child_process').spawn('sleep', ['300'], { detached: true, stdio: 'ignore' }).unref()"]
 `,
     );
     const t = resolveFile(file);
@@ -212,10 +215,13 @@ nodes:
         `${t.nodes[1]!.ns} ${SETUP_WHAT} of node2: setup[0] node ${AGENT}`,
       ]);
       for (const p of daemons) expect(isAlive(p.pid, p.startTime), p.what).toBe(true);
+      const sleeper = (await run(['ip', 'netns', 'pids', t.nodes[1]!.ns])).stdout.split(/\s+/).filter(Boolean).map(Number).filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\x00300'));
+      expect(sleeper).toHaveLength(1);
       const saved = JSON.parse(readFileSync(statePath(t.runId), 'utf8'));
       expect(saved.processes.filter((p: any) => p.what.startsWith(SETUP_WHAT)).every((p: any) => p.pid > 0 && p.startTime)).toBe(true);
       await r.down();
       for (const p of daemons) expect(isAlive(p.pid, p.startTime), `${p.what} after down`).toBe(false);
+      expect(existsSync(`/proc/${sleeper[0]}/cmdline`) && readFileSync(`/proc/${sleeper[0]}/cmdline`, 'utf8').startsWith('sleep'), 'the background process a step left').toBe(false);
       expect(processesOf(t.runId)).toEqual([]);
       expect(vxNamespaces(`${t.prefix}-`)).toEqual([]);
     } finally {
