@@ -236,12 +236,12 @@ nodes:
       (x) => x,
     );
     expect(e).toBeInstanceOf(SetupError);
-    expect(e.message).toContain(`setup failed: daemon node2: setup[0] node ${AGENT} --mistake exit-early --target node2 exited (exit 1) before it was ready`);
+    expect(e.message).toContain(`setup failed: daemon node2: setup[0] node ${AGENT} --mistake exit-early --target node2 exited (exit 1; cwd ${dirname(t.file!)}) before it was ready`);
     expect(e.message).toContain('flannel-agent node2: failed to acquire lease: subnet manager unreachable');
     const kept = /setup logs of every node: (\S+)/.exec(e.message)![1]!;
     expect(readFileSync(join(kept, 'setup-node2-0.log'), 'utf8')).toContain('subnet manager unreachable');
-    // the other nodes' agents were started and are gone with the rollback
-    expect(readFileSync(join(kept, 'setup-node1-0.log'), 'utf8')).toContain('flannel.1 up');
+    // the other nodes' agents were started (their logs are kept too) and are gone with the rollback
+    expect(existsSync(join(kept, 'setup-node1-0.log'))).toBe(true);
     expect(processesOf(t.runId)).toEqual([]);
     expect(vxNamespaces(`${t.prefix}-`)).toEqual([]);
     expect(existsSync(statePath(t.runId))).toBe(false);
