@@ -19,6 +19,7 @@ import { vtepPaths } from '../runtime/vtep-launch.ts';
 import { getRuntime } from '../runtime/registry.ts';
 import { applyFaults, applyFaultsReporting } from '../faults/apply.ts';
 import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
+import { observeIdentities } from '../overlay/external.ts';
 import type { Verdict } from '../runner/expect.ts';
 import { runSession, type SessionResult } from '../runner/session.ts';
 import { toJsonReport, type JsonReport } from '../report/json.ts';
@@ -204,6 +205,13 @@ export class Lab implements AsyncDisposable {
       disown(t.runId);
       throw e;
     }
+    try {
+      await observeIdentities(t); // builder: external — faults, nodes and test() see what the nodes announce
+    } catch (e) {
+      await running.down().catch(() => {});
+      disown(t.runId);
+      throw e;
+    }
     let skips: CheckResult[] = [];
     if (opts.faults !== false && t.faults.length) {
       try {
@@ -227,6 +235,8 @@ export class Lab implements AsyncDisposable {
     if (!state) throw new NotUpError(`run ${t.runId}${where} is not up${typeof topology === 'string' ? `; start it with 'vxlab up ${topology}'` : ''}`, t.runId);
     // what the runtime learned at up (kind: node IPs, pod CIDRs) wins over the file's defaults
     if (state.discovered) refreshTopology(t, state.discovered);
+    // builder: external — the VTEP identities are whatever the nodes announce
+    await observeIdentities(t, { skipMissingNs: true });
     // pods attached by a CNI plugin have the addresses the plugin gave them, recorded at up
     if (t.cni) {
       const att = readAttachments(state.workDir);

@@ -1,6 +1,6 @@
 // What `vxlab status --json` shows, and Lab's typed views of nodes and pods. Expected values come from the resolved
 // topology; `present`/`alive` are read from the live system when the status is taken.
-import type { ResolvedTopology } from '../topology/resolved.ts';
+import type { ResolvedTopology, VtepIdentity } from '../topology/resolved.ts';
 import type { RunState } from '../runtime/state.ts';
 import { nsExists } from '../runtime/netns/runtime.ts';
 import { isAlive } from '../runtime/state.ts';
@@ -43,6 +43,8 @@ export interface LabStatus {
   status: RunState['status'];
   createdAt: string;
   layout: 'flannel' | 'calico';
+  /** who programs the overlay: vxlab, or the setup programs (external) */
+  builder: 'vxlab' | 'external';
   /** where nodes live: netns, docker, kind */
   runtime: ResolvedTopology['runtime'];
   /** runtime netns: a segment is a namespace with a bridge; docker/kind: a Docker network */
@@ -57,7 +59,8 @@ export interface LabStatus {
     addresses: string[];
     podSubnet: string;
     /** process: the userspace VTEP's process and whether it still runs (kernel VTEPs have none) */
-    vtep: LabNode['vtep'] & { process?: { pid: number; running: boolean } };
+    /** observed (builder: external): what the live node announces, read when the status is taken */
+    vtep: LabNode['vtep'] & { process?: { pid: number; running: boolean }; observed?: VtepIdentity };
     interfaces: string[];
     pods: { name: string; namespace: string; present: boolean; addresses: string[]; mtu: number; interfaces: string[] }[];
   }[];
@@ -90,6 +93,7 @@ export function statusOf(t: ResolvedTopology, state: RunState): LabStatus {
     status: state.status,
     createdAt: state.createdAt,
     layout: t.layout,
+    builder: t.builder,
     runtime: t.runtime,
     segments: t.segments.map((s) => ({ name: s.name, cidr: s.cidr, mtu: s.mtu, ...(s.ns ? { namespace: s.ns, present: nsExists(s.ns) } : {}), ...(s.network ? { network: s.network.name } : {}), interfaces: [s.bridge] })),
     router: t.routerNs ? { namespace: t.routerNs, present: nsExists(t.routerNs), addresses: t.segments.map((s) => `${s.routerIp}/${s.prefixLen}`) } : undefined,
@@ -100,7 +104,7 @@ export function statusOf(t: ResolvedTopology, state: RunState): LabStatus {
       ...(n.container ? { container: { name: n.container, id: state.discovered?.[n.name]?.containerId, image: state.discovered?.[n.name]?.image ?? n.image } } : {}),
       addresses: [`${n.ip}/${n.prefixLen}`, `${n.vtep.ip}/32`, ...(n.bridge ? [`${n.bridge.ip}/${n.podPrefixLen}`] : [])],
       podSubnet: n.podSubnet,
-      vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu, process: vtepProc(n.ns) },
+      vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu, process: vtepProc(n.ns), ...(n.vtep.observed ? { observed: n.vtep.observed } : {}) },
       interfaces: [n.underlayIf, n.vtep.dev, ...(n.bridge ? [n.bridge.name] : []), ...n.pods.map((p) => p.hostIf)],
       pods: n.pods.map((p) => ({ name: p.name, namespace: p.ns, present: nsExists(p.ns), addresses: [`${p.ip}/${p.prefixLen}`], mtu: p.mtu, interfaces: [p.ifname] })),
     })),

@@ -61,6 +61,9 @@ Layout: without --topology, the shipped topologies/conformance-default.yaml (3 n
 and the layout follows the conflist: main plugin (plugins[0]) ptp → calico layout (vxlan.calico,
 routed /32 pods), anything else → flannel layout (flannel.1, the bridge plugin owns cni0). With
 --topology FILE, that file's overlay.layout decides and its overlay.cni is replaced by --conflist.
+With overlay.builder: external in that file, your control plane builds the overlay instead of vxlab:
+its setup programs run first (daemons stay up for the whole run), the pods are attached by the chain,
+and the suites judge every node's entries against the VTEP identities the nodes announce.
 
 Bad input (missing conflist, invalid JSON, unknown field, plugin not in --bin-dir) exits 2 naming the
 file and field, before anything on the host changes.

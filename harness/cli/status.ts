@@ -18,10 +18,10 @@ const cmd: Command = {
       console.log(JSON.stringify(out, null, 2));
       return EXIT.OK;
     }
-    console.log(`${out.topology} run ${out.runId}: ${out.status} since ${out.createdAt} (runtime ${out.runtime}, layout ${out.layout})`);
+    console.log(`${out.topology} run ${out.runId}: ${out.status} since ${out.createdAt} (runtime ${out.runtime}, layout ${out.layout}${out.builder === 'external' ? ', builder external' : ''})`);
     for (const n of out.nodes) {
       const proc = n.vtep.process ? (n.vtep.process.running ? ` pid ${n.vtep.process.pid}` : ` NOT RUNNING (pid ${n.vtep.process.pid} exited)`) : '';
-      console.log(`  ${n.name.padEnd(10)} ${n.present ? 'up  ' : 'GONE'} ${n.namespace}  ${n.addresses[0]}  vtep ${n.vtep.device} ${n.vtep.kind}${proc} ${n.vtep.mac} ${n.vtep.address} vni ${n.vtep.vni} port ${n.vtep.port} mtu ${n.vtep.mtu}`);
+      console.log(`  ${n.name.padEnd(10)} ${n.present ? 'up  ' : 'GONE'} ${n.namespace}  ${n.addresses[0]}  vtep ${n.vtep.device} ${n.vtep.kind}${proc} ${n.vtep.mac} ${n.vtep.address} vni ${n.vtep.vni} port ${n.vtep.port} mtu ${n.vtep.mtu}${n.vtep.observed ? ` (announced: ${n.vtep.observed.present ? `${n.vtep.observed.mac} ${n.vtep.observed.addresses.join(',') || 'no address'} vni ${n.vtep.observed.vni} port ${n.vtep.observed.port} mtu ${n.vtep.observed.mtu}` : 'no VTEP device'})` : ''}`);
       if (n.container) console.log(`    container ${n.container.name} ${n.container.id?.slice(0, 12) ?? '?'} image ${n.container.image}`);
       for (const p of n.pods) console.log(`    ${p.name.padEnd(8)} ${p.present ? 'up  ' : 'GONE'} ${p.namespace}  ${p.addresses[0]} mtu ${p.mtu}`);
     }

@@ -31,6 +31,7 @@ import { runSuites, writeArtifacts } from './runner.ts';
 import { getSuites } from '../../suites/index.ts';
 import { throwIfAborted, withScope } from '../util/scope.ts';
 import { healthProblems } from './health.ts';
+import { daemonsResult, observeIdentities, setupLogs } from '../overlay/external.ts';
 
 export const CONFORMANCE_TOPOLOGY = join(PKG_ROOT, 'topologies/conformance-default.yaml');
 export const DEFAULT_BIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
@@ -189,11 +190,14 @@ export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean
       let kept: string[] = [];
       throwIfAborted(o.signal);
       if (attached) {
+        await observeIdentities(t); // builder: external — judge against what the nodes announce
         if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0));
         const r = await runSuites(t, suites, { workDir: state.workDir, signal: o.signal, health: (phase) => healthProblems(t, state, phase === 'before' ? 'before the checks started' : 'during the run'), onProgress: (m) => say(m), onResult: (x) => !o.quiet && progress.result(x) });
         results.push(...r.results);
-        kept = r.kept;
+        kept = [...r.kept, ...setupLogs(state.workDir)];
         throwIfAborted(o.signal);
+        const daemons = daemonsResult(state); // builder: external
+        if (daemons) results.push(daemons);
       } else {
         const why = 'the pods could not be attached (see conformance/attach)';
         for (const s of suites) for (const c of s.checks) results.push({ id: c.id, suite: s.name, title: c.title, status: 'skip', skipReason: why, message: why, durationMs: 0 });

@@ -16,6 +16,7 @@ import { processInterrupt } from '../util/signals.ts';
 import { InterruptedError, throwIfAborted, withScope } from '../util/scope.ts';
 import { healthProblems } from './health.ts';
 import { resolveChecked, resolveStatic } from './validate.ts';
+import { daemonsResult, observeIdentities, setupLogs } from '../overlay/external.ts';
 
 export interface SessionOptions {
   file: string;
@@ -97,11 +98,13 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
         say(`up ${t.name}`);
         running = await up(t, { ephemeral: true, signal, onStage: (s) => say(`up: ${s}`) });
         state = running.state;
+        await observeIdentities(t); // builder: external — faults and suites see what the nodes announce
         stage = 'faults';
         results.push(...(await applyFaultsReporting(t, t.faults, say, signal)));
       }
       stage = 'checks';
-      if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0) + t.checks.length);
+      await observeIdentities(t);
+      if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0) + t.checks.length + (t.builder === 'external' ? 1 : 0));
       const st = state;
       const r = await runSuites(t, suites, {
         workDir: st.workDir,
@@ -111,8 +114,13 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
         onResult: (x) => !o.quiet && progress.result(x),
       });
       results.push(...r.results);
-      kept = r.kept;
+      kept = [...r.kept, ...setupLogs(st.workDir)];
       if (r.interrupted) throw new InterruptedError(signal.reason);
+      const daemons = daemonsResult(st); // builder: external
+      if (daemons) {
+        results.push(daemons);
+        if (!o.quiet) progress.result(daemons);
+      }
       for (const c of t.checks) {
         throwIfAborted(signal);
         const x = await withScope({ signal }, () =>
