@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   repro: async () => (await import('./repro.ts')).default,
   vtep: async () => (await import('./vtep.ts')).default,
   conformance: async () => (await import('./conformance.ts')).default,
+  graph: async () => (await import('./graph.ts')).default,
 };
 
 export const EXIT_CODES_HELP = `Exit codes:

@@ -1,0 +1,39 @@
+// Headless Chromium (Debian's `chromium`, installed by .ci/run and scripts/bootstrap.sh) driven by playwright-core.
+// No browser download: playwright-core uses the system binary. Every launch gets a fresh profile directory
+// (playwright takes it as launchPersistentContext's userDataDir) and the flags that keep Chromium off the network.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+
+export const CHROMIUM = process.env.VXLAB_CHROMIUM ?? '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM);
+
+if (!hasChromium && process.env.CI === 'true') {
+  throw new Error(`browser tests must run in CI (CI=true): ${CHROMIUM} is missing (apt-get install chromium)`);
+}
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export type Browser = BrowserContext & { [Symbol.asyncDispose](): Promise<void> };
+
+/** A browser context on a fresh profile; `await using` closes it and removes the profile. */
+export async function launch(viewport = { width: 1400, height: 1000 }): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'vxlab-chromium-'));
+  const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport });
+  return Object.assign(ctx, {
+    async [Symbol.asyncDispose]() {
+      await ctx.close().catch(() => {});
+      rmSync(profile, { recursive: true, force: true });
+    },
+  });
+}
