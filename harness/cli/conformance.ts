@@ -257,8 +257,8 @@ file and field, before anything on the host changes.
     const t0 = performance.now();
     try {
       const { results, artifactsDir } = await runConformance(inp, { signal: intr.signal });
-      const out = writeReports(
-        { topology: inp.t.name, file: inp.prep.source, runId: inp.t.runId, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results, artifactsDir },
+      const out = await writeReports(
+        { topology: inp.t.name, file: inp.prep.source, runId: inp.t.runId, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results, artifactsDir, resolved: inp.t },
         { reporter: inp.reporter, outDir: inp.outDir },
       );
       process.stdout.write(out);

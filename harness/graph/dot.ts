@@ -32,7 +32,8 @@ export const nodeId = (n: string) => `node-${n}`;
 export const tunnelId = (t: Pick<GraphTunnel, 'a' | 'b'>) => `tunnel-${t.a}-${t.b}`;
 
 function row(text: string, o: { bg?: string; color?: string; bold?: boolean } = {}): string {
-  const t = o.bold ? `<B>${esc(text)}</B>` : esc(text);
+  // trailing no-break spaces: slack for renderers whose font is a little wider than Graphviz's estimate
+  const t = (o.bold ? `<B>${esc(text)}</B>` : esc(text)) + '&#160;&#160;&#160;';
   return `<TR><TD ALIGN="LEFT" BALIGN="LEFT"${o.bg ? ` BGCOLOR="${o.bg}"` : ''}>${o.color ? `<FONT COLOR="${o.color}">${t}</FONT>` : t}</TD></TR>`;
 }
 

@@ -138,8 +138,10 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     durationMs: Math.round(performance.now() - t0),
     results,
     artifactsDir,
+    resolved: t,
+    expectations: verdicts ? { verdicts, missing: missing! } : undefined,
   };
-  let output = writeReports(report, { reporter: reporter as any, outDir: o.outDir });
+  let output = await writeReports(report, { reporter: reporter as any, outDir: o.outDir });
   if (verdicts) {
     const table = renderVerdicts(verdicts, missing!);
     output += reporter === 'pretty' ? `\nExpectations (${t.file ? t.file : t.name}):\n${table}\n${ok ? 'every expectation holds' : 'SOME EXPECTATIONS DO NOT HOLD'}\n` : '';

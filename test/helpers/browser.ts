@@ -37,3 +37,12 @@ export async function launch(viewport = { width: 1400, height: 1000 }): Promise<
     },
   });
 }
+
+/** A whole-page screenshot: the viewport grows to the page's height first (this Chromium hangs on fullPage). */
+export async function screenshotPage(page: import('playwright-core').Page, path: string, maxHeight = 6000): Promise<void> {
+  const { w, h } = await page.evaluate(`({ w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight })`) as { w: number; h: number };
+  const vp = page.viewportSize()!;
+  await page.setViewportSize({ width: Math.max(vp.width, Math.min(w, 2400)), height: Math.min(h, maxHeight) });
+  await page.screenshot({ path });
+  await page.setViewportSize(vp);
+}
