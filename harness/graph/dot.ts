@@ -11,7 +11,9 @@ export interface DotOptions {
 export const VNI_COLORS = ['#2563eb', '#7c3aed', '#0891b2', '#b45309', '#db2777', '#059669'];
 const RED = '#dc2626';
 const AMBER = '#d97706';
-const FONT = 'Helvetica,Arial,sans-serif';
+// exactly "Helvetica": Graphviz has its metrics (a list of families would be measured as Times); browsers map it to
+// Helvetica, Arial or Liberation Sans, which share them
+const FONT = 'Helvetica';
 
 export function vniColor(g: TopologyGraph, vni: number): string {
   return VNI_COLORS[Math.max(0, g.vnis.indexOf(vni)) % VNI_COLORS.length]!;

@@ -107,14 +107,42 @@ const SCRIPT = `
 })();
 `;
 
-/** Expected and observed, line by line, lines that differ marked. */
+/**
+ * Align two texts line by line on their longest common subsequence: common lines side by side, a line only one
+ * side has stands opposite a blank. (Large texts fall back to pairing lines by position.)
+ */
+export function alignLines(L: string[], R: string[]): { l?: string; r?: string; same: boolean }[] {
+  const n = L.length;
+  const m = R.length;
+  if (n * m > 250_000) return Array.from({ length: Math.max(n, m) }, (_, i) => ({ l: L[i], r: R[i], same: L[i] === R[i] }));
+  const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = L[i] === R[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  const rows: { l?: string; r?: string; same: boolean }[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && L[i] === R[j]) rows.push({ l: L[i++], r: R[j++], same: true });
+    else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) rows.push({ l: L[i++], same: false });
+    else rows.push({ r: R[j++], same: false });
+  }
+  // a removed line followed by an added one reads best as one changed row
+  const out: typeof rows = [];
+  for (const row of rows) {
+    const prev = out[out.length - 1];
+    if (prev && !prev.same && prev.r === undefined && row.l === undefined && !row.same) prev.r = row.r;
+    else out.push({ ...row });
+  }
+  return out;
+}
+
+/** Expected and observed side by side, aligned, lines that differ marked. */
 function sideBySide(expected: unknown, observed: unknown): string {
   const L = (expected === undefined ? '(none)' : renderValue(expected)).split('\n');
   const R = (observed === undefined ? '(none)' : renderValue(observed)).split('\n');
-  const n = Math.max(L.length, R.length);
-  const col = (side: string[], cls: string, title: string) =>
-    `<div class="col ${cls}"><h4>${title}</h4><pre>${Array.from({ length: n }, (_, i) => `<span class="ln${(L[i] ?? '') !== (R[i] ?? '') ? ' differs' : ''}">${esc(side[i] ?? '')}</span>`).join('')}</pre></div>`;
-  return `<div class="sbs">${col(L, 'exp', 'expected')}${col(R, 'obs', 'observed')}</div>`;
+  const rows = alignLines(L, R);
+  const col = (side: 'l' | 'r', cls: string, title: string) =>
+    `<div class="col ${cls}"><h4>${title}</h4><pre>${rows.map((x) => `<span class="ln${x.same ? '' : ' differs'}">${esc(x[side] ?? '')}</span>`).join('')}</pre></div>`;
+  return `<div class="sbs">${col('l', 'exp', 'expected')}${col('r', 'obs', 'observed')}</div>`;
 }
 
 function detail(r: CheckResult): string {

@@ -194,3 +194,13 @@ describe('heat map', () => {
     expect(heatmap('x', { ...m, judged: ['000', '000', '000'] }).wrong).toBe(0);
   });
 });
+
+describe('expected | observed alignment', () => {
+  it('pairs common lines and leaves a blank opposite a line only one side has', async () => {
+    const { alignLines } = await import('../../harness/report/html.ts');
+    const rows = alignLines(['{', '  "a": [', '    "x",', '    "y"', '  ]', '}'], ['{', '  "a": [', '    "y"', '  ]', '}']);
+    expect(rows.filter((r) => !r.same)).toEqual([{ l: '    "x",', same: false }]);
+    expect(rows).toHaveLength(6);
+    expect(alignLines(['a', 'b'], ['a', 'c'])).toEqual([{ l: 'a', r: 'a', same: true }, { l: 'b', r: 'c', same: false }]);
+  });
+});
