@@ -112,16 +112,19 @@ const SCRIPT = `
  * side has stands opposite a blank. (Large texts fall back to pairing lines by position.)
  */
 export function alignLines(L: string[], R: string[]): { l?: string; r?: string; same: boolean }[] {
+  // JSON's trailing commas do not make two lines different
+  const key = (x: string | undefined) => x?.replace(/,$/, '');
+  const same = (a: string | undefined, b: string | undefined) => key(a) === key(b);
   const n = L.length;
   const m = R.length;
-  if (n * m > 250_000) return Array.from({ length: Math.max(n, m) }, (_, i) => ({ l: L[i], r: R[i], same: L[i] === R[i] }));
+  if (n * m > 250_000) return Array.from({ length: Math.max(n, m) }, (_, i) => ({ l: L[i], r: R[i], same: same(L[i], R[i]) }));
   const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = L[i] === R[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = same(L[i], R[j]) ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
   const rows: { l?: string; r?: string; same: boolean }[] = [];
   let i = 0;
   let j = 0;
   while (i < n || j < m) {
-    if (i < n && j < m && L[i] === R[j]) rows.push({ l: L[i++], r: R[j++], same: true });
+    if (i < n && j < m && same(L[i], R[j])) rows.push({ l: L[i++], r: R[j++], same: true });
     else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) rows.push({ l: L[i++], same: false });
     else rows.push({ r: R[j++], same: false });
   }
@@ -259,6 +262,12 @@ async function picture(report: RunReport): Promise<string> {
   return `<section id="topology"><h2>Topology</h2>${where}<div class="picture">${svg}</div><p class="legend">${legend.join('')}</p></section>`;
 }
 
+/** A path under the current directory is shown relative to it. */
+function shortPath(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') && !r.startsWith(sep) ? r : p;
+}
+
 export async function toHtml(report: RunReport, o: HtmlOptions = {}): Promise<string> {
   const s = summarize(report.results);
   const failed = s.fail > 0 || Boolean(report.expectations && (report.expectations.verdicts.some((v) => !v.holds) || report.expectations.missing.length));
@@ -276,7 +285,7 @@ export async function toHtml(report: RunReport, o: HtmlOptions = {}): Promise<st
 <body>
 <header class="run${failed ? ' failed' : ''}" id="summary" data-pass="${s.pass}" data-fail="${s.fail}" data-skip="${s.skip}">
 <h1>vxlab · ${esc(report.topology)}</h1>
-<div class="meta">${report.file ? `<code>${esc(report.file)}</code> · ` : ''}run <code>${esc(report.runId)}</code> · started ${esc(report.startedAt)} · took ${esc(formatDuration(report.durationMs))}</div>
+<div class="meta">${report.file ? `<code title="${esc(report.file)}">${esc(shortPath(report.file))}</code> · ` : ''}run <code>${esc(report.runId)}</code> · started ${esc(report.startedAt)} · took ${esc(formatDuration(report.durationMs))}</div>
 <div class="counts"><span class="count pass">${s.pass} passed</span><span class="count fail">${s.fail} failed</span><span class="count skip">${s.skip} skipped</span><span class="verdict ${failed ? 'failed' : 'ok'}">${failed ? 'FAILED' : 'PASSED'}</span></div>
 ${failures.length ? `<ul class="failures">${failures.map((r) => `<li>${badge('fail')} <a href="#${anchor(r.id)}">${esc(r.id)}</a> — ${esc(r.message ?? '')}</li>`).join('')}</ul>` : ''}
 </header>

@@ -202,5 +202,6 @@ describe('expected | observed alignment', () => {
     expect(rows.filter((r) => !r.same)).toEqual([{ l: '    "x",', same: false }]);
     expect(rows).toHaveLength(6);
     expect(alignLines(['a', 'b'], ['a', 'c'])).toEqual([{ l: 'a', r: 'a', same: true }, { l: 'b', r: 'c', same: false }]);
+    expect(alignLines(['  "x",', '  "y"'], ['  "x"'])).toEqual([{ l: '  "x",', r: '  "x"', same: true }, { l: '  "y"', same: false }]);
   });
 });
