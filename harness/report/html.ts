@@ -77,6 +77,7 @@ pre.details{background:#f8fafc;border:1px solid var(--line);padding:8px;overflow
 .heatmap thead th{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;vertical-align:bottom}
 .heatmap th.rowh{text-align:right}
 .heatmap td{width:18px;height:18px;text-align:center;border:1px solid white;padding:0}
+.heatmap table.big td{width:5px;height:5px;border:0;font-size:0}.heatmap table.big thead th{font-size:7px}
 td.yes{background:#86efac}td.no{background:#e2e8f0}td.diag{background:white;color:#cbd5e1}
 td.unjudged{opacity:.45}
 td.wrong{background:var(--fail);color:white;font-weight:700;outline:2px solid #7f1d1d;outline-offset:-2px}
@@ -176,6 +177,8 @@ ${body ? `<tr class="detail"><td></td><td colspan="3"><details${open}><summary>$
 /** Expected and actual matrices as heat maps; in the actual one the judged cells that differ are marked ✗. */
 export function heatmap(id: string, m: MatrixData): { html: string; wrong: number } {
   const n = m.pods.length;
+  // beyond 40 pods only wrong cells carry a tooltip, to keep the page small (200 pods = 80,000 cells)
+  const big = n > 40;
   let wrong = 0;
   const head = `<thead><tr><th></th>${m.pods.map((p, j) => `<th title="${esc(`${p} ${m.ips[j] ?? ''}`)}">${esc(p)}</th>`).join('')}</tr></thead>`;
   const grid = (which: 'expected' | 'actual') => {
@@ -192,11 +195,11 @@ export function heatmap(id: string, m: MatrixData): { html: string; wrong: numbe
         else if (which === 'actual' && judged && a !== e) {
           wrong++;
           cells.push(`<td class="wrong" title="${esc(title)}">✗</td>`);
-        } else cells.push(`<td class="${v ? 'yes' : 'no'}${judged ? '' : ' unjudged'}" title="${esc(title)}">${v ? '✓' : ''}</td>`);
+        } else cells.push(big ? `<td class="${v ? 'yes' : 'no'}${judged ? '' : ' unjudged'}"></td>` : `<td class="${v ? 'yes' : 'no'}${judged ? '' : ' unjudged'}" title="${esc(title)}">${v ? '✓' : ''}</td>`);
       }
       rows.push(`<tr><th class="rowh" title="${esc(m.ips[i] ?? '')}">${esc(m.pods[i])} <span class="ip">${esc(m.ips[i] ?? '')}</span></th>${cells.join('')}</tr>`);
     }
-    return `<table class="${which}" data-grid="${which}"><caption>${which}</caption>${head}<tbody>${rows.join('')}</tbody></table>`;
+    return `<table class="${which}${big ? ' big' : ''}" data-grid="${which}"><caption>${which}</caption>${head}<tbody>${rows.join('')}</tbody></table>`;
   };
   const exp = grid('expected');
   const act = grid('actual');
@@ -249,7 +252,13 @@ async function picture(report: RunReport): Promise<string> {
   if (!report.resolved) return '';
   const { topologyGraph, renderGraph } = await import('../graph/index.ts');
   const g = await topologyGraph(report.resolved, { results: report.results });
-  const svg = await renderGraph(g, 'svg');
+  let svg: string;
+  try {
+    svg = await renderGraph(g, 'svg');
+  } catch (e: any) {
+    // the report matters more than its picture
+    svg = `<p class="meta">the topology picture could not be drawn: ${esc(e?.message ?? e)}</p>`;
+  }
   const failedNodes = g.nodes.filter((n) => n.failed?.length).map((n) => n.name);
   const failedTunnels = g.tunnels.filter((t) => t.failed?.length).map((t) => `${t.a}↔${t.b}`);
   const legend = [

@@ -193,6 +193,16 @@ describe('heat map', () => {
     expect(h.html).toContain('title="a/p → b/p: expected reachable, observed unreachable"');
     expect(heatmap('x', { ...m, judged: ['000', '000', '000'] }).wrong).toBe(0);
   });
+
+  it('large matrices keep tooltips only on wrong cells', () => {
+    const n = 50;
+    const row = (i: number, flip = false) => Array.from({ length: n }, (_, j) => (i === j ? '0' : flip && j === 0 ? '0' : '1')).join('');
+    const m = { pods: Array.from({ length: n }, (_, i) => `n${i}/p`), ips: Array.from({ length: n }, (_, i) => `10.0.0.${i}`), expected: Array.from({ length: n }, (_, i) => row(i)), actual: Array.from({ length: n }, (_, i) => row(i, i === 3)), judged: Array.from({ length: n }, (_, i) => row(i)) };
+    const h = heatmap('connectivity/full-mesh', m);
+    expect(h.wrong).toBe(1);
+    expect(h.html.match(/<td[^>]*title=/g)).toHaveLength(1);
+    expect(h.html.length).toBeLessThan(200_000);
+  });
 });
 
 describe('expected | observed alignment', () => {
