@@ -2,7 +2,9 @@
 // hub for large meshes, live-state marking and failure locations. The rendered SVG is tested in a browser
 // (test/integration/graph.test.ts).
 import { describe, expect, it } from 'vitest';
-import { resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { renderGraph } from '../../harness/graph/index.ts';
 import { buildGraph, findTunnel } from '../../harness/graph/model.ts';
 import { toDot } from '../../harness/graph/dot.ts';
 import { toMermaid } from '../../harness/graph/mermaid.ts';
@@ -213,5 +215,20 @@ describe('expected | observed alignment', () => {
     expect(rows).toHaveLength(6);
     expect(alignLines(['a', 'b'], ['a', 'c'])).toEqual([{ l: 'a', r: 'a', same: true }, { l: 'b', r: 'c', same: false }]);
     expect(alignLines(['  "x",', '  "y"'], ['  "x"'])).toEqual([{ l: '  "x",', r: '  "x"', same: true }, { l: '  "y"', same: false }]);
+  });
+});
+
+describe('every shipped topology draws', () => {
+  const dir = resolve(import.meta.dirname, '../../topologies');
+  const files = [...readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, f)), ...readdirSync(join(dir, 'bugs')).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, 'bugs', f))];
+  it.each(files.map((f) => [relative(dir, f), f]))('%s: SVG with every node and tunnel, Mermaid with every node', async (_name, f) => {
+    const t = resolveFile(f);
+    const g = buildGraph(t);
+    const svg = (await renderGraph(g, 'svg')).replace(/&#45;/g, '-'); // Graphviz writes '-' as an entity
+    expect(svg).toMatch(/^(<!--[^]*?-->\s*)*<svg [^]*<\/svg>\s*$/);
+    for (const n of t.nodes) expect(svg).toContain(`id="node-${n.name}"`);
+    for (const tu of g.tunnels) expect(svg).toContain(`id="tunnel-${tu.a}-${tu.b}"`);
+    const mmd = await renderGraph(g, 'mermaid');
+    for (const n of t.nodes) expect(mmd).toContain(`n_${n.name.replace(/-/g, '_')}[`);
   });
 });
