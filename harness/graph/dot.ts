@@ -57,12 +57,19 @@ function nodeLabel(g: TopologyGraph, n: GraphNode): string {
   return `<<TABLE ${border} STYLE="rounded" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">${rows.join('')}</TABLE>>`;
 }
 
-function tunnelAttrs(g: TopologyGraph, t: GraphTunnel): Record<string, string | number | undefined> {
-  const lines = [`VNI ${t.vni}${t.mixed ? ` · ${t.kinds[0]}↔${t.kinds[1]}` : ''}`];
-  if (t.portMismatch) lines.push(`port mismatch: ${t.portMismatch}`);
-  for (const f of t.faults) lines.push(`fault: ${f}`);
-  for (const d of t.diffs.slice(0, 4)) lines.push(`≠ ${d}`);
-  if (t.diffs.length > 4) lines.push(`… ${t.diffs.length - 4} more`);
+/** What a tunnel has to say beyond its VNI: port mismatch, faults, live differences (drawn as a numbered note). */
+export function tunnelNotes(t: GraphTunnel): string[] {
+  return [
+    ...(t.portMismatch ? [`port mismatch: ${t.portMismatch}`] : []),
+    ...t.faults.map((f) => `fault: ${f}`),
+    ...t.diffs.map((d) => `≠ ${d}`),
+    ...(t.failed?.length ? [`failing: ${t.failed.join(', ')}`] : []),
+  ];
+}
+
+function tunnelAttrs(g: TopologyGraph, t: GraphTunnel, ref?: number): Record<string, string | number | undefined> {
+  const head = `VNI ${t.vni}${t.mixed ? ` · ${t.kinds[0]}↔${t.kinds[1]}` : ''}${ref ? ` · [${ref}]` : ''}`;
+  const notes = tunnelNotes(t);
   const failed = Boolean(t.failed?.length);
   const bad = failed || t.diffs.length > 0;
   const warn = Boolean(t.portMismatch || t.faults.length);
@@ -70,8 +77,8 @@ function tunnelAttrs(g: TopologyGraph, t: GraphTunnel): Record<string, string | 
   return {
     id: tunnelId(t),
     class: cls,
-    label: lines.join('\n'),
-    tooltip: `tunnel ${t.a} ↔ ${t.b}\n${lines.join('\n')}${t.failed?.length ? `\nfailing: ${t.failed.join(', ')}` : ''}`,
+    label: head,
+    tooltip: [`tunnel ${t.a} ↔ ${t.b}`, head, ...notes].join('\n'),
     color: bad ? RED : warn ? AMBER : vniColor(g, t.vni),
     fontcolor: bad ? RED : warn ? AMBER : vniColor(g, t.vni),
     penwidth: bad ? 3 : 1.6,
@@ -85,6 +92,19 @@ function tunnelAttrs(g: TopologyGraph, t: GraphTunnel): Record<string, string | 
     tailport: 's',
     headport: 's',
   };
+}
+
+/** The numbered notes of tunnels, one table below the picture (long edge labels would pile up on each other). */
+function notesTable(items: { ref: number; t: GraphTunnel }[], general: string[]): string {
+  const rows: string[] = [];
+  for (const x of general) rows.push(`<TR><TD ALIGN="LEFT" BALIGN="LEFT">${esc(x)}</TD></TR>`);
+  for (const { ref, t } of items) {
+    const bad = t.diffs.length > 0 || Boolean(t.failed?.length);
+    const color = bad ? RED : AMBER;
+    const lines = [`<B>[${ref}] tunnel ${esc(t.a)} ↔ ${esc(t.b)}</B>`, ...tunnelNotes(t).map(esc)];
+    rows.push(`<TR><TD ALIGN="LEFT" BALIGN="LEFT" ID="note-${tunnelId(t)}" TOOLTIP="${esc(`tunnel ${t.a} ↔ ${t.b}`)}" HREF="#${tunnelId(t)}"><FONT COLOR="${color}">${lines.join('<BR/>')}</FONT></TD></TR>`);
+  }
+  return `<<TABLE BORDER="1" COLOR="#cbd5e1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4">${rows.join('')}</TABLE>>`;
 }
 
 export function toDot(g: TopologyGraph, o: DotOptions = {}): string {
@@ -121,6 +141,12 @@ export function toDot(g: TopologyGraph, o: DotOptions = {}): string {
     }
   }
   // tunnels, per VNI group; large groups become a hub plus the tunnels that have something to show
+  const noted: { ref: number; t: GraphTunnel }[] = [];
+  const refOf = (t: GraphTunnel) => {
+    if (!tunnelNotes(t).length) return undefined;
+    noted.push({ ref: noted.length + 1, t });
+    return noted.length;
+  };
   for (const vni of g.vnis) {
     const members = g.nodes.filter((n) => n.vtep.vni === vni);
     const ts = g.tunnels.filter((t) => t.vni === vni);
@@ -128,10 +154,14 @@ export function toDot(g: TopologyGraph, o: DotOptions = {}): string {
       const hub = `vni-${vni}`;
       L.push(`  ${q(hub)} ${attrs({ id: `hub-vni-${vni}`, class: 'vx-hub', label: `VNI ${vni} overlay\nfull mesh: ${ts.length} tunnels`, shape: 'ellipse', color: vniColor(g, vni), fontcolor: vniColor(g, vni) })};`);
       for (const n of members) L.push(`  ${q(hub)} -- ${q(n.name)} ${attrs({ color: vniColor(g, vni), style: n.vtep.kind === 'userspace' ? 'dashed' : 'solid', constraint: 'false' })};`);
-      for (const t of ts) if (t.faults.length || t.diffs.length || t.failed?.length || t.portMismatch) L.push(`  ${q(t.a)} -- ${q(t.b)} ${attrs(tunnelAttrs(g, t))};`);
-    } else for (const t of ts) L.push(`  ${q(t.a)} -- ${q(t.b)} ${attrs(tunnelAttrs(g, t))};`);
+      for (const t of ts) if (t.faults.length || t.diffs.length || t.failed?.length || t.portMismatch) L.push(`  ${q(t.a)} -- ${q(t.b)} ${attrs(tunnelAttrs(g, t, refOf(t)))};`);
+    } else for (const t of ts) L.push(`  ${q(t.a)} -- ${q(t.b)} ${attrs(tunnelAttrs(g, t, refOf(t)))};`);
   }
-  if (g.notes.length) L.push(`  notes ${attrs({ id: 'notes', shape: 'note', label: g.notes.join('\n'), fontsize: 10, color: '#94a3b8' })};`);
+  if (g.notes.length || noted.length) {
+    L.push(`  notes ${attrs({ id: 'notes', class: 'vx-notes', shape: 'plain', label: notesTable(noted, g.notes), fontsize: 10 })};`);
+    // one rank below the nodes (an invisible edge), where the tunnels' numbered notes are read after the picture
+    if (g.nodes.length) L.push(`  ${q(g.nodes[Math.floor((g.nodes.length - 1) / 2)]!.name)} -- notes [style=invis, weight=0];`);
+  }
   L.push('}');
   return L.join('\n') + '\n';
 }

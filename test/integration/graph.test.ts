@@ -70,7 +70,9 @@ describe.skipIf(!hasChromium)('vxlab graph SVG in headless Chromium', () => {
     // mixed kernel/userspace tunnels are marked; the fault on one peer sits on that tunnel, the node fault on the node
     await expect(p.locator('g#tunnel-node1-node2').getAttribute('class')).resolves.toContain('vx-mixed');
     await expect(p.locator('g#tunnel-node1-node3').getAttribute('class')).resolves.not.toContain('vx-mixed');
-    await expect(p.locator('g#tunnel-node1-node3').textContent()).resolves.toContain("fault: node1: route to node3's pod subnet deleted");
+    // the tunnel's label refers to its numbered note below the picture, which names the fault
+    const ref = (await p.locator('g#tunnel-node1-node3').textContent())!.match(/\[(\d+)\]/)![1];
+    await expect(p.locator('g#a_note-tunnel-node1-node3').textContent()).resolves.toMatch(new RegExp(`\\[${ref}\\] tunnel node1 ↔ node3\\s*fault: node1: route to node3's pod subnet deleted`));
     await expect(p.locator('g#node-node2').textContent()).resolves.toContain('fault: nftables drops UDP port 4789');
     await expect(p.locator('g#notes').textContent()).resolves.toMatch(/2 VNIs \(1, 7\)/);
 
@@ -123,8 +125,9 @@ describe.skipIf(needsRoot || !hasChromium)('vxlab graph --run-id: the live state
       const p = await browser.newPage();
       await p.goto(pathToFileURL(out).href);
       expect((await p.locator('g.vx-tunnel.vx-diff').evaluateAll(attrs, 'id')).sort()).toEqual(['tunnel-node1-node2', 'tunnel-node1-node3']);
-      await expect(p.locator('g#tunnel-node1-node2').textContent()).resolves.toContain(`node1→node2: no FDB entry ${n2!.vtep.mac} dst ${n2!.ip}`);
-      await expect(p.locator('g#tunnel-node1-node3').textContent()).resolves.toContain(`node3→node1: no route ${n1!.podSubnet}`);
+      await expect(p.locator('g#a_note-tunnel-node1-node2').textContent()).resolves.toContain(`node1→node2: no FDB entry ${n2!.vtep.mac} dst ${n2!.ip}`);
+      await expect(p.locator('g#a_note-tunnel-node1-node3').textContent()).resolves.toContain(`node3→node1: no route ${n1!.podSubnet}`);
+      expect(await p.locator('[id^="a_note-tunnel-"]').count()).toBe(2);
       expect(await p.locator('g.vx-node.vx-diff').evaluateAll(attrs, 'id')).toEqual(['node-node2']);
       const node2 = (await p.locator('g#node-node2').textContent())!.replace(/\s+/g, ' ');
       expect(node2).toContain('eth0 MTU: expected 1500, observed 1400');
