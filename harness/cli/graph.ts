@@ -3,7 +3,6 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from './main.ts';
 import { EXIT, requireRoot, resolveTopology, UsageError } from './common.ts';
 import { liveRun } from './target.ts';
-import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
 import { GRAPH_FORMATS, renderGraph, topologyGraph, type GraphFormat } from '../graph/index.ts';
 
 const cmd: Command = {
@@ -26,11 +25,6 @@ VNI (dashed: kernel <-> userspace). Faults from the file are drawn where they ac
     if (values['run-id'] !== undefined) {
       requireRoot();
       const { t, state } = liveRun(file, values['run-id']);
-      // pods attached by a CNI plugin have the addresses the plugin gave them, recorded at up
-      if (t.cni) {
-        const att = readAttachments(state.workDir);
-        if (att) applyAttachments(t, att);
-      }
       g = await topologyGraph(t, { live: { workDir: state.workDir } });
     } else {
       g = await topologyGraph(resolveTopology(file, 'graph'));

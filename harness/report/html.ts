@@ -250,7 +250,7 @@ function expectationsTable(report: RunReport): string {
 
 async function picture(report: RunReport): Promise<string> {
   if (!report.resolved) return '';
-  const { topologyGraph, renderGraph } = await import('../graph/index.ts');
+  const { topologyGraph, renderGraph, vniColor } = await import('../graph/index.ts');
   const g = await topologyGraph(report.resolved, { results: report.results });
   let svg: string;
   try {
@@ -262,7 +262,7 @@ async function picture(report: RunReport): Promise<string> {
   const failedNodes = g.nodes.filter((n) => n.failed?.length).map((n) => n.name);
   const failedTunnels = g.tunnels.filter((t) => t.failed?.length).map((t) => `${t.a}↔${t.b}`);
   const legend = [
-    ...g.vnis.map((v, i) => `<span><i class="sw" style="background:${['#2563eb', '#7c3aed', '#0891b2', '#b45309', '#db2777', '#059669'][i % 6]}"></i>tunnel VNI ${v}</span>`),
+    ...g.vnis.map((v) => `<span><i class="sw" style="background:${vniColor(g, v)}"></i>tunnel VNI ${v}</span>`),
     '<span><i class="sw" style="background:#dc2626"></i>named by a failing check</span>',
     '<span><i class="sw" style="background:#d97706"></i>fault from the file / port mismatch</span>',
     '<span>dashed: kernel ↔ userspace VTEP</span>',
