@@ -1,6 +1,6 @@
 // The picture of a topology as data: segments, router, nodes (with VTEP and pods), overlay tunnels, faults.
 // Pure: built from the resolved topology; live state (graph/live.ts) and failing checks (graph/locate.ts) mark it.
-import type { ResolvedTopology, VtepKind } from '../topology/resolved.ts';
+import type { ResolvedTopology, ResolvedVtep, VtepKind } from '../topology/resolved.ts';
 import type { Fault } from '../topology/schema.ts';
 import { describeFault } from '../faults/apply.ts';
 
@@ -25,15 +25,8 @@ export interface GraphPod {
   failed?: string[];
 }
 
-export interface GraphVtep {
-  kind: VtepKind;
-  dev: string;
-  mac: string;
-  ip: string;
-  vni: number;
-  port: number;
-  mtu: number;
-}
+/** The VTEP as drawn: live values replace these where they differ. */
+export type GraphVtep = Pick<ResolvedVtep, 'kind' | 'dev' | 'mac' | 'ip' | 'vni' | 'port' | 'mtu'>;
 
 export interface GraphNode {
   name: string;
