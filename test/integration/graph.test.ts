@@ -92,7 +92,7 @@ describe.skipIf(!hasChromium)('vxlab graph SVG in headless Chromium', () => {
     const bad = await execa(process.execPath, [BIN, 'graph', file, '--format', 'png'], { reject: false });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toBe("vxlab: --format 'png': expected one of: svg, dot, mermaid");
-  });
+  }, 300_000);
 });
 
 describe.skipIf(needsRoot || !hasChromium)('vxlab graph --run-id: the live state, differences marked (root)', () => {
@@ -135,5 +135,5 @@ describe.skipIf(needsRoot || !hasChromium)('vxlab graph --run-id: the live state
     } finally {
       await running.down();
     }
-  });
+  }, 300_000);
 });

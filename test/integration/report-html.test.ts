@@ -103,5 +103,5 @@ describe.skipIf(needsRoot || !hasChromium)('HTML report of a failing run, in hea
     const shot = join(r.artifactsDir!, 'report.png');
     await screenshotPage(p, shot);
     expect(statSync(shot).size).toBeGreaterThan(50_000);
-  });
+  }, 300_000);
 });
