@@ -45,6 +45,7 @@ function nodeLabel(g: TopologyGraph, n: GraphNode): string {
   const v = n.vtep;
   const rows = [
     row(`${n.name}${failed ? '  ✗ FAIL' : ''}`, { bg: head, bold: true }),
+    ...(n.container ? [row(`container ${n.container}`)] : []),
     row(`eth0 ${n.ip}/${n.prefixLen} · MTU ${n.underlayMtu}`),
     row(`${v.dev} ${v.kind === 'userspace' ? 'userspace VTEP' : 'kernel vxlan'} · VNI ${v.vni} · UDP ${v.port} · MTU ${v.mtu}`, { bg: v.kind === 'userspace' ? '#ede9fe' : undefined, color: vniColor(g, v.vni) }),
     row(`MAC ${v.mac} · ${v.ip}/32 · pods ${n.podSubnet}`),
@@ -110,7 +111,7 @@ function notesTable(items: { ref: number; t: GraphTunnel }[], general: string[])
 export function toDot(g: TopologyGraph, o: DotOptions = {}): string {
   const meshLimit = o.meshLimit ?? 12;
   const L: string[] = [];
-  const title = `${g.name} · ${g.layout} layout${g.runId ? ` · run ${g.runId}` : ''}${g.live ? ' · live state' : ''}`;
+  const title = `${g.name} · ${g.layout} layout${g.runtime !== 'netns' ? ` · ${g.runtime} runtime` : ''}${g.runId ? ` · run ${g.runId}` : ''}${g.live ? ' · live state' : ''}`;
   L.push(`graph ${q(g.name)} {`);
   L.push(`  graph ${attrs({ label: title, labelloc: 't', fontname: FONT, fontsize: 16, rankdir: 'TB', nodesep: 0.5, ranksep: 0.7, bgcolor: 'white', id: 'vx-graph' })};`);
   L.push(`  node ${attrs({ fontname: FONT, fontsize: 11, shape: 'box', style: 'rounded', color: '#64748b' })};`);

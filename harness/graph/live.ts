@@ -77,7 +77,8 @@ async function readNode(n: ResolvedNode, workDir?: string): Promise<LiveNode> {
 
 export async function readLive(t: ResolvedTopology, workDir?: string): Promise<LiveSnapshot> {
   const snap: LiveSnapshot = { segments: {}, nodes: {}, pods: {} };
-  for (const s of t.segments) snap.segments[s.name] = nsExists(s.ns);
+  // docker/kind segments are Docker networks, not namespaces: only netns segments are checked
+  for (const s of t.segments) if (s.ns) snap.segments[s.name] = nsExists(s.ns);
   if (t.routerNs) snap.router = nsExists(t.routerNs);
   await pool(t.nodes, 4, async (n) => {
     snap.nodes[n.name] = await readNode(n, workDir);

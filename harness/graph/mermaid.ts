@@ -15,6 +15,7 @@ function nodeLines(n: GraphNode): string[] {
   const v = n.vtep;
   return [
     n.name,
+    ...(n.container ? [`container ${n.container}`] : []),
     `eth0 ${n.ip}/${n.prefixLen} · MTU ${n.underlayMtu}`,
     `${v.dev} ${v.kind === 'userspace' ? 'userspace VTEP' : 'kernel vxlan'} · VNI ${v.vni} · UDP ${v.port} · MTU ${v.mtu}`,
     `MAC ${v.mac} · ${v.ip}/32`,

@@ -35,6 +35,8 @@ export interface GraphNode {
   prefixLen: number;
   underlayMtu: number;
   podSubnet: string;
+  /** docker/kind: the node's container */
+  container?: string;
   vtep: GraphVtep;
   pods: GraphPod[];
   /** faults from the file that act on this node (not on one tunnel) */
@@ -62,6 +64,7 @@ export interface GraphTunnel {
 export interface TopologyGraph {
   name: string;
   layout: string;
+  runtime: string;
   runId?: string;
   /** drawn from the live system (vxlab graph --run-id) */
   live: boolean;
@@ -86,6 +89,7 @@ export function buildGraph(t: ResolvedTopology): TopologyGraph {
     prefixLen: n.prefixLen,
     underlayMtu: n.underlayMtu,
     podSubnet: n.podSubnet,
+    container: n.container,
     vtep: { kind: n.vtep.kind, dev: n.vtep.dev, mac: n.vtep.mac, ip: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu },
     pods: n.pods.map((p) => ({ name: p.name, ips: [p.ip], mtu: p.mtu, diffs: [] })),
     faults: [],
@@ -112,6 +116,7 @@ export function buildGraph(t: ResolvedTopology): TopologyGraph {
   const g: TopologyGraph = {
     name: t.name,
     layout: t.layout,
+    runtime: t.runtime,
     runId: t.runId,
     live: false,
     routed: t.routed,

@@ -244,6 +244,7 @@ function expectationsTable(report: RunReport): string {
       `<tr class="${v.holds ? 'holds' : 'broken'}"><td class="id"><a href="#${anchor(v.id)}">${esc(v.id)}</a></td><td>${esc(v.expected)}${v.pattern ? ` <code>/${esc(v.pattern)}/</code>` : ''}</td><td>${badge(v.observed)}</td><td class="v">${v.holds ? 'holds' : `DOES NOT HOLD: ${esc(v.why ?? '')}`}</td><td>${v.source === 'default' ? 'default (must not fail)' : v.source === 'id' ? 'expect' : 'expect by suite'}</td></tr>`,
   );
   for (const m of x.missing) rows.push(`<tr class="broken"><td class="id">${esc(m)}</td><td>?</td><td>none</td><td class="v">DOES NOT HOLD: no check with this id or suite ran</td><td>expect</td></tr>`);
+  for (const m of x.notJudged ?? []) rows.push(`<tr class="unjudged"><td class="id">${esc(m)}</td><td>?</td><td>none</td><td>not judged: its suite was not run (--suite)</td><td>expect</td></tr>`);
   return `<section id="expectations"><h2>Expectations (${esc(report.file ?? report.topology)}) — <span class="verdict ${ok ? 'ok' : 'failed'}">${ok ? 'every expectation holds' : 'SOME EXPECTATIONS DO NOT HOLD'}</span></h2>
 <table class="expect"><thead><tr><th>check</th><th>expected</th><th>observed</th><th>verdict</th><th>from</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
 }

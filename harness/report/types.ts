@@ -52,7 +52,7 @@ export interface RunReport {
   /** the resolved topology the run compared against (the HTML report draws it; the JSON report leaves it out) */
   resolved?: ResolvedTopology;
   /** repro: the file's expectations, judged */
-  expectations?: { verdicts: Verdict[]; missing: string[] };
+  expectations?: { verdicts: Verdict[]; missing: string[]; /** expectations of suites not run (--suite) */ notJudged?: string[] };
 }
 
 export function summarize(results: CheckResult[]): { pass: number; fail: number; skip: number; total: number } {

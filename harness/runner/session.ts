@@ -10,7 +10,7 @@ import { up, teardown, type Running } from '../runtime/lifecycle.ts';
 import { readState, type RunState } from '../runtime/state.ts';
 import { applyFault, describeFault, FaultSkip } from '../faults/apply.ts';
 import { runSuites, writeArtifacts } from './runner.ts';
-import { judge, renderVerdicts, unmatched, validateExpect, type Verdict } from './expect.ts';
+import { judge, notJudged, renderVerdicts, unmatched, validateExpect, type Verdict } from './expect.ts';
 import { checkIds, getSuites, suiteNames } from '../../suites/index.ts';
 import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
 import { interruptSignal } from '../cli/common.ts';
@@ -35,6 +35,8 @@ export interface SessionResult {
   report: RunReport;
   verdicts?: Verdict[];
   missing?: string[];
+  /** expectations for suites that were not run (--suite): not judged */
+  notJudged?: string[];
   exitCode: number;
   output: string;
   artifactsDir?: string;
@@ -120,7 +122,10 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
 
   const useExpect = o.useExpect ?? Object.keys(t.expect).length > 0;
   const verdicts = useExpect ? judge(results, t.expect) : undefined;
-  const missing = useExpect ? unmatched(results, t.expect) : undefined;
+  // expectations for suites this session did not run (--suite) are not judged, not failed
+  const ran = suites.map((s) => s.name);
+  const missing = useExpect ? unmatched(results, t.expect, ran) : undefined;
+  const unjudged = useExpect ? notJudged(t.expect, ran) : undefined;
   const ok = verdicts ? verdicts.every((v) => v.holds) && !missing!.length : results.every((r) => r.status !== 'fail');
   let artifactsDir: string | undefined;
   const anyFail = results.some((r) => r.status === 'fail');
@@ -139,11 +144,11 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     results,
     artifactsDir,
     resolved: t,
-    expectations: verdicts ? { verdicts, missing: missing! } : undefined,
+    expectations: verdicts ? { verdicts, missing: missing!, notJudged: unjudged } : undefined,
   };
   let output = await writeReports(report, { reporter: reporter as any, outDir: o.outDir });
   if (verdicts) {
-    const table = renderVerdicts(verdicts, missing!);
+    const table = renderVerdicts(verdicts, missing!, unjudged);
     output += reporter === 'pretty' ? `\nExpectations (${t.file ? t.file : t.name}):\n${table}\n${ok ? 'every expectation holds' : 'SOME EXPECTATIONS DO NOT HOLD'}\n` : '';
     if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`${table}\n`);
   }
@@ -165,5 +170,5 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       else process.stderr.write(msg);
     } else await teardown(running.state);
   }
-  return { report, verdicts, missing, exitCode: ok ? 0 : 1, output, artifactsDir, kept: keepUp, topology: t };
+  return { report, verdicts, missing, notJudged: unjudged, exitCode: ok ? 0 : 1, output, artifactsDir, kept: keepUp, topology: t };
 }
