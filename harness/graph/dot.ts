@@ -64,7 +64,8 @@ export function tunnelNotes(t: GraphTunnel): string[] {
     ...(t.portMismatch ? [`port mismatch: ${t.portMismatch}`] : []),
     ...t.faults.map((f) => `fault: ${f}`),
     ...t.diffs.map((d) => `≠ ${d}`),
-    ...(t.failed?.length ? [`failing: ${t.failed.join(', ')}`] : []),
+    // three check ids a line: a long list would widen the picture
+    ...(t.failed ?? []).reduce<string[][]>((rows, id, i) => (i % 3 ? rows[rows.length - 1]!.push(id) : rows.push([id]), rows), []).map((ids, i) => `${i ? '  ' : 'failing: '}${ids.join(', ')}`),
   ];
 }
 
