@@ -6,11 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 
-export const CHROMIUM = process.env.VXLAB_CHROMIUM ?? '/usr/bin/chromium';
+// Debian's chromium first; Google Chrome where it is what the machine has (GitHub's Ubuntu runners, where apt's
+// chromium is only a snap); VXLAB_CHROMIUM overrides.
+const CANDIDATES = process.env.VXLAB_CHROMIUM ? [process.env.VXLAB_CHROMIUM] : ['/usr/bin/chromium', '/usr/bin/google-chrome'];
+export const CHROMIUM = CANDIDATES.find((p) => existsSync(p)) ?? CANDIDATES[0]!;
 export const hasChromium = existsSync(CHROMIUM);
 
 if (!hasChromium && process.env.CI === 'true') {
-  throw new Error(`browser tests must run in CI (CI=true): ${CHROMIUM} is missing (apt-get install chromium)`);
+  throw new Error(`browser tests must run in CI (CI=true): ${CANDIDATES.join(' / ')} missing (apt-get install chromium)`);
 }
 
 export const CHROMIUM_ARGS = [
