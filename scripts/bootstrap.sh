@@ -42,7 +42,7 @@ fi
 # Liberation Sans has the Helvetica metrics Graphviz lays labels out with. Optional: Ubuntu has no apt chromium
 # (only a snap), and without it those tests skip outside CI.
 browser=()
-command -v chromium >/dev/null 2>&1 || browser+=(chromium)
+grep -qx 'ID=debian' /etc/os-release 2>/dev/null && ! command -v chromium >/dev/null 2>&1 && browser+=(chromium)
 [ -f /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || browser+=(fonts-liberation)
 if [ "${#browser[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
