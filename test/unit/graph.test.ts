@@ -232,3 +232,19 @@ describe('every shipped topology draws', () => {
     for (const n of t.nodes) expect(mmd).toContain(`n_${n.name.replace(/-/g, '_')}[`);
   });
 });
+
+describe('HTML report (without a browser)', () => {
+  it('is self-contained: a CSP that forbids fetches, no external references, failures open', async () => {
+    const { toHtml } = await import('../../harness/report/html.ts');
+    const { sampleReport } = await import('./report-sample.ts');
+    const report = { ...sampleReport(), resolved: resolveFile(BUG('missing-fdb-entry.yaml')) };
+    const html = await toHtml(report);
+    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">`);
+    expect(html).not.toMatch(/<(script|img|iframe)[^>]+src=|<link |@import|url\(/i);
+    // the only absolute URLs are XML namespace names and the SVG DOCTYPE-free Graphviz credits
+    const urls = [...html.matchAll(/https?:\/\/[^\s"'<>)]+/g)].map((m) => m[0]);
+    expect(urls.every((u) => /^http:\/\/www\.w3\.org\/(2000\/svg|1999\/xlink)$/.test(u)), urls.join(' ')).toBe(true);
+    expect(html).toMatch(/<tbody class="check fail" id="check-routes-remote-subnets"[^]*?<details open>/);
+    expect(html).toContain('id="node&#45;node1"'); // Graphviz writes '-' as an entity
+  });
+});
