@@ -128,6 +128,30 @@ export function resolveLab(topology: string | TopologySpec, runId: string, baseD
 }
 
 /**
+ * A run that is up: its topology as up left it (what the runtime discovered, the identities the nodes announce, the
+ * addresses a CNI plugin gave the pods) and its state. Throws NotUpError otherwise. Lab.attach, and CLI commands that
+ * need the state too (vxlab graph --run-id).
+ */
+export async function liveRun(topology: string | TopologySpec, opts: LabAttachOptions = {}): Promise<{ t: ResolvedTopology; state: RunState }> {
+  if (typeof topology !== 'string' && !opts.runId) throw new UsageError('Lab.attach(object): expected opts.runId');
+  const runId = checkRunId(opts.runId ?? defaultRunId(resolve(topology as string)));
+  const { t } = resolveLab(topology, runId, opts.baseDir);
+  const state = readState(t.runId);
+  const where = typeof topology === 'string' ? ` of ${topology}` : '';
+  if (!state) throw new NotUpError(`run ${t.runId}${where} is not up${typeof topology === 'string' ? `; start it with 'vxlab up ${topology}'` : ''}`, t.runId);
+  // what the runtime learned at up (kind: node IPs, pod CIDRs) wins over the file's defaults
+  if (state.discovered) refreshTopology(t, state.discovered);
+  // builder: external — the VTEP identities are whatever the nodes announce
+  await observeIdentities(t, { skipMissingNs: true });
+  // pods attached by a CNI plugin have the addresses the plugin gave them, recorded at up
+  if (t.cni) {
+    const att = readAttachments(state.workDir);
+    if (att) applyAttachments(t, att);
+  }
+  return { t, state };
+}
+
+/**
  * Labs this process brought up (not persistent) and has not taken down. If the process ends with some still up —
  * a test runner that gives up on a timed-out test and stops its worker (vitest: SIGTERM, then SIGKILL after 0.5 s)
  * before `await using` or a finally ran — they are removed synchronously on 'exit' and on SIGTERM/SIGINT/SIGHUP:
@@ -227,22 +251,7 @@ export class Lab implements AsyncDisposable {
 
   /** A lab for a run that is already up (`vxlab up FILE`, or a persistent Lab.up). Throws NotUpError otherwise. */
   static async attach(topology: string | TopologySpec, opts: LabAttachOptions = {}): Promise<Lab> {
-    if (typeof topology !== 'string' && !opts.runId) throw new UsageError('Lab.attach(object): expected opts.runId');
-    const runId = checkRunId(opts.runId ?? defaultRunId(resolve(topology as string)));
-    const { t } = resolveLab(topology, runId, opts.baseDir);
-    const state = readState(t.runId);
-    const where = typeof topology === 'string' ? ` of ${topology}` : '';
-    if (!state) throw new NotUpError(`run ${t.runId}${where} is not up${typeof topology === 'string' ? `; start it with 'vxlab up ${topology}'` : ''}`, t.runId);
-    // what the runtime learned at up (kind: node IPs, pod CIDRs) wins over the file's defaults
-    if (state.discovered) refreshTopology(t, state.discovered);
-    // builder: external — the VTEP identities are whatever the nodes announce
-    await observeIdentities(t, { skipMissingNs: true });
-    // pods attached by a CNI plugin have the addresses the plugin gave them, recorded at up
-    if (t.cni) {
-      const att = readAttachments(state.workDir);
-      if (att) applyAttachments(t, att);
-    }
-    return new Lab(t);
+    return new Lab((await liveRun(topology, opts)).t);
   }
 
   get runId(): string {

@@ -45,7 +45,7 @@ export async function resolveConformance(argv: string[]): Promise<ConformanceInp
 
 const cmd: Command = {
   summary: 'check a CNI plugin chain: the cni/* spec checks plus the network suites on pods it attaches',
-  usage: 'vxlab conformance --conflist FILE [--bin-dir DIR]… [--topology FILE] [--reporter tap|junit|json|pretty] [--out DIR] [--run-id ID] [--plugin-timeout MS]',
+  usage: 'vxlab conformance --conflist FILE [--bin-dir DIR]… [--topology FILE] [--reporter tap|junit|json|pretty|html] [--out DIR] [--run-id ID] [--plugin-timeout MS]',
   help: `Brings up a VXLAN overlay (vxlab programs the VTEPs, neighbours, FDB and routes, as flanneld or
 calico-node would), then runs two groups of checks against the plugin chain in --conflist:
   cni/*           the CNI spec checks (VERSION, ADD result, netns state, CHECK, DEL, concurrent ADD,
@@ -70,8 +70,8 @@ file and field, before anything on the host changes.
   --conflist FILE      the network configuration list (.conflist) to test
   --bin-dir DIR        plugin directory, repeatable (default: ${DEFAULT_BIN_DIRS.join(', ')})
   --topology FILE      run on this topology instead of the default
-  --reporter NAME      pretty (default) | tap | junit | json, on stdout
-  --out DIR            also write report.tap, report.xml, report.json (and artifacts on failure) to DIR
+  --reporter NAME      pretty (default) | tap | junit | json | html, on stdout
+  --out DIR            also write report.tap, report.xml, report.json, report.html (and artifacts on failure) to DIR
   --run-id ID          run id (default: random)
   --plugin-timeout MS  per plugin invocation (default 10000); a plugin that takes longer is killed`,
   async main(argv) {

@@ -22,6 +22,7 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   repro: async () => (await import('./repro.ts')).default,
   vtep: async () => (await import('./vtep.ts')).default,
   conformance: async () => (await import('./conformance.ts')).default,
+  graph: async () => (await import('./graph.ts')).default,
 };
 
 /**
@@ -42,6 +43,7 @@ export const SUMMARIES: Record<string, string> = {
   repro: 'run a bug-reproduction file and check its expect: block',
   vtep: 'inspect a userspace VTEP: counters, drop reasons, FDB (vtep stats FILE NODE)',
   conformance: 'check a CNI plugin chain: the cni/* spec checks plus the network suites on pods it attaches',
+  graph: 'draw a topology (SVG, DOT or Mermaid); with --run-id, its live state and what differs',
 };
 
 export const EXIT_CODES_HELP = `Exit codes:

@@ -7,7 +7,7 @@ import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: 'run the suites against a topology that is already up',
-  usage: 'vxlab test FILE [--suite a,b] [--reporter pretty|tap|junit|json] [--out DIR] [--run-id ID]',
+  usage: 'vxlab test FILE [--suite a,b] [--reporter pretty|tap|junit|json|html] [--out DIR] [--run-id ID]',
   help: "Like 'vxlab run', but attaches to the run that 'vxlab up FILE' created and leaves it up.",
   async main(argv) {
     const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { suite: { type: 'string' }, reporter: { type: 'string' }, out: { type: 'string' }, 'run-id': { type: 'string' } } });

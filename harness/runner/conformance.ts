@@ -239,8 +239,8 @@ export async function conformance(
   const startedAt = new Date();
   const t0 = performance.now();
   const { results, artifactsDir, interrupted } = await runConformance(inp, o);
-  let output = writeReports(
-    { topology: inp.t.name, file: inp.prep.source, runId: inp.t.runId, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results, artifactsDir, ...(interrupted ? { interrupted } : {}) },
+  let output = await writeReports(
+    { topology: inp.t.name, file: inp.prep.source, runId: inp.t.runId, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results, artifactsDir, resolved: inp.t, ...(interrupted ? { interrupted } : {}) },
     { reporter: inp.reporter as any, outDir: inp.outDir },
   );
   if (interrupted) {

@@ -167,8 +167,10 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       results,
       artifactsDir,
       ...(interrupted ? { interrupted: true } : {}),
+      resolved: t,
+      expectations: verdicts ? { verdicts, missing: missing!, notJudged: unjudged } : undefined,
     };
-    let output = writeReports(report, { reporter: reporter as any, outDir: o.outDir });
+    let output = await writeReports(report, { reporter: reporter as any, outDir: o.outDir });
     if (verdicts) {
       const table = renderVerdicts(verdicts, missing!, unjudged);
       output += reporter === 'pretty' ? `\nExpectations (${t.file ? t.file : t.name}):\n${table}\n${ok ? 'every expectation holds' : 'SOME EXPECTATIONS DO NOT HOLD'}\n` : '';
