@@ -1,6 +1,6 @@
 // Suite: encapsulation — what crosses the underlay, captured with tcpdump and decoded by vxlab's own pcap decoder.
 import { join } from 'node:path';
-import { fail, fromDiffs, pass, skip, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
+import { fail, fromDiffs, skip, type CheckContext, type CheckDef, type Outcome, type SuiteDef } from '../harness/runner/check.ts';
 import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../harness/topology/resolved.ts';
 import { contains, ipToInt, parseCidr } from '../harness/topology/ip.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
@@ -25,34 +25,70 @@ export interface Observation {
   packets: Seen[];
   /** ephemeral port range of each sending node's namespace (what the kernel VTEP draws source ports from) */
   portRanges: Map<string, [number, number]>;
+  /** same-node flows: echo requests seen on the destination pod's host interface, by flowKey */
+  localSeen: Map<string, number>;
+  /** how the node pairs were chosen */
+  coverage: string;
 }
 
-const MAX_NODES = 4;
+/** Up to this many nodes per VNI, every ordered node pair gets traffic; above it, a ring sample (see pairPlan). */
+export const FULL_MESH_NODES = 8;
 
-/** The flows the suite drives: between the first MAX_NODES nodes, every ordered pair, from up to two source pods; plus one same-node flow per node. */
-export function flows(t: ResolvedTopology): Flow[] {
-  const nodes = t.nodes.slice(0, MAX_NODES);
-  const out: Flow[] = [];
-  for (const a of nodes) {
-    for (const b of nodes) {
-      if (a === b || !b.pods[0]) continue;
-      for (const p of a.pods.slice(0, 2)) out.push({ src: p, dst: b.pods[0], local: false });
+/**
+ * The directed node pairs the suite drives traffic over, per VNI (nodes on different VNIs are separate overlays).
+ * Up to FULL_MESH_NODES nodes with pods on a VNI: every ordered pair. Above: each node sends to the next two on a
+ * ring and so receives from the previous two — every node is a sender and a receiver, every pair is captured at its
+ * receiver, and the pair count grows linearly (2 per node) instead of quadratically.
+ */
+export function pairPlan(t: ResolvedTopology): { pairs: [ResolvedNode, ResolvedNode][]; coverage: string } {
+  const byVni = new Map<number, ResolvedNode[]>();
+  for (const n of t.nodes) if (n.pods.length) (byVni.get(n.vtep.vni) ?? byVni.set(n.vtep.vni, []).get(n.vtep.vni)!).push(n);
+  const pairs: [ResolvedNode, ResolvedNode][] = [];
+  const how: string[] = [];
+  for (const [vni, ns] of byVni) {
+    if (ns.length < 2) continue;
+    if (ns.length <= FULL_MESH_NODES) {
+      for (const a of ns) for (const b of ns) if (a !== b) pairs.push([a, b]);
+      how.push(`VNI ${vni}: all ${ns.length * (ns.length - 1)} ordered pairs of ${ns.length} nodes`);
+    } else {
+      for (const [i, a] of ns.entries()) for (const d of [1, 2]) pairs.push([a, ns[(i + d) % ns.length]!]);
+      how.push(`VNI ${vni}: ring sample of ${ns.length} nodes, each sends to the next two and receives from the previous two (${2 * ns.length} pairs)`);
     }
-    if (a.pods.length >= 2) out.push({ src: a.pods[0]!, dst: a.pods[1]!, local: true });
   }
+  return { pairs, coverage: how.join('; ') || 'no two nodes with pods share a VNI' };
+}
+
+/** The flows the suite drives: per planned node pair, from up to two source pods to the first pod; plus one same-node flow per node with two pods. */
+export function flows(t: ResolvedTopology): Flow[] {
+  const out: Flow[] = [];
+  for (const [a, b] of pairPlan(t).pairs) for (const p of a.pods.slice(0, 2)) out.push({ src: p, dst: b.pods[0]!, local: false });
+  for (const a of t.nodes) if (a.pods.length >= 2) out.push({ src: a.pods[0]!, dst: a.pods[1]!, local: true });
   return out;
 }
 
-async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<Seen[]> {
+export const flowKey = (f: { src: { ip: string }; dst: { ip: string } }) => `${f.src.ip}>${f.dst.ip}`;
+const pairKey = (a: ResolvedNode | string, b: ResolvedNode | string) => `${typeof a === 'string' ? a : a.name} -> ${typeof b === 'string' ? b : b.name}`;
+
+async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<{ packets: Seen[]; localSeen: Map<string, number> }> {
   const t = ctx.t;
-  const nodes = t.nodes.slice(0, MAX_NODES);
-  ctx.progress(`encapsulation: capturing on ${nodes.length} underlay links${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
-  const caps = await Promise.all(nodes.map((n) => startCapture({ ns: n.ns, iface: n.underlayIf, file: join(ctx.workDir, `encap-${n.name}-${attempt}.pcap`), snaplen: 256 })));
+  // every node that sends or receives a planned flow is captured on its underlay link
+  const names = new Set(fl.filter((f) => !f.local).flatMap((f) => [f.src.node, f.dst.node]));
+  const nodes = t.nodes.filter((n) => names.has(n.name));
+  const local = fl.filter((f) => f.local);
+  ctx.progress(`encapsulation: capturing on ${nodes.length} underlay links and ${local.length} pod interfaces${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+  const caps = await pool(nodes, 16, (n) => startCapture({ ns: n.ns, iface: n.underlayIf, file: join(ctx.workDir, `encap-${n.name}-${attempt}.pcap`), snaplen: 256 }));
+  // same-node flows: the echo requests must show up on the destination pod's host interface (bridge port or veth)
+  const nodeOf = (p: ResolvedPod) => t.nodes.find((n) => n.name === p.node)!;
+  const localCaps = await pool(local, 16, (f) =>
+    startCapture({ ns: nodeOf(f.dst).ns, iface: f.dst.hostIf, file: join(ctx.workDir, `local-${f.dst.node}-${f.dst.name}-${attempt}.pcap`), snaplen: 128, filter: ['icmp', 'and', 'src', 'host', f.src.ip, 'and', 'dst', 'host', f.dst.ip] }),
+  );
   try {
-    // traffic starts only once every tcpdump reported "listening on"
-    await pool(fl, 6, (f) => run(['ping', '-n', '-c', '2', '-i', '0.05', '-W', '1', f.dst.ip], { ns: f.src.ns, reject: false, timeoutMs: 5000 }));
+    // traffic starts only once every tcpdump reported "listening on"; one fping per source pod, two echoes per target
+    const bySrc = new Map<ResolvedPod, string[]>();
+    for (const f of fl) (bySrc.get(f.src) ?? bySrc.set(f.src, []).get(f.src)!).push(f.dst.ip);
+    await pool([...bySrc], 8, ([src, dsts]) => run(['fping', '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(dsts)], { ns: src.ns, reject: false, timeoutMs: 10_000 }));
   } finally {
-    await Promise.all(caps.map((c) => c.stop()));
+    await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
   }
   const ports = [...new Set([4789, 8472, ...t.nodes.map((n) => n.vtep.port)])];
   const packets: Seen[] = [];
@@ -61,26 +97,77 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
     const f = await readPcap(c.file, { vxlanPorts: ports });
     for (const pkt of f.packets) packets.push({ at: nodes[i]!, pkt });
   }
-  return packets;
+  const localSeen = new Map<string, number>();
+  for (const [i, c] of localCaps.entries()) {
+    ctx.keep(c.file);
+    const f = await readPcap(c.file);
+    const fl1 = local[i]!;
+    localSeen.set(flowKey(fl1), f.packets.filter((p) => p.ip4?.src === fl1.src.ip && p.ip4?.dst === fl1.dst.ip && p.icmp?.type === 8).length);
+  }
+  return { packets, localSeen };
 }
 
 async function observe(ctx: CheckContext): Promise<Observation> {
   return ctx.memo('encapsulation/observation', async () => {
     const t = ctx.t;
-    const nodes = t.nodes.slice(0, MAX_NODES);
     const fl = flows(t);
-    let packets = await capture(ctx, fl, 1);
-    // a capture that saw no cross-node UDP at all (a starved tcpdump on a loaded machine) is taken once more
-    if (fl.some((f) => !f.local) && !packets.some((s) => s.pkt.udp && byIp(t, s.pkt.ip4?.src))) packets = await capture(ctx, fl, 2);
+    const { coverage } = pairPlan(t);
+    let c = await capture(ctx, fl, 1);
+    // a pair or same-node flow that left no trace at all (a starved tcpdump on a loaded machine, or a real fault) is taken
+    // once more; what both attempts saw is judged
+    const o0: Observation = { flows: fl, packets: c.packets, portRanges: new Map(), localSeen: c.localSeen, coverage };
+    if (missingPairs(t, o0, (s) => udpPair(t, s)).length || [...c.localSeen.values()].some((v) => !v)) {
+      const c2 = await capture(ctx, fl, 2);
+      c = { packets: [...c.packets, ...c2.packets], localSeen: new Map([...c.localSeen].map(([k, v]) => [k, v + (c2.localSeen.get(k) ?? 0)])) };
+    }
     const portRanges = new Map<string, [number, number]>();
-    await pool(nodes, 4, async (n) => {
+    const senders = t.nodes.filter((n) => fl.some((f) => !f.local && f.src.node === n.name));
+    await pool(senders, 8, async (n) => {
       if (n.vtep.kind === 'userspace') return void portRanges.set(n.name, [49152, 65535]);
       const r = await run(['sysctl', '-n', 'net.ipv4.ip_local_port_range'], { ns: n.ns });
       const [lo, hi] = r.stdout.trim().split(/\s+/).map(Number);
       portRanges.set(n.name, [lo!, hi!]);
     });
-    return { flows: fl, packets, portRanges };
+    return { flows: fl, packets: c.packets, portRanges, localSeen: c.localSeen, coverage };
   });
+}
+
+/** The directed node pairs the suite sent cross-node traffic over, with the flows on each. */
+function plannedPairs(o: Observation): Map<string, Flow[]> {
+  const m = new Map<string, Flow[]>();
+  for (const f of o.flows) if (!f.local) (m.get(pairKey(f.src.node, f.dst.node)) ?? m.set(pairKey(f.src.node, f.dst.node), []).get(pairKey(f.src.node, f.dst.node))!).push(f);
+  return m;
+}
+
+/** Planned pairs for which `pairOf` found no packet: each check first proves it saw every pair it judges. */
+function missingPairs(t: ResolvedTopology, o: Observation, pairOf: (s: Seen) => string | undefined, noun = 'tunnel packet'): string[] {
+  const seen = new Set<string>();
+  for (const s of o.packets) {
+    const k = pairOf(s);
+    if (k) seen.add(k);
+  }
+  const out: string[] = [];
+  for (const [key, fl] of plannedPairs(o)) {
+    if (!seen.has(key)) out.push(`${key}: no ${noun} captured at ${fl[0]!.dst.node} (pinged ${fl.map((f) => `${f.src.node}/${f.src.name} -> ${f.dst.node}/${f.dst.name}`).join(', ')})`);
+  }
+  void t;
+  return out;
+}
+
+/** UDP from a node's underlay IP captured at the node it is addressed to: the evidence udp-dst-port judges. */
+function udpPair(t: ResolvedTopology, s: Seen): string | undefined {
+  const ip = s.pkt.ip4;
+  if (!ip || ip.protocol !== 17 || ip.isFragment && !s.pkt.udp || ip.dst !== s.at.ip) return undefined;
+  const from = byIp(t, ip.src);
+  return from ? pairKey(from, s.at) : undefined;
+}
+
+/** A check's verdict: missing pairs first (what it could not judge, named in the message), then every difference in what it saw. */
+function verdict(o: Observation, missing: string[], diffs: string[], ok: string, extra: Partial<Outcome> = {}) {
+  if (!missing.length) return fromDiffs(diffs, ok, extra);
+  const names = missing.map((m) => m.split(':')[0]);
+  const what = missing[0]!.includes('no UDP packet') ? 'UDP packet' : 'tunnel packet';
+  return fail(`no ${what} captured on ${missing.length} of ${plannedPairs(o).size} directed node pairs it generated traffic for: ${names.join(', ')}${diffs.length ? `; and ${diffs.length} difference${diffs.length > 1 ? 's' : ''} on the pairs seen: ${diffs[0]}` : ''}`, { diffs: [...missing, ...diffs], ...extra });
 }
 
 const byIp = (t: ResolvedTopology, ip: string | undefined) => t.nodes.find((n) => n.ip === ip);
@@ -101,13 +188,18 @@ function tunnelPackets(t: ResolvedTopology, o: Observation): { s: Seen; from: Re
   return out;
 }
 
+/** Evidence for the tunnel checks: a decoded VXLAN packet of pod traffic from one node, captured at the other. */
+function tunnelPair(t: ResolvedTopology, s: Seen): string | undefined {
+  const { ip4, udp, vxlan } = s.pkt;
+  if (!ip4 || !udp || !vxlan?.inner?.ip4 || ip4.dst !== s.at.ip) return undefined;
+  const from = byIp(t, ip4.src);
+  if (!from || !podByIp(t, vxlan.inner.ip4.src) || !podByIp(t, vxlan.inner.ip4.dst)) return undefined;
+  return pairKey(from, s.at);
+}
+
 /** Every packet arriving at a node from another node's IP that is not a well-formed VXLAN packet of pod traffic. */
 function crossNodeUdp(t: ResolvedTopology, o: Observation) {
   return o.packets.filter((s) => s.pkt.ip4 && byIp(t, s.pkt.ip4.src) && s.pkt.ip4.dst === s.at.ip && s.pkt.ip4.protocol === 17 && !s.pkt.ip4.isFragment);
-}
-
-function noTraffic(o: Observation, t: ResolvedTopology) {
-  return tunnelPackets(t, o).length === 0;
 }
 
 const dstPort: CheckDef = {
@@ -117,11 +209,9 @@ const dstPort: CheckDef = {
     const o = await observe(ctx);
     const cross = crossNodeUdp(ctx.t, o);
     const diffs: string[] = [];
-    let n = 0;
     for (const s of cross) {
-      n++;
       const want = s.at.vtep.port;
-      if (s.pkt.udp!.dstPort !== want) diffs.push(`${byIp(ctx.t, s.pkt.ip4!.src)!.name} -> ${s.at.name}: expected UDP dst port ${want}, observed ${s.pkt.udp!.dstPort} (${summarize(s.pkt)})`);
+      if (s.pkt.udp!.dstPort !== want) diffs.push(`${byIp(ctx.t, s.pkt.ip4!.src)!.name} -> ${s.at.name}: expected UDP dst port ${want}, observed ${s.pkt.udp!.dstPort} [e.g. ${summarize(s.pkt)}]`);
     }
     // pod traffic that crossed as something else than UDP
     for (const s of o.packets) {
@@ -130,40 +220,56 @@ const dstPort: CheckDef = {
       if (s.pkt.icmp?.quoted) continue; // ICMP errors between nodes are underlay control traffic
       if (ip.protocol !== 1) diffs.push(`${s.at.name}: non-UDP packet from a node: ${summarize(s.pkt)}`);
     }
-    if (!n) return fail('no UDP packets between nodes were captured while pods pinged across nodes', { expected: 'VXLAN packets on every cross-node flow', observed: `${o.packets.length} packets, none UDP between nodes` });
-    return fromDiffs(dedupe(diffs), `${n} underlay UDP packets, all to the configured port`, { expected: Object.fromEntries(ctx.t.nodes.slice(0, MAX_NODES).map((x) => [x.name, x.vtep.port])), observed: portsSeen(cross) });
+    const missing = missingPairs(ctx.t, o, (s) => udpPair(ctx.t, s), 'UDP packet');
+    const expected = Object.fromEntries([...plannedPairs(o).keys()].map((k) => [k, ctx.t.nodes.find((x) => x.name === k.split(' -> ')[1])!.vtep.port]));
+    return verdict(o, missing, dedupe(diffs), `${cross.length} underlay UDP packets on ${plannedPairs(o).size} directed node pairs, all to the configured port (${o.coverage})`, { expected, observed: portsSeen(ctx.t, cross) });
   },
 };
 
+/** Collapse repeated lines; a trailing "[e.g. packet summary]" varies per packet and is not part of the key (the first is kept). */
 function dedupe(xs: string[]): string[] {
-  const m = new Map<string, number>();
+  const m = new Map<string, { first: string; n: number }>();
   for (const x of xs) {
-    const key = x.replace(/\(.*\)$/, '').trim();
-    m.set(key, (m.get(key) ?? 0) + 1);
+    const key = x.replace(/ \[e\.g\. .*\]$/, '');
+    const e = m.get(key);
+    if (e) e.n++;
+    else m.set(key, { first: x, n: 1 });
   }
-  return [...m].map(([k, c]) => (c > 1 ? `${k} (×${c})` : k));
+  return [...m].map(([key, { first, n }]) => (n > 1 ? `${key} (×${n})${first.slice(key.length)}` : first));
 }
 
-function portsSeen(xs: Seen[]): Record<string, number[]> {
+function portsSeen(t: ResolvedTopology, xs: Seen[]): Record<string, number[]> {
   const out: Record<string, Set<number>> = {};
-  for (const s of xs) (out[s.at.name] ??= new Set()).add(s.pkt.udp!.dstPort);
+  for (const s of xs) (out[pairKey(byIp(t, s.pkt.ip4!.src)!, s.at)] ??= new Set()).add(s.pkt.udp!.dstPort);
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v]]));
 }
 
 type Tunnel = ReturnType<typeof tunnelPackets>[number];
 
-/** A check over every captured tunnel packet: each packet yields its differences; no tunnel traffic at all is a failure. */
-function perTunnelPacket(id: string, title: string, diffsOf: (p: Tunnel, t: ResolvedTopology) => string[], ok: (n: number) => string, expected?: (t: ResolvedTopology) => unknown): CheckDef {
+/**
+ * A check over every captured tunnel packet: first every planned node pair must have been seen (a silent node fails
+ * here, by name), then each packet yields its differences; `show` gives the observed value per pair.
+ */
+function perTunnelPacket(id: string, title: string, diffsOf: (p: Tunnel, t: ResolvedTopology) => string[], ok: (n: number) => string, expected?: (t: ResolvedTopology) => unknown, show?: (p: Tunnel) => string): CheckDef {
   return {
     id,
     title,
     async run(ctx) {
-      const tp = tunnelPackets(ctx.t, await observe(ctx));
-      if (!tp.length) return fail('no VXLAN-encapsulated pod traffic was captured');
-      return fromDiffs(dedupe(tp.flatMap((p) => diffsOf(p, ctx.t))), ok(tp.length), { expected: expected?.(ctx.t) });
+      const o = await observe(ctx);
+      const tp = tunnelPackets(ctx.t, o);
+      const missing = missingPairs(ctx.t, o, (s) => tunnelPair(ctx.t, s));
+      let observed: Record<string, string[]> | undefined;
+      if (show) {
+        const m: Record<string, Set<string>> = {};
+        for (const p of tp) (m[pairKey(p.from, p.to)] ??= new Set()).add(show(p));
+        observed = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, [...v].sort()]));
+      }
+      return verdict(o, missing, dedupe(tp.flatMap((p) => diffsOf(p, ctx.t))), `${ok(tp.length)} on ${plannedPairs(o).size} directed node pairs (${o.coverage})`, { expected: expected?.(ctx.t), observed });
     },
   };
 }
+
+const hex = (n: number, w: number) => `0x${n.toString(16).padStart(w, '0')}`;
 
 const header = perTunnelPacket(
   'encapsulation/vxlan-header',
@@ -171,13 +277,14 @@ const header = perTunnelPacket(
   ({ s, from, to }) => {
     const v = s.pkt.vxlan!;
     const d: string[] = [];
-    if (!v.iFlag) d.push(`${from.name} -> ${to.name}: I flag clear (flags 0x${v.flags.toString(16)})`);
-    if (v.flags & ~0x08) d.push(`${from.name} -> ${to.name}: reserved flag bits set (flags 0x${v.flags.toString(16)})`);
-    if (v.reserved1 || v.reserved2) d.push(`${from.name} -> ${to.name}: reserved fields not zero (0x${v.reserved1.toString(16)}, 0x${v.reserved2.toString(16)})`);
+    if (!v.iFlag) d.push(`${from.name} -> ${to.name}: I flag clear: expected flags 0x08, observed ${hex(v.flags, 2)}`);
+    if (v.flags & ~0x08) d.push(`${from.name} -> ${to.name}: reserved flag bits set: expected flags 0x08, observed ${hex(v.flags, 2)}`);
+    if (v.reserved1 || v.reserved2) d.push(`${from.name} -> ${to.name}: reserved fields not zero: observed ${hex(v.reserved1, 6)} and ${hex(v.reserved2, 2)}`);
     return d;
   },
   (n) => `${n} VXLAN headers well-formed`,
-  () => ({ flags: '0x08', reserved: 0 }),
+  () => ({ flags: '0x08', reserved: '0x000000, 0x00' }),
+  ({ s }) => `flags ${hex(s.pkt.vxlan!.flags, 2)} reserved ${hex(s.pkt.vxlan!.reserved1, 6)}, ${hex(s.pkt.vxlan!.reserved2, 2)}`,
 );
 
 const vni = perTunnelPacket(
@@ -192,7 +299,17 @@ const vni = perTunnelPacket(
   },
   (n) => `${n} packets with the configured VNI`,
   (t) => Object.fromEntries(t.nodes.map((n) => [n.name, n.vtep.vni])),
+  ({ s }) => `VNI ${s.pkt.vxlan!.vni}`,
 );
+
+/** Evidence for outer-addresses: a packet carrying inner pod addresses, keyed by the pods' nodes, wherever it was captured. */
+function innerPodPair(t: ResolvedTopology, s: Seen): string | undefined {
+  const inner = s.pkt.vxlan?.inner?.ip4;
+  if (!s.pkt.ip4 || !inner) return undefined;
+  const sp = podByIp(t, inner.src);
+  const dp = podByIp(t, inner.dst);
+  return sp && dp ? pairKey(sp.node, dp.node) : undefined;
+}
 
 const outer: CheckDef = {
   id: 'encapsulation/outer-addresses',
@@ -200,20 +317,23 @@ const outer: CheckDef = {
   async run(ctx) {
     const o = await observe(ctx);
     const diffs: string[] = [];
+    const observed: Record<string, Set<string>> = {};
     let n = 0;
     for (const s of o.packets) {
-      const inner = s.pkt.vxlan?.inner?.ip4;
-      if (!s.pkt.ip4 || !inner) continue;
-      const sp = podByIp(ctx.t, inner.src);
-      const dp = podByIp(ctx.t, inner.dst);
-      if (!sp || !dp) continue;
+      const key = innerPodPair(ctx.t, s);
+      if (!key) continue;
+      const inner = s.pkt.vxlan!.inner!.ip4!;
+      const sp = podByIp(ctx.t, inner.src)!;
+      const dp = podByIp(ctx.t, inner.dst)!;
       n++;
       const sn = ctx.t.nodes.find((x) => x.name === sp.node)!;
       const dn = ctx.t.nodes.find((x) => x.name === dp.node)!;
-      if (s.pkt.ip4.src !== sn.ip || s.pkt.ip4.dst !== dn.ip) diffs.push(`inner ${inner.src} -> ${inner.dst}: expected outer ${sn.ip} -> ${dn.ip}, observed ${s.pkt.ip4.src} -> ${s.pkt.ip4.dst}`);
+      (observed[key] ??= new Set()).add(`${s.pkt.ip4!.src} -> ${s.pkt.ip4!.dst}`);
+      if (s.pkt.ip4!.src !== sn.ip || s.pkt.ip4!.dst !== dn.ip) diffs.push(`${key}: inner ${inner.src} -> ${inner.dst}: expected outer ${sn.ip} -> ${dn.ip}, observed ${s.pkt.ip4!.src} -> ${s.pkt.ip4!.dst}`);
     }
-    if (!n) return fail('no VXLAN-encapsulated pod traffic was captured');
-    return fromDiffs(dedupe(diffs), `${n} packets with the right outer addresses`);
+    const missing = missingPairs(ctx.t, o, (s) => innerPodPair(ctx.t, s));
+    const expected = Object.fromEntries([...plannedPairs(o).keys()].map((k) => { const [a, b] = k.split(' -> ').map((x) => ctx.t.nodes.find((y) => y.name === x)!); return [k, `${a!.ip} -> ${b!.ip}`]; }));
+    return verdict(o, missing, dedupe(diffs), `${n} packets with the right outer addresses on ${plannedPairs(o).size} directed node pairs`, { expected, observed: Object.fromEntries(Object.entries(observed).map(([k, v]) => [k, [...v]])) });
   },
 };
 
@@ -231,6 +351,8 @@ const innerAddrs = perTunnelPacket(
     return d;
   },
   (n) => `${n} inner frames addressed VTEP to VTEP, pod to pod`,
+  undefined,
+  ({ inner }) => `${inner.eth?.src} -> ${inner.eth?.dst}`,
 );
 
 const noPlain: CheckDef = {
@@ -246,8 +368,9 @@ const noPlain: CheckDef = {
       return contains(pc, ipToInt(ip.src)) || contains(pc, ipToInt(ip.dst));
     });
     if (bad.length) return fail(`${bad.length} unencapsulated pod-CIDR packets on the underlay, e.g. at ${bad[0]!.at.name}: ${summarize(bad[0]!.pkt)}`, { diffs: bad.slice(0, 10).map((s) => `${s.at.name}: ${summarize(s.pkt)}`) });
-    if (noTraffic(o, ctx.t)) return fail('no VXLAN-encapsulated pod traffic was captured either: nothing crossed the underlay');
-    return pass(`${o.packets.length} underlay packets inspected, none plain pod traffic`);
+    // absence of plain packets means something only if the pod traffic of every pair was seen crossing, encapsulated
+    const missing = missingPairs(ctx.t, o, (s) => tunnelPair(ctx.t, s));
+    return verdict(o, missing, [], `${o.packets.length} underlay packets inspected on ${plannedPairs(o).size} directed node pairs, none plain pod traffic`);
   },
 };
 
@@ -258,13 +381,21 @@ const sameNode: CheckDef = {
     const o = await observe(ctx);
     const local = o.flows.filter((f) => f.local);
     if (!local.length) return skip('no node has two pods');
-    const pairs = new Set(local.map((f) => `${f.src.ip}>${f.dst.ip}`));
-    const leaked = o.packets.filter((s) => {
+    const diffs: string[] = [];
+    // 1. each same-node flow happened: its echo requests reached the destination pod's host interface
+    for (const f of local) {
+      if (!o.localSeen.get(flowKey(f))) diffs.push(`${f.src.node}: same-node flow ${f.src.node}/${f.src.name} (${f.src.ip}) -> ${f.dst.node}/${f.dst.name} (${f.dst.ip}) not seen on ${f.dst.hostIf}: observed 0 echo requests, cannot show it stayed local`);
+    }
+    // 2. and none of it was encapsulated
+    const pairs = new Map(local.map((f) => [flowKey(f), f]));
+    for (const s of o.packets) {
       const i = s.pkt.vxlan?.inner?.ip4;
-      return i && (pairs.has(`${i.src}>${i.dst}`) || pairs.has(`${i.dst}>${i.src}`));
-    });
-    if (leaked.length) return fail(`${leaked.length} same-node packets were encapsulated: ${summarize(leaked[0]!.pkt)}`, { expected: 0, observed: leaked.length });
-    return pass(`${local.length} same-node flows stayed on the node`);
+      if (!i) continue;
+      const f = pairs.get(`${i.src}>${i.dst}`) ?? pairs.get(`${i.dst}>${i.src}`);
+      if (f) diffs.push(`${f.src.node}: same-node flow ${f.src.node}/${f.src.name} -> ${f.dst.node}/${f.dst.name} was encapsulated: captured at ${s.at.name} [e.g. ${summarize(s.pkt)}]`);
+    }
+    const observed = Object.fromEntries(local.map((f) => [`${f.src.node}/${f.src.name} -> ${f.dst.node}/${f.dst.name}`, `${o.localSeen.get(flowKey(f)) ?? 0} echo requests on ${f.dst.hostIf}`]));
+    return fromDiffs(dedupe(diffs), `${local.length} same-node flows seen on the node's pod interfaces, none encapsulated`, { expected: 'each flow seen on the destination host interface, 0 encapsulated', observed });
   },
 };
 
@@ -273,8 +404,13 @@ const entropy: CheckDef = {
   title: 'outer UDP source port in the ephemeral range, and different for distinct inner flows (RFC 7348 §5)',
   async run(ctx) {
     const o = await observe(ctx);
+    // decided from the topology: senders that the suite makes carry two or more distinct inner flows
+    const planned = new Map<string, Flow[]>();
+    for (const f of o.flows) if (!f.local) (planned.get(f.src.node) ?? planned.set(f.src.node, []).get(f.src.node)!).push(f);
+    const judgedSenders = [...planned].filter(([, fl]) => new Set(fl.map(flowKey)).size >= 2);
+    if (!judgedSenders.length) return skip('no node sends two distinct inner flows in this topology (needs two pods on a node, or three nodes on a VNI)');
     const tp = tunnelPackets(ctx.t, o);
-    if (!tp.length) return fail('no VXLAN-encapsulated pod traffic was captured');
+    const missing = missingPairs(ctx.t, o, (s) => tunnelPair(ctx.t, s));
     const diffs: string[] = [];
     const perSender = new Map<string, Map<string, Set<number>>>();
     for (const { s, from, inner } of tp) {
@@ -289,16 +425,18 @@ const entropy: CheckDef = {
       perSender.set(from.name, m);
     }
     const observed: Record<string, Record<string, number[]>> = {};
-    let judged = 0;
-    for (const [node, m] of perSender) {
-      observed[node] = Object.fromEntries([...m].map(([k, v]) => [k, [...v]]));
+    for (const [node, m] of perSender) observed[node] = Object.fromEntries([...m].map(([k, v]) => [k, [...v]]));
+    for (const [node, fl] of judgedSenders) {
+      const m = perSender.get(node) ?? new Map<string, Set<number>>();
+      const want = [...new Map(fl.map((f) => [flowKey(f), f])).values()];
+      const absent = want.filter((f) => !m.has(flowKey(f)));
+      if (absent.length) diffs.push(`${node}: expected ${want.length} distinct inner flows to judge source-port entropy, captured ${want.length - absent.length}; missing ${absent.map((f) => `${f.src.node}/${f.src.name} (${f.src.ip}) -> ${f.dst.node}/${f.dst.name} (${f.dst.ip})`).join(', ')}`);
       if (m.size < 2) continue;
-      judged++;
       const all = new Set([...m.values()].flatMap((v) => [...v]));
       if (all.size < 2) diffs.push(`${node}: ${m.size} distinct inner flows all used outer source port ${[...all][0]}: no entropy for underlay ECMP`);
     }
-    if (!judged) return skip('no sender carried two distinct inner flows');
-    return fromDiffs(dedupe(diffs), `${judged} senders spread distinct inner flows over distinct source ports`, { observed });
+    const expected = Object.fromEntries(judgedSenders.map(([node, fl]) => [node, `${new Set(fl.map(flowKey)).size} distinct inner flows on distinct source ports`]));
+    return verdict(o, missing, dedupe(diffs), `${judgedSenders.length} senders spread distinct inner flows over distinct source ports`, { expected, observed });
   },
 };
 

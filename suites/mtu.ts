@@ -1,5 +1,5 @@
 // Suite: mtu — device MTUs, the DF boundary across nodes, PMTU on narrow paths, outer fragmentation, bulk TCP.
-import { fail, fromDiffs, pass, skip, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
+import { fail, fromDiffs, pass, skip, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
 import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../harness/topology/resolved.ts';
 import { VXLAN_OVERHEAD_V4 } from '../harness/topology/normalize.ts';
 import * as k from '../harness/probe/kernel.ts';
@@ -61,9 +61,36 @@ const podMtu: CheckDef = {
   },
 };
 
+interface BoundaryProbe {
+  label: string;
+  diffs: string[];
+  observed: string;
+}
+
+/**
+ * One boundary: a DF ping of `max` bytes from `ns` to `dst` must pass, `max + 1` must fail fast (a local "message too
+ * long" or an ICMP frag-needed). A probe that got no answer at all (timeout, or any other error) is taken once more — the
+ * first may be what PMTU discovery costs — and a second silent loss is reported as what it is.
+ */
+async function boundary(ns: string, dst: string, max: number, label: string, limit: string): Promise<BoundaryProbe> {
+  const fits = await pingDf(ns, dst, max);
+  let over = await pingDf(ns, dst, max + 1);
+  let retried = false;
+  if (over.outcome === 'timeout' || over.outcome === 'error') {
+    retried = true;
+    over = await pingDf(ns, dst, max + 1);
+  }
+  const diffs: string[] = [];
+  if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (${limit} − 28) should pass, observed ${fits.outcome}: ${fits.output}`);
+  if (over.outcome === 'ok') diffs.push(`${label}: DF ping of ${max + 1} bytes should not fit, but it passed (a link on the path has a larger MTU than the topology says)`);
+  else if (over.outcome === 'timeout' || over.outcome === 'error') diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}, twice: ${over.output}) instead of a local "message too long" or frag-needed error: an MTU black hole`);
+  const observed = `${label}: ${max} bytes ${fits.outcome}; ${max + 1} bytes ${over.outcome}${over.mtu ? ` (mtu ${over.mtu})` : ''} in ${over.ms} ms${retried ? ' (after one lost probe: PMTU discovery)' : ''}`;
+  return { label, diffs, observed };
+}
+
 const dfBoundary: CheckDef = {
   id: 'mtu/df-boundary',
-  title: 'a DF ping of the largest fitting payload crosses nodes; one byte more fails fast (EMSGSIZE or frag-needed)',
+  title: "a DF ping of the largest fitting payload crosses nodes; one byte more fails fast (EMSGSIZE or frag-needed) — from the pod, and from the node through its VTEP",
   async run(ctx) {
     const pairs = crossPairs(ctx.t);
     if (!pairs.length) return skip('no cross-node pod pairs on a shared VNI');
@@ -72,25 +99,22 @@ const dfBoundary: CheckDef = {
     await pool(pairs, 4, async ([a, b]) => {
       const na = node(ctx.t, a.node);
       const nb = node(ctx.t, b.node);
-      // the largest IP packet that fits end to end: min over both pods and both overlays
-      const pathMtu = Math.min(a.mtu, b.mtu, na.vtep.mtu, nb.vtep.mtu, ...pathUnderlayMtus(ctx.t, na, nb).map((m) => m - VXLAN_OVERHEAD_V4));
-      const max = pathMtu - 28;
-      const fits = await pingDf(a.ns, b.ip, max);
-      let over = await pingDf(a.ns, b.ip, max + 1);
-      // PMTU discovery may cost the first probe (the ICMP error updates the cache, the packet itself is gone): one retry
-      let retried = false;
-      if (over.outcome === 'timeout') {
-        retried = true;
-        over = await pingDf(a.ns, b.ip, max + 1);
+      const underlay = pathUnderlayMtus(ctx.t, na, nb).map((m) => m - VXLAN_OVERHEAD_V4);
+      // 1. from the pod: the largest IP packet that fits end to end is the min over both pods, both overlays and the path
+      const pathMtu = Math.min(a.mtu, b.mtu, na.vtep.mtu, nb.vtep.mtu, ...underlay);
+      const pod = await boundary(a.ns, b.ip, pathMtu - 28, `${a.node}/${a.name} -> ${b.node}/${b.name}`, `path MTU ${pathMtu}`);
+      // 2. from the node itself, through its VTEP to the remote VTEP address: with pod MTU = overlay MTU the pod's own
+      //    eth0 refuses the oversize packet before it leaves the pod, and a remote pod's veth would answer frag-needed
+      //    for its own MTU; node to VTEP address is the probe that exercises the sending VTEP's limit and the path
+      const vtepPath = Math.min(na.vtep.mtu, nb.vtep.mtu, ...underlay);
+      const viaNode = await boundary(na.ns, nb.vtep.ip, vtepPath - 28, `${a.node} (node, via ${na.vtep.dev}) -> ${b.node} (${nb.vtep.ip})`, `VTEP path MTU ${vtepPath}`);
+      for (const x of [pod, viaNode]) {
+        observed.push(x.observed);
+        diffs.push(...x.diffs);
       }
-      const label = `${a.node}/${a.name} -> ${b.node}/${b.name}`;
-      observed.push(`${label}: ${max} bytes ${fits.outcome}; ${max + 1} bytes ${over.outcome}${over.mtu ? ` (mtu ${over.mtu})` : ''} in ${over.ms} ms${retried ? ' (after one lost probe: PMTU discovery)' : ''}`);
-      if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (path MTU ${pathMtu} − 28) should pass, observed ${fits.outcome}: ${fits.output}`);
-      if (over.outcome === 'ok') diffs.push(`${label}: DF ping of ${max + 1} bytes should not fit, but it passed (a link on the path has a larger MTU than the topology says)`);
-      else if (over.outcome === 'timeout' || over.outcome === 'error') diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}, twice) instead of a local "message too long" or frag-needed error: an MTU black hole`);
     });
     observed.sort();
-    return fromDiffs(diffs.sort(), `${pairs.length} node pairs: boundary exact, oversize fails fast`, { observed });
+    return fromDiffs(diffs.sort(), `${pairs.length} node pairs, from pod and from node: boundary exact, oversize fails fast`, { observed });
   },
 };
 
@@ -113,46 +137,71 @@ function narrowPairs(t: ResolvedTopology): [ResolvedNode, ResolvedNode, number][
   return out;
 }
 
+/** The live MTUs a path-mtu probe is sized from (the kernel's, not the topology's), compared with the topology. */
+async function liveMtus(a: ResolvedNode, pa: ResolvedPod): Promise<{ vtep?: number; pod?: number; diffs: string[] }> {
+  const [v, p] = await Promise.all([k.link(a.ns, a.vtep.dev), k.link(pa.ns, pa.ifname)]);
+  const diffs: string[] = [];
+  if (!v) diffs.push(`${a.name}: ${a.vtep.dev} missing`);
+  else if (v.mtu !== a.vtep.mtu) diffs.push(`${a.name}: ${a.vtep.dev} MTU: topology ${a.vtep.mtu}, live ${v.mtu} (probed with the live value)`);
+  if (!p) diffs.push(`${pa.node}/${pa.name}: ${pa.ifname} missing`);
+  else if (p.mtu !== pa.mtu) diffs.push(`${pa.node}/${pa.name}: ${pa.ifname} MTU: topology ${pa.mtu}, live ${p.mtu} (probed with the live value)`);
+  return { vtep: v?.mtu, pod: p?.mtu, diffs };
+}
+
+async function pmtuPair(ctx: CheckContext, a: ResolvedNode, b: ResolvedNode, narrow: number): Promise<{ diffs: string[]; observed: Record<string, unknown>; ok: string }> {
+  const pa = a.pods[0]!;
+  const pb = b.pods[0]!;
+  const expectPmtu = narrow - VXLAN_OVERHEAD_V4;
+  const pair = `${a.name} -> ${b.name}`;
+  const live = await liveMtus(a, pa);
+  const vtepMtu = live.vtep ?? a.vtep.mtu;
+  const diffs: string[] = [...live.diffs];
+  const cap = await startCapture({ ns: b.ns, iface: b.underlayIf, file: join(ctx.workDir, `mtu-${a.name}-${b.name}.pcap`), filter: ['ip', 'and', 'src', 'host', a.ip], snaplen: 128 });
+  ctx.keep(cap.file);
+  // 1. pod traffic of the largest size the sender's live overlay admits
+  const podSize = Math.min(live.pod ?? pa.mtu, vtepMtu) - 28;
+  const podPing = await pingDf(pa.ns, pb.ip, podSize);
+  // 2. as in pmtu.sh: locally originated DF traffic of the live VTEP MTU, then the exception on the overlay route
+  const nodeSize = vtepMtu - 28;
+  const n1 = await pingDf(a.ns, b.vtep.ip, nodeSize, 1);
+  const n2 = await pingDf(a.ns, b.vtep.ip, nodeSize, 1);
+  await cap.stop();
+  const pcap = await readPcap(cap.file);
+  const frags = pcap.packets.filter((p) => p.ip4?.isFragment);
+  // the probes' outer packets (inner IP length + 50), whole, as they arrived at the receiver
+  const outerOf = (inner: number) => pcap.packets.filter((p) => p.ip4 && !p.ip4.isFragment && p.udp && p.ip4.totalLength === inner + VXLAN_OVERHEAD_V4).length;
+  const seenPod = outerOf(podSize + 28);
+  const seenNode = outerOf(nodeSize + 28);
+  const rg = await ipJson<any[]>(a.ns, ['route', 'get', b.vtep.ip]);
+  const learned = Number(rg[0]?.metrics?.find?.((m: any) => m.mtu)?.mtu ?? rg[0]?.mtu ?? NaN);
+  const observed = { df: a.vtep.df, vtepMtu, podMtu: live.pod, podPing: `${podSize} bytes ${podPing.outcome}`, nodePings: `${nodeSize} bytes ${n1.outcome}/${n2.outcome}`, probesOnWire: `${seenPod} pod, ${seenNode} node outer packets whole at ${b.name}`, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length };
+  if (frags.length) {
+    diffs.push(`${pair}: outer VXLAN packets were fragmented on the underlay: ${frags.length} IPv4 fragments after a ${narrow}-byte link (RFC 7348 §4.3: VXLAN packets must not be fragmented). Overlay MTU ${vtepMtu} exceeds the path's ${expectPmtu}; lower it or set df: set.`);
+  } else if (vtepMtu <= expectPmtu) {
+    if (podPing.outcome !== 'ok') diffs.push(`${pair}: overlay MTU ${vtepMtu} fits the ${narrow}-byte link, yet a ${podSize}-byte DF ping ${pa.node}/${pa.name} -> ${pb.ip} ${podPing.outcome}`);
+    // no fragments means something only if the probes crossed: their outer packets must be on the wire, whole
+    if (!seenPod) diffs.push(`${pair}: the ${podSize}-byte pod probe's outer packet (${podSize + 28 + VXLAN_OVERHEAD_V4} bytes) was not captured at ${b.name}: cannot show it crossed the ${narrow}-byte link unfragmented`);
+    if (!seenNode) diffs.push(`${pair}: the ${nodeSize}-byte node probe's outer packet (${nodeSize + 28 + VXLAN_OVERHEAD_V4} bytes) was not captured at ${b.name}: cannot show it crossed the ${narrow}-byte link unfragmented`);
+  } else if (a.vtep.df === 'unset') {
+    diffs.push(`${pair}: DF unset, overlay MTU ${vtepMtu} > path ${expectPmtu}, and no outer fragments reached ${b.name}: oversize packets vanish on the path (pod ping ${podPing.outcome})`);
+  } else if (learned !== expectPmtu) {
+    diffs.push(`${pair}: ${a.name} -> ${b.vtep.ip} via ${a.vtep.dev}: expected a path MTU exception of ${expectPmtu} (${narrow} − ${VXLAN_OVERHEAD_V4}), observed ${Number.isNaN(learned) ? 'none' : learned}`);
+  }
+  const ok = vtepMtu <= expectPmtu ? `${pair}: overlay MTU ${vtepMtu} fits (${narrow} − ${VXLAN_OVERHEAD_V4}), probes crossed whole` : `${pair}: learned path MTU ${expectPmtu} (${narrow}-byte link), no outer fragments`;
+  return { diffs, observed, ok };
+}
+
 const pmtu: CheckDef = {
   id: 'mtu/path-mtu',
   title: 'narrower link on the underlay path: no outer fragmentation (RFC 7348 §4.3); with DF set the node learns path MTU = narrow − 50 (pmtu.sh)',
   async run(ctx) {
-    const pairs = narrowPairs(ctx.t);
+    const pairs = narrowPairs(ctx.t).slice(0, 8);
     if (!pairs.length) return skip("no path crosses a link narrower than the sending node's own link");
-    const [a, b, narrow] = pairs[0]!;
-    const pa = a.pods[0]!;
-    const pb = b.pods[0]!;
-    const expectPmtu = narrow - VXLAN_OVERHEAD_V4;
-    const cap = await startCapture({ ns: b.ns, iface: b.underlayIf, file: join(ctx.workDir, `mtu-${b.name}.pcap`), filter: ['ip', 'and', 'src', 'host', a.ip], snaplen: 128 });
-    ctx.keep(cap.file);
-    // 1. pod traffic of the largest size the sender's overlay admits
-    const podSize = Math.min(pa.mtu, a.vtep.mtu) - 28;
-    const podPing = await pingDf(pa.ns, pb.ip, podSize);
-    // 2. as in pmtu.sh: locally originated DF traffic over the VTEP, then the exception on the overlay route
-    const nodeSize = a.vtep.mtu - 28;
-    const n1 = await pingDf(a.ns, b.vtep.ip, nodeSize, 1);
-    const n2 = await pingDf(a.ns, b.vtep.ip, nodeSize, 1);
-    await cap.stop();
-    const pcap = await readPcap(cap.file);
-    const frags = pcap.packets.filter((p) => p.ip4?.isFragment);
-    const rg = await ipJson<any[]>(a.ns, ['route', 'get', b.vtep.ip]);
-    const learned = Number(rg[0]?.metrics?.find?.((m: any) => m.mtu)?.mtu ?? rg[0]?.mtu ?? NaN);
-    const observed = { df: a.vtep.df, vtepMtu: a.vtep.mtu, podPing: `${podSize} bytes ${podPing.outcome}`, nodePings: `${nodeSize} bytes ${n1.outcome}/${n2.outcome}`, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length };
-    const expected = a.vtep.mtu <= expectPmtu ? { outerFragments: 0, overlayFits: `VTEP MTU ${a.vtep.mtu} ≤ ${expectPmtu}` } : a.vtep.df === 'unset' ? { outerFragments: 0 } : { outerFragments: 0, routeGetMtu: expectPmtu };
-    if (frags.length) {
-      return fail(`outer VXLAN packets from ${a.name} to ${b.name} were fragmented on the underlay: ${frags.length} IPv4 fragments after a ${narrow}-byte link (RFC 7348 §4.3: VXLAN packets must not be fragmented). Overlay MTU ${a.vtep.mtu} exceeds the path's ${expectPmtu}; lower it or set df: set.`, { expected, observed });
-    }
-    if (a.vtep.mtu <= expectPmtu) {
-      if (podPing.outcome !== 'ok') return fail(`overlay MTU ${a.vtep.mtu} fits the ${narrow}-byte link, yet a ${podSize}-byte DF ping ${pa.node}/${pa.name} -> ${pb.ip} ${podPing.outcome}`, { expected, observed });
-      return pass(`overlay MTU ${a.vtep.mtu} fits the narrowest link (${narrow} − ${VXLAN_OVERHEAD_V4}); no outer fragments`, { expected, observed });
-    }
-    if (a.vtep.df === 'unset') {
-      return fail(`DF unset, overlay MTU ${a.vtep.mtu} > path ${expectPmtu}, and no outer fragments reached ${b.name}: oversize packets vanish on the path (pod ping ${podPing.outcome})`, { expected, observed });
-    }
-    if (learned !== expectPmtu) {
-      return fail(`${a.name} -> ${b.vtep.ip} via ${a.vtep.dev}: expected a path MTU exception of ${expectPmtu} (${narrow} − ${VXLAN_OVERHEAD_V4}), observed ${Number.isNaN(learned) ? 'none' : learned}`, { expected, observed });
-    }
-    return pass(`${a.name} learned path MTU ${expectPmtu} towards ${b.name} (${narrow}-byte link), no outer fragments`, { expected, observed });
+    const res = await pool(pairs, 2, ([a, b, narrow]) => pmtuPair(ctx, a, b, narrow));
+    const diffs = res.flatMap((r) => r.diffs);
+    const observed = Object.fromEntries(pairs.map(([a, b], i) => [`${a.name} -> ${b.name}`, res[i]!.observed]));
+    const expected = Object.fromEntries(pairs.map(([a, b, narrow]) => [`${a.name} -> ${b.name}`, a.vtep.mtu <= narrow - VXLAN_OVERHEAD_V4 ? { outerFragments: 0, overlayFits: `VTEP MTU ${a.vtep.mtu} ≤ ${narrow - VXLAN_OVERHEAD_V4}`, probesOnWire: 'both' } : a.vtep.df === 'unset' ? { outerFragments: 0 } : { outerFragments: 0, routeGetMtu: narrow - VXLAN_OVERHEAD_V4 }]));
+    return fromDiffs(diffs, res.map((r) => r.ok).join('; '), { expected, observed });
   },
 };
 

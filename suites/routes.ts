@@ -1,9 +1,10 @@
 // Suite: routes — the kernel's VXLAN state on every node against what the resolved topology implies.
 import { fromDiffs, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
-import type { ResolvedNode, ResolvedTopology } from '../harness/topology/resolved.ts';
+import { allPods, type ResolvedNode, type ResolvedPod, type ResolvedTopology } from '../harness/topology/resolved.ts';
+import { host, parseCidr, size } from '../harness/topology/ip.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { readVtepFdb } from '../harness/probe/vtep.ts';
-import { pool } from '../harness/util/exec.ts';
+import { ipJson, pool } from '../harness/util/exec.ts';
 
 interface NodeState {
   links: k.LinkInfo[];
@@ -59,6 +60,8 @@ function perNodeCheck(id: string, title: string, okText: (t: ResolvedTopology) =
   };
 }
 
+const show = (v: unknown) => (v === undefined || v === null ? 'absent' : JSON.stringify(v));
+
 const device = perNodeCheck(
   'routes/vxlan-device',
   'VTEP device parameters (VNI, dstport, local, learning, MTU, MAC)',
@@ -75,39 +78,102 @@ const device = perNodeCheck(
     if (n.vtep.kind === 'kernel') Object.assign(obs, { id: d.id, port: d.port, local: d.local, learning: d.learning, link: d.link });
     const diffs = Object.keys(exp)
       .filter((key) => obs[key] !== exp[key])
-      .map((key) => `${n.name}: ${n.vtep.dev} ${key}: expected ${JSON.stringify(exp[key])}, observed ${JSON.stringify(obs[key])}`);
+      .map((key) => `${n.name}: ${n.vtep.dev} ${key}: expected ${show(exp[key])}, observed ${show(obs[key])}`);
     return { expected, observed: { dev: n.vtep.dev, ...obs }, diffs };
   },
 );
 
-const remoteSubnets = perNodeCheck(
-  'routes/remote-subnets',
-  "one route per remote pod subnet, in the layout's form; none to the own subnet via the VTEP",
-  () => 'all remote pod subnets routed via the VTEP, nothing extra',
-  (n, st, t) => {
-    const dev = n.vtep.dev;
-    const want = new Map(remotes(t, n).map((r) => [r.podSubnet, r.vtep.ip]));
-    const have = st.routes.filter((r) => r.dev === dev);
+/** Addresses to ask the kernel about in a remote subnet: its first and last host, and every pod the topology puts there. */
+function samples(r: ResolvedNode): string[] {
+  const c = parseCidr(r.podSubnet);
+  const first = host(c, 1);
+  const last = host(c, size(c) - 2);
+  return [...new Set([first, ...r.pods.map((p) => p.ip), last])];
+}
+
+/** Where a node's pod traffic enters the node: a local pod's address and interface (bridge or host veth), if it has pods. */
+function localSource(n: ResolvedNode): { from?: string; iif?: string; label: string } {
+  const p = n.pods[0];
+  if (!p) return { label: `${n.name} (locally originated)` };
+  const iif = n.bridge?.name ?? p.hostIf;
+  return { from: p.ip, iif, label: `from ${p.node}/${p.name} (${p.ip}) iif ${iif}` };
+}
+
+/** Why the kernel answered as it did, where vxlab can tell: the route that matched, a policy table, or no forwarding. */
+async function cause(n: ResolvedNode, a: k.RouteAnswer): Promise<string> {
+  const covering = await k.routesCovering(n.ns, a.q.dst);
+  const fmt = (c: (typeof covering)[number]) => `${c.type && c.type !== 'unicast' ? `${c.type} ` : ''}${c.dst}${c.gateway ? ` via ${c.gateway}` : ''}${c.dev ? ` dev ${c.dev}` : ''}${c.table && c.table !== 'main' ? ` table ${c.table}` : ''}`;
+  if (!a.error) {
+    const table = a.route?.table ?? 'main';
+    const m = covering.find((c) => (c.table ?? 'main') === table && c.dev === a.route?.dev);
+    return ` (matching route: ${m ? fmt(m) : '?'}${table !== 'main' ? `; a policy rule selected table ${table}` : ''})`;
+  }
+  const cover = covering[0];
+  if (cover && cover.dev === n.vtep.dev && (!cover.type || cover.type === 'unicast') && a.q.iif) {
+    // the VTEP route is there, yet forwarded traffic is refused: the node does not forward
+    const f = await k.sysctls(n.ns, ['net.ipv4.ip_forward', `net.ipv4.conf.${a.q.iif}.forwarding`]);
+    return ` (the route ${cover.dst} via ${cover.gateway ?? '-'} dev ${cover.dev} exists, but the node does not forward: ${Object.entries(f).map(([x, v]) => `${x} = ${v ?? 'absent'}`).join(', ')})`;
+  }
+  if (!cover) return ' (no route covers it)';
+  return ` (matching route: ${fmt(cover)})`;
+}
+
+const remoteSubnets: CheckDef = {
+  id: 'routes/remote-subnets',
+  title: "every remote pod subnet goes via the VTEP (the kernel's own routing decision, all tables and rules); the VTEP routes in the layout's form",
+  async run(ctx) {
+    const st = await observe(ctx);
     const diffs: string[] = [];
-    for (const [subnet, via] of want) {
-      const r = have.find((x) => x.dst === subnet);
-      if (!r) diffs.push(`${n.name}: missing route ${subnet} via ${via} dev ${dev} onlink`);
-      else {
-        if (r.gateway !== via) diffs.push(`${n.name}: route ${subnet}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
-        if (!r.flags.includes('onlink')) diffs.push(`${n.name}: route ${subnet}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
+    const expected: Record<string, unknown> = {};
+    const observed: Record<string, unknown> = {};
+    let asked = 0;
+    await pool(ctx.t.nodes, 8, async (n) => {
+      const s = st.get(n.name)!;
+      const dev = n.vtep.dev;
+      const rs = remotes(ctx.t, n);
+      const want = new Map(rs.map((r) => [r.podSubnet, r.vtep.ip]));
+      const have = s.routes.filter((r) => r.dev === dev);
+      const nd: string[] = [];
+      // 1. the routes on the VTEP in the main table, in the layout's form
+      for (const [subnet, via] of want) {
+        const r = have.find((x) => x.dst === subnet);
+        if (!r) nd.push(`${n.name}: missing route ${subnet} via ${via} dev ${dev} onlink`);
+        else {
+          if (r.gateway !== via) nd.push(`${n.name}: route ${subnet}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
+          if (!r.flags.includes('onlink')) nd.push(`${n.name}: route ${subnet}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
+        }
       }
-    }
-    for (const r of have) {
-      if (r.dst === n.podSubnet) diffs.push(`${n.name}: route to its own subnet ${n.podSubnet} via ${dev} must not exist`);
-      else if (!want.has(r.dst)) diffs.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}`);
-    }
-    return {
-      expected: [...want].map(([sub, via]) => `${sub} via ${via} dev ${dev} onlink`),
-      observed: have.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`),
-      diffs,
-    };
+      for (const r of have) {
+        if (r.dst === n.podSubnet) nd.push(`${n.name}: route to its own subnet ${n.podSubnet} via ${dev} must not exist`);
+        else if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}`);
+      }
+      // 2. what the kernel will actually do with pod traffic to each remote subnet (more specific routes, blackholes,
+      //    policy rules and other tables included): ip route get <remote pod ip> from <local pod ip> iif <bridge/veth>
+      const src = localSource(n);
+      const qs = rs.flatMap((r) => samples(r).map((dst) => ({ r, q: { dst, from: src.from, iif: src.iif } })));
+      const answers = await k.routeGet(n.ns, qs.map((x) => x.q));
+      asked += answers.length;
+      const obs: string[] = [];
+      // wrong answers grouped per remote subnet and answer: one line names the node, the peer, the addresses and the cause
+      const wrong = new Map<string, { r: ResolvedNode; a: k.RouteAnswer; dsts: string[] }>();
+      for (const [i, a] of answers.entries()) {
+        const r = qs[i]!.r;
+        obs.push(`${a.q.dst}: ${k.describeAnswer(a)}`);
+        const ok = !a.error && a.route?.dev === dev && a.route?.gateway === r.vtep.ip && (!a.route.type || a.route.type === 'unicast');
+        if (ok) continue;
+        const key = `${r.name}|${k.describeAnswer(a)}`;
+        (wrong.get(key) ?? wrong.set(key, { r, a, dsts: [] }).get(key)!).dsts.push(a.q.dst);
+      }
+      for (const { r, a, dsts } of wrong.values()) {
+        nd.push(`${n.name}: traffic to ${r.name}'s subnet ${r.podSubnet} (${dsts.join(', ')}) ${src.label}: expected via ${r.vtep.ip} dev ${dev}, observed ${k.describeAnswer(a)}${await cause(n, a)}`);
+      }
+      expected[n.name] = [...want].map(([sub, via]) => `${sub} via ${via} dev ${dev} onlink`);
+      observed[n.name] = { routes: have.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`), routeGet: obs };
+      diffs.push(...nd);
+    });
+    return fromDiffs(diffs.sort(), `all remote pod subnets routed via the VTEP, nothing extra (${asked} kernel routing decisions asked)`, { expected, observed });
   },
-);
+};
 
 /** What a per-node table (neighbours, FDB) looks like to the comparison: entries keyed by one field, pointing at another. */
 interface TableSpec<E> {
@@ -117,23 +183,31 @@ interface TableSpec<E> {
   field: string;
   key(e: E): string;
   value(e: E): string | undefined;
-  /** the entry's state word if it is not permanent; undefined when permanent (or not checked) */
-  notPermanent(e: E): string | undefined;
+  /** every other attribute the kernel reports for the entry (state, flags, port, vni, via, …), as words */
+  attrs(e: E): Record<string, string>;
   show(e: E): string;
   /** entries that may exist beyond the wanted set (e.g. learned ones when learning is on) */
   tolerated?(e: E): boolean;
 }
 
-/** Missing, stale, non-permanent and extra entries of one node's table, one line each. */
-function compareTable<E>(node: string, want: Map<string, string>, have: E[], spec: TableSpec<E>): string[] {
+interface Wanted {
+  peer: string;
+  value: string;
+  attrs: Record<string, string>;
+}
+
+/** Missing, stale, extra entries and every attribute that differs, one line each, naming node, peer and value. */
+function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spec: TableSpec<E>): string[] {
   const diffs: string[] = [];
-  for (const [key, value] of want) {
+  for (const [key, w] of want) {
     const e = have.find((x) => spec.key(x) === key);
-    if (!e) diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${value}`);
+    if (!e) diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${w.value} (${w.peer})`);
     else {
-      if (spec.value(e) !== value) diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${value}, observed ${spec.value(e) ?? 'none'}`);
-      const np = spec.notPermanent(e);
-      if (np !== undefined) diffs.push(`${node}: ${spec.noun} ${key}: expected permanent, observed ${np}`);
+      if (spec.value(e) !== w.value) diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${w.value} (${w.peer}), observed ${spec.value(e) ?? 'none'}`);
+      const a = spec.attrs(e);
+      for (const attr of new Set([...Object.keys(w.attrs), ...Object.keys(a)])) {
+        if (a[attr] !== w.attrs[attr]) diffs.push(`${node}: ${spec.noun} ${key} (${w.peer}): ${attr}: expected ${w.attrs[attr] ?? 'absent'}, observed ${a[attr] ?? 'absent'}`);
+      }
     }
   }
   for (const e of have) if (!want.has(spec.key(e)) && !spec.tolerated?.(e)) diffs.push(`${node}: extra ${spec.noun} ${spec.show(e)}`);
@@ -145,7 +219,7 @@ function tableCheck<E>(
   title: string,
   okText: string,
   entries: (st: NodeState, n: ResolvedNode) => E[],
-  want: (t: ResolvedTopology, n: ResolvedNode) => Map<string, string>,
+  want: (t: ResolvedTopology, n: ResolvedNode) => Map<string, Wanted>,
   spec: (n: ResolvedNode) => TableSpec<E>,
 ): CheckDef {
   return perNodeCheck(id, title, () => okText, (n, st, t) => {
@@ -153,7 +227,7 @@ function tableCheck<E>(
     const have = entries(st, n);
     const sp = spec(n);
     return {
-      expected: [...w].map(([key, v]) => `${key} ${sp.field} ${v} permanent`),
+      expected: [...w].map(([key, v]) => `${key} ${sp.field} ${v.value} ${Object.values(v.attrs).join(' ')}`.trim()),
       observed: have.map(sp.show),
       diffs: compareTable(n.name, w, have, sp),
     };
@@ -165,60 +239,144 @@ const neighboursCheck = tableCheck<k.NeighInfo>(
   'one permanent neighbour per remote node: remote VTEP address → remote VTEP MAC',
   'neighbour entries complete and permanent',
   (st, n) => st.neigh.filter((x) => x.dev === n.vtep.dev),
-  (t, n) => new Map(remotes(t, n).map((r) => [r.vtep.ip, r.vtep.mac])),
+  (t, n) => new Map(remotes(t, n).map((r) => [r.vtep.ip, { peer: r.name, value: r.vtep.mac, attrs: { state: 'PERMANENT' } }])),
   () => ({
     noun: 'neighbour',
     field: 'lladdr',
     key: (e) => e.dst,
     value: (e) => e.lladdr,
-    notPermanent: (e) => (e.state.includes('PERMANENT') ? undefined : e.state.join(',')),
+    attrs: (e) => ({ state: e.state.join(',') || 'none' }),
     show: (e) => `${e.dst} lladdr ${e.lladdr ?? '-'} ${e.state.join(',')}`,
   }),
 );
 
+/** The attributes `bridge -j fdb` reports besides MAC, device and dst: port, vni, via, src_vni, nhid, flags, state… */
+function fdbAttrs(e: k.FdbInfo): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, v] of Object.entries(e)) {
+    if (['mac', 'ifname', 'dst', 'ageSec', 'used', 'updated'].includes(key) || v === undefined) continue;
+    if (key === 'flags') out.flags = [...(v as string[])].sort().join(',') || 'none';
+    // bridge -j reports a dynamic (not permanent, not static) entry as state ""
+    else if (key === 'state') out.state = (v as string) || 'dynamic';
+    else out[key] = String(v);
+  }
+  if (!('state' in out)) out.state = 'dynamic';
+  return out;
+}
+
 const fdbCheck = tableCheck<k.FdbInfo>(
   'routes/fdb',
-  'one permanent FDB entry per remote node: remote VTEP MAC → remote node underlay IP',
-  'FDB entries complete and permanent',
+  'one permanent FDB entry per remote node: remote VTEP MAC → remote node underlay IP, and no per-entry port, VNI or via',
+  'FDB entries complete and permanent, no per-entry overrides',
   // the kernel lists the device's own address and multicast entries too; only entries with a dst are tunnel entries
   (st) => st.fdb.filter((f) => f.dst !== undefined),
-  (t, n) => new Map(remotes(t, n).map((r) => [r.vtep.mac, r.ip])),
+  (t, n) => new Map(remotes(t, n).map((r) => [r.vtep.mac, { peer: r.name, value: r.ip, attrs: { flags: 'self', state: 'permanent' } }])),
   (n) => ({
     noun: 'FDB entry',
     field: 'dst',
     key: (e) => e.mac,
     value: (e) => e.dst,
-    // the userspace VTEP's static entries are permanent by construction
-    notPermanent: (e) => (n.vtep.kind !== 'kernel' || e.state === 'permanent' ? undefined : e.state ?? 'dynamic'),
-    show: (e) => `${e.mac} dst ${e.dst} ${e.state ?? ''}`.trim(),
+    // the userspace VTEP's own FDB has no per-entry port/VNI/via: only its state is an attribute
+    attrs: (e) => (n.vtep.kind === 'kernel' ? fdbAttrs(e) : { flags: 'self', state: e.state ?? 'dynamic' }),
+    show: (e) => `${e.mac} dst ${e.dst} ${Object.entries(n.vtep.kind === 'kernel' ? fdbAttrs(e) : { state: e.state ?? 'dynamic' }).map(([a, v]) => `${a} ${v}`).join(' ')}`.trim(),
     tolerated: (e) => n.vtep.learning && e.state !== 'permanent',
   }),
 );
 
+interface PodState {
+  /** the pod's own interface (ip -j addr show dev eth0), undefined if missing */
+  link?: { ifname: string; flags: string[]; operstate: string; addr_info?: { family: string; local: string; prefixlen: number }[] };
+  defaults: { gateway?: string; dev?: string }[];
+}
+
+async function observePods(ctx: CheckContext): Promise<Map<string, PodState>> {
+  return ctx.memo('routes/pods', async () => {
+    const m = new Map<string, PodState>();
+    await pool(allPods(ctx.t), 8, async (p) => {
+      const [addrs, defaults] = await Promise.all([
+        ipJson<any[]>(p.ns, ['addr', 'show']).catch(() => []),
+        ipJson<any[]>(p.ns, ['-4', 'route', 'show', 'default']).catch(() => []),
+      ]);
+      m.set(`${p.node}/${p.name}`, { link: addrs.find((l) => l.ifname === p.ifname), defaults });
+    });
+    return m;
+  });
+}
+
+/** Sysctls a pod's host side needs in the layout (calico: proxy ARP answers the pod's 169.254.1.1 gateway). */
+function podSysctls(t: ResolvedTopology, p: ResolvedPod): Record<string, string> {
+  if (t.layout !== 'calico' || t.cni) return {};
+  return { [`net.ipv4.conf.${p.hostIf}.proxy_arp`]: '1', [`net.ipv4.neigh.${p.hostIf}.proxy_delay`]: '0' };
+}
+
+const isUp = (l: { flags: string[]; operstate: string }) => l.flags.includes('UP') && l.operstate === 'UP';
+
 const podRoutes: CheckDef = {
   id: 'routes/pod-attachment',
-  title: 'pod interfaces attached on the node: bridge ports (flannel) or /32 routes (calico)',
+  title: "pods attached on the node: both veth ends up, bridge port (flannel) or /32 route and proxy ARP (calico), the pod's address and default route",
   async run(ctx) {
     const st = await observe(ctx);
+    const pods = await observePods(ctx);
     const diffs: string[] = [];
-    for (const n of ctx.t.nodes) {
+    const observed: Record<string, unknown> = {};
+    await pool(ctx.t.nodes, 8, async (n) => {
       const s = st.get(n.name)!;
+      const want = Object.assign({}, ...n.pods.map((p) => podSysctls(ctx.t, p))) as Record<string, string>;
+      const sys = await k.sysctls(n.ns, Object.keys(want));
       for (const p of n.pods) {
+        const who = `${n.name}: pod ${p.name}`;
+        const ps = pods.get(`${p.node}/${p.name}`)!;
         const l = s.links.find((x) => x.ifname === p.hostIf);
-        if (!l) {
-          diffs.push(`${n.name}: pod ${p.name}: host interface ${p.hostIf} missing`);
-          continue;
+        const v4 = ps.link?.addr_info?.filter((a) => a.family === 'inet') ?? [];
+        observed[`${p.node}/${p.name}`] = {
+          hostIf: l ? `${p.hostIf} ${l.operstate}${l.master ? ` master ${l.master}` : ''}` : null,
+          podIf: ps.link ? `${p.ifname} ${ps.link.operstate} ${v4.map((a) => `${a.local}/${a.prefixlen}`).join(' ')}` : null,
+          default: ps.defaults.map((d) => `via ${d.gateway ?? '-'} dev ${d.dev ?? '-'}`),
+        };
+        if (!l) diffs.push(`${who}: host interface ${p.hostIf} missing`);
+        else {
+          if (!isUp(l)) diffs.push(`${who}: host interface ${p.hostIf}: expected up, observed ${l.flags.includes('UP') ? '' : 'admin down, '}operstate ${l.operstate}`);
+          if (n.bridge && l.master !== n.bridge.name) diffs.push(`${n.name}: ${p.hostIf}: expected master ${n.bridge.name}, observed ${l.master ?? 'none'}`);
+          if (!n.bridge && !s.routes.some((r) => r.dst === p.ip && r.dev === p.hostIf)) diffs.push(`${n.name}: missing route ${p.ip} dev ${p.hostIf}`);
         }
-        if (n.bridge && l.master !== n.bridge.name) diffs.push(`${n.name}: ${p.hostIf}: expected master ${n.bridge.name}, observed ${l.master ?? 'none'}`);
-        if (!n.bridge && !s.routes.some((r) => r.dst === p.ip && r.dev === p.hostIf)) diffs.push(`${n.name}: missing route ${p.ip} dev ${p.hostIf}`);
+        if (!ps.link) diffs.push(`${who}: ${p.ifname} missing in ${p.ns}`);
+        else {
+          if (!isUp(ps.link)) diffs.push(`${who}: ${p.ifname}: expected up, observed ${ps.link.flags.includes('UP') ? '' : 'admin down, '}operstate ${ps.link.operstate}`);
+          if (!v4.some((a) => a.local === p.ip && a.prefixlen === p.prefixLen)) diffs.push(`${who}: ${p.ifname} address: expected ${p.ip}/${p.prefixLen}, observed ${v4.map((a) => `${a.local}/${a.prefixlen}`).join(', ') || 'none'}`);
+        }
+        const d = ps.defaults[0];
+        if (!d || d.gateway !== p.gateway || d.dev !== p.ifname) diffs.push(`${who}: default route: expected via ${p.gateway} dev ${p.ifname}, observed ${d ? `via ${d.gateway ?? '-'} dev ${d.dev ?? '-'}` : 'none'}`);
+        for (const [key, v] of Object.entries(podSysctls(ctx.t, p))) if (sys[key] !== v) diffs.push(`${who}: ${key}: expected ${v}, observed ${sys[key] ?? 'absent'}`);
       }
-    }
-    return fromDiffs(diffs, 'every pod attached');
+    });
+    const n = allPods(ctx.t).length;
+    return fromDiffs(diffs.sort(), `${n} pods attached: links up, addresses and default routes in place${ctx.t.layout === 'calico' && !ctx.t.cni ? ', proxy ARP on' : ''}`, { observed });
+  },
+};
+
+/** Node sysctls the layout needs: forwarding (pod traffic is routed between the VTEP and the pods). */
+export function nodeSysctls(_t: ResolvedTopology): Record<string, string> {
+  return { 'net.ipv4.ip_forward': '1' };
+}
+
+const nodeSysctlCheck: CheckDef = {
+  id: 'routes/node-sysctls',
+  title: 'node sysctls the layout needs: net.ipv4.ip_forward = 1 (pod traffic is routed between the VTEP and the pods)',
+  async run(ctx) {
+    const want = nodeSysctls(ctx.t);
+    const diffs: string[] = [];
+    const observed: Record<string, unknown> = {};
+    await pool(ctx.t.nodes, 8, async (n) => {
+      const got = await k.sysctls(n.ns, Object.keys(want));
+      observed[n.name] = got;
+      for (const [key, v] of Object.entries(want)) if (got[key] !== v) diffs.push(`${n.name}: ${key}: expected ${v}, observed ${got[key] ?? 'absent'}`);
+    });
+    return fromDiffs(diffs.sort(), `${ctx.t.nodes.length} nodes: ${Object.entries(want).map(([a, v]) => `${a} = ${v}`).join(', ')}`, { expected: want, observed });
   },
 };
 
 export const routesSuite: SuiteDef = {
   name: 'routes',
   title: 'routes, neighbours and FDB',
-  checks: [device, remoteSubnets, neighboursCheck, fdbCheck, podRoutes],
+  checks: [device, remoteSubnets, neighboursCheck, fdbCheck, podRoutes, nodeSysctlCheck],
 };

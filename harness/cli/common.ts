@@ -68,7 +68,7 @@ export function renderError(e: unknown): { text: string; exit: number } {
   if (e instanceof TopologyError) return { text: e.message, exit: EXIT.USAGE };
   if (e instanceof SemanticError) return { text: e.message, exit: EXIT.USAGE };
   if (e instanceof UsageError) return { text: `vxlab: ${e.message}`, exit: EXIT.USAGE };
-  if (e instanceof PreflightError) return { text: `vxlab: ${e.message}`, exit: EXIT.PREFLIGHT };
+  if (e instanceof PreflightError || (e as any)?.code === 'VXLAB_PREFLIGHT') return { text: `vxlab: ${(e as Error).message}`, exit: EXIT.PREFLIGHT };
   const err = e as any;
   if (err?.code === 'VXLAB_RUN_EXISTS' || err?.code === 'VXLAB_NOT_UP') return { text: `vxlab: ${err.message}`, exit: EXIT.STATE };
   if (err?.code === 'VXLAB_ABORTED' || err?.code === 'VXLAB_INTERRUPTED') return { text: `vxlab: ${err.message}`, exit: EXIT.INTERRUPTED };
@@ -79,3 +79,19 @@ export function renderError(e: unknown): { text: string; exit: number } {
 
 /** An AbortSignal fired by SIGINT/SIGTERM, for rolling back a half-built topology (see harness/util/signals.ts). */
 export { processInterrupt as interruptSignal } from '../util/signals.ts';
+
+/**
+ * Every command survives a closed stdout/stderr (`vxlab conformance … | head`): a write to a pipe whose reader went
+ * away is dropped instead of crashing the process, so the command still finishes — and still tears down what it built —
+ * and exits with its own code.
+ */
+export function survivePipeClose(): void {
+  for (const s of [process.stdout, process.stderr]) {
+    if ((s as any).__vxlabEpipe) continue;
+    (s as any).__vxlabEpipe = true;
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return;
+      throw e;
+    });
+  }
+}

@@ -1,5 +1,5 @@
 // vxlab CLI: one file per command; this file only dispatches.
-import { EXIT, renderError, UsageError } from './common.ts';
+import { EXIT, renderError, survivePipeClose, UsageError } from './common.ts';
 
 export interface Command {
   summary: string;
@@ -45,6 +45,7 @@ async function usage(): Promise<string> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  survivePipeClose();
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(await usage());

@@ -1,5 +1,5 @@
 // ip -j / bridge -j readers: the live state of one namespace.
-import { bridgeJson, ipJson } from '../util/exec.ts';
+import { bridgeJson, ipJson, run } from '../util/exec.ts';
 
 export interface LinkInfo {
   ifname: string;
@@ -51,4 +51,65 @@ export async function fdb(ns: string, dev: string): Promise<FdbInfo[]> {
 }
 export async function addrs(ns: string): Promise<any[]> {
   return ipJson(ns, ['addr', 'show']);
+}
+
+/** One question to the kernel's routing decision: `ip route get DST [from SRC iif IIF]`. */
+export interface RouteQuery {
+  dst: string;
+  from?: string;
+  iif?: string;
+}
+/** The kernel's answer: the route it would use, or the error it gave (blackhole, unreachable, …). */
+export interface RouteAnswer {
+  q: RouteQuery;
+  route?: { dst: string; gateway?: string; dev?: string; table?: string; type?: string; prefsrc?: string };
+  error?: string;
+}
+
+/**
+ * Ask the kernel what it will do with each query, over every table and policy rule (`ip route get`), in one
+ * `ip -force -batch` process. An error answer (blackhole → "Invalid argument", unreachable, prohibit) is kept as such.
+ */
+export async function routeGet(ns: string, qs: RouteQuery[]): Promise<RouteAnswer[]> {
+  if (!qs.length) return [];
+  const lines = qs.map((q) => `route get ${q.dst}${q.from ? ` from ${q.from}` : ''}${q.iif ? ` iif ${q.iif}` : ''}`);
+  const r = await run(['ip', '-force', '-j', '-batch', '-'], { ns, input: `${lines.join('\n')}\n`, reject: false });
+  // stderr: "RTNETLINK answers: <why>" then "Command failed -:<line>" for every query the kernel refused
+  const errors = new Map<number, string>();
+  let last = '';
+  for (const l of r.stderr.split('\n')) {
+    const m = /^Command failed -:(\d+)/.exec(l.trim());
+    if (m) errors.set(Number(m[1]) - 1, last.replace(/^RTNETLINK answers:\s*/, '').trim() || 'error');
+    else if (l.trim()) last = l.trim();
+  }
+  const answers = r.stdout.split('\n').filter((l) => l.trim().startsWith('[')).map((l) => JSON.parse(l)[0]);
+  let k = 0;
+  return qs.map((q, i) => (errors.has(i) ? { q, error: errors.get(i)! } : { q, route: answers[k++] ?? undefined, error: answers[k - 1] ? undefined : 'no answer' }));
+}
+
+/** Routes in every table that cover `ip`, most specific first (what would have matched, for naming a cause). */
+export async function routesCovering(ns: string, ip: string): Promise<{ dst: string; type?: string; gateway?: string; dev?: string; table?: string }[]> {
+  const rs = await ipJson<any[]>(ns, ['-4', 'route', 'show', 'table', 'all', 'match', ip]);
+  const len = (d: string) => (d === 'default' ? 0 : Number(d.split('/')[1] ?? 32));
+  return rs.filter((x) => x.table !== 'local' || x.type !== 'broadcast').sort((a, b) => len(b.dst) - len(a.dst));
+}
+
+/** Current values of sysctls inside a namespace; a key the kernel does not have maps to undefined. */
+export async function sysctls(ns: string, keys: string[]): Promise<Record<string, string | undefined>> {
+  const out: Record<string, string | undefined> = Object.fromEntries(keys.map((k) => [k, undefined]));
+  if (!keys.length) return out;
+  const r = await run(['sysctl', ...keys], { ns, reject: false });
+  for (const l of r.stdout.split('\n')) {
+    const m = /^(\S+)\s*=\s*(.*)$/.exec(l.trim());
+    if (m && m[1]! in out) out[m[1]!] = m[2]!.trim();
+  }
+  return out;
+}
+
+/** One-line description of a kernel answer: "via 192.168.1.3 dev eth0 (table 100)", "blackhole", … */
+export function describeAnswer(a: RouteAnswer): string {
+  if (a.error) return `error: ${a.error}`;
+  const r = a.route!;
+  const parts = [r.type && r.type !== 'unicast' ? r.type : '', r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : ''].filter(Boolean);
+  return `${parts.join(' ') || 'no route'}${r.table && r.table !== 'main' ? ` (table ${r.table})` : ''}`;
 }

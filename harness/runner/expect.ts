@@ -52,12 +52,19 @@ export function judge(results: CheckResult[], expect: Record<string, ExpectResul
     const e = byId ? norm(byId) : bySuite ? norm(bySuite) : { result: (r.status === 'skip' ? 'skip' : 'pass') as Status };
     const source = byId ? 'id' : bySuite ? 'suite' : 'default';
     // a suite-level "fail" holds if the suite failed as a whole: individual checks of that suite may pass
+    // a suite-level "pass" holds if no check of the suite fails and at least one passes: a check that skips as not
+    // applicable (connectivity/isolation on one VNI) does not break it, a suite that skipped entirely does
     let holds: boolean;
     let why: string | undefined;
+    const ofSuite = results.filter((x) => x.suite === r.suite);
     if (source === 'suite' && e.result === 'fail') {
-      const suiteFailed = results.some((x) => x.suite === r.suite && x.status === 'fail');
+      const suiteFailed = ofSuite.some((x) => x.status === 'fail');
       holds = suiteFailed && (r.status !== 'fail' || matches(r, e.message));
       if (!suiteFailed) why = `expected suite ${r.suite} to fail, but every check passed or skipped`;
+    } else if (source === 'suite' && e.result === 'pass') {
+      const anyPass = ofSuite.some((x) => x.status === 'pass');
+      holds = r.status !== 'fail' && anyPass;
+      if (r.status !== 'fail' && !anyPass) why = `expected suite ${r.suite} to pass, but no check of it passed (all skipped)`;
     } else {
       holds = r.status === e.result && (e.result !== 'fail' || matches(r, e.message));
     }
@@ -75,17 +82,35 @@ function matches(r: CheckResult, pattern?: string): boolean {
   return [r.message ?? '', ...(r.diffs ?? [])].some((s) => re.test(s));
 }
 
-/** Expectations that name a check or suite that produced no result at all do not hold either. */
-export function unmatched(results: CheckResult[], expect: Record<string, ExpectResult>): string[] {
-  return Object.keys(expect).filter((k) => !results.some((r) => r.id === k || r.suite === k || r.id.startsWith(`${k}/`)));
+/** The suite an expectation key belongs to: `routes/fdb` → routes, `routes` → routes, `external/x/…` → external. */
+export function suiteOf(key: string): string {
+  return key.split('/')[0]!;
 }
 
-export function renderVerdicts(vs: Verdict[], missing: string[]): string {
+/**
+ * Expectations that name a check or suite that produced no result at all do not hold either — unless their suite was
+ * not run (`--suite`): those are not judged (see notJudged), not failed.
+ */
+export function unmatched(results: CheckResult[], expect: Record<string, ExpectResult>, ranSuites?: string[]): string[] {
+  return Object.keys(expect).filter((k) => !results.some((r) => r.id === k || r.suite === k || r.id.startsWith(`${k}/`)) && !notRun(k, ranSuites));
+}
+
+/** Expectations for suites that did not run in this session (`--suite` chose others): reported, not judged. */
+export function notJudged(expect: Record<string, ExpectResult>, ranSuites?: string[]): string[] {
+  return Object.keys(expect).filter((k) => notRun(k, ranSuites));
+}
+
+function notRun(key: string, ranSuites?: string[]): boolean {
+  return !!ranSuites && suiteOf(key) !== 'external' && !ranSuites.includes(suiteOf(key));
+}
+
+export function renderVerdicts(vs: Verdict[], missing: string[], skipped: string[] = []): string {
   const w = Math.max(10, ...vs.map((v) => v.id.length));
   const lines = [`${'check'.padEnd(w)}  ${'expected'.padEnd(8)}  ${'observed'.padEnd(8)}  verdict`];
   for (const v of vs) {
     lines.push(`${v.id.padEnd(w)}  ${v.expected.padEnd(8)}  ${v.observed.padEnd(8)}  ${v.holds ? 'holds' : `DOES NOT HOLD: ${v.why}`}${v.source === 'default' ? '' : `  (${v.source === 'id' ? 'expect' : 'expect by suite'}${v.pattern ? ` /${v.pattern}/` : ''})`}`);
   }
   for (const m of missing) lines.push(`${m.padEnd(w)}  ${'?'.padEnd(8)}  ${'none'.padEnd(8)}  DOES NOT HOLD: no check with this id or suite ran`);
+  for (const m of skipped) lines.push(`${m.padEnd(w)}  ${'?'.padEnd(8)}  ${'none'.padEnd(8)}  not judged: suite ${suiteOf(m)} was not run (--suite)`);
   return lines.join('\n');
 }

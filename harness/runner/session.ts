@@ -9,7 +9,7 @@ import { up, teardown, type Running } from '../runtime/lifecycle.ts';
 import { readState, writeState, type RunState } from '../runtime/state.ts';
 import { applyFault, describeFault, FaultSkip } from '../faults/apply.ts';
 import { HEALTH_ID, runSuites, writeArtifacts } from './runner.ts';
-import { judge, renderVerdicts, unmatched, type Verdict } from './expect.ts';
+import { judge, notJudged, renderVerdicts, unmatched, type Verdict } from './expect.ts';
 import { getSuites } from '../../suites/index.ts';
 import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
 import { processInterrupt } from '../util/signals.ts';
@@ -42,6 +42,8 @@ export interface SessionResult {
   report: RunReport;
   verdicts?: Verdict[];
   missing?: string[];
+  /** expectations for suites that were not run (--suite): not judged */
+  notJudged?: string[];
   exitCode: number;
   output: string;
   artifactsDir?: string;
@@ -143,7 +145,10 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
 
     const useExpect = !interrupted && (o.useExpect ?? Object.keys(t.expect).length > 0);
     const verdicts = useExpect ? judge(results, t.expect) : undefined;
-    const missing = useExpect ? unmatched(results, t.expect) : undefined;
+    // expectations for suites this session did not run (--suite) are not judged, not failed
+    const ran = suites.map((s) => s.name);
+    const missing = useExpect ? unmatched(results, t.expect, ran) : undefined;
+    const unjudged = useExpect ? notJudged(t.expect, ran) : undefined;
     const ok = !interrupted && (verdicts ? verdicts.every((v) => v.holds) && !missing!.length : results.every((r) => r.status !== 'fail'));
     let artifactsDir: string | undefined;
     const anyFail = results.some((r) => r.status === 'fail');
@@ -166,7 +171,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     };
     let output = writeReports(report, { reporter: reporter as any, outDir: o.outDir });
     if (verdicts) {
-      const table = renderVerdicts(verdicts, missing!);
+      const table = renderVerdicts(verdicts, missing!, unjudged);
       output += reporter === 'pretty' ? `\nExpectations (${t.file ? t.file : t.name}):\n${table}\n${ok ? 'every expectation holds' : 'SOME EXPECTATIONS DO NOT HOLD'}\n` : '';
       if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`${table}\n`);
     }
@@ -192,7 +197,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       if (reporter === 'pretty') output += msg;
       else process.stderr.write(msg);
     }
-    return { report, verdicts, missing, exitCode: interrupted ? 130 : ok ? 0 : 1, output, artifactsDir, kept: keepUp, topology: t, interrupted };
+    return { report, verdicts, missing, notJudged: unjudged, exitCode: interrupted ? 130 : ok ? 0 : 1, output, artifactsDir, kept: keepUp, topology: t, interrupted };
   } finally {
     if (!o.quiet) progress.done();
     // whatever happened after up — a failed fault, a crash while judging, a signal — what this session created goes
