@@ -6,6 +6,7 @@ import type { ResolvedTopology } from '../topology/resolved.ts';
 import { isAlive, type RunState } from '../runtime/state.ts';
 import { nsExists } from '../runtime/netns/runtime.ts';
 import { vtepExits } from '../runtime/vtep-launch.ts';
+import { SETUP_STEP_WHAT, SETUP_WHAT } from '../overlay/external.ts';
 
 export interface HealthProblem {
   /** what it concerns, e.g. "node u2" */
@@ -42,6 +43,9 @@ export function healthProblems(t: ResolvedTopology, state: RunState, when = 'dur
     if (!nsExists(ns)) out.push({ subject: ns, message: `${nsLabel(t, ns)} vanished ${when}` });
   }
   for (const p of state.processes) {
+    // builder: external — a setup step is meant to exit, and a setup daemon that exited is judged after the suites
+    // by setup/daemons (with its last output): neither stops the checks, which judge the kernel state it left
+    if (p.what.startsWith(SETUP_STEP_WHAT) || p.what.startsWith(SETUP_WHAT)) continue;
     if (isAlive(p.pid, p.startTime)) continue;
     const node = t.nodes.find((n) => n.ns === p.ns);
     const what = /VTEP/i.test(p.what) && node ? `node ${node.name}'s VTEP process` : p.what;

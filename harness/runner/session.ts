@@ -7,7 +7,7 @@ import type { CheckResult, RunReport } from '../report/types.ts';
 import { getReporter, writeReports, Progress, runTapScript } from '../report/index.ts';
 import { up, teardown, type Running } from '../runtime/lifecycle.ts';
 import { readState, writeState, type RunState } from '../runtime/state.ts';
-import { applyFault, describeFault, FaultSkip } from '../faults/apply.ts';
+import { applyFaultsReporting } from '../faults/apply.ts';
 import { HEALTH_ID, runSuites, writeArtifacts } from './runner.ts';
 import { judge, notJudged, renderVerdicts, unmatched, type Verdict } from './expect.ts';
 import { getSuites } from '../../suites/index.ts';
@@ -16,9 +16,12 @@ import { processInterrupt } from '../util/signals.ts';
 import { InterruptedError, throwIfAborted, withScope } from '../util/scope.ts';
 import { healthProblems } from './health.ts';
 import { resolveChecked, resolveStatic } from './validate.ts';
+import { daemonsResult, observeIdentities, setupLogs } from '../overlay/external.ts';
 
 export interface SessionOptions {
   file: string;
+  /** already resolved (Lab.test: the lab's own topology, with the faults it applied); default: resolve `file` */
+  topology?: ResolvedTopology;
   runId: string;
   suites?: string[];
   reporter?: string;
@@ -63,7 +66,7 @@ function interruptedBy(signal: AbortSignal): string {
 }
 
 export async function runSession(o: SessionOptions): Promise<SessionResult> {
-  const t = await resolveChecked(o.file, o.runId);
+  const t = o.topology ?? (await resolveChecked(o.file, o.runId));
   const reporter = o.reporter ?? 'pretty';
   getReporter(reporter); // unknown reporter: fail before touching the host
   const suites = getSuites(o.suites);
@@ -95,22 +98,13 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
         say(`up ${t.name}`);
         running = await up(t, { ephemeral: true, signal, onStage: (s) => say(`up: ${s}`) });
         state = running.state;
+        await observeIdentities(t); // builder: external — faults and suites see what the nodes announce
         stage = 'faults';
-        await withScope({ signal }, async () => {
-          for (const f of t.faults) {
-            throwIfAborted(signal);
-            say(`fault: ${describeFault(f)}`);
-            try {
-              await applyFault(t, f);
-            } catch (e) {
-              if (e instanceof FaultSkip) results.push({ id: `faults/${f.kind}`, suite: 'faults', title: describeFault(f), status: 'skip', skipReason: e.message, message: e.message, durationMs: 0 });
-              else throw e;
-            }
-          }
-        });
+        results.push(...(await applyFaultsReporting(t, t.faults, say, signal)));
       }
       stage = 'checks';
-      if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0) + t.checks.length);
+      await observeIdentities(t);
+      if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0) + t.checks.length + (t.builder === 'external' ? 1 : 0));
       const st = state;
       const r = await runSuites(t, suites, {
         workDir: st.workDir,
@@ -120,8 +114,13 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
         onResult: (x) => !o.quiet && progress.result(x),
       });
       results.push(...r.results);
-      kept = r.kept;
+      kept = [...r.kept, ...setupLogs(st.workDir)];
       if (r.interrupted) throw new InterruptedError(signal.reason);
+      const daemons = daemonsResult(st); // builder: external
+      if (daemons) {
+        results.push(daemons);
+        if (!o.quiet) progress.result(daemons);
+      }
       for (const c of t.checks) {
         throwIfAborted(signal);
         const x = await withScope({ signal }, () =>
@@ -168,8 +167,10 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       results,
       artifactsDir,
       ...(interrupted ? { interrupted: true } : {}),
+      resolved: t,
+      expectations: verdicts ? { verdicts, missing: missing!, notJudged: unjudged } : undefined,
     };
-    let output = writeReports(report, { reporter: reporter as any, outDir: o.outDir });
+    let output = await writeReports(report, { reporter: reporter as any, outDir: o.outDir });
     if (verdicts) {
       const table = renderVerdicts(verdicts, missing!, unjudged);
       output += reporter === 'pretty' ? `\nExpectations (${t.file ? t.file : t.name}):\n${table}\n${ok ? 'every expectation holds' : 'SOME EXPECTATIONS DO NOT HOLD'}\n` : '';

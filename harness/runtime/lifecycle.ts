@@ -14,6 +14,7 @@ import { isAlive, listStates, procStartTime, readState, removeState, writeState,
 import { startVtep } from './vtep-launch.ts';
 import { killProcessesIn } from './netns/procs.ts';
 import { outsideScope } from '../util/scope.ts';
+import { runSetupStage, setupTeardownHook } from '../overlay/external.ts';
 import { attachCni, cniTeardownHook, prepareCni, type PreparedCni } from '../overlay/cni-attach.ts';
 
 export class RunExistsError extends Error {
@@ -108,13 +109,17 @@ export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Run
     for (const st of p.stages) {
       check();
       opts.onStage?.(st.name);
+      if (st.setup) {
+        await runSetupStage(st, { t, state, signal: opts.signal });
+        continue;
+      }
       await pool(st.steps, concurrency, async (s) => {
         for (const op of s.ops) {
           check();
           if (op.kind === 'vtep') {
             const n = t.nodes.find((x) => x.name === op.node)!;
             await startVtep(t, n, state.workDir, state.ephemeral, record, opts.signal);
-          } else await runOp(s.ns, op);
+          } else if (op.kind !== 'setup') await runOp(s.ns, op);
         }
       });
     }
@@ -181,6 +186,8 @@ export function onTeardown(h: (s: RunState) => Promise<void>): void {
 
 // pods attached with CNI are DELed (in reverse order) before their namespaces go
 onTeardown(cniTeardownHook);
+// builder: external — setup daemons (and anything they forked) stop before the namespaces go
+onTeardown(setupTeardownHook);
 
 export async function downRun(runId: string): Promise<boolean> {
   const s = readState(runId);

@@ -2,11 +2,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { procStartTime, type OwnedProcess } from './state.ts';
+import { moduleUrl, nodeArgv, PKG_ROOT } from '../util/module.ts';
 
-const MAIN = fileURLToPath(new URL('../vtep/main.ts', import.meta.url));
+const MAIN = moduleUrl('../vtep/main.ts', import.meta.url);
 
 export function vtepPaths(workDir: string, node: string) {
   const dir = join(workDir, 'vtep', node);
@@ -50,10 +50,10 @@ export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: s
   // ephemeral: the parent-death signal is set before node even starts (the VTEP's own prctl/polling comes seconds
   // later on a loaded machine), so a SIGKILLed run cannot leave a VTEP that is still booting
   const pdeath = ephemeral && existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL'] : [];
-  const child = spawn('ip', ['netns', 'exec', n.ns, ...pdeath, process.execPath, '--import', 'tsx', MAIN, '--config', p.config], {
+  const child = spawn('ip', ['netns', 'exec', n.ns, ...pdeath, ...nodeArgv(MAIN, ['--config', p.config])], {
     detached: !ephemeral,
     stdio: ['ignore', log, log],
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    cwd: PKG_ROOT,
   });
   closeSync(log);
   const pid = child.pid!;

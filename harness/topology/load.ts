@@ -9,16 +9,20 @@ import { TopologyError, type Path, type SourceLoc, type TopologyIssue, pathKey, 
 interface Source {
   file: string;
   display: string;
-  doc: Document;
-  lc: LineCounter;
+  /** absent for a topology given as an object (Lab.up(object)): errors carry the key path only */
+  doc?: Document;
+  lc?: LineCounter;
 }
+
+const OBJECT_SOURCE: Source = { file: '', display: '(topology object)' };
 
 /** For every path in the merged object: which file, and which path inside that file's document. */
 type Origins = Map<string, { src: Source; path: Path }>;
 
 export interface Loaded {
   topology: Topology;
-  file: string;
+  /** the file (absolute); undefined for a topology given as an object */
+  file?: string;
   /** map a path in the merged topology to its source location (preferKey: the key's position, not the value's) */
   locate(path: Path, preferKey?: boolean): SourceLoc | undefined;
 }
@@ -114,17 +118,17 @@ function parseSource(file: string, at?: { loc: SourceLoc; key: string }): Source
 }
 
 function posOf(src: Source, n: { range?: [number, number, number] | null }): SourceLoc {
-  const p = src.lc.linePos(n.range?.[0] ?? 0);
+  const p = src.lc!.linePos(n.range?.[0] ?? 0);
   return { file: src.display, line: p.line, col: p.col };
 }
 
 /** Unresolved aliases and alias bombs, located at the alias, before the document is turned into data. */
 function checkAliases(src: Source): void {
   const aliases: Alias[] = [];
-  visit(src.doc, { Alias: (_k, a) => void aliases.push(a) });
+  visit(src.doc!, { Alias: (_k, a) => void aliases.push(a) });
   if (!aliases.length) return;
   for (const a of aliases) {
-    if (!a.resolve(src.doc)) {
+    if (!a.resolve(src.doc!)) {
       throw new TopologyError([{ loc: posOf(src, a), key: '', message: `invalid YAML: alias *${a.source} has no anchor &${a.source} before it` }]);
     }
   }
@@ -132,7 +136,7 @@ function checkAliases(src: Source): void {
   const memo = new Map<unknown, number>();
   const onPath = new Set<unknown>();
   const sizeOf = (n: unknown): number => {
-    if (isAlias(n)) n = n.resolve(src.doc);
+    if (isAlias(n)) n = n.resolve(src.doc!);
     if (n === null || typeof n !== 'object') return 1;
     const m = memo.get(n);
     if (m !== undefined) return m;
@@ -171,7 +175,7 @@ function checkAliases(src: Source): void {
     }
     return undefined;
   };
-  const culprit = walk(src.doc.contents);
+  const culprit = walk(src.doc!.contents);
   if (culprit) {
     throw new TopologyError([{ loc: posOf(src, culprit), key: '', message: `invalid YAML: aliases expand the document to more than ${MAX_EXPANDED_YAML_NODES} nodes here (an alias bomb)` }]);
   }
@@ -179,7 +183,7 @@ function checkAliases(src: Source): void {
 
 function toData(src: Source): Record<string, unknown> {
   try {
-    return src.doc.toJS({ maxAliasCount: -1 }) as Record<string, unknown>;
+    return src.doc!.toJS({ maxAliasCount: -1 }) as Record<string, unknown>;
   } catch (e: any) {
     // checkAliases caught what we know of; anything else is still reported at a location
     throw new TopologyError([{ loc: { file: src.display, line: 1, col: 1 }, key: '', message: `invalid YAML: ${String(e?.message ?? e).split('\n')[0]}` }]);
@@ -187,7 +191,7 @@ function toData(src: Source): Record<string, unknown> {
 }
 
 function nodeAt(src: Source, path: Path): { node?: YNode; keyNode?: YNode } {
-  let cur: unknown = src.doc.contents;
+  let cur: unknown = src.doc?.contents;
   let keyNode: YNode | undefined;
   for (const k of path) {
     if (isMap(cur)) {
@@ -205,7 +209,10 @@ function nodeAt(src: Source, path: Path): { node?: YNode; keyNode?: YNode } {
   return { node: cur as YNode, keyNode };
 }
 
-function locIn(src: Source, path: Path, preferKey = false): SourceLoc {
+function locIn(src: Source, path: Path, preferKey?: boolean): SourceLoc;
+function locIn(src: Source | undefined, path: Path, preferKey?: boolean): SourceLoc | undefined;
+function locIn(src: Source | undefined, path: Path, preferKey = false): SourceLoc | undefined {
+  if (!src?.doc || !src.lc) return undefined;
   const { node, keyNode } = nodeAt(src, path);
   const target = (preferKey && keyNode) || node || keyNode;
   const off = target?.range?.[0] ?? 0;
@@ -343,8 +350,37 @@ export function loadTopology(file: string): Loaded {
   }
   const origins: Origins = new Map();
   const { raw, src } = loadRaw(abs, [abs], origins);
+  return validate(raw, src, origins, abs);
+}
+
+/**
+ * A topology given as a plain object (Lab.up(object)): validated exactly like a file. Errors carry the key path
+ * (and file:line:col for whatever came from an `extends` file, which resolves relative to baseDir).
+ */
+export function loadTopologyObject(obj: unknown, opts: { baseDir?: string } = {}): Loaded {
+  if (!isObj(obj)) throw new TopologyError([{ key: '', message: 'expected a topology object (name:, nodes:, …)' }]);
+  const origins: Origins = new Map();
+  let merged: Record<string, unknown> = {};
+  const own = structuredClone(obj) as Record<string, unknown>;
+  if (own.extends !== undefined) {
+    if (typeof own.extends !== 'string') throw new TopologyError([{ key: 'extends', message: 'expected a path to another topology file' }]);
+    const dir = opts.baseDir ?? process.cwd();
+    let base: string;
+    try {
+      base = realpathSync(resolve(dir, own.extends));
+    } catch {
+      throw new TopologyError([{ key: 'extends', message: `cannot read ${own.extends} (resolved from ${displayName(dir)})` }]);
+    }
+    merged = loadRaw(base, [base], origins).raw;
+    delete own.extends;
+  }
+  const raw = merge(merged, own, [], OBJECT_SOURCE, [], origins) as Record<string, unknown>;
+  return validate(raw, OBJECT_SOURCE, origins, undefined);
+}
+
+function validate(raw: Record<string, unknown>, src: Source, origins: Origins, file: string | undefined): Loaded {
   if (Array.isArray(raw.nodes) && raw.nodes.length > MAX_NODES) {
-    throw new TopologyError([{ loc: locIn(src, ['nodes'], true), key: 'nodes', message: `${raw.nodes.length} nodes (with extends); at most ${MAX_NODES} are accepted` }]);
+    throw new TopologyError([{ loc: locIn(src, ['nodes'], true), key: 'nodes', message: `${raw.nodes.length} nodes${file ? " (with extends)" : ""}; at most ${MAX_NODES} are accepted` }]);
   }
   const locate = (path: Path, preferKey = false): SourceLoc | undefined => {
     for (let n = path.length; n >= 0; n--) {
@@ -361,7 +397,7 @@ export function loadTopology(file: string): Loaded {
     });
     throw new TopologyError(issues);
   }
-  return { topology: parsed.data, file: abs, locate };
+  return { topology: parsed.data, file, locate };
 }
 
 /** Turn a SemanticError from normalize into a located TopologyError. */

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { contains, host, intToIp, ipToInt, isIPv4, nthSubnet, overlaps, parseCidr, size, type Cidr4 } from './ip.ts';
-import type { DiscoveredNode, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedTopology } from './resolved.ts';
-import { STATIC_ARP_AUTO_NODES, type Topology } from './schema.ts';
+import type { DiscoveredNode, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedSetupStep, ResolvedTopology } from './resolved.ts';
+import { STATIC_ARP_AUTO_NODES, type SetupStep, type Topology } from './schema.ts';
 import { checkIfName } from './names.ts';
 import { getRuntime } from '../runtime/registry.ts';
 
@@ -92,6 +92,8 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   const base = `${prefix}-${t.name}`;
   const ov = t.overlay ?? {};
   const layout = ov.layout ?? 'flannel';
+  const builder = ov.builder ?? 'vxlab';
+  checkBuilder(t, builder);
   const defaultVni = ov.vni ?? (layout === 'calico' ? 4096 : 1);
   const defaultPort = ov.port ?? 4789;
   const underMtu = t.underlay?.mtu ?? 1500;
@@ -283,6 +285,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       },
       bridge: layout === 'flannel' ? { name: 'cni0', ip: host(ps, 1) } : undefined,
       pods,
+      setup: builder === 'external' ? [...(ov.setup ?? []), ...(n.setup ?? [])].map(resolveStep) : [],
     } satisfies ResolvedNode;
   });
 
@@ -371,6 +374,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     prefix,
     runtime,
     layout,
+    builder,
     routed,
     routerNs: routed ? `${base}-router` : undefined,
     segments,
@@ -389,6 +393,36 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
 export function nodeLinks(n: ResolvedNode, cni: boolean): string[] {
   // with overlay.cni the plugin names the pods' host interfaces, so only the node-level links are known
   return ['lo', n.underlayIf, n.vtep.dev, ...(n.bridge ? [n.bridge.name] : []), ...(cni ? [] : n.pods.map((p) => p.hostIf))];
+}
+
+/** builder: external — the overlay is someone else's: vxlab runs their programs and reads what they built. */
+function checkBuilder(t: Topology, builder: 'vxlab' | 'external'): void {
+  const ov = t.overlay ?? {};
+  if (builder !== 'external') {
+    if (ov.setup) throw new SemanticError(['overlay', 'setup'], 'setup programs need overlay.builder: external (with builder: vxlab, vxlab programs the overlay itself)');
+    t.nodes.forEach((n, i) => {
+      if (n.setup) throw new SemanticError(['nodes', i, 'setup'], 'setup programs need overlay.builder: external (with builder: vxlab, vxlab programs the overlay itself)');
+    });
+    return;
+  }
+  if (!ov.setup?.length && !t.nodes.some((n) => n.setup?.length)) {
+    throw new SemanticError(['overlay', 'builder'], 'builder: external expects at least one setup program (overlay.setup or nodes[].setup) to build the overlay');
+  }
+  if (ov.vtep === 'userspace') throw new SemanticError(['overlay', 'vtep'], "builder: external: the setup programs create the VTEP device; vtep: userspace (vxlab's own VTEP) cannot be combined with it");
+  t.nodes.forEach((n, i) => {
+    if (n.vtep === 'userspace') throw new SemanticError(['nodes', i, 'vtep'], "builder: external: the setup programs create the VTEP device; vtep: userspace cannot be combined with it");
+    const mac = n.vtepMac ? 'vtepMac' : n.overlay?.vtepMac ? 'overlay' : undefined;
+    if (mac) throw new SemanticError(['nodes', i, mac], 'builder: external: the VTEP MAC is chosen by the control plane and read from the live node after setup; remove vtepMac');
+  });
+}
+
+function resolveStep(s: SetupStep): ResolvedSetupStep {
+  return {
+    command: s.command,
+    daemon: s.daemon ?? false,
+    timeoutSec: s.timeoutSec ?? 60,
+    ...(s.ready ? { ready: { device: s.ready.device, command: s.ready.command, timeoutSec: s.ready.timeoutSec ?? 30 } } : {}),
+  };
 }
 
 function stripFault(f: Record<string, unknown>): Record<string, unknown> {

@@ -57,6 +57,24 @@ export const CniSchema = z
   })
   .describe('Attach pods with a CNI plugin chain instead of the built-in veth/bridge.');
 
+export const BUILDERS = ['vxlab', 'external'] as const;
+
+export const SetupStepSchema = z
+  .strictObject({
+    command: z.array(z.string().min(1), { error: 'expected an argv list like [./my-agent, --iface, eth0] (no shell string)' }).min(1, { error: 'expected an argv list like [./my-agent, --iface, eth0]' }).describe("argv (no shell), run inside the node's network namespace with the topology file's directory as working directory and the node's facts in VXLAB_* variables."),
+    daemon: z.boolean().optional().describe('Keep it running for the whole run (default false: run it to completion, exit 0 expected); stopped with SIGTERM, then SIGKILL, at down.'),
+    timeoutSec: z.number().int().min(1).max(3600).optional().describe('A step that is not a daemon is killed after this many seconds (default 60).'),
+    ready: z
+      .strictObject({
+        device: z.string().min(1).max(15).optional().describe('up waits until this device exists in the node namespace.'),
+        command: z.array(z.string().min(1), { error: 'expected an argv list (no shell string)' }).min(1).optional().describe('up waits until this argv (same namespace, env and cwd) exits 0.'),
+        timeoutSec: z.number().int().min(1).max(600).optional().describe('Give up (and roll back) after this many seconds (default 30).'),
+      })
+      .optional()
+      .describe('When the step counts as done: a device that exists and/or a command that exits 0, polled.'),
+  })
+  .describe('One program of an external control plane.');
+
 export const OverlaySchema = z
   .strictObject({
     layout: z.enum(LAYOUTS, { error: `expected one of: ${LAYOUTS.join(', ')}` }).optional().describe('Which CNI data plane to build: flannel (flannel.<vni>, cni0 bridge) or calico (vxlan.calico, /32 pods).'),
@@ -65,6 +83,8 @@ export const OverlaySchema = z
     podCidr: cidr.optional().describe('Cluster pod CIDR (default 10.244.0.0/16).'),
     nodeCidrSize: z.number().int().min(8).max(30).optional().describe('Prefix length of each node\'s pod subnet (default 24).'),
     cni: CniSchema.optional(),
+    builder: z.enum(BUILDERS, { error: `expected one of: ${BUILDERS.join(', ')}` }).optional().describe("Who programs the VXLAN overlay: vxlab (default) or external — the setup programs (your CNI's daemon); the layout then names the shape to expect and the nodes' VTEP identities are read from the live nodes."),
+    setup: z.array(SetupStepSchema).optional().describe("builder: external: programs run in every node's namespace once the underlay is up, in order, before pods are attached."),
   })
   .describe('The VXLAN overlay between nodes.');
 
@@ -108,6 +128,7 @@ export const NodeSchema = z
       .describe('A count (pod1, pod2, …) or a list of names (default 1).'),
     overlay: NodeOverlaySchema.optional(),
     image: imageRef.optional().describe('docker/kind: the image of this node\'s container (default: the top-level image).'),
+    setup: z.array(SetupStepSchema).optional().describe('builder: external: programs for this node only, run after overlay.setup.'),
   })
   .describe('A Kubernetes-style node: its own namespace, an underlay link, a VTEP, a pod bridge and pods.');
 
@@ -174,6 +195,7 @@ export type TopoNode = z.infer<typeof NodeSchema>;
 export type Fault = z.infer<typeof FaultSchema>;
 export type ExpectResult = z.infer<typeof ExpectResultSchema>;
 export type VtepFaults = z.infer<typeof VtepFaultsSchema>;
+export type SetupStep = z.infer<typeof SetupStepSchema>;
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(TopologySchema, { target: 'draft-2020-12' });

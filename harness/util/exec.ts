@@ -19,6 +19,10 @@ export class CommandError extends Error {
     super(`command failed${where} (exit ${exitCode ?? 'signal'}, ${durationMs} ms): ${argv.join(' ')}${out ? `\n${out}` : ''}`);
     this.name = 'CommandError';
   }
+  /** the network namespace the command ran in (undefined: the root namespace) */
+  get namespace(): string | undefined {
+    return this.ns;
+  }
 }
 
 export interface RunOptions {
