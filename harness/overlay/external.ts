@@ -3,7 +3,7 @@
 // processes (recorded in the state file, stopped at down), and afterwards reads each node's VTEP identity from the
 // live node so the suites judge every peer's entries against what THAT peer announces.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Stage } from '../plan/plan.ts';
@@ -242,8 +242,8 @@ export function daemonsResult(state: RunState): CheckResult | undefined {
 // --- teardown: setup daemons and anything they started --------------------------------------------------------
 
 /**
- * Every process still inside a namespace where a setup program ran is the run's (a daemon may fork helpers, or have
- * been recorded before its pid was known): SIGTERM, up to 3 s, then SIGKILL. Runs before the recorded pids are
+ * Every process of vxlab's PID namespace still inside a network namespace where a setup program ran is the run's (a
+ * daemon may fork helpers, or have been recorded before its pid was known): SIGTERM, up to 3 s, then SIGKILL. Runs before the recorded pids are
  * stopped and the namespaces deleted.
  */
 export async function setupTeardownHook(s: RunState): Promise<void> {
@@ -253,7 +253,7 @@ export async function setupTeardownHook(s: RunState): Promise<void> {
     const out: number[] = [];
     for (const ns of nss) {
       const r = await run(['ip', 'netns', 'pids', ns], { reject: false, timeoutMs: 5000 });
-      if (r.exitCode === 0) out.push(...r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((p) => p > 1 && p !== process.pid));
+      if (r.exitCode === 0) out.push(...r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((p) => p > 1 && p !== process.pid && inOurPidNs(p)));
     }
     return out;
   };
@@ -265,6 +265,19 @@ export async function setupTeardownHook(s: RunState): Promise<void> {
     pids = pids.filter((p) => existsSync(`/proc/${p}`) && !isZombie(p));
   }
   for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch {}
+}
+
+/**
+ * Setup programs are started by vxlab from the host, so they (and whatever they fork) live in vxlab's PID namespace.
+ * A node that is a container (runtime docker, kind) also runs the container's own processes in the node's network
+ * namespace (its init, kind's systemd and kubelet): those are the runtime's, stopped when it removes the container.
+ */
+function inOurPidNs(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`) === readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return false;
+  }
 }
 
 function isZombie(pid: number): boolean {
