@@ -188,6 +188,8 @@ interface TableSpec<E> {
   show(e: E): string;
   /** entries that may exist beyond the wanted set (e.g. learned ones when learning is on) */
   tolerated?(e: E): boolean;
+  /** what the kernel does instead when the entry for `key` is missing, if vxlab can tell */
+  missingCause?(have: E[]): string;
 }
 
 interface Wanted {
@@ -201,7 +203,7 @@ function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spe
   const diffs: string[] = [];
   for (const [key, w] of want) {
     const e = have.find((x) => spec.key(x) === key);
-    if (!e) diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${w.value} (${w.peer})`);
+    if (!e) diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${w.value} (${w.peer})${spec.missingCause ? `: ${spec.missingCause(have)}` : ''}`);
     else {
       if (spec.value(e) !== w.value) diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${w.value} (${w.peer}), observed ${spec.value(e) ?? 'none'}`);
       const a = spec.attrs(e);
@@ -280,6 +282,10 @@ const fdbCheck = tableCheck<k.FdbInfo>(
     attrs: (e) => (n.vtep.kind === 'kernel' ? fdbAttrs(e) : { flags: 'self', state: e.state ?? 'dynamic' }),
     show: (e) => `${e.mac} dst ${e.dst} ${Object.entries(n.vtep.kind === 'kernel' ? fdbAttrs(e) : { state: e.state ?? 'dynamic' }).map(([a, v]) => `${a} ${v}`).join(' ')}`.trim(),
     tolerated: (e) => n.vtep.learning && e.state !== 'permanent',
+    missingCause: (have) => {
+      const dflt = have.find((e) => e.mac === '00:00:00:00:00:00');
+      return dflt ? `frames to it go to the default entry's dst ${dflt.dst} instead` : 'frames to it are dropped (no default entry)';
+    },
   }),
 );
 
