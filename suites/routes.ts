@@ -282,7 +282,8 @@ const fdbCheck = tableCheck<k.FdbInfo>(
     attrs: (e) => (n.vtep.kind === 'kernel' ? fdbAttrs(e) : { flags: 'self', state: e.state ?? 'dynamic' }),
     show: (e) => `${e.mac} dst ${e.dst} ${Object.entries(n.vtep.kind === 'kernel' ? fdbAttrs(e) : { state: e.state ?? 'dynamic' }).map(([a, v]) => `${a} ${v}`).join(' ')}`.trim(),
     tolerated: (e) => n.vtep.learning && e.state !== 'permanent',
-    missingCause: (have) => {
+    // the kernel's answer (a userspace VTEP floods unknown unicast by head-end replication instead)
+    missingCause: n.vtep.kind !== 'kernel' ? undefined : (have) => {
       const dflt = have.find((e) => e.mac === '00:00:00:00:00:00');
       return dflt ? `frames to it go to the default entry's dst ${dflt.dst} instead` : 'frames to it are dropped (no default entry)';
     },
