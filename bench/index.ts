@@ -1,7 +1,7 @@
 // vxlab bench: wall times of up/down, a full `vxlab run`, the 100-node connectivity matrix and the userspace VTEP,
 // each beside a baseline measured in the same invocation and the issue's targets.
 //
-//   npm run bench -- [--only up,cli,run,connectivity,vtep] [--sizes 3,10,50,100] [--reps N] [--full]
+//   npm run bench -- [--only up,cli,run,connectivity,vtep,docker] [--sizes 3,10,50,100] [--reps N] [--full]
 //                    [--naive-sizes 3,10,50] [--conn-nodes 100] [--sample 200] [--out FILE]
 //
 // Needs root. Everything it creates is recorded first and removed in `finally`, also on Ctrl-C.
@@ -24,7 +24,7 @@ import {
 } from './lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep'] as const;
+const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'docker'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -36,6 +36,7 @@ const USAGE = `usage: npm run bench -- [options]
   --conn-nodes N      nodes for the all-pairs connectivity measurement (default 100)
   --sample N          pairs in the naive one-ping-per-pair sweep (default 200)
   --vtep-seconds N    iperf3 duration per VTEP pair (default 3)
+  --docker-sizes LIST node counts for the docker-vs-netns up/down rows (default 3,10,30; needs dockerd)
   --out FILE          write the raw figures as JSON to FILE (default: a file under the system temp dir)`;
 
 interface Target {
@@ -71,6 +72,7 @@ async function main(): Promise<number> {
       'conn-nodes': { type: 'string' },
       sample: { type: 'string' },
       'vtep-seconds': { type: 'string' },
+      'docker-sizes': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -95,6 +97,8 @@ async function main(): Promise<number> {
   if (connNodes > 250) throw new Error('--conn-nodes: at most 250');
   const sample = posInt(values.sample, '--sample', 200);
   const vtepSeconds = posInt(values['vtep-seconds'], '--vtep-seconds', 3);
+  const dockerSizes = intList(values['docker-sizes'], '--docker-sizes') ?? [3, 10, 30];
+  if (dockerSizes.some((n) => n > 200)) throw new Error('--docker-sizes: at most 200 nodes');
   const outFile = values.out ? resolve(values.out) : join(tmpdir(), 'vxlab-bench', 'latest.json');
 
   for (const tool of ['ip', 'bridge', 'sysctl', 'fping', 'ping', ...(want('vtep') ? ['iperf3'] : [])]) {
@@ -127,7 +131,7 @@ async function main(): Promise<number> {
   const raw: Record<string, unknown> = {
     startedAt: new Date().toISOString(),
     host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, kernel: (await run(['uname', '-r'])).stdout.trim() },
-    options: { only, sizes, reps, naiveSizes, connNodes, sample, vtepSeconds },
+    options: { only, sizes, reps, naiveSizes, connNodes, sample, vtepSeconds, dockerSizes },
   };
   const t0 = performance.now();
   console.log(`vxlab bench — ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, kernel ${(raw.host as any).kernel}`);
@@ -265,6 +269,49 @@ async function main(): Promise<number> {
         ], ['l', 'r', 'r', 'l']),
       );
       console.log('the targets apply to the library figures in section 1; shown here for comparison only.');
+    }
+
+    // ================================================================ 1c: runtime docker vs netns
+    if (want('docker')) {
+      const rows: (string | number)[][] = [];
+      const dRaw: unknown[] = [];
+      for (const n of dockerSizes) {
+        const base = synthTopology(n, 1);
+        // the same topology on both runtimes; its own underlay CIDR (Docker refuses overlapping network subnets)
+        const topo = { ...base, name: `dbench${n}`, underlay: { mtu: 1500, segments: [{ name: 'rack1', cidr: '172.29.0.0/16' }] } };
+        const fig: Record<'netns' | 'docker', { up: number[]; down: number[] }> = { netns: { up: [], down: [] }, docker: { up: [], down: [] } };
+        for (let r = 0; r < reps; r++) {
+          for (const rt of ['netns', 'docker'] as const) {
+            check();
+            const t = owned.resolve({ ...topo, runtime: rt });
+            log(`${rt} up/down ${n} nodes, rep ${r + 1}/${reps} (run ${t.runId})`);
+            let running: Running | undefined;
+            try {
+              const a = performance.now();
+              running = await up(t, { ephemeral: true, signal: ac.signal });
+              fig[rt].up.push(performance.now() - a);
+              const b = performance.now();
+              await running.down();
+              fig[rt].down.push(performance.now() - b);
+              running = undefined;
+            } finally {
+              if (running) await running.down().catch(() => {});
+            }
+          }
+        }
+        const nu = median(fig.netns.up), du = median(fig.docker.up), nd = median(fig.netns.down), dd = median(fig.docker.down);
+        dRaw.push({ nodes: n, netnsUpMs: fig.netns.up, dockerUpMs: fig.docker.up, netnsDownMs: fig.netns.down, dockerDownMs: fig.docker.down });
+        rows.push([n, fmtMs(nu), fmtMs(du), fmtRatio(du / nu), fmtMs(nd), fmtMs(dd), fmtRatio(dd / nd)]);
+        if (n === 30) {
+          targets.push({ section: 'docker', figure: 'docker up 30 nodes (median)', value: fmtS(du), target: '≤ 15.00 s', met: du <= 15000 });
+          targets.push({ section: 'docker', figure: 'docker up 30 nodes / netns up 30 nodes', value: fmtRatio(du / nu), target: '≤ 6×', met: du / nu <= 6 });
+        }
+      }
+      raw.docker = dRaw;
+      console.log(section('1c. runtime docker vs netns — library up()/down() of the same topology (flannel, 1 pod per node, one segment)'));
+      console.log(table(['nodes', 'netns up ms', 'docker up ms', 'ratio', 'netns down ms', 'docker down ms', 'ratio'], rows));
+      console.log('docker: one container per node through testcontainers (the default node image, already built), one Docker network;');
+      console.log('the first docker rep also pays loading testcontainers and connecting to dockerd (~1.5–2 s). ratio = docker / netns (median).');
     }
 
     // ================================================================ 3: full vxlab run

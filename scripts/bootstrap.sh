@@ -18,6 +18,13 @@ declare -A PKG=(
 missing=()
 for c in "${!PKG[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("${PKG[$c]}"); done
 [ -d /usr/lib/cni ] || missing+=(containernetworking-plugins)
+# runtime docker/kind: Debian's Docker engine and the static busybox the default node image is built from.
+# ./vx sets VXLAB_NEED_DOCKER=0 when nothing it was asked to do uses a docker or kind topology.
+need_docker=${VXLAB_NEED_DOCKER:-1}
+if [ "$need_docker" = 1 ]; then
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+fi
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 20 ]; then missing+=(nodejs npm); fi
 
@@ -46,4 +53,11 @@ stamp=node_modules/.vxlab-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
+fi
+
+# runtime docker/kind need a running dockerd; start it when it is not running (there may be no systemd)
+# shellcheck source=scripts/dockerd.sh
+if [ "$need_docker" = 1 ]; then
+  source "$(dirname "${BASH_SOURCE[0]}")/dockerd.sh"
+  ensure_dockerd
 fi

@@ -6,7 +6,7 @@ import { cleanup } from '../runtime/lifecycle.ts';
 const cmd: Command = {
   summary: 'reap runs whose up/run process died mid-way (--all: every vxlab run)',
   usage: 'vxlab cleanup [--all]',
-  help: 'Without --all: removes runs whose owner process is gone before it finished (a crashed up, any dead run/repro).\n  --all   remove every recorded vxlab run, and any unrecorded vx-<id>-* namespace',
+  help: 'Without --all: removes runs whose owner process is gone before it finished (a crashed up, any dead run/repro),\nwith their containers, Docker networks and kind clusters.\n  --all   remove every recorded vxlab run, any unrecorded vx-<id>-* namespace, and every container or Docker\n          network labelled vxlab.run (or kind cluster named vx-…) that no state file records',
   async main(argv) {
     const { values } = parseArgs({ args: argv, options: { all: { type: 'boolean' } } });
     requireRoot();

@@ -68,7 +68,7 @@ export function renderError(e: unknown): { text: string; exit: number } {
   if (e instanceof TopologyError) return { text: e.message, exit: EXIT.USAGE };
   if (e instanceof SemanticError) return { text: e.message, exit: EXIT.USAGE };
   if (e instanceof UsageError) return { text: `vxlab: ${e.message}`, exit: EXIT.USAGE };
-  if (e instanceof PreflightError) return { text: `vxlab: ${e.message}`, exit: EXIT.PREFLIGHT };
+  if (e instanceof PreflightError || (e as any)?.code === 'VXLAB_PREFLIGHT') return { text: `vxlab: ${(e as Error).message}`, exit: EXIT.PREFLIGHT };
   const err = e as any;
   if (err?.code === 'VXLAB_RUN_EXISTS' || err?.code === 'VXLAB_NOT_UP') return { text: `vxlab: ${err.message}`, exit: EXIT.STATE };
   if (err?.code === 'VXLAB_ABORTED') return { text: `vxlab: ${err.message}`, exit: EXIT.INTERRUPTED };

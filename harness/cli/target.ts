@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { pickRunId, resolveTopology, UsageError } from './common.ts';
 import { readState, type RunState } from '../runtime/state.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
+import { refreshTopology } from '../topology/normalize.ts';
 
 export class NotUpError extends Error {
   readonly code = 'VXLAB_NOT_UP';
@@ -12,7 +13,10 @@ export function liveRun(file: string, runId?: string): { t: ResolvedTopology; st
   const id = pickRunId(resolve(file), runId);
   const state = readState(id);
   if (!state) throw new NotUpError(`run ${id} of ${file} is not up; start it with 'vxlab up ${file}'`);
-  return { t: resolveTopology(file, id), state };
+  const t = resolveTopology(file, id);
+  // what the runtime learned at up (kind: node IPs, pod CIDRs) wins over the file's defaults
+  if (state.discovered) refreshTopology(t, state.discovered);
+  return { t, state };
 }
 
 /** NODE → the node's namespace; NODE/POD → the pod's. */

@@ -48,7 +48,10 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
     case 'underlay-mtu': {
       const seg = t.segments.find((s) => s.name === n.segment)!;
       await run(['ip', '-n', n.ns, 'link', 'set', n.underlayIf, 'mtu', String(f.mtu)]);
-      await run(['ip', '-n', seg.ns, 'link', 'set', n.segIf, 'mtu', String(f.mtu)]);
+      // the peer: on the segment bridge in vxlab's namespace (netns); a container runtime's peer is on Docker's bridge
+      // in the root namespace, which vxlab never touches — the node side alone makes the link narrow (a veth drops
+      // what is larger than the receiving side's MTU)
+      if (seg.ns) await run(['ip', '-n', seg.ns, 'link', 'set', n.segIf, 'mtu', String(f.mtu)]);
       return;
     }
     case 'drop-udp-port': {

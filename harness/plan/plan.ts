@@ -1,6 +1,7 @@
 // plan: ResolvedTopology → ordered operations per namespace. Pure and printable (`vxlab plan FILE`).
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { allPods, namespaces } from '../topology/resolved.ts';
+import { getRuntime } from '../runtime/registry.ts';
 
 export type Op =
   /** lines for one `ip -n NS -batch -` process */
@@ -29,6 +30,10 @@ export interface Stage {
 export interface Plan {
   /** created first, in this order; removed in reverse */
   namespaces: string[];
+  /** of those, the ones a container runtime provides (the container's namespace bound under vxlab's name) */
+  attached?: string[];
+  /** what the runtime does before the stages (docker: networks and containers; kind: the cluster config) */
+  notes?: string;
   stages: Stage[];
   /** overlay.cni: pods attached by CNI ADD after the stages (harness/overlay/cni-attach.ts), in this order per node */
   cni?: { conflist: string; binDir: string[]; attach: { nodeNs: string; podNs: string; containerId: string; ifName: string }[] };
@@ -61,12 +66,8 @@ export function overlayEntries(t: ResolvedTopology, n: ResolvedNode): { neigh: s
 function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   const ops: Op[] = [];
   const v = n.vtep;
-  const a: string[] = [
-    'link set lo up',
-    `link set ${n.underlayIf} mtu ${n.underlayMtu} up`,
-    `addr add ${n.ip}/${n.prefixLen} dev ${n.underlayIf}`,
-  ];
-  if (n.gateway) a.push(`route add default via ${n.gateway} dev ${n.underlayIf}`);
+  // the node's underlay eth0 (netns: address and default route; docker: Docker assigned the address)
+  const a: string[] = getRuntime(t.runtime).nodeUnderlay(t, n);
   // a large L2 segment: the underlay neighbours are written permanently (see normalize: staticArp)
   if (n.underlayNeighbours) for (const [ip, mac] of n.underlayNeighbours) a.push(`neigh replace ${ip} lladdr ${mac} dev ${n.underlayIf} nud permanent`);
   if (v.kind === 'kernel') a.push(vxlanLinkLine(n));
@@ -115,28 +116,14 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
 
 export function plan(t: ResolvedTopology): Plan {
   const stages: Stage[] = [];
-  // 1. underlay: one bridge per segment; veths to nodes (and to the router) are created from here
-  stages.push({
-    name: 'underlay',
-    steps: t.segments.map((s) => {
-      const lines = ['link set lo up', `link add ${s.bridge} mtu ${s.mtu} type bridge`, `link set ${s.bridge} up`];
-      for (const n of t.nodes.filter((n) => n.segment === s.name)) {
-        lines.push(`link add ${n.segIf} mtu ${s.mtu} type veth peer name ${n.underlayIf} address ${n.underlayMac} mtu ${n.underlayMtu} netns ${n.ns}`);
-        lines.push(`link set ${n.segIf} master ${s.bridge} up`);
-      }
-      if (t.routerNs && s.routerIf && s.segRouterIf) {
-        lines.push(`link add ${s.segRouterIf} mtu ${s.routerMtu ?? s.mtu} type veth peer name ${s.routerIf} mtu ${s.routerMtu ?? s.mtu} netns ${t.routerNs}`);
-        lines.push(`link set ${s.segRouterIf} master ${s.bridge} up`);
-      }
-      return { ns: s.ns, ops: [{ kind: 'ip', lines }] };
-    }),
-  });
+  // 1. underlay, in namespaces the runtime created (netns: a bridge per segment with veths to nodes and router)
+  const rt = getRuntime(t.runtime);
+  const under = rt.underlayStage(t);
+  if (under) stages.push(under);
   // 2. nodes (and the router)
   const nodeSteps: NsSteps[] = t.nodes.map((n) => ({ ns: n.ns, ops: nodeOps(t, n) }));
   if (t.routerNs) {
-    const lines = ['link set lo up'];
-    for (const s of t.segments) lines.push(`addr add ${s.routerIp}/${s.prefixLen} dev ${s.routerIf}`, `link set ${s.routerIf} up`);
-    nodeSteps.unshift({ ns: t.routerNs, ops: [{ kind: 'ip', lines }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1' } }] });
+    nodeSteps.unshift({ ns: t.routerNs, ops: [{ kind: 'ip', lines: rt.routerUnderlay(t) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1' } }] });
   }
   stages.push({ name: 'nodes', steps: nodeSteps });
   // 3. pods (with overlay.cni they are attached by CNI ADD after the stages: see harness/overlay/cni-attach.ts)
@@ -156,12 +143,16 @@ export function plan(t: ResolvedTopology): Plan {
         attach: allPods(t).map((p) => ({ nodeNs: t.nodes.find((n) => n.name === p.node)!.ns, podNs: p.ns, containerId: `${t.runId}-${p.node}-${p.name}`, ifName: p.ifname })),
       }
     : undefined;
-  return { namespaces: namespaces(t), stages, ...(cni ? { cni } : {}) };
+  const attached = !rt.attachesNodes ? [] : [...(t.routerNs ? [t.routerNs] : []), ...t.nodes.map((n) => n.ns)];
+  const notes = rt.planNotes?.(t);
+  return { namespaces: namespaces(t), ...(attached.length ? { attached } : {}), ...(notes ? { notes } : {}), stages, ...(cni ? { cni } : {}) };
 }
 
 /** Render as commands a person can paste (one `ip -n NS …` per line). */
 export function renderPlan(p: Plan): string {
-  const out: string[] = ['# namespaces', ...p.namespaces.map((n) => `ip netns add ${n}`)];
+  const out: string[] = [];
+  if (p.notes) out.push(p.notes.trimEnd(), '');
+  out.push('# namespaces', ...p.namespaces.map((n) => (p.attached?.includes(n) ? `ip netns attach ${n} <pid of its container>` : `ip netns add ${n}`)));
   for (const st of p.stages) {
     out.push('', `# stage: ${st.name}`);
     for (const s of st.steps) {

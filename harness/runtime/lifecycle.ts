@@ -1,10 +1,14 @@
-// up / down / cleanup for the netns runtime. Every step is recorded before it happens; undo runs in reverse.
+// up / down / cleanup, for every runtime (harness/runtime/registry.ts). Every step is recorded before it happens;
+// undo runs in reverse. The runtime creates segments and nodes and hands back namespaces; the rest is the same.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { plan as makePlan, type Plan } from '../plan/plan.ts';
-import type { ResolvedTopology } from '../topology/resolved.ts';
+import { allPods, namespaces, type ResolvedTopology } from '../topology/resolved.ts';
+import { refreshTopology } from '../topology/normalize.ts';
 import { createNamespaces, deleteNamespaces, nsExists, runOp } from './netns/runtime.ts';
+import { getRuntime, runtimeNames } from './registry.ts';
+import type { RuntimeContext } from './types.ts';
 import { pool } from '../util/exec.ts';
 import { isAlive, listStates, procStartTime, readState, removeState, writeState, type OwnedProcess, type RunState } from './state.ts';
 import { startVtep } from './vtep-launch.ts';
@@ -43,8 +47,10 @@ export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Run
   }
   // overlay.cni: the conflist and every plugin it names are checked before the host changes
   const cni: PreparedCni | undefined = t.cni ? await prepareCni(t.cni, `${t.file ?? t.name}: overlay.cni`) : undefined;
-  const p = makePlan(t);
-  const clash = p.namespaces.filter(nsExists);
+  const rt = getRuntime(t.runtime);
+  await rt.prepare(t); // daemon reachable, images present: before the host changes
+  const names = namespaces(t);
+  const clash = names.filter(nsExists);
   if (clash.length) throw new RunExistsError(`namespaces already exist (not recorded by any run): ${clash.slice(0, 5).join(', ')}; run 'vxlab cleanup --all'`);
   const state: RunState = {
     version: 1,
@@ -57,9 +63,10 @@ export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Run
     ephemeral: !!opts.ephemeral,
     status: 'creating',
     createdAt: new Date().toISOString(),
-    namespaces: p.namespaces,
+    namespaces: names,
     processes: [],
     workDir: mkdtempSync(join(tmpdir(), `${t.prefix}-`)),
+    ...(t.runtime !== 'netns' ? { runtime: t.runtime, resources: [], discovered: {} } : {}),
   };
   writeState(state); // recorded before anything is created
   const check = () => {
@@ -69,13 +76,37 @@ export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Run
     state.processes.push(proc);
     writeState(state);
   };
+  const concurrency = opts.concurrency ?? Number(process.env.VXLAB_CONCURRENCY ?? 16);
+  const ctx: RuntimeContext = {
+    t,
+    state,
+    signal: opts.signal,
+    concurrency,
+    record: (r) => {
+      (state.resources ??= []).push(r);
+      writeState(state);
+    },
+    discover: (node, d) => {
+      const all = (state.discovered ??= {});
+      all[node] = { ...all[node], ...d };
+      writeState(state);
+    },
+  };
+  let p!: Plan;
   try {
     check();
-    await createNamespaces(p.namespaces);
+    await rt.createUnderlay(ctx);
+    check();
+    await rt.createNodes(ctx);
+    check();
+    // what the runtime learned (kind: node IPs, pod CIDRs) decides the plan
+    if (state.discovered && Object.values(state.discovered).some((d) => d.ip || d.podSubnet || d.underlayMac)) refreshTopology(t, state.discovered);
+    p = makePlan(t);
+    await createNamespaces(allPods(t).map((x) => x.ns));
     for (const st of p.stages) {
       check();
       opts.onStage?.(st.name);
-      await pool(st.steps, opts.concurrency ?? Number(process.env.VXLAB_CONCURRENCY ?? 16), async (s) => {
+      await pool(st.steps, concurrency, async (s) => {
         for (const op of s.ops) {
           check();
           if (op.kind === 'vtep') {
@@ -123,7 +154,10 @@ export async function teardown(state: RunState): Promise<void> {
   for (const h of hooks) await h(state).catch(() => {});
   await killProcesses(state.processes);
   const left = await deleteNamespaces([...state.namespaces].reverse());
+  // containers, Docker networks, a kind cluster: after the names that pointed into them are gone
+  const kept = await getRuntime(state.runtime).remove(state);
   if (left.length) throw new Error(`could not remove namespaces: ${left.join(', ')}`);
+  if (kept.length) throw new Error(`could not remove: ${kept.join('; ')}`);
   rmSync(state.workDir, { recursive: true, force: true });
   removeState(state.runId);
 }
@@ -162,6 +196,13 @@ export async function cleanup(all = false): Promise<CleanupResult> {
     } else res.kept.push(s.runId);
   }
   if (all) {
+    // containers and networks of vxlab runs that no state file records (found by label)
+    const live = new Set(listStates().map((s) => s.runId));
+    for (const name of runtimeNames()) {
+      const rt = getRuntime(name);
+      const items = (await rt.leftovers().catch(() => [])).filter((l) => !live.has(l.runId));
+      if (items.length) await rt.removeLeftovers(items);
+    }
     const { readdirSync, existsSync } = await import('node:fs');
     const names = existsSync('/var/run/netns') ? readdirSync('/var/run/netns').filter((n) => /^vx-[a-z0-9]{1,8}-/.test(n)) : [];
     if (names.length) {

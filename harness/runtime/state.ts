@@ -1,6 +1,8 @@
 // The state file: what a run will create, written before it is created. down/cleanup act on exactly this set.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DiscoveredNode } from '../topology/resolved.ts';
+import type { Resource } from './types.ts';
 
 export interface OwnedProcess {
   pid: number;
@@ -27,6 +29,12 @@ export interface RunState {
   processes: OwnedProcess[];
   /** per-run scratch directory (VTEP configs, captures, CNI cache) */
   workDir: string;
+  /** the runtime that created the nodes (absent: netns) */
+  runtime?: string;
+  /** what the runtime owns outside /var/run/netns (containers, Docker networks, a kind cluster), recorded before creation */
+  resources?: Resource[];
+  /** per node: what the runtime learned at up (container id and image; kind: IP, MAC, pod CIDR) */
+  discovered?: Record<string, DiscoveredNode>;
 }
 
 export function stateDir(): string {

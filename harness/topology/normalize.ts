@@ -3,20 +3,15 @@ import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { contains, host, intToIp, ipToInt, isIPv4, nthSubnet, overlaps, parseCidr, size, type Cidr4 } from './ip.ts';
-import type { ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedTopology } from './resolved.ts';
+import type { DiscoveredNode, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedTopology } from './resolved.ts';
 import { STATIC_ARP_AUTO_NODES, type Topology } from './schema.ts';
+import { checkIfName } from './names.ts';
+import { getRuntime } from '../runtime/registry.ts';
 
-export const IFNAMSIZ = 15;
+export { checkIfName, IFNAMSIZ } from './names.ts';
+
 export const VXLAN_OVERHEAD_V4 = 50;
 export const RUN_ID_RE = /^[a-z0-9]{1,8}$/;
-
-export function checkIfName(name: string, path: Path): string {
-  if (Buffer.byteLength(name) > IFNAMSIZ) {
-    throw new SemanticError(path, `generated interface name '${name}' is ${Buffer.byteLength(name)} bytes; Linux allows at most ${IFNAMSIZ}`);
-  }
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/.test(name)) throw new SemanticError(path, `invalid interface name '${name}'`);
-  return name;
-}
 
 /** Deterministic, locally administered, unicast: 02:xx:xx:xx:xx:xx from topology + node name. */
 export function defaultVtepMac(topology: string, node: string): string {
@@ -48,12 +43,39 @@ function cidrAt(s: string, path: Path): Cidr4 {
 export interface NormalizeOptions {
   runId: string;
   file?: string;
+  /** facts a runtime learned at up (kind: node IPs, MACs, pod CIDRs), recorded in the state file; they win over defaults */
+  discovered?: Record<string, DiscoveredNode>;
+}
+
+const sources = new WeakMap<ResolvedTopology, { t: Topology; opts: NormalizeOptions }>();
+
+/**
+ * Fold what a runtime learned at up (kind: node IPs, MACs, pod CIDRs) into a resolved topology, in place, as if the
+ * file had said it: everything derived from those facts (pod IPs, VTEP addresses, neighbours) follows.
+ */
+export function refreshTopology(t: ResolvedTopology, discovered: Record<string, DiscoveredNode>): void {
+  const src = sources.get(t);
+  if (!src) throw new Error(`refreshTopology: ${t.name} was not produced by normalize()`);
+  const fresh = normalize(src.t, { ...src.opts, discovered });
+  Object.assign(t, fresh);
+  sources.set(t, sources.get(fresh)!);
 }
 
 export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology {
+  const r = normalizeInner(t, opts);
+  sources.set(r, { t, opts });
+  return r;
+}
+
+function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   if (!RUN_ID_RE.test(opts.runId)) throw new SemanticError([], `run id '${opts.runId}' must match ${RUN_ID_RE}`);
   const runtime = t.runtime ?? 'netns';
-  if (runtime !== 'netns') throw new SemanticError(['runtime'], `runtime '${runtime}' is not yet supported; supported: netns`);
+  const rt = getRuntime(runtime);
+  rt.validate(t); // what the runtime cannot do, at its key
+  if (opts.discovered) {
+    const d = opts.discovered;
+    t = { ...t, nodes: t.nodes.map((n) => ({ ...n, ip: d[n.name]?.ip ?? n.ip, podSubnet: d[n.name]?.podSubnet ?? n.podSubnet })) };
+  }
   const prefix = nsPrefix(opts.runId);
   const base = `${prefix}-${t.name}`;
   const ov = t.overlay ?? {};
@@ -90,7 +112,6 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
       cidr: c.text,
       prefixLen: c.prefix,
       mtu: s.mtu ?? underMtu,
-      ns: `${base}-seg-${s.name}`,
       bridge: 'br0',
     };
     if (routed) {
@@ -109,6 +130,11 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
   // ---- nodes
   const nodeNames = new Set<string>();
   const usedIps = new Map<string, Set<number>>(); // segment -> used host offsets
+  // an address the runtime keeps for itself (docker: the bridge's gateway) is never handed to a node
+  segments.forEach((s, j) => {
+    const r = rt.reservedHost?.(size(segCidrs[j]!));
+    if (r) usedIps.set(s.name, new Set([r.offset]));
+  });
   const podSubnets: Cidr4[] = [];
   const maxSubnets = 2 ** (nodeCidrSize - podCidr.prefix);
   // first pass: explicit IPs are reserved before defaults are handed out
@@ -125,6 +151,8 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
         throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is outside segment ${segName} (${c.text}) or not a host address`);
       }
       if (routed && off === 1) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is the router's address on ${segName}`);
+      const res = rt.reservedHost?.(size(c));
+      if (res && off === res.offset) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} of segment ${segName} ${res.why}`);
       const used = usedIps.get(segName) ?? new Set<number>();
       if (used.has(off)) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is used twice`);
       used.add(off);
@@ -219,7 +247,7 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
       ip,
       prefixLen: sc.prefix,
       underlayIf: 'eth0',
-      underlayMac: underlayMac(t.name, n.name),
+      underlayMac: opts.discovered?.[n.name]?.underlayMac ?? underlayMac(t.name, n.name),
       segIf,
       underlayMtu,
       gateway: routed ? seg.routerIp : undefined,
@@ -281,12 +309,12 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
     : undefined;
   if (ov.cni && !ov.cni.conflist && !ov.cni.config) throw new SemanticError(['overlay', 'cni'], 'expected conflist: FILE or config: {…}');
 
-  return {
+  const resolved: ResolvedTopology = {
     name: t.name,
     file: opts.file,
     runId: opts.runId,
     prefix,
-    runtime: 'netns',
+    runtime,
     layout,
     routed,
     routerNs: routed ? `${base}-router` : undefined,
@@ -298,6 +326,8 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
     checks: (t.checks ?? []).map((c) => ({ name: c.name, command: c.command, timeoutSec: c.timeoutSec ?? 60 })),
     cni,
   };
+  rt.decorate(resolved, t); // segment namespaces or Docker networks, container names: the runtime's
+  return resolved;
 }
 
 function stripFault(f: Record<string, unknown>): Record<string, unknown> {

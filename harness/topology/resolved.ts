@@ -9,9 +9,11 @@ export interface ResolvedSegment {
   cidr: string;
   prefixLen: number;
   mtu: number;
-  /** namespace holding this segment's bridge */
-  ns: string;
+  /** namespace holding this segment's bridge (netns runtime; docker/kind segments are Docker networks) */
+  ns?: string;
   bridge: string;
+  /** docker/kind: the Docker network of this segment (its bridge lives in the root namespace: Docker's doing) */
+  network?: { name: string; bridge: string; gateway: string; internal: boolean };
   /** MTU of the router's link into this segment (routed underlays only) */
   routerMtu?: number;
   /** router address on this segment (routed underlays only) */
@@ -72,6 +74,21 @@ export interface ResolvedNode {
   /** flannel: cni0 with podSubnet .1 */
   bridge?: { name: string; ip: string };
   pods: ResolvedPod[];
+  /** docker/kind: the node's container name and image (undefined image = the runtime's default) */
+  container?: string;
+  image?: string;
+}
+
+/** a name from the runtime registry (harness/runtime/registry.ts) */
+export type RuntimeName = string;
+
+/** Facts a runtime learns only once its nodes exist (kind: Docker assigns node IPs, the cluster pod CIDRs). */
+export interface DiscoveredNode {
+  ip?: string;
+  underlayMac?: string;
+  podSubnet?: string;
+  containerId?: string;
+  image?: string;
 }
 
 export interface ResolvedTopology {
@@ -80,7 +97,11 @@ export interface ResolvedTopology {
   runId: string;
   /** every host-visible name starts with this */
   prefix: string;
-  runtime: 'netns';
+  runtime: RuntimeName;
+  /** docker/kind: the router container (routed docker underlays) */
+  routerContainer?: string;
+  /** kind: the cluster name */
+  kindCluster?: string;
   layout: Layout;
   routed: boolean;
   routerNs?: string;
@@ -99,7 +120,7 @@ export function allPods(t: ResolvedTopology): ResolvedPod[] {
 
 export function namespaces(t: ResolvedTopology): string[] {
   return [
-    ...t.segments.map((s) => s.ns),
+    ...t.segments.flatMap((s) => (s.ns ? [s.ns] : [])),
     ...(t.routerNs ? [t.routerNs] : []),
     ...t.nodes.map((n) => n.ns),
     ...allPods(t).map((p) => p.ns),

@@ -1,6 +1,7 @@
 // The one schema. TypeScript types, the JSON Schema for editors (topologies/vxlab.schema.json)
 // and the README's topology reference all come from here.
 import { z } from 'zod';
+import { runtimeNames } from '../runtime/registry.ts';
 
 export const STATIC_ARP_AUTO_NODES = 16;
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -15,7 +16,9 @@ const mtu = z.number({ error: 'expected an integer MTU' }).int().min(1280, { err
 const vni = z.number({ error: 'expected an integer VNI' }).int().min(0, { error: 'expected a VNI in 0–16777215' }).max(16777215, { error: 'expected a VNI in 0–16777215' });
 const port = z.number({ error: 'expected an integer port' }).int().min(1, { error: 'expected a port in 1–65535' }).max(65535, { error: 'expected a port in 1–65535' });
 
-export const RUNTIMES = ['netns', 'docker', 'kind'] as const;
+// the runtime registry is the one list of runtimes: a new runtime is a folder under harness/runtime/ plus its line there
+export const RUNTIMES = runtimeNames() as [string, ...string[]];
+const imageRef = z.string().regex(/^[a-z0-9][a-z0-9._\/:@-]*$/i, { error: 'expected a local image reference like vxlab-node:abc123 or my/image:tag' });
 export const LAYOUTS = ['flannel', 'calico'] as const;
 export const VTEPS = ['kernel', 'userspace'] as const;
 
@@ -86,6 +89,7 @@ export const NodeSchema = z
       .optional()
       .describe('A count (pod1, pod2, …) or a list of names (default 1).'),
     overlay: NodeOverlaySchema.optional(),
+    image: imageRef.optional().describe('docker/kind: the image of this node\'s container (default: the top-level image).'),
   })
   .describe('A Kubernetes-style node: its own namespace, an underlay link, a VTEP, a pod bridge and pods.');
 
@@ -126,7 +130,8 @@ export const TopologySchema = z
   .strictObject({
     extends: z.string().optional().describe('Another topology file to inherit from; maps merge, lists of named things merge by name.'),
     name: name('topology').describe('Topology name ([a-z0-9-]+); part of namespace names.'),
-    runtime: z.enum(RUNTIMES, { error: `expected one of: ${RUNTIMES.join(', ')}` }).optional().describe('netns (default). docker and kind are planned.'),
+    runtime: z.enum(RUNTIMES, { error: `expected one of: ${RUNTIMES.join(', ')}` }).optional().describe('Where nodes live: netns (default: network namespaces), docker (one container per node, segments are Docker networks) or kind (a kind cluster; nodes are its node containers).'),
+    image: imageRef.optional().describe('docker/kind: the image of every node container (docker default: a minimal image vxlab builds locally, without a registry; docker images must be present locally, vxlab never pulls. kind default: kind\'s own node image).'),
     underlay: z
       .strictObject({
         mtu: mtu.optional().describe('Default MTU of every underlay link (default 1500).'),

@@ -20,7 +20,8 @@ export async function rootSnapshot(): Promise<Record<string, unknown>> {
     route: ['ip', '-j', 'route', 'show', 'table', 'all'],
     rule: ['ip', '-j', 'rule', 'show'],
     neighProxy: ['ip', '-j', 'neigh', 'show', 'proxy'],
-    nft: ['nft', 'list', 'ruleset'],
+    // -s: rules without counter values (Docker's iptables-nft rules count the frames its bridges forward)
+    nft: ['nft', '-s', 'list', 'ruleset'],
     forward: ['sysctl', '-n', 'net.ipv4.ip_forward'],
   })) {
     const r = await run(argv, { reject: false });

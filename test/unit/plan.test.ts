@@ -71,3 +71,37 @@ describe('planner', () => {
     expect(t.nodes.every((n) => /^06(:[0-9a-f]{2}){5}$/.test(n.underlayMac))).toBe(true);
   });
 });
+
+describe('planner on container runtimes (the runtime supplies only the underlay lines)', () => {
+  it('docker: no underlay stage; eth0 keeps the address Docker gave it and gets the topology MAC; Docker\'s default route goes', () => {
+    const t = resolveFile(TOPO('docker-routed-mixed.yaml'), 'p2');
+    const p = plan(t);
+    expect(p.stages.map((s) => s.name)).toEqual(['nodes', 'pods']);
+    expect(p.namespaces).not.toContain('vx-p2-docker-routed-mixed-seg-rack1');
+    expect(p.attached).toEqual(['vx-p2-docker-routed-mixed-router', ...t.nodes.map((n) => n.ns)]);
+    const n1 = t.nodes[0]!;
+    const lines = p.stages[0]!.steps.find((s) => s.ns === n1.ns)!.ops.flatMap((o) => ('lines' in o ? o.lines : []));
+    expect(lines.slice(0, 4)).toEqual(['link set lo up', `link set eth0 address ${n1.underlayMac} mtu 1500 up`, 'route flush exact 0.0.0.0/0', 'route add default via 192.168.41.1 dev eth0']);
+    expect(lines.some((l) => l.startsWith('addr add 192.168.41.'))).toBe(false);
+    const router = p.stages[0]!.steps.find((s) => s.ns === t.routerNs)!.ops.flatMap((o) => ('lines' in o ? o.lines : []));
+    expect(router).toEqual(['link set lo up', 'link set s-rack1 mtu 1500 up', 'link set s-rack2 mtu 1500 up', 'route flush exact 0.0.0.0/0']);
+    expect(renderPlan(p)).toMatch(/docker network create --subnet 192\.168\.41\.0\/24 --gateway 192\.168\.41\.254 .*vx-p2-docker-routed-mixed-seg-rack1/);
+    expect(renderPlan(p)).toMatch(/ip netns attach vx-p2-docker-routed-mixed-node1 <pid of its container>/);
+  });
+
+  it('kind: the generated cluster config (control plane first, no default CNI, podSubnet, node CIDR size)', async () => {
+    const { kindConfig } = await import('../../harness/runtime/kind/config.ts');
+    const t = resolveFile(TOPO('kind-3node.yaml'), 'p3');
+    expect(kindConfig(t)).toMatchObject({
+      kind: 'Cluster',
+      apiVersion: 'kind.x-k8s.io/v1alpha4',
+      name: 'vx-p3-kind-3node',
+      networking: { disableDefaultCNI: true, podSubnet: '10.246.0.0/16', ipFamily: 'ipv4' },
+      nodes: [{ role: 'control-plane' }, { role: 'worker' }, { role: 'worker' }],
+    });
+    expect((kindConfig(t).kubeadmConfigPatches as string[])[0]).toMatch(/node-cidr-mask-size: "24"/);
+    const p = plan(t);
+    expect(p.stages[0]!.steps[0]!.ops[0]).toEqual({ kind: 'ip', lines: expect.arrayContaining(['link set lo up']) });
+    expect(JSON.stringify(p)).not.toMatch(/route flush/);
+  });
+});

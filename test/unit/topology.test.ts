@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 import { describe, expect, it } from 'vitest';
 import { loadTopology, locateSemantic } from '../../harness/topology/load.ts';
-import { normalize, defaultVtepMac } from '../../harness/topology/normalize.ts';
+import { normalize, defaultVtepMac, refreshTopology } from '../../harness/topology/normalize.ts';
 import { TopologyError } from '../../harness/topology/errors.ts';
 import { jsonSchema } from '../../harness/topology/schema.ts';
 import { tempTopology, TOPO } from '../helpers/topo.ts';
@@ -104,8 +104,39 @@ describe('schema errors: file:line:col, the key, what was expected', () => {
   it('bad names', () => {
     expect(errorOf('name: Bad_Name\nnodes: [{name: a}]\n')).toMatch(/:1:7: name: expected a topology name/);
   });
-  it('unsupported runtime says so', () => {
-    expect(errorOf('name: x\nruntime: kind\nnodes: [{name: a}]\n')).toMatch(/:2:10: runtime: runtime 'kind' is not yet supported/);
+  it('an unknown runtime lists the known ones', () => {
+    expect(errorOf('name: x\nruntime: lxc\nnodes: [{name: a}]\n')).toMatch(/:2:10: runtime: expected one of: netns, docker, kind/);
+  });
+  it('what a runtime cannot do is rejected at its key', () => {
+    expect(errorOf('name: x\nimage: foo:1\nnodes: [{name: a}]\n')).toMatch(/topo\.yaml:2:8: image: image needs runtime docker or kind/);
+    expect(errorOf('name: x\nnodes:\n  - {name: a, image: foo:1}\n')).toMatch(/:3:\d+: nodes\[0\]\.image: image needs runtime docker or kind/);
+    expect(errorOf('name: x\nruntime: kind\nnodes:\n  - name: a\n    ip: 192.168.1.5\n')).toMatch(/:5:9: nodes\[0\]\.ip: runtime kind: node IPs are assigned by Docker/);
+    expect(errorOf('name: x\nruntime: kind\nnodes:\n  - {name: a, podSubnet: 10.244.1.0/24}\n')).toMatch(/:4:\d+: nodes\[0\]\.podSubnet: runtime kind: pod subnets come from the cluster/);
+    expect(errorOf('name: x\nruntime: kind\nunderlay:\n  segments:\n    - {name: a, cidr: 192.168.1.0/24}\n    - {name: b, cidr: 192.168.2.0/24}\nnodes: [{name: a}]\n')).toMatch(/:6:\d+: underlay\.segments\[1\]: runtime kind has one underlay segment/);
+    expect(errorOf('name: x\nruntime: docker\nnodes:\n  - {name: a, ip: 192.168.1.254}\n')).toMatch(/:4:\d+: nodes\[0\]\.ip: node IP 192\.168\.1\.254 of segment rack1 is the gateway Docker puts on the segment's bridge/);
+    expect(errorOf('name: x\nruntime: docker\nimage: "Bad image!"\nnodes: [{name: a}]\n')).toMatch(/:3:\d+: image: expected a local image reference/);
+  });
+  it('runtime docker: containers, Docker networks, the gateway address never handed to a node', () => {
+    const t = resolveYaml('name: d\nruntime: docker\nimage: my/img:1\nunderlay:\n  segments:\n    - {name: r1, cidr: 192.168.5.0/29}\n    - {name: r2, cidr: 192.168.6.0/24}\nnodes:\n  - {name: a, segment: r1}\n  - {name: b, segment: r1}\n  - {name: c, segment: r1}\n  - {name: e, segment: r2, image: other:2}\n');
+    expect(t.runtime).toBe('docker');
+    expect(t.segments.map((s) => [s.ns, s.network])).toEqual([
+      [undefined, { name: 'vx-u1-d-seg-r1', bridge: 'vx-u1-s0', gateway: '192.168.5.6', internal: false }],
+      [undefined, { name: 'vx-u1-d-seg-r2', bridge: 'vx-u1-s1', gateway: '192.168.6.254', internal: false }],
+    ]);
+    // .1 is the router, .6 Docker's gateway: a /29 holds .2–.5 for nodes
+    expect(t.nodes.map((n) => [n.ip, n.container, n.image])).toEqual([
+      ['192.168.5.2', 'vx-u1-d-a', 'my/img:1'], ['192.168.5.3', 'vx-u1-d-b', 'my/img:1'], ['192.168.5.4', 'vx-u1-d-c', 'my/img:1'], ['192.168.6.2', 'vx-u1-d-e', 'other:2'],
+    ]);
+    expect(t.routerContainer).toBe('vx-u1-d-router');
+    expect(resolveYaml('name: d\nruntime: docker\nnodes: [{name: a}]\n').segments[0]!.network!.internal).toBe(true);
+  });
+  it('runtime kind: node containers named as kind names them; discovered facts win over defaults', () => {
+    const t = resolveYaml('name: k\nruntime: kind\nnodes: [{name: a}, {name: b}, {name: c}]\n');
+    expect(t.kindCluster).toBe('vx-u1-k');
+    expect(t.nodes.map((n) => n.container)).toEqual(['vx-u1-k-control-plane', 'vx-u1-k-worker', 'vx-u1-k-worker2']);
+    refreshTopology(t, { a: { ip: '192.168.1.9', underlayMac: '02:42:c0:a8:01:09', podSubnet: '10.244.7.0/24' } });
+    expect(t.nodes[0]).toMatchObject({ ip: '192.168.1.9', underlayMac: '02:42:c0:a8:01:09', podSubnet: '10.244.7.0/24', vtep: { ip: '10.244.7.0' } });
+    expect(t.nodes[0]!.pods[0]!.ip).toBe('10.244.7.2');
   });
   it('unknown fault kind lists the valid kinds', () => {
     expect(errorOf('name: x\nnodes: [{name: a}]\nfaults:\n  - {kind: explode, node: a}\n')).toMatch(/:4:\d+: faults\[0\]\.kind: unknown fault kind 'explode'; expected one of: underlay-mtu, drop-udp-port/);

@@ -76,3 +76,12 @@ export async function runOp(ns: string, op: Exclude<Op, { kind: 'vtep' }>): Prom
 }
 
 export { pool };
+
+/**
+ * Expose a running process's network namespace (a container's) under vxlab's own name, so `ip -n NAME` and nsenter
+ * work as for any other node. `ip netns del NAME` later only removes the name; the namespace lives as long as the
+ * container.
+ */
+export async function attachNetns(name: string, pid: number): Promise<void> {
+  await run(['ip', 'netns', 'attach', name, String(pid)]);
+}

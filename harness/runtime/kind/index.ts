@@ -1,0 +1,171 @@
+// runtime: kind — `up` creates a kind cluster (nodes are kind's node containers) on a Docker network vxlab owns
+// (KIND_EXPERIMENTAL_DOCKER_NETWORK), reads each node's IP and MAC from Docker and its pod CIDR from the cluster
+// (spec.podCIDR, when the API answers), binds each node container's network namespace under vxlab's name, and from
+// there the overlay is built inside the node containers like on any other runtime. `down` deletes the cluster.
+import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type Dockerode from 'dockerode';
+import type { ResolvedTopology } from '../../topology/resolved.ts';
+import { run } from '../../util/exec.ts';
+import type { Leftover, Runtime, RuntimeContext } from '../types.ts';
+import type { RunState } from '../state.ts';
+import { RuntimeUnavailableError } from '../errors.ts';
+import { attachNetns } from '../netns/runtime.ts';
+import { bridgeOf, containersOf, docker, dockerConfigured, linksOnBridges, waitLinksGone, LABEL_RUN, networksOf, removeAll } from '../docker/client.ts';
+import { networkSpec } from '../docker/index.ts';
+import { kindConfigYaml } from './config.ts';
+import { SemanticError } from '../../topology/errors.ts';
+import { checkIfName } from '../../topology/names.ts';
+import { host, parseCidr } from '../../topology/ip.ts';
+
+/** kind names its node containers <cluster>-control-plane, <cluster>-worker, <cluster>-worker2, … */
+export function kindNodeName(cluster: string, index: number): string {
+  return index === 0 ? `${cluster}-control-plane` : `${cluster}-worker${index === 1 ? '' : index}`;
+}
+
+export const LABEL_KIND_CLUSTER = 'io.x-k8s.kind.cluster';
+export const LABEL_KIND_ROLE = 'io.x-k8s.kind.role';
+
+function onPath(bin: string): string | undefined {
+  for (const d of (process.env.PATH ?? '').split(delimiter)) {
+    try {
+      accessSync(join(d, bin), constants.X_OK);
+      return join(d, bin);
+    } catch {}
+  }
+  return undefined;
+}
+
+function clusterOf(state: RunState): string {
+  return `${state.prefix}-${state.topology}`;
+}
+
+/** spec.podCIDR of every node, when the cluster's API answers within a bounded wait; otherwise undefined. */
+async function podCidrs(kubeconfig: string, names: string[]): Promise<Record<string, string> | undefined> {
+  if (!onPath('kubectl') || !existsSync(kubeconfig)) return undefined;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const r = await run(['kubectl', '--kubeconfig', kubeconfig, 'get', 'nodes', '-o', 'json', '--request-timeout=5s'], { reject: false, timeoutMs: 10_000 });
+    if (r.exitCode !== 0) return undefined;
+    const items = (JSON.parse(r.stdout).items ?? []) as { metadata: { name: string }; spec?: { podCIDR?: string } }[];
+    const m: Record<string, string> = {};
+    for (const it of items) if (it.spec?.podCIDR) m[it.metadata.name] = it.spec.podCIDR;
+    if (names.every((n) => m[n])) return m;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return undefined;
+}
+
+export const kindRuntime: Runtime = {
+  name: 'kind',
+  attachesNodes: true,
+  validate(t) {
+    const segs = t.underlay?.segments ?? [];
+    if (segs.length > 1) throw new SemanticError(['underlay', 'segments', 1], "runtime kind has one underlay segment (the cluster's Docker network); routed underlays need runtime docker or netns");
+    t.nodes.forEach((n, i) => {
+      if (n.ip !== undefined) throw new SemanticError(['nodes', i, 'ip'], 'runtime kind: node IPs are assigned by Docker when kind creates the node; remove ip (vxlab reads it from Docker)');
+      if (n.podSubnet !== undefined) throw new SemanticError(['nodes', i, 'podSubnet'], 'runtime kind: pod subnets come from the cluster (spec.podCIDR) or from overlay.podCidr; remove podSubnet');
+    });
+  },
+  decorate(r, t) {
+    const base = `${r.prefix}-${r.name}`;
+    const s = r.segments[0]!;
+    s.bridge = checkIfName(`${r.prefix}-k`, ['underlay', 'segments', 0, 'name']);
+    s.network = { name: base, bridge: s.bridge, gateway: host(parseCidr(s.cidr), 1), internal: false };
+    r.nodes.forEach((n, i) => {
+      n.container = kindNodeName(base, i);
+      n.image = t.nodes[i]!.image ?? t.image;
+    });
+    r.kindCluster = base;
+  },
+  async prepare() {
+    await docker();
+    if (!onPath('kind')) throw new RuntimeUnavailableError('runtime kind needs the kind executable on PATH (https://kind.sigs.k8s.io: a single static binary)');
+  },
+  underlayStage() {
+    return undefined;
+  },
+  nodeUnderlay() {
+    // kind configured eth0 (address, default route); vxlab leaves it as kind made it
+    return ['link set lo up'];
+  },
+  routerUnderlay() {
+    return [];
+  },
+  planNotes(t) {
+    const s = t.segments[0]!;
+    return [
+      `# runtime kind: KIND_EXPERIMENTAL_DOCKER_NETWORK=${s.network!.name} kind create cluster --name ${t.kindCluster} --config CONFIG --kubeconfig WORKDIR/kubeconfig`,
+      `# on the Docker network ${s.network!.name} (${s.cidr}, MTU ${s.mtu}, bridge ${s.network!.bridge}); node IPs are read from Docker and pod subnets`,
+      `# from the nodes' spec.podCIDR after creation (the addresses below are placeholders until then). CONFIG:`,
+      ...kindConfigYaml(t).trimEnd().split('\n').map((l) => `#   ${l}`),
+    ].join('\n');
+  },
+  async createUnderlay(ctx) {
+    const { docker: d } = await docker();
+    const s = ctx.t.segments[0]!;
+    ctx.record({ kind: 'network', name: s.network!.name });
+    const spec = networkSpec(ctx.t, s);
+    // kind's nodes are Kubernetes nodes: like kind's own network, this one is not internal and masquerades
+    spec.Internal = false;
+    spec.Options!['com.docker.network.bridge.enable_ip_masquerade'] = 'true';
+    await d.createNetwork(spec);
+  },
+  async createNodes(ctx: RuntimeContext) {
+    const t = ctx.t;
+    const cluster = t.kindCluster!;
+    const cfg = join(ctx.state.workDir, 'kind-config.yaml');
+    const kubeconfig = join(ctx.state.workDir, 'kubeconfig');
+    writeFileSync(cfg, kindConfigYaml(t));
+    ctx.record({ kind: 'kind-cluster', name: cluster });
+    const net = t.segments[0]!.network!.name;
+    await run(['kind', 'create', 'cluster', '--name', cluster, '--config', cfg, '--kubeconfig', kubeconfig, '--wait', '0s'], {
+      env: { KIND_EXPERIMENTAL_DOCKER_NETWORK: net },
+      timeoutMs: 600_000,
+    });
+    const { docker: d } = await docker();
+    const cs = await containersOf({ label: [`${LABEL_KIND_CLUSTER}=${cluster}`] });
+    for (const n of t.nodes) {
+      const c = cs.find((x) => x.Names.some((nm) => nm.replace(/^\//, '') === n.container));
+      if (!c) throw new Error(`kind created no node container ${n.container} for ${n.name} (cluster ${cluster} has: ${cs.map((x) => x.Names.join(',')).join(' ') || 'none'})`);
+      const info: Dockerode.ContainerInspectInfo = await d.getContainer(c.Id).inspect();
+      const ep = info.NetworkSettings.Networks[net];
+      if (!ep?.IPAddress) throw new Error(`kind node ${n.container} has no address on network ${net}`);
+      await attachNetns(n.ns, info.State.Pid);
+      ctx.discover(n.name, { containerId: c.Id, image: info.Config.Image, ip: ep.IPAddress, underlayMac: ep.MacAddress.toLowerCase() });
+    }
+    const cidrs = await podCidrs(kubeconfig, t.nodes.map((n) => n.container!));
+    if (cidrs) for (const n of t.nodes) ctx.discover(n.name, { podSubnet: cidrs[n.container!] });
+  },
+  execArgv(state, node, argv) {
+    return ['docker', 'exec', state.discovered?.[node]?.containerId ?? node, ...argv];
+  },
+  async remove(state: RunState) {
+    const cluster = clusterOf(state);
+    const left: string[] = [];
+    const veths = await linksOnBridges((await networksOf({ label: [`${LABEL_RUN}=${state.runId}`] })).map(bridgeOf).filter((b): b is string => !!b));
+    if (onPath('kind')) {
+      const r = await run(['kind', 'delete', 'cluster', '--name', cluster], { reject: false, timeoutMs: 120_000 });
+      if (r.exitCode !== 0) left.push(`kind delete cluster ${cluster}: ${r.stderr.trim()}`);
+    }
+    // whatever kind left (or when kind is gone): the node containers by kind's label, then vxlab's network
+    const cs = await containersOf({ label: [`${LABEL_KIND_CLUSTER}=${cluster}`] });
+    const ns = await networksOf({ label: [`${LABEL_RUN}=${state.runId}`] });
+    const kept = [...left.filter(() => cs.length > 0), ...(await removeAll(cs.map((c) => c.Id), ns.map((n) => n.Id)))];
+    await waitLinksGone(veths, 60_000); // see docker/index.ts: namespaces die asynchronously
+    return kept;
+  },
+  async leftovers() {
+    const out: Leftover[] = [];
+    if (!dockerConfigured()) return out;
+    for (const c of await containersOf({ label: [LABEL_KIND_CLUSTER] })) {
+      const m = /^vx-([a-z0-9]{1,8})-/.exec(c.Labels[LABEL_KIND_CLUSTER] ?? '');
+      if (m) out.push({ kind: 'container', name: c.Id, runId: m[1]! });
+    }
+    return out;
+  },
+  async removeLeftovers(items) {
+    const left = await removeAll(items.filter((i) => i.kind === 'container').map((i) => i.name), []);
+    if (left.length) throw new Error(`could not remove: ${left.join('; ')}`);
+  },
+};

@@ -1,0 +1,67 @@
+// runtime: netns — nodes, segments and the router are network namespaces; a segment is a bridge in its own namespace.
+import type { Stage } from '../../plan/plan.ts';
+import type { ResolvedNode, ResolvedTopology } from '../../topology/resolved.ts';
+import type { Runtime } from '../types.ts';
+import { SemanticError } from '../../topology/errors.ts';
+import { createNamespaces } from './runtime.ts';
+
+function nodeNamespaces(t: ResolvedTopology): string[] {
+  return [...t.segments.flatMap((s) => (s.ns ? [s.ns] : [])), ...(t.routerNs ? [t.routerNs] : []), ...t.nodes.map((n) => n.ns)];
+}
+
+export const netnsRuntime: Runtime = {
+  name: 'netns',
+  attachesNodes: false,
+  validate(t) {
+    if (t.image !== undefined) throw new SemanticError(['image'], 'image needs runtime docker or kind; runtime netns nodes are network namespaces');
+    t.nodes.forEach((n, i) => {
+      if (n.image !== undefined) throw new SemanticError(['nodes', i, 'image'], 'image needs runtime docker or kind; runtime netns nodes are network namespaces');
+    });
+  },
+  decorate(r) {
+    for (const s of r.segments) s.ns = `${r.prefix}-${r.name}-seg-${s.name}`;
+  },
+  async prepare() {},
+  underlayStage(t) {
+    // one bridge per segment; veths to nodes (and to the router) are created from here
+    return {
+      name: 'underlay',
+      steps: t.segments.map((s) => {
+        const lines = ['link set lo up', `link add ${s.bridge} mtu ${s.mtu} type bridge`, `link set ${s.bridge} up`];
+        for (const n of t.nodes.filter((n) => n.segment === s.name)) {
+          lines.push(`link add ${n.segIf} mtu ${s.mtu} type veth peer name ${n.underlayIf} address ${n.underlayMac} mtu ${n.underlayMtu} netns ${n.ns}`);
+          lines.push(`link set ${n.segIf} master ${s.bridge} up`);
+        }
+        if (t.routerNs && s.routerIf && s.segRouterIf) {
+          lines.push(`link add ${s.segRouterIf} mtu ${s.routerMtu ?? s.mtu} type veth peer name ${s.routerIf} mtu ${s.routerMtu ?? s.mtu} netns ${t.routerNs}`);
+          lines.push(`link set ${s.segRouterIf} master ${s.bridge} up`);
+        }
+        return { ns: s.ns!, ops: [{ kind: 'ip', lines }] };
+      }),
+    } satisfies Stage;
+  },
+  nodeUnderlay(_t, n: ResolvedNode) {
+    const a = ['link set lo up', `link set ${n.underlayIf} mtu ${n.underlayMtu} up`, `addr add ${n.ip}/${n.prefixLen} dev ${n.underlayIf}`];
+    if (n.gateway) a.push(`route add default via ${n.gateway} dev ${n.underlayIf}`);
+    return a;
+  },
+  routerUnderlay(t) {
+    const lines = ['link set lo up'];
+    for (const s of t.segments) lines.push(`addr add ${s.routerIp}/${s.prefixLen} dev ${s.routerIf}`, `link set ${s.routerIf} up`);
+    return lines;
+  },
+  async createUnderlay() {},
+  async createNodes(ctx) {
+    await createNamespaces(nodeNamespaces(ctx.t));
+  },
+  execArgv(state, node, argv) {
+    return ['ip', 'netns', 'exec', `${state.prefix}-${state.topology}-${node}`, ...argv];
+  },
+  async remove() {
+    return [];
+  },
+  async leftovers() {
+    return [];
+  },
+  async removeLeftovers() {},
+};
