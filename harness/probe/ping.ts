@@ -21,7 +21,10 @@ export async function pingDf(ns: string, dst: string, payload: number, waitSec =
   const out = `${r.stdout}${r.stderr}`.trim();
   const mtu = Number(/mtu\s*[=:]?\s*(\d+)/i.exec(out)?.[1] ?? NaN);
   let outcome: DfOutcome;
-  if (r.exitCode === 0) outcome = 'ok';
+  // iputils ping exits 0 if any reply came back: ok means every ping was answered
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+  const all = !m || m[1] === m[2];
+  if (r.exitCode === 0 && all) outcome = 'ok';
   else if (/message too long/i.test(out)) outcome = 'local-emsgsize';
   else if (/frag needed/i.test(out)) outcome = 'frag-needed';
   else if (/ 0 received/.test(out)) outcome = 'timeout';
