@@ -74,7 +74,9 @@ interface BoundaryProbe {
  */
 async function boundary(ns: string, dst: string, max: number, label: string, limit: string): Promise<BoundaryProbe> {
   // two fitting pings: the first may teach the kernel a smaller path MTU as it leaves (it is sent regardless), the second meets it
-  const fits = await pingDf(ns, dst, max, 2, 2);
+  let fits = await pingDf(ns, dst, max, 2, 2);
+  // a fitting probe that got no answer (a loaded machine) is taken once more; a local error is an answer
+  if (fits.outcome === 'timeout' || fits.outcome === 'error') fits = await pingDf(ns, dst, max, 2, 2);
   let over = await pingDf(ns, dst, max + 1);
   let retried = false;
   if (over.outcome === 'timeout' || over.outcome === 'error') {
