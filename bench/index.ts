@@ -6,6 +6,11 @@
 //
 // Needs root. Everything it creates is recorded first and removed in `finally`, also on Ctrl-C.
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
+// @ts-expect-error plain JavaScript modules without types
+import { build } from '../scripts/build.mjs';
+// @ts-expect-error plain JavaScript modules without types
+import { distState } from '../bin/dist-state.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -236,9 +241,74 @@ async function main(): Promise<number> {
       console.log('ratio = naive / batched (median). naive down = one `ip netns del` per namespace.');
     }
 
-    // ================================================================ 1b: one CLI up/down for N=3
+    // ================================================================ 1b: CLI start-up, dist/ against tsx; one CLI up/down for N=3
     if (want('cli')) {
       check();
+      {
+        // compiled dist/ (what bin/vxlab.js runs) against the TypeScript sources through tsx (VXLAB_FROM_SOURCE=1, the
+        // previous entry point), interleaved in the same run. Wall time of the whole process, spawned directly.
+        const b = build({ ifStale: true });
+        const st = distState();
+        if (!b.ok || st.state !== 'fresh') throw new Error(`cli: dist/ is not fresh (${st.state}${st.newer ? `: ${st.newer}` : ''}); npm run build`);
+        const file3 = join(scratch, 'startup3.yaml');
+        writeFileSync(file3, JSON.stringify(synthTopology(3, 2), null, 2));
+        const cmds: [string, string[]][] = [['vxlab --help', ['--help']], ['vxlab validate (3 nodes)', ['validate', file3]]];
+        const n = Math.max(reps, 7);
+        const times = new Map<string, number[]>();
+        // children's CPU time (user + sys, /proc/self/stat cutime + cstime, 10 ms ticks): less inflated by load than wall
+        const childCpuMs = () => {
+          const f = readFileSync('/proc/self/stat', 'utf8').slice(readFileSync('/proc/self/stat', 'utf8').lastIndexOf(')') + 2).split(' ');
+          return (Number(f[13]) + Number(f[14])) * 10;
+        };
+        const cpu = new Map<string, number[]>();
+        const once = (args: string[], source: boolean) => {
+          const c0 = childCpuMs();
+          const a = performance.now();
+          const r = spawnSync(process.execPath, [join(REPO, 'bin/vxlab.js'), ...args], { cwd: REPO, env: { ...process.env, VXLAB_FROM_SOURCE: source ? '1' : '' }, encoding: 'utf8' });
+          const ms = performance.now() - a;
+          if (r.status !== 0 || r.stderr) throw new Error(`cli: vxlab ${args.join(' ')} (${source ? 'tsx' : 'dist'}) exited ${r.status}: ${r.stderr}`);
+          const k = `${args[0]}|${source ? 'tsx' : 'dist'}`;
+          cpu.set(k, [...(cpu.get(k) ?? []), childCpuMs() - c0]);
+          return ms;
+        };
+        for (const [, args] of cmds) once(args, true); // warm tsx's transform cache: its steady state, not its first run
+        for (let i = 0; i < n; i++) {
+          for (const [name, args] of cmds) {
+            for (const source of i % 2 ? [true, false] : [false, true]) {
+              const k = `${name}|${source ? 'tsx' : 'dist'}`;
+              times.set(k, [...(times.get(k) ?? []), once(args, source)]);
+            }
+          }
+        }
+        const bare: number[] = [];
+        const bareCpu: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const c0 = childCpuMs();
+          const a = performance.now();
+          spawnSync(process.execPath, ['-e', '0']);
+          bare.push(performance.now() - a);
+          bareCpu.push(childCpuMs() - c0);
+        }
+        const rows: string[][] = [];
+        const rawStart: Record<string, unknown> = {};
+        for (const [name] of cmds) {
+          const d = times.get(`${name}|dist`)!;
+          const x = times.get(`${name}|tsx`)!;
+          const ratio = median(d) / median(x);
+          const arg = cmds.find((c) => c[0] === name)![1][0]!;
+          const dc = cpu.get(`${arg}|dist`)!;
+          const xc = cpu.get(`${arg}|tsx`)!;
+          rows.push([name, fmtMs(median(d)), fmtMs(min(d)), fmtMs(median(x)), fmtMs(min(x)), fmtRatio(ratio), `${fmtMs(median(dc))} / ${fmtMs(median(xc))}`, '≤ 150 and ≤ 0.5×']);
+          rawStart[name] = { distMs: d, tsxMs: x, distCpuMs: dc, tsxCpuMs: xc };
+          targets.push({ section: 'cli', figure: `${name} start-up, dist/ (median)`, value: `${fmtS(median(d))}, ${ratio.toFixed(2)}× tsx`, target: '≤ 0.15 s and ≤ 0.5×', met: median(d) <= 150 && ratio <= 0.5 });
+        }
+        rows.push(['node -e 0 (floor)', fmtMs(median(bare)), fmtMs(min(bare)), '', '', '', fmtMs(median(bareCpu)), '']);
+        raw.cliStartup = { reps: n, ...rawStart, bareNodeMs: bare, bareNodeCpuMs: bareCpu };
+        console.log(section(`1b. CLI start-up: compiled dist/ against the tsx path (VXLAB_FROM_SOURCE=1), ${n} interleaved runs each`));
+        console.log(table(['command', 'dist ms (median)', 'dist min', 'tsx ms (median)', 'tsx min', 'dist / tsx', 'cpu ms dist / tsx', 'target'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+        console.log('whole-process wall time (spawnSync) and CPU time (user+sys, median); the floor is a bare Node start on this machine.');
+        console.log('Load inflates wall times for both paths alike; the ratio and the CPU column are the steadier figures.');
+      }
       const topo = synthTopology(3, 1);
       const file = join(scratch, 'bench3.yaml');
       writeFileSync(file, JSON.stringify(topo, null, 2)); // JSON is YAML
@@ -261,7 +331,7 @@ async function main(): Promise<number> {
       }
       await settle(s0 + 8, ac.signal, 15_000);
       raw.cli = { nodes: 3, upMs, downMs, upReportedByCliMs: inner };
-      console.log(section('1b. CLI, 3 nodes, one run each (includes Node + tsx startup)'));
+      console.log(section('1c. CLI up/down, 3 nodes, one run each (includes Node start-up)'));
       console.log(
         table(['command', 'wall ms', 'target', 'note'], [
           ['vxlab up', fmtMs(upMs), '≤ 1000', `up() itself: ${fmtMs(inner)} ms as printed by the CLI; the rest is process startup`],

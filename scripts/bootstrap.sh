@@ -38,6 +38,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${uniq[@]}" >/dev/null
 fi
 
+# The browser tests (HTML report, graph SVG) drive Debian's chromium through playwright-core (no browser download);
+# Liberation Sans has the Helvetica metrics Graphviz lays labels out with. Optional: Ubuntu has no apt chromium
+# (only a snap), and without it those tests skip outside CI.
+browser=()
+grep -qx 'ID=debian' /etc/os-release 2>/dev/null && ! command -v chromium >/dev/null 2>&1 && browser+=(chromium)
+[ -f /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || browser+=(fonts-liberation)
+if [ "${#browser[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  [ "${#missing[@]}" -gt 0 ] || apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${browser[@]}" >/dev/null \
+    || echo "vxlab: could not install ${browser[*]}; the browser tests will skip (outside CI)" >&2
+fi
+
 # Debian 12 ships Node 18, Ubuntu 22.04 Node 12: vxlab needs 20. Take Node 20 from the npm registry's `node` package.
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 20 ]; then

@@ -88,9 +88,11 @@ function verdict(m: Matrix, which: 'positive' | 'negative', okText: string) {
     }
   if (!cells) return skip(which === 'negative' ? 'no pairs are expected to be isolated (all nodes share one VNI)' : 'fewer than two pods');
   const details = renderMatrices(m, sel);
+  const bits = (f: (i: number, j: number) => boolean) => m.pods.map((_, i) => m.pods.map((_, j) => (f(i, j) ? '1' : '0')).join(''));
+  const matrix = { pods: m.pods.map(podLabel), ips: m.pods.map((p) => p.ip), expected: bits((i, j) => m.expected[i]![j]!), actual: bits((i, j) => m.actual[i]![j]!), judged: bits(sel) };
   const expected = `${cells} ${which === 'positive' ? 'reachable' : 'isolated'} directed pairs`;
-  if (wrong.length) return fail(`${wrong.length} of ${cells} directed pairs wrong after ${m.attempts} round(s): ${wrong[0]}`, { diffs: wrong, details, expected, observed: `${cells - wrong.length} as expected, ${wrong.length} wrong` });
-  return pass(`${cells} ${okText}`, { details, expected, observed: expected });
+  if (wrong.length) return fail(`${wrong.length} of ${cells} directed pairs wrong after ${m.attempts} round(s): ${wrong[0]}`, { diffs: wrong, details, matrix, expected, observed: `${cells - wrong.length} as expected, ${wrong.length} wrong` });
+  return pass(`${cells} ${okText}`, { details, matrix, expected, observed: expected });
 }
 
 const fullMesh: CheckDef = {

@@ -79,7 +79,10 @@ const device = perNodeCheck(
     const diffs = Object.keys(exp)
       .filter((key) => obs[key] !== exp[key])
       .map((key) => `${n.name}: ${n.vtep.dev} ${key}: expected ${show(exp[key])}, observed ${show(obs[key])}`);
-    return { expected, observed: { dev: n.vtep.dev, ...obs }, diffs };
+    // builder: external — the announced identity must follow the layout's rules too (e.g. flannel's .0/32 address)
+    const id = n.vtep.observed;
+    if (id) diffs.push(...id.problems);
+    return { expected, observed: { dev: n.vtep.dev, ...obs, ...(id ? { addresses: id.addresses } : {}) }, diffs };
   },
 );
 
@@ -132,15 +135,16 @@ const remoteSubnets: CheckDef = {
       const dev = n.vtep.dev;
       const rs = remotes(ctx.t, n);
       const want = new Map(rs.map((r) => [r.podSubnet, r.vtep.ip]));
+      const peer = new Map(rs.map((r) => [r.podSubnet, r.name]));
       const have = s.routes.filter((r) => r.dev === dev);
       const nd: string[] = [];
       // 1. the routes on the VTEP in the main table, in the layout's form
       for (const [subnet, via] of want) {
         const r = have.find((x) => x.dst === subnet);
-        if (!r) nd.push(`${n.name}: missing route ${subnet} via ${via} dev ${dev} onlink`);
+        if (!r) nd.push(`${n.name}: missing route ${subnet} via ${via} dev ${dev} onlink for ${peer.get(subnet)}`);
         else {
-          if (r.gateway !== via) nd.push(`${n.name}: route ${subnet}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
-          if (!r.flags.includes('onlink')) nd.push(`${n.name}: route ${subnet}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
+          if (r.gateway !== via) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
+          if (!r.flags.includes('onlink')) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
         }
       }
       for (const r of have) {
@@ -190,6 +194,8 @@ interface TableSpec<E> {
   tolerated?(e: E): boolean;
   /** what the kernel does instead when the entry for `key` is missing, if vxlab can tell */
   missingCause?(have: E[]): string;
+  /** where the peer's VTEP MAC is: the key (FDB) or the value (neighbours); a wrong one there is a stale VTEP MAC */
+  macIn: 'key' | 'value';
 }
 
 interface Wanted {
@@ -198,21 +204,34 @@ interface Wanted {
   attrs: Record<string, string>;
 }
 
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const staleMac = (peer: string, mac: string) => `${peer} announces VTEP MAC ${mac}, which this node does not use (stale VTEP MAC: ${peer}'s MAC changed and this node kept the old one)`;
+
 /** Missing, stale, extra entries and every attribute that differs, one line each, naming node, peer and value. */
 function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spec: TableSpec<E>): string[] {
   const diffs: string[] = [];
+  const explained = new Set<E>();
   for (const [key, w] of want) {
     const e = have.find((x) => spec.key(x) === key);
-    if (!e) diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${w.value} (${w.peer})${spec.missingCause ? `: ${spec.missingCause(have)}` : ''}`);
-    else {
-      if (spec.value(e) !== w.value) diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${w.value} (${w.peer}), observed ${spec.value(e) ?? 'none'}`);
+    if (!e) {
+      // the peer's entry under an old key (an FDB entry for the peer's underlay IP with another MAC): a stale MAC
+      const old = spec.macIn === 'key' && MAC_RE.test(key) ? have.find((x) => !want.has(spec.key(x)) && spec.value(x) === w.value) : undefined;
+      if (old) {
+        explained.add(old);
+        diffs.push(`${node}: stale ${spec.noun} for ${w.peer}: ${spec.show(old)}, expected ${key} ${spec.field} ${w.value}: ${staleMac(w.peer, key)}`);
+      } else diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${w.value} (${w.peer})${spec.missingCause ? `: ${spec.missingCause(have)}` : ''}`);
+    } else {
+      if (spec.value(e) !== w.value) {
+        const why = spec.macIn === 'value' && MAC_RE.test(w.value) ? ` — ${staleMac(w.peer, w.value)}` : '';
+        diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${w.value} (${w.peer}), observed ${spec.value(e) ?? 'none'}${why}`);
+      }
       const a = spec.attrs(e);
       for (const attr of new Set([...Object.keys(w.attrs), ...Object.keys(a)])) {
         if (a[attr] !== w.attrs[attr]) diffs.push(`${node}: ${spec.noun} ${key} (${w.peer}): ${attr}: expected ${w.attrs[attr] ?? 'absent'}, observed ${a[attr] ?? 'absent'}`);
       }
     }
   }
-  for (const e of have) if (!want.has(spec.key(e)) && !spec.tolerated?.(e)) diffs.push(`${node}: extra ${spec.noun} ${spec.show(e)}`);
+  for (const e of have) if (!want.has(spec.key(e)) && !explained.has(e) && !spec.tolerated?.(e)) diffs.push(`${node}: extra ${spec.noun} ${spec.show(e)}`);
   return diffs;
 }
 
@@ -245,6 +264,7 @@ const neighboursCheck = tableCheck<k.NeighInfo>(
   () => ({
     noun: 'neighbour',
     field: 'lladdr',
+    macIn: 'value',
     key: (e) => e.dst,
     value: (e) => e.lladdr,
     attrs: (e) => ({ state: e.state.join(',') || 'none' }),
@@ -276,11 +296,13 @@ const fdbCheck = tableCheck<k.FdbInfo>(
   (n) => ({
     noun: 'FDB entry',
     field: 'dst',
+    macIn: 'key',
     key: (e) => e.mac,
     value: (e) => e.dst,
     // the userspace VTEP's own FDB has no per-entry port/VNI/via: only its state is an attribute
-    attrs: (e) => (n.vtep.kind === 'kernel' ? fdbAttrs(e) : { flags: 'self', state: e.state ?? 'dynamic' }),
-    show: (e) => `${e.mac} dst ${e.dst} ${Object.entries(n.vtep.kind === 'kernel' ? fdbAttrs(e) : { state: e.state ?? 'dynamic' }).map(([a, v]) => `${a} ${v}`).join(' ')}`.trim(),
+    // (a netlink NUD_REACHABLE entry shows an empty state: a dynamic entry, aged out by the device)
+    attrs: (e) => (n.vtep.kind === 'kernel' ? fdbAttrs(e) : { flags: 'self', state: e.state || 'dynamic' }),
+    show: (e) => `${e.mac} dst ${e.dst} ${Object.entries(n.vtep.kind === 'kernel' ? fdbAttrs(e) : { state: e.state || 'dynamic' }).map(([a, v]) => `${a} ${v}`).join(' ')}`.trim(),
     tolerated: (e) => n.vtep.learning && e.state !== 'permanent',
     // the kernel's answer (a userspace VTEP floods unknown unicast by head-end replication instead)
     missingCause: n.vtep.kind !== 'kernel' ? undefined : (have) => {

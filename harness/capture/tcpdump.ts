@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { decodePcap, type DecodeOptions, type PcapFile } from './pcap.ts';
+import { currentSignal, InterruptedError } from '../util/scope.ts';
 
 export interface CaptureOptions {
   /** network namespace to capture in (required: vxlab never captures in the root namespace) */
@@ -180,11 +181,19 @@ export async function startCapture(o: CaptureOptions): Promise<CaptureHandle> {
     if (typeof w !== 'string') throw new Error('startCapture: filter must be an array of strings');
   }
   installExitHook();
+  // inside a run's work scope: no capture starts once the run is stopped, and a running one is killed when it stops
+  const signal = currentSignal();
+  if (signal?.aborted) throw new InterruptedError(signal.reason);
   const argv = captureArgv(o);
   const readyTimeoutMs = o.readyTimeoutMs ?? 5000;
 
   const cp = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
   live.add(cp);
+  if (signal) {
+    const onAbort = () => cp.kill('SIGKILL');
+    signal.addEventListener('abort', onAbort, { once: true });
+    cp.once('close', () => signal.removeEventListener('abort', onAbort));
+  }
   let stderr = '';
   let exited = false;
   let exitCode: number | null = null;

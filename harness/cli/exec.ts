@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import type { Command } from './main.ts';
-import { EXIT, requireRoot, UsageError } from './common.ts';
-import { liveRun, targetNs } from './target.ts';
-import { getRuntime } from '../runtime/registry.ts';
+import { resolve } from 'node:path';
+import { pickRunId, requireRoot, UsageError } from './common.ts';
+import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: 'run a command inside a node or pod namespace (exit code passed through)',
@@ -20,27 +19,14 @@ const cmd: Command = {
       head.splice(ri, 2);
     }
     const ci = head.indexOf('--container');
-    const inContainer = ci >= 0;
-    if (inContainer) head.splice(ci, 1);
+    const container = ci >= 0;
+    if (container) head.splice(ci, 1);
     const [file, target] = head;
     if (!file || !target || head.length !== 2) throw new UsageError('exec: expected FILE TARGET -- COMMAND…');
     requireRoot();
-    const { t, state } = liveRun(file, runId);
-    const ns = targetNs(t, target);
-    let full = ['ip', 'netns', 'exec', ns, ...command];
-    if (inContainer) {
-      const n = t.nodes.find((x) => x.name === target);
-      if (!n?.container) throw new UsageError(`exec --container: ${target} is not a container node (runtime ${t.runtime}; pods are namespaces)`);
-      full = getRuntime(t.runtime).execArgv(state, n.name, command);
-    }
-    return await new Promise<number>((res) => {
-      const c = spawn(full[0]!, full.slice(1), { stdio: 'inherit' });
-      c.on('error', (e) => {
-        console.error(`vxlab exec: ${e.message}`);
-        res(127);
-      });
-      c.on('exit', (code, sig) => res(code ?? (sig ? 128 + 15 : EXIT.FAIL)));
-    });
+    const lab = await Lab.attach(file, { runId: pickRunId(resolve(file), runId) });
+    const r = await lab.exec(target, command, { stdio: 'inherit', timeoutMs: 0, container });
+    return r.exitCode;
   },
 };
 export default cmd;

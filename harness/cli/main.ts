@@ -1,5 +1,6 @@
 // vxlab CLI: one file per command; this file only dispatches.
-import { EXIT, renderError, survivePipeClose, UsageError } from './common.ts';
+import { EXIT, renderError, survivePipeClose } from './exit.ts';
+import { UsageError } from '../util/errors.ts';
 
 export interface Command {
   summary: string;
@@ -8,7 +9,7 @@ export interface Command {
   main(argv: string[]): Promise<number>;
 }
 
-const COMMANDS: Record<string, () => Promise<Command>> = {
+export const COMMANDS: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('./validate.ts')).default,
   plan: async () => (await import('./plan.ts')).default,
   up: async () => (await import('./up.ts')).default,
@@ -21,6 +22,28 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   repro: async () => (await import('./repro.ts')).default,
   vtep: async () => (await import('./vtep.ts')).default,
   conformance: async () => (await import('./conformance.ts')).default,
+  graph: async () => (await import('./graph.ts')).default,
+};
+
+/**
+ * One-line summaries for `vxlab --help`, so that help does not load every command (and its dependencies): start-up
+ * matters (npm run bench, row cli). A unit test keeps them equal to each command's own summary; a command missing
+ * here is loaded to get it.
+ */
+export const SUMMARIES: Record<string, string> = {
+  validate: 'check a topology file (schema + semantics); no kernel access',
+  plan: "print every command 'up' would run, per namespace (dry run)",
+  up: 'build the topology in network namespaces',
+  status: 'show the nodes, pods, addresses and VTEPs of a running topology',
+  exec: 'run a command inside a node or pod namespace (exit code passed through)',
+  down: "remove exactly what 'up' created",
+  cleanup: 'reap runs whose up/run process died mid-way (--all: every vxlab run)',
+  run: 'up, run the suites, report, down (default: the shipped flannel-3node topology)',
+  test: 'run the suites against a topology that is already up',
+  repro: 'run a bug-reproduction file and check its expect: block',
+  vtep: 'inspect a userspace VTEP: counters, drop reasons, FDB (vtep stats FILE NODE)',
+  conformance: 'check a CNI plugin chain: the cni/* spec checks plus the network suites on pods it attaches',
+  graph: 'draw a topology (SVG, DOT or Mermaid); with --run-id, its live state and what differs',
 };
 
 export const EXIT_CODES_HELP = `Exit codes:
@@ -35,7 +58,7 @@ async function usage(): Promise<string> {
   const lines = ['vxlab — integration tests for VXLAN overlay pod networks', '', 'Usage: vxlab <command> [options]', '', 'Commands:'];
   for (const [name, load] of Object.entries(COMMANDS)) {
     try {
-      lines.push(`  ${name.padEnd(12)} ${(await load()).summary}`);
+      lines.push(`  ${name.padEnd(12)} ${SUMMARIES[name] ?? (await load()).summary}`);
     } catch {
       /* command not built in this checkout */
     }

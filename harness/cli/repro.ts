@@ -7,7 +7,7 @@ import { runSession } from '../runner/session.ts';
 
 const cmd: Command = {
   summary: "run a bug-reproduction file and check its expect: block",
-  usage: 'vxlab repro FILE… [--reporter pretty|tap|junit|json] [--out DIR] [--keep]',
+  usage: 'vxlab repro FILE… [--reporter pretty|tap|junit|json|html] [--out DIR] [--keep]',
   help: `Runs each FILE with its faults and compares every check with the file's expectations (checks the file does
 not mention must pass). Prints expected against observed for every check. Exits 0 if and only if every
 expectation of every FILE holds.`,
@@ -19,7 +19,10 @@ expectation of every FILE holds.`,
     for (const file of positionals) {
       const r = await runSession({ file, runId: pickRunId(resolve(file), undefined, true), useExpect: true, reporter: values.reporter, outDir: values.out, keep: values.keep, suites: values.suite?.split(',').filter(Boolean) });
       process.stdout.write(r.output);
-      console.log(`repro ${file}: ${r.exitCode === 0 ? 'REPRODUCED (every expectation holds)' : 'EXPECTATIONS DO NOT HOLD'}`);
+      if (r.interrupted) return r.exitCode; // the remaining files are not run
+      const verdict = `repro ${file}: ${r.exitCode === 0 ? 'REPRODUCED (every expectation holds)' : 'EXPECTATIONS DO NOT HOLD'}\n`;
+      // machine formats (tap, junit, json, html) keep stdout to the report itself
+      (!values.reporter || values.reporter === 'pretty' ? process.stdout : process.stderr).write(verdict);
       if (r.exitCode) rc = 1;
     }
     return rc;

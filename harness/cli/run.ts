@@ -23,13 +23,13 @@ export function listChecks(): string {
 
 const cmd: Command = {
   summary: 'up, run the suites, report, down (default: the shipped flannel-3node topology)',
-  usage: 'vxlab run [FILE] [--suite a,b] [--reporter pretty|tap|junit|json] [--out DIR] [--keep] [--run-id ID]',
+  usage: 'vxlab run [FILE] [--suite a,b] [--reporter pretty|tap|junit|json|html] [--out DIR] [--keep] [--run-id ID]',
   help: `Brings the topology up under a fresh run id, applies its faults, runs the suites (and the file's external
 TAP checks), prints the report and tears everything down. With expect: in the file, exits 0 only if every
 expectation holds; otherwise exits 1 if any check failed.
   --suite a,b        only these suites (${suiteNames().join(', ')})
-  --reporter NAME    pretty (default) | tap | junit | json, on stdout
-  --out DIR          also write report.tap, report.xml, report.json to DIR; artifacts go to DIR/<topology>-<run>
+  --reporter NAME    pretty (default) | tap | junit | json | html, on stdout
+  --out DIR          also write report.tap, report.xml, report.json, report.html to DIR; artifacts go to DIR/<topology>-<run>
   --keep             on failure, leave the topology up and print how to get in and how to remove it
   --list             list every check id and exit`,
   async main(argv) {

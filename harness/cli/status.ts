@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { Command } from './main.ts';
-import { EXIT, requireRoot, UsageError } from './common.ts';
-import { liveRun } from './target.ts';
-import { nsExists } from '../runtime/netns/runtime.ts';
-import { isAlive } from '../runtime/state.ts';
+import { resolve } from 'node:path';
+import { EXIT, pickRunId, requireRoot, UsageError } from './common.ts';
+import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: 'show the nodes, pods, addresses and VTEPs of a running topology',
@@ -14,40 +13,19 @@ const cmd: Command = {
     const file = positionals[0];
     if (!file) throw new UsageError('status: expected FILE');
     requireRoot();
-    const { t, state } = liveRun(file, values['run-id']);
-    const out = {
-      runId: t.runId,
-      topology: t.name,
-      file: t.file,
-      status: state.status,
-      createdAt: state.createdAt,
-      layout: t.layout,
-      runtime: t.runtime,
-      segments: t.segments.map((s) => ({ name: s.name, cidr: s.cidr, mtu: s.mtu, ...(s.ns ? { namespace: s.ns, present: nsExists(s.ns) } : {}), ...(s.network ? { network: s.network.name } : {}), interfaces: [s.bridge] })),
-      router: t.routerNs ? { namespace: t.routerNs, present: nsExists(t.routerNs), addresses: t.segments.map((s) => `${s.routerIp}/${s.prefixLen}`) } : undefined,
-      nodes: t.nodes.map((n) => ({
-        name: n.name,
-        namespace: n.ns,
-        present: nsExists(n.ns),
-        ...(n.container ? { container: { name: n.container, id: state.discovered?.[n.name]?.containerId, image: state.discovered?.[n.name]?.image ?? n.image } } : {}),
-        addresses: [`${n.ip}/${n.prefixLen}`, `${n.vtep.ip}/32`, ...(n.bridge ? [`${n.bridge.ip}/${n.podPrefixLen}`] : [])],
-        podSubnet: n.podSubnet,
-        vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu },
-        interfaces: [n.underlayIf, n.vtep.dev, ...(n.bridge ? [n.bridge.name] : []), ...n.pods.map((p) => p.hostIf)],
-        pods: n.pods.map((p) => ({ name: p.name, namespace: p.ns, present: nsExists(p.ns), addresses: [`${p.ip}/${p.prefixLen}`], mtu: p.mtu, interfaces: [p.ifname] })),
-      })),
-      processes: state.processes.map((p) => ({ ...p, alive: isAlive(p.pid, p.startTime) })),
-    };
+    const out = (await Lab.attach(file, { runId: pickRunId(resolve(file), values['run-id']) })).state;
     if (values.json) {
       console.log(JSON.stringify(out, null, 2));
       return EXIT.OK;
     }
-    console.log(`${out.topology} run ${out.runId}: ${out.status} since ${out.createdAt} (runtime ${out.runtime}, layout ${out.layout})`);
+    console.log(`${out.topology} run ${out.runId}: ${out.status} since ${out.createdAt} (runtime ${out.runtime}, layout ${out.layout}${out.builder === 'external' ? ', builder external' : ''})`);
     for (const n of out.nodes) {
-      console.log(`  ${n.name.padEnd(10)} ${n.present ? 'up  ' : 'GONE'} ${n.namespace}  ${n.addresses[0]}  vtep ${n.vtep.device} ${n.vtep.kind} ${n.vtep.mac} ${n.vtep.address} vni ${n.vtep.vni} port ${n.vtep.port} mtu ${n.vtep.mtu}`);
+      const proc = n.vtep.process ? (n.vtep.process.running ? ` pid ${n.vtep.process.pid}` : ` NOT RUNNING (pid ${n.vtep.process.pid} exited)`) : '';
+      console.log(`  ${n.name.padEnd(10)} ${n.present ? 'up  ' : 'GONE'} ${n.namespace}  ${n.addresses[0]}  vtep ${n.vtep.device} ${n.vtep.kind}${proc} ${n.vtep.mac} ${n.vtep.address} vni ${n.vtep.vni} port ${n.vtep.port} mtu ${n.vtep.mtu}${n.vtep.observed ? ` (announced: ${n.vtep.observed.present ? `${n.vtep.observed.mac} ${n.vtep.observed.addresses.join(',') || 'no address'} vni ${n.vtep.observed.vni} port ${n.vtep.observed.port} mtu ${n.vtep.observed.mtu}` : 'no VTEP device'})` : ''}`);
       if (n.container) console.log(`    container ${n.container.name} ${n.container.id?.slice(0, 12) ?? '?'} image ${n.container.image}`);
       for (const p of n.pods) console.log(`    ${p.name.padEnd(8)} ${p.present ? 'up  ' : 'GONE'} ${p.namespace}  ${p.addresses[0]} mtu ${p.mtu}`);
     }
+    if (out.problems.length) console.log(`problems:\n${out.problems.map((p) => `  ${p}`).join('\n')}`);
     return EXIT.OK;
   },
 };

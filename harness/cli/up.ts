@@ -1,10 +1,9 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { Command } from './main.ts';
-import { EXIT, interruptSignal, pickRunId, resolveTopology, UsageError } from './common.ts';
-import { preflight } from './preflight.ts';
-import { up } from '../runtime/lifecycle.ts';
-import { applyFaults } from '../faults/apply.ts';
+import { existsSync } from 'node:fs';
+import { EXIT, interruptSignal, pickRunId, UsageError } from './common.ts';
+import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: 'build the topology in network namespaces',
@@ -14,16 +13,16 @@ const cmd: Command = {
     const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { 'run-id': { type: 'string' }, 'no-faults': { type: 'boolean' } } });
     const file = positionals[0];
     if (!file) throw new UsageError('up: expected FILE');
-    const t = resolveTopology(file, pickRunId(resolve(file), values['run-id']));
-    preflight(['ip', 'bridge', 'sysctl']);
+    if (!existsSync(file)) throw new UsageError(`topology file not found: ${file}`);
     const intr = interruptSignal();
     try {
       const t0 = performance.now();
-      const r = await up(t, { signal: intr.signal });
-      if (!values['no-faults'] && t.faults.length) await applyFaults(r);
-      console.log(`up: ${t.name} run ${t.runId}: ${t.nodes.length} nodes, ${t.nodes.reduce((a, n) => a + n.pods.length, 0)} pods in ${Math.round(performance.now() - t0)} ms`);
-      console.log(`  namespaces: ${t.prefix}-${t.name}-*   (ip netns list | grep ${t.prefix}-)`);
-      console.log(`  remove with: vxlab down ${file}${values['run-id'] ? ` --run-id ${t.runId}` : ''}`);
+      const lab = await Lab.up(file, { runId: pickRunId(resolve(file), values['run-id']), persistent: true, faults: !values['no-faults'], signal: intr.signal });
+      const pods = lab.pods.length;
+      console.log(`up: ${lab.name} run ${lab.runId}: ${lab.nodes.length} nodes, ${pods} pods in ${Math.round(performance.now() - t0)} ms`);
+      for (const s of lab.skippedFaults) console.log(`  fault not applied (${s.id}): ${s.skipReason}`);
+      console.log(`  namespaces: ${lab.prefix}-${lab.name}-*   (ip netns list | grep ${lab.prefix}-)`);
+      console.log(`  remove with: vxlab down ${file}${values['run-id'] ? ` --run-id ${lab.runId}` : ''}`);
       return EXIT.OK;
     } finally {
       intr.dispose();

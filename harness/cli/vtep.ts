@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import type { Command } from './main.ts';
-import { EXIT, requireRoot, UsageError } from './common.ts';
-import { liveRun } from './target.ts';
-import { readVtepStats, formatVtepStats } from '../vtep/stats.ts';
-import { vtepPaths } from '../runtime/vtep-launch.ts';
+import { resolve } from 'node:path';
+import { EXIT, pickRunId, requireRoot, UsageError } from './common.ts';
+import { Lab } from '../api/lab.ts';
+import { formatVtepStats } from '../vtep/stats.ts';
 
 const cmd: Command = {
   summary: "inspect a userspace VTEP: counters, drop reasons, FDB (vtep stats FILE NODE)",
@@ -14,11 +14,10 @@ const cmd: Command = {
     const [sub, file, node] = positionals;
     if (sub !== 'stats' || !file || !node) throw new UsageError('vtep: expected stats FILE NODE');
     requireRoot();
-    const { t, state } = liveRun(file, values['run-id']);
-    const n = t.nodes.find((x) => x.name === node);
-    if (!n) throw new UsageError(`unknown node '${node}'; expected one of: ${t.nodes.map((x) => x.name).join(', ')}`);
-    if (n.vtep.kind !== 'userspace') throw new UsageError(`${node} uses a kernel VTEP (${n.vtep.dev}); inspect it with: vxlab exec ${file} ${node} -- ip -s -d link show ${n.vtep.dev}`);
-    const s = await readVtepStats(vtepPaths(state.workDir, n.name).control);
+    const lab = await Lab.attach(file, { runId: pickRunId(resolve(file), values['run-id']) });
+    const n = lab.node(node);
+    if (n.vtep.kind !== 'userspace') throw new UsageError(`${node} uses a kernel VTEP (${n.vtep.device}); inspect it with: vxlab exec ${file} ${node} -- ip -s -d link show ${n.vtep.device}`);
+    const s = await lab.vtepStats(node);
     console.log(values.json ? JSON.stringify(s, null, 2) : formatVtepStats(s));
     return EXIT.OK;
   },

@@ -2,8 +2,10 @@
 import type { Fault } from '../topology/schema.ts';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { run } from '../util/exec.ts';
-import { which } from '../cli/preflight.ts';
+import { which } from '../util/preflight.ts';
 import { overlayEntries } from '../plan/plan.ts';
+import type { CheckResult } from '../report/types.ts';
+import { InterruptedError, throwIfAborted, withScope } from '../util/scope.ts';
 
 export interface FaultTarget {
   topology: ResolvedTopology;
@@ -114,6 +116,63 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
   }
 }
 
-export async function applyFaults(r: { topology: ResolvedTopology }): Promise<void> {
-  for (const f of r.topology.faults) await applyFault(r.topology, f);
+export class FaultError extends Error {
+  readonly code = 'VXLAB_COMMAND_FAILED';
+}
+
+/**
+ * Apply a topology's faults in order (vxlab up, Lab.up). If one fails, or the signal stops it, the topology is rolled
+ * back like any other failed up — nothing stays behind that the user did not get. A fault the host cannot apply
+ * (FaultSkip) is not a failure: it comes back as a skip result.
+ */
+export async function applyFaults(r: { topology: ResolvedTopology; down(): Promise<void> }, signal?: AbortSignal, say?: (m: string) => void): Promise<CheckResult[]> {
+  const faults = r.topology.faults;
+  const skips: CheckResult[] = [];
+  let i = 0;
+  try {
+    await withScope({ signal }, async () => {
+      for (; i < faults.length; i++) {
+        throwIfAborted(signal);
+        say?.(`fault: ${describeFault(faults[i]!)}`);
+        try {
+          await applyFault(r.topology, faults[i]!);
+        } catch (e) {
+          if (e instanceof FaultSkip) skips.push(faultSkipResult(faults[i]!, e));
+          else throw e;
+        }
+      }
+    });
+  } catch (e) {
+    await r.down();
+    if (e instanceof InterruptedError) throw Object.assign(new Error('interrupted while applying faults; rolled back'), { code: 'VXLAB_ABORTED' });
+    throw new FaultError(`faults[${i}] (${describeFault(faults[i]!)}) could not be applied; the topology was rolled back: ${(e as Error).message}`);
+  }
+  return skips;
+}
+
+/** The result a fault the host cannot apply leaves in the report: a skip with the reason. */
+export function faultSkipResult(f: Fault, e: FaultSkip): CheckResult {
+  return { id: `faults/${f.kind}`, suite: 'faults', title: describeFault(f), status: 'skip', skipReason: e.message, message: e.message, durationMs: 0 };
+}
+
+/**
+ * Apply faults in order; one the host cannot apply (FaultSkip) becomes a skip result, anything else throws.
+ * With a signal, the work runs in its scope: once it fires nothing new starts and InterruptedError is thrown.
+ */
+export async function applyFaultsReporting(t: ResolvedTopology, faults: Fault[], say?: (m: string) => void, signal?: AbortSignal): Promise<CheckResult[]> {
+  const skips: CheckResult[] = [];
+  const body = async () => {
+    for (const f of faults) {
+      throwIfAborted(signal);
+      say?.(`fault: ${describeFault(f)}`);
+      try {
+        await applyFault(t, f);
+      } catch (e) {
+        if (e instanceof FaultSkip) skips.push(faultSkipResult(f, e));
+        else throw e;
+      }
+    }
+  };
+  await (signal ? withScope({ signal }, body) : body());
+  return skips;
 }

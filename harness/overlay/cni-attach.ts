@@ -8,7 +8,7 @@
 // in <workDir>/cni/attachments.json, written before each ADD; teardown DELs from it in reverse order.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../cli/common.ts';
+import { UsageError } from '../util/errors.ts';
 import {
   type CniResult,
   CniConfigError,

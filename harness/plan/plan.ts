@@ -1,5 +1,6 @@
 // plan: ResolvedTopology → ordered operations per namespace. Pure and printable (`vxlab plan FILE`).
-import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
+import type { ResolvedNode, ResolvedSetupStep, ResolvedTopology } from '../topology/resolved.ts';
+import { dirname } from 'node:path';
 import { allPods, namespaces } from '../topology/resolved.ts';
 import { getRuntime } from '../runtime/registry.ts';
 
@@ -13,7 +14,9 @@ export type Op =
   /** one `ip netns exec NS ethtool -K DEV feature on|off …` process */
   | { kind: 'ethtool'; dev: string; features: Record<string, 'on' | 'off'> }
   /** start the userspace VTEP of this node (creates its TAP device) and wait until it is ready */
-  | { kind: 'vtep'; node: string };
+  | { kind: 'vtep'; node: string }
+  /** builder: external — run this node's setup programs (harness/overlay/external.ts) and wait until they are ready */
+  | { kind: 'setup'; node: string; cwd: string; steps: ResolvedSetupStep[] };
 
 export interface NsSteps {
   ns: string;
@@ -23,6 +26,8 @@ export interface NsSteps {
 
 export interface Stage {
   name: string;
+  /** builder: external — the setup stage: every node at once (agents may wait for each other's announcements) */
+  setup?: boolean;
   /** namespaces in one stage are independent and run concurrently */
   steps: NsSteps[];
 }
@@ -37,6 +42,11 @@ export interface Plan {
   stages: Stage[];
   /** overlay.cni: pods attached by CNI ADD after the stages (harness/overlay/cni-attach.ts), in this order per node */
   cni?: { conflist: string; binDir: string[]; attach: { nodeNs: string; podNs: string; containerId: string; ifName: string }[] };
+}
+
+/** setup programs run in the topology file's directory */
+export function setupCwd(t: ResolvedTopology): string {
+  return t.file ? dirname(t.file) : process.cwd();
 }
 
 function remotes(t: ResolvedTopology, n: ResolvedNode): ResolvedNode[] {
@@ -63,26 +73,11 @@ export function overlayEntries(t: ResolvedTopology, n: ResolvedNode): { neigh: s
   return { neigh, fdb, routes };
 }
 
-function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
-  const ops: Op[] = [];
-  const v = n.vtep;
-  // the node's underlay eth0 (netns: address and default route; docker: Docker assigned the address)
-  const a: string[] = getRuntime(t.runtime).nodeUnderlay(t, n);
-  // a large L2 segment: the underlay neighbours are written permanently (see normalize: staticArp)
-  if (n.underlayNeighbours) for (const [ip, mac] of n.underlayNeighbours) a.push(`neigh replace ${ip} lladdr ${mac} dev ${n.underlayIf} nud permanent`);
-  if (v.kind === 'kernel') a.push(vxlanLinkLine(n));
-  // a kernel VTEP exists once this batch ran, so the rest of the node goes into the same process;
-  // a userspace VTEP must be started (it creates the TAP) before its address, neighbours and bridge follow
-  let b: string[] = a;
-  if (v.kind === 'userspace') {
-    ops.push({ kind: 'ip', lines: a });
-    ops.push({ kind: 'vtep', node: n.name });
-    b = [];
-  }
-  const { neigh, fdb, routes } = overlayEntries(t, n);
-  b.push(`addr add ${v.ip}/32 dev ${v.dev}`, `link set ${v.dev} up`);
+/** The node side of the built-in pod attachment: cni0 and host veths (flannel), or cali veths and /32 routes (calico). */
+function podAttachLines(t: ResolvedTopology, n: ResolvedNode): string[] {
   // overlay.cni: the plugin chain owns pod attachment (cni0 / host veths / pod routes), vxlab only the overlay
   const cni = !!t.cni;
+  const b: string[] = [];
   if (n.bridge && !cni) {
     b.push(`link add ${n.bridge.name} type bridge`, `addr add ${n.bridge.ip}/${n.podPrefixLen} dev ${n.bridge.name}`, `link set ${n.bridge.name} up`);
   }
@@ -94,6 +89,44 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   // calico: pods resolve their gateway 169.254.1.1 by proxy ARP, which answers only for a destination the node routes
   // out of another interface. Real nodes have a default route for that; vxlab's nodes get a host route on lo.
   if (t.layout === 'calico' && n.pods.length && !cni) b.push(`route add ${n.pods[0]!.gateway}/32 dev lo`);
+  return b;
+}
+
+function podAttachSysctls(t: ResolvedTopology, n: ResolvedNode): Record<string, string> {
+  const sys: Record<string, string> = {};
+  if (t.layout === 'calico' && !t.cni) {
+    for (const p of n.pods) {
+      sys[`net.ipv4.conf.${p.hostIf}.proxy_arp`] = '1';
+      sys[`net.ipv4.neigh.${p.hostIf}.proxy_delay`] = '0';
+    }
+  }
+  return sys;
+}
+
+function underlayLines(t: ResolvedTopology, n: ResolvedNode): string[] {
+  // the node's underlay eth0 (netns: address and default route; docker: Docker assigned the address)
+  const a: string[] = [...getRuntime(t.runtime).nodeUnderlay(t, n)];
+  // a large L2 segment: the underlay neighbours are written permanently (see normalize: staticArp)
+  if (n.underlayNeighbours) for (const [ip, mac] of n.underlayNeighbours) a.push(`neigh replace ${ip} lladdr ${mac} dev ${n.underlayIf} nud permanent`);
+  return a;
+}
+
+function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
+  const ops: Op[] = [];
+  const v = n.vtep;
+  const a = underlayLines(t, n);
+  if (v.kind === 'kernel') a.push(vxlanLinkLine(n));
+  // a kernel VTEP exists once this batch ran, so the rest of the node goes into the same process;
+  // a userspace VTEP must be started (it creates the TAP) before its address, neighbours and bridge follow
+  let b: string[] = a;
+  if (v.kind === 'userspace') {
+    ops.push({ kind: 'ip', lines: a });
+    ops.push({ kind: 'vtep', node: n.name });
+    b = [];
+  }
+  const { neigh, fdb, routes } = overlayEntries(t, n);
+  b.push(`addr add ${v.ip}/32 dev ${v.dev}`, `link set ${v.dev} up`);
+  b.push(...podAttachLines(t, n));
   b.push(...neigh);
   ops.push({ kind: 'ip', lines: b });
   // the userspace VTEP keeps its FDB itself (static entries come from the topology)
@@ -103,13 +136,7 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   // So when any peer is userspace, the kernel device computes checksums in software, as a real NIC would.
   if (v.kind === 'kernel' && t.nodes.some((o) => o.vtep.kind === 'userspace')) ops.push({ kind: 'ethtool', dev: v.dev, features: { tx: 'off' } });
   if (routes.length) ops.push({ kind: 'ip', lines: routes });
-  const sys: Record<string, string> = { 'net.ipv4.ip_forward': '1' };
-  if (t.layout === 'calico' && !cni) {
-    for (const p of n.pods) {
-      sys[`net.ipv4.conf.${p.hostIf}.proxy_arp`] = '1';
-      sys[`net.ipv4.neigh.${p.hostIf}.proxy_delay`] = '0';
-    }
-  }
+  const sys: Record<string, string> = { 'net.ipv4.ip_forward': '1', ...podAttachSysctls(t, n) };
   ops.push({ kind: 'sysctl', settings: sys });
   return ops;
 }
@@ -120,12 +147,25 @@ export function plan(t: ResolvedTopology): Plan {
   const rt = getRuntime(t.runtime);
   const under = rt.underlayStage(t);
   if (under) stages.push(under);
-  // 2. nodes (and the router)
-  const nodeSteps: NsSteps[] = t.nodes.map((n) => ({ ns: n.ns, ops: nodeOps(t, n) }));
+  // 2. nodes (and the router); builder: external — only the underlay and forwarding, then the setup programs, then pods
+  const ext = t.builder === 'external';
+  const nodeSteps: NsSteps[] = t.nodes.map((n) => ({
+    ns: n.ns,
+    ops: ext ? [{ kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1' } }] : nodeOps(t, n),
+  }));
   if (t.routerNs) {
     nodeSteps.unshift({ ns: t.routerNs, ops: [{ kind: 'ip', lines: rt.routerUnderlay(t) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1' } }] });
   }
   stages.push({ name: 'nodes', steps: nodeSteps });
+  if (ext) {
+    stages.push({ name: 'setup', setup: true, steps: t.nodes.map((n) => ({ ns: n.ns, ops: [{ kind: 'setup', node: n.name, cwd: setupCwd(t), steps: n.setup }] })) });
+    const attach: NsSteps[] = t.nodes.map((n) => {
+      const lines = podAttachLines(t, n);
+      const sys = podAttachSysctls(t, n);
+      return { ns: n.ns, ops: [...(lines.length ? [{ kind: 'ip', lines } as Op] : []), ...(Object.keys(sys).length ? [{ kind: 'sysctl', settings: sys } as Op] : [])] };
+    });
+    if (attach.some((s) => s.ops.length)) stages.push({ name: 'attach', steps: attach.filter((s) => s.ops.length) });
+  }
   // 3. pods (with overlay.cni they are attached by CNI ADD after the stages: see harness/overlay/cni-attach.ts)
   if (!t.cni) stages.push({
     name: 'pods',
@@ -179,5 +219,14 @@ export function renderOp(ns: string, op: Op): string[] {
       return [`nsenter --net=/var/run/netns/${ns} ethtool -K ${op.dev} ${Object.entries(op.features).map(([k, v]) => `${k} ${v}`).join(' ')}`];
     case 'vtep':
       return [`# start userspace VTEP for ${op.node} in ${ns} (vxlab vtep process; creates its TAP device)`];
+    case 'setup':
+      return [
+        `# setup programs of ${op.node} (builder: external): cwd ${op.cwd}, VXLAB_NODE=${op.node} and the node's other facts in VXLAB_*`,
+        ...op.steps.map((st) => {
+          const what = st.daemon ? 'daemon' : `runs to exit 0 within ${st.timeoutSec} s`;
+          const ready = st.ready ? `; ready when ${[st.ready.device && `device ${st.ready.device} exists`, st.ready.command && `${st.ready.command.join(' ')} exits 0`].filter(Boolean).join(' and ')} (within ${st.ready.timeoutSec} s)` : '';
+          return `ip netns exec ${ns} ${st.command.join(' ')}   # ${what}${ready}`;
+        }),
+      ];
   }
 }

@@ -1,4 +1,5 @@
 // Counts bytes of one TCP connection, prints "received N", exits. Bounded by a timeout.
+// Every failure is one line on stdout ("error <code> <message>"), never a stack trace.
 import net from 'node:net';
 const [host, port, timeoutMs] = process.argv.slice(2);
 let n = 0;
@@ -9,4 +10,5 @@ const srv = net.createServer((s) => {
   s.on('error', (e) => { console.log(`error ${e.message}`); });
   s.on('close', () => { clearTimeout(timer); console.log(`received ${n}`); srv.close(); process.exit(0); });
 });
+srv.on('error', (e) => { console.log(`error listen on ${host}:${port}: ${e.code ?? e.message}`); process.exit(1); });
 srv.listen(Number(port), host, () => console.log('listening'));

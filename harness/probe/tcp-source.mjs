@@ -16,4 +16,4 @@ const s = net.connect(Number(port), host, () => {
   };
   pump();
 });
-s.on('error', (e) => { console.error(e.message); process.exit(1); });
+s.on('error', (e) => { console.error(`connect to ${host}:${port}: ${e.code ?? e.message}`); process.exit(1); });

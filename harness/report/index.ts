@@ -6,14 +6,17 @@ import { toTap } from './tap.ts';
 import { toJUnit } from './junit.ts';
 import { toJson } from './json.ts';
 import { renderPretty } from './pretty.ts';
+import { toHtml } from './html.ts';
 
-export type Reporter = (report: RunReport) => string;
+/** A reporter renders a whole run; it may be async (the HTML reporter lays out the topology picture). */
+export type Reporter = (report: RunReport) => string | Promise<string>;
 
 export const reporters = {
   pretty: (report: RunReport) => renderPretty(report),
   tap: (report: RunReport) => toTap(report),
   junit: (report: RunReport) => toJUnit(report),
   json: (report: RunReport) => toJson(report),
+  html: (report: RunReport) => toHtml(report),
 } as const satisfies Record<string, Reporter>;
 
 export type ReporterName = keyof typeof reporters;
@@ -38,26 +41,29 @@ export function getReporter(name: string): Reporter {
 }
 
 /** The files written by writeReports when an output directory is given. */
-export const REPORT_FILES = { tap: 'report.tap', junit: 'report.xml', json: 'report.json' } as const;
+export const REPORT_FILES = { tap: 'report.tap', junit: 'report.xml', json: 'report.json', html: 'report.html' } as const;
 
 export interface WriteReportsOptions {
   reporter: string;
-  /** when set, also write report.tap, report.xml (JUnit) and report.json here (created if missing) */
+  /** when set, also write report.tap, report.xml (JUnit), report.json and report.html here (created if missing) */
   outDir?: string;
 }
 
 /**
  * Render `report` with the chosen reporter and return that text (for stdout). With `outDir`,
- * also write the TAP, JUnit and JSON files there. The reporter name is validated first,
- * so an unknown name throws before anything is written.
+ * also write the TAP, JUnit, JSON and HTML files there (the HTML's artifact links are relative to
+ * outDir). The reporter name is validated first, so an unknown name throws before anything is written.
  */
-export function writeReports(report: RunReport, opts: WriteReportsOptions): string {
+export async function writeReports(report: RunReport, opts: WriteReportsOptions): Promise<string> {
   const reporter = getReporter(opts.reporter);
   if (opts.outDir) {
     mkdirSync(opts.outDir, { recursive: true });
     writeFileSync(join(opts.outDir, REPORT_FILES.tap), toTap(report));
     writeFileSync(join(opts.outDir, REPORT_FILES.junit), toJUnit(report));
     writeFileSync(join(opts.outDir, REPORT_FILES.json), toJson(report));
+    const html = await toHtml(report, { baseDir: opts.outDir });
+    writeFileSync(join(opts.outDir, REPORT_FILES.html), html);
+    if (opts.reporter === 'html') return html;
   }
   return reporter(report);
 }
@@ -65,5 +71,6 @@ export function writeReports(report: RunReport, opts: WriteReportsOptions): stri
 export { toTap, escapeTap } from './tap.ts';
 export { toJUnit } from './junit.ts';
 export { toJson } from './json.ts';
+export { toHtml } from './html.ts';
 export { renderPretty, Progress, summaryLine } from './pretty.ts';
 export { ingestTap, parseTap, runTapScript } from './tap-ingest.ts';

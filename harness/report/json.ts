@@ -7,7 +7,9 @@ export interface JsonReport extends RunReport {
 }
 
 export function toJsonReport(report: RunReport): JsonReport {
-  return { ...report, summary: summarize(report.results) };
+  // the resolved topology is written as resolved.json among the artifacts; the report stays about results
+  const { resolved: _resolved, ...rest } = report;
+  return { ...rest, summary: summarize(report.results) };
 }
 
 /** Pretty-printed JSON (2-space indent, trailing newline). bigint/Map/Set/cycles are made serialisable. */

@@ -1,4 +1,7 @@
 // The result model shared by suites, the runner and every reporter.
+import type { ResolvedTopology } from '../topology/resolved.ts';
+import type { Verdict } from '../runner/expect.ts';
+
 export type Status = 'pass' | 'fail' | 'skip';
 
 export interface CheckResult {
@@ -23,6 +26,19 @@ export interface CheckResult {
   artifacts?: string;
   /** nested results, e.g. an ingested external TAP script */
   subtests?: CheckResult[];
+  /** a reachability matrix (connectivity suite), for heat maps */
+  matrix?: MatrixData;
+}
+
+/** Pod-to-pod matrices, one string per source row, one character per target: '1' yes, '0' no. */
+export interface MatrixData {
+  /** node/pod */
+  pods: string[];
+  ips: string[];
+  expected: string[];
+  actual: string[];
+  /** the cells this check judges (e.g. full-mesh: the pairs expected reachable) */
+  judged: string[];
 }
 
 export interface RunReport {
@@ -33,6 +49,12 @@ export interface RunReport {
   durationMs: number;
   results: CheckResult[];
   artifactsDir?: string;
+  /** stopped by SIGINT/SIGTERM: results holds the checks that finished before it */
+  interrupted?: boolean;
+  /** the resolved topology the run compared against (the HTML report draws it; the JSON report leaves it out) */
+  resolved?: ResolvedTopology;
+  /** repro: the file's expectations, judged */
+  expectations?: { verdicts: Verdict[]; missing: string[]; /** expectations of suites not run (--suite) */ notJudged?: string[] };
 }
 
 export function summarize(results: CheckResult[]): { pass: number; fail: number; skip: number; total: number } {

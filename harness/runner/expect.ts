@@ -20,12 +20,26 @@ function norm(e: ExpectResult): { result: Status; message?: string } {
   return typeof e === 'string' ? { result: e } : e;
 }
 
-/** Unknown ids are errors, not silent passes. */
+/** The message pattern as a RegExp, or why it is not one. */
+export function compilePattern(pattern: string): RegExp | string {
+  try {
+    return new RegExp(pattern);
+  } catch (e) {
+    return (e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
+  }
+}
+
+/** Unknown ids and invalid message patterns are errors, not silent passes (or crashes after the run). */
 export function validateExpect(loaded: Loaded, expect: Record<string, ExpectResult>, known: string[], suites: string[]): void {
   const issues = [];
-  for (const key of Object.keys(expect)) {
-    if (known.includes(key) || suites.includes(key) || key.startsWith('external/')) continue;
-    issues.push({ loc: loaded.locate(['expect', key], true), key: `expect.${key}`, message: `unknown check id or suite '${key}'; expected a suite (${suites.join(', ')}) or a check id such as ${known.slice(0, 4).join(', ')} (vxlab run --list shows all)` });
+  for (const [key, value] of Object.entries(expect)) {
+    if (!(known.includes(key) || suites.includes(key) || key.startsWith('external/'))) {
+      issues.push({ loc: loaded.locate(['expect', key], true), key: `expect.${key}`, message: `unknown check id or suite '${key}'; expected a suite (${suites.join(', ')}) or a check id such as ${known.slice(0, 4).join(', ')} (vxlab run --list shows all)` });
+    }
+    if (typeof value === 'object' && value.message !== undefined) {
+      const re = compilePattern(value.message);
+      if (typeof re === 'string') issues.push({ loc: loaded.locate(['expect', key, 'message']), key: `expect.${key}.message`, message: `invalid regular expression /${value.message}/: ${re}` });
+    }
   }
   if (issues.length) throw new TopologyError(issues);
 }
@@ -63,7 +77,8 @@ export function judge(results: CheckResult[], expect: Record<string, ExpectResul
 
 function matches(r: CheckResult, pattern?: string): boolean {
   if (!pattern) return true;
-  const re = new RegExp(pattern);
+  const re = compilePattern(pattern);
+  if (typeof re === 'string') return false; // validate rejects these; an expectation that cannot match does not hold
   return [r.message ?? '', ...(r.diffs ?? [])].some((s) => re.test(s));
 }
 

@@ -5,18 +5,59 @@ import type { CheckResult } from '../report/types.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import type { CheckContext, SuiteDef } from './check.ts';
 import { namespaces } from '../topology/resolved.ts';
-import { run, pool } from '../util/exec.ts';
+import { run, pool, stripStack } from '../util/exec.ts';
 import { nsExists } from '../runtime/netns/runtime.ts';
+import { InterruptedError, whenAborted, withScope } from '../util/scope.ts';
+import type { HealthProblem } from './health.ts';
 
 export interface RunSuitesOptions {
   workDir: string;
   onProgress?: (msg: string) => void;
   onResult?: (r: CheckResult) => void;
+  /** SIGINT/SIGTERM (or a caller's stop): the check in flight is abandoned, its probes killed, no further check runs */
+  signal?: AbortSignal;
+  /** mid-run faults (vanished namespace, dead VTEP): looked at before each check and every `healthIntervalMs` during one */
+  health?: (phase: 'before' | 'during') => HealthProblem[];
+  healthIntervalMs?: number;
 }
 
-export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunSuitesOptions): Promise<{ results: CheckResult[]; kept: string[] }> {
+export interface RunSuitesResult {
+  results: CheckResult[];
+  kept: string[];
+  /** stopped by the signal: `results` holds the checks that finished before it */
+  interrupted: boolean;
+}
+
+/** The id under which mid-run faults are reported (once, as a failure). */
+export const HEALTH_ID = 'run/health';
+
+class HealthStop extends Error {
+  constructor(readonly problems: HealthProblem[]) {
+    super(problems.map((p) => p.message).join('; '));
+  }
+}
+
+export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunSuitesOptions): Promise<RunSuitesResult> {
   const kept: string[] = [];
   const results: CheckResult[] = [];
+  let broken: HealthProblem[] | undefined;
+  let started = false;
+  const push = (r: CheckResult) => {
+    results.push(r);
+    o.onResult?.(r);
+  };
+  const reportHealth = (problems: HealthProblem[]) => {
+    broken = problems;
+    push({
+      id: HEALTH_ID,
+      suite: 'run',
+      title: 'the topology stays intact while the checks run (namespaces, VTEP processes)',
+      status: 'fail',
+      message: problems.map((p) => p.message).join('; '),
+      diffs: problems.length > 1 ? problems.map((p) => p.message) : undefined,
+      durationMs: 0,
+    });
+  };
   for (const suite of suites) {
     const memo = new Map<string, Promise<unknown>>();
     const ctx: CheckContext = {
@@ -30,20 +71,63 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
       },
     };
     for (const c of suite.checks) {
+      if (o.signal?.aborted) return { results, kept, interrupted: true };
+      if (!broken) {
+        const problems = o.health?.(started ? 'during' : 'before') ?? [];
+        if (problems.length) reportHealth(problems);
+      }
+      if (broken) {
+        const why = `not run: ${broken[0]!.message}${broken.length > 1 ? ` (and ${broken.length - 1} more)` : ''} (see ${HEALTH_ID})`;
+        push({ id: c.id, suite: suite.name, title: c.title, status: 'skip', skipReason: why, message: why, durationMs: 0 });
+        continue;
+      }
       o.onProgress?.(c.id);
+      started = true;
       const t0 = performance.now();
+      // the check's own stop: fired by the run's signal or by a mid-run fault; its probes and captures die with it
+      const stop = new AbortController();
+      const onOuter = () => stop.abort(o.signal!.reason);
+      o.signal?.addEventListener('abort', onOuter, { once: true });
+      const timer = o.health
+        ? setInterval(() => {
+            const problems = o.health!('during');
+            if (problems.length) stop.abort(new HealthStop(problems));
+          }, o.healthIntervalMs ?? 250)
+        : undefined;
+      const stopped = whenAborted(stop.signal);
       let r: CheckResult;
       try {
-        const out = await c.run(ctx);
+        const out = await Promise.race([withScope({ signal: stop.signal }, () => c.run(ctx)), stopped.promise]);
         r = { id: c.id, suite: suite.name, title: c.title, ...out, durationMs: Math.round(performance.now() - t0) };
       } catch (e: any) {
-        r = { id: c.id, suite: suite.name, title: c.title, status: 'fail', message: `check crashed: ${e?.message ?? e}`, durationMs: Math.round(performance.now() - t0) };
+        const reason = stop.signal.aborted ? stop.signal.reason : undefined;
+        if (o.signal?.aborted) return { results, kept, interrupted: true };
+        if (reason instanceof HealthStop) {
+          reportHealth(reason.problems);
+          const why = `stopped: ${reason.problems[0]!.message} (see ${HEALTH_ID})`;
+          push({ id: c.id, suite: suite.name, title: c.title, status: 'skip', skipReason: why, message: why, durationMs: Math.round(performance.now() - t0) });
+          continue;
+        }
+        const msg = e instanceof InterruptedError ? e.message : stripStack(String(e?.message ?? e));
+        r = { id: c.id, suite: suite.name, title: c.title, status: 'fail', message: `check crashed: ${msg}`, durationMs: Math.round(performance.now() - t0) };
+      } finally {
+        clearInterval(timer);
+        stopped.dispose();
+        o.signal?.removeEventListener('abort', onOuter);
       }
-      results.push(r);
-      o.onResult?.(r);
+      // a fault that struck while the check ran explains its result better than the result itself
+      if (o.signal?.aborted) return { results, kept, interrupted: true };
+      const after = o.health?.('during') ?? [];
+      if (after.length) {
+        reportHealth(after);
+        const why = `stopped: ${after[0]!.message} (see ${HEALTH_ID})`;
+        push({ id: c.id, suite: suite.name, title: c.title, status: 'skip', skipReason: why, message: why, durationMs: r.durationMs });
+        continue;
+      }
+      push(r);
     }
   }
-  return { results, kept };
+  return { results, kept, interrupted: false };
 }
 
 /** On failure: pcaps, `ip -j` dumps of every namespace, and the resolved topology, into DIR. */

@@ -1,22 +1,27 @@
 // A whole run: resolve → up → faults → suites (+ external TAP checks) → expectations → report → down.
 import { dirname, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { loadTopology, locateSemantic } from '../topology/load.ts';
-import { normalize } from '../topology/normalize.ts';
+import { loadTopology } from '../topology/load.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import type { CheckResult, RunReport } from '../report/types.ts';
 import { getReporter, writeReports, Progress, runTapScript } from '../report/index.ts';
 import { up, teardown, type Running } from '../runtime/lifecycle.ts';
-import { readState, type RunState } from '../runtime/state.ts';
-import { applyFault, describeFault, FaultSkip } from '../faults/apply.ts';
-import { runSuites, writeArtifacts } from './runner.ts';
-import { judge, notJudged, renderVerdicts, unmatched, validateExpect, type Verdict } from './expect.ts';
-import { checkIds, getSuites, suiteNames } from '../../suites/index.ts';
+import { readState, writeState, type RunState } from '../runtime/state.ts';
+import { applyFaultsReporting } from '../faults/apply.ts';
+import { HEALTH_ID, runSuites, writeArtifacts } from './runner.ts';
+import { judge, notJudged, renderVerdicts, unmatched, type Verdict } from './expect.ts';
+import { getSuites } from '../../suites/index.ts';
 import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
-import { interruptSignal } from '../cli/common.ts';
+import { processInterrupt } from '../util/signals.ts';
+import { InterruptedError, throwIfAborted, withScope } from '../util/scope.ts';
+import { healthProblems } from './health.ts';
+import { resolveChecked, resolveStatic } from './validate.ts';
+import { daemonsResult, observeIdentities, setupLogs } from '../overlay/external.ts';
 
 export interface SessionOptions {
   file: string;
+  /** already resolved (Lab.test: the lab's own topology, with the faults it applied); default: resolve `file` */
+  topology?: ResolvedTopology;
   runId: string;
   suites?: string[];
   reporter?: string;
@@ -29,6 +34,11 @@ export interface SessionOptions {
   attach?: boolean;
   /** print progress to stderr */
   quiet?: boolean;
+  /**
+   * Stops the session: the work in flight (probes, captures, helpers) is killed, what this session created is torn
+   * down, and the result has `interrupted` set (exit code 130). Without one, SIGINT/SIGTERM do this.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SessionResult {
@@ -42,22 +52,21 @@ export interface SessionResult {
   artifactsDir?: string;
   kept: boolean;
   topology: ResolvedTopology;
+  /** stopped by a signal: `report.results` holds the checks that finished before it */
+  interrupted?: boolean;
 }
 
+/** Load, normalize and check the expectations (synchronous; `resolveChecked` also checks overlay.cni). */
 export function resolveWithExpect(file: string, runId: string): ResolvedTopology {
-  const loaded = loadTopology(file);
-  let t: ResolvedTopology;
-  try {
-    t = normalize(loaded.topology, { runId, file: loaded.file });
-  } catch (e) {
-    throw locateSemantic(loaded, e);
-  }
-  validateExpect(loaded, t.expect, checkIds(), suiteNames());
-  return t;
+  return resolveStatic(loadTopology(file), runId);
+}
+
+function interruptedBy(signal: AbortSignal): string {
+  return typeof signal.reason === 'string' ? signal.reason : 'a stop request';
 }
 
 export async function runSession(o: SessionOptions): Promise<SessionResult> {
-  const t = resolveWithExpect(o.file, o.runId);
+  const t = o.topology ?? (await resolveChecked(o.file, o.runId));
   const reporter = o.reporter ?? 'pretty';
   getReporter(reporter); // unknown reporter: fail before touching the host
   const suites = getSuites(o.suites);
@@ -67,106 +76,137 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   const t0 = performance.now();
   let running: Running | undefined;
   let state: RunState | undefined;
-  const intr = interruptSignal();
+  // installed for the whole session, teardown included: a second Ctrl-C cannot cut the teardown short
+  const intr = o.signal ? undefined : processInterrupt();
+  const signal = o.signal ?? intr!.signal;
   const results: CheckResult[] = [];
   let kept: string[] = [];
   let keepUp = false;
+  let interrupted = false;
+  let stage = 'up';
   try {
-    if (o.attach) {
-      state = readState(t.runId);
-      if (!state) throw Object.assign(new Error(`run ${t.runId} of ${o.file} is not up; start it with 'vxlab up ${o.file}'`), { code: 'VXLAB_NOT_UP' });
-      // pods attached by a CNI plugin have the addresses the plugin gave them, recorded at up
-      if (t.cni) {
-        const att = readAttachments(state.workDir);
-        if (att) applyAttachments(t, att);
-      }
-    } else {
-      say(`up ${t.name}`);
-      running = await up(t, { ephemeral: true, signal: intr.signal, onStage: (s) => say(`up: ${s}`) });
-      state = running.state;
-      for (const f of t.faults) {
-        say(`fault: ${describeFault(f)}`);
-        try {
-          await applyFault(t, f);
-        } catch (e) {
-          if (e instanceof FaultSkip) results.push({ id: `faults/${f.kind}`, suite: 'faults', title: describeFault(f), status: 'skip', skipReason: e.message, message: e.message, durationMs: 0 });
-          else throw e;
+    try {
+      if (o.attach) {
+        state = readState(t.runId);
+        if (!state) throw Object.assign(new Error(`run ${t.runId} of ${o.file} is not up; start it with 'vxlab up ${o.file}'`), { code: 'VXLAB_NOT_UP' });
+        // pods attached by a CNI plugin have the addresses the plugin gave them, recorded at up
+        if (t.cni) {
+          const att = readAttachments(state.workDir);
+          if (att) applyAttachments(t, att);
         }
+      } else {
+        say(`up ${t.name}`);
+        running = await up(t, { ephemeral: true, signal, onStage: (s) => say(`up: ${s}`) });
+        state = running.state;
+        await observeIdentities(t); // builder: external — faults and suites see what the nodes announce
+        stage = 'faults';
+        results.push(...(await applyFaultsReporting(t, t.faults, say, signal)));
       }
-    }
-    if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0) + t.checks.length);
-    const r = await runSuites(t, suites, {
-      workDir: state.workDir,
-      onProgress: (m) => !o.quiet && progress.update(m),
-      onResult: (x) => !o.quiet && progress.result(x),
-    });
-    results.push(...r.results);
-    kept = r.kept;
-    for (const c of t.checks) {
-      const x = await runTapScript(c.name, c.command, {
-        cwd: t.file ? dirname(t.file) : process.cwd(),
-        timeoutMs: c.timeoutSec * 1000,
-        env: { VXLAB_RUN_ID: t.runId, VXLAB_TOPOLOGY: t.file ?? '', VXLAB_PREFIX: t.prefix },
+      stage = 'checks';
+      await observeIdentities(t);
+      if (!o.quiet) progress.start(suites.reduce((a, s) => a + s.checks.length, 0) + t.checks.length + (t.builder === 'external' ? 1 : 0));
+      const st = state;
+      const r = await runSuites(t, suites, {
+        workDir: st.workDir,
+        signal,
+        health: (phase) => healthProblems(t, st, phase === 'before' ? (o.attach ? 'since up' : 'before the checks started') : 'during the run'),
+        onProgress: (m) => !o.quiet && progress.update(m),
+        onResult: (x) => !o.quiet && progress.result(x),
       });
-      results.push(x);
-      if (!o.quiet) progress.result(x);
+      results.push(...r.results);
+      kept = [...r.kept, ...setupLogs(st.workDir)];
+      if (r.interrupted) throw new InterruptedError(signal.reason);
+      const daemons = daemonsResult(st); // builder: external
+      if (daemons) {
+        results.push(daemons);
+        if (!o.quiet) progress.result(daemons);
+      }
+      for (const c of t.checks) {
+        throwIfAborted(signal);
+        const x = await withScope({ signal }, () =>
+          runTapScript(c.name, c.command, {
+            cwd: t.file ? dirname(t.file) : process.cwd(),
+            timeoutMs: c.timeoutSec * 1000,
+            env: { VXLAB_RUN_ID: t.runId, VXLAB_TOPOLOGY: t.file ?? '', VXLAB_PREFIX: t.prefix },
+          }),
+        );
+        throwIfAborted(signal); // a script killed by the stop has no result worth reporting
+        results.push(x);
+        if (!o.quiet) progress.result(x);
+      }
+    } catch (e) {
+      // a stop (signal) ends the work; anything else is an error, reported after the teardown below
+      if (!(signal.aborted && (e instanceof InterruptedError || (e as any)?.code === 'VXLAB_ABORTED' || (e as any)?.code === 'VXLAB_INTERRUPTED'))) throw e;
+      interrupted = true;
     }
-  } catch (e) {
-    // whatever failed after up, the run's namespaces and processes go (unless --keep asked to look at them)
-    if (running && !o.keep) await teardown(running.state).catch(() => {});
-    throw e;
-  } finally {
-    intr.dispose();
+    interrupted ||= signal.aborted;
     if (!o.quiet) progress.done();
-  }
 
-  const useExpect = o.useExpect ?? Object.keys(t.expect).length > 0;
-  const verdicts = useExpect ? judge(results, t.expect) : undefined;
-  // expectations for suites this session did not run (--suite) are not judged, not failed
-  const ran = suites.map((s) => s.name);
-  const missing = useExpect ? unmatched(results, t.expect, ran) : undefined;
-  const unjudged = useExpect ? notJudged(t.expect, ran) : undefined;
-  const ok = verdicts ? verdicts.every((v) => v.holds) && !missing!.length : results.every((r) => r.status !== 'fail');
-  let artifactsDir: string | undefined;
-  const anyFail = results.some((r) => r.status === 'fail');
-  if (anyFail || !ok) {
-    artifactsDir = resolve(o.outDir ?? 'artifacts', `${t.name}-${t.runId}`);
-    mkdirSync(artifactsDir, { recursive: true });
-    await writeArtifacts(t, artifactsDir, kept);
-    for (const r of results) if (r.status === 'fail') r.artifacts = artifactsDir;
-  }
-  const report: RunReport = {
-    topology: t.name,
-    file: t.file,
-    runId: t.runId,
-    startedAt: startedAt.toISOString(),
-    durationMs: Math.round(performance.now() - t0),
-    results,
-    artifactsDir,
-  };
-  let output = writeReports(report, { reporter: reporter as any, outDir: o.outDir });
-  if (verdicts) {
-    const table = renderVerdicts(verdicts, missing!, unjudged);
-    output += reporter === 'pretty' ? `\nExpectations (${t.file ? t.file : t.name}):\n${table}\n${ok ? 'every expectation holds' : 'SOME EXPECTATIONS DO NOT HOLD'}\n` : '';
-    if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`${table}\n`);
-  }
-  if (artifactsDir) {
-    // the pretty report names the directory itself; machine formats keep stdout clean
-    if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`artifacts: ${artifactsDir} (pcaps, ip -j dumps of every namespace, resolved topology)\n`);
-  }
-  if (running) {
-    if (o.keep && !ok) {
+    const useExpect = !interrupted && (o.useExpect ?? Object.keys(t.expect).length > 0);
+    const verdicts = useExpect ? judge(results, t.expect) : undefined;
+    // expectations for suites this session did not run (--suite) are not judged, not failed
+    const ran = suites.map((s) => s.name);
+    const missing = useExpect ? unmatched(results, t.expect, ran) : undefined;
+    const unjudged = useExpect ? notJudged(t.expect, ran) : undefined;
+    const ok = !interrupted && (verdicts ? verdicts.every((v) => v.holds) && !missing!.length : results.every((r) => r.status !== 'fail'));
+    let artifactsDir: string | undefined;
+    const anyFail = results.some((r) => r.status === 'fail');
+    // interrupted: the user wants out; no artifacts (the namespaces may be half-built or half-probed)
+    if (!interrupted && (anyFail || !ok) && state) {
+      artifactsDir = resolve(o.outDir ?? 'artifacts', `${t.name}-${t.runId}`);
+      mkdirSync(artifactsDir, { recursive: true });
+      await writeArtifacts(t, artifactsDir, kept);
+      for (const r of results) if (r.status === 'fail') r.artifacts = artifactsDir;
+    }
+    const report: RunReport = {
+      topology: t.name,
+      file: t.file,
+      runId: t.runId,
+      startedAt: startedAt.toISOString(),
+      durationMs: Math.round(performance.now() - t0),
+      results,
+      artifactsDir,
+      ...(interrupted ? { interrupted: true } : {}),
+      resolved: t,
+      expectations: verdicts ? { verdicts, missing: missing!, notJudged: unjudged } : undefined,
+    };
+    let output = await writeReports(report, { reporter: reporter as any, outDir: o.outDir });
+    if (verdicts) {
+      const table = renderVerdicts(verdicts, missing!, unjudged);
+      output += reporter === 'pretty' ? `\nExpectations (${t.file ? t.file : t.name}):\n${table}\n${ok ? 'every expectation holds' : 'SOME EXPECTATIONS DO NOT HOLD'}\n` : '';
+      if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`${table}\n`);
+    }
+    if (interrupted) {
+      const done = results.filter((r) => r.id !== HEALTH_ID).length;
+      const msg = `interrupted by ${interruptedBy(signal)} during ${stage}: ${done} check${done === 1 ? '' : 's'} finished before it; ${o.attach ? 'the topology (not created by this command) is left up' : running ? 'the topology is torn down' : 'what up had created is rolled back'}`;
+      if (reporter === 'tap') output += `Bail out! ${msg}\n`;
+      else if (reporter === 'pretty') output += `\n${msg}\n`;
+      if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`${msg}\n`);
+    }
+    if (artifactsDir) {
+      // the pretty report names the directory itself; machine formats keep stdout clean
+      if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`artifacts: ${artifactsDir} (pcaps, ip -j dumps of every namespace, resolved topology)\n`);
+    }
+    if (running && o.keep && !ok && !interrupted) {
       keepUp = true;
       // hand the run over: make it persistent so cleanup does not reap it
-      const s = readState(t.runId)!;
-      s.ephemeral = false;
-      s.status = 'up';
-      const { writeState } = await import('../runtime/state.ts');
-      writeState(s);
+      const s2 = readState(t.runId)!;
+      s2.ephemeral = false;
+      s2.status = 'up';
+      writeState(s2);
       const msg = `--keep: topology left up as run ${t.runId}.\n  get in:  vxlab exec ${o.file} ${t.nodes[0]!.name}${t.nodes[0]!.pods[0] ? `/${t.nodes[0]!.pods[0].name}` : ''} --run-id ${t.runId} -- bash\n  remove:  vxlab down ${o.file} --run-id ${t.runId}\n`;
       if (reporter === 'pretty') output += msg;
       else process.stderr.write(msg);
-    } else await teardown(running.state);
+    }
+    return { report, verdicts, missing, notJudged: unjudged, exitCode: interrupted ? 130 : ok ? 0 : 1, output, artifactsDir, kept: keepUp, topology: t, interrupted };
+  } finally {
+    if (!o.quiet) progress.done();
+    // whatever happened after up — a failed fault, a crash while judging, a signal — what this session created goes
+    // (unless --keep handed a failed run over)
+    try {
+      if (running && !keepUp) await teardown(running.state);
+    } finally {
+      intr?.dispose();
+    }
   }
-  return { report, verdicts, missing, notJudged: unjudged, exitCode: ok ? 0 : 1, output, artifactsDir, kept: keepUp, topology: t };
 }

@@ -12,6 +12,9 @@ import type { RuntimeContext } from './types.ts';
 import { pool } from '../util/exec.ts';
 import { isAlive, listStates, procStartTime, readState, removeState, writeState, type OwnedProcess, type RunState } from './state.ts';
 import { startVtep } from './vtep-launch.ts';
+import { killProcessesIn } from './netns/procs.ts';
+import { outsideScope } from '../util/scope.ts';
+import { runSetupStage, setupTeardownHook } from '../overlay/external.ts';
 import { attachCni, cniTeardownHook, prepareCni, type PreparedCni } from '../overlay/cni-attach.ts';
 
 export class RunExistsError extends Error {
@@ -106,13 +109,17 @@ export async function up(t: ResolvedTopology, opts: UpOptions = {}): Promise<Run
     for (const st of p.stages) {
       check();
       opts.onStage?.(st.name);
+      if (st.setup) {
+        await runSetupStage(st, { t, state, signal: opts.signal });
+        continue;
+      }
       await pool(st.steps, concurrency, async (s) => {
         for (const op of s.ops) {
           check();
           if (op.kind === 'vtep') {
             const n = t.nodes.find((x) => x.name === op.node)!;
-            await startVtep(t, n, state.workDir, state.ephemeral, record);
-          } else await runOp(s.ns, op);
+            await startVtep(t, n, state.workDir, state.ephemeral, record, opts.signal);
+          } else if (op.kind !== 'setup') await runOp(s.ns, op);
         }
       });
     }
@@ -145,14 +152,23 @@ async function killProcesses(procs: OwnedProcess[]): Promise<void> {
   for (const pr of procs) if (isAlive(pr.pid, pr.startTime)) try { process.kill(pr.pid, 'SIGKILL'); } catch {}
 }
 
-/** Remove exactly what the state file records, in reverse order. Idempotent. */
-export async function teardown(state: RunState): Promise<void> {
+/**
+ * Remove exactly what the state file records, in reverse order. Idempotent. Runs outside any work scope: the signal
+ * that stopped a run must not stop its undo. Every process still inside the run's namespaces (probes, captures,
+ * sinks, VTEPs — recorded or not) is ended before the namespaces go.
+ */
+export function teardown(state: RunState): Promise<void> {
+  return outsideScope(() => teardownNow(state));
+}
+
+async function teardownNow(state: RunState): Promise<void> {
   if (!readState(state.runId)) return;
   state.status = 'removing';
   writeState(state);
   const hooks = [...teardownHooks];
   for (const h of hooks) await h(state).catch(() => {});
   await killProcesses(state.processes);
+  await killProcessesIn(state.namespaces);
   const left = await deleteNamespaces([...state.namespaces].reverse());
   // containers, Docker networks, a kind cluster: after the names that pointed into them are gone
   const kept = await getRuntime(state.runtime).remove(state);
@@ -170,6 +186,8 @@ export function onTeardown(h: (s: RunState) => Promise<void>): void {
 
 // pods attached with CNI are DELed (in reverse order) before their namespaces go
 onTeardown(cniTeardownHook);
+// builder: external — setup daemons (and anything they forked) stop before the namespaces go
+onTeardown(setupTeardownHook);
 
 export async function downRun(runId: string): Promise<boolean> {
   const s = readState(runId);

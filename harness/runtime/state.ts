@@ -10,6 +10,8 @@ export interface OwnedProcess {
   startTime: string;
   ns: string;
   what: string;
+  /** where its stdout/stderr go (setup daemons) */
+  log?: string;
 }
 
 export interface RunState {

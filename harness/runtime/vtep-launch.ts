@@ -2,11 +2,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { procStartTime, type OwnedProcess } from './state.ts';
+import { moduleUrl, nodeArgv, PKG_ROOT } from '../util/module.ts';
 
-const MAIN = fileURLToPath(new URL('../vtep/main.ts', import.meta.url));
+const MAIN = moduleUrl('../vtep/main.ts', import.meta.url);
 
 export function vtepPaths(workDir: string, node: string) {
   const dir = join(workDir, 'vtep', node);
@@ -34,31 +34,40 @@ export function vtepConfig(t: ResolvedTopology, n: ResolvedNode, workDir: string
   };
 }
 
+/** How VTEPs started by this process ended (pid → exit code / signal), for reporting a VTEP that died mid-run. */
+export const vtepExits = new Map<number, { code: number | null; signal: NodeJS.Signals | null }>();
+
 /**
  * Persistent runs (`vxlab up`) detach the VTEP: `down`/`cleanup` stop it by its recorded pid.
  * Ephemeral runs (`vxlab run`) tie it to the owner process: it exits when the owner dies, even by SIGKILL.
  */
-export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: string, ephemeral: boolean, record: (p: OwnedProcess) => void): Promise<void> {
+export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: string, ephemeral: boolean, record: (p: OwnedProcess) => void, signal?: AbortSignal): Promise<void> {
   const p = vtepPaths(workDir, n.name);
   mkdirSync(p.dir, { recursive: true });
   const cfg = vtepConfig(t, n, workDir, ephemeral ? process.pid : undefined);
   writeFileSync(p.config, JSON.stringify(cfg, null, 2));
   const log = openSync(p.log, 'a');
-  const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, '--import', 'tsx', MAIN, '--config', p.config], {
+  const child = spawn('ip', ['netns', 'exec', n.ns, ...nodeArgv(MAIN, ['--config', p.config])], {
     detached: !ephemeral,
     stdio: ['ignore', log, log],
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    cwd: PKG_ROOT,
   });
   closeSync(log);
   const pid = child.pid!;
   record({ pid, startTime: procStartTime(pid) ?? '', ns: n.ns, what: `userspace VTEP ${n.vtep.dev} of ${n.name}` });
   if (!ephemeral) child.unref();
   let exited: number | null | undefined;
-  child.once('exit', (code) => (exited = code));
-  const deadline = Date.now() + 15_000;
+  child.once('exit', (code, signal) => {
+    exited = code;
+    vtepExits.set(pid, { code, signal });
+  });
+  // a bound, not a performance target: on a loaded 2-core machine node+tsx start-up alone has taken 11 s
+  const deadline = Date.now() + 60_000;
   while (!existsSync(p.ready)) {
+    // SIGINT/SIGTERM during up: stop waiting (the rollback stops the VTEP by its recorded pid)
+    if (signal?.aborted) throw Object.assign(new Error('interrupted; rolled back'), { code: 'VXLAB_ABORTED' });
     if (exited !== undefined) throw new Error(`userspace VTEP of ${n.name} exited (code ${exited}) before it was ready:\n${tail(p.log)}`);
-    if (Date.now() > deadline) throw new Error(`userspace VTEP of ${n.name} not ready after 15 s:\n${tail(p.log)}`);
+    if (Date.now() > deadline) throw new Error(`userspace VTEP of ${n.name} not ready after 60 s:\n${tail(p.log)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

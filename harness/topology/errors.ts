@@ -12,11 +12,26 @@ export interface TopologyIssue {
   message: string;
 }
 
+/** Bad input: every issue found, each with its key path and (for files) file:line:col. */
 export class TopologyError extends Error {
   readonly code = 'VXLAB_BAD_TOPOLOGY';
   constructor(readonly issues: TopologyIssue[]) {
     super(issues.map(formatIssue).join('\n'));
     this.name = 'TopologyError';
+  }
+  /** file of the first issue (undefined for a topology object, unless the key came from an `extends` file) */
+  get file(): string | undefined {
+    return this.issues[0]?.loc?.file;
+  }
+  get line(): number | undefined {
+    return this.issues[0]?.loc?.line;
+  }
+  get column(): number | undefined {
+    return this.issues[0]?.loc?.col;
+  }
+  /** dotted key path of the first issue, e.g. nodes[1].podSubnet ('' for the whole document) */
+  get key(): string {
+    return this.issues[0]?.key ?? '';
   }
 }
 

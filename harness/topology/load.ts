@@ -1,7 +1,7 @@
 // load: YAML → validated Topology, with `extends` merging and file:line:col on every error.
-import { readFileSync, realpathSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, resolve, relative } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YNode } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node as YNode } from 'yaml';
 import type { z } from 'zod';
 import { TopologySchema, FAULT_KINDS, type Topology } from './schema.ts';
 import { TopologyError, type Path, type SourceLoc, type TopologyIssue, pathKey, SemanticError } from './errors.ts';
@@ -9,21 +9,75 @@ import { TopologyError, type Path, type SourceLoc, type TopologyIssue, pathKey, 
 interface Source {
   file: string;
   display: string;
-  doc: Document;
-  lc: LineCounter;
+  /** absent for a topology given as an object (Lab.up(object)): errors carry the key path only */
+  doc?: Document;
+  lc?: LineCounter;
 }
+
+const OBJECT_SOURCE: Source = { file: '', display: '(topology object)' };
 
 /** For every path in the merged object: which file, and which path inside that file's document. */
 type Origins = Map<string, { src: Source; path: Path }>;
 
 export interface Loaded {
   topology: Topology;
-  file: string;
+  /** the file (absolute); undefined for a topology given as an object */
+  file?: string;
   /** map a path in the merged topology to its source location (preferKey: the key's position, not the value's) */
   locate(path: Path, preferKey?: boolean): SourceLoc | undefined;
 }
 
 const NAMED_LISTS = new Set(['nodes', 'segments', 'checks']);
+
+/**
+ * Topology files (and files they extend) larger than this are refused before they are parsed. A 4,096-node file
+ * with every per-node key written out is under half of it; YAML parsing costs about a second per MiB.
+ */
+export const MAX_FILE_BYTES = 1024 * 1024;
+/** At most this many nodes (counted in the YAML before anything else is built). */
+export const MAX_NODES = 4096;
+/** YAML aliases may not expand the document beyond this many nodes (alias bombs). */
+export const MAX_EXPANDED_YAML_NODES = 200_000;
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Read a bounded regular file: directories, devices (/dev/zero), FIFOs and sockets are refused without blocking,
+ * and so is anything over `max` bytes. Throws Error with a one-line reason (the caller adds the location).
+ */
+export function readBoundedFile(file: string, max = MAX_FILE_BYTES): string {
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer
+    fd = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (e: any) {
+    throw new Error(e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : (e.code ?? e.message));
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${kindOf(st)}, not a regular file`);
+    if (st.size > max) throw new Error(`${st.size} bytes; at most ${max} bytes (${max / 1024 / 1024} MiB) are accepted`);
+    const buf = Buffer.alloc(Math.min(st.size, max) + 1);
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, buf, n, buf.length - n, null);
+      if (r <= 0) break;
+      n += r;
+      if (n > max) throw new Error(`more than ${max} bytes; at most ${max} bytes (${max / 1024 / 1024} MiB) are accepted`);
+      if (n === buf.length) break;
+    }
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
 const REPLACED_KEYS = new Set(['expect', 'faults']);
 
 function displayName(file: string): string {
@@ -31,12 +85,13 @@ function displayName(file: string): string {
   return rel.startsWith('..') ? file : rel;
 }
 
-function parseSource(file: string): Source {
+/** `at`: where the file was named (the parent's extends key), so errors about the file itself point there. */
+function parseSource(file: string, at?: { loc: SourceLoc; key: string }): Source {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedFile(file);
   } catch (e: any) {
-    throw new TopologyError([{ key: '', message: `cannot read topology file ${file}: ${e.code ?? e.message}` }]);
+    throw new TopologyError([{ loc: at?.loc, key: at?.key ?? '', message: `cannot read topology file ${displayName(file)}: ${e.message}` }]);
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
@@ -54,11 +109,89 @@ function parseSource(file: string): Source {
   if (!isMap(doc.contents)) {
     throw new TopologyError([{ loc: { file: display, line: 1, col: 1 }, key: '', message: 'expected a YAML mapping (name:, nodes:, …) at the top level' }]);
   }
+  checkAliases(src);
+  const nodes = nodeAt(src, ['nodes']);
+  if (isSeq(nodes.node) && nodes.node.items.length > MAX_NODES) {
+    throw new TopologyError([{ loc: locIn(src, ['nodes'], true), key: 'nodes', message: `${nodes.node.items.length} nodes; at most ${MAX_NODES} are accepted` }]);
+  }
   return src;
 }
 
+function posOf(src: Source, n: { range?: [number, number, number] | null }): SourceLoc {
+  const p = src.lc!.linePos(n.range?.[0] ?? 0);
+  return { file: src.display, line: p.line, col: p.col };
+}
+
+/** Unresolved aliases and alias bombs, located at the alias, before the document is turned into data. */
+function checkAliases(src: Source): void {
+  const aliases: Alias[] = [];
+  visit(src.doc!, { Alias: (_k, a) => void aliases.push(a) });
+  if (!aliases.length) return;
+  for (const a of aliases) {
+    if (!a.resolve(src.doc!)) {
+      throw new TopologyError([{ loc: posOf(src, a), key: '', message: `invalid YAML: alias *${a.source} has no anchor &${a.source} before it` }]);
+    }
+  }
+  // expanded size of every node, aliases followed (memoized; a cycle counts as a bomb)
+  const memo = new Map<unknown, number>();
+  const onPath = new Set<unknown>();
+  const sizeOf = (n: unknown): number => {
+    if (isAlias(n)) n = n.resolve(src.doc!);
+    if (n === null || typeof n !== 'object') return 1;
+    const m = memo.get(n);
+    if (m !== undefined) return m;
+    if (onPath.has(n)) return Infinity;
+    onPath.add(n);
+    let total = 1;
+    if (isMap(n) || isSeq(n)) {
+      for (const it of n.items as unknown[]) {
+        total += isPair(it) ? sizeOf(it.key) + sizeOf(it.value) : sizeOf(it);
+        if (total > MAX_EXPANDED_YAML_NODES) break;
+      }
+    }
+    onPath.delete(n);
+    memo.set(n, total);
+    return total;
+  };
+  for (const a of aliases) {
+    const n = sizeOf(a);
+    if (n > MAX_EXPANDED_YAML_NODES) {
+      throw new TopologyError([{ loc: posOf(src, a), key: '', message: `invalid YAML: alias *${a.source} ${n === Infinity ? 'refers to itself' : `expands to more than ${MAX_EXPANDED_YAML_NODES} nodes`} (an alias bomb)` }]);
+    }
+  }
+  // the whole document, in order: the alias at which the running total crosses the limit is the one to blame
+  let total = 0;
+  const walk = (n: unknown): Alias | undefined => {
+    if (isAlias(n)) {
+      total += sizeOf(n);
+      return total > MAX_EXPANDED_YAML_NODES ? n : undefined;
+    }
+    total++;
+    if (isMap(n) || isSeq(n)) {
+      for (const it of n.items as unknown[]) {
+        const hit = isPair(it) ? walk(it.key) ?? walk(it.value) : walk(it);
+        if (hit) return hit;
+      }
+    }
+    return undefined;
+  };
+  const culprit = walk(src.doc!.contents);
+  if (culprit) {
+    throw new TopologyError([{ loc: posOf(src, culprit), key: '', message: `invalid YAML: aliases expand the document to more than ${MAX_EXPANDED_YAML_NODES} nodes here (an alias bomb)` }]);
+  }
+}
+
+function toData(src: Source): Record<string, unknown> {
+  try {
+    return src.doc!.toJS({ maxAliasCount: -1 }) as Record<string, unknown>;
+  } catch (e: any) {
+    // checkAliases caught what we know of; anything else is still reported at a location
+    throw new TopologyError([{ loc: { file: src.display, line: 1, col: 1 }, key: '', message: `invalid YAML: ${String(e?.message ?? e).split('\n')[0]}` }]);
+  }
+}
+
 function nodeAt(src: Source, path: Path): { node?: YNode; keyNode?: YNode } {
-  let cur: unknown = src.doc.contents;
+  let cur: unknown = src.doc?.contents;
   let keyNode: YNode | undefined;
   for (const k of path) {
     if (isMap(cur)) {
@@ -76,7 +209,10 @@ function nodeAt(src: Source, path: Path): { node?: YNode; keyNode?: YNode } {
   return { node: cur as YNode, keyNode };
 }
 
-function locIn(src: Source, path: Path, preferKey = false): SourceLoc {
+function locIn(src: Source, path: Path, preferKey?: boolean): SourceLoc;
+function locIn(src: Source | undefined, path: Path, preferKey?: boolean): SourceLoc | undefined;
+function locIn(src: Source | undefined, path: Path, preferKey = false): SourceLoc | undefined {
+  if (!src?.doc || !src.lc) return undefined;
   const { node, keyNode } = nodeAt(src, path);
   const target = (preferKey && keyNode) || node || keyNode;
   const off = target?.range?.[0] ?? 0;
@@ -128,9 +264,9 @@ function merge(base: unknown, over: unknown, path: Path, src: Source, srcPath: P
   return over;
 }
 
-function loadRaw(file: string, chain: string[], origins: Origins): { raw: Record<string, unknown>; src: Source } {
-  const src = parseSource(file);
-  const raw = src.doc.toJS() as Record<string, unknown>;
+function loadRaw(file: string, chain: string[], origins: Origins, at?: { loc: SourceLoc; key: string }): { raw: Record<string, unknown>; src: Source } {
+  const src = parseSource(file, at);
+  const raw = toData(src);
   let merged: Record<string, unknown> = {};
   if (raw.extends !== undefined) {
     if (typeof raw.extends !== 'string') {
@@ -139,14 +275,14 @@ function loadRaw(file: string, chain: string[], origins: Origins): { raw: Record
     let base: string;
     try {
       base = realpathSync(resolve(dirname(file), raw.extends));
-    } catch {
-      throw new TopologyError([{ loc: locIn(src, ['extends']), key: 'extends', message: `cannot read ${raw.extends} (resolved from ${displayName(dirname(file))})` }]);
+    } catch (e: any) {
+      throw new TopologyError([{ loc: locIn(src, ['extends']), key: 'extends', message: `cannot read ${raw.extends} (resolved from ${displayName(dirname(file))}): ${e.code === 'ENOENT' ? 'no such file' : (e.code ?? e.message)}` }]);
     }
     if (chain.includes(base)) {
       const cyc = [...chain, base].map(displayName).join(' → ');
       throw new TopologyError([{ loc: locIn(src, ['extends']), key: 'extends', message: `cycle in extends: ${cyc}` }]);
     }
-    merged = loadRaw(base, [...chain, base], origins).raw;
+    merged = loadRaw(base, [...chain, base], origins, { loc: locIn(src, ['extends']), key: 'extends' }).raw;
   }
   const { extends: _e, ...own } = raw;
   const out = merge(merged, own, [], src, [], origins) as Record<string, unknown>;
@@ -214,6 +350,38 @@ export function loadTopology(file: string): Loaded {
   }
   const origins: Origins = new Map();
   const { raw, src } = loadRaw(abs, [abs], origins);
+  return validate(raw, src, origins, abs);
+}
+
+/**
+ * A topology given as a plain object (Lab.up(object)): validated exactly like a file. Errors carry the key path
+ * (and file:line:col for whatever came from an `extends` file, which resolves relative to baseDir).
+ */
+export function loadTopologyObject(obj: unknown, opts: { baseDir?: string } = {}): Loaded {
+  if (!isObj(obj)) throw new TopologyError([{ key: '', message: 'expected a topology object (name:, nodes:, …)' }]);
+  const origins: Origins = new Map();
+  let merged: Record<string, unknown> = {};
+  const own = structuredClone(obj) as Record<string, unknown>;
+  if (own.extends !== undefined) {
+    if (typeof own.extends !== 'string') throw new TopologyError([{ key: 'extends', message: 'expected a path to another topology file' }]);
+    const dir = opts.baseDir ?? process.cwd();
+    let base: string;
+    try {
+      base = realpathSync(resolve(dir, own.extends));
+    } catch {
+      throw new TopologyError([{ key: 'extends', message: `cannot read ${own.extends} (resolved from ${displayName(dir)})` }]);
+    }
+    merged = loadRaw(base, [base], origins).raw;
+    delete own.extends;
+  }
+  const raw = merge(merged, own, [], OBJECT_SOURCE, [], origins) as Record<string, unknown>;
+  return validate(raw, OBJECT_SOURCE, origins, undefined);
+}
+
+function validate(raw: Record<string, unknown>, src: Source, origins: Origins, file: string | undefined): Loaded {
+  if (Array.isArray(raw.nodes) && raw.nodes.length > MAX_NODES) {
+    throw new TopologyError([{ loc: locIn(src, ['nodes'], true), key: 'nodes', message: `${raw.nodes.length} nodes${file ? " (with extends)" : ""}; at most ${MAX_NODES} are accepted` }]);
+  }
   const locate = (path: Path, preferKey = false): SourceLoc | undefined => {
     for (let n = path.length; n >= 0; n--) {
       const o = origins.get(pathKey(path.slice(0, n)));
@@ -229,7 +397,7 @@ export function loadTopology(file: string): Loaded {
     });
     throw new TopologyError(issues);
   }
-  return { topology: parsed.data, file: abs, locate };
+  return { topology: parsed.data, file, locate };
 }
 
 /** Turn a SemanticError from normalize into a located TopologyError. */

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { contains, host, intToIp, ipToInt, isIPv4, nthSubnet, overlaps, parseCidr, size, type Cidr4 } from './ip.ts';
-import type { DiscoveredNode, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedTopology } from './resolved.ts';
-import { STATIC_ARP_AUTO_NODES, type Topology } from './schema.ts';
+import type { DiscoveredNode, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedSetupStep, ResolvedTopology } from './resolved.ts';
+import { STATIC_ARP_AUTO_NODES, type SetupStep, type Topology } from './schema.ts';
 import { checkIfName } from './names.ts';
 import { getRuntime } from '../runtime/registry.ts';
 
@@ -27,6 +27,18 @@ function macFrom(seed: string, first: string): string {
   const h = createHash('sha256').update(seed).digest();
   return [first, ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
+
+/** Why a MAC cannot be a VTEP's (or any interface's) address, or undefined if it can. */
+export function macProblem(mac: string): string | undefined {
+  const m = mac.toLowerCase();
+  if (m === '00:00:00:00:00:00') return 'is all zeros; expected a unicast MAC such as 02:00:00:00:00:01';
+  if (m === 'ff:ff:ff:ff:ff:ff') return 'is the broadcast address; expected a unicast MAC';
+  if (parseInt(m.slice(0, 2), 16) & 1) return 'is a multicast address (the low bit of the first byte is set); expected a unicast MAC';
+  return undefined;
+}
+
+/** Longest namespace name `ip netns` accepts (NAME_MAX − 1). */
+export const NETNS_NAME_MAX = 254;
 
 export function nsPrefix(runId: string): string {
   return `vx-${runId}`;
@@ -80,6 +92,8 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   const base = `${prefix}-${t.name}`;
   const ov = t.overlay ?? {};
   const layout = ov.layout ?? 'flannel';
+  const builder = ov.builder ?? 'vxlab';
+  checkBuilder(t, builder);
   const defaultVni = ov.vni ?? (layout === 'calico' ? 4096 : 1);
   const defaultPort = ov.port ?? 4789;
   const underMtu = t.underlay?.mtu ?? 1500;
@@ -209,8 +223,8 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     const podMtuSetting = no.podMtu ?? ov.podMtu ?? 'auto';
     const podMtu = podMtuSetting === 'auto' ? vtepMtu : podMtuSetting;
     const mac = (no.vtepMac ?? n.vtepMac ?? defaultVtepMac(t.name, n.name)).toLowerCase();
-    const macFirst = parseInt(mac.slice(0, 2), 16);
-    if (macFirst & 1) throw new SemanticError([...p, n.vtepMac ? 'vtepMac' : 'overlay'], `VTEP MAC ${mac} is a multicast address; expected a unicast MAC`);
+    const macWhy = macProblem(mac);
+    if (macWhy) throw new SemanticError(no.vtepMac ? [...p, 'overlay', 'vtepMac'] : [...p, 'vtepMac'], `VTEP MAC ${mac} ${macWhy}`);
     const dev = layout === 'calico' ? 'vxlan.calico' : `flannel.${vni}`;
     checkIfName(dev, [...p, 'overlay', 'vni']);
     const tunnelIp = layout === 'calico' ? host(ps, 0) : host(ps, 0);
@@ -239,6 +253,11 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       };
     });
     const segIf = checkIfName(`n-${n.name}`, [...p, 'name']);
+    for (const ns of [`${base}-${n.name}`, ...pods.map((x) => x.ns)]) {
+      if (Buffer.byteLength(ns) > NETNS_NAME_MAX) {
+        throw new SemanticError([...p, 'name'], `namespace name '${ns.slice(0, 40)}…' would be ${Buffer.byteLength(ns)} bytes; ip netns allows at most ${NETNS_NAME_MAX} (shorten the topology, node or pod names)`);
+      }
+    }
     return {
       name: n.name,
       index: i,
@@ -266,6 +285,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       },
       bridge: layout === 'flannel' ? { name: 'cni0', ip: host(ps, 1) } : undefined,
       pods,
+      setup: builder === 'external' ? [...(ov.setup ?? []), ...(n.setup ?? [])].map(resolveStep) : [],
     } satisfies ResolvedNode;
   });
 
@@ -285,8 +305,11 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     macs.set(n.vtep.mac, n.name);
   });
 
-  // faults refer to known nodes/peers
+  // faults refer to what the plan creates: known nodes and peers, links that exist in that node's namespace
   const faults = t.faults ?? [];
+  const deleted = new Map<string, number>(); // kind/node/peer → index of the fault that deleted it
+  const downVtep = new Map<string, number>(); // node → index of a link-down of its VTEP device
+  const macChanged = new Map<string, number>(); // node → index of a vtep-mac-change of it
   faults.forEach((f, i) => {
     const node = nodes.find((n) => n.name === f.node);
     if (!node) throw new SemanticError(['faults', i, 'node'], `unknown node '${f.node}'; expected one of: ${nodes.map((n) => n.name).join(', ')}`);
@@ -296,7 +319,41 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     if (f.kind === 'vtep' && node.vtep.kind !== 'userspace') {
       throw new SemanticError(['faults', i, 'kind'], `fault kind 'vtep' needs a userspace VTEP, but ${node.name} uses a kernel VTEP; kernel-VTEP faults: underlay-mtu, drop-udp-port, loss, vtep-mac-change, delete-route, delete-fdb, delete-neigh, link-down, tx-checksum`);
     }
+    if (f.kind === 'link-down' || f.kind === 'tx-checksum') {
+      const links = nodeLinks(node, !!ov.cni);
+      if (!links.includes(f.link)) {
+        throw new SemanticError(['faults', i, 'link'], `node ${node.name} has no link '${f.link}'; expected one of: ${links.join(', ')}`);
+      }
+      if (f.kind === 'link-down' && f.link === node.vtep.dev) downVtep.set(node.name, i);
+    }
+    if (f.kind === 'vtep-mac-change') {
+      const why = macProblem(f.mac);
+      if (why) throw new SemanticError(['faults', i, 'mac'], `MAC ${f.mac} ${why}`);
+      macChanged.set(f.node, i);
+    }
+    if (f.kind === 'delete-route' || f.kind === 'delete-fdb' || f.kind === 'delete-neigh') {
+      const key = `${f.kind}/${f.node}/${f.peer}`;
+      const before = deleted.get(key);
+      if (before !== undefined) throw new SemanticError(['faults', i], `faults[${before}] already deleted this entry (${f.kind} on ${f.node} for ${f.peer})`);
+      deleted.set(key, i);
+      const changed = macChanged.get(f.peer);
+      if (f.kind === 'delete-fdb' && changed !== undefined) {
+        throw new SemanticError(['faults', i], `faults[${changed}] changed ${f.peer}'s VTEP MAC, so ${f.node} has no FDB entry for its new MAC to delete; put delete-fdb before it`);
+      }
+      const down = downVtep.get(f.node);
+      if (down !== undefined && f.kind !== 'delete-fdb') {
+        throw new SemanticError(['faults', i], `faults[${down}] (link-down of ${node.vtep.dev}) already removed ${f.node}'s ${f.kind === 'delete-route' ? 'routes' : 'neighbours'} via ${node.vtep.dev}; put ${f.kind} before it`);
+      }
+    }
     if (f.kind === 'vtep') node.vtep.faults = { ...node.vtep.faults, ...stripFault(f) };
+  });
+
+  // external checks: their name is the id suffix, so two with one name would report under one id
+  const checkNames = new Map<string, number>();
+  (t.checks ?? []).forEach((c, i) => {
+    const j = checkNames.get(c.name);
+    if (j !== undefined) throw new SemanticError(['checks', i, 'name'], `duplicate check name '${c.name}' (also checks[${j}]); results appear as external/<name>/…, so names must be unique`);
+    checkNames.set(c.name, i);
   });
 
   const fileDir = opts.file ? dirname(opts.file) : process.cwd();
@@ -308,6 +365,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       }
     : undefined;
   if (ov.cni && !ov.cni.conflist && !ov.cni.config) throw new SemanticError(['overlay', 'cni'], 'expected conflist: FILE or config: {…}');
+  if (ov.cni?.conflist && ov.cni.config) throw new SemanticError(['overlay', 'cni', 'config'], 'expected either conflist: FILE or config: {…}, not both');
 
   const resolved: ResolvedTopology = {
     name: t.name,
@@ -316,6 +374,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     prefix,
     runtime,
     layout,
+    builder,
     routed,
     routerNs: routed ? `${base}-router` : undefined,
     segments,
@@ -328,6 +387,42 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   };
   rt.decorate(resolved, t); // segment namespaces or Docker networks, container names: the runtime's
   return resolved;
+}
+
+/** Links in a node's namespace that faults may name: loopback, underlay, VTEP, pod bridge and pod host sides. */
+export function nodeLinks(n: ResolvedNode, cni: boolean): string[] {
+  // with overlay.cni the plugin names the pods' host interfaces, so only the node-level links are known
+  return ['lo', n.underlayIf, n.vtep.dev, ...(n.bridge ? [n.bridge.name] : []), ...(cni ? [] : n.pods.map((p) => p.hostIf))];
+}
+
+/** builder: external — the overlay is someone else's: vxlab runs their programs and reads what they built. */
+function checkBuilder(t: Topology, builder: 'vxlab' | 'external'): void {
+  const ov = t.overlay ?? {};
+  if (builder !== 'external') {
+    if (ov.setup) throw new SemanticError(['overlay', 'setup'], 'setup programs need overlay.builder: external (with builder: vxlab, vxlab programs the overlay itself)');
+    t.nodes.forEach((n, i) => {
+      if (n.setup) throw new SemanticError(['nodes', i, 'setup'], 'setup programs need overlay.builder: external (with builder: vxlab, vxlab programs the overlay itself)');
+    });
+    return;
+  }
+  if (!ov.setup?.length && !t.nodes.some((n) => n.setup?.length)) {
+    throw new SemanticError(['overlay', 'builder'], 'builder: external expects at least one setup program (overlay.setup or nodes[].setup) to build the overlay');
+  }
+  if (ov.vtep === 'userspace') throw new SemanticError(['overlay', 'vtep'], "builder: external: the setup programs create the VTEP device; vtep: userspace (vxlab's own VTEP) cannot be combined with it");
+  t.nodes.forEach((n, i) => {
+    if (n.vtep === 'userspace') throw new SemanticError(['nodes', i, 'vtep'], "builder: external: the setup programs create the VTEP device; vtep: userspace cannot be combined with it");
+    const mac = n.vtepMac ? 'vtepMac' : n.overlay?.vtepMac ? 'overlay' : undefined;
+    if (mac) throw new SemanticError(['nodes', i, mac], 'builder: external: the VTEP MAC is chosen by the control plane and read from the live node after setup; remove vtepMac');
+  });
+}
+
+function resolveStep(s: SetupStep): ResolvedSetupStep {
+  return {
+    command: s.command,
+    daemon: s.daemon ?? false,
+    timeoutSec: s.timeoutSec ?? 60,
+    ...(s.ready ? { ready: { device: s.ready.device, command: s.ready.command, timeoutSec: s.ready.timeoutSec ?? 30 } } : {}),
+  };
 }
 
 function stripFault(f: Record<string, unknown>): Record<string, unknown> {

@@ -36,6 +36,32 @@ export interface ResolvedVtep {
   learning: boolean;
   df: 'unset' | 'set' | 'inherit';
   faults?: VtepFaults;
+  /** builder: external: what the live node announces (read after setup; mac/ip above are then the observed ones) */
+  observed?: VtepIdentity;
+}
+
+/** A node's VTEP identity as read from the live node (builder: external). */
+export interface VtepIdentity {
+  device: string;
+  present: boolean;
+  mac?: string;
+  /** IPv4 addresses on the device, address/prefix */
+  addresses: string[];
+  vni?: number;
+  port?: number;
+  local?: string;
+  learning?: boolean;
+  mtu?: number;
+  /** where the identity breaks the layout's rules (device missing, address not the layout's), one line each */
+  problems: string[];
+}
+
+/** One program of an external control plane, as it will be run. */
+export interface ResolvedSetupStep {
+  command: string[];
+  daemon: boolean;
+  timeoutSec: number;
+  ready?: { device?: string; command?: string[]; timeoutSec: number };
 }
 
 export interface ResolvedPod {
@@ -77,6 +103,8 @@ export interface ResolvedNode {
   /** docker/kind: the node's container name and image (undefined image = the runtime's default) */
   container?: string;
   image?: string;
+  /** builder: external: overlay.setup then the node's own setup steps */
+  setup: ResolvedSetupStep[];
 }
 
 /** a name from the runtime registry (harness/runtime/registry.ts) */
@@ -103,6 +131,8 @@ export interface ResolvedTopology {
   /** kind: the cluster name */
   kindCluster?: string;
   layout: Layout;
+  /** who programs the overlay: vxlab's planner, or the setup programs (external) */
+  builder: 'vxlab' | 'external';
   routed: boolean;
   routerNs?: string;
   segments: ResolvedSegment[];

@@ -5,8 +5,15 @@ import { runtimeNames } from '../runtime/registry.ts';
 
 export const STATIC_ARP_AUTO_NODES = 16;
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+/** Names become part of namespace names (at most 254 bytes): each is bounded like a DNS label. */
+export const NAME_MAX = 63;
+/** Pods per node, as a count or as a list of names. */
+export const MAX_PODS_PER_NODE = 250;
 const name = (what: string) =>
-  z.string().regex(NAME_RE, { error: `expected a ${what} name: lowercase letters, digits and '-' ([a-z0-9-]+)` });
+  z
+    .string()
+    .max(NAME_MAX, { error: `expected a ${what} name of at most ${NAME_MAX} characters` })
+    .regex(NAME_RE, { error: `expected a ${what} name: lowercase letters, digits and '-' ([a-z0-9-]+)` });
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'expected an IPv4 CIDR like 192.168.1.0/24' });
 const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'expected an IPv4 address like 192.168.1.2' });
 const mac = z
@@ -36,8 +43,8 @@ export const DF_VALUES = ['unset', 'set', 'inherit'] as const;
 const overlayCommon = {
   vni: vni.optional().describe('VXLAN network identifier (default 1; calico layout: 4096).'),
   port: port.optional().describe('UDP destination port, written explicitly to the device (default 4789; the kernel default would be 8472).'),
-  mtu: z.union([z.literal('auto'), mtu]).optional().describe("Overlay (VTEP) MTU: 'auto' = the node's underlay link MTU − 50, or a number."),
-  podMtu: z.union([z.literal('auto'), mtu]).optional().describe("MTU of pod eth0: 'auto' = the overlay MTU. Set it larger to reproduce an MTU black hole."),
+  mtu: z.union([z.literal('auto'), mtu], { error: "expected 'auto' or an MTU (integer 1280–65535)" }).optional().describe("Overlay (VTEP) MTU: 'auto' = the node's underlay link MTU − 50, or a number."),
+  podMtu: z.union([z.literal('auto'), mtu], { error: "expected 'auto' or an MTU (integer 1280–65535)" }).optional().describe("MTU of pod eth0: 'auto' = the overlay MTU. Set it larger to reproduce an MTU black hole."),
   learning: z.boolean().optional().describe('Learn FDB entries from received packets (default false: nolearning, as flannel).'),
   df: z.enum(DF_VALUES).optional().describe('DF bit of outer packets: unset (flannel default) | set | inherit.'),
 };
@@ -50,6 +57,24 @@ export const CniSchema = z
   })
   .describe('Attach pods with a CNI plugin chain instead of the built-in veth/bridge.');
 
+export const BUILDERS = ['vxlab', 'external'] as const;
+
+export const SetupStepSchema = z
+  .strictObject({
+    command: z.array(z.string().min(1), { error: 'expected an argv list like [./my-agent, --iface, eth0] (no shell string)' }).min(1, { error: 'expected an argv list like [./my-agent, --iface, eth0]' }).describe("argv (no shell), run inside the node's network namespace with the topology file's directory as working directory and the node's facts in VXLAB_* variables."),
+    daemon: z.boolean().optional().describe('Keep it running for the whole run (default false: run it to completion, exit 0 expected); stopped with SIGTERM, then SIGKILL, at down.'),
+    timeoutSec: z.number().int().min(1).max(3600).optional().describe('A step that is not a daemon is killed after this many seconds (default 60).'),
+    ready: z
+      .strictObject({
+        device: z.string().min(1).max(15).optional().describe('up waits until this device exists in the node namespace.'),
+        command: z.array(z.string().min(1), { error: 'expected an argv list (no shell string)' }).min(1).optional().describe('up waits until this argv (same namespace, env and cwd) exits 0.'),
+        timeoutSec: z.number().int().min(1).max(600).optional().describe('Give up (and roll back) after this many seconds (default 30).'),
+      })
+      .optional()
+      .describe('When the step counts as done: a device that exists and/or a command that exits 0, polled.'),
+  })
+  .describe('One program of an external control plane.');
+
 export const OverlaySchema = z
   .strictObject({
     layout: z.enum(LAYOUTS, { error: `expected one of: ${LAYOUTS.join(', ')}` }).optional().describe('Which CNI data plane to build: flannel (flannel.<vni>, cni0 bridge) or calico (vxlan.calico, /32 pods).'),
@@ -58,6 +83,8 @@ export const OverlaySchema = z
     podCidr: cidr.optional().describe('Cluster pod CIDR (default 10.244.0.0/16).'),
     nodeCidrSize: z.number().int().min(8).max(30).optional().describe('Prefix length of each node\'s pod subnet (default 24).'),
     cni: CniSchema.optional(),
+    builder: z.enum(BUILDERS, { error: `expected one of: ${BUILDERS.join(', ')}` }).optional().describe("Who programs the VXLAN overlay: vxlab (default) or external — the setup programs (your CNI's daemon); the layout then names the shape to expect and the nodes' VTEP identities are read from the live nodes."),
+    setup: z.array(SetupStepSchema).optional().describe("builder: external: programs run in every node's namespace once the underlay is up, in order, before pods are attached."),
   })
   .describe('The VXLAN overlay between nodes.');
 
@@ -85,11 +112,23 @@ export const NodeSchema = z
     vtepMac: mac.optional().describe('VTEP MAC (default: deterministic from topology name + node name).'),
     vtep: z.enum(VTEPS, { error: `expected one of: ${VTEPS.join(', ')}` }).optional().describe('Per-node VTEP kind (default: overlay.vtep).'),
     pods: z
-      .union([z.number().int().min(0).max(250), z.array(name('pod')).min(0)], { error: 'expected a pod count or a list of pod names' })
+      .union(
+        [
+          z.number().int().min(0).max(MAX_PODS_PER_NODE, { error: `expected at most ${MAX_PODS_PER_NODE} pods` }),
+          z.array(name('pod')).max(MAX_PODS_PER_NODE, { error: `expected at most ${MAX_PODS_PER_NODE} pods` }),
+        ],
+        {
+          error: (iss) =>
+            Array.isArray(iss.input) && iss.input.length > MAX_PODS_PER_NODE
+              ? `expected at most ${MAX_PODS_PER_NODE} pods (got a list of ${iss.input.length})`
+              : 'expected a pod count or a list of pod names',
+        },
+      )
       .optional()
       .describe('A count (pod1, pod2, …) or a list of names (default 1).'),
     overlay: NodeOverlaySchema.optional(),
     image: imageRef.optional().describe('docker/kind: the image of this node\'s container (default: the top-level image).'),
+    setup: z.array(SetupStepSchema).optional().describe('builder: external: programs for this node only, run after overlay.setup.'),
   })
   .describe('A Kubernetes-style node: its own namespace, an underlay link, a VTEP, a pod bridge and pods.');
 
@@ -137,7 +176,7 @@ export const TopologySchema = z
         mtu: mtu.optional().describe('Default MTU of every underlay link (default 1500).'),
         segments: z.array(SegmentSchema).min(1).optional().describe('Default: one segment rack1 192.168.1.0/24.'),
         staticArp: z
-          .union([z.literal('auto'), z.boolean()])
+          .union([z.literal('auto'), z.boolean()], { error: 'expected auto, true or false' })
           .optional()
           .describe(`Write the nodes' underlay neighbours as permanent entries instead of resolving them by ARP. auto (default): on for segments with more than ${STATIC_ARP_AUTO_NODES} nodes — the kernel's neighbour table is shared by all namespaces and its gc_thresh3 (1024 by default, settable only in the root namespace) overflows with a full mesh of dynamic entries; permanent entries are not counted.`),
       })
@@ -156,6 +195,7 @@ export type TopoNode = z.infer<typeof NodeSchema>;
 export type Fault = z.infer<typeof FaultSchema>;
 export type ExpectResult = z.infer<typeof ExpectResultSchema>;
 export type VtepFaults = z.infer<typeof VtepFaultsSchema>;
+export type SetupStep = z.infer<typeof SetupStepSchema>;
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(TopologySchema, { target: 'draft-2020-12' });

@@ -1,6 +1,7 @@
 // One place that runs external programs. Always an argument array (execa), never a shell string.
 // Errors say which namespace, which command, the exit code, and what it printed.
 import { execa, type Options } from 'execa';
+import { currentSignal, InterruptedError } from './scope.ts';
 
 export class CommandError extends Error {
   readonly code = 'VXLAB_COMMAND_FAILED';
@@ -17,6 +18,10 @@ export class CommandError extends Error {
     const out = [stderr.trim(), stdout.trim()].filter(Boolean).join('\n').slice(0, 4000);
     super(`command failed${where} (exit ${exitCode ?? 'signal'}, ${durationMs} ms): ${argv.join(' ')}${out ? `\n${out}` : ''}`);
     this.name = 'CommandError';
+  }
+  /** the network namespace the command ran in (undefined: the root namespace) */
+  get namespace(): string | undefined {
+    return this.ns;
   }
 }
 
@@ -49,8 +54,13 @@ export function nsArgv(argv: string[], ns?: string): string[] {
 
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const full = nsArgv(argv, opts.ns);
+  // inside a run's work scope: nothing new starts once it is stopped, and what runs is killed when it stops
+  const signal = currentSignal();
+  if (signal?.aborted) throw new InterruptedError(signal.reason);
   const t0 = performance.now();
   const o: Options = {
+    cancelSignal: signal,
+    killSignal: signal ? 'SIGKILL' : 'SIGTERM',
     reject: false,
     input: opts.input,
     timeout: opts.timeoutMs ?? 60_000,
@@ -60,6 +70,7 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
     stripFinalNewline: false,
   };
   const r = await execa(full[0]!, full.slice(1), o);
+  if (signal?.aborted) throw new InterruptedError(signal.reason);
   const durationMs = Math.round(performance.now() - t0);
   const res: RunResult = {
     exitCode: r.exitCode ?? -1,
@@ -73,6 +84,13 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
     throw new CommandError(full, opts.ns, r.exitCode, res.stdout, res.stderr, durationMs, r.cause);
   }
   return res;
+}
+
+/** Text without Node.js stack frames (and the source excerpt Node prints before an uncaught error): one story, no trace. */
+export function stripStack(text: string): string {
+  const lines = text.split('\n');
+  const out = lines.filter((l) => !/^\s+at\s/.test(l) && !/^node:internal\//.test(l) && !/^\s*\^+\s*$/.test(l) && !/^\s*throw er; \/\/ Unhandled/.test(l) && !/^Node\.js v\d/.test(l));
+  return out.join('\n').replace(/\n{2,}/g, '\n').trim();
 }
 
 /** `ip -j ...` inside a namespace, parsed. */

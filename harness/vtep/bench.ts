@@ -2,6 +2,7 @@
 // kernel↔kernel, userspace↔userspace and kernel↔userspace, with ratios vs kernel↔kernel.
 // Builds and removes its own vxt-vtep-bench-* namespaces. Run: node --import tsx harness/vtep/bench.ts
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { run } from '../util/exec.ts';
 import type { VtepConfigInput } from './config.ts';
 import { createVtepLab, ping, sleep, type VtepKind } from './lab.ts';
@@ -50,7 +51,9 @@ export async function benchVtep(opts: BenchOptions = {}): Promise<VtepBenchRow[]
     const side = (k: VtepKind) => (k === 'user' && opts.userConfig ? { kind: k, config: opts.userConfig } : k);
     const lab = await createVtepLab({ tag: 'bench', a: side(ka), b: side(kb) });
     try {
-      const server = spawn('ip', ['netns', 'exec', lab.b.ns, 'iperf3', '-s', '-1', '-B', lab.b.podIp], { stdio: 'ignore' });
+      // the one-shot server dies with us (parent-death signal) even if the bench is SIGKILLed before a client came
+      const pdeath = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL'] : [];
+      const server = spawn('ip', ['netns', 'exec', lab.b.ns, ...pdeath, 'iperf3', '-s', '-1', '-B', lab.b.podIp], { stdio: 'ignore' });
       try {
         await sleep(300);
         await ping(lab.a.ns, lab.b.podIp, { count: 3, intervalS: 0.05 }); // warm neighbours

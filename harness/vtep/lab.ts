@@ -12,14 +12,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { run } from '../util/exec.ts';
+import { moduleUrl, nodeArgv, PKG_ROOT } from '../util/module.ts';
 import type { VtepConfigInput, VtepFaults } from './config.ts';
 import { readVtepStats, type VtepStats } from './stats.ts';
 
 export const NS_PREFIX = 'vxt-vtep-';
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = moduleUrl('./main.ts', import.meta.url);
+const REPO = PKG_ROOT;
 
 export type VtepKind = 'kernel' | 'user';
 
@@ -121,7 +121,7 @@ export async function startVtepProcess(ns: string, cfg: VtepConfigInput, dir: st
   rmSync(readyFile, { force: true });
   writeFileSync(configPath, JSON.stringify({ ...cfg, controlPath, readyFile }, null, 2));
   const log = openSync(logPath, 'a');
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', MAIN, '--config', configPath], {
+  const child = spawn('ip', ['netns', 'exec', ns, ...nodeArgv(MAIN, ['--config', configPath])], {
     stdio: ['ignore', log, log],
     cwd: REPO,
   });

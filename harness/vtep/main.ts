@@ -45,6 +45,7 @@ import { SIGKILL, SysError, c, openTap, openTapOffload, rawSocket, setParentDeat
 import { poolPorts } from './hash.ts';
 import { COUNTER_SLOTS, countersFrom, type VtepStats } from './stats.ts';
 import { tsWorker } from './worker-boot.ts';
+import { moduleUrl } from '../util/module.ts';
 import type { RxInit, TxInit, WorkerToMain } from './worker-shared.ts';
 
 const EADDRINUSE = 98;
@@ -207,7 +208,7 @@ async function main(): Promise<void> {
     ['./tx-worker.ts', txInit, [port2]],
     ['./rx-worker.ts', rxInit, [port1]],
   ] as const) {
-    const w = tsWorker(new URL(file, import.meta.url), { workerData: data, transferList: [...transfer] });
+    const w = tsWorker(moduleUrl(file, import.meta.url), { workerData: data, transferList: [...transfer] });
     w.on('message', onMsg);
     w.on('error', (e) => {
       console.error(`vtep: worker ${file} failed: ${e.stack ?? e}`);

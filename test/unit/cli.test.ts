@@ -23,6 +23,16 @@ describe('vxlab CLI', () => {
     expect(r.stderr).toMatch(/topo\.yaml:5:11: nodes\[1\]\.name: duplicate node name 'a'/);
   });
 
+  it('graph: no FILE, a bad file, an unknown format → exit 2 with the reason', async () => {
+    expect((await vx('graph')).stderr).toBe('vxlab: graph: expected FILE');
+    const f = tempTopology('name: x\nnodes:\n  - name: a\n    pods: lots\n');
+    const r = await vx('graph', f);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/topo\.yaml:4:11: nodes\[0\]\.pods: expected a pod count or a list of pod names/);
+    const bad = await vx('graph', f.replace(/topo\.yaml$/, 'nope.yaml'));
+    expect([bad.exitCode, bad.stderr]).toEqual([2, `vxlab: topology file not found: ${f.replace(/topo\.yaml$/, 'nope.yaml')}`]);
+  });
+
   it('up on a bad file fails before touching the host', async () => {
     const f = tempTopology('name: x\nnodes:\n  - name: a\n    ip: 1.2.3.4\n');
     const r = await vx('up', f);

@@ -13,32 +13,35 @@ afterEach(() => {
 });
 
 describe('reporter registry', () => {
-  it('knows pretty, tap, junit and json', () => {
-    expect(reporterNames).toEqual(['pretty', 'tap', 'junit', 'json']);
-    for (const n of reporterNames) expect(typeof getReporter(n)(sampleReport())).toBe('string');
+  it('knows pretty, tap, junit, json and html', async () => {
+    expect(reporterNames).toEqual(['pretty', 'tap', 'junit', 'json', 'html']);
+    for (const n of reporterNames) expect(typeof (await getReporter(n)(sampleReport()))).toBe('string');
   });
 
   it('rejects unknown names, listing the known ones', () => {
     expect(() => getReporter('xml')).toThrow(UnknownReporterError);
-    expect(() => getReporter('xml')).toThrow('unknown reporter "xml"; known reporters: pretty, tap, junit, json');
+    expect(() => getReporter('xml')).toThrow('unknown reporter "xml"; known reporters: pretty, tap, junit, json, html');
     expect(() => getReporter('toString')).toThrow(/unknown reporter/);
   });
 
-  it('writeReports returns the stdout text and writes tap/xml/json to outDir', () => {
+  it('writeReports returns the stdout text and writes tap/xml/json/html to outDir', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vxlab-report-'));
     dirs.push(dir);
     const outDir = join(dir, 'nested', 'out');
-    const text = writeReports(sampleReport(), { reporter: 'tap', outDir });
+    const text = await writeReports(sampleReport(), { reporter: 'tap', outDir });
     expect(text.startsWith('TAP version 14\n')).toBe(true);
     expect(readFileSync(join(outDir, 'report.tap'), 'utf8')).toBe(text);
     expect(parseTapTree(readFileSync(join(outDir, 'report.tap'), 'utf8')).final.count).toBe(5);
     expect(parseXml(readFileSync(join(outDir, 'report.xml'), 'utf8')).attrs.tests).toBe('5');
     expect(JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')).summary).toEqual({ pass: 1, fail: 3, skip: 1, total: 5 });
+    const html = readFileSync(join(outDir, 'report.html'), 'utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('1 passed, 3 failed, 1 skipped');
   });
 
-  it('writeReports without outDir only renders; unknown reporter throws before writing', () => {
-    expect(writeReports(sampleReport(), { reporter: 'json' })).toBe(toJson(sampleReport()));
-    expect(() => writeReports(sampleReport(), { reporter: 'nope', outDir: '/nonexistent/should-not-be-created' })).toThrow(/known reporters/);
+  it('writeReports without outDir only renders; unknown reporter throws before writing', async () => {
+    expect(await writeReports(sampleReport(), { reporter: 'json' })).toBe(toJson(sampleReport()));
+    await expect(writeReports(sampleReport(), { reporter: 'nope', outDir: '/nonexistent/should-not-be-created' })).rejects.toThrow(/known reporters/);
   });
 });
 

@@ -1,0 +1,114 @@
+// What `vxlab status --json` shows, and Lab's typed views of nodes and pods. Expected values come from the resolved
+// topology; `present`/`alive` are read from the live system when the status is taken.
+import type { ResolvedTopology, VtepIdentity } from '../topology/resolved.ts';
+import type { RunState } from '../runtime/state.ts';
+import { nsExists } from '../runtime/netns/runtime.ts';
+import { isAlive } from '../runtime/state.ts';
+import { healthProblems } from '../runner/health.ts';
+
+/** A pod of a running lab. */
+export interface LabPod {
+  name: string;
+  node: string;
+  /** the pod's network namespace */
+  ns: string;
+  /** its address (the first of ips) */
+  ip: string;
+  /** every address of the pod, one per address family (IPv4 today) */
+  ips: string[];
+  prefixLen: number;
+  mtu: number;
+  /** the pod's interface (eth0) */
+  ifname: string;
+}
+
+/** A node of a running lab. */
+export interface LabNode {
+  name: string;
+  ns: string;
+  /** underlay address */
+  ip: string;
+  podSubnet: string;
+  vtep: { kind: 'kernel' | 'userspace'; device: string; mac: string; address: string; vni: number; port: number; mtu: number };
+  /** runtime docker/kind: the node's container name */
+  container?: string;
+  pods: LabPod[];
+}
+
+/** `vxlab status --json`. */
+export interface LabStatus {
+  runId: string;
+  topology: string;
+  file?: string;
+  status: RunState['status'];
+  createdAt: string;
+  layout: 'flannel' | 'calico';
+  /** who programs the overlay: vxlab, or the setup programs (external) */
+  builder: 'vxlab' | 'external';
+  /** where nodes live: netns, docker, kind */
+  runtime: ResolvedTopology['runtime'];
+  /** runtime netns: a segment is a namespace with a bridge; docker/kind: a Docker network */
+  segments: { name: string; cidr: string; mtu: number; namespace?: string; present?: boolean; network?: string; interfaces: string[] }[];
+  router?: { namespace: string; present: boolean; addresses: string[] };
+  nodes: {
+    name: string;
+    namespace: string;
+    present: boolean;
+    /** runtime docker/kind: the node's container (id and image as the runtime reported them at up) */
+    container?: { name: string; id?: string; image?: string };
+    addresses: string[];
+    podSubnet: string;
+    /** process: the userspace VTEP's process and whether it still runs (kernel VTEPs have none) */
+    /** observed (builder: external): what the live node announces, read when the status is taken */
+    vtep: LabNode['vtep'] & { process?: { pid: number; running: boolean }; observed?: VtepIdentity };
+    interfaces: string[];
+    pods: { name: string; namespace: string; present: boolean; addresses: string[]; mtu: number; interfaces: string[] }[];
+  }[];
+  processes: { pid: number; startTime: string; ns?: string; what: string; alive: boolean }[];
+  /** what is no longer as up left it: vanished namespaces, VTEP processes that exited (one message each) */
+  problems: string[];
+}
+
+export function labNodes(t: ResolvedTopology): LabNode[] {
+  return t.nodes.map((n) => ({
+    name: n.name,
+    ns: n.ns,
+    ip: n.ip,
+    podSubnet: n.podSubnet,
+    vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu },
+    ...(n.container ? { container: n.container } : {}),
+    pods: n.pods.map((p) => ({ name: p.name, node: n.name, ns: p.ns, ip: p.ip, ips: [p.ip], prefixLen: p.prefixLen, mtu: p.mtu, ifname: p.ifname })),
+  }));
+}
+
+export function statusOf(t: ResolvedTopology, state: RunState): LabStatus {
+  const vtepProc = (ns: string) => {
+    const p = state.processes.find((x) => x.ns === ns && /VTEP/i.test(x.what));
+    return p ? { pid: p.pid, running: isAlive(p.pid, p.startTime) } : undefined;
+  };
+  return {
+    runId: t.runId,
+    topology: t.name,
+    file: t.file,
+    status: state.status,
+    createdAt: state.createdAt,
+    layout: t.layout,
+    builder: t.builder,
+    runtime: t.runtime,
+    segments: t.segments.map((s) => ({ name: s.name, cidr: s.cidr, mtu: s.mtu, ...(s.ns ? { namespace: s.ns, present: nsExists(s.ns) } : {}), ...(s.network ? { network: s.network.name } : {}), interfaces: [s.bridge] })),
+    router: t.routerNs ? { namespace: t.routerNs, present: nsExists(t.routerNs), addresses: t.segments.map((s) => `${s.routerIp}/${s.prefixLen}`) } : undefined,
+    nodes: t.nodes.map((n) => ({
+      name: n.name,
+      namespace: n.ns,
+      present: nsExists(n.ns),
+      ...(n.container ? { container: { name: n.container, id: state.discovered?.[n.name]?.containerId, image: state.discovered?.[n.name]?.image ?? n.image } } : {}),
+      addresses: [`${n.ip}/${n.prefixLen}`, `${n.vtep.ip}/32`, ...(n.bridge ? [`${n.bridge.ip}/${n.podPrefixLen}`] : [])],
+      podSubnet: n.podSubnet,
+      vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu, process: vtepProc(n.ns), ...(n.vtep.observed ? { observed: n.vtep.observed } : {}) },
+      interfaces: [n.underlayIf, n.vtep.dev, ...(n.bridge ? [n.bridge.name] : []), ...n.pods.map((p) => p.hostIf)],
+      pods: n.pods.map((p) => ({ name: p.name, namespace: p.ns, present: nsExists(p.ns), addresses: [`${p.ip}/${p.prefixLen}`], mtu: p.mtu, interfaces: [p.ifname] })),
+    })),
+    processes: state.processes.map((p) => ({ ...p, alive: isAlive(p.pid, p.startTime) })),
+    problems: state.status === 'up' ? healthProblems(t, state, 'since up').map((p) => p.message) : [],
+  };
+}

@@ -1,0 +1,55 @@
+// Mid-run faults the checks did not cause: a node's namespace vanished, a userspace VTEP exited. Found by looking
+// (namespace names, recorded processes) and reported once, by name — instead of as a crashed check per probe or as
+// failed pings many seconds later.
+import { constants } from 'node:os';
+import type { ResolvedTopology } from '../topology/resolved.ts';
+import { isAlive, type RunState } from '../runtime/state.ts';
+import { nsExists } from '../runtime/netns/runtime.ts';
+import { vtepExits } from '../runtime/vtep-launch.ts';
+import { SETUP_STEP_WHAT, SETUP_WHAT } from '../overlay/external.ts';
+
+export interface HealthProblem {
+  /** what it concerns, e.g. "node u2" */
+  subject: string;
+  message: string;
+}
+
+/** Which part of the topology a namespace is. */
+function nsLabel(t: ResolvedTopology, ns: string): string {
+  for (const s of t.segments) if (s.ns === ns) return `segment ${s.name}'s namespace ${ns}`;
+  if (t.routerNs === ns) return `the router namespace ${ns}`;
+  for (const n of t.nodes) {
+    if (n.ns === ns) return `node ${n.name}'s namespace ${ns}`;
+    for (const p of n.pods) if (p.ns === ns) return `pod ${n.name}/${p.name}'s namespace ${ns}`;
+  }
+  return `namespace ${ns}`;
+}
+
+function exitText(pid: number): string {
+  const e = vtepExits.get(pid);
+  if (!e) return `is no longer running (pid ${pid})`;
+  return e.signal ? `exited (signal ${osSignal(e.signal)})` : `exited (code ${e.code})`;
+}
+
+function osSignal(sig: NodeJS.Signals): string {
+  const n = (constants.signals as Record<string, number>)[sig];
+  return n ? `${n}, ${sig}` : sig;
+}
+
+/** What is wrong with a live run right now (empty: nothing). `when` ends each message, e.g. "during the run". */
+export function healthProblems(t: ResolvedTopology, state: RunState, when = 'during the run'): HealthProblem[] {
+  const out: HealthProblem[] = [];
+  for (const ns of state.namespaces) {
+    if (!nsExists(ns)) out.push({ subject: ns, message: `${nsLabel(t, ns)} vanished ${when}` });
+  }
+  for (const p of state.processes) {
+    // builder: external — a setup step is meant to exit, and a setup daemon that exited is judged after the suites
+    // by setup/daemons (with its last output): neither stops the checks, which judge the kernel state it left
+    if (p.what.startsWith(SETUP_STEP_WHAT) || p.what.startsWith(SETUP_WHAT)) continue;
+    if (isAlive(p.pid, p.startTime)) continue;
+    const node = t.nodes.find((n) => n.ns === p.ns);
+    const what = /VTEP/i.test(p.what) && node ? `node ${node.name}'s VTEP process` : p.what;
+    out.push({ subject: what, message: `${what} ${exitText(p.pid)} ${when}` });
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+// An example consumer of the public API, type-checked against dist/*.d.ts (never run: test/unit/api-types.test.ts).
+// Every `@ts-expect-error` is a promise that something is NOT public or NOT accepted.
+import { Lab, TopologyError, NotUpError, CommandError, type LabReport, type LabPod, type TopologySpec, type LabStatus } from 'vxlab';
+import { labTest, test } from 'vxlab/vitest';
+import { expect } from 'vitest';
+// @ts-expect-error internal: not exported from the entry point
+import { normalize } from 'vxlab';
+// @ts-expect-error internal modules are not reachable through "exports"
+import { loadTopology } from 'vxlab/dist/harness/topology/load.js';
+void normalize;
+void loadTopology;
+
+const topo: TopologySpec = { name: 'demo', nodes: [{ name: 'node1', pods: 2 }, { name: 'node2', pods: ['web'] }], faults: [] };
+
+export async function example(): Promise<void> {
+  await using lab = await Lab.up('topologies/flannel-3node.yaml', { runId: 'ab12' });
+  await using lab2 = await Lab.up(topo, { runId: 'ab13', faults: false });
+  const p: LabPod = lab.pod('node2/pod1');
+  const ns: string = p.ns;
+  const ips: string[] = p.ips;
+  const r = await lab.exec('node1/pod1', ['ping', '-c1', p.ip]);
+  const code: number = r.exitCode;
+  const out: string = r.stdout + r.stderr;
+  const report: LabReport = await lab.test({ suites: ['connectivity', 'mtu'] });
+  const counts: number = report.passed + report.failed + report.skipped;
+  const id: string = report.results[0]!.id;
+  await lab.fault({ kind: 'delete-fdb', node: 'node1', peer: 'node2' });
+  // @ts-expect-error unknown fault kind
+  await lab.fault({ kind: 'unplug', node: 'node1' });
+  // @ts-expect-error delete-fdb needs a peer
+  await lab.fault({ kind: 'delete-fdb', node: 'node1' });
+  const st: LabStatus = lab.state;
+  const names: string[] = lab.nodes.map((n) => n.name).concat(lab2.pods.map((x) => x.name), st.nodes.map((n) => n.namespace));
+  // @ts-expect-error internals of a lab are private
+  lab.t;
+  await lab.down();
+  void [ns, ips, code, out, counts, id, names];
+
+  try {
+    await Lab.up({ name: 'x', nodes: [] });
+  } catch (e) {
+    if (e instanceof TopologyError) {
+      const where: string = `${e.file ?? '(object)'}:${e.line ?? 0}:${e.column ?? 0} ${e.key}`;
+      void where;
+    } else if (e instanceof NotUpError) {
+      const c: 'VXLAB_NOT_UP' = e.code;
+      void c;
+    } else if (e instanceof CommandError) {
+      const parts: [string[], string | undefined, number | undefined, string] = [e.argv, e.namespace, e.exitCode, e.stderr];
+      void parts;
+    }
+  }
+}
+
+labTest(topo)('a consumer test', async ({ lab }) => {
+  await expect(lab).toReach('node1/pod1', 'node2/web');
+  expect(await lab.test()).toPass();
+});
+
+test.override({ topology: 'topologies/flannel-3node.yaml' });
+test('with override', async ({ lab, labOptions }) => {
+  void labOptions.runId;
+  await expect(lab).not.toReach('node1/pod1', '10.9.9.9', { attempts: 1 });
+});

@@ -1,0 +1,104 @@
+// The package's public surface, as a consumer sees it (dist/, through package.json "exports"; vitest's globalSetup
+// has just built it): the types of an example consumer check, only the documented names are exported, internals
+// are unreachable, and dist/ is never run stale.
+import { describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, utimesSync, writeFileSync, rmSync, mkdirSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { COMMANDS, SUMMARIES } from '../../harness/cli/main.ts';
+// @ts-expect-error plain JavaScript module without types
+import { distState } from '../../bin/dist-state.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const node = (code: string) => execa(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, reject: false });
+
+describe('public API', () => {
+  it('an example consumer type-checks against dist/*.d.ts (and what must not compile does not)', async () => {
+    const r = await execa(process.execPath, [TSC, '-p', join(ROOT, 'test/types/tsconfig.json')], { reject: false });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+  });
+
+  it("'vxlab' and 'vxlab/vitest' export exactly the documented names", async () => {
+    const r = await node("const a = await import('vxlab'); console.log(JSON.stringify(Object.keys(a).sort()))");
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual(['CommandError', 'Lab', 'NotUpError', 'PreflightError', 'TopologyError', 'UsageError']);
+    // 'vxlab/vitest' only loads inside vitest (it extends vitest's test and expect): import the compiled file here
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    const b = await import(join(ROOT, pkg.exports['./vitest'].default));
+    expect(Object.keys(b).sort()).toEqual(['Lab', 'labTest', 'test']);
+  });
+
+  it('internal modules are not reachable through the package', async () => {
+    const r = await node("await import('vxlab/dist/harness/topology/load.js')");
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toMatch(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
+  });
+
+  it('the entry points need no tsx: compiled JavaScript only', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(Object.keys(pkg.dependencies)).not.toContain('tsx');
+    expect(pkg.exports['.'].default).toMatch(/^\.\/dist\/.*\.js$/);
+    expect(pkg.exports['./vitest'].default).toMatch(/^\.\/dist\/.*\.js$/);
+    expect(pkg.scripts.prepare).toMatch(/build/);
+  });
+});
+
+describe('CLI help summaries', () => {
+  it('equal each command\'s own summary (so --help need not load every command)', async () => {
+    for (const [name, load] of Object.entries(COMMANDS)) expect(SUMMARIES[name], name).toBe((await load()).summary);
+  });
+});
+
+describe('dist freshness (bin/dist-state.js)', () => {
+  function fakeCheckout(): string {
+    const d = mkdtempSync(join(tmpdir(), 'vxlab-dist-'));
+    mkdirSync(join(d, 'harness/cli'), { recursive: true });
+    writeFileSync(join(d, 'harness/cli/x.ts'), '');
+    writeFileSync(join(d, 'package.json'), '{}');
+    return d;
+  }
+  it('missing, fresh, stale (naming the newer file), packaged', () => {
+    const d = fakeCheckout();
+    try {
+      expect(distState(d)).toEqual({ state: 'missing' });
+      mkdirSync(join(d, 'dist'));
+      writeFileSync(join(d, 'dist/.build-stamp'), '');
+      const past = new Date(Date.now() - 60_000);
+      utimesSync(join(d, 'harness/cli/x.ts'), past, past);
+      utimesSync(join(d, 'package.json'), past, past);
+      expect(distState(d)).toEqual({ state: 'fresh' });
+      const future = new Date(Date.now() + 60_000);
+      utimesSync(join(d, 'harness/cli/x.ts'), future, future);
+      expect(distState(d)).toEqual({ state: 'stale', newer: 'harness/cli/x.ts' });
+      rmSync(join(d, 'harness'), { recursive: true });
+      expect(distState(d)).toEqual({ state: 'packaged' });
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('bin/vxlab.js never runs a stale dist/: it says so and runs the sources', async () => {
+    // a copy of the checkout's bin/ + dist/ + sources with one source newer than the stamp
+    const d = mkdtempSync(join(tmpdir(), 'vxlab-stale-'));
+    try {
+      for (const x of ['bin', 'dist', 'harness', 'suites', 'topologies', 'package.json']) cpSync(join(ROOT, x), join(d, x), { recursive: true, preserveTimestamps: true });
+      const { symlinkSync } = await import('node:fs');
+      symlinkSync(join(ROOT, 'node_modules'), join(d, 'node_modules'));
+      const r1 = await execa(process.execPath, [join(d, 'bin/vxlab.js'), '--help'], { reject: false });
+      expect(r1.stderr).toBe('');
+      expect(r1.exitCode).toBe(0);
+      // the compiled CLI says "validate" one way; change the source's summary and see the change (not dist's)
+      const f = join(d, 'harness/cli/main.ts');
+      writeFileSync(f, readFileSync(f, 'utf8').replace("validate: 'check a topology file", "validate: 'CHANGED check a topology file"));
+      const r2 = await execa(process.execPath, [join(d, 'bin/vxlab.js'), '--help'], { reject: false });
+      expect(r2.stderr).toMatch(/^vxlab: dist\/ is older than harness\/cli\/main\.ts; running the TypeScript sources through tsx/);
+      expect(r2.stdout).toMatch(/validate +CHANGED check a topology file/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
