@@ -68,12 +68,15 @@ interface BoundaryProbe {
 }
 
 /**
- * One boundary: a DF ping of `max` bytes from `ns` to `dst` must pass, `max + 1` must fail fast (a local "message too
+ * One boundary: DF pings of `max` bytes from `ns` to `dst` must pass (both of two), `max + 1` must fail fast (a local "message too
  * long" or an ICMP frag-needed). A probe that got no answer at all (timeout, or any other error) is taken once more — the
  * first may be what PMTU discovery costs — and a second silent loss is reported as what it is.
  */
 async function boundary(ns: string, dst: string, max: number, label: string, limit: string): Promise<BoundaryProbe> {
-  const fits = await pingDf(ns, dst, max);
+  // two fitting pings: the first may teach the kernel a smaller path MTU as it leaves (it is sent regardless), the second meets it
+  let fits = await pingDf(ns, dst, max, 2, 2);
+  // a fitting probe that got no answer (a loaded machine) is taken once more; a local error is an answer
+  if (fits.outcome === 'timeout' || fits.outcome === 'error') fits = await pingDf(ns, dst, max, 2, 2);
   let over = await pingDf(ns, dst, max + 1);
   let retried = false;
   if (over.outcome === 'timeout' || over.outcome === 'error') {

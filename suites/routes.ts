@@ -192,6 +192,8 @@ interface TableSpec<E> {
   show(e: E): string;
   /** entries that may exist beyond the wanted set (e.g. learned ones when learning is on) */
   tolerated?(e: E): boolean;
+  /** what the kernel does instead when the entry for `key` is missing, if vxlab can tell */
+  missingCause?(have: E[]): string;
   /** where the peer's VTEP MAC is: the key (FDB) or the value (neighbours); a wrong one there is a stale VTEP MAC */
   macIn: 'key' | 'value';
 }
@@ -217,7 +219,7 @@ function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spe
       if (old) {
         explained.add(old);
         diffs.push(`${node}: stale ${spec.noun} for ${w.peer}: ${spec.show(old)}, expected ${key} ${spec.field} ${w.value}: ${staleMac(w.peer, key)}`);
-      } else diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${w.value} (${w.peer})`);
+      } else diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${w.value} (${w.peer})${spec.missingCause ? `: ${spec.missingCause(have)}` : ''}`);
     } else {
       if (spec.value(e) !== w.value) {
         const why = spec.macIn === 'value' && MAC_RE.test(w.value) ? ` — ${staleMac(w.peer, w.value)}` : '';
@@ -302,6 +304,11 @@ const fdbCheck = tableCheck<k.FdbInfo>(
     attrs: (e) => (n.vtep.kind === 'kernel' ? fdbAttrs(e) : { flags: 'self', state: e.state || 'dynamic' }),
     show: (e) => `${e.mac} dst ${e.dst} ${Object.entries(n.vtep.kind === 'kernel' ? fdbAttrs(e) : { state: e.state || 'dynamic' }).map(([a, v]) => `${a} ${v}`).join(' ')}`.trim(),
     tolerated: (e) => n.vtep.learning && e.state !== 'permanent',
+    // the kernel's answer (a userspace VTEP floods unknown unicast by head-end replication instead)
+    missingCause: n.vtep.kind !== 'kernel' ? undefined : (have) => {
+      const dflt = have.find((e) => e.mac === '00:00:00:00:00:00');
+      return dflt ? `frames to it go to the default entry's dst ${dflt.dst} instead` : 'frames to it are dropped (no default entry)';
+    },
   }),
 );
 

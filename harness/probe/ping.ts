@@ -11,13 +11,20 @@ export interface DfResult {
   ms: number;
 }
 
-/** One DF ping of `payload` bytes from `ns` to `dst`, bounded by `waitSec`. */
-export async function pingDf(ns: string, dst: string, payload: number, waitSec = 2): Promise<DfResult> {
-  const r = await run(['ping', '-n', '-c', '1', '-i', '0.01', '-W', String(waitSec), '-M', 'do', '-s', String(payload), dst], { ns, reject: false, timeoutMs: (waitSec + 3) * 1000 });
+/**
+ * DF pings of `payload` bytes from `ns` to `dst` (`count` of them, 10 ms apart), bounded by `waitSec`. `ok` only if
+ * every one was answered: a size that passes once and then meets a path MTU the first packet taught the kernel
+ * (the VXLAN driver lowers it as the packet leaves) does not fit.
+ */
+export async function pingDf(ns: string, dst: string, payload: number, waitSec = 2, count = 1): Promise<DfResult> {
+  const r = await run(['ping', '-n', '-c', String(count), '-i', '0.01', '-W', String(waitSec), '-M', 'do', '-s', String(payload), dst], { ns, reject: false, timeoutMs: (waitSec + 3) * 1000 });
   const out = `${r.stdout}${r.stderr}`.trim();
   const mtu = Number(/mtu\s*[=:]?\s*(\d+)/i.exec(out)?.[1] ?? NaN);
   let outcome: DfOutcome;
-  if (r.exitCode === 0) outcome = 'ok';
+  // iputils ping exits 0 if any reply came back: ok means every ping was answered
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+  const all = !m || m[1] === m[2];
+  if (r.exitCode === 0 && all) outcome = 'ok';
   else if (/message too long/i.test(out)) outcome = 'local-emsgsize';
   else if (/frag needed/i.test(out)) outcome = 'frag-needed';
   else if (/ 0 received/.test(out)) outcome = 'timeout';

@@ -11,7 +11,6 @@ import type { Running } from '../../harness/runtime/lifecycle.ts';
 import { runSuites } from '../../harness/runner/runner.ts';
 import { SUITES } from '../../suites/index.ts';
 import { run } from '../../harness/util/exec.ts';
-import { applyFault } from '../../harness/faults/apply.ts';
 
 /** One command of a break: where it runs (a node or pod namespace of the run) and its argv. */
 type Cmd = [ns: string, argv: string[]] | (() => Promise<void>);
@@ -25,6 +24,8 @@ interface Break {
   owner: string[];
   /** what the failure must say: node, peer and value (matched against the message and every diff line) */
   fragment: (t: ResolvedTopology) => RegExp;
+  /** what the owning checks' `observed` must show, where the value lives there */
+  observed?: RegExp;
 }
 
 const node = (t: ResolvedTopology, name: string) => t.nodes.find((n) => n.name === name)!;
@@ -171,10 +172,12 @@ const BREAKS: Break[] = [
   },
   {
     name: 'VXLAN header with the I flag cleared (userspace VTEP fault): the observed flags are shown',
-    topology: () => TOPO('userspace-3node.yaml'),
-    steps: (t) => [async () => applyFault(t, { kind: 'vtep', node: 'node2', clearIFlag: true } as any)],
+    // a kernel VTEP cannot be made to clear the flag; the userspace VTEP's fault is in its config from the start
+    topology: () => tempTopology(`extends: ${TOPO('userspace-3node.yaml')}\nname: hb-iflag\nfaults:\n  - { kind: vtep, node: node2, clearIFlag: true }\n`),
+    steps: () => [],
     owner: ['encapsulation/vxlan-header'],
     fragment: () => /node2 -> node\d: I flag clear: expected flags 0x08, observed 0x00/,
+    observed: /"node2 -> node1":\["flags 0x00 reserved 0x000000, 0x00"\]/,
   },
   // connectivity/isolation: a leak that answers only from the third probe on
   {
@@ -219,6 +222,7 @@ describe.skipIf(needsRoot)('hand breaks: the owning check fails and names node, 
         const said = [x.message ?? '', ...(x.diffs ?? [])];
         expect(x.status, `${id}: ${x.message}`).toBe('fail');
         expect(said.some((s) => re.test(s)), `${id} should say ${re}; it said:\n${said.join('\n')}`).toBe(true);
+        if (b.observed) expect(JSON.stringify(x.observed)).toMatch(b.observed);
       }
     });
   }

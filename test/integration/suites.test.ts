@@ -59,7 +59,7 @@ describe.skipIf(needsRoot)('suites on shipped topologies (root)', () => {
     expect(ids['routes/fdb']).toBe('fail');
     expect(ids['connectivity/full-mesh']).toBe('fail');
     const fdb = r.report.results.find((x) => x.id === 'routes/fdb')!;
-    expect(fdb.diffs).toEqual([expect.stringMatching(/^node1: missing FDB entry 02(:[0-9a-f]{2}){5} dst 192\.168\.1\.4 \(node3\)$/)]);
+    expect(fdb.diffs).toEqual([expect.stringMatching(/^node1: missing FDB entry 02(:[0-9a-f]{2}){5} dst 192\.168\.1\.4 \(node3\): frames to it are dropped \(no default entry\)$/)]);
     const cm = r.report.results.find((x) => x.id === 'connectivity/full-mesh')!;
     expect(cm.details).toMatch(/✗/);
     expect(cm.diffs!.every((d) => /node1\/pod\d .* -> node3|node3\/pod\d .* -> node1/.test(d))).toBe(true);
