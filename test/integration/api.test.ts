@@ -162,7 +162,7 @@ describe('Lab.validate / Lab.plan (no root)', () => {
 
   test('plan: every namespace carries the run prefix; the stages name them', () => {
     const p = Lab.plan(small, { runId: 'pl1' });
-    expect([...p.namespaces].sort()).toEqual(['vx-pl1-api-node1', 'vx-pl1-api-node1-pod1', 'vx-pl1-api-node2', 'vx-pl1-api-node2-pod1', 'vx-pl1-api-node3', 'vx-pl1-api-node3-db', 'vx-pl1-api-node3-web']);
+    expect([...p.namespaces].sort()).toEqual(['vx-pl1-api-node1', 'vx-pl1-api-node1-pod1', 'vx-pl1-api-node2', 'vx-pl1-api-node2-pod1', 'vx-pl1-api-node3', 'vx-pl1-api-node3-db', 'vx-pl1-api-node3-web', 'vx-pl1-api-seg-rack1']);
     expect(p.stages.length).toBeGreaterThan(0);
     expect(() => Lab.plan(small, { runId: 'Bad_Id' })).toThrow(UsageError);
   });
