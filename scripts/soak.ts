@@ -4,11 +4,12 @@
 // Never `cleanup --all`: other runs on this machine are not ours. Every cycle uses its own run id.
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
-import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { vxNamespaces } from '../test/helpers/host.ts';
+import { RunWatch } from '../test/helpers/procs.ts';
 import { readState, statePath } from '../harness/runtime/state.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -56,31 +57,6 @@ const topologies = [
   ...readdirSync(join(ROOT, 'topologies')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'topologies', f)),
   ...readdirSync(join(ROOT, 'topologies/bugs')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'topologies/bugs', f)),
 ];
-
-function nsInodes(id: string): Set<string> {
-  const out = new Set<string>();
-  for (const n of vxNamespaces(`vx-${id}-`)) {
-    try {
-      out.add(String(statSync(`/var/run/netns/${n}`).ino));
-    } catch {}
-  }
-  return out;
-}
-
-/** processes of a run: its prefix on the command line, or a network namespace that was one of its namespaces */
-function runProcesses(id: string, inodes: Set<string>): string[] {
-  const out: string[] = [];
-  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    if (Number(d) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      if (!cmd) continue; // zombie or kernel thread
-      const ino = /\[(\d+)\]/.exec(readlinkSync(`/proc/${d}/ns/net`))?.[1];
-      if (cmd.includes(`vx-${id}-`) || (ino && inodes.has(ino))) out.push(`${d} ${cmd.slice(0, 100)}`);
-    } catch {}
-  }
-  return out;
-}
 
 function workDirs(id: string): string[] {
   return readdirSync(tmpdir()).filter((d) => d.startsWith(`vx-${id}-`));
@@ -161,17 +137,17 @@ for (let i = 0; i < cycles; i++) {
   const before = await rootLines();
   // forceKillAfterDelay: false — the signal under test is the only one; no SIGKILL follows it behind our back
   const child = execa(process.execPath, [BIN, ...args], { reject: false, cwd: tmpdir(), forceKillAfterDelay: false });
-  const inodes = new Set<string>();
+  const watch = new RunWatch(id);
   // most signals land once the run has recorded its state (up, faults, checks, teardown); some during start-up,
   // when nothing exists yet (on a loaded machine start-up alone takes seconds)
   const fromStart = rnd() < 0.2;
   while (!fromStart && !existsSync(statePath(id)) && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
   const started = Date.now();
   while (Date.now() - started < delay && child.exitCode === null) {
-    for (const n of nsInodes(id)) inodes.add(n);
+    watch.poll();
     await new Promise((r) => setTimeout(r, 25));
   }
-  for (const n of nsInodes(id)) inodes.add(n);
+  watch.poll();
   const finishedFirst = child.exitCode !== null;
   if (!finishedFirst) child.kill(sig);
   const res = await child;
@@ -186,7 +162,7 @@ for (let i = 0; i < cycles; i++) {
     await execa(process.execPath, [BIN, 'cleanup'], { reject: false });
   }
   const after = await rootLines();
-  const procs = runProcesses(id, inodes);
+  const procs = watch.processes();
   const rd = rootDiff(before, after, id);
   const row: Row = {
     cycle: i,

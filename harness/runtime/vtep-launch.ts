@@ -47,7 +47,10 @@ export async function startVtep(t: ResolvedTopology, n: ResolvedNode, workDir: s
   const cfg = vtepConfig(t, n, workDir, ephemeral ? process.pid : undefined);
   writeFileSync(p.config, JSON.stringify(cfg, null, 2));
   const log = openSync(p.log, 'a');
-  const child = spawn('ip', ['netns', 'exec', n.ns, ...nodeArgv(MAIN, ['--config', p.config])], {
+  // ephemeral: the parent-death signal is set before node even starts (the VTEP's own prctl/polling comes seconds
+  // later on a loaded machine), so a SIGKILLed run cannot leave a VTEP that is still booting
+  const pdeath = ephemeral && existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL'] : [];
+  const child = spawn('ip', ['netns', 'exec', n.ns, ...pdeath, ...nodeArgv(MAIN, ['--config', p.config])], {
     detached: !ephemeral,
     stdio: ['ignore', log, log],
     cwd: PKG_ROOT,

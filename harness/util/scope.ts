@@ -2,6 +2,7 @@
 // without threading a parameter through every suite. `run()`, tcpTransfer and startCapture read it: once it is
 // aborted they start nothing new and kill what they started.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { setMaxListeners } from 'node:events';
 
 export interface WorkScope {
   signal?: AbortSignal;
@@ -11,6 +12,9 @@ const als = new AsyncLocalStorage<WorkScope>();
 
 /** Run fn with this scope; everything it awaits (and spawns) sees the signal. */
 export function withScope<T>(scope: WorkScope, fn: () => Promise<T>): Promise<T> {
+  // every probe, capture and helper started under the scope listens for its abort: dozens at once are normal, not a
+  // leak (Node warns at 11 listeners on one AbortSignal)
+  if (scope.signal) setMaxListeners(0, scope.signal);
   return als.run(scope, fn);
 }
 

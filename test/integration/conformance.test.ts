@@ -150,7 +150,9 @@ describe.skipIf(needsRoot)('overlay.cni: vxlab run with CNI-attached pods', () =
     const id = runId();
     const r = await vxlab(['run', join(dir, 't.yaml'), '--run-id', id]);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr.trim().split('\n').pop()).toBe(`vxlab: ${join(dir, 't.yaml')}: overlay.cni: ${join(dir, 'bad.conflist')}: extra: unknown top-level field (allowed: cniVersion, cniVersions, name, disableCheck, disableGC, loadOnlyInlinedPlugins, plugins)`);
+    // located like every other topology error (validate and run reject it alike, before anything is created)
+    expect(r.stderr.trim().split('\n').pop()).toMatch(/t\.yaml:4:5: overlay\.cni\.conflist: .*bad\.conflist: extra: unknown top-level field \(allowed: cniVersion, cniVersions, name, disableCheck, disableGC, loadOnlyInlinedPlugins, plugins\)$/);
+    expect(vxNamespaces(`vx-${id}-`)).toEqual([]);
   });
 });
 

@@ -71,8 +71,8 @@ describe.skipIf(needsRoot)('builder: external — an independent agent builds th
     }
     const fdb = result(r, 'routes/fdb');
     const [n1, n2, n3] = r.topology.nodes;
-    expect((fdb.expected as Record<string, string[]>)['node1']).toEqual([`${n2!.vtep.mac} dst ${n2!.ip} permanent`, `${n3!.vtep.mac} dst ${n3!.ip} permanent`]);
-    expect((fdb.expected as Record<string, string[]>)['node2']).toContain(`${n1!.vtep.mac} dst ${n1!.ip} permanent`);
+    expect((fdb.expected as Record<string, string[]>)['node1']).toEqual([`${n2!.vtep.mac} dst ${n2!.ip} self permanent`, `${n3!.vtep.mac} dst ${n3!.ip} self permanent`]);
+    expect((fdb.expected as Record<string, string[]>)['node2']).toContain(`${n1!.vtep.mac} dst ${n1!.ip} self permanent`);
   });
 
   vx('calico layout: the tunnel address the agent allocated from each block is taken as announced', async ({ vxrun }) => {
@@ -101,16 +101,23 @@ nodes: [ { name: node1, pods: 2 }, { name: node2, pods: 1 }, { name: node3, pods
     expect(result(r, 'routes/vxlan-device').diffs).toEqual(['node1: flannel.1 mtu: expected 1450, observed 1430']);
     // pods at the overlay MTU vxlab expects no longer fit node1's VTEP
     expect(result(r, 'mtu/df-boundary').status).toBe('fail');
-    expect(result(r, 'mtu/df-boundary').diffs!.every((d) => d.startsWith('node1/pod1 -> ') && d.includes('frag-needed'))).toBe(true);
+    // (#9's df-boundary probes from the pod and from the node through its VTEP: every line concerns node1's side)
+    const dfb = result(r, 'mtu/df-boundary').diffs!;
+    expect(dfb.filter((d) => !/^node1[ /]/.test(d))).toEqual([]);
+    expect(dfb.some((d) => d.startsWith('node1/pod1 -> '))).toBe(true);
     for (const id of ['routes/remote-subnets', 'routes/neighbours', 'routes/fdb']) expect(result(r, id).status, id).toBe('pass');
   });
 
   vx('a forgotten peer: route, neighbour and FDB checks name node1 and node3', async ({ vxrun }) => {
     const r = await vxrun(variant('forget-peer'), { suites: ['routes', 'connectivity'] });
     const n3 = r.topology.nodes[2]!;
-    expect(result(r, 'routes/remote-subnets').diffs).toEqual(['node1: missing route 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink for node3']);
-    expect(result(r, 'routes/neighbours').diffs).toEqual([`node1: missing neighbour 10.244.3.0 lladdr ${n3.vtep.mac} for node3`]);
-    expect(result(r, 'routes/fdb').diffs).toEqual([`node1: missing FDB entry ${n3.vtep.mac} dst 192.168.1.4 for node3`]);
+    // the missing VTEP route, and (#9) the kernel's own routing decision for node3's subnet from node1
+    expect(result(r, 'routes/remote-subnets').diffs).toEqual([
+      'node1: missing route 10.244.3.0/24 via 10.244.3.0 dev flannel.1 onlink for node3',
+      expect.stringMatching(/^node1: traffic to node3's subnet 10\.244\.3\.0\/24 \(.*\) from node1\/pod1 .*: expected via 10\.244\.3\.0 dev flannel\.1, observed /),
+    ]);
+    expect(result(r, 'routes/neighbours').diffs).toEqual([`node1: missing neighbour 10.244.3.0 lladdr ${n3.vtep.mac} (node3)`]);
+    expect(result(r, 'routes/fdb').diffs).toEqual([`node1: missing FDB entry ${n3.vtep.mac} dst 192.168.1.4 (node3)`]);
     expect(result(r, 'routes/vxlan-device').status).toBe('pass');
     expect(result(r, 'connectivity/full-mesh').diffs!.every((d) => /node1\/pod\d .* -> node3|node3\/pod\d .* -> node1/.test(d))).toBe(true);
   });
@@ -123,7 +130,7 @@ nodes: [ { name: node1, pods: 2 }, { name: node2, pods: 1 }, { name: node3, pods
     const fdb = result(r, 'routes/fdb').diffs!;
     expect(fdb).toHaveLength(2);
     for (const [i, peer] of ['node2', 'node3'].entries()) {
-      expect(fdb[i]).toMatch(new RegExp(`^${peer}: stale FDB entry for node1: ([0-9a-f:]{17}) dst 192\\.168\\.1\\.2 permanent, expected ${n1.vtep.mac} dst 192\\.168\\.1\\.2: node1 announces VTEP MAC ${n1.vtep.mac}, which this node does not use \\(stale VTEP MAC`));
+      expect(fdb[i]).toMatch(new RegExp(`^${peer}: stale FDB entry for node1: ([0-9a-f:]{17}) dst 192\\.168\\.1\\.2 [^,]*permanent[^,]*, expected ${n1.vtep.mac} dst 192\\.168\\.1\\.2: node1 announces VTEP MAC ${n1.vtep.mac}, which this node does not use \\(stale VTEP MAC`));
     }
     const old = /stale FDB entry for node1: ([0-9a-f:]{17})/.exec(fdb[0]!)![1];
     expect(old).not.toBe(n1.vtep.mac);
@@ -136,8 +143,8 @@ nodes: [ { name: node1, pods: 2 }, { name: node2, pods: 1 }, { name: node3, pods
     const r = await vxrun(variant('fdb-not-permanent'), { suites: ['routes'] });
     const [, n2, n3] = r.topology.nodes;
     expect(result(r, 'routes/fdb').diffs).toEqual([
-      `node1: FDB entry ${n2!.vtep.mac} for node2: expected permanent, observed dynamic`,
-      `node1: FDB entry ${n3!.vtep.mac} for node3: expected permanent, observed dynamic`,
+      `node1: FDB entry ${n2!.vtep.mac} (node2): state: expected permanent, observed dynamic`,
+      `node1: FDB entry ${n3!.vtep.mac} (node3): state: expected permanent, observed dynamic`,
     ]);
     for (const id of ['routes/vxlan-device', 'routes/remote-subnets', 'routes/neighbours']) expect(result(r, id).status, id).toBe('pass');
   });

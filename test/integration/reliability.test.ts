@@ -4,11 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { needsRoot } from '../helpers/root.ts';
 import { vxNamespaces } from '../helpers/host.ts';
+import { RunWatch } from '../helpers/procs.ts';
 import { resolveFile, TOPO, tempTopology, testRunId } from '../helpers/topo.ts';
 import { readState, statePath, isAlive } from '../../harness/runtime/state.ts';
 import { up } from '../../harness/runtime/lifecycle.ts';
@@ -18,26 +19,6 @@ import { runSession } from '../../harness/runner/session.ts';
 const BIN = resolve(import.meta.dirname, '../../bin/vxlab.js');
 const vx = (...a: string[]) => execa(process.execPath, [BIN, ...a], { reject: false });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** pids whose command line names the run's prefix, or whose network namespace is one of the run's (by inode) */
-function runProcesses(id: string, inodes: Set<string> = new Set()): string[] {
-  const out: string[] = [];
-  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    if (Number(d) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      const ino = /\[(\d+)\]/.exec(readlinkSync(`/proc/${d}/ns/net`))?.[1];
-      if (cmd.includes(`vx-${id}-`) || (ino && inodes.has(ino))) out.push(`${d}: ${cmd.trim()}`);
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-function nsInodes(id: string): Set<string> {
-  return new Set(vxNamespaces(`vx-${id}-`).map((n) => String(statSync(`/var/run/netns/${n}`).ino)));
-}
 
 /** wait until the child's stderr shows `pattern` (progress lines), bounded */
 async function waitForStderr(child: ResultPromise, pattern: RegExp, ms = 60_000): Promise<string> {
@@ -98,7 +79,8 @@ describe.skipIf(needsRoot)('signals (root)', () => {
       const id = testRunId();
       const child = execa(process.execPath, [BIN, 'run', TOPO('flannel-3node.yaml'), '--run-id', id, '--reporter', 'tap'], { reject: false, forceKillAfterDelay: false });
       await waitForStderr(child, /encapsulation\//);
-      const inodes = nsInodes(id);
+      const watch = new RunWatch(id);
+      watch.poll();
       child.kill(sig);
       const r = await child;
       expect(r.exitCode).toBe(130);
@@ -106,7 +88,7 @@ describe.skipIf(needsRoot)('signals (root)', () => {
       expect(r.stdout).not.toMatch(/connectivity\/full-mesh/); // the last suite never ran
       expect(r.stdout).toMatch(new RegExp(`Bail out! interrupted by ${sig} during checks: \\d+ checks finished before it; the topology is torn down`));
       expectGone(id);
-      expect(runProcesses(id, inodes)).toEqual([]);
+      expect(watch.processes()).toEqual([]);
     });
   }
 
@@ -151,7 +133,8 @@ describe.skipIf(needsRoot)('signals: conformance (root)', () => {
     const conflist = resolve(import.meta.dirname, '../../topologies/cni/bridge.conflist');
     const child = execa(process.execPath, [BIN, 'conformance', '--conflist', conflist, '--bin-dir', '/usr/lib/cni', '--run-id', id, '--reporter', 'json'], { reject: false, forceKillAfterDelay: false });
     await waitForStderr(child, /routes\//, 120_000);
-    const inodes = nsInodes(id);
+    const watch = new RunWatch(id);
+    watch.poll();
     child.kill('SIGINT');
     const r = await child;
     expect(r.exitCode).toBe(130);
@@ -161,7 +144,7 @@ describe.skipIf(needsRoot)('signals: conformance (root)', () => {
     expect(j.results.some((x: any) => x.id === 'connectivity/full-mesh')).toBe(false);
     expect(r.stderr).toMatch(/interrupted by SIGINT: \d+ check\(s\) finished before it; the topology is torn down/);
     expectGone(id);
-    expect(runProcesses(id, inodes)).toEqual([]);
+    expect(watch.processes()).toEqual([]);
   });
 });
 
@@ -176,10 +159,11 @@ describe.skipIf(needsRoot)('helper processes end with the run (root)', () => {
     a.unref();
     b.unref();
     await sleep(300);
-    const inodes = nsInodes(id);
-    expect(runProcesses(id, inodes).length).toBeGreaterThanOrEqual(2);
+    const watch = new RunWatch(id);
+    watch.poll();
+    expect(watch.processes().filter((p) => /^\d+ sleep 300$/.test(p)).length).toBe(2);
     expect((await vx('down', f, '--run-id', id)).exitCode).toBe(0);
-    expect(runProcesses(id, inodes)).toEqual([]); // at once: no grace period after down returns
+    expect(watch.processes()).toEqual([]); // at once: no grace period after down returns
     expectGone(id);
   });
 
@@ -187,19 +171,19 @@ describe.skipIf(needsRoot)('helper processes end with the run (root)', () => {
     const id = testRunId();
     const child = execa(process.execPath, [BIN, 'run', TOPO('flannel-3node.yaml'), '--run-id', id, '--suite', 'mtu'], { reject: false });
     const deadline = Date.now() + 60_000;
-    let inodes = new Set<string>();
+    const watch = new RunWatch(id);
     // wait until a tcp-sink runs inside one of the run's namespaces
     while (Date.now() < deadline && child.exitCode === null) {
-      inodes = nsInodes(id);
-      if (runProcesses(id, inodes).some((p) => p.includes('tcp-sink.mjs'))) break;
+      watch.poll();
+      if (watch.processes().some((p) => p.includes('tcp-sink.mjs'))) break;
       await sleep(20);
     }
-    expect(runProcesses(id, inodes).some((p) => p.includes('tcp-sink.mjs'))).toBe(true);
+    expect(watch.processes().some((p) => p.includes('tcp-sink.mjs'))).toBe(true);
     child.kill('SIGKILL');
     await child;
     const c = await vx('cleanup');
     expect(c.exitCode).toBe(0);
-    expect(runProcesses(id, inodes)).toEqual([]);
+    expect(watch.processes()).toEqual([]);
     expectGone(id);
   });
 });

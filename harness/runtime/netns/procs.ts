@@ -11,7 +11,19 @@ export interface NsProcess {
   ns: string;
 }
 
-/** Every live process (except this one) whose network namespace is one of the named ones. */
+function pidNs(pid: number | 'self'): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every live process (except this one) whose network namespace is one of the named ones and that shares our PID
+ * namespace: what vxlab (or someone on this host) started in there. A docker/kind node's own processes live in the
+ * container's PID namespace; the runtime removes them with the container.
+ */
 export function processesIn(names: string[]): NsProcess[] {
   const byInode = new Map<string, string>();
   for (const n of names) {
@@ -22,6 +34,7 @@ export function processesIn(names: string[]): NsProcess[] {
     }
   }
   if (!byInode.size) return [];
+  const ourPidNs = pidNs('self');
   const out: NsProcess[] = [];
   let pids: string[];
   try {
@@ -41,6 +54,7 @@ export function processesIn(names: string[]): NsProcess[] {
     const ino = /^net:\[(\d+)\]$/.exec(link)?.[1];
     const ns = ino ? byInode.get(ino) : undefined;
     if (!ns) continue;
+    if (pidNs(pid) !== ourPidNs) continue; // a container's own process
     const startTime = procStartTime(pid);
     if (startTime !== undefined) out.push({ pid, startTime, ns });
   }
