@@ -11,6 +11,11 @@ export type {
   LabExecResult,
   LabTestOptions,
   LabReport,
+  LabRunOptions,
+  LabRunResult,
+  LabValidation,
+  LabPlan,
+  LabCleanupResult,
   FaultOutcome,
 } from './lab.ts';
 export type { LabNode, LabPod, LabStatus } from './status.ts';

@@ -7,13 +7,14 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { execa } from 'execa';
 import type { z } from 'zod';
-import { loadTopology, loadTopologyObject, type Loaded } from '../topology/load.ts';
-import { refreshTopology, RUN_ID_RE } from '../topology/normalize.ts';
+import { loadTopology, loadTopologyObject, locateSemantic, type Loaded } from '../topology/load.ts';
+import { normalize, refreshTopology, RUN_ID_RE } from '../topology/normalize.ts';
 import { resolveStatic, validateCni } from '../runner/validate.ts';
 import { FaultSchema, TopologySchema } from '../topology/schema.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import { TopologyError } from '../topology/errors.ts';
-import { up, teardown } from '../runtime/lifecycle.ts';
+import { up, teardown, downRun, cleanup, type CleanupResult } from '../runtime/lifecycle.ts';
+import { plan, type Plan } from '../plan/plan.ts';
 import { isAlive, readState, removeState, type RunState } from '../runtime/state.ts';
 import { vtepPaths } from '../runtime/vtep-launch.ts';
 import { getRuntime } from '../runtime/registry.ts';
@@ -109,6 +110,55 @@ export interface LabReport extends JsonReport {
   /** false when a check failed (or, with expect:, an expectation does not hold) */
   ok: boolean;
 }
+
+export interface LabRunOptions {
+  /** 1–8 characters of [a-z0-9], part of every namespace name (default: random) */
+  runId?: string;
+  /** suites to run (default: all): routes, encapsulation, mtu, connectivity */
+  suites?: string[];
+  /** compare with the topology's `expect:` (default: when it has one); true is `vxlab repro` */
+  expect?: boolean;
+  /** how `output` is rendered: pretty (default) | tap | junit | json | html */
+  reporter?: string;
+  /** also write report.tap, report.xml, report.json, report.html here; artifacts of a failure go to outDir/<topology>-<run> */
+  outDir?: string;
+  /** when something failed, leave the topology up (persistent; remove it with Lab.down(runId)) */
+  keep?: boolean;
+  /** print progress (and, for machine reporters, the expectations table and artifacts dir) to stderr (default false) */
+  progress?: boolean;
+  /**
+   * stops the run: work in flight is killed, what the run created is torn down, and the result holds the checks that
+   * finished (`interrupted: true`, exitCode 130). run() never installs SIGINT/SIGTERM handlers of its own.
+   */
+  signal?: AbortSignal;
+  /** object topologies: the directory `extends`, overlay.cni.conflist and checks resolve from (default: cwd) */
+  baseDir?: string;
+}
+
+/** A whole run's report (`vxlab run` / `vxlab repro`): the report model and verdicts, and the CLI's rendering. */
+export interface LabRunResult extends LabReport {
+  /** the report rendered by opts.reporter (with the expectations table, interrupt and --keep notes, as the CLI prints) */
+  output: string;
+  /** what the CLI exits with: 0 ok, 1 a check failed or an expectation does not hold, 130 interrupted */
+  exitCode: number;
+  interrupted: boolean;
+  /** keep: the failed topology was left up under runId */
+  kept: boolean;
+}
+
+/** What `vxlab validate` prints for a good file. */
+export interface LabValidation {
+  name: string;
+  nodes: number;
+  pods: number;
+  segments: number;
+  layout: string;
+}
+
+/** Every command `up` would run, per stage and namespace (`vxlab plan --json`). */
+export type LabPlan = Plan;
+/** What Lab.cleanup removed and kept (`vxlab cleanup`). */
+export type LabCleanupResult = CleanupResult;
 
 export interface FaultOutcome {
   applied: boolean;
@@ -247,6 +297,68 @@ export class Lab implements AsyncDisposable {
       }
     }
     return new Lab(t, skips);
+  }
+
+  /**
+   * A whole run, as `vxlab run` (and with expect: true, `vxlab repro`): up under a fresh run id, faults, the suites and
+   * the topology's `checks:`, expectations, report, down. Bad input throws a TopologyError before the host changes; a
+   * failing check is a result (ok false, exitCode 1), never a throw.
+   */
+  static async run(topology: string | TopologySpec, opts: LabRunOptions = {}): Promise<LabRunResult> {
+    const runId = checkRunId(opts.runId ?? randomRunId());
+    // resolved and checked (overlay.cni included) before the host changes, exactly as `vxlab run FILE`
+    const { t, loaded } = resolveLab(topology, runId, opts.baseDir);
+    await validateCni(loaded, t);
+    preflight(['ip', 'bridge', 'sysctl']);
+    const r = await runSession({
+      file: typeof topology === 'string' ? topology : t.name,
+      topology: t,
+      runId,
+      suites: opts.suites,
+      useExpect: opts.expect,
+      reporter: opts.reporter,
+      outDir: opts.outDir,
+      keep: opts.keep,
+      quiet: !opts.progress,
+      signal: opts.signal ?? new AbortController().signal,
+    });
+    return { ...toLabReport(r), output: r.output, exitCode: r.exitCode, interrupted: Boolean(r.interrupted), kept: r.kept };
+  }
+
+  /**
+   * Check a topology (schema, semantics, fault targets, expectations, overlay.cni) without touching the host, as
+   * `vxlab validate`. Throws a TopologyError (file:line:col) on bad input.
+   */
+  static async validate(topology: string | TopologySpec, opts: { baseDir?: string } = {}): Promise<LabValidation> {
+    const { t, loaded } = resolveLab(topology, 'check', opts.baseDir);
+    await validateCni(loaded, t);
+    return { name: t.name, nodes: t.nodes.length, pods: t.nodes.reduce((a, n) => a + n.pods.length, 0), segments: t.segments.length, layout: t.layout };
+  }
+
+  /** Every command `up` would run for this topology and run id, per stage and namespace (`vxlab plan`); a dry run. */
+  static plan(topology: string | TopologySpec, opts: { runId?: string; baseDir?: string } = {}): LabPlan {
+    const runId = checkRunId(opts.runId ?? (typeof topology === 'string' ? defaultRunId(resolve(topology)) : randomRunId()));
+    const loaded = typeof topology === 'string' ? loadTopology(topology) : loadTopologyObject(topology, { baseDir: opts.baseDir });
+    let t: ResolvedTopology;
+    try {
+      t = normalize(loaded.topology, { runId, file: loaded.file });
+    } catch (e) {
+      throw locateSemantic(loaded, e);
+    }
+    return plan(t);
+  }
+
+  /** Remove exactly what the run `runId` created (`vxlab down`). false: nothing is recorded for it. */
+  static async down(runId: string): Promise<boolean> {
+    return downRun(checkRunId(runId));
+  }
+
+  /**
+   * Reap runs whose owner process died before it finished (`vxlab cleanup`). all: every recorded vxlab run and every
+   * unrecorded vx-* namespace, container and network on this host — other users' runs included.
+   */
+  static async cleanup(opts: { all?: boolean } = {}): Promise<LabCleanupResult> {
+    return cleanup(Boolean(opts.all));
   }
 
   /** A lab for a run that is already up (`vxlab up FILE`, or a persistent Lab.up). Throws NotUpError otherwise. */

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Command } from './main.ts';
 import { EXIT, requireRoot } from './common.ts';
-import { cleanup } from '../runtime/lifecycle.ts';
+import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: 'reap runs whose up/run process died mid-way (--all: every vxlab run)',
@@ -10,7 +10,7 @@ const cmd: Command = {
   async main(argv) {
     const { values } = parseArgs({ args: argv, options: { all: { type: 'boolean' } } });
     requireRoot();
-    const r = await cleanup(!!values.all);
+    const r = await Lab.cleanup({ all: !!values.all });
     console.log(`cleanup: removed ${r.removed.length} run(s)${r.removed.length ? ` (${r.removed.join(', ')})` : ''}; kept ${r.kept.length}${r.orphanNamespaces.length ? `; removed ${r.orphanNamespaces.length} unrecorded namespace(s)` : ''}`);
     return EXIT.OK;
   },

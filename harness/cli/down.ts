@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { Command } from './main.ts';
 import { EXIT, pickRunId, requireRoot, UsageError } from './common.ts';
-import { downRun } from '../runtime/lifecycle.ts';
+import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: "remove exactly what 'up' created",
@@ -14,7 +14,7 @@ const cmd: Command = {
     if (!file && !values['run-id']) throw new UsageError('down: expected FILE or --run-id ID');
     requireRoot();
     const id = pickRunId(file ? resolve(file) : '', values['run-id']);
-    if (!(await downRun(id))) {
+    if (!(await Lab.down(id))) {
       console.error(`down: run ${id} is not up (nothing recorded)`);
       return EXIT.STATE;
     }

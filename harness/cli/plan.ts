@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import type { Command } from './main.ts';
-import { EXIT, pickRunId, resolveTopology, UsageError } from './common.ts';
-import { plan, renderPlan } from '../plan/plan.ts';
+import { existsSync } from 'node:fs';
+import { EXIT, pickRunId, UsageError } from './common.ts';
+import { renderPlan } from '../plan/plan.ts';
+import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: "print every command 'up' would run, per namespace (dry run)",
@@ -11,8 +13,9 @@ const cmd: Command = {
     const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { 'run-id': { type: 'string' }, json: { type: 'boolean' } } });
     const file = positionals[0];
     if (!file) throw new UsageError('plan: expected FILE');
-    const t = resolveTopology(file, pickRunId(file, values['run-id']));
-    const p = plan(t);
+    const runId = pickRunId(file, values['run-id']);
+    if (!existsSync(file)) throw new UsageError(`topology file not found: ${file}`);
+    const p = Lab.plan(file, { runId });
     process.stdout.write(values.json ? JSON.stringify(p, null, 2) + '\n' : renderPlan(p));
     return EXIT.OK;
   },

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { Command } from './main.ts';
-import { pickRunId, UsageError } from './common.ts';
+import { interruptSignal, pickRunId, UsageError } from './common.ts';
 import { preflight } from './preflight.ts';
-import { runSession } from '../runner/session.ts';
+import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: "run a bug-reproduction file and check its expect: block",
@@ -17,7 +17,13 @@ expectation of every FILE holds.`,
     preflight();
     let rc = 0;
     for (const file of positionals) {
-      const r = await runSession({ file, runId: pickRunId(resolve(file), undefined, true), useExpect: true, reporter: values.reporter, outDir: values.out, keep: values.keep, suites: values.suite?.split(',').filter(Boolean) });
+      const intr = interruptSignal();
+      let r;
+      try {
+        r = await Lab.run(file, { runId: pickRunId(resolve(file), undefined, true), expect: true, reporter: values.reporter, outDir: values.out, keep: values.keep, suites: values.suite?.split(',').filter(Boolean), progress: true, signal: intr.signal });
+      } finally {
+        intr.dispose();
+      }
       process.stdout.write(r.output);
       if (r.interrupted) return r.exitCode; // the remaining files are not run
       const verdict = `repro ${file}: ${r.exitCode === 0 ? 'REPRODUCED (every expectation holds)' : 'EXPECTATIONS DO NOT HOLD'}\n`;

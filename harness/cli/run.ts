@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { Command } from './main.ts';
-import { DEFAULT_TOPOLOGY, pickRunId } from './common.ts';
+import { DEFAULT_TOPOLOGY, interruptSignal, pickRunId } from './common.ts';
 import { preflight } from './preflight.ts';
-import { runSession } from '../runner/session.ts';
+import { Lab } from '../api/lab.ts';
 import { suiteNames, SUITES } from '../../suites/index.ts';
 
 export const RUN_OPTIONS = {
@@ -41,9 +41,15 @@ expectation holds; otherwise exits 1 if any check failed.
     const file = positionals[0] ?? DEFAULT_TOPOLOGY;
     const runId = pickRunId(resolve(file), values['run-id'], true);
     preflight();
-    const r = await runSession({ file, runId, suites: values.suite?.split(',').filter(Boolean), reporter: values.reporter, outDir: values.out, keep: values.keep });
-    process.stdout.write(r.output);
-    return r.exitCode;
+    // installed for the whole run, teardown included: a second Ctrl-C cannot cut the teardown short
+    const intr = interruptSignal();
+    try {
+      const r = await Lab.run(file, { runId, suites: values.suite?.split(',').filter(Boolean), reporter: values.reporter, outDir: values.out, keep: values.keep, progress: true, signal: intr.signal });
+      process.stdout.write(r.output);
+      return r.exitCode;
+    } finally {
+      intr.dispose();
+    }
   },
 };
 export default cmd;

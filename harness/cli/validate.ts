@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from './main.ts';
 import { existsSync } from 'node:fs';
 import { EXIT, renderError, UsageError } from './common.ts';
-import { resolveChecked } from '../runner/validate.ts';
+import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
   summary: 'check a topology file (schema + semantics); no kernel access',
@@ -16,14 +16,14 @@ const cmd: Command = {
       let t;
       try {
         if (!existsSync(f)) throw new UsageError(`topology file not found: ${f}`);
-        t = await resolveChecked(f, 'check');
+        t = await Lab.validate(f);
       } catch (e) {
         const r = renderError(e);
         console.error(r.text);
         rc = Math.max(rc, r.exit);
         continue;
       }
-      console.log(`${f}: ok (${t.name}: ${t.nodes.length} nodes, ${t.nodes.reduce((a, n) => a + n.pods.length, 0)} pods, ${t.segments.length} segment${t.segments.length > 1 ? 's, routed' : ''}, layout ${t.layout})`);
+      console.log(`${f}: ok (${t.name}: ${t.nodes} nodes, ${t.pods} pods, ${t.segments} segment${t.segments > 1 ? 's, routed' : ''}, layout ${t.layout})`);
     }
     return rc;
   },

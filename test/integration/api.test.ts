@@ -1,7 +1,9 @@
 // The library API on the real kernel: Lab.up (file and object), pod/exec/test/fault/down, await using, typed errors,
 // and the vxlab/vitest fixture and matchers (from the sources here; test/integration/pack.test.ts runs them compiled).
 import { describe, expect } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { needsRoot } from '../helpers/root.ts';
 import { vxNamespaces } from '../helpers/host.ts';
 import { testRunId, TOPO, tempTopology } from '../helpers/topo.ts';
@@ -98,6 +100,71 @@ describe.skipIf(needsRoot)('Lab', () => {
     expect(e2).toBeInstanceOf(TopologyError);
     expect(e2.key).toBe('fault.percent');
     expect(() => lab.pod('node1/nope')).toThrow(/unknown pod 'node1\/nope'; expected NODE\/POD, one of: node1\/pod1/);
+  });
+});
+
+describe.skipIf(needsRoot)('Lab.run / Lab.down (what vxlab run, repro and down are layers over)', () => {
+  test('run(file, expect): the repro file reproduces; report model, verdicts and output; nothing left', async () => {
+    const runId = testRunId();
+    const out = mkdtempSync(join(tmpdir(), 'vxlab-api-run-'));
+    try {
+      const r = await Lab.run(TOPO('bugs/missing-route.yaml'), { runId, expect: true, suites: ['routes', 'connectivity'], reporter: 'tap', outDir: out });
+      expect(r).toMatchObject({ runId, exitCode: 0, ok: true, interrupted: false, kept: false });
+      expect(r.results.find((x) => x.id === 'routes/remote-subnets')?.status).toBe('fail');
+      expect(r.verdicts?.find((x) => x.id === 'routes/remote-subnets')?.holds).toBe(true);
+      expect(r.verdicts?.every((v) => v.holds)).toBe(true);
+      expect(r.output).toMatch(/^TAP version 1[34]/);
+      expect(r.output).toMatch(/not ok \d+ - routes\/remote-subnets/);
+      expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).runId).toBe(runId);
+      expect(r.artifactsDir, 'a failed check leaves artifacts under outDir').toBe(join(out, `${r.topology}-${runId}`));
+      gone(runId);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  test('run(object with a fault, keep): the owning check fails, exit 1, the run is left up; Lab.down(runId) removes it', async () => {
+    const runId = testRunId();
+    const out = mkdtempSync(join(tmpdir(), 'vxlab-api-run-'));
+    try {
+      const r = await Lab.run({ ...small, faults: [{ kind: 'delete-fdb', node: 'node1', peer: 'node2' }] }, { runId, suites: ['routes'], keep: true, outDir: out });
+      expect(r).toMatchObject({ exitCode: 1, ok: false, kept: true, interrupted: false });
+      expect(r.results.find((x) => x.id === 'routes/fdb')?.status).toBe('fail');
+      expect(r.output).toMatch(/--keep: topology left up as run/);
+      expect(vxNamespaces(`vx-${runId}-`).length).toBeGreaterThan(0);
+      expect(existsSync(statePath(runId))).toBe(true);
+      expect(await Lab.down(runId)).toBe(true);
+      gone(runId);
+      expect(await Lab.down(runId), 'nothing recorded any more').toBe(false);
+    } finally {
+      await Lab.down(runId).catch(() => {});
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  test('run(): bad input throws before the host changes', async () => {
+    const runId = testRunId();
+    const e = await Lab.run({ name: 'bad', nodes: [{ name: 'n1', pods: 'lots' as any }] }, { runId }).catch((x) => x);
+    expect(e).toBeInstanceOf(TopologyError);
+    expect(e.key).toBe('nodes[0].pods');
+    gone(runId);
+  });
+});
+
+describe('Lab.validate / Lab.plan (no root)', () => {
+  test('validate: counts of a good topology; TopologyError with file:line:col for a bad one', async () => {
+    expect(await Lab.validate(small)).toEqual({ name: 'api', nodes: 3, pods: 4, segments: 1, layout: 'flannel' });
+    const f = tempTopology('name: x\nnodes:\n  - name: a\n    pods: lots\n');
+    const e = await Lab.validate(f).catch((x) => x);
+    expect(e).toBeInstanceOf(TopologyError);
+    expect([e.line, e.column, e.key]).toEqual([4, 11, 'nodes[0].pods']);
+  });
+
+  test('plan: every namespace carries the run prefix; the stages name them', () => {
+    const p = Lab.plan(small, { runId: 'pl1' });
+    expect([...p.namespaces].sort()).toEqual(['vx-pl1-api-node1', 'vx-pl1-api-node1-pod1', 'vx-pl1-api-node2', 'vx-pl1-api-node2-pod1', 'vx-pl1-api-node3', 'vx-pl1-api-node3-db', 'vx-pl1-api-node3-web', 'vx-pl1-api-seg-rack1']);
+    expect(p.stages.length).toBeGreaterThan(0);
+    expect(() => Lab.plan(small, { runId: 'Bad_Id' })).toThrow(UsageError);
   });
 });
 

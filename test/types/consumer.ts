@@ -1,6 +1,6 @@
 // An example consumer of the public API, type-checked against dist/*.d.ts (never run: test/unit/api-types.test.ts).
 // Every `@ts-expect-error` is a promise that something is NOT public or NOT accepted.
-import { Lab, TopologyError, NotUpError, CommandError, type LabReport, type LabPod, type TopologySpec, type LabStatus } from 'vxlab';
+import { Lab, TopologyError, NotUpError, CommandError, type LabReport, type LabPod, type TopologySpec, type LabStatus, type LabRunResult, type LabValidation, type LabPlan, type LabCleanupResult } from 'vxlab';
 import { labTest, test } from 'vxlab/vitest';
 import { expect } from 'vitest';
 // @ts-expect-error internal: not exported from the entry point
@@ -35,6 +35,21 @@ export async function example(): Promise<void> {
   lab.t;
   await lab.down();
   void [ns, ips, code, out, counts, id, names];
+
+  // the CLI's other commands, as library calls
+  const run: LabRunResult = await Lab.run('topologies/flannel-3node.yaml', { suites: ['mtu'], reporter: 'tap', keep: true, signal: AbortSignal.timeout(60_000) });
+  const verdicts: boolean[] = (run.verdicts ?? []).map((v) => v.holds);
+  const rc: number = run.exitCode;
+  const text: string = run.output;
+  const rep: LabRunResult = await Lab.run(topo, { expect: true, runId: 'ab14', outDir: 'out' });
+  const v: LabValidation = await Lab.validate(topo);
+  const pl: LabPlan = Lab.plan('topologies/flannel-3node.yaml', { runId: 'ab15' });
+  const removed: boolean = await Lab.down(rep.runId);
+  const c: LabCleanupResult = await Lab.cleanup();
+  const reaped: string[] = c.removed;
+  // @ts-expect-error run() takes no up-only options
+  await Lab.run(topo, { persistent: true });
+  void [verdicts, rc, text, v.nodes + v.pods, pl.stages.length, removed, reaped, run.interrupted, run.kept];
 
   try {
     await Lab.up({ name: 'x', nodes: [] });
