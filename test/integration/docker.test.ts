@@ -226,7 +226,7 @@ overlay:
     expect(rs[0]).toBe(`node1: missing route ${n3.podSubnet} via ${n3.podSubnet.split('/')[0]} dev flannel.1 onlink for node3`);
     expect(rs.slice(1).every((d) => d.startsWith(`node1: traffic to node3's subnet ${n3.podSubnet} `) && d.includes('expected via 10.244.3.0 dev flannel.1'))).toBe(true);
     expect(result(r, 'routes/neighbours').diffs).toEqual([`node1: missing neighbour ${n3.podSubnet.split('/')[0]} lladdr ${n3.vtep.mac} (node3)`]);
-    expect(result(r, 'routes/fdb').diffs).toEqual([`node1: missing FDB entry ${n3.vtep.mac} dst 192.168.41.4 (node3)`]);
+    expect(result(r, 'routes/fdb').diffs).toEqual([`node1: missing FDB entry ${n3.vtep.mac} dst 192.168.41.4 (node3): frames to it are dropped (no default entry)`]);
     expect(result(r, 'routes/vxlan-device').status).toBe('pass');
     expect(result(r, 'connectivity/full-mesh').status).toBe('fail');
     expect(result(r, 'connectivity/full-mesh').diffs!.every((d) => /node1\/pod\d .* -> node3|node3\/pod\d .* -> node1/.test(d))).toBe(true);

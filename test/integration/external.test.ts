@@ -117,7 +117,7 @@ nodes: [ { name: node1, pods: 2 }, { name: node2, pods: 1 }, { name: node3, pods
       expect.stringMatching(/^node1: traffic to node3's subnet 10\.244\.3\.0\/24 \(.*\) from node1\/pod1 .*: expected via 10\.244\.3\.0 dev flannel\.1, observed /),
     ]);
     expect(result(r, 'routes/neighbours').diffs).toEqual([`node1: missing neighbour 10.244.3.0 lladdr ${n3.vtep.mac} (node3)`]);
-    expect(result(r, 'routes/fdb').diffs).toEqual([`node1: missing FDB entry ${n3.vtep.mac} dst 192.168.1.4 (node3)`]);
+    expect(result(r, 'routes/fdb').diffs).toEqual([`node1: missing FDB entry ${n3.vtep.mac} dst 192.168.1.4 (node3): frames to it are dropped (no default entry)`]);
     expect(result(r, 'routes/vxlan-device').status).toBe('pass');
     expect(result(r, 'connectivity/full-mesh').diffs!.every((d) => /node1\/pod\d .* -> node3|node3\/pod\d .* -> node1/.test(d))).toBe(true);
   });
