@@ -56,3 +56,14 @@ export class RunWatch {
     return out;
   }
 }
+
+/** processes of one run, found by the VXLAB_RUN_ID every setup program (builder: external) gets in its environment */
+export function processesOf(runId: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      if (readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`VXLAB_RUN_ID=${runId}`)) out.push(Number(p));
+    } catch {}
+  }
+  return out;
+}

@@ -2,8 +2,9 @@
 // killed from outside, SIGKILL + cleanup, and the root namespace before up and after down. Needs root and dockerd
 // (.ci/run and scripts/bootstrap.sh install and start it); in CI a skip here fails the run.
 import { describe, expect, it } from 'vitest';
+import { processesOf } from '../helpers/procs.ts';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { needsRoot } from '../helpers/root.ts';
@@ -22,16 +23,6 @@ const BIN = resolve(import.meta.dirname, '../../bin/vxlab.js');
 const KIND_STANDIN = resolve(import.meta.dirname, '../fixtures/kind');
 const AGENT = resolve(import.meta.dirname, '../fixtures/agents/flannel-agent.mjs');
 
-/** processes of one run, found by the VXLAB_RUN_ID every setup program (builder: external) gets */
-function processesOf(runId: string): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      if (readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`VXLAB_RUN_ID=${runId}`)) out.push(Number(p));
-    } catch {}
-  }
-  return out;
-}
 const dockerUp = !needsRoot && (await execa('docker', ['info'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
 if (!dockerUp && process.env.CI === 'true') throw new Error('docker integration tests must run in CI: dockerd is not answering (.ci/run starts it)');
 

@@ -4,9 +4,10 @@
 // Needs root (failed, not skipped, without it under CI=true). Every run uses its own run id; afterwards no namespace,
 // state file or process of that run remains.
 import { needsRoot } from '../helpers/root.ts';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterEach, describe, expect } from 'vitest';
+import { processesOf } from '../helpers/procs.ts';
 import { test as vx, byId, failed } from '../helpers/session.ts';
 import { resolveFile, tempTopology, testRunId, TOPO } from '../helpers/topo.ts';
 import { up } from '../../harness/runtime/lifecycle.ts';
@@ -22,17 +23,6 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/vxlab.js');
 const AGENT = join(ROOT, 'test/fixtures/agents/flannel-agent.mjs');
 const EXAMPLE = TOPO('external-agent.yaml');
-
-/** processes of one run, found by the VXLAB_RUN_ID every setup program gets */
-function processesOf(runId: string): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      if (readFileSync(`/proc/${p}/environ`, 'utf8').split('\0').includes(`VXLAB_RUN_ID=${runId}`)) out.push(Number(p));
-    } catch {}
-  }
-  return out;
-}
 
 const cliRuns: string[] = [];
 afterEach(async () => {

@@ -1,33 +1,11 @@
 // overlay.builder: external — the pure parts: schema and semantic errors, the plan, the setup environment,
 // and reading a node's VTEP identity from `ip -j` output.
 import { describe, expect, it } from 'vitest';
+import { errorOf, resolveYaml } from '../helpers/resolve.ts';
 import { dirname } from 'node:path';
-import { loadTopology, locateSemantic } from '../../harness/topology/load.ts';
-import { normalize } from '../../harness/topology/normalize.ts';
-import { TopologyError } from '../../harness/topology/errors.ts';
+
 import { plan, renderPlan } from '../../harness/plan/plan.ts';
 import { applyIdentity, identityFrom, setupEnv } from '../../harness/overlay/external.ts';
-import { tempTopology } from '../helpers/topo.ts';
-
-function resolveYaml(yaml: string) {
-  const f = tempTopology(yaml);
-  const l = loadTopology(f);
-  try {
-    return normalize(l.topology, { runId: 'u1', file: l.file });
-  } catch (e) {
-    throw locateSemantic(l, e);
-  }
-}
-
-function errorOf(yaml: string): string {
-  try {
-    resolveYaml(yaml);
-  } catch (e) {
-    expect(e).toBeInstanceOf(TopologyError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a TopologyError');
-}
 
 const EXT = `name: ext
 overlay:

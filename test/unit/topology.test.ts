@@ -1,32 +1,13 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 import { describe, expect, it } from 'vitest';
-import { loadTopology, locateSemantic } from '../../harness/topology/load.ts';
+import { errorOf, resolveYaml } from '../helpers/resolve.ts';
+import { loadTopology } from '../../harness/topology/load.ts';
 import { normalize, defaultVtepMac, refreshTopology } from '../../harness/topology/normalize.ts';
-import { TopologyError } from '../../harness/topology/errors.ts';
+
 import { jsonSchema } from '../../harness/topology/schema.ts';
 import { tempTopology, TOPO } from '../helpers/topo.ts';
 import { readFileSync } from 'node:fs';
-
-function resolveYaml(yaml: string) {
-  const f = tempTopology(yaml);
-  const l = loadTopology(f);
-  try {
-    return normalize(l.topology, { runId: 'u1', file: l.file });
-  } catch (e) {
-    throw locateSemantic(l, e);
-  }
-}
-
-function errorOf(yaml: string): string {
-  try {
-    resolveYaml(yaml);
-  } catch (e) {
-    expect(e).toBeInstanceOf(TopologyError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a TopologyError');
-}
 
 describe('defaults', () => {
   it('a minimal file (name + nodes) resolves to a full flannel overlay', () => {
