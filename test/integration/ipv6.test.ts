@@ -4,14 +4,14 @@
 import { describe, expect } from 'vitest';
 import { join } from 'node:path';
 import { needsRoot } from '../helpers/root.ts';
-import { test, TOPO } from '../helpers/topo.ts';
+import { test, TOPO, tempTopology } from '../helpers/topo.ts';
 import type { ResolvedNode, ResolvedTopology } from '../../harness/topology/resolved.ts';
 import { runSuites } from '../../harness/runner/runner.ts';
 import { SUITES } from '../../suites/index.ts';
 import { run } from '../../harness/util/exec.ts';
 import { labNodes } from '../../harness/api/status.ts';
 
-const SHIPPED = ['ipv6-underlay-3node.yaml', 'dual-stack-3node.yaml', 'ipv6-only-calico.yaml', 'ipv6-routed.yaml'];
+const SHIPPED = ['ipv6-underlay-3node.yaml', 'dual-stack-3node.yaml', 'ipv6-only-calico.yaml', 'ipv6-routed.yaml', 'cni-bridge-dual-stack.yaml'];
 const ROUTES_CONN = [SUITES.routes!, SUITES.connectivity!];
 
 describe.skipIf(needsRoot)('IPv6 topologies through routes and connectivity (root)', () => {
@@ -34,6 +34,19 @@ describe.skipIf(needsRoot)('IPv6 topologies through routes and connectivity (roo
       for (const p of pods) expect(p.ips.map((ip) => (ip.includes(':') ? 6 : 4))).toEqual(t.families);
     });
   }
+});
+
+describe.skipIf(needsRoot)('CNI attach with dual-stack pods (root)', () => {
+  test('a conflist without an IPv6 default route: routes/pod-attachment names every pod missing it', async ({ bringUp }) => {
+    const f = tempTopology(`name: cni-ds-noroute\noverlay:\n  podCidr: [10.244.0.0/16, "fd00:10:244::/56"]\n  nodeCidrSize: [24, 64]\n  cni:\n    conflist: ${TOPO('cni/bridge.conflist')}\nnodes:\n  - { name: node1 }\n  - { name: node2 }\n`);
+    const r = await bringUp(f);
+    // host-local got both subnets: every pod has both families' addresses, inside its node's subnets
+    for (const n of r.topology.nodes) for (const p of n.pods) expect(p.addrs.map((a) => a.ip)).toEqual([expect.stringMatching(/^10\.244\./), expect.stringMatching(new RegExp(`^${n.podSubnets[1]!.replace('::/64', ':')}`))]);
+    const { results } = await runSuites(r.topology, [{ ...SUITES.routes!, checks: SUITES.routes!.checks.filter((c) => c.id === 'routes/pod-attachment') }], { workDir: join(r.state.workDir) });
+    const x = results[0]!;
+    expect(x.status).toBe('fail');
+    expect(x.diffs).toEqual(expect.arrayContaining([expect.stringMatching(/^node1: pod pod1: default route \(IPv6\): expected via fd00:10:244:1::1 dev eth0, observed none$/), expect.stringMatching(/^node2: pod pod1: default route \(IPv6\): expected via fd00:10:244:2::1 dev eth0, observed none$/)]));
+  });
 });
 
 type Cmd = [ns: string, argv: string[]];
