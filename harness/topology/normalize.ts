@@ -206,6 +206,10 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     return seg;
   });
   const underFamily = segCidrs[0]!.family;
+  if (underFamily === 6 || families.includes(6)) {
+    if (runtime !== 'netns') throw new SemanticError(['runtime'], `IPv6 (${underFamily === 6 ? 'an IPv6 underlay' : 'IPv6 pods'}) needs runtime netns for now; runtime ${runtime} is IPv4 only`);
+    if (builder === 'external') throw new SemanticError(['overlay', 'builder'], 'IPv6 pods or an IPv6 underlay need builder: vxlab for now (builder: external reads IPv4 VTEP identities only)');
+  }
   for (const pf of pfs) {
     const j = segCidrs.findIndex((c) => overlapsAny(c, pf.cidr));
     if (j >= 0) throw new SemanticError(pf.path, `podCidr ${pf.cidr.text} overlaps underlay segment ${segments[j]!.name} (${segments[j]!.cidr})`);
@@ -317,10 +321,13 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     const kind = n.vtep ?? ov.vtep ?? 'kernel';
     const learning = no.learning ?? ov.learning ?? false;
     const df = no.df ?? ov.df ?? 'unset';
-    // one VTEP device per pod family; the first family's carries the configured (or default) MAC, a second its own
-    const vteps: ResolvedVtep[] = subnets.map((sub, j) => {
-      const dev = checkIfName(vtepDevName(layout, sub.family, vni), [...p, 'overlay', 'vni']);
-      const vmac = j === 0 ? mac : macFrom(`vxlab/${t.name}/${n.name}/v${sub.family}`, '02');
+    // One VTEP identity per pod family. The kernel allows one VXLAN device per VNI, UDP port and underlay family
+    // (flannel's dual-stack backend binds flannel.<vni> to the node's IPv4 and flannel-v6.<vni> to its IPv6 address);
+    // vxlab's underlay has one family, so dual-stack pods share one device, named for the underlay's family.
+    const shared = subnets.length > 1 ? vtepDevName(layout, sc.family, vni) : undefined;
+    const vteps: ResolvedVtep[] = subnets.map((sub) => {
+      const dev = checkIfName(shared ?? vtepDevName(layout, sub.family, vni), [...p, 'overlay', 'vni']);
+      const vmac = mac;
       // the tunnel address is the subnet's (block's) first address as a host route, as flannel and felix assign it
       return { kind, family: sub.family, dev, mac: vmac, ip: hostAny(sub, 0), prefixLen: hostPrefix(sub.family), vni, port, mtu: vtepMtu, learning, df };
     });
@@ -398,9 +405,9 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
 
   const macs = new Map<string, string>();
   nodes.forEach((n, i) => {
-    for (const v of n.vteps) {
+    for (const v of vtepDevices(n)) {
       const other = macs.get(v.mac);
-      const label = n.vteps.length > 1 ? `${n.name} (${v.dev})` : n.name;
+      const label = n.name;
       if (other) throw new SemanticError(['nodes', i], `VTEP MAC ${v.mac} of ${label} is also used by ${other}`);
       macs.set(v.mac, label);
     }
@@ -492,10 +499,15 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   return resolved;
 }
 
+/** A node's distinct VTEP devices (dual-stack pods share one device: see normalize). */
+export function vtepDevices(n: ResolvedNode): ResolvedVtep[] {
+  return n.vteps.filter((v, i) => n.vteps.findIndex((x) => x.dev === v.dev) === i);
+}
+
 /** Links in a node's namespace that faults may name: loopback, underlay, VTEP, pod bridge and pod host sides. */
 export function nodeLinks(n: ResolvedNode, cni: boolean): string[] {
   // with overlay.cni the plugin names the pods' host interfaces, so only the node-level links are known
-  return ['lo', n.underlayIf, ...n.vteps.map((v) => v.dev), ...(n.bridge ? [n.bridge.name] : []), ...(cni ? [] : n.pods.map((p) => p.hostIf))];
+  return ['lo', n.underlayIf, ...vtepDevices(n).map((v) => v.dev), ...(n.bridge ? [n.bridge.name] : []), ...(cni ? [] : n.pods.map((p) => p.hostIf))];
 }
 
 /** builder: external — the overlay is someone else's: vxlab runs their programs and reads what they built. */

@@ -30,7 +30,7 @@ export interface ResolvedSegment {
 
 export interface ResolvedVtep {
   kind: VtepKind;
-  /** the inner (pod) family this device carries: flannel.<vni>/vxlan.calico carry IPv4, flannel-v6.<vni>/vxlan-v6.calico IPv6 */
+  /** the inner (pod) family of this identity: flannel.<vni>/vxlan.calico carry IPv4, flannel-v6.<vni>/vxlan-v6.calico IPv6; dual-stack shares the device named for the underlay's family */
   family: Family;
   /** device name: flannel.<vni>, flannel-v6.<vni>, vxlan.calico or vxlan-v6.calico */
   dev: string;
@@ -125,7 +125,7 @@ export interface ResolvedNode {
   podSubnets: string[];
   /** the first family's VTEP (vteps[0]) */
   vtep: ResolvedVtep;
-  /** one VTEP device per pod family (dual-stack: flannel.<vni> + flannel-v6.<vni>, or vxlan.calico + vxlan-v6.calico) */
+  /** one VTEP identity (address, device, MAC) per pod family; dual-stack pods share one device (vtepDevices()) */
   vteps: ResolvedVtep[];
   /** flannel: cni0 with the pod subnet's .1 / ::1 (ip: the first family's; addrs: every family's) */
   bridge?: { name: string; ip: string; addrs: { family: Family; ip: string; prefixLen: number }[] };

@@ -79,8 +79,8 @@ describe('IPv6 and dual-stack pods', () => {
     const [a, b] = t.nodes;
     expect(a!.podSubnets).toEqual(['10.244.1.0/24', 'fd00:10:244:1::/64']);
     expect(b!.podSubnets).toEqual(['10.244.7.0/24', 'fd00:10:244:7::/64']);
-    expect(a!.vteps.map((v) => [v.dev, v.family, v.ip, v.prefixLen, v.mtu])).toEqual([['flannel.1', 4, '10.244.1.0', 32, 1450], ['flannel-v6.1', 6, 'fd00:10:244:1::', 128, 1450]]);
-    expect(a!.vteps[0]!.mac).not.toBe(a!.vteps[1]!.mac);
+    expect(a!.vteps.map((v) => [v.dev, v.family, v.ip, v.prefixLen, v.mtu])).toEqual([['flannel.1', 4, '10.244.1.0', 32, 1450], ['flannel.1', 6, 'fd00:10:244:1::', 128, 1450]]);
+    expect(a!.vteps[0]!.mac).toBe(a!.vteps[1]!.mac);
     expect(a!.bridge!.addrs).toEqual([{ family: 4, ip: '10.244.1.1', prefixLen: 24 }, { family: 6, ip: 'fd00:10:244:1::1', prefixLen: 64 }]);
     expect(a!.pods[0]!.addrs).toEqual([
       { family: 4, ip: '10.244.1.2', prefixLen: 24, gateway: '10.244.1.1' },
@@ -135,5 +135,57 @@ describe('IPv6 and dual-stack pods', () => {
   });
   it('a userspace VTEP with dual-stack pods', () => {
     expect(errorOf(`name: x\n${DS}  vtep: userspace\nnodes: [{name: a}]\n`)).toMatch(/:5:\d+: overlay\.vtep: vtep: userspace carries one pod family/);
+  });
+});
+
+import { plan, renderPlan } from '../../harness/plan/plan.ts';
+import { loadTopology } from '../../harness/topology/load.ts';
+import { normalize } from '../../harness/topology/normalize.ts';
+
+function planOf(file: string): string {
+  const l = loadTopology(new URL(`../../topologies/${file}`, import.meta.url).pathname);
+  return renderPlan(plan(normalize(l.topology, { runId: 'u1', file: l.file })));
+}
+
+describe('planner: both layouts, both families', () => {
+  it('IPv6 underlay, IPv4 pods: local <v6>, MTU − 70, FDB dst IPv6, nodad, IPv6 forwarding', () => {
+    const out = planOf('ipv6-underlay-3node.yaml');
+    expect(out).toMatch(/^# families: underlay IPv6 \(VXLAN overhead 70\), pods IPv4 \(10\.244\.0\.0\/16\)$/m);
+    expect(out).toContain('link add flannel.1 address 02:');
+    expect(out).toMatch(/link add flannel\.1 address \S+ mtu 1430 type vxlan id 1 local fd00:0:1::10 dev eth0 dstport 4789 nolearning df unset/);
+    expect(out).toMatch(/addr add fd00:0:1::10\/64 dev eth0 nodad/);
+    expect(out).toMatch(/fdb add \S+ dev flannel\.1 dst fd00:0:1::11 self permanent/);
+    expect(out).toMatch(/sysctl -qw net\.ipv6\.conf\.all\.accept_dad=0 net\.ipv6\.conf\.default\.accept_dad=0 net\.ipv6\.conf\.eth0\.accept_dad=0/);
+    expect(out).toMatch(/net\.ipv4\.ip_forward=1 net\.ipv6\.conf\.all\.forwarding=1/);
+    expect(out).toMatch(/addr add 10\.244\.1\.0\/32 dev flannel\.1$/m);
+  });
+  it('dual-stack flannel: one device, both tunnel addresses, per-family neighbours and routes, one FDB entry per peer', () => {
+    const out = planOf('dual-stack-3node.yaml');
+    expect(out.match(/type vxlan/g)).toHaveLength(3);
+    expect(out).toMatch(/node1 addr add fd00:10:244:1::\/128 dev flannel\.1 nodad/);
+    expect(out).toMatch(/node1 neigh add fd00:10:244:2:: lladdr \S+ dev flannel\.1 nud permanent/);
+    expect(out).toMatch(/node1 route add fd00:10:244:2::\/64 via fd00:10:244:2:: dev flannel\.1 onlink/);
+    expect(out).toMatch(/node1 route add 10\.244\.2\.0\/24 via 10\.244\.2\.0 dev flannel\.1 onlink/);
+    expect(out.match(/node1 fdb add/g)).toHaveLength(2);
+    expect(out).toMatch(/node1 addr add fd00:10:244:1::1\/64 dev cni0 nodad/);
+    expect(out).toMatch(/node1-pod1 route add ::\/0 via fd00:10:244:1::1 dev eth0/);
+    expect(out).toMatch(/node1-pod1 route add default via 10\.244\.1\.1 dev eth0/);
+  });
+  it('IPv6-only calico: vxlan-v6.calico, /128 pod routes on cali veths with felix\'s MAC, link-local gateway', () => {
+    const out = planOf('ipv6-only-calico.yaml');
+    expect(out).toMatch(/node1 link add vxlan-v6\.calico address \S+ mtu 1430 type vxlan id 4096 local fd00:0:1::2 dev eth0/);
+    expect(out).toMatch(/node1 addr add fd00:10:244::40\/128 dev vxlan-v6\.calico nodad/);
+    expect(out).toMatch(/node1 link add cali-nodepod1 address ee:ee:ee:ee:ee:ee mtu 1430 type veth/);
+    expect(out).toMatch(/node1 route add fd00:10:244::41\/128 dev cali-nodepod1 scope link/);
+    expect(out).toMatch(/node1 route add fd00:10:244::80\/122 via fd00:10:244::80 dev vxlan-v6\.calico onlink/);
+    expect(out).toMatch(/node1-pod1 route add ::\/0 via fe80::ecee:eeff:feee:eeee dev eth0/);
+    expect(out).not.toMatch(/proxy_arp|169\.254\.1\.1/);
+  });
+  it('routed IPv6 underlay: the router forwards IPv6, nodes route ::/0 via it', () => {
+    const out = planOf('ipv6-routed.yaml');
+    expect(out).toMatch(/router addr add fd00:0:1::1\/64 dev s-rack1 nodad/);
+    expect(out).toMatch(/router sysctl -qw net\.ipv4\.ip_forward=1 net\.ipv6\.conf\.all\.forwarding=1|vx-u1-ipv6-routed-router sysctl -qw net\.ipv4\.ip_forward=1 net\.ipv6\.conf\.all\.forwarding=1/);
+    expect(out).toMatch(/node3 route add ::\/0 via fd00:0:2::1 dev eth0/);
+    expect(out).toMatch(/node3 link add flannel-v6\.1 address \S+ mtu 8930 type vxlan id 1 local fd00:0:2::2/);
   });
 });
