@@ -35,7 +35,7 @@ export function describeFault(f: Fault): string {
     case 'drop-icmp-frag-needed': return `${f.node}: nftables drops the ICMP "fragmentation needed" / ICMPv6 "packet too big" the node ${f.direction === 'in' ? 'receives' : f.direction === 'both' ? 'sends or receives' : 'would send'} (PMTU discovery blocked)`;
     case 'loss': return `${f.node}: nftables drops ${f.percent}% of underlay packets (numgen)`;
     case 'vtep-mac-change': return `${f.node}: VTEP MAC → ${f.mac}; peers keep the old entries`;
-    case 'delete-route': return `${f.node}: route to ${f.peer}'s pod subnet deleted`;
+    case 'delete-route': return `${f.node}: route to ${f.peer}'s ${f.family ? `IPv${f.family} ` : ''}pod subnet deleted`;
     case 'delete-fdb': return `${f.node}: FDB entry for ${f.peer} deleted`;
     case 'delete-neigh': return `${f.node}: neighbour entry for ${f.peer} deleted`;
     case 'link-down': return `${f.node}: ${f.link} down`;
@@ -94,7 +94,9 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
       return;
     case 'delete-route': {
       const p = nodeOf(t, f.peer);
-      await run(['ip', '-n', n.ns, 'route', 'del', p.podSubnet, 'dev', n.vtep.dev]);
+      // dual-stack: the route of the family the fault names (default: the first pod family's)
+      const i = f.family ? p.vteps.findIndex((v) => v.family === f.family) : 0;
+      await run(['ip', '-n', n.ns, 'route', 'del', p.podSubnets[i] ?? p.podSubnet, 'dev', n.vtep.dev]);
       return;
     }
     case 'delete-fdb': {

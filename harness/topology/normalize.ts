@@ -439,8 +439,11 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       if (why) throw new SemanticError(['faults', i, 'mac'], `MAC ${f.mac} ${why}`);
       macChanged.set(f.node, i);
     }
+    if (f.kind === 'delete-route' && f.family && !families.includes(f.family)) {
+      throw new SemanticError(['faults', i, 'family'], `the pods have no IPv${f.family} subnets (pod families: ${families.map((x) => `IPv${x}`).join(', ')})`);
+    }
     if (f.kind === 'delete-route' || f.kind === 'delete-fdb' || f.kind === 'delete-neigh') {
-      const key = `${f.kind}/${f.node}/${f.peer}`;
+      const key = `${f.kind}/${f.node}/${f.peer}${f.kind === 'delete-route' ? `/${f.family ?? families[0]}` : ''}`;
       const before = deleted.get(key);
       if (before !== undefined) throw new SemanticError(['faults', i], `faults[${before}] already deleted this entry (${f.kind} on ${f.node} for ${f.peer})`);
       deleted.set(key, i);
