@@ -247,7 +247,7 @@ async function main(): Promise<number> {
       {
         // compiled dist/ (what bin/vxlab.js runs) against the TypeScript sources through tsx (VXLAB_FROM_SOURCE=1, the
         // previous entry point), interleaved in the same run. Wall time of the whole process, spawned directly.
-        const b = build({ ifStale: true });
+        const b = await build({ ifStale: true });
         const st = distState();
         if (!b.ok || st.state !== 'fresh') throw new Error(`cli: dist/ is not fresh (${st.state}${st.newer ? `: ${st.newer}` : ''}); npm run build`);
         const file3 = join(scratch, 'startup3.yaml');
