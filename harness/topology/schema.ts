@@ -1,6 +1,7 @@
 // The one schema. TypeScript types, the JSON Schema for editors (topologies/vxlab.schema.json)
 // and the README's topology reference all come from here.
-import { z } from 'zod';
+// a namespace import, not { z }: the CLI bundle (scripts/build.mjs) then keeps only the parts of zod the schema uses
+import * as z from 'zod';
 import { runtimeNames } from '../runtime/registry.ts';
 
 export const STATIC_ARP_AUTO_NODES = 16;
@@ -152,7 +153,7 @@ export const FaultSchema = z.discriminatedUnion(
   [
     z.strictObject({ kind: z.literal('underlay-mtu'), ...faultBase, mtu: mtu.describe('new MTU of the node\'s underlay eth0 (and its peer)') }),
     z.strictObject({ kind: z.literal('drop-udp-port'), ...faultBase, port, direction: z.enum(['in', 'out', 'both']).optional() }),
-    z.strictObject({ kind: z.literal('drop-icmp-frag-needed'), ...faultBase }),
+    z.strictObject({ kind: z.literal('drop-icmp-frag-needed'), ...faultBase, direction: z.enum(['in', 'out', 'both']).optional().describe("out (default): the errors the node sends; in: the errors it receives (a host firewall that drops ICMP). Both families: ICMP frag-needed and ICMPv6 Packet Too Big") }),
     z.strictObject({ kind: z.literal('loss'), ...faultBase, percent: z.number().min(0).max(100) }),
     z.strictObject({ kind: z.literal('vtep-mac-change'), ...faultBase, mac }),
     z.strictObject({ kind: z.literal('delete-route'), ...faultBase, peer: name('node'), family: z.union([z.literal(4), z.literal(6)], { error: 'expected 4 or 6' }).optional().describe('dual-stack pods: which family\'s route (default: the first pod family\'s)') }),
