@@ -257,7 +257,10 @@ export function applyAttachments(t: ResolvedTopology, f: AttachmentFile): void {
     // otherwise routed pods (/32 routes to the host veth)
     const [master] = masters;
     const gw = n.pods.find((p) => p.gateway)?.gateway;
-    n.bridge = masters.size === 1 && master ? { name: master, ip: gw ?? n.bridge?.ip ?? '', addrs: n.bridge?.addrs ?? [] } : undefined;
+    // the bridge's addresses: the gateways the plugin gave the pods, one per family
+    const gp = n.pods.find((p) => p.gateway);
+    const addrs = (gp?.addrs ?? []).filter((a) => a.gateway).map((a) => ({ family: a.family, ip: a.gateway, prefixLen: a.prefixLen }));
+    n.bridge = masters.size === 1 && master ? { name: master, ip: gw ?? n.bridge?.ip ?? '', addrs } : undefined;
   }
 }
 

@@ -225,7 +225,7 @@ describe('ADD results → resolved topology', () => {
     expect(attachmentProblems(t)).toEqual([]);
     for (const a of f.pods) a.attached!.hostMaster = 'cni0';
     applyAttachments(t, f);
-    expect(t.nodes[0]!.bridge).toEqual({ name: 'cni0', ip: '10.65.0.65' });
+    expect(t.nodes[0]!.bridge).toMatchObject({ name: 'cni0', ip: '10.65.0.65' });
   });
 
   it('attachmentProblems: duplicate addresses and addresses outside the node subnet', () => {

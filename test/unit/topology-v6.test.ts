@@ -186,6 +186,6 @@ describe('planner: both layouts, both families', () => {
     expect(out).toMatch(/router addr add fd00:0:1::1\/64 dev s-rack1 nodad/);
     expect(out).toMatch(/router sysctl -qw net\.ipv4\.ip_forward=1 net\.ipv6\.conf\.all\.forwarding=1|vx-u1-ipv6-routed-router sysctl -qw net\.ipv4\.ip_forward=1 net\.ipv6\.conf\.all\.forwarding=1/);
     expect(out).toMatch(/node3 route add ::\/0 via fd00:0:2::1 dev eth0/);
-    expect(out).toMatch(/node3 link add flannel-v6\.1 address \S+ mtu 8930 type vxlan id 1 local fd00:0:2::2/);
+    expect(out).toMatch(/node3 link add flannel-v6\.1 address \S+ mtu 1430 type vxlan id 1 local fd00:0:2::2/);
   });
 });
