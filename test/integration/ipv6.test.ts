@@ -12,14 +12,15 @@ import { run } from '../../harness/util/exec.ts';
 import { labNodes } from '../../harness/api/status.ts';
 
 const SHIPPED = ['ipv6-underlay-3node.yaml', 'dual-stack-3node.yaml', 'ipv6-only-calico.yaml', 'ipv6-routed.yaml', 'cni-bridge-dual-stack.yaml'];
-const ROUTES_CONN = [SUITES.routes!, SUITES.connectivity!];
+// every suite (routes, encapsulation, mtu, connectivity): the IPv6 wire and MTU halves came with issue-11w
+const ALL = Object.values(SUITES);
 
-describe.skipIf(needsRoot)('IPv6 topologies through routes and connectivity (root)', () => {
+describe.skipIf(needsRoot)('IPv6 topologies through every suite (root)', () => {
   for (const f of SHIPPED) {
     test(f, async ({ bringUp }) => {
       const r = await bringUp(TOPO(f));
       const t = r.topology;
-      const { results } = await runSuites(t, ROUTES_CONN, { workDir: join(r.state.workDir) });
+      const { results } = await runSuites(t, ALL, { workDir: join(r.state.workDir) });
       const bad = results.filter((x) => x.status === 'fail').map((x) => `${x.id}: ${x.message}\n${(x.diffs ?? []).join('\n')}`);
       expect(bad).toEqual([]);
       const mesh = results.find((x) => x.id === 'connectivity/full-mesh')!;
