@@ -24,6 +24,7 @@ import {
 } from '../cni/runtime.ts';
 import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../topology/resolved.ts';
 import { ipJson, pool, run } from '../util/exec.ts';
+import { canonicalIp } from '../cni/ip.ts';
 import type { RunState } from '../runtime/state.ts';
 
 /** Bad CNI input (missing conflist, unknown field, plugin not in binDir): a usage error, exit code 2. */
@@ -103,7 +104,8 @@ export function nodeCniDir(workDir: string, node: string): string {
  * for a bridge that does not say, and a per-run host-local dataDir.
  */
 export function nodeConflist(prep: PreparedCni, n: ResolvedNode, ipamDir: string): Conflist {
-  let list: Conflist = prep.hasHostLocal ? injectSubnet(prep.list, n.podSubnet) : (JSON.parse(JSON.stringify(prep.list)) as Conflist);
+  // every pod family's subnet: host-local gets one range set per family (dual-stack: IPv4 and IPv6)
+  let list: Conflist = prep.hasHostLocal ? injectSubnet(prep.list, n.podSubnets ?? [n.podSubnet]) : (JSON.parse(JSON.stringify(prep.list)) as Conflist);
   const main = list.plugins[0]!;
   if (MTU_PLUGINS.has(main.type) && main.mtu === undefined) main.mtu = n.pods[0]?.mtu ?? n.vtep.mtu;
   if (main.type === 'bridge' && main.isGateway === undefined) main.isGateway = true;
@@ -127,7 +129,17 @@ export interface PodAttachment {
   state: 'adding' | 'added' | 'deleted';
   result?: CniResult;
   /** what vxlab took from the result (and the kernel) */
-  attached?: { ip: string; prefixLen: number; gateway: string; hostIf: string; mtu: number; /** bridge the host side is enslaved to */ hostMaster?: string };
+  attached?: {
+    ip: string;
+    prefixLen: number;
+    gateway: string;
+    hostIf: string;
+    mtu: number;
+    /** bridge the host side is enslaved to */
+    hostMaster?: string;
+    /** every address of the result, one per family (IPv4 first), with its gateway */
+    addrs?: { family: 4 | 6; ip: string; prefixLen: number; gateway: string }[];
+  };
 }
 
 export interface AttachmentFile {
@@ -177,6 +189,18 @@ export function ipv4FromResult(r: CniResult): { ip: string; prefixLen: number; g
   return undefined;
 }
 
+/** Every address of a result, the first of each family, IPv4 first. */
+export function addrsFromResult(r: CniResult): { family: 4 | 6; ip: string; prefixLen: number; gateway?: string }[] {
+  const out: { family: 4 | 6; ip: string; prefixLen: number; gateway?: string }[] = [];
+  for (const x of r.ips ?? []) {
+    const [ip, pl] = String(x.address).split('/');
+    const family = ip?.includes(':') ? 6 : 4;
+    if (!ip || pl === undefined || out.some((o) => o.family === family)) continue;
+    out.push({ family, ip: family === 6 ? canonicalIp(ip) : ip, prefixLen: Number(pl), gateway: x.gateway ? (family === 6 ? canonicalIp(x.gateway) : x.gateway) : undefined });
+  }
+  return out.sort((a, b) => a.family - b.family);
+}
+
 /** The host-side interface in a result: one without `sandbox` that is not the bridge (the last such one). */
 export function hostIfFromResult(r: CniResult, bridgeName?: string): string | undefined {
   const host = (r.interfaces ?? []).filter((i) => !i.sandbox && i.name !== bridgeName);
@@ -187,7 +211,8 @@ export function hostIfFromResult(r: CniResult, bridgeName?: string): string | un
 async function observeAttachment(t: ResolvedTopology, n: ResolvedNode, p: ResolvedPod, list: Conflist, r: CniResult): Promise<NonNullable<PodAttachment['attached']>> {
   const main = list.plugins[0]!;
   const bridgeName = main.type === 'bridge' ? (typeof main.bridge === 'string' ? main.bridge : 'cni0') : undefined;
-  const v4 = ipv4FromResult(r);
+  const all = addrsFromResult(r);
+  const v4 = ipv4FromResult(r) ?? all[0];
   const [podLink] = await ipJson<LinkJ[]>(p.ns, ['link', 'show', 'dev', p.ifname]).catch(() => [] as LinkJ[]);
   // the kernel knows the veth peer exactly; the result's host-side interface is the fallback
   const nodeLinks = await ipJson<LinkJ[]>(n.ns, ['link', 'show']).catch(() => [] as LinkJ[]);
@@ -201,7 +226,17 @@ async function observeAttachment(t: ResolvedTopology, n: ResolvedNode, p: Resolv
   }
   const mtu = typeof main.mtu === 'number' ? main.mtu : (podLink?.mtu ?? p.mtu);
   void t;
-  return { ip: v4?.ip ?? '', prefixLen: v4?.prefixLen ?? 32, gateway: gateway ?? '', hostIf: hostIf ?? '', mtu, ...(hostMaster ? { hostMaster } : {}) };
+  // the other families' gateways: the result's, else the pod's default route of that family
+  const addrs: NonNullable<NonNullable<PodAttachment['attached']>['addrs']> = [];
+  for (const a of all) {
+    let gw = a === v4 || (v4 && a.family === 4) ? gateway : a.gateway;
+    if (!gw && a.family === 6) {
+      const routes = await ipJson<{ dst: string; gateway?: string }[]>(p.ns, ['-6', 'route', 'show', 'default']).catch(() => []);
+      gw = routes.find((x) => x.gateway)?.gateway;
+    }
+    addrs.push({ family: a.family, ip: a.ip, prefixLen: a.prefixLen, gateway: gw ?? '' });
+  }
+  return { ip: v4?.ip ?? '', prefixLen: v4?.prefixLen ?? 32, gateway: gateway ?? '', hostIf: hostIf ?? '', mtu, ...(hostMaster ? { hostMaster } : {}), ...(addrs.length ? { addrs } : {}) };
 }
 
 /** Put what the plugin built into the resolved topology (pods' ip, gateway, hostIf, mtu; the node's bridge). */
@@ -214,6 +249,8 @@ export function applyAttachments(t: ResolvedTopology, f: AttachmentFile): void {
       const a = f.pods.find((x) => x.node === n.name && x.pod === p.name && x.state === 'added');
       if (!a?.attached) continue;
       Object.assign(p, { ip: a.attached.ip, prefixLen: a.attached.prefixLen, gateway: a.attached.gateway, hostIf: a.attached.hostIf, mtu: a.attached.mtu });
+      // every family the plugin handed out (dual-stack host-local: one address per range set)
+      if (a.attached.addrs?.length) p.addrs = a.attached.addrs.map((x) => ({ ...x }));
       masters.add(a.attached.hostMaster);
     }
     // pods behind a bridge (bridge plugin, or anything that enslaves the host veth): flannel-style checks;
@@ -351,6 +388,16 @@ export function attachmentProblems(t: ResolvedTopology): string[] {
     for (const p of n.pods) {
       holders.set(p.ip, [...(holders.get(p.ip) ?? []), `${n.name}/${p.name}`]);
       if (!cidrContains(n.podSubnet, p.ip)) problems.push(`${n.name}/${p.name} got ${p.ip}, outside its node's pod subnet ${n.podSubnet} (the overlay routes ${n.podSubnet} to ${n.name})`);
+      // every other pod family: an address inside the node's subnet of that family
+      (n.podSubnets ?? []).slice(1).forEach((sub, i) => {
+        const fam = (n.vteps?.[i + 1]?.family ?? 6) as 4 | 6;
+        const a = (p.addrs ?? []).find((x) => x.family === fam);
+        if (!a) problems.push(`${n.name}/${p.name} got no IPv${fam} address (the pods are dual-stack: its node's IPv${fam} pod subnet is ${sub})`);
+        else {
+          holders.set(a.ip, [...(holders.get(a.ip) ?? []), `${n.name}/${p.name}`]);
+          if (!cidrContains(sub, a.ip)) problems.push(`${n.name}/${p.name} got ${a.ip}, outside its node's IPv${fam} pod subnet ${sub} (the overlay routes ${sub} to ${n.name})`);
+        }
+      });
     }
   }
   for (const [ip, who] of holders) if (who.length > 1) problems.unshift(`${ip} was given to ${who.length} pods (${who.join(', ')})`);

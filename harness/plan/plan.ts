@@ -222,6 +222,9 @@ export function plan(t: ResolvedTopology): Plan {
       return { ns: p.ns, ops: [...(Object.keys(dad).length ? [{ kind: 'sysctl', settings: dad } as Op] : []), { kind: 'ip', lines }] };
     }),
   });
+  // overlay.cni with IPv6 pods: the plugin creates the pods' interfaces, so their namespaces get accept_dad=0 first
+  const podDad = noDadSysctls(t);
+  if (t.cni && Object.keys(podDad).length) stages.push({ name: 'pods', steps: allPods(t).map((p) => ({ ns: p.ns, ops: [{ kind: 'sysctl', settings: podDad }] })) });
   const cni = t.cni
     ? {
         conflist: t.cni.conflist ?? '<overlay.cni.config>',
