@@ -23,6 +23,7 @@ import { allPods } from '../harness/topology/resolved.ts';
 import type { CheckContext } from '../harness/runner/check.ts';
 import { measure } from '../suites/connectivity.ts';
 import { benchVtep, formatBenchRows, type VtepBenchRow } from '../harness/vtep/bench.ts';
+import { dockerFloor } from './docker-floor.ts';
 import {
   arpTableFulls, fmtMs, fmtRatio, fmtS, Interrupted, median, min, naiveDown, naiveUp, netnsObjects, Owned, planCounts, section, settle,
   synthTopology, table,
@@ -247,7 +248,7 @@ async function main(): Promise<number> {
       {
         // compiled dist/ (what bin/vxlab.js runs) against the TypeScript sources through tsx (VXLAB_FROM_SOURCE=1, the
         // previous entry point), interleaved in the same run. Wall time of the whole process, spawned directly.
-        const b = build({ ifStale: true });
+        const b = await build({ ifStale: true });
         const st = distState();
         if (!b.ok || st.state !== 'fresh') throw new Error(`cli: dist/ is not fresh (${st.state}${st.newer ? `: ${st.newer}` : ''}); npm run build`);
         const file3 = join(scratch, 'startup3.yaml');
@@ -369,9 +370,17 @@ async function main(): Promise<number> {
             }
           }
         }
+        // dockerd's own floor: the same number of containers created and started without testcontainers or vxlab
+        check();
+        const floor: number[] = [];
+        {
+          const id = owned.newRunId();
+          log(`dockerd floor: create+start ${n} containers (run ${id})`);
+          floor.push(await dockerFloor(n, id, '172.29', Number(process.env.VXLAB_CONCURRENCY ?? 16)));
+        }
         const nu = median(fig.netns.up), du = median(fig.docker.up), nd = median(fig.netns.down), dd = median(fig.docker.down);
-        dRaw.push({ nodes: n, netnsUpMs: fig.netns.up, dockerUpMs: fig.docker.up, netnsDownMs: fig.netns.down, dockerDownMs: fig.docker.down });
-        rows.push([n, fmtMs(nu), fmtMs(du), fmtRatio(du / nu), fmtMs(nd), fmtMs(dd), fmtRatio(dd / nd)]);
+        dRaw.push({ nodes: n, netnsUpMs: fig.netns.up, dockerUpMs: fig.docker.up, netnsDownMs: fig.netns.down, dockerDownMs: fig.docker.down, dockerdFloorMs: floor });
+        rows.push([n, fmtMs(nu), fmtMs(du), fmtRatio(du / nu), fmtMs(median(floor)), fmtRatio(du / median(floor)), fmtMs(nd), fmtMs(dd), fmtRatio(dd / nd)]);
         if (n === 30) {
           targets.push({ section: 'docker', figure: 'docker up 30 nodes (median)', value: fmtS(du), target: '≤ 15.00 s', met: du <= 15000 });
           targets.push({ section: 'docker', figure: 'docker up 30 nodes / netns up 30 nodes', value: fmtRatio(du / nu), target: '≤ 6×', met: du / nu <= 6 });
@@ -379,7 +388,9 @@ async function main(): Promise<number> {
       }
       raw.docker = dRaw;
       console.log(section('1c. runtime docker vs netns — library up()/down() of the same topology (flannel, 1 pod per node, one segment)'));
-      console.log(table(['nodes', 'netns up ms', 'docker up ms', 'ratio', 'netns down ms', 'docker down ms', 'ratio'], rows));
+      console.log(table(['nodes', 'netns up ms', 'docker up ms', 'ratio', 'dockerd floor ms', 'up / floor', 'netns down ms', 'docker down ms', 'ratio'], rows));
+      console.log('dockerd floor: plain create+start of as many containers (same image, one internal network, fixed addresses, same');
+      console.log('concurrency), no testcontainers and no overlay: what dockerd itself costs on this machine, once per size.');
       console.log('docker: one container per node through testcontainers (the default node image, already built), one Docker network;');
       console.log('the first docker rep also pays loading testcontainers and connecting to dockerd (~1.5–2 s). ratio = docker / netns (median).');
     }

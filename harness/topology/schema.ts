@@ -1,6 +1,7 @@
 // The one schema. TypeScript types, the JSON Schema for editors (topologies/vxlab.schema.json)
 // and the README's topology reference all come from here.
-import { z } from 'zod';
+// a namespace import, not { z }: the CLI bundle (scripts/build.mjs) then keeps only the parts of zod the schema uses
+import * as z from 'zod';
 import { runtimeNames } from '../runtime/registry.ts';
 
 export const STATIC_ARP_AUTO_NODES = 16;
