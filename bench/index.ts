@@ -1,7 +1,7 @@
 // vxlab bench: wall times of up/down, a full `vxlab run`, the 100-node connectivity matrix and the userspace VTEP,
 // each beside a baseline measured in the same invocation and the issue's targets.
 //
-//   npm run bench -- [--only up,cli,run,connectivity,vtep,vtep6,docker] [--sizes 3,10,50,100] [--reps N] [--full]
+//   npm run bench -- [--only up,cli,run,connectivity,vtep,vtep6,docker,ipv6] [--sizes 3,10,50,100] [--reps N] [--full]
 //                    [--naive-sizes 3,10,50] [--conn-nodes 100] [--sample 200] [--out FILE]
 //
 // Needs root. Everything it creates is recorded first and removed in `finally`, also on Ctrl-C.
@@ -30,7 +30,7 @@ import {
 } from './lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker'] as const;
+const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker', 'ipv6'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -240,6 +240,48 @@ async function main(): Promise<number> {
       const skipped = sizes.filter((n) => !naiveSizes.includes(n));
       if (skipped.length) console.log(`naive baseline skipped for ${skipped.join(', ')} nodes (bounded; pass --full to run it for every size).`);
       console.log('ratio = naive / batched (median). naive down = one `ip netns del` per namespace.');
+    }
+
+    // ================================================================ 1d: IPv6 (#11): up of N dual-stack nodes on an IPv6 underlay vs IPv4
+    if (want('ipv6')) {
+      const n = Math.max(...sizes);
+      const times: Record<'ipv4' | 'ipv6-dual-stack', number[]> = { ipv4: [], 'ipv6-dual-stack': [] };
+      const downs: Record<'ipv4' | 'ipv6-dual-stack', number[]> = { ipv4: [], 'ipv6-dual-stack': [] };
+      for (let r = 0; r < reps; r++) {
+        // interleaved, so load drifts hit both alike
+        for (const fam of ['ipv4', 'ipv6-dual-stack'] as const) {
+          check();
+          const t = owned.resolve(synthTopology(n, 1, fam));
+          log(`ipv6: up/down ${n} nodes ${fam}, rep ${r + 1}/${reps} (run ${t.runId})`);
+          let running: Running | undefined;
+          try {
+            const a = performance.now();
+            running = await up(t, { ephemeral: true, signal: ac.signal });
+            times[fam].push(performance.now() - a);
+            const b = performance.now();
+            await running.down();
+            downs[fam].push(performance.now() - b);
+            running = undefined;
+          } finally {
+            if (running) await running.down().catch(() => {});
+          }
+        }
+      }
+      const v4 = median(times.ipv4);
+      const v6 = median(times['ipv6-dual-stack']);
+      raw.ipv6 = { nodes: n, upMs: times, downMs: downs };
+      console.log(section(`1d. IPv6: up of ${n} dual-stack nodes (IPv6 underlay, IPv4 + IPv6 pods) against ${n} IPv4 nodes, same run, interleaved`));
+      console.log(
+        table(
+          ['topology', 'up ms', 'up min', 'down ms', 'ratio to IPv4', 'target'],
+          [
+            ['IPv4 underlay, IPv4 pods', fmtMs(v4), fmtMs(min(times.ipv4)), fmtMs(median(downs.ipv4)), '1.00×', '—'],
+            ['IPv6 underlay, dual-stack pods', fmtMs(v6), fmtMs(min(times['ipv6-dual-stack'])), fmtMs(median(downs['ipv6-dual-stack'])), `${(v6 / v4).toFixed(2)}×`, '≤ 1.50×'],
+          ],
+        ),
+      );
+      console.log('dual-stack: one VTEP device per node carrying both pod families, twice the neighbours and routes, nodad addresses, permanent IPv6 underlay neighbours (staticArp auto).');
+      targets.push({ section: 'ipv6', figure: `up ${n} dual-stack nodes / IPv4`, value: `${(v6 / v4).toFixed(2)}×`, target: '≤ 1.50×', met: v6 / v4 <= 1.5 });
     }
 
     // ================================================================ 1b: CLI start-up, dist/ against tsx; one CLI up/down for N=3

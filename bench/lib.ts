@@ -59,11 +59,13 @@ export function section(title: string): string {
 // ---------------------------------------------------------------- topologies
 
 /** N nodes × `pods` pods, flannel layout, kernel VTEPs, one underlay segment. */
-export function synthTopology(nodes: number, pods = 1): Topology {
+export function synthTopology(nodes: number, pods = 1, family: 'ipv4' | 'ipv6-dual-stack' = 'ipv4'): Topology {
+  const v6 = family === 'ipv6-dual-stack';
   return TopologySchema.parse({
-    name: `bench${nodes}`,
-    underlay: { mtu: 1500, segments: [{ name: 'rack1', cidr: '192.168.0.0/16' }] },
-    overlay: { layout: 'flannel', vtep: 'kernel', vni: 1, port: 4789 },
+    name: v6 ? `bench6-${nodes}` : `bench${nodes}`,
+    // ipv6-dual-stack: an IPv6 underlay and dual-stack pods (issue #11's bench row)
+    underlay: { mtu: 1500, segments: [{ name: 'rack1', cidr: v6 ? 'fd00:0:1::/64' : '192.168.0.0/16' }] },
+    overlay: { layout: 'flannel', vtep: 'kernel', vni: 1, port: 4789, ...(v6 ? { podCidr: ['10.244.0.0/16', 'fd00:10:244::/56'], nodeCidrSize: [24, 64] } : {}) },
     nodes: Array.from({ length: nodes }, (_, i) => ({ name: `n${i + 1}`, pods })),
   });
 }
