@@ -145,6 +145,10 @@ async function main(): Promise<void> {
     vnetHdr = tap.vnetHdr;
     if (tap.note) console.error(`vtep: ${tap.note}`);
   } else tapFd = openTap(cfg.dev);
+  // like vxlab's kernel VTEP devices: no IPv6 link-local address, so the TAP sends no router solicitations, MLD or
+  // NDP from fe80::…, which head-end replication would hand to every peer (a stray neighbour there); vxlab adds the
+  // addresses it wants. Refused only where IPv6 is off in the namespace: then there is nothing to suppress.
+  await run(['ip', 'link', 'set', 'dev', cfg.dev, 'addrgenmode', 'none'], { reject: false });
   await run(['ip', 'link', 'set', 'dev', cfg.dev, 'address', cfg.mac, 'mtu', String(cfg.mtu), 'up']);
 
   const rxFd = bindUdp(cfg, cfg.port);
