@@ -1,7 +1,7 @@
 // vxlab bench: wall times of up/down, a full `vxlab run`, the 100-node connectivity matrix and the userspace VTEP,
 // each beside a baseline measured in the same invocation and the issue's targets.
 //
-//   npm run bench -- [--only up,cli,run,connectivity,vtep,docker] [--sizes 3,10,50,100] [--reps N] [--full]
+//   npm run bench -- [--only up,cli,run,connectivity,vtep,vtep6,docker] [--sizes 3,10,50,100] [--reps N] [--full]
 //                    [--naive-sizes 3,10,50] [--conn-nodes 100] [--sample 200] [--out FILE]
 //
 // Needs root. Everything it creates is recorded first and removed in `finally`, also on Ctrl-C.
@@ -30,7 +30,7 @@ import {
 } from './lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'docker'] as const;
+const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -559,6 +559,24 @@ async function main(): Promise<number> {
         targets.push({ section: 'vtep', figure: `${r.pair} added p50 RTT`, value: `${r.addedP50Ms.toFixed(3)} ms`, target: '≤ 0.300 ms', met: Number.isFinite(r.addedP50Ms) ? met : false });
       }
       console.log(table(['target', 'this run', 'target', 'PASS/MISS'], tr));
+    }
+
+    // ================================================================ 5b: userspace VTEP over an IPv6 underlay
+    if (want('vtep6')) {
+      check();
+      log('vtep6: benchVtep() user↔user over an IPv4 underlay, then over an IPv6 underlay (IPv4 and IPv6 pods), same run');
+      const rows: VtepBenchRow[] = [];
+      for (const [family, inner] of [[4, 4], [6, 4], [6, 6]] as const) {
+        rows.push(...(await benchVtep({ seconds: vtepSeconds, log, pairs: [['user', 'user']], family, inner })));
+      }
+      raw.vtep6 = rows;
+      console.log(section(`5b. userspace VTEP over IPv6 — user↔user iperf3 TCP ${vtepSeconds} s per underlay/inner family, baseline the IPv4 underlay in the same run`));
+      const base = rows[0]!;
+      console.log(table(['underlay/inner', 'TCP Gbit/s', 'vs IPv4 underlay', 'p50 ms', 'loss'], rows.map((r) => [r.families ?? '', (r.tcpBps / 1e9).toFixed(2), fmtRatio(r.tcpBps / base.tcpBps), r.rttP50Ms.toFixed(3), `${(r.pingLoss * 100).toFixed(1)}%`])));
+      for (const r of rows.slice(1)) {
+        const ratio = r.tcpBps / base.tcpBps;
+        targets.push({ section: 'vtep6', figure: `user↔user TCP, ${r.families} vs IPv4/IPv4`, value: fmtRatio(ratio), target: '≥ 0.80×', met: Number.isFinite(ratio) ? ratio >= 0.8 : false });
+      }
     }
   } catch (e) {
     if (e instanceof Interrupted || (e as any)?.code === 'VXLAB_ABORTED') {
