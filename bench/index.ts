@@ -21,7 +21,7 @@ import { run } from '../harness/util/exec.ts';
 import { runSession } from '../harness/runner/session.ts';
 import { allPods } from '../harness/topology/resolved.ts';
 import type { CheckContext } from '../harness/runner/check.ts';
-import { measure } from '../suites/connectivity.ts';
+import { measureMatrix } from '../suites/connectivity.ts';
 import { benchVtep, formatBenchRows, type VtepBenchRow } from '../harness/vtep/bench.ts';
 import {
   arpTableFulls, fmtMs, fmtRatio, fmtS, Interrupted, median, min, naiveDown, naiveUp, netnsObjects, Owned, planCounts, section, settle,
@@ -463,7 +463,7 @@ async function main(): Promise<number> {
           };
           const f0 = arpTableFulls();
           const a = performance.now();
-          const m = await measure(ctx);
+          const m = await measureMatrix(ctx);
           times.push(performance.now() - a);
           fulls.push(arpTableFulls() - f0);
           let ok = 0;

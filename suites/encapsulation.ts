@@ -6,6 +6,7 @@ import { contains, ipToInt, parseCidr } from '../harness/topology/ip.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { summarize, type DecodedPacket } from '../harness/capture/pcap.ts';
 import { run, pool } from '../harness/util/exec.ts';
+import { recordCaptured } from '../harness/runner/evidence.ts';
 
 export interface Flow {
   src: ResolvedPod;
@@ -120,6 +121,8 @@ async function observe(ctx: CheckContext): Promise<Observation> {
       const c2 = await capture(ctx, fl, 2);
       c = { packets: [...c.packets, ...c2.packets], localSeen: new Map([...c.localSeen].map(([k, v]) => [k, v + (c2.localSeen.get(k) ?? 0)])) };
     }
+    // shared evidence: later checks (connectivity diagnosis) read what crossed the wire instead of capturing again
+    recordCaptured(t, c.packets.map((s) => ({ ...s, source: 'encapsulation capture' })), pairPlan(t).pairs.map(([a, b]) => [a.name, b.name]));
     const portRanges = new Map<string, [number, number]>();
     const senders = t.nodes.filter((n) => fl.some((f) => !f.local && f.src.node === n.name));
     await pool(senders, 8, async (n) => {

@@ -8,6 +8,9 @@ import { tcpTransfer } from '../harness/probe/tcp.ts';
 import { ipJson, pool } from '../harness/util/exec.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { join } from 'node:path';
+import { measure } from './connectivity.ts';
+import { unreachableEvidence } from '../harness/diagnose/pair.ts';
+import { nodeUnreachable } from '../harness/diagnose/boundary.ts';
 
 /** One representative pod pair per ordered node pair (first pods), bounded to keep big topologies quick. */
 export function crossPairs(t: ResolvedTopology, limit = 12): [ResolvedPod, ResolvedPod][] {
@@ -97,6 +100,7 @@ const dfBoundary: CheckDef = {
   async run(ctx) {
     const pairs = crossPairs(ctx.t);
     if (!pairs.length) return skip('no cross-node pod pairs on a shared VNI');
+    await measure(ctx); // the run's reachability evidence (measured once, shared with connectivity/*)
     const diffs: string[] = [];
     const observed: string[] = [];
     await pool(pairs, 4, async ([a, b]) => {
@@ -105,12 +109,17 @@ const dfBoundary: CheckDef = {
       const underlay = pathUnderlayMtus(ctx.t, na, nb).map((m) => m - VXLAN_OVERHEAD_V4);
       // 1. from the pod: the largest IP packet that fits end to end is the min over both pods, both overlays and the path
       const pathMtu = Math.min(a.mtu, b.mtu, na.vtep.mtu, nb.vtep.mtu, ...underlay);
-      const pod = await boundary(a.ns, b.ip, pathMtu - 28, `${a.node}/${a.name} -> ${b.node}/${b.name}`, `path MTU ${pathMtu}`);
+      // a pair the run already found unreachable (connectivity matrix) has no boundary to find: say so, with the cause
+      const dead = await unreachableEvidence(ctx, a, b);
+      const podLabel = `${a.node}/${a.name} -> ${b.node}/${b.name}`;
+      const pod = dead ? { label: podLabel, diffs: [`${podLabel}: DF boundary not probed: ${dead}`], observed: `${podLabel}: unreachable` } : await boundary(a.ns, b.ip, pathMtu - 28, podLabel, `path MTU ${pathMtu}`);
       // 2. from the node itself, through its VTEP to the remote VTEP address: with pod MTU = overlay MTU the pod's own
       //    eth0 refuses the oversize packet before it leaves the pod, and a remote pod's veth would answer frag-needed
       //    for its own MTU; node to VTEP address is the probe that exercises the sending VTEP's limit and the path
       const vtepPath = Math.min(na.vtep.mtu, nb.vtep.mtu, ...underlay);
-      const viaNode = await boundary(na.ns, nb.vtep.ip, vtepPath - 28, `${a.node} (node, via ${na.vtep.dev}) -> ${b.node} (${nb.vtep.ip})`, `VTEP path MTU ${vtepPath}`);
+      const nodeLabel = `${a.node} (node, via ${na.vtep.dev}) -> ${b.node} (${nb.vtep.ip})`;
+      const nodeDead = dead ? await nodeUnreachable(na.ns, nb.vtep.ip) : undefined;
+      const viaNode = nodeDead ? { label: nodeLabel, diffs: [`${nodeLabel}: DF boundary not probed: ${nodeDead}`], observed: `${nodeLabel}: unreachable` } : await boundary(na.ns, nb.vtep.ip, vtepPath - 28, nodeLabel, `VTEP path MTU ${vtepPath}`);
       for (const x of [pod, viaNode]) {
         observed.push(x.observed);
         diffs.push(...x.diffs);
@@ -216,6 +225,9 @@ const tcpBulk: CheckDef = {
     if (!pair) return skip('no cross-node pod pair on a shared VNI');
     const [a, b] = pair;
     const bytes = 1 << 20;
+    await measure(ctx);
+    const dead = await unreachableEvidence(ctx, a, b);
+    if (dead) return fail(`${a.node}/${a.name} -> ${b.node}/${b.name}: expected ${bytes} bytes, received 0 — the connection cannot come up: ${dead}`, { expected: { received: bytes }, observed: { connected: false, sent: 0, received: 0, evidence: dead } });
     const r = await tcpTransfer(a.ns, b.ns, b.ip, bytes, 8000);
     const observed = { connected: r.connected, sent: r.sent, received: r.received, ms: r.ms, error: r.error };
     if (r.received !== bytes) {
