@@ -22,6 +22,7 @@ import { runSession } from '../harness/runner/session.ts';
 import { allPods } from '../harness/topology/resolved.ts';
 import type { CheckContext } from '../harness/runner/check.ts';
 import { measureMatrix } from '../suites/connectivity.ts';
+import { printRepro, reproSection } from './repro.ts';
 import { benchVtep, formatBenchRows, type VtepBenchRow } from '../harness/vtep/bench.ts';
 import {
   arpTableFulls, fmtMs, fmtRatio, fmtS, Interrupted, median, min, naiveDown, naiveUp, netnsObjects, Owned, planCounts, section, settle,
@@ -29,7 +30,7 @@ import {
 } from './lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'docker'] as const;
+const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'docker', 'repro'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -41,6 +42,7 @@ const USAGE = `usage: npm run bench -- [options]
   --conn-nodes N      nodes for the all-pairs connectivity measurement (default 100)
   --sample N          pairs in the naive one-ping-per-pair sweep (default 200)
   --vtep-seconds N    iperf3 duration per VTEP pair (default 3)
+  --library-reps N    repro: passes of the whole bug library through one \`vxlab repro\` (default 10)
   --docker-sizes LIST node counts for the docker-vs-netns up/down rows (default 3,10,30; needs dockerd)
   --out FILE          write the raw figures as JSON to FILE (default: a file under the system temp dir)`;
 
@@ -77,6 +79,7 @@ async function main(): Promise<number> {
       'conn-nodes': { type: 'string' },
       sample: { type: 'string' },
       'vtep-seconds': { type: 'string' },
+      'library-reps': { type: 'string' },
       'docker-sizes': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -102,6 +105,7 @@ async function main(): Promise<number> {
   if (connNodes > 250) throw new Error('--conn-nodes: at most 250');
   const sample = posInt(values.sample, '--sample', 200);
   const vtepSeconds = posInt(values['vtep-seconds'], '--vtep-seconds', 3);
+  const libraryReps = posInt(values['library-reps'], '--library-reps', 10);
   const dockerSizes = intList(values['docker-sizes'], '--docker-sizes') ?? [3, 10, 30];
   if (dockerSizes.some((n) => n > 200)) throw new Error('--docker-sizes: at most 200 nodes');
   const outFile = values.out ? resolve(values.out) : join(tmpdir(), 'vxlab-bench', 'latest.json');
@@ -520,6 +524,17 @@ async function main(): Promise<number> {
         await owned.reapAll();
       }
       await settle(s0 + 8, ac.signal, 15_000);
+    }
+
+    // ================================================================ 6: repro vs run (bench/repro.ts)
+    if (want('repro')) {
+      check();
+      const f = await reproSection(REPO, libraryReps, ac.signal, log);
+      raw.repro = f;
+      printRepro(f);
+      targets.push({ section: 'repro', figure: 'worst repro/run-fixed ratio', value: fmtRatio(f.worst), target: '≤ 2.0×', met: f.worst <= 2 });
+      const all = f.library.held.every((h) => h === f.library.files);
+      targets.push({ section: 'repro', figure: `bug library × ${f.library.held.length}: expectations held`, value: f.library.held.map((h) => `${h}/${f.library.files}`).join(', '), target: `${f.library.files}/${f.library.files} every time`, met: all });
     }
 
     // ================================================================ 5: userspace VTEP

@@ -70,7 +70,7 @@ export function flows(t: ResolvedTopology): Flow[] {
 export const flowKey = (f: { src: { ip: string }; dst: { ip: string } }) => `${f.src.ip}>${f.dst.ip}`;
 const pairKey = (a: ResolvedNode | string, b: ResolvedNode | string) => `${typeof a === 'string' ? a : a.name} -> ${typeof b === 'string' ? b : b.name}`;
 
-async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<{ packets: Seen[]; localSeen: Map<string, number> }> {
+async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<{ packets: Seen[]; localSeen: Map<string, number>; complete: boolean }> {
   const t = ctx.t;
   // every node that sends or receives a planned flow is captured on its underlay link
   const names = new Set(fl.filter((f) => !f.local).flatMap((f) => [f.src.node, f.dst.node]));
@@ -83,14 +83,18 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
   const localCaps = await pool(local, 16, (f) =>
     startCapture({ ns: nodeOf(f.dst).ns, iface: f.dst.hostIf, file: join(ctx.workDir, `local-${f.dst.node}-${f.dst.name}-${attempt}.pcap`), snaplen: 128, filter: ['icmp', 'and', 'src', 'host', f.src.ip, 'and', 'dst', 'host', f.dst.ip] }),
   );
+  let stops: Awaited<ReturnType<(typeof caps)[number]['stop']>>[] = [];
+  let senders: Awaited<ReturnType<typeof run>>[] = [];
   try {
     // traffic starts only once every tcpdump reported "listening on"; one fping per source pod, two echoes per target
     const bySrc = new Map<ResolvedPod, string[]>();
     for (const f of fl) (bySrc.get(f.src) ?? bySrc.set(f.src, []).get(f.src)!).push(f.dst.ip);
-    await pool([...bySrc], 8, ([src, dsts]) => run(['fping', '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(dsts)], { ns: src.ns, reject: false, timeoutMs: 10_000 }));
+    senders = await pool([...bySrc], 8, ([src, dsts]) => run(['fping', '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(dsts)], { ns: src.ns, reject: false, timeoutMs: 10_000 }));
   } finally {
-    await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
+    stops = await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
   }
+  // complete: every capture exited cleanly and its kernel counters show no drop — what it did not see did not happen
+  const complete = stops.every((s) => !s.killed && s.packetsDroppedByKernel === 0) && senders.every((r) => !r.timedOut);
   const ports = [...new Set([4789, 8472, ...t.nodes.map((n) => n.vtep.port)])];
   const packets: Seen[] = [];
   for (const [i, c] of caps.entries()) {
@@ -105,7 +109,7 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
     const fl1 = local[i]!;
     localSeen.set(flowKey(fl1), f.packets.filter((p) => p.ip4?.src === fl1.src.ip && p.ip4?.dst === fl1.dst.ip && p.icmp?.type === 8).length);
   }
-  return { packets, localSeen };
+  return { packets, localSeen, complete };
 }
 
 async function observe(ctx: CheckContext): Promise<Observation> {
@@ -114,12 +118,13 @@ async function observe(ctx: CheckContext): Promise<Observation> {
     const fl = flows(t);
     const { coverage } = pairPlan(t);
     let c = await capture(ctx, fl, 1);
-    // a pair or same-node flow that left no trace at all (a starved tcpdump on a loaded machine, or a real fault) is taken
-    // once more; what both attempts saw is judged
+    // a pair or same-node flow that left no trace at all is taken once more only if the capture itself may have missed
+    // it (a tcpdump killed, or its kernel counters show drops: starved on a loaded machine); a complete capture that saw
+    // nothing is the answer (tcpdump was listening before the first packet, and drained what the kernel handed over)
     const o0: Observation = { flows: fl, packets: c.packets, portRanges: new Map(), localSeen: c.localSeen, coverage };
-    if (missingPairs(t, o0, (s) => udpPair(t, s)).length || [...c.localSeen.values()].some((v) => !v)) {
+    if (!c.complete && (missingPairs(t, o0, (s) => udpPair(t, s)).length || [...c.localSeen.values()].some((v) => !v))) {
       const c2 = await capture(ctx, fl, 2);
-      c = { packets: [...c.packets, ...c2.packets], localSeen: new Map([...c.localSeen].map(([k, v]) => [k, v + (c2.localSeen.get(k) ?? 0)])) };
+      c = { packets: [...c.packets, ...c2.packets], localSeen: new Map([...c.localSeen].map(([k, v]) => [k, v + (c2.localSeen.get(k) ?? 0)])), complete: c2.complete };
     }
     // shared evidence: later checks (connectivity diagnosis) read what crossed the wire instead of capturing again
     recordCaptured(t, c.packets.map((s) => ({ ...s, source: 'encapsulation capture' })), pairPlan(t).pairs.map(([a, b]) => [a.name, b.name]));

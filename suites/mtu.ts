@@ -10,7 +10,7 @@ import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { join } from 'node:path';
 import { measure } from './connectivity.ts';
 import { unreachableEvidence } from '../harness/diagnose/pair.ts';
-import { nodeUnreachable } from '../harness/diagnose/boundary.ts';
+import { deadPairs, tooBig } from '../harness/diagnose/boundary.ts';
 
 /** One representative pod pair per ordered node pair (first pods), bounded to keep big topologies quick. */
 export function crossPairs(t: ResolvedTopology, limit = 12): [ResolvedPod, ResolvedPod][] {
@@ -101,16 +101,18 @@ const dfBoundary: CheckDef = {
     const pairs = crossPairs(ctx.t);
     if (!pairs.length) return skip('no cross-node pod pairs on a shared VNI');
     await measure(ctx); // the run's reachability evidence (measured once, shared with connectivity/*)
+    // dead pairs first, all at once: their diagnosis and the one cheap node probe run in parallel, not behind boundary probes
+    const deadOf = await deadPairs(ctx, pairs);
     const diffs: string[] = [];
     const observed: string[] = [];
-    await pool(pairs, 4, async ([a, b]) => {
+    await pool(pairs, 4, async ([a, b], i) => {
       const na = node(ctx.t, a.node);
       const nb = node(ctx.t, b.node);
       const underlay = pathUnderlayMtus(ctx.t, na, nb).map((m) => m - VXLAN_OVERHEAD_V4);
       // 1. from the pod: the largest IP packet that fits end to end is the min over both pods, both overlays and the path
       const pathMtu = Math.min(a.mtu, b.mtu, na.vtep.mtu, nb.vtep.mtu, ...underlay);
       // a pair the run already found unreachable (connectivity matrix) has no boundary to find: say so, with the cause
-      const dead = await unreachableEvidence(ctx, a, b);
+      const { dead, nodeDead } = deadOf[i]!;
       const podLabel = `${a.node}/${a.name} -> ${b.node}/${b.name}`;
       const pod = dead ? { label: podLabel, diffs: [`${podLabel}: DF boundary not probed: ${dead}`], observed: `${podLabel}: unreachable` } : await boundary(a.ns, b.ip, pathMtu - 28, podLabel, `path MTU ${pathMtu}`);
       // 2. from the node itself, through its VTEP to the remote VTEP address: with pod MTU = overlay MTU the pod's own
@@ -118,7 +120,6 @@ const dfBoundary: CheckDef = {
       //    for its own MTU; node to VTEP address is the probe that exercises the sending VTEP's limit and the path
       const vtepPath = Math.min(na.vtep.mtu, nb.vtep.mtu, ...underlay);
       const nodeLabel = `${a.node} (node, via ${na.vtep.dev}) -> ${b.node} (${nb.vtep.ip})`;
-      const nodeDead = dead ? await nodeUnreachable(na.ns, nb.vtep.ip) : undefined;
       const viaNode = nodeDead ? { label: nodeLabel, diffs: [`${nodeLabel}: DF boundary not probed: ${nodeDead}`], observed: `${nodeLabel}: unreachable` } : await boundary(na.ns, nb.vtep.ip, vtepPath - 28, nodeLabel, `VTEP path MTU ${vtepPath}`);
       for (const x of [pod, viaNode]) {
         observed.push(x.observed);
@@ -234,7 +235,8 @@ const tcpBulk: CheckDef = {
       const why = r.connected
         ? 'the connection came up (small packets pass) but the transfer stalled: the signature of an MTU black hole'
         : 'the connection never came up: even small packets do not get through';
-      return fail(`${a.node}/${a.name} -> ${b.node}/${b.name}: expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — ${why}`, { expected: { received: bytes }, observed });
+      const big = r.connected ? await tooBig(ctx.t, a, b) : undefined;
+      return fail(`${a.node}/${a.name} -> ${b.node}/${b.name}: expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — ${why}${big ? `; cause: ${big}` : ''}`, { expected: { received: bytes }, observed });
     }
     return pass(`${bytes} bytes in ${r.ms} ms`, { expected: { received: bytes }, observed });
   },

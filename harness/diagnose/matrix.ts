@@ -12,8 +12,8 @@ export interface MatrixLike {
   stopped?: string;
 }
 
-/** Neighbour states in which the kernel is still resolving: a silent cell behind one can still start answering. */
-const UNSETTLED = new Set(['INCOMPLETE', 'PROBE', 'DELAY']);
+/** The neighbour state in which the kernel is still resolving (no lladdr yet; PROBE/DELAY entries have one and already carry packets): a silent cell behind one can still start answering. */
+const UNSETTLED = new Set(['INCOMPLETE']);
 
 /** Unresolved neighbour entries in the given namespaces, as "ns: ip dev X STATE". */
 export async function unresolvedNeighbours(nss: string[]): Promise<string[]> {

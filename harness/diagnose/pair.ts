@@ -49,7 +49,7 @@ export async function nftDrops(ns: string): Promise<string[]> {
     const exprs: any[] = rule.expr ?? [];
     const counter = exprs.find((e) => e.counter)?.counter;
     if (!counter?.packets || !exprs.some((e) => 'drop' in e || e.reject !== undefined)) continue;
-    out.push(`${rule.table}/${rule.chain}: ${describeRule(exprs)} (${counter.packets} packets)`);
+    out.push(`${rule.family} ${rule.table}/${rule.chain}: ${describeRule(exprs)} (${counter.packets} packets)`);
   }
   return out;
 }
