@@ -178,7 +178,8 @@ export async function diagnoseWrong(ctx: CheckContext, m: MatrixLike, out: Outco
   const pairs = [...firsts.values()].slice(0, 4);
   const causes = (await pool(pairs, 4, ([a, b]) => diagnoseOnce(ctx, a, b))).map((c, i) => (c ? `${podName(pairs[i]![0])} -> ${podName(pairs[i]![1])}: ${c}` : undefined)).filter((c): c is string => !!c);
   if (!causes.length) return out;
-  return { ...out, message: `${out.message}; cause: ${causes[0]}`, diffs: [...(out.diffs ?? []), ...causes.map((c) => `cause: ${c}`)] };
+  // diffs stay one line per wrong cell; the causes (one per directed node pair) go to the details, the first to the message
+  return { ...out, message: `${out.message}; cause: ${causes[0]}`, details: `${out.details ? `${out.details}\n\n` : ''}cause per directed node pair:\n${causes.map((c) => `  ${c}`).join('\n')}` };
 }
 
 /** diagnosePair once per run and directed pair: the matrix, df-boundary and tcp-transfer share one diagnosis. */

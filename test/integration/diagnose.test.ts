@@ -77,7 +77,9 @@ describe.skipIf(needsRoot)('diagnosis of an unreachable pair names the cause', (
       const mesh = results.find((x) => x.id === 'connectivity/full-mesh')!;
       expect(mesh.status, mesh.message).toBe('fail');
       const re = row.cause(t);
-      expect([mesh.message, ...(mesh.diffs ?? [])].some((l) => re.test(l ?? '')), `${re} in:\n${[mesh.message, ...(mesh.diffs ?? [])].join('\n')}`).toBe(true);
+      const lines = [mesh.message ?? '', ...(mesh.details ?? '').split('\n')];
+      expect(lines.some((l) => re.test(l)), `${re} in:\n${lines.join('\n')}`).toBe(true);
+      expect(mesh.details).toMatch(/cause per directed node pair:\n  node\d\/pod\d -> node\d\/pod\d: /);
       // how many rounds it took, and why retrying stopped, is part of the report
       expect(mesh.message).toMatch(/after \d+ round\(s\).*retries stopped: /);
       // the pair tcp-transfer uses (node1/pod1 -> node2/pod1) is dead in every row: answered from the matrix's evidence
