@@ -127,7 +127,7 @@ async function wireCause(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod): Pro
   const { left, arrived } = outerOf(xs, na, nb);
   if (!left.length) {
     const drops = await nftDrops(na.ns);
-    return { clean: false, cause: `nothing left ${na.name}'s ${na.underlayIf} for ${nb.name} (${na.ip} -> ${nb.ip}, seen by ${source})${drops.length ? `: dropped on ${na.name} by nftables ${drops[0]}` : ': dropped inside ' + na.name} ` };
+    return { clean: false, cause: `nothing left ${na.name}'s ${na.underlayIf} for ${nb.name} (${na.ip} -> ${nb.ip}, seen by ${source})${drops.length ? `: dropped on ${na.name} by nftables ${drops[0]}` : ': dropped inside ' + na.name}` };
   }
   if (!arrived.length) return { clean: false, cause: `dropped on the underlay: ${left.length} VXLAN packet(s) left ${na.name}'s ${na.underlayIf} (${na.ip} -> ${nb.ip}:${left[0]!.udp?.dstPort}), none arrived at ${nb.name}'s ${nb.underlayIf} (seen by ${source})` };
   const p = arrived[0]!;
