@@ -6,6 +6,8 @@ import { ipJson, pool } from '../util/exec.ts';
 /** The subset of suites/connectivity.ts's Matrix this module reads (no import cycle). */
 export interface MatrixLike {
   pods: ResolvedPod[];
+  /** each pod's address in the matrix's family (absent: the pod's ip) */
+  ips?: string[];
   expected: boolean[][];
   actual: boolean[][];
   attempts: number;
@@ -45,6 +47,6 @@ export function recordMatrix(t: ResolvedTopology, m: MatrixLike): void {
   for (const [i, a] of m.pods.entries())
     for (const [j, b] of m.pods.entries()) {
       if (i === j) continue;
-      recordReach(t, a, b, { reachable: m.actual[i]![j]!, source: rounds, settled: true });
+      recordReach(t, { ip: m.ips?.[i] ?? a.ip }, { ip: m.ips?.[j] ?? b.ip }, { reachable: m.actual[i]![j]!, source: rounds, settled: true });
     }
 }

@@ -101,7 +101,7 @@ describe.skipIf(needsRoot)('diagnosis of an unreachable pair names the cause', (
     expect(results.find((x) => x.id === 'connectivity/full-mesh')!.status).toBe('pass');
     const tcp = results.find((x) => x.id === 'mtu/tcp-transfer')!;
     expect(tcp.status).toBe('fail');
-    expect(tcp.message).toMatch(/node1\/pod1 -> node2\/pod1: .*stalled: no data arrived .*the signature of an MTU black hole; cause: too big: node1\/pod1 eth0 MTU 1500 > the overlay path's 1450 \(node\d flannel\.1 MTU 1450\)/);
+    expect(tcp.message).toMatch(/node1\/pod1 -> node2\/pod1 .*stalled: no data arrived .*the signature of an MTU black hole; cause: too big: node1\/pod1 eth0 MTU 1500 > the overlay path's 1450 \(node\d flannel\.1 MTU 1450\)/);
     const df = results.find((x) => x.id === 'mtu/df-boundary')!;
     expect(df.message).toMatch(/failed silently/);
   });
