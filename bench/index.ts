@@ -1,7 +1,7 @@
 // vxlab bench: wall times of up/down, a full `vxlab run`, the 100-node connectivity matrix and the userspace VTEP,
 // each beside a baseline measured in the same invocation and the issue's targets.
 //
-//   npm run bench -- [--only up,cli,run,connectivity,vtep,vtep6,docker,ipv6] [--sizes 3,10,50,100] [--reps N] [--full]
+//   npm run bench -- [--only up,cli,run,connectivity,vtep,vtep6,docker,ipv6,repro] [--sizes 3,10,50,100] [--reps N] [--full]
 //                    [--naive-sizes 3,10,50] [--conn-nodes 100] [--sample 200] [--out FILE]
 //
 // Needs root. Everything it creates is recorded first and removed in `finally`, also on Ctrl-C.
@@ -21,7 +21,8 @@ import { run } from '../harness/util/exec.ts';
 import { runSession } from '../harness/runner/session.ts';
 import { allPods } from '../harness/topology/resolved.ts';
 import type { CheckContext } from '../harness/runner/check.ts';
-import { measure } from '../suites/connectivity.ts';
+import { measureMatrix } from '../suites/connectivity.ts';
+import { printRepro, reproSection } from './repro.ts';
 import { benchVtep, formatBenchRows, type VtepBenchRow } from '../harness/vtep/bench.ts';
 import { dockerFloor } from './docker-floor.ts';
 import {
@@ -30,7 +31,7 @@ import {
 } from './lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker', 'ipv6'] as const;
+const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker', 'ipv6', 'repro'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -42,6 +43,7 @@ const USAGE = `usage: npm run bench -- [options]
   --conn-nodes N      nodes for the all-pairs connectivity measurement (default 100)
   --sample N          pairs in the naive one-ping-per-pair sweep (default 200)
   --vtep-seconds N    iperf3 duration per VTEP pair (default 3)
+  --library-reps N    repro: passes of the whole bug library through one \`vxlab repro\` (default 10)
   --docker-sizes LIST node counts for the docker-vs-netns up/down rows (default 3,10,30; needs dockerd)
   --out FILE          write the raw figures as JSON to FILE (default: a file under the system temp dir)`;
 
@@ -78,6 +80,7 @@ async function main(): Promise<number> {
       'conn-nodes': { type: 'string' },
       sample: { type: 'string' },
       'vtep-seconds': { type: 'string' },
+      'library-reps': { type: 'string' },
       'docker-sizes': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -103,6 +106,7 @@ async function main(): Promise<number> {
   if (connNodes > 250) throw new Error('--conn-nodes: at most 250');
   const sample = posInt(values.sample, '--sample', 200);
   const vtepSeconds = posInt(values['vtep-seconds'], '--vtep-seconds', 3);
+  const libraryReps = posInt(values['library-reps'], '--library-reps', 10);
   const dockerSizes = intList(values['docker-sizes'], '--docker-sizes') ?? [3, 10, 30];
   if (dockerSizes.some((n) => n > 200)) throw new Error('--docker-sizes: at most 200 nodes');
   const outFile = values.out ? resolve(values.out) : join(tmpdir(), 'vxlab-bench', 'latest.json');
@@ -516,7 +520,7 @@ async function main(): Promise<number> {
           };
           const f0 = arpTableFulls();
           const a = performance.now();
-          const m = await measure(ctx);
+          const m = await measureMatrix(ctx);
           times.push(performance.now() - a);
           fulls.push(arpTableFulls() - f0);
           let ok = 0;
@@ -573,6 +577,17 @@ async function main(): Promise<number> {
         await owned.reapAll();
       }
       await settle(s0 + 8, ac.signal, 15_000);
+    }
+
+    // ================================================================ 6: repro vs run (bench/repro.ts)
+    if (want('repro')) {
+      check();
+      const f = await reproSection(REPO, libraryReps, ac.signal, log);
+      raw.repro = f;
+      printRepro(f);
+      targets.push({ section: 'repro', figure: 'worst repro/run-fixed ratio', value: fmtRatio(f.worst), target: '≤ 2.0×', met: f.worst <= 2 });
+      const all = f.library.held.every((h) => h === f.library.files);
+      targets.push({ section: 'repro', figure: `bug library × ${f.library.held.length}: expectations held`, value: f.library.held.map((h) => `${h}/${f.library.files}`).join(', '), target: `${f.library.files}/${f.library.files} every time`, met: all });
     }
 
     // ================================================================ 5: userspace VTEP

@@ -3,6 +3,9 @@ import { fail, pass, skip, type CheckContext, type CheckDef, type SuiteDef } fro
 import { allPods, type ResolvedPod, type ResolvedTopology } from '../harness/topology/resolved.ts';
 import { reachable } from '../harness/probe/fping.ts';
 import { pool } from '../harness/util/exec.ts';
+import { runMemo } from '../harness/runner/evidence.ts';
+import { recordMatrix, retryDecision } from '../harness/diagnose/matrix.ts';
+import { diagnoseWrong } from '../harness/diagnose/pair.ts';
 import { podIp } from './routes.ts';
 import type { Family } from '../harness/topology/ip.ts';
 
@@ -16,6 +19,10 @@ export interface Matrix {
   expected: boolean[][];
   actual: boolean[][];
   attempts: number;
+  /** reachable cells that answered only in a retry round */
+  retried?: number;
+  /** why retries ended before every reachable cell answered (empty: they all answered, or nothing was retried) */
+  stopped?: string;
 }
 
 /** Reachability the topology intends: same node, or nodes sharing a VNI (different VNIs are separate overlays). */
@@ -29,36 +36,61 @@ export function expectedReach(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPo
 /** Rounds every expected-unreachable cell is probed in, however the reachable cells fare (see measure). */
 export const NEGATIVE_ROUNDS = 2;
 
+/** The run's matrix of one pod family, measured once whichever check asks first (mtu/tcp-transfer and mtu/df-boundary use it too). */
+export function measure(ctx: CheckContext, budgetMs = 10_000, family: Family = (ctx.t.families ?? [4])[0]!): Promise<Matrix> {
+  return runMemo(ctx.t, family === (ctx.t.families ?? [4])[0] ? 'connectivity/matrix' : `connectivity/matrix/${family}`, () => measureMatrix(ctx, budgetMs, family));
+}
+
 /**
- * Measure the matrix: one fping per source pod, all targets at once; retry the reachable cells that failed, within a
- * time budget. Cells expected to be unreachable are probed at least as hard as a reachable cell ever is in one round:
- * in the first NEGATIVE_ROUNDS rounds (2 probes at 300 ms, then 3 at 600 ms), and a single answer in any round is a leak.
+ * Measure the matrix: one fping per source pod, all targets at once. Cells expected to be unreachable are probed at
+ * least as hard as a reachable cell ever is in one round: in the first NEGATIVE_ROUNDS rounds (2 probes at 300 ms,
+ * then 3 at 600 ms), and a single answer in any round is a leak. Reachable cells that failed are retried only while
+ * their result can still change (see retryDecision): a cell that answered in the last round (converging or flaky),
+ * or address resolution still in progress; a cell that stays silent with everything resolved is final.
  */
-export async function measure(ctx: CheckContext, budgetMs = 10_000, family: Family = (ctx.t.families ?? [4])[0]!): Promise<Matrix> {
-  return ctx.memo(family === (ctx.t.families ?? [4])[0] ? 'connectivity/matrix' : `connectivity/matrix/${family}`, async () => {
-    // the pods that have an address of this family
-    const pods = allPods(ctx.t).filter((p) => podIp(p, family));
-    const ips = pods.map((p) => podIp(p, family)!);
-    const expected = pods.map((a) => pods.map((b) => a !== b && expectedReach(ctx.t, a, b)));
-    const actual = pods.map(() => pods.map(() => false));
-    const deadline = Date.now() + budgetMs;
-    let pending = pods.map((_, i) => pods.map((_, j) => j).filter((j) => j !== i));
-    let attempts = 0;
-    while (pending.some((p) => p.length)) {
-      attempts++;
-      ctx.progress(`connectivity: round ${attempts}, ${pending.reduce((a, p) => a + p.length, 0)} pairs`);
-      const rows = pods.map((_, i) => i).filter((i) => pending[i]!.length);
-      await pool(rows, 8, async (i) => {
-        const alive = await reachable(pods[i]!.ns, pending[i]!.map((j) => ips[j]!), { retries: attempts === 1 ? 1 : 2, timeoutMs: attempts === 1 ? 300 : 600 });
-        // a reachable cell counts as reached once; an isolated cell that answered once has leaked, whatever later rounds say
-        for (const j of pending[i]!) actual[i]![j] = expected[i]![j] ? alive.has(ips[j]!) : actual[i]![j]! || alive.has(ips[j]!);
-      });
-      pending = pending.map((cols, i) => cols.filter((j) => (expected[i]![j] ? !actual[i]![j] : !actual[i]![j] && attempts < NEGATIVE_ROUNDS)));
-      if (Date.now() > deadline - 1500) break;
-      if (pending.some((p) => p.length)) await new Promise((r) => setTimeout(r, 200));
+export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family: Family = (ctx.t.families ?? [4])[0]!): Promise<Matrix> {
+  // the pods that have an address of this family
+  const pods = allPods(ctx.t).filter((p) => podIp(p, family));
+  const ips = pods.map((p) => podIp(p, family)!);
+  const expected = pods.map((a) => pods.map((b) => a !== b && expectedReach(ctx.t, a, b)));
+  const actual = pods.map(() => pods.map(() => false));
+  const deadline = Date.now() + budgetMs;
+  let pending = pods.map((_, i) => pods.map((_, j) => j).filter((j) => j !== i));
+  let attempts = 0;
+  let retried = 0;
+  let stopped = '';
+  while (pending.some((p) => p.length)) {
+    attempts++;
+    ctx.progress(`connectivity: round ${attempts}, ${pending.reduce((a, p) => a + p.length, 0)} pairs`);
+    const rows = pods.map((_, i) => i).filter((i) => pending[i]!.length);
+    let gained = 0;
+    await pool(rows, 8, async (i) => {
+      const alive = await reachable(pods[i]!.ns, pending[i]!.map((j) => ips[j]!), { retries: attempts === 1 ? 1 : 2, timeoutMs: attempts === 1 ? 300 : 600 });
+      // a reachable cell counts as reached once; an isolated cell that answered once has leaked, whatever later rounds say
+      for (const j of pending[i]!) {
+        if (expected[i]![j] && alive.has(ips[j]!) && attempts > 1) gained++;
+        actual[i]![j] = expected[i]![j] ? alive.has(ips[j]!) : actual[i]![j]! || alive.has(ips[j]!);
+      }
+    });
+    retried += gained;
+    pending = pending.map((cols, i) => cols.filter((j) => (expected[i]![j] ? !actual[i]![j] : !actual[i]![j] && attempts < NEGATIVE_ROUNDS)));
+    if (!pending.some((p) => p.length)) break;
+    if (Date.now() > deadline - 1500) {
+      stopped = `time budget of ${budgetMs} ms spent`;
+      break;
     }
-    return { family, pods, ips, expected, actual, attempts };
-  });
+    if (attempts >= NEGATIVE_ROUNDS) {
+      const d = await retryDecision(ctx.t, pods, pending, gained);
+      if (!d.retry) {
+        stopped = d.why;
+        break;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const m: Matrix = { family, pods, ips, expected, actual, attempts, retried, stopped };
+  recordMatrix(ctx.t, m);
+  return m;
 }
 
 /** One matrix per pod family (IPv4 first), measured one after the other. */
@@ -67,7 +99,6 @@ export async function measureAll(ctx: CheckContext, budgetMs = 10_000): Promise<
   for (const f of ctx.t.families ?? [4]) out.push(await measure(ctx, budgetMs, f));
   return out;
 }
-
 export function podLabel(p: ResolvedPod): string {
   return `${p.node}/${p.name}`;
 }
@@ -125,15 +156,20 @@ function verdict(m: Matrix, which: 'positive' | 'negative', okText: string) {
   const bits = (f: (i: number, j: number) => boolean) => m.pods.map((_, i) => m.pods.map((_, j) => (f(i, j) ? '1' : '0')).join(''));
   const matrix = { pods: m.pods.map(podLabel), ips: m.ips, expected: bits((i, j) => m.expected[i]![j]!), actual: bits((i, j) => m.actual[i]![j]!), judged: bits(sel) };
   const expected = `${cells} ${which === 'positive' ? 'reachable' : 'isolated'} directed pairs`;
-  if (wrong.length) return fail(`${wrong.length} of ${cells} directed pairs wrong after ${m.attempts} round(s): ${wrong[0]}`, { diffs: wrong, details, matrix, expected, observed: `${cells - wrong.length} as expected, ${wrong.length} wrong` });
-  return pass(`${cells} ${okText}`, { details, matrix, expected, observed: expected });
+  const rounds = `${m.attempts} round(s)${m.retried ? `, ${m.retried} cell(s) answered only on a retry` : ''}${m.stopped ? `, retries stopped: ${m.stopped}` : ''}`;
+  if (wrong.length) return fail(`${wrong.length} of ${cells} directed pairs wrong after ${rounds}: ${wrong[0]}`, { diffs: wrong, details, matrix, expected, observed: `${cells - wrong.length} as expected, ${wrong.length} wrong` });
+  return pass(`${cells} ${okText} (${rounds})`, { details, matrix, expected, observed: expected });
 }
 
 const fullMesh: CheckDef = {
   id: 'connectivity/full-mesh',
   title: 'every pod reaches every pod it should (cross-node and same-node), in every pod family',
   async run(ctx) {
-    return verdictAll(await measureAll(ctx), 'positive', 'directed pairs reachable');
+    const ms = await measureAll(ctx);
+    // the cause of an unreachable pair is diagnosed on the IPv4 matrix (routes, neighbours, FDB, wire), when there is one
+    const m4 = ms.find((m) => m.family === 4);
+    const out = verdictAll(ms, 'positive', 'directed pairs reachable');
+    return m4 ? diagnoseWrong(ctx, m4, out) : out;
   },
 };
 

@@ -8,6 +8,7 @@ import { canonicalIp, containsIp, parseAnyCidr } from '../harness/topology/ip.ts
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { summarize, type DecodedPacket } from '../harness/capture/pcap.ts';
 import { run, pool } from '../harness/util/exec.ts';
+import { recordCaptured } from '../harness/runner/evidence.ts';
 
 export interface Flow {
   src: ResolvedPod;
@@ -99,7 +100,7 @@ export function flows(t: ResolvedTopology): Flow[] {
 export const flowKey = (f: { srcIp: string; dstIp: string }) => `${canonicalIp(f.srcIp)}>${canonicalIp(f.dstIp)}`;
 const pairKey = (a: ResolvedNode | string, b: ResolvedNode | string) => `${typeof a === 'string' ? a : a.name} -> ${typeof b === 'string' ? b : b.name}`;
 
-async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<{ packets: Seen[]; localSeen: Map<string, number> }> {
+async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<{ packets: Seen[]; localSeen: Map<string, number>; complete: boolean }> {
   const t = ctx.t;
   // every node that sends or receives a planned flow is captured on its underlay link
   const names = new Set(fl.filter((f) => !f.local).flatMap((f) => [f.src.node, f.dst.node]));
@@ -112,6 +113,8 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
   const localCaps = await pool(local, 16, (f) =>
     startCapture({ ns: nodeOf(f.dst).ns, iface: f.dst.hostIf, file: join(ctx.workDir, `local-${f.dst.node}-${f.dst.name}-v${f.family}-${attempt}.pcap`), snaplen: 128, filter: [f.family === 6 ? 'icmp6' : 'icmp', 'and', 'src', 'host', f.srcIp, 'and', 'dst', 'host', f.dstIp] }),
   );
+  let stops: Awaited<ReturnType<(typeof caps)[number]['stop']>>[] = [];
+  let senders: Awaited<ReturnType<typeof run>>[] = [];
   try {
     // traffic starts only once every tcpdump reported "listening on"; one fping per source pod and family, two echoes per target
     const bySrc = new Map<string, { ns: string; family: Family; dsts: string[] }>();
@@ -119,10 +122,12 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
       const k = `${f.src.ns}|${f.family}`;
       (bySrc.get(k) ?? bySrc.set(k, { ns: f.src.ns, family: f.family, dsts: [] }).get(k)!).dsts.push(f.dstIp);
     }
-    await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, reject: false, timeoutMs: 10_000 }));
+    senders = await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, reject: false, timeoutMs: 10_000 }));
   } finally {
-    await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
+    stops = await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
   }
+  // complete: every capture exited cleanly and its kernel counters show no drop — what it did not see did not happen
+  const complete = stops.every((s) => !s.killed && s.packetsDroppedByKernel === 0) && senders.every((r) => !r.timedOut);
   const ports = [...new Set([4789, 8472, ...t.nodes.map((n) => n.vtep.port)])];
   const packets: Seen[] = [];
   for (const [i, c] of caps.entries()) {
@@ -137,7 +142,7 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
     const fl1 = local[i]!;
     localSeen.set(flowKey(fl1), f.packets.filter((p) => { const ip = p.ip4 ?? p.ip6; return ip && same(ip.src, fl1.srcIp) && same(ip.dst, fl1.dstIp) && (p.icmp?.type === 8 || p.icmp6?.type === 128); }).length);
   }
-  return { packets, localSeen };
+  return { packets, localSeen, complete };
 }
 
 async function observe(ctx: CheckContext): Promise<Observation> {
@@ -146,13 +151,16 @@ async function observe(ctx: CheckContext): Promise<Observation> {
     const fl = flows(t);
     const { coverage } = pairPlan(t);
     let c = await capture(ctx, fl, 1);
-    // a pair or same-node flow that left no trace at all (a starved tcpdump on a loaded machine, or a real fault) is taken
-    // once more; what both attempts saw is judged
+    // a pair or same-node flow that left no trace at all is taken once more only if the capture itself may have missed
+    // it (a tcpdump killed, or its kernel counters show drops: starved on a loaded machine); a complete capture that saw
+    // nothing is the answer (tcpdump was listening before the first packet, and drained what the kernel handed over)
     const o0: Observation = { flows: fl, packets: c.packets, portRanges: new Map(), localSeen: c.localSeen, coverage };
-    if (missingPairs(t, o0, (s) => udpPair(t, s)).length || [...c.localSeen.values()].some((v) => !v)) {
+    if (!c.complete && (missingPairs(t, o0, (s) => udpPair(t, s)).length || [...c.localSeen.values()].some((v) => !v))) {
       const c2 = await capture(ctx, fl, 2);
-      c = { packets: [...c.packets, ...c2.packets], localSeen: new Map([...c.localSeen].map(([k, v]) => [k, v + (c2.localSeen.get(k) ?? 0)])) };
+      c = { packets: [...c.packets, ...c2.packets], localSeen: new Map([...c.localSeen].map(([k, v]) => [k, v + (c2.localSeen.get(k) ?? 0)])), complete: c2.complete };
     }
+    // shared evidence: later checks (connectivity diagnosis) read what crossed the wire instead of capturing again
+    recordCaptured(t, c.packets.map((s) => ({ ...s, source: 'encapsulation capture' })), pairPlan(t).pairs.map(([a, b]) => [a.name, b.name]));
     const portRanges = new Map<string, [number, number]>();
     const senders = t.nodes.filter((n) => fl.some((f) => !f.local && f.src.node === n.name));
     await pool(senders, 8, async (n) => {

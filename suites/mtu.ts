@@ -11,6 +11,9 @@ import { tcpTransfer } from '../harness/probe/tcp.ts';
 import { ipJson, pool } from '../harness/util/exec.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { join } from 'node:path';
+import { measure } from './connectivity.ts';
+import { unreachableEvidence } from '../harness/diagnose/pair.ts';
+import { deadPairs, tooBig } from '../harness/diagnose/boundary.ts';
 
 /** One representative pod pair per ordered node pair (first pods), bounded to keep big topologies quick. */
 export function crossPairs(t: ResolvedTopology, limit = 12): [ResolvedPod, ResolvedPod][] {
@@ -128,9 +131,12 @@ const dfBoundary: CheckDef = {
     const pairs = crossPairs(ctx.t);
     if (!pairs.length) return skip('no cross-node pod pairs on a shared VNI');
     const fams = podFamilies(ctx.t);
+    // the run's reachability evidence (the IPv4 matrix, measured once, shared with connectivity/*); dead pairs first, all
+    // at once: their diagnosis and the one cheap node probe run in parallel, not behind boundary probes
+    const deadOf: { dead?: string; nodeDead?: string }[] = fams.includes(4) ? (await measure(ctx, undefined, 4), await deadPairs(ctx, pairs)) : pairs.map(() => ({}));
     const diffs: string[] = [];
     const observed: string[] = [];
-    await pool(pairs.flatMap((p) => fams.map((f) => [...p, f] as const)), 4, async ([a, b, fam]) => {
+    await pool(pairs.flatMap((p, i) => fams.map((f) => [...p, f, i] as const)), 4, async ([a, b, fam, i]) => {
       const na = node(ctx.t, a.node);
       const nb = node(ctx.t, b.node);
       const bIp = podAddr(b, fam);
@@ -142,12 +148,16 @@ const dfBoundary: CheckDef = {
       const underlay = pathUnderlayMtus(ctx.t, na, nb).map((m) => m - overheadOf(na));
       // 1. from the pod: the largest IP packet that fits end to end is the min over both pods, both overlays and the path
       const pathMtu = Math.min(a.mtu, b.mtu, va.mtu, vb.mtu, ...underlay);
-      const pod = await boundary(a.ns, bIp, pathMtu - hdr, `${a.node}/${a.name} -> ${b.node}/${b.name}${tag}`, `path MTU ${pathMtu}`, hdr);
+      // a pair the run already found unreachable (connectivity matrix) has no boundary to find: say so, with the cause
+      const { dead, nodeDead } = fam === 4 ? deadOf[i]! : {};
+      const podLabel = `${a.node}/${a.name} -> ${b.node}/${b.name}${tag}`;
+      const pod = dead ? { label: podLabel, diffs: [`${podLabel}: DF boundary not probed: ${dead}`], observed: `${podLabel}: unreachable` } : await boundary(a.ns, bIp, pathMtu - hdr, podLabel, `path MTU ${pathMtu}`, hdr);
       // 2. from the node itself, through its VTEP to the remote VTEP address: with pod MTU = overlay MTU the pod's own
       //    eth0 refuses the oversize packet before it leaves the pod, and a remote pod's veth would answer frag-needed
       //    for its own MTU; node to VTEP address is the probe that exercises the sending VTEP's limit and the path
       const vtepPath = Math.min(va.mtu, vb.mtu, ...underlay);
-      const viaNode = await boundary(na.ns, vb.ip, vtepPath - hdr, `${a.node} (node, via ${va.dev}) -> ${b.node} (${vb.ip})${tag}`, `VTEP path MTU ${vtepPath}`, hdr);
+      const nodeLabel = `${a.node} (node, via ${va.dev}) -> ${b.node} (${vb.ip})${tag}`;
+      const viaNode = nodeDead ? { label: nodeLabel, diffs: [`${nodeLabel}: DF boundary not probed: ${nodeDead}`], observed: `${nodeLabel}: unreachable` } : await boundary(na.ns, vb.ip, vtepPath - hdr, nodeLabel, `VTEP path MTU ${vtepPath}`, hdr);
       for (const x of [pod, viaNode]) {
         observed.push(x.observed);
         diffs.push(...x.diffs);
@@ -269,13 +279,24 @@ const tcpBulk: CheckDef = {
       const dst = podAddr(b, fam);
       if (!dst) continue;
       const tag = `IPv${fam}`;
+      if (fam === 4) {
+        // a pair the run's matrix found unreachable: no transfer to wait for; say so, with the evidence and the cause
+        await measure(ctx, undefined, 4);
+        const dead = await unreachableEvidence(ctx, a, b);
+        if (dead) {
+          observed[tag] = { connected: false, sent: 0, received: 0, evidence: dead };
+          fails.push(`${a.node}/${a.name} -> ${b.node}/${b.name} over ${tag} (${dst}): expected ${bytes} bytes, received 0 — the connection cannot come up: ${dead}`);
+          continue;
+        }
+      }
       const r = await tcpTransfer(a.ns, b.ns, dst, bytes, 8000);
       observed[tag] = { connected: r.connected, sent: r.sent, received: r.received, ms: r.ms, error: r.error };
       if (r.received !== bytes) {
         const why = r.connected
           ? 'the connection came up (small packets pass) but the transfer stalled: the signature of an MTU black hole'
           : 'the connection never came up: even small packets do not get through';
-        fails.push(`${a.node}/${a.name} -> ${b.node}/${b.name} over ${tag} (${dst}): expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — ${why}`);
+        const big = r.connected ? await tooBig(ctx.t, a, b) : undefined;
+        fails.push(`${a.node}/${a.name} -> ${b.node}/${b.name} over ${tag} (${dst}): expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — ${why}${big ? `; cause: ${big}` : ''}`);
       } else oks.push(`${tag}: ${bytes} bytes in ${r.ms} ms`);
     }
     const expected = Object.fromEntries(fams.map((f) => [`IPv${f}`, { received: bytes }]));

@@ -6,7 +6,13 @@ let n = 0;
 const timer = setTimeout(() => { console.log(`error timeout received ${n}`); process.exit(1); }, Number(timeoutMs));
 const srv = net.createServer((s) => {
   console.log('accepted');
-  s.on('data', (d) => (n += d.length));
+  // progress lines (at most every 100 ms) let the prober tell a stalled transfer from a slow one without a long timeout
+  let last = 0;
+  s.on('data', (d) => {
+    n += d.length;
+    const now = Date.now();
+    if (now - last >= 100) { last = now; console.log(`progress ${n}`); }
+  });
   s.on('error', (e) => { console.log(`error ${e.message}`); });
   s.on('close', () => { clearTimeout(timer); console.log(`received ${n}`); srv.close(); process.exit(0); });
 });

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { run, stripStack } from '../util/exec.ts';
+import { stripStack } from '../util/exec.ts';
 import { currentSignal, InterruptedError } from '../util/scope.ts';
 
 const SINK = fileURLToPath(new URL('./tcp-sink.mjs', import.meta.url));
@@ -19,13 +19,22 @@ export interface TransferResult {
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
-export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, bytes: number, timeoutMs = 10_000, port = 5201): Promise<TransferResult> {
+/**
+ * One TCP transfer of `bytes` from srcNs to dstIp:port (a sink in dstNs). Ends when the sink saw the connection close,
+ * after `timeoutMs`, or — event-driven — once the connection is up and no data has arrived for `stallMs` (TCP's own
+ * retransmissions back off 200 ms, 400 ms, 800 ms, …: a few of them without progress is a stall, not slowness).
+ */
+export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, bytes: number, timeoutMs = 10_000, port = 5201, stallMs = 3000): Promise<TransferResult> {
   const signal = currentSignal();
   if (signal?.aborted) throw new InterruptedError(signal.reason);
   // the sink dies with us (parent-death signal), even on SIGKILL; cleanup also ends every process in the run's namespaces
   const pdeath = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL'] : [];
   const sink = spawn('ip', ['netns', 'exec', dstNs, ...pdeath, process.execPath, SINK, dstIp, String(port), String(timeoutMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const onAbort = () => sink.kill('SIGKILL');
+  let source: ReturnType<typeof spawn> | undefined;
+  const onAbort = () => {
+    sink.kill('SIGKILL');
+    source?.kill('SIGKILL');
+  };
   signal?.addEventListener('abort', onAbort, { once: true });
   let out = '';
   let err = '';
@@ -39,10 +48,46 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
     if (signal?.aborted) throw new InterruptedError(signal.reason);
     if (!out.includes('listening')) return { sent: 0, received: 0, connected: false, ms: 0, error: `sink did not start: ${oneLine(`${out}\n${err}`)}` };
     const t1 = performance.now();
-    const r = await run([...pdeath, process.execPath, SOURCE, dstIp, String(port), String(bytes), String(timeoutMs)], { ns: srcNs, reject: false, timeoutMs: timeoutMs + 2000 });
+    // stall detection: once the connection is up, no new bytes at the sink for `stallMs` ends the probe (the sink
+    // prints progress on data); a black hole is told apart from "never came up" by `connected`
+    let stalled = false;
+    let seen = -1;
+    let since = Date.now();
+    const watch = setInterval(() => {
+      if (!out.includes('accepted')) return;
+      const now = Number(/.*progress (\d+)/s.exec(out)?.[1] ?? 0);
+      if (now !== seen) {
+        seen = now;
+        since = Date.now();
+      } else if (Date.now() - since > stallMs) {
+        stalled = true;
+        sink.kill('SIGKILL');
+        source?.kill('SIGKILL');
+      }
+    }, 50);
+    if (signal?.aborted) throw new InterruptedError(signal.reason);
+    const r = await new Promise<{ exitCode: number; stdout: string; stderr: string }>((res) => {
+      const argv = ['netns', 'exec', srcNs, ...pdeath, process.execPath, SOURCE, dstIp, String(port), String(bytes), String(timeoutMs)];
+      const p = (source = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'] }));
+      let so = '';
+      let se = '';
+      p.stdout!.on('data', (d) => (so += d));
+      p.stderr!.on('data', (d) => (se += d));
+      const kill = setTimeout(() => p.kill('SIGKILL'), timeoutMs + 2000);
+      p.once('exit', (code) => {
+        clearTimeout(kill);
+        res({ exitCode: code ?? 1, stdout: so, stderr: se });
+      });
+    });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([done, new Promise((r2) => (timer = setTimeout(r2, timeoutMs)))]);
     clearTimeout(timer);
+    clearInterval(watch);
+    if (signal?.aborted) throw new InterruptedError(signal.reason);
+    if (stalled) {
+      const received = Number(/.*progress (\d+)/s.exec(out)?.[1] ?? 0);
+      return { sent: 0, received, connected: true, ms: Math.round(performance.now() - t1), error: `stalled: no data arrived for ${stallMs} ms after ${received} bytes` };
+    }
     const received = Number(/received (\d+)/.exec(out)?.[1] ?? 0);
     const sent = Number(/sent (\d+)/.exec(r.stdout)?.[1] ?? 0);
     const error = r.exitCode !== 0 ? `source: ${oneLine(r.stderr || r.stdout)}` : /error/.test(out) ? oneLine(out) : undefined;

@@ -55,9 +55,22 @@ describe.skipIf(needsRoot)('netns lifecycle (root)', () => {
     const r = await up(t);
     expect(existsSync(statePath(t.runId))).toBe(true);
     expect(readState(t.runId)!.namespaces.sort()).toEqual(namespaces(t).sort());
-    expect(vxNamespaces().filter((n) => !nsBefore.includes(n)).sort()).toEqual(namespaces(t).sort());
-    await r.down();
-    expect(vxNamespaces()).toEqual(nsBefore);
+    // exactly this run's namespaces appeared under its prefix (other runs may come and go concurrently)
+    const mine = (n: string) => n.startsWith(`vx-${t.runId}`) || namespaces(t).includes(n);
+    expect(vxNamespaces().filter(mine).sort()).toEqual(namespaces(t).sort());
+    // another run's namespace (a sentinel this test owns) must survive; the test judges only its own names, so other
+    // runs (concurrent test files, the soak) may come and go meanwhile
+    const sentinel = `vx-${testRunId()}s`;
+    await run(['ip', 'netns', 'add', sentinel]);
+    try {
+      await r.down();
+      const after = vxNamespaces();
+      expect(after.filter(mine)).toEqual([]);
+      expect(after).toContain(sentinel);
+      expect(nsBefore.filter((n) => namespaces(t).includes(n))).toEqual([]);
+    } finally {
+      await run(['ip', 'netns', 'del', sentinel], { reject: false });
+    }
     expect(existsSync(statePath(t.runId))).toBe(false);
     expect(await rootSnapshot()).toEqual(before);
   });

@@ -1,0 +1,82 @@
+// bench section `repro` (#14): how long a broken network takes to diagnose against a healthy one being verified.
+//  a) every bug file in topologies/bugs/ with a `-fixed` sibling: `vxlab repro BUG` against `vxlab run FIXED`,
+//     interleaved in the same invocation, each as a user runs it (the CLI, a fresh process); each ratio and the worst.
+//  b) the whole bug library through one `vxlab repro topologies/bugs/*.yaml`, N times in a row: how many expectations
+//     held each time (speed must not buy flakiness).
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fmtRatio, fmtS, section, table } from './lib.ts';
+
+export interface ReproPair {
+  bug: string;
+  fixed: string;
+  reproMs: number;
+  runMs: number;
+  reproExit: number;
+  runExit: number;
+}
+
+export interface ReproFigures {
+  pairs: ReproPair[];
+  worst: number;
+  library: { files: number; held: number[]; wallMs: number[] };
+  load: { before: string; after: string };
+}
+
+function cli(repo: string, argv: string[], signal: AbortSignal): Promise<{ ms: number; exit: number; stdout: string }> {
+  return new Promise((res) => {
+    const t0 = performance.now();
+    const p = spawn(process.execPath, [join(repo, 'bin/vxlab.js'), ...argv], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], signal });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', () => {});
+    p.on('error', () => {});
+    p.on('close', (code) => res({ ms: performance.now() - t0, exit: code ?? 1, stdout: out }));
+  });
+}
+
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+export async function reproSection(repo: string, libraryReps: number, signal: AbortSignal, log: (m: string) => void): Promise<ReproFigures> {
+  const dir = join(repo, 'topologies/bugs');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  const bugs = files.filter((f) => !f.endsWith('-fixed.yaml') && existsSync(join(dir, f.replace(/\.yaml$/, '-fixed.yaml'))));
+  const before = loadavg();
+  const pairs: ReproPair[] = [];
+  for (const b of bugs) {
+    if (signal.aborted) break;
+    const fixed = b.replace(/\.yaml$/, '-fixed.yaml');
+    log(`repro: ${b} against run ${fixed}`);
+    const r = await cli(repo, ['repro', join('topologies/bugs', b), '--reporter', 'json'], signal);
+    const f = await cli(repo, ['run', join('topologies/bugs', fixed), '--reporter', 'json'], signal);
+    pairs.push({ bug: b, fixed, reproMs: r.ms, runMs: f.ms, reproExit: r.exit, runExit: f.exit });
+  }
+  const held: number[] = [];
+  const wallMs: number[] = [];
+  for (let i = 0; i < libraryReps && !signal.aborted; i++) {
+    log(`repro: whole library (${files.length} files), pass ${i + 1}/${libraryReps}`);
+    const r = await cli(repo, ['repro', ...files.map((f) => join('topologies/bugs', f))], signal);
+    wallMs.push(r.ms);
+    held.push((r.stdout.match(/: REPRODUCED \(every expectation holds\)/g) ?? []).length);
+  }
+  const worst = Math.max(...pairs.map((p) => p.reproMs / p.runMs));
+  return { pairs, worst, library: { files: files.length, held, wallMs }, load: { before, after: loadavg() } };
+}
+
+export function printRepro(f: ReproFigures): void {
+  console.log(section(`6. repro vs run: \`vxlab repro BUG\` against \`vxlab run BUG-fixed\` (CLI, fresh process each), load avg ${f.load.before} → ${f.load.after}`));
+  console.log(
+    table(
+      ['bug file', 'repro', 'exit', 'run -fixed', 'exit', 'ratio', 'target'],
+      f.pairs.map((p) => [p.bug, fmtS(p.reproMs), p.reproExit, fmtS(p.runMs), p.runExit, fmtRatio(p.reproMs / p.runMs), '≤ 2.0×']),
+    ),
+  );
+  console.log(`worst ratio: ${fmtRatio(f.worst)} (target ≤ 2.0×); exit 0 = every expectation held (repro) / every check passed (run)`);
+  console.log(
+    table(
+      ['library pass', 'files', 'expectations held', 'wall'],
+      f.library.held.map((h, i) => [String(i + 1), f.library.files, `${h} / ${f.library.files}`, fmtS(f.library.wallMs[i]!)]),
+    ),
+  );
+}

@@ -1,0 +1,52 @@
+// One cheap probe before a DF boundary search: does the target answer small pings at all?
+import { reachable } from '../probe/fping.ts';
+import type { CheckContext } from '../runner/check.ts';
+import { pool } from '../util/exec.ts';
+import { unreachableEvidence } from './pair.ts';
+import { link, links } from '../probe/kernel.ts';
+import { VXLAN_OVERHEAD_V4 } from '../topology/normalize.ts';
+import type { ResolvedPod, ResolvedTopology } from '../topology/resolved.ts';
+
+/**
+ * Undefined if `dst` answers a small ping from `ns`; else why not, in words. Three echo requests, 400 ms each:
+ * a boundary search on a target that answers nothing would only wait out its own timeouts and call it a black hole.
+ */
+export async function nodeUnreachable(ns: string, dst: string): Promise<string | undefined> {
+  const alive = await reachable(ns, [dst], { retries: 2, timeoutMs: 400 });
+  return alive.has(dst) ? undefined : `${dst} does not answer small pings either (3 echo requests, 400 ms each)`;
+}
+
+/**
+ * "Too big": the live MTU of the sending pod's eth0 against the narrowest live link the overlay path has (both VTEPs,
+ * both underlay links less the VXLAN overhead). Undefined if the pod's packets fit.
+ */
+export async function tooBig(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): Promise<string | undefined> {
+  const na = t.nodes.find((n) => n.name === a.node)!;
+  const nb = t.nodes.find((n) => n.name === b.node)!;
+  const [pl, la, lb] = await Promise.all([link(a.ns, a.ifname), links(na.ns), links(nb.ns)]);
+  if (!pl) return undefined;
+  const hops: [string, number][] = [];
+  for (const [n, ls] of [[na, la], [nb, lb]] as const) {
+    const v = ls.find((l) => l.ifname === n.vtep.dev);
+    const u = ls.find((l) => l.ifname === n.underlayIf);
+    if (v) hops.push([`${n.name} ${n.vtep.dev} MTU ${v.mtu}`, v.mtu]);
+    if (u) hops.push([`${n.name} ${n.underlayIf} MTU ${u.mtu} − ${VXLAN_OVERHEAD_V4}`, u.mtu - VXLAN_OVERHEAD_V4]);
+  }
+  const narrowest = hops.sort((x, y) => x[1] - y[1])[0];
+  if (!narrowest || pl.mtu <= narrowest[1]) return undefined;
+  return `too big: ${a.node}/${a.name} ${a.ifname} MTU ${pl.mtu} > the overlay path's ${narrowest[1]} (${narrowest[0]}): full-size segments are dropped unless an ICMP frag-needed reaches the sender`;
+}
+
+/**
+ * For df-boundary: per pod pair, the run's evidence that it is unreachable (with its diagnosed cause), and for those,
+ * whether the sending node reaches the peer's VTEP address at all — all pairs at once.
+ */
+export async function deadPairs(ctx: CheckContext, pairs: [ResolvedPod, ResolvedPod][]): Promise<{ dead?: string; nodeDead?: string }[]> {
+  return pool(pairs, 8, async ([a, b]) => {
+    const dead = await unreachableEvidence(ctx, a, b);
+    if (!dead) return {};
+    const na = ctx.t.nodes.find((n) => n.name === a.node)!;
+    const nb = ctx.t.nodes.find((n) => n.name === b.node)!;
+    return { dead, nodeDead: await nodeUnreachable(na.ns, nb.vtep.ip) };
+  });
+}

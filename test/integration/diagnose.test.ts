@@ -1,0 +1,108 @@
+// Diagnosis names the cause (#14): each row breaks one thing by hand on a live topology, inside the run's own
+// namespaces, and asserts that connectivity/full-mesh (and the mtu checks that need the pair) fail naming the first
+// place the packet went wrong — node, peer and value — and that tcp-transfer / df-boundary answer from the matrix's
+// evidence instead of probing a dead pair themselves.
+import { describe, expect } from 'vitest';
+import { join } from 'node:path';
+import { needsRoot } from '../helpers/root.ts';
+import { test, TOPO } from '../helpers/topo.ts';
+import type { ResolvedTopology } from '../../harness/topology/resolved.ts';
+import { runSuites } from '../../harness/runner/runner.ts';
+import { SUITES } from '../../suites/index.ts';
+import { run } from '../../harness/util/exec.ts';
+
+const node = (t: ResolvedTopology, name: string) => t.nodes.find((n) => n.name === name)!;
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const nft = (ns: string, family: string, hook: string, rule: string): [string, string[]][] => [
+  [ns, ['nft', 'add', 'table', family, 'diagbreak']],
+  [ns, ['nft', 'add', 'chain', family, 'diagbreak', 'c', `{ type filter hook ${hook} priority 0; }`]],
+  [ns, ['nft', ...`add rule ${family} diagbreak c ${rule}`.split(' ')]],
+];
+
+interface Row {
+  name: string;
+  file?: string;
+  steps: (t: ResolvedTopology) => [string, string[]][];
+  /** the cause the full-mesh failure must name */
+  cause: (t: ResolvedTopology) => RegExp;
+}
+
+const ROWS: Row[] = [
+  {
+    name: 'no route in the pod (ENETUNREACH)',
+    steps: (t) => [[node(t, 'node1').pods[0]!.ns, ['ip', 'route', 'del', 'default']]],
+    cause: (t) => new RegExp(`no route in pod node1/pod1 to 10\\.244\\.\\d\\.\\d \\(ENETUNREACH\\): missing route ${esc(t.overlay.podCidr)} or default via 10\\.244\\.1\\.1`),
+  },
+  {
+    name: 'no route on the node',
+    steps: (t) => [[node(t, 'node1').ns, ['ip', 'route', 'del', node(t, 'node2').podSubnet, 'dev', node(t, 'node1').vtep.dev]]],
+    cause: (t) => new RegExp(`no route on node1 .*missing route ${esc(node(t, 'node2').podSubnet)} via ${esc(node(t, 'node2').vtep.ip)} dev flannel\\.1`),
+  },
+  {
+    name: 'no neighbour entry on the node',
+    steps: (t) => [[node(t, 'node1').ns, ['ip', 'neigh', 'del', node(t, 'node2').vtep.ip, 'dev', node(t, 'node1').vtep.dev]]],
+    cause: (t) => new RegExp(`no neighbour entry on node1 for ${esc(node(t, 'node2').vtep.ip)} dev flannel\\.1.*expected lladdr ${esc(node(t, 'node2').vtep.mac)} \\(node2's VTEP\\)`),
+  },
+  {
+    name: 'no FDB entry on the node',
+    steps: (t) => [[node(t, 'node1').ns, ['bridge', 'fdb', 'del', node(t, 'node2').vtep.mac, 'dev', node(t, 'node1').vtep.dev, 'dst', node(t, 'node2').ip, 'self']]],
+    cause: (t) => new RegExp(`no FDB entry on node1 for ${esc(node(t, 'node2').vtep.mac)} dev flannel\\.1: expected dst ${esc(node(t, 'node2').ip)} \\(node2\\)`),
+  },
+  {
+    name: 'dropped on the underlay (the segment bridge)',
+    steps: (t) => nft(t.segments[0]!.ns!, 'bridge', 'forward', `ip saddr ${node(t, 'node1').ip} ip daddr ${node(t, 'node2').ip} udp dport 4789 drop`),
+    cause: (t) => new RegExp(`dropped on the underlay: \\d+ VXLAN packet\\(s\\) left node1's eth0 \\(${esc(node(t, 'node1').ip)} -> ${esc(node(t, 'node2').ip)}:4789\\), none arrived at node2's eth0`),
+  },
+  {
+    name: 'dropped by the receiver (nftables input)',
+    steps: (t) => nft(node(t, 'node2').ns, 'inet', 'input', 'udp dport 4789 counter drop'),
+    cause: () => /arrived at node2's eth0 \(\d+ packet\(s\) from node\d\) and dropped there by nftables inet diagbreak\/c: udp dport 4789 drop \(\d+ packets\)/,
+  },
+  {
+    name: 'rejected by the receiving VTEP (port mismatch)',
+    file: 'bugs/port-mismatch.yaml',
+    steps: () => [],
+    cause: () => /rejected by node2's VTEP: \d+ packet\(s\) from node\d arrive on UDP port 4789, node2's VTEP listens on 8472/,
+  },
+];
+
+describe.skipIf(needsRoot)('diagnosis of an unreachable pair names the cause', () => {
+  for (const row of ROWS) {
+    test(row.name, async ({ bringUp }) => {
+      const r = await bringUp(TOPO(row.file ?? 'flannel-3node.yaml'));
+      const t = r.topology;
+      for (const [ns, argv] of row.steps(t)) await run(argv, { ns });
+      const suites = [SUITES.connectivity!, SUITES.mtu!];
+      const { results } = await runSuites(t, suites, { workDir: join(r.state.workDir) });
+      const mesh = results.find((x) => x.id === 'connectivity/full-mesh')!;
+      expect(mesh.status, mesh.message).toBe('fail');
+      const re = row.cause(t);
+      const lines = [mesh.message ?? '', ...(mesh.details ?? '').split('\n')];
+      expect(lines.some((l) => re.test(l)), `${re} in:\n${lines.join('\n')}`).toBe(true);
+      expect(mesh.details).toMatch(/cause per directed node pair:\n  node\d\/pod\d -> node\d\/pod\d: /);
+      // how many rounds it took, and why retrying stopped, is part of the report
+      expect(mesh.message).toMatch(/after \d+ round\(s\).*retries stopped: /);
+      // the pair tcp-transfer uses (node1/pod1 -> node2/pod1) is dead in every row: answered from the matrix's evidence
+      const tcp = results.find((x) => x.id === 'mtu/tcp-transfer')!;
+      expect(tcp.status).toBe('fail');
+      expect(tcp.message).toMatch(/the connection cannot come up: node1\/pod1 -> node2\/pod1 \(10\.244\.2\.2\) does not answer even small pings \(connectivity matrix, \d+ round/);
+      const df = results.find((x) => x.id === 'mtu/df-boundary')!;
+      expect(df.status).toBe('fail');
+      expect(df.diffs!.some((d) => /^node1\/pod1 -> node2\/pod1: DF boundary not probed: .*does not answer even small pings \(connectivity matrix/.test(d))).toBe(true);
+    });
+  }
+
+  test('a black hole (small packets pass, big ones vanish) is still told apart, and names the MTU', async ({ bringUp }) => {
+    const r = await bringUp(TOPO('bugs/mtu-blackhole.yaml'));
+    const t = r.topology;
+    // the bug file's fault, by hand: every node drops the frag-needed answers it would send to its pods
+    for (const n of t.nodes) for (const [ns, argv] of nft(n.ns, 'inet', 'output', 'icmp type destination-unreachable icmp code frag-needed drop')) await run(argv, { ns });
+    const { results } = await runSuites(t, [SUITES.connectivity!, SUITES.mtu!], { workDir: join(r.state.workDir) });
+    expect(results.find((x) => x.id === 'connectivity/full-mesh')!.status).toBe('pass');
+    const tcp = results.find((x) => x.id === 'mtu/tcp-transfer')!;
+    expect(tcp.status).toBe('fail');
+    expect(tcp.message).toMatch(/node1\/pod1 -> node2\/pod1 .*stalled: no data arrived .*the signature of an MTU black hole; cause: too big: node1\/pod1 eth0 MTU 1500 > the overlay path's 1450 \(node\d flannel\.1 MTU 1450\)/);
+    const df = results.find((x) => x.id === 'mtu/df-boundary')!;
+    expect(df.message).toMatch(/failed silently/);
+  });
+});
