@@ -60,6 +60,12 @@ function perNodeCheck(id: string, title: string, okText: (t: ResolvedTopology) =
   };
 }
 
+/** An entry a departed node (remove-node step) left behind on a peer: whose it was. */
+function departedNote(t: ResolvedTopology, line: string): string {
+  const d = t.departed?.find((x) => line.includes(` ${x.mac} `) || line.includes(` ${x.vtepIp} `) || line.includes(` ${x.podSubnet} `));
+  return d ? ` — left behind by ${d.name} (${d.ip}), which departed at step ${d.step}` : '';
+}
+
 const show = (v: unknown) => (v === undefined || v === null ? 'absent' : JSON.stringify(v));
 
 const device = perNodeCheck(
@@ -149,7 +155,7 @@ const remoteSubnets: CheckDef = {
       }
       for (const r of have) {
         if (r.dst === n.podSubnet) nd.push(`${n.name}: route to its own subnet ${n.podSubnet} via ${dev} must not exist`);
-        else if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}`);
+        else if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}${departedNote(ctx.t, ` ${r.dst} `)}`);
       }
       // 2. what the kernel will actually do with pod traffic to each remote subnet (more specific routes, blackholes,
       //    policy rules and other tables included): ip route get <remote pod ip> from <local pod ip> iif <bridge/veth>
@@ -250,7 +256,7 @@ function tableCheck<E>(
     return {
       expected: [...w].map(([key, v]) => `${key} ${sp.field} ${v.value} ${Object.values(v.attrs).join(' ')}`.trim()),
       observed: have.map(sp.show),
-      diffs: compareTable(n.name, w, have, sp),
+      diffs: compareTable(n.name, w, have, sp).map((d) => (d.includes(': extra ') ? d + departedNote(t, d) : d)),
     };
   });
 }

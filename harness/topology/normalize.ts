@@ -7,6 +7,7 @@ import type { DiscoveredNode, ResolvedNode, ResolvedPod, ResolvedSegment, Resolv
 import { STATIC_ARP_AUTO_NODES, type SetupStep, type Topology } from './schema.ts';
 import { checkIfName } from './names.ts';
 import { getRuntime } from '../runtime/registry.ts';
+import { resolveControl, resolveSteps } from '../steps/resolve.ts';
 
 export { checkIfName, IFNAMSIZ } from './names.ts';
 
@@ -386,6 +387,11 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     cni,
   };
   rt.decorate(resolved, t); // segment namespaces or Docker networks, container names: the runtime's
+  // steps: resolved against the nodes as they are at each step (an added node is normalized like any other)
+  if (t.steps?.length) {
+    resolved.steps = resolveSteps(t, resolved, (x) => normalizeInner(x, opts));
+    resolved.control = resolveControl(t);
+  }
   return resolved;
 }
 

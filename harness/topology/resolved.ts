@@ -142,6 +142,11 @@ export interface ResolvedTopology {
   expect: Record<string, ExpectResult>;
   checks: { name: string; command: string[]; timeoutSec: number }[];
   cni?: { binDir: string[]; conflist?: string; config?: Record<string, unknown> };
+  /** steps: applied after up and faults, in order (harness/steps/); control: how vxlab reconciles them */
+  steps?: import('../steps/types.ts').ResolvedStep[];
+  control?: import('../steps/types.ts').ResolvedControl;
+  /** nodes a remove-node step took away (what a stale control plane leaves behind on peers is theirs) */
+  departed?: { name: string; step: number; mac: string; ip: string; vtepIp: string; podSubnet: string }[];
 }
 
 export function allPods(t: ResolvedTopology): ResolvedPod[] {
