@@ -5,6 +5,7 @@ import { host, parseCidr, size } from '../harness/topology/ip.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { readVtepFdb } from '../harness/probe/vtep.ts';
 import { ipJson, pool } from '../harness/util/exec.ts';
+import { CALICO_HOST_VETH_MAC, FELIX_PROTO, calicoVethSysctls, vtepSysctls } from '../harness/plan/plan.ts';
 
 interface NodeState {
   links: k.LinkInfo[];
@@ -151,7 +152,19 @@ const remoteSubnets: CheckDef = {
         else {
           if (r.gateway !== via) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
           if (!r.flags.includes('onlink')) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
+          // calico: felix writes its block routes with its protocol and the VXLAN MTU
+          if (ctx.t.layout === 'calico' && ctx.t.builder === 'vxlab') {
+            if (r.protocol !== String(FELIX_PROTO)) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected proto ${FELIX_PROTO} (felix), observed proto ${r.protocol ?? 'boot'}`);
+            const mtu = r.metrics?.find((m) => m.mtu !== undefined)?.mtu;
+            if (mtu !== n.vtep.mtu) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected mtu ${n.vtep.mtu} (the VXLAN MTU, as felix writes it), observed ${mtu ?? 'none'}`);
+          }
         }
+      }
+      // calico: a blackhole (proto 80) for the node's own block, so an address of it without a pod is dropped here
+      if (ctx.t.layout === 'calico' && ctx.t.builder === 'vxlab') {
+        const bh = s.routes.find((r) => r.dst === n.podSubnet && r.type === 'blackhole');
+        if (!bh) nd.push(`${n.name}: missing blackhole ${n.podSubnet} proto ${FELIX_PROTO} for its own block (felix's)`);
+        else if (bh.protocol !== String(FELIX_PROTO)) nd.push(`${n.name}: blackhole ${n.podSubnet}: expected proto ${FELIX_PROTO}, observed proto ${bh.protocol ?? 'boot'}`);
       }
       for (const r of have) {
         if (r.dst === n.podSubnet) nd.push(`${n.name}: route to its own subnet ${n.podSubnet} via ${dev} must not exist`);
@@ -338,17 +351,20 @@ async function observePods(ctx: CheckContext): Promise<Map<string, PodState>> {
   });
 }
 
-/** Sysctls a pod's host side needs in the layout (calico: proxy ARP answers the pod's 169.254.1.1 gateway). */
+/**
+ * Sysctls a pod's host side needs in the layout (calico: what the CNI plugin and felix set on cali*: proxy ARP
+ * answers the pod's 169.254.1.1 gateway, route_localnet, forwarding, strict rp_filter, no router advertisements).
+ */
 function podSysctls(t: ResolvedTopology, p: ResolvedPod): Record<string, string> {
   if (t.layout !== 'calico' || t.cni) return {};
-  return { [`net.ipv4.conf.${p.hostIf}.proxy_arp`]: '1', [`net.ipv4.neigh.${p.hostIf}.proxy_delay`]: '0' };
+  return calicoVethSysctls(p.hostIf);
 }
 
 const isUp = (l: { flags: string[]; operstate: string }) => l.flags.includes('UP') && l.operstate === 'UP';
 
 const podRoutes: CheckDef = {
   id: 'routes/pod-attachment',
-  title: "pods attached on the node: both veth ends up, bridge port (flannel) or /32 route and proxy ARP (calico), the pod's address and default route",
+  title: "pods attached on the node: both veth ends up; flannel: cni0 MTU, bridge port with hairpin; calico: /32 route, host veth MAC ee:ee:ee:ee:ee:ee and the cali* sysctls; the pod's address and default route",
   async run(ctx) {
     const st = await observe(ctx);
     const pods = await observePods(ctx);
@@ -358,6 +374,13 @@ const podRoutes: CheckDef = {
       const s = st.get(n.name)!;
       const want = Object.assign({}, ...n.pods.map((p) => podSysctls(ctx.t, p))) as Record<string, string>;
       const sys = await k.sysctls(n.ns, Object.keys(want));
+      // flannel: cni0 as the bridge plugin creates it, with the MTU flannel hands it (the pods')
+      if (n.bridge && !ctx.t.cni) {
+        const br = s.links.find((x) => x.ifname === n.bridge!.name);
+        const mtu = n.pods[0]?.mtu ?? n.vtep.mtu;
+        if (!br) diffs.push(`${n.name}: bridge ${n.bridge.name} missing`);
+        else if (br.mtu !== mtu) diffs.push(`${n.name}: bridge ${n.bridge.name} MTU: expected ${mtu} (the MTU flannel gives the bridge plugin), observed ${br.mtu}`);
+      }
       for (const p of n.pods) {
         const who = `${n.name}: pod ${p.name}`;
         const ps = pods.get(`${p.node}/${p.name}`)!;
@@ -372,6 +395,10 @@ const podRoutes: CheckDef = {
         else {
           if (!isUp(l)) diffs.push(`${who}: host interface ${p.hostIf}: expected up, observed ${l.flags.includes('UP') ? '' : 'admin down, '}operstate ${l.operstate}`);
           if (n.bridge && l.master !== n.bridge.name) diffs.push(`${n.name}: ${p.hostIf}: expected master ${n.bridge.name}, observed ${l.master ?? 'none'}`);
+          // flannel's bridge plugin config: hairpin ports (a pod reaches itself through a service); calico: ee:ee:…
+          const hairpin = (l.linkinfo as any)?.info_slave_data?.hairpin;
+          if (n.bridge && !ctx.t.cni && hairpin !== true) diffs.push(`${n.name}: ${p.hostIf}: expected hairpin on (bridge plugin hairpinMode), observed ${hairpin === false ? 'off' : 'absent'}`);
+          if (!n.bridge && !ctx.t.cni && l.address !== CALICO_HOST_VETH_MAC) diffs.push(`${who}: host veth ${p.hostIf} MAC: expected ${CALICO_HOST_VETH_MAC} (Calico CNI), observed ${l.address}`);
           if (!n.bridge && !s.routes.some((r) => r.dst === p.ip && r.dev === p.hostIf)) diffs.push(`${n.name}: missing route ${p.ip} dev ${p.hostIf}`);
         }
         if (!ps.link) diffs.push(`${who}: ${p.ifname} missing in ${p.ns}`);
@@ -389,23 +416,24 @@ const podRoutes: CheckDef = {
   },
 };
 
-/** Node sysctls the layout needs: forwarding (pod traffic is routed between the VTEP and the pods). */
-export function nodeSysctls(_t: ResolvedTopology): Record<string, string> {
-  return { 'net.ipv4.ip_forward': '1' };
+/** Node sysctls the layout needs: forwarding (pod traffic is routed between the VTEP and the pods); flannel: accept_ra=0 on its VXLAN device. */
+export function nodeSysctls(t: ResolvedTopology, n?: ResolvedNode): Record<string, string> {
+  return { 'net.ipv4.ip_forward': '1', ...(n && t.builder === 'vxlab' ? vtepSysctls(t, n) : {}) };
 }
 
 const nodeSysctlCheck: CheckDef = {
   id: 'routes/node-sysctls',
-  title: 'node sysctls the layout needs: net.ipv4.ip_forward = 1 (pod traffic is routed between the VTEP and the pods)',
+  title: 'node sysctls the layout needs: net.ipv4.ip_forward = 1 (pod traffic is routed between the VTEP and the pods); flannel: accept_ra = 0 on its VXLAN device',
   async run(ctx) {
-    const want = nodeSysctls(ctx.t);
     const diffs: string[] = [];
     const observed: Record<string, unknown> = {};
     await pool(ctx.t.nodes, 8, async (n) => {
+      const want = nodeSysctls(ctx.t, n);
       const got = await k.sysctls(n.ns, Object.keys(want));
       observed[n.name] = got;
       for (const [key, v] of Object.entries(want)) if (got[key] !== v) diffs.push(`${n.name}: ${key}: expected ${v}, observed ${got[key] ?? 'absent'}`);
     });
+    const want = nodeSysctls(ctx.t);
     return fromDiffs(diffs.sort(), `${ctx.t.nodes.length} nodes: ${Object.entries(want).map(([a, v]) => `${a} = ${v}`).join(', ')}`, { expected: want, observed });
   },
 };

@@ -68,10 +68,16 @@ export function overlayEntries(t: ResolvedTopology, n: ResolvedNode): { neigh: s
   for (const r of remotes(t, n)) {
     neigh.push(`neigh add ${r.vtep.ip} lladdr ${r.vtep.mac} dev ${dev} nud permanent`);
     fdb.push(`fdb add ${r.vtep.mac} dev ${dev} dst ${r.ip} self permanent`);
-    routes.push(`route add ${r.podSubnet} via ${r.vtep.ip} dev ${dev} onlink`);
+    routes.push(`route add ${r.podSubnet} via ${r.vtep.ip} dev ${dev} onlink${t.layout === 'calico' ? calicoRouteAttrs(n) : ''}`);
   }
   return { neigh, fdb, routes };
 }
+
+/** felix's block routes: its route protocol (80) and the VXLAN MTU on every route (see README: what up builds) */
+export const FELIX_PROTO = 80;
+export const calicoRouteAttrs = (n: ResolvedNode) => ` proto ${FELIX_PROTO} mtu ${n.vtep.mtu}`;
+/** the Calico CNI plugin gives every host-side veth this MAC (the pod's gateway 169.254.1.1 answers with it) */
+export const CALICO_HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 
 /** The node side of the built-in pod attachment: cni0 and host veths (flannel), or cali veths and /32 routes (calico). */
 function podAttachLines(t: ResolvedTopology, n: ResolvedNode): string[] {
@@ -79,11 +85,12 @@ function podAttachLines(t: ResolvedTopology, n: ResolvedNode): string[] {
   const cni = !!t.cni;
   const b: string[] = [];
   if (n.bridge && !cni) {
-    b.push(`link add ${n.bridge.name} type bridge`, `addr add ${n.bridge.ip}/${n.podPrefixLen} dev ${n.bridge.name}`, `link set ${n.bridge.name} up`);
+    // as the bridge CNI plugin in flannel's manifest configures it: the MTU flannel hands it (the pods'), hairpin ports
+    b.push(`link add ${n.bridge.name} mtu ${n.pods[0]?.mtu ?? n.vtep.mtu} type bridge`, `addr add ${n.bridge.ip}/${n.podPrefixLen} dev ${n.bridge.name}`, `link set ${n.bridge.name} up`);
   }
   for (const p of cni ? [] : n.pods) {
-    b.push(`link add ${p.hostIf} mtu ${p.mtu} type veth peer name ${p.ifname} mtu ${p.mtu} netns ${p.ns}`);
-    if (n.bridge) b.push(`link set ${p.hostIf} master ${n.bridge.name} up`);
+    b.push(`link add ${p.hostIf}${n.bridge ? '' : ` address ${CALICO_HOST_VETH_MAC}`} mtu ${p.mtu} type veth peer name ${p.ifname} mtu ${p.mtu} netns ${p.ns}`);
+    if (n.bridge) b.push(`link set ${p.hostIf} master ${n.bridge.name} up`, `link set ${p.hostIf} type bridge_slave hairpin on`);
     else b.push(`link set ${p.hostIf} up`, `route add ${p.ip}/32 dev ${p.hostIf} scope link`);
   }
   // calico: pods resolve their gateway 169.254.1.1 by proxy ARP, which answers only for a destination the node routes
@@ -96,11 +103,27 @@ function podAttachSysctls(t: ResolvedTopology, n: ResolvedNode): Record<string, 
   const sys: Record<string, string> = {};
   if (t.layout === 'calico' && !t.cni) {
     for (const p of n.pods) {
-      sys[`net.ipv4.conf.${p.hostIf}.proxy_arp`] = '1';
-      sys[`net.ipv4.neigh.${p.hostIf}.proxy_delay`] = '0';
+      Object.assign(sys, calicoVethSysctls(p.hostIf));
     }
   }
   return sys;
+}
+
+/** What the Calico CNI plugin and felix set on every host-side cali* veth. */
+export function calicoVethSysctls(hostIf: string): Record<string, string> {
+  return {
+    [`net.ipv4.conf.${hostIf}.route_localnet`]: '1',
+    [`net.ipv4.conf.${hostIf}.proxy_arp`]: '1',
+    [`net.ipv4.neigh.${hostIf}.proxy_delay`]: '0',
+    [`net.ipv4.conf.${hostIf}.forwarding`]: '1',
+    [`net.ipv4.conf.${hostIf}.rp_filter`]: '1',
+    [`net.ipv6.conf.${hostIf}.accept_ra`]: '0',
+  };
+}
+
+/** Sysctls of the node's VTEP device: flannel writes accept_ra=0 on its VXLAN device (sysctl writes a '.' in a name as '/'). */
+export function vtepSysctls(t: ResolvedTopology, n: ResolvedNode): Record<string, string> {
+  return t.layout === 'flannel' ? { [`net.ipv6.conf.${n.vtep.dev.replace(/\./g, '/')}.accept_ra`]: '0' } : {};
 }
 
 function underlayLines(t: ResolvedTopology, n: ResolvedNode): string[] {
@@ -135,8 +158,10 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   // Kernel peers accept that; a userspace VTEP receives the bytes as they are, and the segments are dropped.
   // So when any peer is userspace, the kernel device computes checksums in software, as a real NIC would.
   if (v.kind === 'kernel' && t.nodes.some((o) => o.vtep.kind === 'userspace')) ops.push({ kind: 'ethtool', dev: v.dev, features: { tx: 'off' } });
+  // calico: felix's blackhole for the node's own block (pods are /32 routes inside it)
+  if (t.layout === 'calico') routes.push(`route add blackhole ${n.podSubnet} proto ${FELIX_PROTO}`);
   if (routes.length) ops.push({ kind: 'ip', lines: routes });
-  const sys: Record<string, string> = { 'net.ipv4.ip_forward': '1', ...podAttachSysctls(t, n) };
+  const sys: Record<string, string> = { 'net.ipv4.ip_forward': '1', ...vtepSysctls(t, n), ...podAttachSysctls(t, n) };
   ops.push({ kind: 'sysctl', settings: sys });
   return ops;
 }

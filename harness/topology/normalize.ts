@@ -19,6 +19,15 @@ export function defaultVtepMac(topology: string, node: string): string {
   return macFrom(`vxlab/${topology}/${node}`, '02');
 }
 
+/**
+ * calico: the VTEP MAC felix derives from the node name (its vtepMACForHost): the byte 'f' (0x66: locally
+ * administered, unicast), then the first five bytes of SHA-1 of the node name.
+ */
+export function felixVtepMac(node: string): string {
+  const h = createHash('sha1').update(node).digest();
+  return ['66', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
 /** The node's underlay eth0 MAC: 06:… so it never collides with a VTEP MAC. */
 export function underlayMac(topology: string, node: string): string {
   return macFrom(`vxlab/${topology}/${node}/eth0`, '06');
@@ -223,7 +232,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     const vtepMtu = mtuSetting === 'auto' ? underlayMtu - VXLAN_OVERHEAD_V4 : mtuSetting;
     const podMtuSetting = no.podMtu ?? ov.podMtu ?? 'auto';
     const podMtu = podMtuSetting === 'auto' ? vtepMtu : podMtuSetting;
-    const mac = (no.vtepMac ?? n.vtepMac ?? defaultVtepMac(t.name, n.name)).toLowerCase();
+    const mac = (no.vtepMac ?? n.vtepMac ?? (layout === 'calico' ? felixVtepMac(n.name) : defaultVtepMac(t.name, n.name))).toLowerCase();
     const macWhy = macProblem(mac);
     if (macWhy) throw new SemanticError(no.vtepMac ? [...p, 'overlay', 'vtepMac'] : [...p, 'vtepMac'], `VTEP MAC ${mac} ${macWhy}`);
     const dev = layout === 'calico' ? 'vxlan.calico' : `flannel.${vni}`;

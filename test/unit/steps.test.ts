@@ -139,3 +139,12 @@ describe('steps: the control plane per step (pure)', () => {
     expect(lines(k, 0).text.filter((l) => !l.startsWith('node1:'))).toEqual([]);
   });
 });
+
+describe('what up builds, as the upstream data planes do', () => {
+  it("calico: the VTEP MAC felix derives from the node name ('f', then SHA-1 of the name)", async () => {
+    const { felixVtepMac } = await import('../../harness/topology/normalize.ts');
+    expect(felixVtepMac('node1')).toBe('66:f9:37:c3:7e:94');
+    const t = resolveYaml('name: c\noverlay: { layout: calico }\nnodes:\n  - { name: node1 }\n  - { name: node2, vtepMac: "02:00:00:00:00:02" }\n');
+    expect(t.nodes.map((n) => n.vtep.mac)).toEqual(['66:f9:37:c3:7e:94', '02:00:00:00:00:02']);
+  });
+});
