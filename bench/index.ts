@@ -19,6 +19,8 @@ import { up, type Running } from '../harness/runtime/lifecycle.ts';
 import { plan as makePlan } from '../harness/plan/plan.ts';
 import { run } from '../harness/util/exec.ts';
 import { runSession } from '../harness/runner/session.ts';
+import { applyAction } from '../harness/steps/apply.ts';
+import { TopologySchema } from '../harness/topology/schema.ts';
 import { allPods } from '../harness/topology/resolved.ts';
 import type { CheckContext } from '../harness/runner/check.ts';
 import { measure } from '../suites/connectivity.ts';
@@ -29,7 +31,7 @@ import {
 } from './lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'docker'] as const;
+const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'docker', 'steps'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -382,6 +384,37 @@ async function main(): Promise<number> {
       console.log(table(['nodes', 'netns up ms', 'docker up ms', 'ratio', 'netns down ms', 'docker down ms', 'ratio'], rows));
       console.log('docker: one container per node through testcontainers (the default node image, already built), one Docker network;');
       console.log('the first docker rep also pays loading testcontainers and connecting to dockerd (~1.5–2 s). ratio = docker / netns (median).');
+    }
+
+    // ================================================================ 1d: steps — node churn on 50 nodes
+    if (want('steps')) {
+      const n = 50;
+      const base = synthTopology(n, 1);
+      // per rep: a node joins (every peer learns it), then leaves (every peer deletes its entries)
+      const topo = TopologySchema.parse({ ...base, steps: Array.from({ length: reps }, (_, r) => [{ action: 'add-node', node: { name: `x${r + 1}`, pods: 1 } }, { action: 'remove-node', node: `x${r + 1}` }]).flat() });
+      const t = owned.resolve(topo);
+      log(`steps: ${n} nodes up, then ${reps}× add-node + remove-node (run ${t.runId})`);
+      const adds: number[] = [];
+      const removes: number[] = [];
+      let running: Running | undefined;
+      try {
+        running = await up(t, { ephemeral: true, signal: ac.signal });
+        for (const st of t.steps!) {
+          check();
+          if (st.action === 'check') continue;
+          const a = performance.now();
+          await applyAction(t, running.state, st);
+          (st.action === 'add-node' ? adds : removes).push(performance.now() - a);
+        }
+      } finally {
+        if (running) await running.down().catch(() => {});
+        await owned.reapAll();
+      }
+      raw.steps = { nodes: n, addMs: adds, removeMs: removes };
+      console.log(section(`1d. steps: node churn on ${n} nodes — one node joins / leaves, vxlab's control plane reprograms all ${n} peers (library applyAction), ${reps} reps`));
+      console.log(table(['step', 'median ms', 'min ms', 'target'], [['add-node (node + 50 peers)', fmtMs(median(adds)), fmtMs(min(adds)), '≤ 500'], ['remove-node (namespaces + 50 peers)', fmtMs(median(removes)), fmtMs(min(removes)), '≤ 500']]));
+      targets.push({ section: 'steps', figure: `add-node on ${n} nodes (median)`, value: fmtS(median(adds)), target: '≤ 0.50 s', met: median(adds) <= 500 });
+      targets.push({ section: 'steps', figure: `remove-node on ${n} nodes (median)`, value: fmtS(median(removes)), target: '≤ 0.50 s', met: median(removes) <= 500 });
     }
 
     // ================================================================ 3: full vxlab run

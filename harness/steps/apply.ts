@@ -38,11 +38,11 @@ const replace = (l: string) => l.replace(/^(neigh|fdb|route) add /, '$1 replace 
 /** The entries peer `p` holds for node `r`, as the control plane writes them (replace: idempotent, updates in place). */
 function entriesFor(t: ResolvedTopology, p: ResolvedNode, r: ResolvedNode): Op[] {
   const e = overlayEntries({ ...t, nodes: [p, r] }, p);
-  // flannel's order for a node that appears: ARP (neighbour), FDB, then the route
+  // two processes per peer (a peer's cost is process start-up): the FDB entry, then neighbour and route — every
+  // line a replace, so the end state is flannel's (ARP, FDB, route) whatever the order
   return [
-    { kind: 'ip', lines: e.neigh.map(replace) },
     { kind: 'bridge', lines: e.fdb.map(replace) },
-    { kind: 'ip', lines: e.routes.map(replace) },
+    { kind: 'ip', lines: [...e.neigh.map(replace), ...e.routes.map(replace)] },
   ];
 }
 
@@ -101,7 +101,8 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
         const routes = c.removeDepartedRoutes ? [`route del ${r.podSubnet} dev ${p.vtep.dev}`] : [];
         // the underlay (not the control plane): a static neighbour for the departed address goes with it
         if (p.underlayNeighbours?.some(([a]) => a === r.ip)) routes.push(`neigh del ${r.ip} dev ${p.underlayIf}`);
-        return { ns: p.ns, ops: nonEmpty([{ kind: 'ip', lines: ip }, { kind: 'bridge', lines: fdb }, { kind: 'ip', lines: routes }]) };
+        // two processes per peer: the FDB entry, then neighbour and route
+        return { ns: p.ns, ops: nonEmpty([{ kind: 'bridge', lines: fdb }, { kind: 'ip', lines: [...ip, ...routes] }]) };
       });
       const kept = [!c.removeDepartedNeighbours && 'neighbour', !c.removeDepartedFdb && 'FDB entry', !c.removeDepartedRoutes && 'route'].filter(Boolean);
       if (peerSteps.some((x) => x.ops.length)) phases.push({ what: `peers delete ${r.name}'s entries${kept.length ? ` (control: its ${kept.join(', ')} stay)` : ''}`, steps: peerSteps.filter((x) => x.ops.length) });
