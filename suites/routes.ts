@@ -418,7 +418,7 @@ const podRoutes: CheckDef = {
 
 /** Node sysctls the layout needs: forwarding (pod traffic is routed between the VTEP and the pods); flannel: accept_ra=0 on its VXLAN device. */
 export function nodeSysctls(t: ResolvedTopology, n?: ResolvedNode): Record<string, string> {
-  return { 'net.ipv4.ip_forward': '1', ...(n && t.builder === 'vxlab' ? vtepSysctls(t, n) : {}) };
+  return { 'net.ipv4.ip_forward': '1', ...(n && t.builder === 'vxlab' ? vtepSysctls(t, n) : {}), ...n?.sysctls };
 }
 
 const nodeSysctlCheck: CheckDef = {

@@ -161,7 +161,8 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   // calico: felix's blackhole for the node's own block (pods are /32 routes inside it)
   if (t.layout === 'calico') routes.push(`route add blackhole ${n.podSubnet} proto ${FELIX_PROTO}`);
   if (routes.length) ops.push({ kind: 'ip', lines: routes });
-  const sys: Record<string, string> = { 'net.ipv4.ip_forward': '1', ...vtepSysctls(t, n), ...podAttachSysctls(t, n) };
+  // the topology's sysctls / hostProfile come last: they may stage what a distribution ships
+  const sys: Record<string, string> = { 'net.ipv4.ip_forward': '1', ...vtepSysctls(t, n), ...podAttachSysctls(t, n), ...n.sysctls };
   ops.push({ kind: 'sysctl', settings: sys });
   return ops;
 }
@@ -176,7 +177,7 @@ export function plan(t: ResolvedTopology): Plan {
   const ext = t.builder === 'external';
   const nodeSteps: NsSteps[] = t.nodes.map((n) => ({
     ns: n.ns,
-    ops: ext ? [{ kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1' } }] : nodeOps(t, n),
+    ops: ext ? [{ kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1', ...n.sysctls } }] : nodeOps(t, n),
   }));
   if (t.routerNs) {
     nodeSteps.unshift({ ns: t.routerNs, ops: [{ kind: 'ip', lines: rt.routerUnderlay(t) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1' } }] });

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { contains, host, intToIp, ipToInt, isIPv4, nthSubnet, overlaps, parseCidr, size, type Cidr4 } from './ip.ts';
 import type { DiscoveredNode, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedSetupStep, ResolvedTopology } from './resolved.ts';
-import { STATIC_ARP_AUTO_NODES, type SetupStep, type Topology } from './schema.ts';
+import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE, type SetupStep, type Topology } from './schema.ts';
 import { checkIfName } from './names.ts';
 import { getRuntime } from '../runtime/registry.ts';
 import { resolveControl, resolveSteps } from '../steps/resolve.ts';
@@ -299,6 +299,17 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     } satisfies ResolvedNode;
   });
 
+  // sysctls: hostProfile, then the topology's, then the node's (inside the node namespace only)
+  const checkKeys = (m: Record<string, unknown> | undefined, at: Path) => {
+    for (const k of Object.keys(m ?? {})) if (!SYSCTL_KEY_RE.test(k)) throw new SemanticError([...at, k], `'${k}' is not a network sysctl; expected a key like net.ipv4.conf.all.rp_filter (vxlab writes sysctls inside its namespaces only, and a namespace has only net.*)`);
+  };
+  checkKeys(t.sysctls, ['sysctls']);
+  t.nodes.forEach((n, i) => {
+    checkKeys(n.sysctls, ['nodes', i, 'sysctls']);
+    const sys = { ...hostProfileSysctls(t.hostProfile), ...str(t.sysctls), ...str(n.sysctls) };
+    if (Object.keys(sys).length) nodes[i]!.sysctls = sys;
+  });
+
   // large L2 segments: permanent underlay neighbours (the shared neighbour table would overflow otherwise)
   const staticArp = t.underlay?.staticArp ?? 'auto';
   for (const seg of segments) {
@@ -430,6 +441,15 @@ function checkBuilder(t: Topology, builder: 'vxlab' | 'external'): void {
     if (mac) throw new SemanticError(['nodes', i, mac], 'builder: external: the VTEP MAC is chosen by the control plane and read from the live node after setup; remove vtepMac');
   });
 }
+
+/** What a hostProfile writes: the distributions' reverse-path filter defaults. */
+export function hostProfileSysctls(p: string | undefined): Record<string, string> {
+  if (p === 'rp-filter-strict') return { 'net.ipv4.conf.all.rp_filter': '1', 'net.ipv4.conf.default.rp_filter': '1' };
+  if (p === 'rp-filter-loose') return { 'net.ipv4.conf.all.rp_filter': '2', 'net.ipv4.conf.default.rp_filter': '2' };
+  return {};
+}
+
+const str = (m: Record<string, string | number> | undefined) => Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, String(v)]));
 
 function resolveStep(s: SetupStep): ResolvedSetupStep {
   return {

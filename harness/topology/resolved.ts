@@ -103,6 +103,8 @@ export interface ResolvedNode {
   /** docker/kind: the node's container name and image (undefined image = the runtime's default) */
   container?: string;
   image?: string;
+  /** hostProfile, then topology sysctls, then the node's own: written inside the node namespace after up's */
+  sysctls?: Record<string, string>;
   /** builder: external: overlay.setup then the node's own setup steps */
   setup: ResolvedSetupStep[];
 }

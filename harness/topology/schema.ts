@@ -103,6 +103,11 @@ export const VtepFaultsSchema = z.strictObject({
   corruptUdpChecksum: z.boolean().optional(),
 });
 
+// sysctls inside vxlab's namespaces (never the host's): network sysctls only, values as sysctl -w takes them
+export const SYSCTL_KEY_RE = /^net\.[a-z0-9_]+(\.[a-zA-Z0-9_\/-]+)+$/;
+export const SysctlsSchema = z
+  .record(z.string(), z.union([z.string(), z.number()], { error: 'expected a value like 1 or "2"' }))
+  .describe("Sysctls written inside the node's namespace after up's own (key → value); write '.' in an interface name as '/'.");
 export const NodeSchema = z
   .strictObject({
     name: name('node').describe('Node name; part of namespace names.'),
@@ -129,6 +134,7 @@ export const NodeSchema = z
     overlay: NodeOverlaySchema.optional(),
     image: imageRef.optional().describe('docker/kind: the image of this node\'s container (default: the top-level image).'),
     setup: z.array(SetupStepSchema).optional().describe('builder: external: programs for this node only, run after overlay.setup.'),
+    sysctls: SysctlsSchema.optional(),
   })
   .describe('A Kubernetes-style node: its own namespace, an underlay link, a VTEP, a pod bridge and pods.');
 
@@ -193,6 +199,8 @@ export const ControlSchema = z
   })
   .describe("How vxlab's control plane reconciles steps (default: as flannel and felix do: replace, and delete what belonged to a departed peer). false turns on a real bug's behaviour.");
 
+export const HOST_PROFILES = ['rp-filter-strict', 'rp-filter-loose'] as const;
+
 export const TopologySchema = z
   .strictObject({
     extends: z.string().optional().describe('Another topology file to inherit from; maps merge, lists of named things merge by name.'),
@@ -215,6 +223,8 @@ export const TopologySchema = z
     faults: z.array(FaultSchema).optional().describe('Applied after up, in order; each is undone by down.'),
     expect: z.record(z.string(), ExpectResultSchema).optional().describe('check id or suite → pass | fail | skip (with an optional message pattern).'),
     checks: z.array(ExternalCheckSchema).optional().describe('External TAP-producing scripts included as subtests.'),
+    sysctls: SysctlsSchema.optional(),
+    hostProfile: z.enum(HOST_PROFILES, { error: `expected one of: ${HOST_PROFILES.join(', ')}` }).optional().describe("Distribution defaults inside every node: rp-filter-strict (net.ipv4.conf.{all,default}.rp_filter = 1, as RHEL/CentOS ship) or rp-filter-loose (= 2, systemd's 50-default.conf on Debian/Ubuntu). sysctls: win over it."),
     steps: z.array(StepSchema).optional().describe('Applied after up and faults, in order: actions (nodes restart, leave, join, change address) and checks in between.'),
     control: ControlSchema.optional(),
   })

@@ -125,6 +125,13 @@ const BREAKS: Break[] = [
   { name: 'flannel: hairpin off on a cni0 port', topology: FLANNEL, steps: (t) => [[node(t, 'node1').ns, ['ip', 'link', 'set', 'v-pod2', 'type', 'bridge_slave', 'hairpin', 'off']]], owner: ['routes/pod-attachment'], fragment: () => /node1: v-pod2: expected hairpin on \(bridge plugin hairpinMode\), observed off/ },
   { name: 'flannel: cni0 MTU not the one flannel hands the bridge plugin', topology: FLANNEL, steps: (t) => [[node(t, 'node2').ns, ['ip', 'link', 'set', 'cni0', 'mtu', '1400']]], owner: ['routes/pod-attachment'], fragment: () => /node2: bridge cni0 MTU: expected 1450 \(the MTU flannel gives the bridge plugin\), observed 1400/ },
   { name: 'flannel: accept_ra on the VXLAN device', topology: FLANNEL, steps: (t) => [[node(t, 'node3').ns, ['sysctl', '-qw', 'net.ipv6.conf.flannel/1.accept_ra=1']]], owner: ['routes/node-sysctls'], fragment: () => /node3: net\.ipv6\.conf\.flannel\/1\.accept_ra: expected 0, observed 1/ },
+  {
+    name: 'a hostProfile sysctl (rp_filter strict) undone inside one node',
+    topology: () => tempTopology(`extends: ${TOPO('flannel-3node.yaml')}\nname: hb-profile\nhostProfile: rp-filter-strict\n`),
+    steps: (t) => [[node(t, 'node2').ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0']]],
+    owner: ['routes/node-sysctls'],
+    fragment: () => /node2: net\.ipv4\.conf\.all\.rp_filter: expected 1, observed 0/,
+  },
   // routes/node-sysctls: forwarding inside the node
   { name: 'ip_forward off inside a node', topology: FLANNEL, steps: (t) => [[node(t, 'node2').ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=0']]], owner: ['routes/node-sysctls'], fragment: () => /node2: net\.ipv4\.ip_forward: expected 1, observed 0/ },
   // routes/vxlan-device: an attribute the device does not have is "absent"

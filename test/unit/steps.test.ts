@@ -148,3 +148,17 @@ describe('what up builds, as the upstream data planes do', () => {
     expect(t.nodes.map((n) => n.vtep.mac)).toEqual(['66:f9:37:c3:7e:94', '02:00:00:00:00:02']);
   });
 });
+
+describe('sysctls: and hostProfile: (inside vxlab namespaces only)', () => {
+  it('hostProfile, then the topology, then the node; written last in the node batch', async () => {
+    const { plan, renderPlan } = await import('../../harness/plan/plan.ts');
+    const t = resolveYaml('name: s\nhostProfile: rp-filter-loose\nsysctls: { net.ipv4.conf.all.rp_filter: 1 }\nnodes:\n  - { name: a, sysctls: { net.ipv4.conf.eth0.rp_filter: "0" } }\n  - { name: b }\n');
+    expect(t.nodes[0]!.sysctls).toEqual({ 'net.ipv4.conf.all.rp_filter': '1', 'net.ipv4.conf.default.rp_filter': '2', 'net.ipv4.conf.eth0.rp_filter': '0' });
+    expect(t.nodes[1]!.sysctls).toEqual({ 'net.ipv4.conf.all.rp_filter': '1', 'net.ipv4.conf.default.rp_filter': '2' });
+    expect(renderPlan(plan(t))).toMatch(/vx-u1-s-a sysctl -qw net\.ipv4\.ip_forward=1 .*net\.ipv4\.conf\.all\.rp_filter=1 net\.ipv4\.conf\.default\.rp_filter=2 net\.ipv4\.conf\.eth0\.rp_filter=0$/m);
+  });
+  it('only network sysctls, with file:line:col', () => {
+    expect(errorOf('name: s\nnodes:\n  - { name: a, sysctls: { vm.swappiness: 1 } }\n')).toMatch(/topo\.yaml:3:42: nodes\[0\]\.sysctls\.vm\.swappiness: 'vm\.swappiness' is not a network sysctl/);
+    expect(errorOf('name: s\nhostProfile: centos\nnodes:\n  - { name: a }\n')).toMatch(/hostProfile: expected one of: rp-filter-strict, rp-filter-loose/);
+  });
+});
