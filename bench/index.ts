@@ -1,7 +1,7 @@
 // vxlab bench: wall times of up/down, a full `vxlab run`, the 100-node connectivity matrix and the userspace VTEP,
 // each beside a baseline measured in the same invocation and the issue's targets.
 //
-//   npm run bench -- [--only up,cli,run,connectivity,vtep,docker] [--sizes 3,10,50,100] [--reps N] [--full]
+//   npm run bench -- [--only up,cli,run,connectivity,vtep,vtep6,docker] [--sizes 3,10,50,100] [--reps N] [--full]
 //                    [--naive-sizes 3,10,50] [--conn-nodes 100] [--sample 200] [--out FILE]
 //
 // Needs root. Everything it creates is recorded first and removed in `finally`, also on Ctrl-C.
@@ -25,13 +25,14 @@ import { allPods } from '../harness/topology/resolved.ts';
 import type { CheckContext } from '../harness/runner/check.ts';
 import { measure } from '../suites/connectivity.ts';
 import { benchVtep, formatBenchRows, type VtepBenchRow } from '../harness/vtep/bench.ts';
+import { dockerFloor } from './docker-floor.ts';
 import {
   arpTableFulls, fmtMs, fmtRatio, fmtS, Interrupted, median, min, naiveDown, naiveUp, netnsObjects, Owned, planCounts, section, settle,
   synthTopology, table,
 } from './lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'docker', 'steps'] as const;
+const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker', 'steps'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -249,7 +250,7 @@ async function main(): Promise<number> {
       {
         // compiled dist/ (what bin/vxlab.js runs) against the TypeScript sources through tsx (VXLAB_FROM_SOURCE=1, the
         // previous entry point), interleaved in the same run. Wall time of the whole process, spawned directly.
-        const b = build({ ifStale: true });
+        const b = await build({ ifStale: true });
         const st = distState();
         if (!b.ok || st.state !== 'fresh') throw new Error(`cli: dist/ is not fresh (${st.state}${st.newer ? `: ${st.newer}` : ''}); npm run build`);
         const file3 = join(scratch, 'startup3.yaml');
@@ -371,9 +372,17 @@ async function main(): Promise<number> {
             }
           }
         }
+        // dockerd's own floor: the same number of containers created and started without testcontainers or vxlab
+        check();
+        const floor: number[] = [];
+        {
+          const id = owned.newRunId();
+          log(`dockerd floor: create+start ${n} containers (run ${id})`);
+          floor.push(await dockerFloor(n, id, '172.29', Number(process.env.VXLAB_CONCURRENCY ?? 16)));
+        }
         const nu = median(fig.netns.up), du = median(fig.docker.up), nd = median(fig.netns.down), dd = median(fig.docker.down);
-        dRaw.push({ nodes: n, netnsUpMs: fig.netns.up, dockerUpMs: fig.docker.up, netnsDownMs: fig.netns.down, dockerDownMs: fig.docker.down });
-        rows.push([n, fmtMs(nu), fmtMs(du), fmtRatio(du / nu), fmtMs(nd), fmtMs(dd), fmtRatio(dd / nd)]);
+        dRaw.push({ nodes: n, netnsUpMs: fig.netns.up, dockerUpMs: fig.docker.up, netnsDownMs: fig.netns.down, dockerDownMs: fig.docker.down, dockerdFloorMs: floor });
+        rows.push([n, fmtMs(nu), fmtMs(du), fmtRatio(du / nu), fmtMs(median(floor)), fmtRatio(du / median(floor)), fmtMs(nd), fmtMs(dd), fmtRatio(dd / nd)]);
         if (n === 30) {
           targets.push({ section: 'docker', figure: 'docker up 30 nodes (median)', value: fmtS(du), target: '≤ 15.00 s', met: du <= 15000 });
           targets.push({ section: 'docker', figure: 'docker up 30 nodes / netns up 30 nodes', value: fmtRatio(du / nu), target: '≤ 6×', met: du / nu <= 6 });
@@ -381,7 +390,9 @@ async function main(): Promise<number> {
       }
       raw.docker = dRaw;
       console.log(section('1c. runtime docker vs netns — library up()/down() of the same topology (flannel, 1 pod per node, one segment)'));
-      console.log(table(['nodes', 'netns up ms', 'docker up ms', 'ratio', 'netns down ms', 'docker down ms', 'ratio'], rows));
+      console.log(table(['nodes', 'netns up ms', 'docker up ms', 'ratio', 'dockerd floor ms', 'up / floor', 'netns down ms', 'docker down ms', 'ratio'], rows));
+      console.log('dockerd floor: plain create+start of as many containers (same image, one internal network, fixed addresses, same');
+      console.log('concurrency), no testcontainers and no overlay: what dockerd itself costs on this machine, once per size.');
       console.log('docker: one container per node through testcontainers (the default node image, already built), one Docker network;');
       console.log('the first docker rep also pays loading testcontainers and connecting to dockerd (~1.5–2 s). ratio = docker / netns (median).');
     }
@@ -581,6 +592,24 @@ async function main(): Promise<number> {
         targets.push({ section: 'vtep', figure: `${r.pair} added p50 RTT`, value: `${r.addedP50Ms.toFixed(3)} ms`, target: '≤ 0.300 ms', met: Number.isFinite(r.addedP50Ms) ? met : false });
       }
       console.log(table(['target', 'this run', 'target', 'PASS/MISS'], tr));
+    }
+
+    // ================================================================ 5b: userspace VTEP over an IPv6 underlay
+    if (want('vtep6')) {
+      check();
+      log('vtep6: benchVtep() user↔user over an IPv4 underlay, then over an IPv6 underlay (IPv4 and IPv6 pods), same run');
+      const rows: VtepBenchRow[] = [];
+      for (const [family, inner] of [[4, 4], [6, 4], [6, 6]] as const) {
+        rows.push(...(await benchVtep({ seconds: vtepSeconds, log, pairs: [['user', 'user']], family, inner })));
+      }
+      raw.vtep6 = rows;
+      console.log(section(`5b. userspace VTEP over IPv6 — user↔user iperf3 TCP ${vtepSeconds} s per underlay/inner family, baseline the IPv4 underlay in the same run`));
+      const base = rows[0]!;
+      console.log(table(['underlay/inner', 'TCP Gbit/s', 'vs IPv4 underlay', 'p50 ms', 'loss'], rows.map((r) => [r.families ?? '', (r.tcpBps / 1e9).toFixed(2), fmtRatio(r.tcpBps / base.tcpBps), r.rttP50Ms.toFixed(3), `${(r.pingLoss * 100).toFixed(1)}%`])));
+      for (const r of rows.slice(1)) {
+        const ratio = r.tcpBps / base.tcpBps;
+        targets.push({ section: 'vtep6', figure: `user↔user TCP, ${r.families} vs IPv4/IPv4`, value: fmtRatio(ratio), target: '≥ 0.80×', met: Number.isFinite(ratio) ? ratio >= 0.8 : false });
+      }
     }
   } catch (e) {
     if (e instanceof Interrupted || (e as any)?.code === 'VXLAB_ABORTED') {

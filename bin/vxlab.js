@@ -2,12 +2,16 @@
 // Entry point: the compiled CLI in dist/. In a git checkout whose dist/ is missing or older than the sources
 // (bin/dist-state.js), it says so and runs the TypeScript sources through tsx instead: never a stale dist/.
 // VXLAB_FROM_SOURCE=1 runs the sources through tsx on purpose (the bench compares both start-ups).
+// VXLAB_NO_BUNDLE=1 runs dist/harness/cli/main.js (tsc output) instead of the bundle dist/cli/main.js.
+import { existsSync } from 'node:fs';
 import { distState } from './dist-state.js';
 
 const s = process.env.VXLAB_FROM_SOURCE === '1' ? { state: 'source' } : distState();
 let main;
 if (s.state === 'fresh' || s.state === 'packaged') {
-  ({ main } = await import('../dist/harness/cli/main.js'));
+  // dist/cli/main.js: the CLI bundled by esbuild (scripts/build.mjs), quicker to start; the tsc output without it
+  const bundle = new URL('../dist/cli/main.js', import.meta.url);
+  ({ main } = await import(existsSync(bundle) && process.env.VXLAB_NO_BUNDLE !== '1' ? bundle.href : '../dist/harness/cli/main.js'));
 } else {
   const why = s.state === 'missing' ? 'dist/ is missing' : s.state === 'stale' ? `dist/ is older than ${s.newer}` : '';
   let register;

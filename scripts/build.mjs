@@ -1,16 +1,23 @@
 // npm run build (also `prepare`, so npm ci and npm pack build): tsc -p tsconfig.build.json into dist/, incremental,
-// then dist/.build-stamp, which bin/dist-state.js compares with the sources. A failed build writes no stamp.
+// then the CLI bundle (dist/cli/, below), then dist/.build-stamp, which bin/dist-state.js compares with the sources.
+// A failed build writes no stamp.
+//
+// The CLI bundle: esbuild bundles dist/harness/cli/main.js (the compiled CLI) into dist/cli/main.js plus one chunk per
+// command (code splitting), with the pure-JavaScript dependencies inlined (zod, yaml, execa, tap-parser). Loading ~300
+// small ES modules (resolution, stat, open, compile each) was most of `vxlab validate`'s start-up (npm run bench, row
+// cli). bin/vxlab.js runs the bundle when it is there, dist/harness/cli/main.js otherwise (no esbuild: a slower start,
+// the same behaviour). The library entry points (`exports`) stay the unbundled tsc output.
 //   node scripts/build.mjs            build
 //   node scripts/build.mjs --if-stale build only when dist/ is missing or older than the sources
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { distState, ROOT, STAMP } from '../bin/dist-state.js';
 
 /** Build dist/. Returns { ok, built, output }; never throws on a compile error (the caller decides). */
-export function build({ ifStale = false } = {}) {
+export async function build({ ifStale = false } = {}) {
   const before = distState();
   if (ifStale && (before.state === 'fresh' || before.state === 'packaged')) return { ok: true, built: false, output: '' };
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -18,12 +25,72 @@ export function build({ ifStale = false } = {}) {
   const output = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`;
   if (r.status !== 0) return { ok: false, built: false, output, reason: before };
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  const b = await bundleCli();
+  if (!b.ok) return { ok: false, built: false, output: `${output}${b.output}`, reason: before };
   writeFileSync(STAMP, `${new Date().toISOString()}\n`);
   return { ok: true, built: true, output };
 }
 
+/** Packages inlined into the CLI bundle: pure JavaScript, no files read relative to themselves. Every other dependency
+ * (testcontainers, koffi, @viz-js/viz, …) stays an import resolved from node_modules, loaded only by the commands that
+ * need it. */
+export const BUNDLED = ['zod', 'yaml', 'execa', 'tap-parser'];
+export const CLI_BUNDLE = join(ROOT, 'dist', 'cli', 'main.js');
+
+/** Bundle dist/harness/cli/main.js into dist/cli/. Without esbuild: no bundle (bin/vxlab.js runs the tsc output). */
+export async function bundleCli() {
+  const out = join(ROOT, 'dist', 'cli');
+  rmSync(out, { recursive: true, force: true });
+  let esbuild;
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    return { ok: true, output: 'build: esbuild is not installed; no CLI bundle (the CLI runs the unbundled dist/, slower to start)\n' };
+  }
+  const pkg = createRequire(import.meta.url)(join(ROOT, 'package.json'));
+  const deps = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.devDependencies }).filter((d) => !BUNDLED.includes(d));
+  const distDir = join(ROOT, 'dist');
+  // A module that finds files next to itself (import.meta.url: the userspace VTEP's entry, the TCP probe scripts, the
+  // package root) must still find them next to its unbundled copy in dist/: each dist module's import.meta.url becomes
+  // the URL of that copy, computed from the chunk's own location (so an installed package works wherever it lives).
+  const keepMetaUrl = {
+    name: 'vxlab-import-meta-url',
+    setup(b) {
+      b.onLoad({ filter: /\.js$/ }, async (args) => {
+        if (!args.path.startsWith(distDir + sep)) return undefined;
+        const { readFileSync } = await import('node:fs');
+        const src = readFileSync(args.path, 'utf8');
+        if (!src.includes('import.meta.url')) return undefined;
+        const rel = relative(out, args.path).split(sep).join('/');
+        return { contents: src.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`), loader: 'js' };
+      });
+    },
+  };
+  try {
+    const r = await esbuild.build({
+      entryPoints: [join(distDir, 'harness', 'cli', 'main.js')],
+      outdir: out,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      external: deps,
+      // CommonJS inside an ES module bundle (yaml, tap-parser's dependencies) requires Node's builtins
+      banner: { js: "import { createRequire as __vxlabRequire } from 'node:module'; const require = __vxlabRequire(import.meta.url);" },
+      plugins: [keepMetaUrl],
+      logLevel: 'silent',
+      legalComments: 'none',
+    });
+    return { ok: true, output: r.warnings.length ? `build: esbuild: ${r.warnings.map((w) => w.text).join('; ')}\n` : '' };
+  } catch (e) {
+    rmSync(out, { recursive: true, force: true });
+    return { ok: false, output: `build: esbuild failed: ${e?.message ?? e}\n` };
+  }
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const r = build({ ifStale: process.argv.includes('--if-stale') });
+  const r = await build({ ifStale: process.argv.includes('--if-stale') });
   if (r.output) process.stdout.write(r.output);
   if (!r.ok) {
     console.error('build: tsc failed; dist/ is not up to date (bin/vxlab.js will run the sources through tsx)');

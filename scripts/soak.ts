@@ -86,11 +86,38 @@ async function rootLines(): Promise<string[]> {
   for (const l of nft.stdout.split('\n')) if (l.trim()) out.push(`nft ${l.trim().replace(/packets \d+ bytes \d+/g, 'packets * bytes *')}`);
   const fwd = await execa('sysctl', ['-n', 'net.ipv4.ip_forward'], { reject: false });
   out.push(`sysctl ip_forward=${fwd.stdout.trim()}`);
+  await noteDockerBridges();
   return out;
+}
+
+/**
+ * Bridges of Docker networks that belong to no vxlab run (other users' networks, whatever they name their bridges):
+ * remembered across the whole soak, because such a network may come and go between two snapshots.
+ */
+const otherDockerBridges = new Set<string>();
+async function noteDockerBridges(): Promise<void> {
+  const ls = await execa('docker', ['network', 'ls', '-q'], { reject: false });
+  const ids = ls.exitCode === 0 ? ls.stdout.split('\n').filter(Boolean) : [];
+  if (!ids.length) return;
+  const r = await execa('docker', ['network', 'inspect', ...ids], { reject: false });
+  let nets: { Id: string; Driver: string; Labels?: Record<string, string>; Options?: Record<string, string> }[] = [];
+  try {
+    nets = JSON.parse(r.stdout);
+  } catch {
+    return;
+  }
+  for (const n of nets) {
+    if (n.Driver !== 'bridge' || n.Labels?.['vxlab.run']) continue;
+    otherDockerBridges.add(n.Options?.['com.docker.network.bridge.name'] ?? `br-${n.Id.slice(0, 12)}`);
+  }
 }
 
 function foreign(line: string, id: string): boolean {
   if (line.includes(`vx-${id}-`) || line.includes(`vx-${id} `)) return false;
+  // dev=ifN: ip could not name the device, i.e. a link in flight between namespaces (a container's veth); vxlab
+  // creates nothing nameless in the root namespace
+  if (/ dev=if\d+ /.test(line)) return true;
+  if ([...otherDockerBridges].some((b) => line.includes(` ${b} `) || line.includes(`dev=${b} `) || line.includes(`"${b}"`))) return true;
   return /docker|DOCKER|\bveth|\bbr-|\bvx-[a-z0-9]{1,8}-|\bkind\b/.test(line);
 }
 

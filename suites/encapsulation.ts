@@ -1,8 +1,10 @@
 // Suite: encapsulation — what crosses the underlay, captured with tcpdump and decoded by vxlab's own pcap decoder.
+// Family-agnostic: outer headers are IPv4 or IPv6 (the underlay's family), inner packets IPv4 and/or IPv6 (every pod
+// family gets its own flows); addresses are compared in canonical form (RFC 5952 for IPv6).
 import { join } from 'node:path';
 import { fail, fromDiffs, skip, type CheckContext, type CheckDef, type Outcome, type SuiteDef } from '../harness/runner/check.ts';
-import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../harness/topology/resolved.ts';
-import { contains, ipToInt, parseCidr } from '../harness/topology/ip.ts';
+import type { Family, ResolvedNode, ResolvedPod, ResolvedTopology, ResolvedVtep } from '../harness/topology/resolved.ts';
+import { canonicalIp, containsIp, parseAnyCidr } from '../harness/topology/ip.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { summarize, type DecodedPacket } from '../harness/capture/pcap.ts';
 import { run, pool } from '../harness/util/exec.ts';
@@ -10,6 +12,10 @@ import { run, pool } from '../harness/util/exec.ts';
 export interface Flow {
   src: ResolvedPod;
   dst: ResolvedPod;
+  /** inner family of this flow, and the pods' addresses in it */
+  family: Family;
+  srcIp: string;
+  dstIp: string;
   /** same node: must never be encapsulated */
   local: boolean;
 }
@@ -58,15 +64,39 @@ export function pairPlan(t: ResolvedTopology): { pairs: [ResolvedNode, ResolvedN
   return { pairs, coverage: how.join('; ') || 'no two nodes with pods share a VNI' };
 }
 
-/** The flows the suite drives: per planned node pair, from up to two source pods to the first pod; plus one same-node flow per node with two pods. */
+/** A pod's address in one family (pods of an older model have only `ip`). */
+export function podAddr(p: ResolvedPod, f: Family): string | undefined {
+  const a = (p.addrs ?? []).find((x) => x.family === f)?.ip;
+  return a ?? (!p.addrs?.length && (f === 6) === p.ip.includes(':') ? p.ip : undefined);
+}
+
+/** The node's VTEP device carrying inner family `f` (dual-stack: flannel-v6.<vni> / vxlan-v6.calico for IPv6). */
+export function vtepFor(n: ResolvedNode, f: Family): ResolvedVtep {
+  return n.vteps?.find((v) => v.family === f) ?? n.vtep;
+}
+
+/** Inner families of the topology's pods, IPv4 first. */
+export const podFamilies = (t: ResolvedTopology): Family[] => (t.families?.length ? t.families : [t.nodes.flatMap((n) => n.pods)[0]?.ip.includes(':') ? 6 : 4]);
+
+/**
+ * The flows the suite drives, once per pod family: per planned node pair, from up to two source pods to the first pod;
+ * plus one same-node flow per node with two pods.
+ */
 export function flows(t: ResolvedTopology): Flow[] {
   const out: Flow[] = [];
-  for (const [a, b] of pairPlan(t).pairs) for (const p of a.pods.slice(0, 2)) out.push({ src: p, dst: b.pods[0]!, local: false });
-  for (const a of t.nodes) if (a.pods.length >= 2) out.push({ src: a.pods[0]!, dst: a.pods[1]!, local: true });
+  const add = (src: ResolvedPod, dst: ResolvedPod, family: Family, local: boolean) => {
+    const srcIp = podAddr(src, family);
+    const dstIp = podAddr(dst, family);
+    if (srcIp && dstIp) out.push({ src, dst, family, srcIp, dstIp, local });
+  };
+  for (const f of podFamilies(t)) {
+    for (const [a, b] of pairPlan(t).pairs) for (const p of a.pods.slice(0, 2)) add(p, b.pods[0]!, f, false);
+    for (const a of t.nodes) if (a.pods.length >= 2) add(a.pods[0]!, a.pods[1]!, f, true);
+  }
   return out;
 }
 
-export const flowKey = (f: { src: { ip: string }; dst: { ip: string } }) => `${f.src.ip}>${f.dst.ip}`;
+export const flowKey = (f: { srcIp: string; dstIp: string }) => `${canonicalIp(f.srcIp)}>${canonicalIp(f.dstIp)}`;
 const pairKey = (a: ResolvedNode | string, b: ResolvedNode | string) => `${typeof a === 'string' ? a : a.name} -> ${typeof b === 'string' ? b : b.name}`;
 
 async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<{ packets: Seen[]; localSeen: Map<string, number> }> {
@@ -80,13 +110,16 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
   // same-node flows: the echo requests must show up on the destination pod's host interface (bridge port or veth)
   const nodeOf = (p: ResolvedPod) => t.nodes.find((n) => n.name === p.node)!;
   const localCaps = await pool(local, 16, (f) =>
-    startCapture({ ns: nodeOf(f.dst).ns, iface: f.dst.hostIf, file: join(ctx.workDir, `local-${f.dst.node}-${f.dst.name}-${attempt}.pcap`), snaplen: 128, filter: ['icmp', 'and', 'src', 'host', f.src.ip, 'and', 'dst', 'host', f.dst.ip] }),
+    startCapture({ ns: nodeOf(f.dst).ns, iface: f.dst.hostIf, file: join(ctx.workDir, `local-${f.dst.node}-${f.dst.name}-v${f.family}-${attempt}.pcap`), snaplen: 128, filter: [f.family === 6 ? 'icmp6' : 'icmp', 'and', 'src', 'host', f.srcIp, 'and', 'dst', 'host', f.dstIp] }),
   );
   try {
-    // traffic starts only once every tcpdump reported "listening on"; one fping per source pod, two echoes per target
-    const bySrc = new Map<ResolvedPod, string[]>();
-    for (const f of fl) (bySrc.get(f.src) ?? bySrc.set(f.src, []).get(f.src)!).push(f.dst.ip);
-    await pool([...bySrc], 8, ([src, dsts]) => run(['fping', '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(dsts)], { ns: src.ns, reject: false, timeoutMs: 10_000 }));
+    // traffic starts only once every tcpdump reported "listening on"; one fping per source pod and family, two echoes per target
+    const bySrc = new Map<string, { ns: string; family: Family; dsts: string[] }>();
+    for (const f of fl) {
+      const k = `${f.src.ns}|${f.family}`;
+      (bySrc.get(k) ?? bySrc.set(k, { ns: f.src.ns, family: f.family, dsts: [] }).get(k)!).dsts.push(f.dstIp);
+    }
+    await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, reject: false, timeoutMs: 10_000 }));
   } finally {
     await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
   }
@@ -102,7 +135,7 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
     ctx.keep(c.file);
     const f = await readPcap(c.file);
     const fl1 = local[i]!;
-    localSeen.set(flowKey(fl1), f.packets.filter((p) => p.ip4?.src === fl1.src.ip && p.ip4?.dst === fl1.dst.ip && p.icmp?.type === 8).length);
+    localSeen.set(flowKey(fl1), f.packets.filter((p) => { const ip = p.ip4 ?? p.ip6; return ip && same(ip.src, fl1.srcIp) && same(ip.dst, fl1.dstIp) && (p.icmp?.type === 8 || p.icmp6?.type === 128); }).length);
   }
   return { packets, localSeen };
 }
@@ -156,8 +189,8 @@ function missingPairs(t: ResolvedTopology, o: Observation, pairOf: (s: Seen) => 
 
 /** UDP from a node's underlay IP captured at the node it is addressed to: the evidence udp-dst-port judges. */
 function udpPair(t: ResolvedTopology, s: Seen): string | undefined {
-  const ip = s.pkt.ip4;
-  if (!ip || ip.protocol !== 17 || ip.isFragment && !s.pkt.udp || ip.dst !== s.at.ip) return undefined;
+  const ip = outerIp(s.pkt);
+  if (!ip || protoOf(s.pkt) !== 17 || isFrag(s.pkt) && !s.pkt.udp || !same(ip.dst, s.at.ip)) return undefined;
   const from = byIp(t, ip.src);
   return from ? pairKey(from, s.at) : undefined;
 }
@@ -170,36 +203,74 @@ function verdict(o: Observation, missing: string[], diffs: string[], ok: string,
   return fail(`no ${what} captured on ${missing.length} of ${plannedPairs(o).size} directed node pairs it generated traffic for: ${names.join(', ')}${diffs.length ? `; and ${diffs.length} difference${diffs.length > 1 ? 's' : ''} on the pairs seen: ${diffs[0]}` : ''}`, { diffs: [...missing, ...diffs], ...extra });
 }
 
-const byIp = (t: ResolvedTopology, ip: string | undefined) => t.nodes.find((n) => n.ip === ip);
-const podByIp = (t: ResolvedTopology, ip: string | undefined) => t.nodes.flatMap((n) => n.pods).find((p) => p.ip === ip);
+// ---- family-agnostic views of a decoded packet
+/** the outer (or any) IP header, IPv4 or IPv6 */
+const outerIp = (p: DecodedPacket) => p.ip4 ?? p.ip6;
+/** upper-layer protocol: IPv4 protocol field, or the IPv6 next header after the extension headers */
+const protoOf = (p: DecodedPacket) => (p.ip4 ? p.ip4.protocol : p.ip6?.finalNextHeader);
+const isFrag = (p: DecodedPacket) => (p.ip4 ? p.ip4.isFragment : Boolean(p.ip6?.fragment));
+/** the inner IP header of a decoded VXLAN packet, and its family */
+const innerIpOf = (p: DecodedPacket) => p.vxlan?.inner?.ip4 ?? p.vxlan?.inner?.ip6;
+const innerFamily = (inner: DecodedPacket): Family => (inner.ip6 ? 6 : 4);
+const canon = (ip: string) => {
+  try {
+    return canonicalIp(ip);
+  } catch {
+    return ip;
+  }
+};
+const same = (a: string | undefined, b: string | undefined) => a !== undefined && b !== undefined && canon(a) === canon(b);
 
-/** Outer packets that carry pod traffic: UDP between two node IPs whose payload decodes to an inner pod-to-pod IPv4 packet, captured at the receiver. */
-function tunnelPackets(t: ResolvedTopology, o: Observation): { s: Seen; from: ResolvedNode; to: ResolvedNode; inner: DecodedPacket }[] {
+// address indexes, built once per topology
+const nodeIndex = new WeakMap<ResolvedTopology, Map<string, ResolvedNode>>();
+const podIndex = new WeakMap<ResolvedTopology, Map<string, ResolvedPod>>();
+function byIp(t: ResolvedTopology, ip: string | undefined): ResolvedNode | undefined {
+  if (ip === undefined) return undefined;
+  let m = nodeIndex.get(t);
+  if (!m) nodeIndex.set(t, (m = new Map(t.nodes.map((n) => [canon(n.ip), n]))));
+  return m.get(canon(ip));
+}
+function podByIp(t: ResolvedTopology, ip: string | undefined): ResolvedPod | undefined {
+  if (ip === undefined) return undefined;
+  let m = podIndex.get(t);
+  if (!m) {
+    m = new Map();
+    for (const p of t.nodes.flatMap((n) => n.pods)) for (const a of p.addrs?.length ? p.addrs.map((x) => x.ip) : [p.ip]) m.set(canon(a), p);
+    podIndex.set(t, m);
+  }
+  return m.get(canon(ip));
+}
+
+/** Outer packets that carry pod traffic: UDP between two node IPs whose payload decodes to an inner pod-to-pod packet (IPv4 or IPv6), captured at the receiver. */
+function tunnelPackets(t: ResolvedTopology, o: Observation): { s: Seen; from: ResolvedNode; to: ResolvedNode; inner: DecodedPacket; family: Family }[] {
   const out = [];
   for (const s of o.packets) {
-    const { ip4, udp, vxlan } = s.pkt;
-    if (!ip4 || !udp || !vxlan?.inner?.ip4) continue;
-    const from = byIp(t, ip4.src);
-    const to = byIp(t, ip4.dst);
+    const ip = outerIp(s.pkt);
+    const iip = innerIpOf(s.pkt);
+    if (!ip || !s.pkt.udp || !iip) continue;
+    const from = byIp(t, ip.src);
+    const to = byIp(t, ip.dst);
     if (!from || !to || to !== s.at) continue;
-    if (!podByIp(t, vxlan.inner.ip4.src) || !podByIp(t, vxlan.inner.ip4.dst)) continue;
-    out.push({ s, from, to, inner: vxlan.inner });
+    if (!podByIp(t, iip.src) || !podByIp(t, iip.dst)) continue;
+    const inner = s.pkt.vxlan!.inner!;
+    out.push({ s, from, to, inner, family: innerFamily(inner) });
   }
   return out;
 }
 
 /** Evidence for the tunnel checks: a decoded VXLAN packet of pod traffic from one node, captured at the other. */
 function tunnelPair(t: ResolvedTopology, s: Seen): string | undefined {
-  const { ip4, udp, vxlan } = s.pkt;
-  if (!ip4 || !udp || !vxlan?.inner?.ip4 || ip4.dst !== s.at.ip) return undefined;
-  const from = byIp(t, ip4.src);
-  if (!from || !podByIp(t, vxlan.inner.ip4.src) || !podByIp(t, vxlan.inner.ip4.dst)) return undefined;
+  const ip = outerIp(s.pkt);
+  const iip = innerIpOf(s.pkt);
+  if (!ip || !s.pkt.udp || !iip || !same(ip.dst, s.at.ip)) return undefined;
+  const from = byIp(t, ip.src);
+  if (!from || !podByIp(t, iip.src) || !podByIp(t, iip.dst)) return undefined;
   return pairKey(from, s.at);
 }
 
 /** Every packet arriving at a node from another node's IP that is not a well-formed VXLAN packet of pod traffic. */
 function crossNodeUdp(t: ResolvedTopology, o: Observation) {
-  return o.packets.filter((s) => s.pkt.ip4 && byIp(t, s.pkt.ip4.src) && s.pkt.ip4.dst === s.at.ip && s.pkt.ip4.protocol === 17 && !s.pkt.ip4.isFragment);
+  return o.packets.filter((s) => { const ip = outerIp(s.pkt); return ip && byIp(t, ip.src) && same(ip.dst, s.at.ip) && protoOf(s.pkt) === 17 && !isFrag(s.pkt); });
 }
 
 const dstPort: CheckDef = {
@@ -210,15 +281,17 @@ const dstPort: CheckDef = {
     const cross = crossNodeUdp(ctx.t, o);
     const diffs: string[] = [];
     for (const s of cross) {
-      const want = s.at.vtep.port;
-      if (s.pkt.udp!.dstPort !== want) diffs.push(`${byIp(ctx.t, s.pkt.ip4!.src)!.name} -> ${s.at.name}: expected UDP dst port ${want}, observed ${s.pkt.udp!.dstPort} [e.g. ${summarize(s.pkt)}]`);
+      const inner = s.pkt.vxlan?.inner;
+      const want = inner && (inner.ip4 || inner.ip6) ? vtepFor(s.at, innerFamily(inner)).port : s.at.vtep.port;
+      if (s.pkt.udp!.dstPort !== want) diffs.push(`${byIp(ctx.t, outerIp(s.pkt)!.src)!.name} -> ${s.at.name}: expected UDP dst port ${want}, observed ${s.pkt.udp!.dstPort} [e.g. ${summarize(s.pkt)}]`);
     }
     // pod traffic that crossed as something else than UDP
     for (const s of o.packets) {
-      const ip = s.pkt.ip4;
-      if (!ip || ip.protocol === 17 || !byIp(ctx.t, ip.src) || ip.dst !== s.at.ip) continue;
-      if (s.pkt.icmp?.quoted) continue; // ICMP errors between nodes are underlay control traffic
-      if (ip.protocol !== 1) diffs.push(`${s.at.name}: non-UDP packet from a node: ${summarize(s.pkt)}`);
+      const ip = outerIp(s.pkt);
+      const proto = protoOf(s.pkt);
+      if (!ip || proto === 17 || !byIp(ctx.t, ip.src) || !same(ip.dst, s.at.ip)) continue;
+      if (s.pkt.icmp?.quoted || s.pkt.icmp6?.quoted) continue; // ICMP errors between nodes are underlay control traffic
+      if (proto !== 1 && proto !== 58) diffs.push(`${s.at.name}: non-UDP packet from a node: ${summarize(s.pkt)}`);
     }
     const missing = missingPairs(ctx.t, o, (s) => udpPair(ctx.t, s), 'UDP packet');
     const expected = Object.fromEntries([...plannedPairs(o).keys()].map((k) => [k, ctx.t.nodes.find((x) => x.name === k.split(' -> ')[1])!.vtep.port]));
@@ -240,7 +313,7 @@ function dedupe(xs: string[]): string[] {
 
 function portsSeen(t: ResolvedTopology, xs: Seen[]): Record<string, number[]> {
   const out: Record<string, Set<number>> = {};
-  for (const s of xs) (out[pairKey(byIp(t, s.pkt.ip4!.src)!, s.at)] ??= new Set()).add(s.pkt.udp!.dstPort);
+  for (const s of xs) (out[pairKey(byIp(t, outerIp(s.pkt)!.src)!, s.at)] ??= new Set()).add(s.pkt.udp!.dstPort);
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v]]));
 }
 
@@ -290,11 +363,13 @@ const header = perTunnelPacket(
 const vni = perTunnelPacket(
   'encapsulation/vni',
   'the VNI on the wire is the configured one',
-  ({ s, from, to }) => {
+  ({ s, from, to, family }) => {
     const v = s.pkt.vxlan!.vni;
     const d: string[] = [];
-    if (v !== from.vtep.vni) d.push(`${from.name} -> ${to.name}: expected VNI ${from.vtep.vni}, observed ${v}`);
-    if (v !== to.vtep.vni) d.push(`${from.name} -> ${to.name}: VNI ${v} on the wire, but the receiver is configured for VNI ${to.vtep.vni}`);
+    const fv = vtepFor(from, family);
+    const tv = vtepFor(to, family);
+    if (v !== fv.vni) d.push(`${from.name} -> ${to.name}: expected VNI ${fv.vni}, observed ${v}`);
+    if (v !== tv.vni) d.push(`${from.name} -> ${to.name}: VNI ${v} on the wire, but the receiver is configured for VNI ${tv.vni}`);
     return d;
   },
   (n) => `${n} packets with the configured VNI`,
@@ -304,8 +379,8 @@ const vni = perTunnelPacket(
 
 /** Evidence for outer-addresses: a packet carrying inner pod addresses, keyed by the pods' nodes, wherever it was captured. */
 function innerPodPair(t: ResolvedTopology, s: Seen): string | undefined {
-  const inner = s.pkt.vxlan?.inner?.ip4;
-  if (!s.pkt.ip4 || !inner) return undefined;
+  const inner = innerIpOf(s.pkt);
+  if (!outerIp(s.pkt) || !inner) return undefined;
   const sp = podByIp(t, inner.src);
   const dp = podByIp(t, inner.dst);
   return sp && dp ? pairKey(sp.node, dp.node) : undefined;
@@ -322,14 +397,17 @@ const outer: CheckDef = {
     for (const s of o.packets) {
       const key = innerPodPair(ctx.t, s);
       if (!key) continue;
-      const inner = s.pkt.vxlan!.inner!.ip4!;
+      const inner = innerIpOf(s.pkt)!;
+      const outerH = outerIp(s.pkt)!;
       const sp = podByIp(ctx.t, inner.src)!;
       const dp = podByIp(ctx.t, inner.dst)!;
       n++;
       const sn = ctx.t.nodes.find((x) => x.name === sp.node)!;
       const dn = ctx.t.nodes.find((x) => x.name === dp.node)!;
-      (observed[key] ??= new Set()).add(`${s.pkt.ip4!.src} -> ${s.pkt.ip4!.dst}`);
-      if (s.pkt.ip4!.src !== sn.ip || s.pkt.ip4!.dst !== dn.ip) diffs.push(`${key}: inner ${inner.src} -> ${inner.dst}: expected outer ${sn.ip} -> ${dn.ip}, observed ${s.pkt.ip4!.src} -> ${s.pkt.ip4!.dst}`);
+      (observed[key] ??= new Set()).add(`${outerH.src} -> ${outerH.dst}`);
+      const fam = s.pkt.ip6 ? 'IPv6' : 'IPv4';
+      if (!same(outerH.src, sn.ip) || !same(outerH.dst, dn.ip)) diffs.push(`${key}: inner ${inner.src} -> ${inner.dst}: expected outer ${sn.ip} -> ${dn.ip}, observed ${fam} ${outerH.src} -> ${outerH.dst}`);
+      else if ((sn.family ?? 4) === 6 !== Boolean(s.pkt.ip6)) diffs.push(`${key}: expected an IPv${sn.family ?? 4} outer header (the underlay's family), observed ${fam}`);
     }
     const missing = missingPairs(ctx.t, o, (s) => innerPodPair(ctx.t, s));
     const expected = Object.fromEntries([...plannedPairs(o).keys()].map((k) => { const [a, b] = k.split(' -> ').map((x) => ctx.t.nodes.find((y) => y.name === x)!); return [k, `${a!.ip} -> ${b!.ip}`]; }));
@@ -340,19 +418,22 @@ const outer: CheckDef = {
 const innerAddrs = perTunnelPacket(
   'encapsulation/inner-addresses',
   'inner IPs are pod IPs and inner MACs are the VTEP MACs of the topology',
-  ({ from, to, inner }, t) => {
-    const sp = podByIp(t, inner.ip4!.src)!;
-    const dp = podByIp(t, inner.ip4!.dst)!;
+  ({ from, to, inner, family }, t) => {
+    const iip = (inner.ip4 ?? inner.ip6)!;
+    const sp = podByIp(t, iip.src)!;
+    const dp = podByIp(t, iip.dst)!;
     const d: string[] = [];
-    if (sp.node !== from.name) d.push(`outer from ${from.name} carries inner source ${sp.ip} of ${sp.node}/${sp.name}`);
-    if (dp.node !== to.name) d.push(`outer to ${to.name} carries inner destination ${dp.ip} of ${dp.node}/${dp.name}`);
-    if (inner.eth?.src !== from.vtep.mac) d.push(`${from.name} -> ${to.name}: inner source MAC: expected ${from.vtep.mac} (VTEP of ${from.name}), observed ${inner.eth?.src}`);
-    if (inner.eth?.dst !== to.vtep.mac) d.push(`${from.name} -> ${to.name}: inner destination MAC: expected ${to.vtep.mac} (VTEP of ${to.name}), observed ${inner.eth?.dst}`);
+    const fv = vtepFor(from, family);
+    const tv = vtepFor(to, family);
+    if (sp.node !== from.name) d.push(`outer from ${from.name} carries inner source ${iip.src} of ${sp.node}/${sp.name}`);
+    if (dp.node !== to.name) d.push(`outer to ${to.name} carries inner destination ${iip.dst} of ${dp.node}/${dp.name}`);
+    if (inner.eth?.src !== fv.mac) d.push(`${from.name} -> ${to.name}: inner IPv${family} source MAC: expected ${fv.mac} (${fv.dev} of ${from.name}), observed ${inner.eth?.src}`);
+    if (inner.eth?.dst !== tv.mac) d.push(`${from.name} -> ${to.name}: inner IPv${family} destination MAC: expected ${tv.mac} (${tv.dev} of ${to.name}), observed ${inner.eth?.dst}`);
     return d;
   },
   (n) => `${n} inner frames addressed VTEP to VTEP, pod to pod`,
   undefined,
-  ({ inner }) => `${inner.eth?.src} -> ${inner.eth?.dst}`,
+  ({ inner, family }) => `IPv${family} ${inner.eth?.src} -> ${inner.eth?.dst}`,
 );
 
 const noPlain: CheckDef = {
@@ -360,12 +441,13 @@ const noPlain: CheckDef = {
   title: 'no pod-CIDR packet ever appears on the underlay unencapsulated',
   async run(ctx) {
     const o = await observe(ctx);
-    const pc = parseCidr(ctx.t.overlay.podCidr);
+    const pcs = (ctx.t.overlay.podCidrs?.length ? ctx.t.overlay.podCidrs : [ctx.t.overlay.podCidr]).map((c) => parseAnyCidr(c, false));
+    const inPods = (ip: string) => pcs.some((c) => { try { return containsIp(c, ip); } catch { return false; } });
     const bad = o.packets.filter((s) => {
-      const ip = s.pkt.ip4;
+      const ip = outerIp(s.pkt);
       if (!ip) return false;
-      if (s.pkt.icmp?.quoted) return false;
-      return contains(pc, ipToInt(ip.src)) || contains(pc, ipToInt(ip.dst));
+      if (s.pkt.icmp?.quoted || s.pkt.icmp6?.quoted) return false;
+      return inPods(ip.src) || inPods(ip.dst);
     });
     if (bad.length) return fail(`${bad.length} unencapsulated pod-CIDR packets on the underlay, e.g. at ${bad[0]!.at.name}: ${summarize(bad[0]!.pkt)}`, { diffs: bad.slice(0, 10).map((s) => `${s.at.name}: ${summarize(s.pkt)}`) });
     // absence of plain packets means something only if the pod traffic of every pair was seen crossing, encapsulated
@@ -384,17 +466,17 @@ const sameNode: CheckDef = {
     const diffs: string[] = [];
     // 1. each same-node flow happened: its echo requests reached the destination pod's host interface
     for (const f of local) {
-      if (!o.localSeen.get(flowKey(f))) diffs.push(`${f.src.node}: same-node flow ${f.src.node}/${f.src.name} (${f.src.ip}) -> ${f.dst.node}/${f.dst.name} (${f.dst.ip}) not seen on ${f.dst.hostIf}: observed 0 echo requests, cannot show it stayed local`);
+      if (!o.localSeen.get(flowKey(f))) diffs.push(`${f.src.node}: same-node IPv${f.family} flow ${f.src.node}/${f.src.name} (${f.srcIp}) -> ${f.dst.node}/${f.dst.name} (${f.dstIp}) not seen on ${f.dst.hostIf}: observed 0 echo requests, cannot show it stayed local`);
     }
     // 2. and none of it was encapsulated
     const pairs = new Map(local.map((f) => [flowKey(f), f]));
     for (const s of o.packets) {
-      const i = s.pkt.vxlan?.inner?.ip4;
+      const i = innerIpOf(s.pkt);
       if (!i) continue;
-      const f = pairs.get(`${i.src}>${i.dst}`) ?? pairs.get(`${i.dst}>${i.src}`);
+      const f = pairs.get(flowKey({ srcIp: i.src, dstIp: i.dst })) ?? pairs.get(flowKey({ srcIp: i.dst, dstIp: i.src }));
       if (f) diffs.push(`${f.src.node}: same-node flow ${f.src.node}/${f.src.name} -> ${f.dst.node}/${f.dst.name} was encapsulated: captured at ${s.at.name} [e.g. ${summarize(s.pkt)}]`);
     }
-    const observed = Object.fromEntries(local.map((f) => [`${f.src.node}/${f.src.name} -> ${f.dst.node}/${f.dst.name}`, `${o.localSeen.get(flowKey(f)) ?? 0} echo requests on ${f.dst.hostIf}`]));
+    const observed = Object.fromEntries(local.map((f) => [`${f.src.node}/${f.src.name} -> ${f.dst.node}/${f.dst.name} (IPv${f.family})`, `${o.localSeen.get(flowKey(f)) ?? 0} echo requests on ${f.dst.hostIf}`]));
     return fromDiffs(dedupe(diffs), `${local.length} same-node flows seen on the node's pod interfaces, none encapsulated`, { expected: 'each flow seen on the destination host interface, 0 encapsulated', observed });
   },
 };
@@ -419,7 +501,8 @@ const entropy: CheckDef = {
       if (sp < lo || sp > hi) diffs.push(`${from.name}: outer source port ${sp} outside the ephemeral range ${lo}–${hi}`);
       // a flow as the sender's hash sees it: addresses, plus ports for TCP/UDP (ICMP ids are not part of the kernel's flow hash)
       const l4 = inner.udp ?? inner.tcp;
-      const flow = `${inner.ip4!.src}>${inner.ip4!.dst}${l4 ? `/${inner.ip4!.protocol}:${l4.srcPort}>${l4.dstPort}` : ''}`;
+      const iip = (inner.ip4 ?? inner.ip6)!;
+      const flow = `${canon(iip.src)}>${canon(iip.dst)}${l4 ? `/${protoOf(inner)}:${l4.srcPort}>${l4.dstPort}` : ''}`;
       const m = perSender.get(from.name) ?? new Map<string, Set<number>>();
       (m.get(flow) ?? m.set(flow, new Set()).get(flow)!).add(sp);
       perSender.set(from.name, m);
@@ -430,7 +513,7 @@ const entropy: CheckDef = {
       const m = perSender.get(node) ?? new Map<string, Set<number>>();
       const want = [...new Map(fl.map((f) => [flowKey(f), f])).values()];
       const absent = want.filter((f) => !m.has(flowKey(f)));
-      if (absent.length) diffs.push(`${node}: expected ${want.length} distinct inner flows to judge source-port entropy, captured ${want.length - absent.length}; missing ${absent.map((f) => `${f.src.node}/${f.src.name} (${f.src.ip}) -> ${f.dst.node}/${f.dst.name} (${f.dst.ip})`).join(', ')}`);
+      if (absent.length) diffs.push(`${node}: expected ${want.length} distinct inner flows to judge source-port entropy, captured ${want.length - absent.length}; missing ${absent.map((f) => `${f.src.node}/${f.src.name} (${f.srcIp}) -> ${f.dst.node}/${f.dst.name} (${f.dstIp})`).join(', ')}`);
       if (m.size < 2) continue;
       const all = new Set([...m.values()].flatMap((v) => [...v]));
       if (all.size < 2) diffs.push(`${node}: ${m.size} distinct inner flows all used outer source port ${[...all][0]}: no entropy for underlay ECMP`);

@@ -1,7 +1,10 @@
 // Suite: mtu — device MTUs, the DF boundary across nodes, PMTU on narrow paths, outer fragmentation, bulk TCP.
+// Both families: the VXLAN overhead is 50 bytes over an IPv4 underlay and 70 over IPv6 (outer IPv6 header 40 instead of
+// 20); the largest DF ICMP payload is MTU − 28 for IPv4 inner packets and MTU − 48 for IPv6 ones.
 import { fail, fromDiffs, pass, skip, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
-import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../harness/topology/resolved.ts';
-import { VXLAN_OVERHEAD_V4 } from '../harness/topology/normalize.ts';
+import type { Family, ResolvedNode, ResolvedPod, ResolvedTopology } from '../harness/topology/resolved.ts';
+import { vxlanOverhead } from '../harness/topology/normalize.ts';
+import { podAddr, podFamilies, vtepFor } from './encapsulation.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { pingDf } from '../harness/probe/ping.ts';
 import { tcpTransfer } from '../harness/probe/tcp.ts';
@@ -20,25 +23,51 @@ export function crossPairs(t: ResolvedTopology, limit = 12): [ResolvedPod, Resol
 }
 
 const node = (t: ResolvedTopology, name: string) => t.nodes.find((n) => n.name === name)!;
+/** the node's underlay family (IPv4 when the model predates IPv6) */
+const ulFamily = (n: ResolvedNode): Family => n.family ?? (n.ip.includes(':') ? 6 : 4);
+/** VXLAN overhead on the node's underlay: 50 (IPv4) or 70 (IPv6) */
+const overheadOf = (n: ResolvedNode) => vxlanOverhead(ulFamily(n));
+const overheadText = (n: ResolvedNode) => `${overheadOf(n)} (VXLAN over IPv${ulFamily(n)})`;
+/** IP + ICMP header bytes in front of a ping payload: 28 (IPv4) or 48 (IPv6) */
+export const icmpHeaders = (f: Family) => (f === 6 ? 48 : 28);
+/** every VTEP device of a node, once (dual-stack pods may share one device) */
+const vtepsOf = (n: ResolvedNode) => [...new Map((n.vteps?.length ? n.vteps : [n.vtep]).map((v) => [v.dev, v])).values()];
 
 const vtepMtu: CheckDef = {
   id: 'mtu/vtep-mtu',
-  title: 'VTEP MTU = underlay link MTU − 50 (IPv4 outer headers)',
+  title: 'VTEP MTU = underlay link MTU − 50 (IPv4 underlay) or − 70 (IPv6 underlay), for every VTEP device',
   async run(ctx) {
     const diffs: string[] = [];
     const observed: Record<string, unknown> = {};
     const expected: Record<string, unknown> = {};
+    const applied = new Set<string>();
     await pool(ctx.t.nodes, 8, async (n) => {
       const ls = await k.links(n.ns);
       const u = ls.find((l) => l.ifname === n.underlayIf);
-      const v = ls.find((l) => l.ifname === n.vtep.dev);
-      expected[n.name] = { underlay: n.underlayMtu, vtep: n.vtep.mtu, limit: n.underlayMtu - VXLAN_OVERHEAD_V4 };
-      observed[n.name] = { underlay: u?.mtu, vtep: v?.mtu };
-      if (!u || !v) return void diffs.push(`${n.name}: ${!u ? n.underlayIf : n.vtep.dev} missing`);
-      if (v.mtu !== n.vtep.mtu) diffs.push(`${n.name}: ${n.vtep.dev} MTU: expected ${n.vtep.mtu}, observed ${v.mtu}`);
-      if (v.mtu > u.mtu - VXLAN_OVERHEAD_V4) diffs.push(`${n.name}: ${n.vtep.dev} MTU ${v.mtu} > underlay ${n.underlayIf} MTU ${u.mtu} − ${VXLAN_OVERHEAD_V4}: encapsulated frames will not fit`);
+      const over = overheadOf(n);
+      applied.add(`${over} (IPv${ulFamily(n)} underlay)`);
+      const obs: Record<string, unknown> = { underlay: u?.mtu };
+      const exp: Record<string, unknown> = { underlay: n.underlayMtu, overhead: `${over} (IPv${ulFamily(n)} underlay)`, limit: n.underlayMtu - over };
+      for (const vt of vtepsOf(n)) {
+        const v = ls.find((l) => l.ifname === vt.dev);
+        exp[vt.dev] = vt.mtu;
+        obs[vt.dev] = v?.mtu;
+        if (!u || !v) {
+          diffs.push(`${n.name}: ${!u ? n.underlayIf : vt.dev} missing`);
+          continue;
+        }
+        if (v.mtu !== vt.mtu) diffs.push(`${n.name}: ${vt.dev} MTU: expected ${vt.mtu}, observed ${v.mtu}`);
+        if (v.mtu > u.mtu - over) {
+          const by = v.mtu - (u.mtu - over);
+          // flannel#1781: the IPv6 device sized with the IPv4 overhead is exactly 20 bytes too large
+          const hint = ulFamily(n) === 6 && v.mtu === u.mtu - vxlanOverhead(4) ? ' — the IPv4 overhead (50) applied to an IPv6 underlay (flannel#1781)' : '';
+          diffs.push(`${n.name}: ${vt.dev} MTU ${v.mtu} > underlay ${n.underlayIf} MTU ${u.mtu} − ${overheadText(n)}: ${by} byte${by > 1 ? 's' : ''} too large${hint}; encapsulated frames will not fit`);
+        }
+      }
+      expected[n.name] = exp;
+      observed[n.name] = obs;
     });
-    return fromDiffs(diffs.sort(), 'every VTEP MTU fits its underlay link', { expected, observed });
+    return fromDiffs(diffs.sort(), `every VTEP MTU fits its underlay link (overhead ${[...applied].sort().join(', ')})`, { expected, observed });
   },
 };
 
@@ -54,10 +83,11 @@ const podMtu: CheckDef = {
       observed[`${p.node}/${p.name}`] = l?.mtu;
       if (!l) return void diffs.push(`${p.node}/${p.name}: ${p.ifname} missing`);
       if (l.mtu !== p.mtu) diffs.push(`${p.node}/${p.name}: ${p.ifname} MTU: expected ${p.mtu}, observed ${l.mtu}`);
-      if (l.mtu > n.vtep.mtu) diffs.push(`pod MTU ${l.mtu} > overlay MTU ${n.vtep.mtu} on ${n.name} (${p.node}/${p.name}): full-size packets cannot cross the overlay`);
+      const overlay = Math.min(...vtepsOf(n).map((v) => v.mtu));
+      if (l.mtu > overlay) diffs.push(`pod MTU ${l.mtu} > overlay MTU ${overlay} on ${n.name} (${p.node}/${p.name}): full-size packets cannot cross the overlay`);
     });
     diffs.sort();
-    return fromDiffs(diffs, 'all pod MTUs fit the overlay', { expected: Object.fromEntries(ctx.t.nodes.map((n) => [n.name, `≤ ${n.vtep.mtu}`])), observed });
+    return fromDiffs(diffs, 'all pod MTUs fit the overlay', { expected: Object.fromEntries(ctx.t.nodes.map((n) => [n.name, `≤ ${Math.min(...vtepsOf(n).map((v) => v.mtu))}`])), observed });
   },
 };
 
@@ -72,7 +102,7 @@ interface BoundaryProbe {
  * long" or an ICMP frag-needed). A probe that got no answer at all (timeout, or any other error) is taken once more — the
  * first may be what PMTU discovery costs — and a second silent loss is reported as what it is.
  */
-async function boundary(ns: string, dst: string, max: number, label: string, limit: string): Promise<BoundaryProbe> {
+async function boundary(ns: string, dst: string, max: number, label: string, limit: string, hdr = 28): Promise<BoundaryProbe> {
   // two fitting pings: the first may teach the kernel a smaller path MTU as it leaves (it is sent regardless), the second meets it
   let fits = await pingDf(ns, dst, max, 2, 2);
   // a fitting probe that got no answer (a loaded machine) is taken once more; a local error is an answer
@@ -84,40 +114,47 @@ async function boundary(ns: string, dst: string, max: number, label: string, lim
     over = await pingDf(ns, dst, max + 1);
   }
   const diffs: string[] = [];
-  if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (${limit} − 28) should pass, observed ${fits.outcome}: ${fits.output}`);
+  if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (${limit} − ${hdr}) should pass, observed ${fits.outcome}: ${fits.output}`);
   if (over.outcome === 'ok') diffs.push(`${label}: DF ping of ${max + 1} bytes should not fit, but it passed (a link on the path has a larger MTU than the topology says)`);
-  else if (over.outcome === 'timeout' || over.outcome === 'error') diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}, twice: ${over.output}) instead of a local "message too long" or frag-needed error: an MTU black hole`);
+  else if (over.outcome === 'timeout' || over.outcome === 'error') diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}, twice: ${over.output}) instead of a local "message too long", frag-needed or ICMPv6 packet-too-big error: an MTU black hole`);
   const observed = `${label}: ${max} bytes ${fits.outcome}; ${max + 1} bytes ${over.outcome}${over.mtu ? ` (mtu ${over.mtu})` : ''} in ${over.ms} ms${retried ? ' (after one lost probe: PMTU discovery)' : ''}`;
   return { label, diffs, observed };
 }
 
 const dfBoundary: CheckDef = {
   id: 'mtu/df-boundary',
-  title: "a DF ping of the largest fitting payload crosses nodes; one byte more fails fast (EMSGSIZE or frag-needed) — from the pod, and from the node through its VTEP",
+  title: "a DF ping of the largest fitting payload (MTU − 28 for IPv4, MTU − 48 for IPv6 inner packets) crosses nodes; one byte more fails fast (EMSGSIZE, frag-needed or ICMPv6 packet-too-big) — from the pod, and from the node through its VTEP, per pod family",
   async run(ctx) {
     const pairs = crossPairs(ctx.t);
     if (!pairs.length) return skip('no cross-node pod pairs on a shared VNI');
+    const fams = podFamilies(ctx.t);
     const diffs: string[] = [];
     const observed: string[] = [];
-    await pool(pairs, 4, async ([a, b]) => {
+    await pool(pairs.flatMap((p) => fams.map((f) => [...p, f] as const)), 4, async ([a, b, fam]) => {
       const na = node(ctx.t, a.node);
       const nb = node(ctx.t, b.node);
-      const underlay = pathUnderlayMtus(ctx.t, na, nb).map((m) => m - VXLAN_OVERHEAD_V4);
+      const bIp = podAddr(b, fam);
+      if (!bIp) return;
+      const va = vtepFor(na, fam);
+      const vb = vtepFor(nb, fam);
+      const hdr = icmpHeaders(fam);
+      const tag = fams.length > 1 ? ` [IPv${fam}]` : '';
+      const underlay = pathUnderlayMtus(ctx.t, na, nb).map((m) => m - overheadOf(na));
       // 1. from the pod: the largest IP packet that fits end to end is the min over both pods, both overlays and the path
-      const pathMtu = Math.min(a.mtu, b.mtu, na.vtep.mtu, nb.vtep.mtu, ...underlay);
-      const pod = await boundary(a.ns, b.ip, pathMtu - 28, `${a.node}/${a.name} -> ${b.node}/${b.name}`, `path MTU ${pathMtu}`);
+      const pathMtu = Math.min(a.mtu, b.mtu, va.mtu, vb.mtu, ...underlay);
+      const pod = await boundary(a.ns, bIp, pathMtu - hdr, `${a.node}/${a.name} -> ${b.node}/${b.name}${tag}`, `path MTU ${pathMtu}`, hdr);
       // 2. from the node itself, through its VTEP to the remote VTEP address: with pod MTU = overlay MTU the pod's own
       //    eth0 refuses the oversize packet before it leaves the pod, and a remote pod's veth would answer frag-needed
       //    for its own MTU; node to VTEP address is the probe that exercises the sending VTEP's limit and the path
-      const vtepPath = Math.min(na.vtep.mtu, nb.vtep.mtu, ...underlay);
-      const viaNode = await boundary(na.ns, nb.vtep.ip, vtepPath - 28, `${a.node} (node, via ${na.vtep.dev}) -> ${b.node} (${nb.vtep.ip})`, `VTEP path MTU ${vtepPath}`);
+      const vtepPath = Math.min(va.mtu, vb.mtu, ...underlay);
+      const viaNode = await boundary(na.ns, vb.ip, vtepPath - hdr, `${a.node} (node, via ${va.dev}) -> ${b.node} (${vb.ip})${tag}`, `VTEP path MTU ${vtepPath}`, hdr);
       for (const x of [pod, viaNode]) {
         observed.push(x.observed);
         diffs.push(...x.diffs);
       }
     });
     observed.sort();
-    return fromDiffs(diffs.sort(), `${pairs.length} node pairs, from pod and from node: boundary exact, oversize fails fast`, { observed });
+    return fromDiffs(diffs.sort(), `${pairs.length} node pairs${fams.length > 1 ? ' × IPv4 and IPv6' : fams[0] === 6 ? ' (IPv6 pods)' : ''}, from pod and from node: boundary exact, oversize fails fast`, { observed });
   },
 };
 
@@ -154,77 +191,96 @@ async function liveMtus(a: ResolvedNode, pa: ResolvedPod): Promise<{ vtep?: numb
 async function pmtuPair(ctx: CheckContext, a: ResolvedNode, b: ResolvedNode, narrow: number): Promise<{ diffs: string[]; observed: Record<string, unknown>; ok: string }> {
   const pa = a.pods[0]!;
   const pb = b.pods[0]!;
-  const expectPmtu = narrow - VXLAN_OVERHEAD_V4;
+  const OVER = overheadOf(a);
+  const v6 = ulFamily(a) === 6;
+  // the probes use the pods' first family (IPv4 when they have it); the outer family is the underlay's
+  const fam = podFamilies(ctx.t)[0]!;
+  const hdr = icmpHeaders(fam);
+  const pbIp = podAddr(pb, fam) ?? pb.ip;
+  const vb = vtepFor(b, fam);
+  const expectPmtu = narrow - OVER;
   const pair = `${a.name} -> ${b.name}`;
   const live = await liveMtus(a, pa);
   const vtepMtu = live.vtep ?? a.vtep.mtu;
   const diffs: string[] = [...live.diffs];
-  const cap = await startCapture({ ns: b.ns, iface: b.underlayIf, file: join(ctx.workDir, `mtu-${a.name}-${b.name}.pcap`), filter: ['ip', 'and', 'src', 'host', a.ip], snaplen: 128 });
+  const cap = await startCapture({ ns: b.ns, iface: b.underlayIf, file: join(ctx.workDir, `mtu-${a.name}-${b.name}.pcap`), filter: [v6 ? 'ip6' : 'ip', 'and', 'src', 'host', a.ip], snaplen: 128 });
   ctx.keep(cap.file);
   // 1. pod traffic of the largest size the sender's live overlay admits
-  const podSize = Math.min(live.pod ?? pa.mtu, vtepMtu) - 28;
-  const podPing = await pingDf(pa.ns, pb.ip, podSize);
+  const podSize = Math.min(live.pod ?? pa.mtu, vtepMtu) - hdr;
+  const podPing = await pingDf(pa.ns, pbIp, podSize);
   // 2. as in pmtu.sh: locally originated DF traffic of the live VTEP MTU, then the exception on the overlay route
-  const nodeSize = vtepMtu - 28;
-  const n1 = await pingDf(a.ns, b.vtep.ip, nodeSize, 1);
-  const n2 = await pingDf(a.ns, b.vtep.ip, nodeSize, 1);
+  const nodeSize = vtepMtu - hdr;
+  const n1 = await pingDf(a.ns, vb.ip, nodeSize, 1);
+  const n2 = await pingDf(a.ns, vb.ip, nodeSize, 1);
   await cap.stop();
   const pcap = await readPcap(cap.file);
-  const frags = pcap.packets.filter((p) => p.ip4?.isFragment);
-  // the probes' outer packets (inner IP length + 50), whole, as they arrived at the receiver
-  const outerOf = (inner: number) => pcap.packets.filter((p) => p.ip4 && !p.ip4.isFragment && p.udp && p.ip4.totalLength === inner + VXLAN_OVERHEAD_V4).length;
-  const seenPod = outerOf(podSize + 28);
-  const seenNode = outerOf(nodeSize + 28);
-  const rg = await ipJson<any[]>(a.ns, ['route', 'get', b.vtep.ip]);
+  const frags = pcap.packets.filter((p) => p.ip4?.isFragment || p.ip6?.fragment);
+  // the probes' outer packets (inner IP length + 50 or 70), whole, as they arrived at the receiver
+  const outerLen = (p: (typeof pcap.packets)[number]) => (p.ip4 ? p.ip4.totalLength : p.ip6 ? 40 + p.ip6.payloadLength : -1);
+  const outerOf = (inner: number) => pcap.packets.filter((p) => (p.ip4 || p.ip6) && !p.ip4?.isFragment && !p.ip6?.fragment && p.udp && outerLen(p) === inner + OVER).length;
+  const seenPod = outerOf(podSize + hdr);
+  const seenNode = outerOf(nodeSize + hdr);
+  const rg = await ipJson<any[]>(a.ns, ['route', 'get', vb.ip]);
   const learned = Number(rg[0]?.metrics?.find?.((m: any) => m.mtu)?.mtu ?? rg[0]?.mtu ?? NaN);
-  const observed = { df: a.vtep.df, vtepMtu, podMtu: live.pod, podPing: `${podSize} bytes ${podPing.outcome}`, nodePings: `${nodeSize} bytes ${n1.outcome}/${n2.outcome}`, probesOnWire: `${seenPod} pod, ${seenNode} node outer packets whole at ${b.name}`, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length };
+  const observed = { underlay: `IPv${ulFamily(a)}, overhead ${OVER}`, df: v6 ? 'n/a (IPv6 outer: never fragmented by the path)' : a.vtep.df, vtepMtu, podMtu: live.pod, podPing: `${podSize} bytes ${podPing.outcome}`, nodePings: `${nodeSize} bytes ${n1.outcome}/${n2.outcome}`, probesOnWire: `${seenPod} pod, ${seenNode} node outer packets whole at ${b.name}`, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length };
   if (frags.length) {
-    diffs.push(`${pair}: outer VXLAN packets were fragmented on the underlay: ${frags.length} IPv4 fragments after a ${narrow}-byte link (RFC 7348 §4.3: VXLAN packets must not be fragmented). Overlay MTU ${vtepMtu} exceeds the path's ${expectPmtu}; lower it or set df: set.`);
+    diffs.push(`${pair}: outer VXLAN packets were fragmented on the underlay: ${frags.length} IPv${ulFamily(a)} fragments after a ${narrow}-byte link (RFC 7348 §4.3: VXLAN packets must not be fragmented). Overlay MTU ${vtepMtu} exceeds the path's ${expectPmtu}; lower it${v6 ? '' : ' or set df: set'}.`);
   } else if (vtepMtu <= expectPmtu) {
-    if (podPing.outcome !== 'ok') diffs.push(`${pair}: overlay MTU ${vtepMtu} fits the ${narrow}-byte link, yet a ${podSize}-byte DF ping ${pa.node}/${pa.name} -> ${pb.ip} ${podPing.outcome}`);
+    if (podPing.outcome !== 'ok') diffs.push(`${pair}: overlay MTU ${vtepMtu} fits the ${narrow}-byte link, yet a ${podSize}-byte DF ping ${pa.node}/${pa.name} -> ${pbIp} ${podPing.outcome}`);
     // no fragments means something only if the probes crossed: their outer packets must be on the wire, whole
-    if (!seenPod) diffs.push(`${pair}: the ${podSize}-byte pod probe's outer packet (${podSize + 28 + VXLAN_OVERHEAD_V4} bytes) was not captured at ${b.name}: cannot show it crossed the ${narrow}-byte link unfragmented`);
-    if (!seenNode) diffs.push(`${pair}: the ${nodeSize}-byte node probe's outer packet (${nodeSize + 28 + VXLAN_OVERHEAD_V4} bytes) was not captured at ${b.name}: cannot show it crossed the ${narrow}-byte link unfragmented`);
-  } else if (a.vtep.df === 'unset') {
+    if (!seenPod) diffs.push(`${pair}: the ${podSize}-byte pod probe's outer packet (${podSize + hdr + OVER} bytes) was not captured at ${b.name}: cannot show it crossed the ${narrow}-byte link unfragmented`);
+    if (!seenNode) diffs.push(`${pair}: the ${nodeSize}-byte node probe's outer packet (${nodeSize + hdr + OVER} bytes) was not captured at ${b.name}: cannot show it crossed the ${narrow}-byte link unfragmented`);
+  } else if (!v6 && a.vtep.df === 'unset') {
     diffs.push(`${pair}: DF unset, overlay MTU ${vtepMtu} > path ${expectPmtu}, and no outer fragments reached ${b.name}: oversize packets vanish on the path (pod ping ${podPing.outcome})`);
   } else if (learned !== expectPmtu) {
-    diffs.push(`${pair}: ${a.name} -> ${b.vtep.ip} via ${a.vtep.dev}: expected a path MTU exception of ${expectPmtu} (${narrow} − ${VXLAN_OVERHEAD_V4}), observed ${Number.isNaN(learned) ? 'none' : learned}`);
+    diffs.push(`${pair}: ${a.name} -> ${vb.ip} via ${vtepFor(a, fam).dev}: expected a path MTU exception of ${expectPmtu} (${narrow} − ${OVER}${v6 ? ', VXLAN over IPv6' : ''}), observed ${Number.isNaN(learned) ? 'none' : learned}${v6 ? ' (an ICMPv6 Packet Too Big that never arrived leaves none)' : ''}`);
   }
-  const ok = vtepMtu <= expectPmtu ? `${pair}: overlay MTU ${vtepMtu} fits (${narrow} − ${VXLAN_OVERHEAD_V4}), probes crossed whole` : `${pair}: learned path MTU ${expectPmtu} (${narrow}-byte link), no outer fragments`;
+  const ok = vtepMtu <= expectPmtu ? `${pair}: overlay MTU ${vtepMtu} fits (${narrow} − ${OVER}), probes crossed whole` : `${pair}: learned path MTU ${expectPmtu} (${narrow} − ${OVER}), no outer fragments`;
   return { diffs, observed, ok };
 }
 
 const pmtu: CheckDef = {
   id: 'mtu/path-mtu',
-  title: 'narrower link on the underlay path: no outer fragmentation (RFC 7348 §4.3); with DF set the node learns path MTU = narrow − 50 (pmtu.sh)',
+  title: 'narrower link on the underlay path: no outer fragmentation (RFC 7348 §4.3); with DF set (always, over IPv6) the node learns path MTU = narrow − 50 (IPv4 underlay) or − 70 (IPv6) (pmtu.sh)',
   async run(ctx) {
     const pairs = narrowPairs(ctx.t).slice(0, 8);
     if (!pairs.length) return skip("no path crosses a link narrower than the sending node's own link");
     const res = await pool(pairs, 2, ([a, b, narrow]) => pmtuPair(ctx, a, b, narrow));
     const diffs = res.flatMap((r) => r.diffs);
     const observed = Object.fromEntries(pairs.map(([a, b], i) => [`${a.name} -> ${b.name}`, res[i]!.observed]));
-    const expected = Object.fromEntries(pairs.map(([a, b, narrow]) => [`${a.name} -> ${b.name}`, a.vtep.mtu <= narrow - VXLAN_OVERHEAD_V4 ? { outerFragments: 0, overlayFits: `VTEP MTU ${a.vtep.mtu} ≤ ${narrow - VXLAN_OVERHEAD_V4}`, probesOnWire: 'both' } : a.vtep.df === 'unset' ? { outerFragments: 0 } : { outerFragments: 0, routeGetMtu: narrow - VXLAN_OVERHEAD_V4 }]));
+    const expected = Object.fromEntries(pairs.map(([a, b, narrow]) => [`${a.name} -> ${b.name}`, a.vtep.mtu <= narrow - overheadOf(a) ? { outerFragments: 0, overlayFits: `VTEP MTU ${a.vtep.mtu} ≤ ${narrow - overheadOf(a)}`, probesOnWire: 'both' } : ulFamily(a) === 4 && a.vtep.df === 'unset' ? { outerFragments: 0 } : { outerFragments: 0, routeGetMtu: narrow - overheadOf(a) }]));
     return fromDiffs(diffs, res.map((r) => r.ok).join('; '), { expected, observed });
   },
 };
 
 const tcpBulk: CheckDef = {
   id: 'mtu/tcp-transfer',
-  title: 'a 1 MiB TCP transfer between pods on different nodes arrives with the exact byte count',
+  title: 'a 1 MiB TCP transfer between pods on different nodes arrives with the exact byte count, over every pod family',
   async run(ctx) {
     const pair = crossPairs(ctx.t, 1)[0];
     if (!pair) return skip('no cross-node pod pair on a shared VNI');
     const [a, b] = pair;
     const bytes = 1 << 20;
-    const r = await tcpTransfer(a.ns, b.ns, b.ip, bytes, 8000);
-    const observed = { connected: r.connected, sent: r.sent, received: r.received, ms: r.ms, error: r.error };
-    if (r.received !== bytes) {
-      const why = r.connected
-        ? 'the connection came up (small packets pass) but the transfer stalled: the signature of an MTU black hole'
-        : 'the connection never came up: even small packets do not get through';
-      return fail(`${a.node}/${a.name} -> ${b.node}/${b.name}: expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — ${why}`, { expected: { received: bytes }, observed });
+    const fams = podFamilies(ctx.t);
+    const observed: Record<string, unknown> = {};
+    const fails: string[] = [];
+    const oks: string[] = [];
+    for (const fam of fams) {
+      const dst = podAddr(b, fam);
+      if (!dst) continue;
+      const tag = `IPv${fam}`;
+      const r = await tcpTransfer(a.ns, b.ns, dst, bytes, 8000);
+      observed[tag] = { connected: r.connected, sent: r.sent, received: r.received, ms: r.ms, error: r.error };
+      if (r.received !== bytes) {
+        const why = r.connected
+          ? 'the connection came up (small packets pass) but the transfer stalled: the signature of an MTU black hole'
+          : 'the connection never came up: even small packets do not get through';
+        fails.push(`${a.node}/${a.name} -> ${b.node}/${b.name} over ${tag} (${dst}): expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — ${why}`);
+      } else oks.push(`${tag}: ${bytes} bytes in ${r.ms} ms`);
     }
-    return pass(`${bytes} bytes in ${r.ms} ms`, { expected: { received: bytes }, observed });
+    const expected = Object.fromEntries(fams.map((f) => [`IPv${f}`, { received: bytes }]));
+    if (fails.length) return fail(fails.join('; '), { expected, observed, diffs: fails });
+    return pass(oks.join('; '), { expected, observed });
   },
 };
 

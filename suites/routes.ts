@@ -1,7 +1,9 @@
 // Suite: routes — the kernel's VXLAN state on every node against what the resolved topology implies.
 import { fromDiffs, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
 import { allPods, type ResolvedNode, type ResolvedPod, type ResolvedTopology } from '../harness/topology/resolved.ts';
-import { host, parseCidr, size } from '../harness/topology/ip.ts';
+import { hostAny, parseAnyCidr, sizeN, type Family } from '../harness/topology/ip.ts';
+import { peerVtep } from '../harness/plan/plan.ts';
+import type { ResolvedVtep } from '../harness/topology/resolved.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { readVtepFdb } from '../harness/probe/vtep.ts';
 import { ipJson, pool } from '../harness/util/exec.ts';
@@ -20,9 +22,11 @@ async function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
     await pool(ctx.t.nodes, 8, async (n) => {
       const links = await k.links(n.ns);
       const dev = links.find((l) => l.ifname === n.vtep.dev);
+      // every pod family's routes and neighbours (a dual-stack node carries both on its one VTEP device)
+      const fams = ctx.t.families ?? [4];
       const [routes, neigh, fdb] = await Promise.all([
-        k.routes(n.ns),
-        dev ? k.neighbours(n.ns, n.vtep.dev) : Promise.resolve([]),
+        Promise.all(fams.map((f) => k.routes(n.ns, f))).then((x) => x.flat()),
+        dev ? Promise.all(fams.map((f) => k.neighbours(n.ns, n.vtep.dev, f))).then((x) => x.flat()) : Promise.resolve([]),
         !dev ? Promise.resolve([]) : n.vtep.kind === 'kernel' ? k.fdb(n.ns, n.vtep.dev) : readVtepFdb(ctx, n),
       ]);
       m.set(n.name, { links, routes, neigh, fdb });
@@ -82,7 +86,8 @@ const device = perNodeCheck(
     if (!l) return { expected, observed: null, diffs: [`${n.name}: ${n.vtep.dev} missing`] };
     const d = l.linkinfo?.info_data ?? {};
     const obs: Record<string, unknown> = { mac: l.address, mtu: l.mtu, state: l.flags.includes('UP') ? 'up' : 'down', kind: l.linkinfo?.info_kind };
-    if (n.vtep.kind === 'kernel') Object.assign(obs, { id: d.id, port: d.port, local: d.local, learning: d.learning, link: d.link });
+    // ip -j reports an IPv6 local address as local6
+    if (n.vtep.kind === 'kernel') Object.assign(obs, { id: d.id, port: d.port, local: d.local ?? d.local6, learning: d.learning, link: d.link });
     const diffs = Object.keys(exp)
       .filter((key) => obs[key] !== exp[key])
       .map((key) => `${n.name}: ${n.vtep.dev} ${key}: expected ${show(exp[key])}, observed ${show(obs[key])}`);
@@ -94,20 +99,32 @@ const device = perNodeCheck(
 );
 
 /** Addresses to ask the kernel about in a remote subnet: its first and last host, and every pod the topology puts there. */
-function samples(r: ResolvedNode): string[] {
-  const c = parseCidr(r.podSubnet);
-  const first = host(c, 1);
-  const last = host(c, size(c) - 2);
-  return [...new Set([first, ...r.pods.map((p) => p.ip), last])];
+function samples(r: ResolvedNode, subnet: string = r.podSubnet): string[] {
+  const c = parseAnyCidr(subnet);
+  const first = hostAny(c, 1);
+  const last = hostAny(c, sizeN(c) - 2n);
+  return [...new Set([first, ...r.pods.map((p) => podIp(p, c.family)).filter((x): x is string => !!x), last])];
+}
+
+/** A pod's address of one family (the first family's is p.ip, which CNI attach may have replaced). */
+export function podIp(p: ResolvedPod, f: Family): string | undefined {
+  const i = p.addrs?.findIndex((a) => a.family === f) ?? -1;
+  if (i === 0 || (i < 0 && !p.addrs?.length && f === 4)) return p.ip;
+  return i > 0 ? p.addrs[i]!.ip : undefined;
 }
 
 /** Where a node's pod traffic enters the node: a local pod's address and interface (bridge or host veth), if it has pods. */
-function localSource(n: ResolvedNode): { from?: string; iif?: string; label: string } {
+function localSource(n: ResolvedNode, f: Family = n.vtep.family ?? 4): { from?: string; iif?: string; label: string } {
   const p = n.pods[0];
-  if (!p) return { label: `${n.name} (locally originated)` };
+  const ip = p && podIp(p, f);
+  if (!p || !ip) return { label: `${n.name} (locally originated)` };
   const iif = n.bridge?.name ?? p.hostIf;
-  return { from: p.ip, iif, label: `from ${p.node}/${p.name} (${p.ip}) iif ${iif}` };
+  return { from: ip, iif, label: `from ${p.node}/${p.name} (${ip}) iif ${iif}` };
 }
+
+const famOf = (ip: string): Family => (ip.includes(':') ? 6 : 4);
+/** routes the kernel itself adds on the VTEP for IPv6: link-local, and the tunnel address's own /128 */
+const kernelOwn = (n: ResolvedNode, r: k.RouteInfo) => (r as any).protocol === 'kernel' && (r.dst === 'fe80::/64' || (n.vteps ?? []).some((v) => v.family === 6 && (r.dst === v.ip || r.dst === `${v.ip}/128`)));
 
 /** Why the kernel answered as it did, where vxlab can tell: the route that matched, a policy table, or no forwarding. */
 async function cause(n: ResolvedNode, a: k.RouteAnswer): Promise<string> {
@@ -121,7 +138,7 @@ async function cause(n: ResolvedNode, a: k.RouteAnswer): Promise<string> {
   const cover = covering[0];
   if (cover && cover.dev === n.vtep.dev && (!cover.type || cover.type === 'unicast') && a.q.iif) {
     // the VTEP route is there, yet forwarded traffic is refused: the node does not forward
-    const f = await k.sysctls(n.ns, ['net.ipv4.ip_forward', `net.ipv4.conf.${a.q.iif}.forwarding`]);
+    const f = await k.sysctls(n.ns, a.q.dst.includes(':') ? ['net.ipv6.conf.all.forwarding', `net.ipv6.conf.${a.q.iif}.forwarding`] : ['net.ipv4.ip_forward', `net.ipv4.conf.${a.q.iif}.forwarding`]);
     return ` (the route ${cover.dst} via ${cover.gateway ?? '-'} dev ${cover.dev} exists, but the node does not forward: ${Object.entries(f).map(([x, v]) => `${x} = ${v ?? 'absent'}`).join(', ')})`;
   }
   if (!cover) return ' (no route covers it)';
@@ -141,9 +158,16 @@ const remoteSubnets: CheckDef = {
       const s = st.get(n.name)!;
       const dev = n.vtep.dev;
       const rs = remotes(ctx.t, n);
-      const want = new Map(rs.map((r) => [r.podSubnet, r.vtep.ip]));
-      const peer = new Map(rs.map((r) => [r.podSubnet, r.name]));
-      const have = s.routes.filter((r) => r.dev === dev);
+      // every pod family: the peer's subnet of that family via the peer's VTEP address of that family
+      const vts: ResolvedVtep[] = n.vteps ?? [n.vtep];
+      const pairs = vts.flatMap((v) => rs.flatMap((r) => {
+        const pv = r.vteps ? peerVtep(r, v) : { vtep: r.vtep, podSubnet: r.podSubnet };
+        return pv ? [{ r, v, subnet: pv.podSubnet, via: pv.vtep.ip }] : [];
+      }));
+      const want = new Map(pairs.map((x) => [x.subnet, x.via]));
+      const peer = new Map(pairs.map((x) => [x.subnet, x.r.name]));
+      const own = new Set(n.podSubnets ?? [n.podSubnet]);
+      const have = s.routes.filter((r) => r.dev === dev && !kernelOwn(n, r));
       const nd: string[] = [];
       // 1. the routes on the VTEP in the main table, in the layout's form
       for (const [subnet, via] of want) {
@@ -162,33 +186,38 @@ const remoteSubnets: CheckDef = {
       }
       // calico: a blackhole (proto 80) for the node's own block, so an address of it without a pod is dropped here
       if (ctx.t.layout === 'calico' && ctx.t.builder === 'vxlab') {
-        const bh = s.routes.find((r) => r.dst === n.podSubnet && r.type === 'blackhole');
-        if (!bh) nd.push(`${n.name}: missing blackhole ${n.podSubnet} proto ${FELIX_PROTO} for its own block (felix's)`);
-        else if (bh.protocol !== String(FELIX_PROTO)) nd.push(`${n.name}: blackhole ${n.podSubnet}: expected proto ${FELIX_PROTO}, observed proto ${bh.protocol ?? 'boot'}`);
+        for (const ps of n.podSubnets ?? [n.podSubnet]) {
+          const bh = s.routes.find((r) => r.dst === ps && r.type === 'blackhole');
+          if (!bh) nd.push(`${n.name}: missing blackhole ${ps} proto ${FELIX_PROTO} for its own block (felix's)`);
+          else if (bh.protocol !== String(FELIX_PROTO)) nd.push(`${n.name}: blackhole ${ps}: expected proto ${FELIX_PROTO}, observed proto ${bh.protocol ?? 'boot'}`);
+        }
       }
       for (const r of have) {
-        if (r.dst === n.podSubnet) nd.push(`${n.name}: route to its own subnet ${n.podSubnet} via ${dev} must not exist`);
+        if (own.has(r.dst)) nd.push(`${n.name}: route to its own subnet ${r.dst} via ${dev} must not exist`);
         else if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}${departedNote(ctx.t, ` ${r.dst} `)}`);
       }
       // 2. what the kernel will actually do with pod traffic to each remote subnet (more specific routes, blackholes,
       //    policy rules and other tables included): ip route get <remote pod ip> from <local pod ip> iif <bridge/veth>
-      const src = localSource(n);
-      const qs = rs.flatMap((r) => samples(r).map((dst) => ({ r, q: { dst, from: src.from, iif: src.iif } })));
+      const srcs = new Map(vts.map((v) => [v.family ?? 4, localSource(n, v.family ?? 4)]));
+      const qs = pairs.flatMap((x) => samples(x.r, x.subnet).map((dst) => {
+        const src = srcs.get(famOf(dst))!;
+        return { r: x.r, via: x.via, subnet: x.subnet, src, q: { dst, from: src.from, iif: src.iif } };
+      }));
       const answers = await k.routeGet(n.ns, qs.map((x) => x.q));
       asked += answers.length;
       const obs: string[] = [];
       // wrong answers grouped per remote subnet and answer: one line names the node, the peer, the addresses and the cause
-      const wrong = new Map<string, { r: ResolvedNode; a: k.RouteAnswer; dsts: string[] }>();
+      const wrong = new Map<string, { x: (typeof qs)[number]; a: k.RouteAnswer; dsts: string[] }>();
       for (const [i, a] of answers.entries()) {
-        const r = qs[i]!.r;
+        const x = qs[i]!;
         obs.push(`${a.q.dst}: ${k.describeAnswer(a)}`);
-        const ok = !a.error && a.route?.dev === dev && a.route?.gateway === r.vtep.ip && (!a.route.type || a.route.type === 'unicast');
+        const ok = !a.error && a.route?.dev === dev && a.route?.gateway === x.via && (!a.route.type || a.route.type === 'unicast');
         if (ok) continue;
-        const key = `${r.name}|${k.describeAnswer(a)}`;
-        (wrong.get(key) ?? wrong.set(key, { r, a, dsts: [] }).get(key)!).dsts.push(a.q.dst);
+        const key = `${x.r.name}|${x.subnet}|${k.describeAnswer(a)}`;
+        (wrong.get(key) ?? wrong.set(key, { x, a, dsts: [] }).get(key)!).dsts.push(a.q.dst);
       }
-      for (const { r, a, dsts } of wrong.values()) {
-        nd.push(`${n.name}: traffic to ${r.name}'s subnet ${r.podSubnet} (${dsts.join(', ')}) ${src.label}: expected via ${r.vtep.ip} dev ${dev}, observed ${k.describeAnswer(a)}${await cause(n, a)}`);
+      for (const { x, a, dsts } of wrong.values()) {
+        nd.push(`${n.name}: traffic to ${x.r.name}'s subnet ${x.subnet} (${dsts.join(', ')}) ${x.src.label}: expected via ${x.via} dev ${dev}, observed ${k.describeAnswer(a)}${await cause(n, a)}`);
       }
       expected[n.name] = [...want].map(([sub, via]) => `${sub} via ${via} dev ${dev} onlink`);
       observed[n.name] = { routes: have.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`), routeGet: obs };
@@ -276,10 +305,14 @@ function tableCheck<E>(
 
 const neighboursCheck = tableCheck<k.NeighInfo>(
   'routes/neighbours',
-  'one permanent neighbour per remote node: remote VTEP address → remote VTEP MAC',
+  'one permanent neighbour per remote node and pod family: remote VTEP address → remote VTEP MAC',
   'neighbour entries complete and permanent',
   (st, n) => st.neigh.filter((x) => x.dev === n.vtep.dev),
-  (t, n) => new Map(remotes(t, n).map((r) => [r.vtep.ip, { peer: r.name, value: r.vtep.mac, attrs: { state: 'PERMANENT' } }])),
+  // every pod family: the peer's VTEP address of that family → the peer's VTEP MAC
+  (t, n) => new Map(remotes(t, n).flatMap((r) => (n.vteps ?? [n.vtep]).flatMap((v) => {
+    const pv = r.vteps ? peerVtep(r, v) : { vtep: r.vtep };
+    return pv ? [[pv.vtep.ip, { peer: r.name, value: pv.vtep.mac, attrs: { state: 'PERMANENT' } }] as const] : [];
+  }))),
   () => ({
     noun: 'neighbour',
     field: 'lladdr',
@@ -335,17 +368,27 @@ interface PodState {
   /** the pod's own interface (ip -j addr show dev eth0), undefined if missing */
   link?: { ifname: string; flags: string[]; operstate: string; addr_info?: { family: string; local: string; prefixlen: number }[] };
   defaults: { gateway?: string; dev?: string }[];
+  /** IPv6 default routes (dual-stack and IPv6 pods) */
+  defaults6: { gateway?: string; dev?: string }[];
+}
+
+/** Every address a pod should have, one per family; the first family's is p.ip (CNI attach may have replaced it). */
+function podAddrs(p: ResolvedPod): { family: Family; ip: string; prefixLen: number; gateway: string }[] {
+  const first = { family: (p.addrs?.[0]?.family ?? (p.ip.includes(':') ? 6 : 4)) as Family, ip: p.ip, prefixLen: p.prefixLen, gateway: p.gateway };
+  return [first, ...(p.addrs ?? []).slice(1)];
 }
 
 async function observePods(ctx: CheckContext): Promise<Map<string, PodState>> {
   return ctx.memo('routes/pods', async () => {
     const m = new Map<string, PodState>();
     await pool(allPods(ctx.t), 8, async (p) => {
-      const [addrs, defaults] = await Promise.all([
+      const v6 = podAddrs(p).some((a) => a.family === 6);
+      const [addrs, defaults, defaults6] = await Promise.all([
         ipJson<any[]>(p.ns, ['addr', 'show']).catch(() => []),
         ipJson<any[]>(p.ns, ['-4', 'route', 'show', 'default']).catch(() => []),
+        v6 ? ipJson<any[]>(p.ns, ['-6', 'route', 'show', 'default']).catch(() => []) : Promise.resolve([]),
       ]);
-      m.set(`${p.node}/${p.name}`, { link: addrs.find((l) => l.ifname === p.ifname), defaults });
+      m.set(`${p.node}/${p.name}`, { link: addrs.find((l) => l.ifname === p.ifname), defaults, defaults6 });
     });
     return m;
   });
@@ -356,7 +399,7 @@ async function observePods(ctx: CheckContext): Promise<Map<string, PodState>> {
  * answers the pod's 169.254.1.1 gateway, route_localnet, forwarding, strict rp_filter, no router advertisements).
  */
 function podSysctls(t: ResolvedTopology, p: ResolvedPod): Record<string, string> {
-  if (t.layout !== 'calico' || t.cni) return {};
+  if (t.layout !== 'calico' || t.cni || !podAddrs(p).some((a) => a.family === 4)) return {};
   return calicoVethSysctls(p.hostIf);
 }
 
@@ -385,11 +428,13 @@ const podRoutes: CheckDef = {
         const who = `${n.name}: pod ${p.name}`;
         const ps = pods.get(`${p.node}/${p.name}`)!;
         const l = s.links.find((x) => x.ifname === p.hostIf);
-        const v4 = ps.link?.addr_info?.filter((a) => a.family === 'inet') ?? [];
+        const want = podAddrs(p);
+        const inet = (f: Family) => ps.link?.addr_info?.filter((a) => a.family === (f === 6 ? 'inet6' : 'inet') && !a.local.startsWith('fe80:')) ?? [];
+        const v4 = inet(4);
         observed[`${p.node}/${p.name}`] = {
           hostIf: l ? `${p.hostIf} ${l.operstate}${l.master ? ` master ${l.master}` : ''}` : null,
-          podIf: ps.link ? `${p.ifname} ${ps.link.operstate} ${v4.map((a) => `${a.local}/${a.prefixlen}`).join(' ')}` : null,
-          default: ps.defaults.map((d) => `via ${d.gateway ?? '-'} dev ${d.dev ?? '-'}`),
+          podIf: ps.link ? `${p.ifname} ${ps.link.operstate} ${[...v4, ...inet(6)].map((a) => `${a.local}/${a.prefixlen}`).join(' ')}` : null,
+          default: [...ps.defaults, ...ps.defaults6].map((d) => `via ${d.gateway ?? '-'} dev ${d.dev ?? '-'}`),
         };
         if (!l) diffs.push(`${who}: host interface ${p.hostIf} missing`);
         else {
@@ -399,15 +444,24 @@ const podRoutes: CheckDef = {
           const hairpin = (l.linkinfo as any)?.info_slave_data?.hairpin;
           if (n.bridge && !ctx.t.cni && hairpin !== true) diffs.push(`${n.name}: ${p.hostIf}: expected hairpin on (bridge plugin hairpinMode), observed ${hairpin === false ? 'off' : 'absent'}`);
           if (!n.bridge && !ctx.t.cni && l.address !== CALICO_HOST_VETH_MAC) diffs.push(`${who}: host veth ${p.hostIf} MAC: expected ${CALICO_HOST_VETH_MAC} (Calico CNI), observed ${l.address}`);
-          if (!n.bridge && !s.routes.some((r) => r.dst === p.ip && r.dev === p.hostIf)) diffs.push(`${n.name}: missing route ${p.ip} dev ${p.hostIf}`);
+          for (const a of want) {
+            if (!n.bridge && !s.routes.some((r) => (r.dst === a.ip || r.dst === `${a.ip}/128`) && r.dev === p.hostIf)) diffs.push(`${n.name}: missing route ${a.ip} dev ${p.hostIf} (pod ${p.name}, IPv${a.family})`);
+          }
         }
         if (!ps.link) diffs.push(`${who}: ${p.ifname} missing in ${p.ns}`);
         else {
           if (!isUp(ps.link)) diffs.push(`${who}: ${p.ifname}: expected up, observed ${ps.link.flags.includes('UP') ? '' : 'admin down, '}operstate ${ps.link.operstate}`);
-          if (!v4.some((a) => a.local === p.ip && a.prefixlen === p.prefixLen)) diffs.push(`${who}: ${p.ifname} address: expected ${p.ip}/${p.prefixLen}, observed ${v4.map((a) => `${a.local}/${a.prefixlen}`).join(', ') || 'none'}`);
+          for (const a of want) {
+            const got = inet(a.family);
+            const fam = want.length > 1 || a.family === 6 ? ` (IPv${a.family})` : '';
+            if (!got.some((x) => x.local === a.ip && x.prefixlen === a.prefixLen)) diffs.push(`${who}: ${p.ifname} address${fam}: expected ${a.ip}/${a.prefixLen}, observed ${got.map((x) => `${x.local}/${x.prefixlen}`).join(', ') || 'none'}`);
+          }
         }
-        const d = ps.defaults[0];
-        if (!d || d.gateway !== p.gateway || d.dev !== p.ifname) diffs.push(`${who}: default route: expected via ${p.gateway} dev ${p.ifname}, observed ${d ? `via ${d.gateway ?? '-'} dev ${d.dev ?? '-'}` : 'none'}`);
+        for (const a of want) {
+          const d = (a.family === 6 ? ps.defaults6 : ps.defaults)[0];
+          const fam = want.length > 1 || a.family === 6 ? ` (IPv${a.family})` : '';
+          if (!d || d.gateway !== a.gateway || d.dev !== p.ifname) diffs.push(`${who}: default route${fam}: expected via ${a.gateway} dev ${p.ifname}, observed ${d ? `via ${d.gateway ?? '-'} dev ${d.dev ?? '-'}` : 'none'}`);
+        }
         for (const [key, v] of Object.entries(podSysctls(ctx.t, p))) if (sys[key] !== v) diffs.push(`${who}: ${key}: expected ${v}, observed ${sys[key] ?? 'absent'}`);
       }
     });
@@ -416,14 +470,14 @@ const podRoutes: CheckDef = {
   },
 };
 
-/** Node sysctls the layout needs: forwarding (pod traffic is routed between the VTEP and the pods); flannel: accept_ra=0 on its VXLAN device. */
+/** Node sysctls the layout needs: forwarding (pod traffic is routed between the VTEP and the pods); flannel: accept_ra=0 on its VXLAN device; the topology's sysctls / hostProfile. */
 export function nodeSysctls(t: ResolvedTopology, n?: ResolvedNode): Record<string, string> {
-  return { 'net.ipv4.ip_forward': '1', ...(n && t.builder === 'vxlab' ? vtepSysctls(t, n) : {}), ...n?.sysctls };
+  return { 'net.ipv4.ip_forward': '1', ...((t.families ?? [4]).includes(6) ? { 'net.ipv6.conf.all.forwarding': '1' } : {}), ...(n && t.builder === 'vxlab' ? vtepSysctls(t, n) : {}), ...n?.sysctls };
 }
 
 const nodeSysctlCheck: CheckDef = {
   id: 'routes/node-sysctls',
-  title: 'node sysctls the layout needs: net.ipv4.ip_forward = 1 (pod traffic is routed between the VTEP and the pods); flannel: accept_ra = 0 on its VXLAN device',
+  title: 'node sysctls the layout needs: net.ipv4.ip_forward = 1, and net.ipv6.conf.all.forwarding = 1 with IPv6 pods (pod traffic is routed between the VTEP and the pods); flannel: accept_ra = 0 on its VXLAN device; sysctls: and hostProfile:',
   async run(ctx) {
     const diffs: string[] = [];
     const observed: Record<string, unknown> = {};

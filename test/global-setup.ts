@@ -4,9 +4,9 @@
 // @ts-expect-error plain JavaScript module without types
 import { build } from '../scripts/build.mjs';
 
-export default function setup(): void {
+export default async function setup(): Promise<void> {
   const t0 = performance.now();
-  const r = build({ ifStale: true });
+  const r = await build({ ifStale: true });
   if (r.built) process.stderr.write(`vxlab: dist/ rebuilt in ${Math.round(performance.now() - t0)} ms\n`);
   if (!r.ok) process.stderr.write(`vxlab: 'npm run build' failed; bin/vxlab.js will run the sources through tsx:\n${r.output}\n`);
 }

@@ -16,6 +16,10 @@ export type {
   LabValidation,
   LabPlan,
   LabCleanupResult,
+  LabGraphOptions,
+  LabGraphFormat,
+  LabConformanceOptions,
+  LabConformanceResult,
   FaultOutcome,
 } from './lab.ts';
 export type { LabNode, LabPod, LabStatus } from './status.ts';

@@ -5,7 +5,6 @@ import { resolve } from 'node:path';
 import { constants } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { execa } from 'execa';
 import type { z } from 'zod';
 import { loadTopology, loadTopologyObject, locateSemantic, type Loaded } from '../topology/load.ts';
 import { normalize, refreshTopology, RUN_ID_RE } from '../topology/normalize.ts';
@@ -23,11 +22,13 @@ import { applyFaults, applyFaultsReporting } from '../faults/apply.ts';
 import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
 import { observeIdentities } from '../overlay/external.ts';
 import type { Verdict } from '../runner/expect.ts';
+import type { GraphFormat } from '../graph/index.ts';
 import { runSession, type SessionResult } from '../runner/session.ts';
 import { toJsonReport, type JsonReport } from '../report/json.ts';
 import type { CheckResult } from '../report/types.ts';
 import { readVtepStats, type VtepStats } from '../vtep/stats.ts';
 import { preflight } from '../util/preflight.ts';
+import { loadExeca } from '../util/exec.ts';
 import { NotUpError, UsageError } from '../util/errors.ts';
 import { defaultRunId, randomRunId } from '../util/run-id.ts';
 import { labNodes, statusOf, type LabNode, type LabPod, type LabStatus } from './status.ts';
@@ -147,6 +148,54 @@ export interface LabRunResult extends LabReport {
   kept: boolean;
 }
 
+/** `Lab.graph` / `lab.graph`: what to draw and how. */
+export interface LabGraphOptions {
+  /** svg (default; Graphviz compiled to WebAssembly, no browser) | dot | mermaid */
+  format?: LabGraphFormat;
+  /** mark where these results' failures act (e.g. a report's `results`) */
+  results?: CheckResult[];
+}
+export type LabGraphFormat = 'svg' | 'dot' | 'mermaid';
+// the renderer's formats, exactly (a type-level check: graph/ itself is loaded only when something is drawn)
+const _formatsMatch: [LabGraphFormat, GraphFormat] extends [GraphFormat, LabGraphFormat] ? true : never = true;
+void _formatsMatch;
+
+/** `Lab.conformance`: a CNI plugin chain through the cni/* spec checks and the four suites (`vxlab conformance`). */
+export interface LabConformanceOptions {
+  /** the network configuration list (.conflist) to test */
+  conflist: string;
+  /** plugin directories (default: /usr/lib/cni, /opt/cni/bin); each must exist */
+  binDirs?: string[];
+  /**
+   * topology file (default: the shipped topologies/conformance-default.yaml, whose layout the conflist chooses: ptp →
+   * calico, anything else → flannel); its overlay.cni is replaced by `conflist`
+   */
+  topology?: string;
+  /** 1–8 characters of [a-z0-9] (default: random) */
+  runId?: string;
+  /** how `output` is rendered: pretty (default) | tap | junit | json | html */
+  reporter?: string;
+  /** also write report.tap, report.xml, report.json, report.html (and artifacts on failure) here */
+  outDir?: string;
+  /** per plugin invocation (default 10 000); a plugin that takes longer is killed */
+  pluginTimeoutMs?: number;
+  /** print progress to stderr (default false) */
+  progress?: boolean;
+  /** stops the run: what it created is torn down, the result holds the checks that finished (exitCode 130) */
+  signal?: AbortSignal;
+}
+
+/** A conformance run's report (cni/*, conformance/attach|detach and the suites) and the CLI's rendering. */
+export interface LabConformanceResult extends LabReport {
+  /** the report rendered by opts.reporter, as `vxlab conformance` prints it */
+  output: string;
+  /** 0 nothing failed, 1 a check failed, 130 interrupted */
+  exitCode: number;
+  interrupted: boolean;
+  /** interrupted: what stopped it and how many checks finished */
+  message?: string;
+}
+
 /** What `vxlab validate` prints for a good file. */
 export interface LabValidation {
   name: string;
@@ -166,6 +215,13 @@ export interface FaultOutcome {
   applied: boolean;
   /** why the host could not apply it (then it is reported as a skip by the next test()) */
   reason?: string;
+}
+
+const GRAPH_FORMATS: readonly LabGraphFormat[] = ['svg', 'dot', 'mermaid'];
+function graphFormat(f: string | undefined): LabGraphFormat {
+  const format = (f ?? 'svg') as LabGraphFormat;
+  if (!GRAPH_FORMATS.includes(format)) throw new UsageError(`format '${f}': expected one of: ${GRAPH_FORMATS.join(', ')}`);
+  return format;
 }
 
 function checkRunId(id: string): string {
@@ -353,6 +409,45 @@ export class Lab implements AsyncDisposable {
     return p;
   }
 
+  /**
+   * Draw a topology that is not up (`vxlab graph FILE`): underlay segments, router, nodes with their VTEPs, pods,
+   * tunnels coloured by VNI, the faults where they act. No root, nothing on the host changes. For a running lab's
+   * live state, `lab.graph()`.
+   */
+  static async graph(topology: string | TopologySpec, opts: LabGraphOptions & { baseDir?: string } = {}): Promise<string> {
+    const format = graphFormat(opts.format);
+    const loaded = typeof topology === 'string' ? loadTopology(topology) : loadTopologyObject(topology, { baseDir: opts.baseDir });
+    let t: ResolvedTopology;
+    try {
+      t = normalize(loaded.topology, { runId: 'graph', file: loaded.file });
+    } catch (e) {
+      throw locateSemantic(loaded, e);
+    }
+    const { renderGraph, topologyGraph } = await import('../graph/index.ts');
+    const g = await topologyGraph(t, { results: opts.results });
+    g.runId = undefined; // a drawing of the topology, not of a run
+    return renderGraph(g, format);
+  }
+
+  /**
+   * `vxlab conformance`: bring up a VXLAN overlay whose pods the plugin chain in `conflist` attaches, run the cni/*
+   * spec checks and the four suites on it, tear it down. Bad input (conflist, plugins, bin dirs, topology) throws
+   * before the host changes; a failing check is a result (ok false, exitCode 1), never a throw.
+   */
+  static async conformance(opts: LabConformanceOptions): Promise<LabConformanceResult> {
+    if (!opts?.conflist) throw new UsageError('Lab.conformance: expected opts.conflist');
+    const timeoutMs = opts.pluginTimeoutMs ?? 10_000;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 100) throw new UsageError(`pluginTimeoutMs ${opts.pluginTimeoutMs}: expected milliseconds (an integer ≥ 100)`);
+    const runId = checkRunId(opts.runId ?? randomRunId());
+    const { conformance, prepareConformance } = await import('../runner/conformance.ts');
+    // everything is checked before the host changes
+    const inp = await prepareConformance({ conflist: opts.conflist, binDirs: opts.binDirs, topology: opts.topology, runId, reporter: opts.reporter, outDir: opts.outDir, timeoutMs });
+    preflight();
+    const r = await conformance(inp, { quiet: !opts.progress, signal: opts.signal });
+    const j = toJsonReport(r.report);
+    return { ...j, passed: j.summary.pass, failed: j.summary.fail, skipped: j.summary.skip, ok: r.exitCode === 0, output: r.output, exitCode: r.exitCode, interrupted: Boolean(r.interrupted), ...(r.message ? { message: r.message } : {}) };
+  }
+
   /** Remove exactly what the run `runId` created (`vxlab down`). false: nothing is recorded for it. */
   static async down(runId: string): Promise<boolean> {
     return downRun(checkRunId(runId));
@@ -433,6 +528,7 @@ export class Lab implements AsyncDisposable {
     }
     const t0 = performance.now();
     const inherit = opts.stdio === 'inherit';
+    const { execa } = await loadExeca();
     const r = await execa(full[0]!, full.slice(1), {
       reject: false,
       timeout: opts.timeoutMs ?? 60_000,
@@ -493,6 +589,17 @@ export class Lab implements AsyncDisposable {
       return { applied: false, reason: skips[0]!.skipReason };
     }
     return { applied: true };
+  }
+
+  /**
+   * Draw this lab's live state (`vxlab graph FILE --run-id ID`): what `ip -j` / `bridge -j` read in its namespaces,
+   * with everything that differs from the topology marked in red. Needs root, as every live read.
+   */
+  async graph(opts: LabGraphOptions = {}): Promise<string> {
+    const format = graphFormat(opts.format);
+    const state = this.#live();
+    const { renderGraph, topologyGraph } = await import('../graph/index.ts');
+    return renderGraph(await topologyGraph(this.#t, { live: { workDir: state.workDir }, results: opts.results }), format);
   }
 
   /** A userspace VTEP's counters, drop reasons and FDB (`vxlab vtep stats`). */

@@ -1,6 +1,7 @@
 // What `vxlab status --json` shows, and Lab's typed views of nodes and pods. Expected values come from the resolved
 // topology; `present`/`alive` are read from the live system when the status is taken.
-import type { ResolvedTopology, VtepIdentity } from '../topology/resolved.ts';
+import type { ResolvedPod, ResolvedTopology, ResolvedVtep, VtepIdentity } from '../topology/resolved.ts';
+import { vtepDevices } from '../topology/normalize.ts';
 import type { RunState } from '../runtime/state.ts';
 import { nsExists } from '../runtime/netns/runtime.ts';
 import { isAlive } from '../runtime/state.ts';
@@ -14,12 +15,24 @@ export interface LabPod {
   ns: string;
   /** its address (the first of ips) */
   ip: string;
-  /** every address of the pod, one per address family (IPv4 today) */
+  /** every address of the pod, one per address family (IPv4 first; dual-stack: [IPv4, IPv6]) */
   ips: string[];
   prefixLen: number;
   mtu: number;
   /** the pod's interface (eth0) */
   ifname: string;
+}
+
+export interface LabVtep {
+  kind: 'kernel' | 'userspace';
+  /** the pod family it carries */
+  family: 4 | 6;
+  device: string;
+  mac: string;
+  address: string;
+  vni: number;
+  port: number;
+  mtu: number;
 }
 
 /** A node of a running lab. */
@@ -29,7 +42,12 @@ export interface LabNode {
   /** underlay address */
   ip: string;
   podSubnet: string;
-  vtep: { kind: 'kernel' | 'userspace'; device: string; mac: string; address: string; vni: number; port: number; mtu: number };
+  /** one pod subnet per pod family (IPv4 first) */
+  podSubnets: string[];
+  /** the first pod family's VTEP */
+  vtep: LabVtep;
+  /** one VTEP identity per pod family (a dual-stack node's share one device) */
+  vteps: LabVtep[];
   /** runtime docker/kind: the node's container name */
   container?: string;
   pods: LabPod[];
@@ -47,6 +65,11 @@ export interface LabStatus {
   builder: 'vxlab' | 'external';
   /** where nodes live: netns, docker, kind */
   runtime: ResolvedTopology['runtime'];
+  /** the underlay's family (4 or 6) and the pods' families ([4], [6] or [4, 6]) */
+  family: 4 | 6;
+  families: (4 | 6)[];
+  /** the cluster pod CIDRs, one per pod family */
+  podCidrs: string[];
   /** runtime netns: a segment is a namespace with a bridge; docker/kind: a Docker network */
   segments: { name: string; cidr: string; mtu: number; namespace?: string; present?: boolean; network?: string; interfaces: string[] }[];
   router?: { namespace: string; present: boolean; addresses: string[] };
@@ -58,6 +81,8 @@ export interface LabStatus {
     container?: { name: string; id?: string; image?: string };
     addresses: string[];
     podSubnet: string;
+    podSubnets: string[];
+    vteps: LabVtep[];
     /** process: the userspace VTEP's process and whether it still runs (kernel VTEPs have none) */
     /** observed (builder: external): what the live node announces, read when the status is taken */
     vtep: LabNode['vtep'] & { process?: { pid: number; running: boolean }; observed?: VtepIdentity };
@@ -69,15 +94,26 @@ export interface LabStatus {
   problems: string[];
 }
 
+function labVtep(v: ResolvedVtep): LabVtep {
+  return { kind: v.kind, family: v.family, device: v.dev, mac: v.mac, address: v.ip, vni: v.vni, port: v.port, mtu: v.mtu };
+}
+
+/** every address of a pod, one per family (the first is p.ip, which CNI attach may have replaced) */
+export function podIps(p: ResolvedPod): string[] {
+  return [p.ip, ...p.addrs.slice(1).map((a) => a.ip)];
+}
+
 export function labNodes(t: ResolvedTopology): LabNode[] {
   return t.nodes.map((n) => ({
     name: n.name,
     ns: n.ns,
     ip: n.ip,
     podSubnet: n.podSubnet,
-    vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu },
+    podSubnets: n.podSubnets,
+    vtep: labVtep(n.vtep),
+    vteps: n.vteps.map(labVtep),
     ...(n.container ? { container: n.container } : {}),
-    pods: n.pods.map((p) => ({ name: p.name, node: n.name, ns: p.ns, ip: p.ip, ips: [p.ip], prefixLen: p.prefixLen, mtu: p.mtu, ifname: p.ifname })),
+    pods: n.pods.map((p) => ({ name: p.name, node: n.name, ns: p.ns, ip: p.ip, ips: podIps(p), prefixLen: p.prefixLen, mtu: p.mtu, ifname: p.ifname })),
   }));
 }
 
@@ -95,6 +131,9 @@ export function statusOf(t: ResolvedTopology, state: RunState): LabStatus {
     layout: t.layout,
     builder: t.builder,
     runtime: t.runtime,
+    family: t.family,
+    families: t.families,
+    podCidrs: t.overlay.podCidrs,
     segments: t.segments.map((s) => ({ name: s.name, cidr: s.cidr, mtu: s.mtu, ...(s.ns ? { namespace: s.ns, present: nsExists(s.ns) } : {}), ...(s.network ? { network: s.network.name } : {}), interfaces: [s.bridge] })),
     router: t.routerNs ? { namespace: t.routerNs, present: nsExists(t.routerNs), addresses: t.segments.map((s) => `${s.routerIp}/${s.prefixLen}`) } : undefined,
     nodes: t.nodes.map((n) => ({
@@ -102,11 +141,13 @@ export function statusOf(t: ResolvedTopology, state: RunState): LabStatus {
       namespace: n.ns,
       present: nsExists(n.ns),
       ...(n.container ? { container: { name: n.container, id: state.discovered?.[n.name]?.containerId, image: state.discovered?.[n.name]?.image ?? n.image } } : {}),
-      addresses: [`${n.ip}/${n.prefixLen}`, `${n.vtep.ip}/32`, ...(n.bridge ? [`${n.bridge.ip}/${n.podPrefixLen}`] : [])],
+      addresses: [`${n.ip}/${n.prefixLen}`, ...n.vteps.map((v) => `${v.ip}/${v.prefixLen}`), ...(n.bridge ? (n.bridge.addrs.length ? n.bridge.addrs.map((a) => `${a.ip}/${a.prefixLen}`) : [`${n.bridge.ip}/${n.podPrefixLen}`]) : [])],
       podSubnet: n.podSubnet,
-      vtep: { kind: n.vtep.kind, device: n.vtep.dev, mac: n.vtep.mac, address: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu, process: vtepProc(n.ns), ...(n.vtep.observed ? { observed: n.vtep.observed } : {}) },
-      interfaces: [n.underlayIf, n.vtep.dev, ...(n.bridge ? [n.bridge.name] : []), ...n.pods.map((p) => p.hostIf)],
-      pods: n.pods.map((p) => ({ name: p.name, namespace: p.ns, present: nsExists(p.ns), addresses: [`${p.ip}/${p.prefixLen}`], mtu: p.mtu, interfaces: [p.ifname] })),
+      podSubnets: n.podSubnets,
+      vtep: { ...labVtep(n.vtep), process: vtepProc(n.ns), ...(n.vtep.observed ? { observed: n.vtep.observed } : {}) },
+      vteps: n.vteps.map(labVtep),
+      interfaces: [n.underlayIf, ...vtepDevices(n).map((v) => v.dev), ...(n.bridge ? [n.bridge.name] : []), ...n.pods.map((p) => p.hostIf)],
+      pods: n.pods.map((p) => ({ name: p.name, namespace: p.ns, present: nsExists(p.ns), addresses: [`${p.ip}/${p.prefixLen}`, ...p.addrs.slice(1).map((a) => `${a.ip}/${a.prefixLen}`)], mtu: p.mtu, interfaces: [p.ifname] })),
     })),
     processes: state.processes.map((p) => ({ ...p, alive: isAlive(p.pid, p.startTime) })),
     problems: state.status === 'up' ? healthProblems(t, state, 'since up').map((p) => p.message) : [],

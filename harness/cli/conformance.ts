@@ -4,9 +4,9 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from './main.ts';
 import { EXIT, interruptSignal, pickRunId, UsageError } from './common.ts';
-import { preflight } from './preflight.ts';
 import { isReporterName, reporterNames } from '../report/index.ts';
-import { conformance, CONFORMANCE_TOPOLOGY, DEFAULT_BIN_DIRS, prepareConformance, type ConformanceInput } from '../runner/conformance.ts';
+import { CONFORMANCE_TOPOLOGY, DEFAULT_BIN_DIRS, prepareConformance, type ConformanceInput } from '../runner/conformance.ts';
+import { Lab, type LabConformanceOptions } from '../api/lab.ts';
 
 export { CONFORMANCE_TOPOLOGY, DEFAULT_BIN_DIRS, CHECK_PORT_MAPPINGS, podNsFactory, runConformance, type ConformanceInput } from '../runner/conformance.ts';
 
@@ -20,27 +20,34 @@ export const CONFORMANCE_OPTIONS = {
   'plugin-timeout': { type: 'string' },
 } as const;
 
-/** Parse the arguments; everything is checked before the host changes (prepareConformance). */
-export async function resolveConformance(argv: string[]): Promise<ConformanceInput> {
+/** Parse the arguments into Lab.conformance's options (usage errors here; the inputs are checked by it). */
+export function conformanceOptions(argv: string[]): LabConformanceOptions & { runId: string } {
   const { values } = parseArgs({ args: argv, allowPositionals: false, options: CONFORMANCE_OPTIONS });
   if (!values.conflist) throw new UsageError('conformance: expected --conflist FILE');
   const reporter = values.reporter ?? 'pretty';
   if (!isReporterName(reporter)) throw new UsageError(`--reporter ${reporter}: unknown reporter; expected one of: ${reporterNames.join(', ')}`);
-  let timeoutMs = 10_000;
+  let pluginTimeoutMs: number | undefined;
   if (values['plugin-timeout'] !== undefined) {
-    timeoutMs = Number(values['plugin-timeout']);
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 100) throw new UsageError(`--plugin-timeout ${values['plugin-timeout']}: expected milliseconds (an integer ≥ 100)`);
+    pluginTimeoutMs = Number(values['plugin-timeout']);
+    if (!Number.isInteger(pluginTimeoutMs) || pluginTimeoutMs < 100) throw new UsageError(`--plugin-timeout ${values['plugin-timeout']}: expected milliseconds (an integer ≥ 100)`);
   }
   const file = values.topology ?? CONFORMANCE_TOPOLOGY;
-  return prepareConformance({
+  return {
     conflist: values.conflist,
     binDirs: values['bin-dir'],
     topology: values.topology,
     runId: pickRunId(resolve(file), values['run-id'], true),
     reporter,
     outDir: values.out,
-    timeoutMs,
-  });
+    pluginTimeoutMs,
+    progress: true,
+  };
+}
+
+/** The arguments, parsed and checked as Lab.conformance checks them before the host changes (prepareConformance). */
+export async function resolveConformance(argv: string[]): Promise<ConformanceInput> {
+  const o = conformanceOptions(argv);
+  return prepareConformance({ ...o, timeoutMs: o.pluginTimeoutMs });
 }
 
 const cmd: Command = {
@@ -75,11 +82,11 @@ file and field, before anything on the host changes.
   --run-id ID          run id (default: random)
   --plugin-timeout MS  per plugin invocation (default 10000); a plugin that takes longer is killed`,
   async main(argv) {
-    const inp = await resolveConformance(argv);
-    preflight();
+    const o = conformanceOptions(argv);
     const intr = interruptSignal();
     try {
-      const r = await conformance(inp, { signal: intr.signal });
+      // Lab.conformance checks every input before the host changes (exit 2), then the preflight (exit 3)
+      const r = await Lab.conformance({ ...o, signal: intr.signal });
       process.stdout.write(r.output);
       if (r.interrupted) {
         console.error(r.message);

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import { writeFileSync } from 'node:fs';
 import type { Command } from './main.ts';
 import { resolve } from 'node:path';
-import { EXIT, pickRunId, requireRoot, resolveTopology, UsageError } from './common.ts';
-import { liveRun } from '../api/lab.ts';
-import { GRAPH_FORMATS, renderGraph, topologyGraph, type GraphFormat } from '../graph/index.ts';
+import { existsSync, writeFileSync } from 'node:fs';
+import { EXIT, pickRunId, requireRoot, UsageError } from './common.ts';
+import { Lab, type LabGraphFormat } from '../api/lab.ts';
+
+const GRAPH_FORMATS = ['svg', 'dot', 'mermaid'];
 
 const cmd: Command = {
   summary: 'draw a topology (SVG, DOT or Mermaid); with --run-id, its live state and what differs',
@@ -20,18 +21,17 @@ VNI (dashed: kernel <-> userspace). Faults from the file are drawn where they ac
     const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { format: { type: 'string' }, out: { type: 'string' }, 'run-id': { type: 'string' } } });
     const file = positionals[0];
     if (!file) throw new UsageError('graph: expected FILE');
-    const format = (values.format ?? 'svg') as GraphFormat;
+    const format = (values.format ?? 'svg') as LabGraphFormat;
     if (!GRAPH_FORMATS.includes(format)) throw new UsageError(`--format '${values.format}': expected one of: ${GRAPH_FORMATS.join(', ')}`);
-    let g;
+    if (!existsSync(file)) throw new UsageError(`topology file not found: ${file}`);
+    let text: string;
     if (values['run-id'] !== undefined) {
       requireRoot();
-      const { t, state } = await liveRun(file, { runId: pickRunId(resolve(file), values['run-id']) });
-      g = await topologyGraph(t, { live: { workDir: state.workDir } });
+      const lab = await Lab.attach(file, { runId: pickRunId(resolve(file), values['run-id']) });
+      text = await lab.graph({ format });
     } else {
-      g = await topologyGraph(resolveTopology(file, 'graph'));
-      g.runId = undefined; // a drawing of the file, not of a run
+      text = await Lab.graph(file, { format });
     }
-    const text = await renderGraph(g, format);
     if (values.out) writeFileSync(values.out, text);
     else process.stdout.write(text);
     return EXIT.OK;

@@ -32,10 +32,10 @@ export function describeFault(f: Fault): string {
   switch (f.kind) {
     case 'underlay-mtu': return `${f.node}: underlay MTU → ${f.mtu}`;
     case 'drop-udp-port': return `${f.node}: nftables drops UDP port ${f.port} (${f.direction ?? 'both'})`;
-    case 'drop-icmp-frag-needed': return `${f.node}: nftables drops the ICMP "fragmentation needed" the node would send (PMTU discovery blocked)`;
+    case 'drop-icmp-frag-needed': return `${f.node}: nftables drops the ICMP "fragmentation needed" / ICMPv6 "packet too big" the node ${f.direction === 'in' ? 'receives' : f.direction === 'both' ? 'sends or receives' : 'would send'} (PMTU discovery blocked)`;
     case 'loss': return `${f.node}: nftables drops ${f.percent}% of underlay packets (numgen)`;
     case 'vtep-mac-change': return `${f.node}: VTEP MAC → ${f.mac}; peers keep the old entries`;
-    case 'delete-route': return `${f.node}: route to ${f.peer}'s pod subnet deleted`;
+    case 'delete-route': return `${f.node}: route to ${f.peer}'s ${f.family ? `IPv${f.family} ` : ''}pod subnet deleted`;
     case 'delete-fdb': return `${f.node}: FDB entry for ${f.peer} deleted`;
     case 'delete-neigh': return `${f.node}: neighbour entry for ${f.peer} deleted`;
     case 'link-down': return `${f.node}: ${f.link} down`;
@@ -64,10 +64,14 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
       await nft(n.ns, 'vxlab_fault_drop', chains);
       return;
     }
-    case 'drop-icmp-frag-needed':
-      // forwarded pod traffic that does not fit the VTEP makes the node answer from its own stack: output hook
-      await nft(n.ns, 'vxlab_fault_icmp', [{ hook: 'output', rule: 'icmp type destination-unreachable icmp code frag-needed counter drop' }]);
+    case 'drop-icmp-frag-needed': {
+      // out: forwarded pod traffic that does not fit the VTEP makes the node answer from its own stack (output hook);
+      // in: the errors a router on the path sends the node (input hook). Both families: frag-needed and ICMPv6 PTB.
+      const rule = 'icmp type destination-unreachable icmp code frag-needed counter drop\n    icmpv6 type packet-too-big counter drop';
+      const dir = f.direction ?? 'out';
+      await nft(n.ns, 'vxlab_fault_icmp', [...(dir !== 'in' ? [{ hook: 'output' as const, rule }] : []), ...(dir !== 'out' ? [{ hook: 'input' as const, rule }] : [])]);
       return;
+    }
     case 'loss': {
       const p = Math.round(f.percent);
       if (p <= 0) return;
@@ -90,7 +94,9 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
       return;
     case 'delete-route': {
       const p = nodeOf(t, f.peer);
-      await run(['ip', '-n', n.ns, 'route', 'del', p.podSubnet, 'dev', n.vtep.dev]);
+      // dual-stack: the route of the family the fault names (default: the first pod family's)
+      const i = f.family ? p.vteps.findIndex((v) => v.family === f.family) : 0;
+      await run(['ip', '-n', n.ns, 'route', 'del', p.podSubnets[i] ?? p.podSubnet, 'dev', n.vtep.dev]);
       return;
     }
     case 'delete-fdb': {

@@ -220,7 +220,7 @@ export function applyAttachments(t: ResolvedTopology, f: AttachmentFile): void {
     // otherwise routed pods (/32 routes to the host veth)
     const [master] = masters;
     const gw = n.pods.find((p) => p.gateway)?.gateway;
-    n.bridge = masters.size === 1 && master ? { name: master, ip: gw ?? n.bridge?.ip ?? '' } : undefined;
+    n.bridge = masters.size === 1 && master ? { name: master, ip: gw ?? n.bridge?.ip ?? '', addrs: n.bridge?.addrs ?? [] } : undefined;
   }
 }
 

@@ -1,8 +1,9 @@
 // plan: ResolvedTopology → ordered operations per namespace. Pure and printable (`vxlab plan FILE`).
-import type { ResolvedNode, ResolvedSetupStep, ResolvedTopology } from '../topology/resolved.ts';
+import type { ResolvedNode, ResolvedSetupStep, ResolvedTopology, ResolvedVtep } from '../topology/resolved.ts';
 import { dirname } from 'node:path';
 import { allPods, namespaces } from '../topology/resolved.ts';
 import { getRuntime } from '../runtime/registry.ts';
+import { vtepDevices, vxlanOverhead } from '../topology/normalize.ts';
 
 export type Op =
   /** lines for one `ip -n NS -batch -` process */
@@ -33,6 +34,8 @@ export interface Stage {
 }
 
 export interface Plan {
+  /** the underlay's family and the pods' families, with the VTEP overhead the MTUs were derived with */
+  families?: { underlay: 4 | 6; pods: (4 | 6)[]; podCidrs: string[]; overhead: number };
   /** created first, in this order; removed in reverse */
   namespaces: string[];
   /** of those, the ones a container runtime provides (the container's namespace bound under vxlab's name) */
@@ -53,31 +56,63 @@ function remotes(t: ResolvedTopology, n: ResolvedNode): ResolvedNode[] {
   return t.nodes.filter((o) => o !== n);
 }
 
-/** kernel vxlan device, exactly as flannel's backend creates it (and calico's felix, with its own name) */
-export function vxlanLinkLine(n: ResolvedNode): string {
-  const v = n.vtep;
+/** kernel vxlan device, exactly as flannel's backend creates it (and calico's felix, with its own name); one per pod family */
+export function vxlanLinkLine(n: ResolvedNode, v: ResolvedVtep = n.vtep): string {
   return `link add ${v.dev} address ${v.mac} mtu ${v.mtu} type vxlan id ${v.vni} local ${n.ip} dev ${n.underlayIf} dstport ${v.port} ${v.learning ? 'learning' : 'nolearning'} df ${v.df}`;
 }
 
-/** The per-remote-node overlay entries of node `n`, in the layout's form. */
+/** `addr add` of an address vxlab owns: IPv6 ones without duplicate address detection, so up never waits for DAD. */
+export function addrLine(ip: string, prefixLen: number, dev: string): string {
+  return `addr add ${ip}/${prefixLen} dev ${dev}${ip.includes(':') ? ' nodad' : ''}`;
+}
+
+/** The default route of one family (`default` alone would mean IPv4 to ip(8)). */
+export function defaultDst(ip: string): string {
+  return ip.includes(':') ? '::/0' : 'default';
+}
+
+/** The peer's VTEP of the same inner family as `v` (a dual-stack peer has one per family). */
+export function peerVtep(r: ResolvedNode, v: ResolvedVtep): { vtep: ResolvedVtep; podSubnet: string } | undefined {
+  const i = r.vteps.findIndex((x) => x.family === v.family);
+  return i < 0 ? undefined : { vtep: r.vteps[i]!, podSubnet: r.podSubnets[i]! };
+}
+
+/** The per-remote-node overlay entries of node `n`, in the layout's form: every VTEP device (pod family), every peer. */
 export function overlayEntries(t: ResolvedTopology, n: ResolvedNode): { neigh: string[]; fdb: string[]; routes: string[] } {
-  const dev = n.vtep.dev;
   const neigh: string[] = [];
   const fdb: string[] = [];
   const routes: string[] = [];
-  for (const r of remotes(t, n)) {
-    neigh.push(`neigh add ${r.vtep.ip} lladdr ${r.vtep.mac} dev ${dev} nud permanent`);
-    fdb.push(`fdb add ${r.vtep.mac} dev ${dev} dst ${r.ip} self permanent`);
-    routes.push(`route add ${r.podSubnet} via ${r.vtep.ip} dev ${dev} onlink${t.layout === 'calico' ? calicoRouteAttrs(n) : ''}`);
+  for (const v of n.vteps) {
+    for (const r of remotes(t, n)) {
+      const pv = peerVtep(r, v);
+      if (!pv) continue;
+      neigh.push(`neigh add ${pv.vtep.ip} lladdr ${pv.vtep.mac} dev ${v.dev} nud permanent`);
+      const f = `fdb add ${pv.vtep.mac} dev ${v.dev} dst ${r.ip} self permanent`;
+      if (!fdb.includes(f)) fdb.push(f); // a device shared by both pod families has one FDB entry per peer
+      routes.push(`route add ${pv.podSubnet} via ${pv.vtep.ip} dev ${v.dev} onlink${t.layout === 'calico' ? calicoRouteAttrs(v) : ''}`);
+    }
   }
   return { neigh, fdb, routes };
 }
 
 /** felix's block routes: its route protocol (80) and the VXLAN MTU on every route (see README: what up builds) */
 export const FELIX_PROTO = 80;
-export const calicoRouteAttrs = (n: ResolvedNode) => ` proto ${FELIX_PROTO} mtu ${n.vtep.mtu}`;
+export const calicoRouteAttrs = (v: ResolvedVtep) => ` proto ${FELIX_PROTO} mtu ${v.mtu}`;
 /** the Calico CNI plugin gives every host-side veth this MAC (the pod's gateway 169.254.1.1 answers with it) */
 export const CALICO_HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
+
+/** Sysctls every namespace with IPv6 gets first: no DAD on interfaces created from now on (inside vxlab's namespaces only). */
+export function noDadSysctls(t: ResolvedTopology, devs: string[] = []): Record<string, string> {
+  if (t.family !== 6 && !t.families.includes(6)) return {};
+  const s: Record<string, string> = { 'net.ipv6.conf.all.accept_dad': '0', 'net.ipv6.conf.default.accept_dad': '0' };
+  for (const d of devs) s[`net.ipv6.conf.${d}.accept_dad`] = '0';
+  return s;
+}
+
+/** Forwarding sysctls of a node or the router: IPv4 always (as before), IPv6 when the topology uses it. */
+export function forwardSysctls(t: ResolvedTopology): Record<string, string> {
+  return { 'net.ipv4.ip_forward': '1', ...(t.family === 6 || t.families.includes(6) ? { 'net.ipv6.conf.all.forwarding': '1' } : {}) };
+}
 
 /** The node side of the built-in pod attachment: cni0 and host veths (flannel), or cali veths and /32 routes (calico). */
 function podAttachLines(t: ResolvedTopology, n: ResolvedNode): string[] {
@@ -86,22 +121,24 @@ function podAttachLines(t: ResolvedTopology, n: ResolvedNode): string[] {
   const b: string[] = [];
   if (n.bridge && !cni) {
     // as the bridge CNI plugin in flannel's manifest configures it: the MTU flannel hands it (the pods'), hairpin ports
-    b.push(`link add ${n.bridge.name} mtu ${n.pods[0]?.mtu ?? n.vtep.mtu} type bridge`, `addr add ${n.bridge.ip}/${n.podPrefixLen} dev ${n.bridge.name}`, `link set ${n.bridge.name} up`);
+    b.push(`link add ${n.bridge.name} mtu ${n.pods[0]?.mtu ?? n.vtep.mtu} type bridge`, ...n.bridge.addrs.map((a) => addrLine(a.ip, a.prefixLen, n.bridge!.name)), `link set ${n.bridge.name} up`);
   }
+  // calico: every cali veth has the Calico CNI's MAC ee:ee:ee:ee:ee:ee (IPv6: its link-local is the pods' gateway fe80::ecee:eeff:feee:eeee)
+  const caliMac = t.layout === 'calico' ? ` address ${CALICO_HOST_VETH_MAC}` : '';
   for (const p of cni ? [] : n.pods) {
-    b.push(`link add ${p.hostIf}${n.bridge ? '' : ` address ${CALICO_HOST_VETH_MAC}`} mtu ${p.mtu} type veth peer name ${p.ifname} mtu ${p.mtu} netns ${p.ns}`);
+    b.push(`link add ${p.hostIf}${n.bridge ? '' : caliMac} mtu ${p.mtu} type veth peer name ${p.ifname} mtu ${p.mtu} netns ${p.ns}`);
     if (n.bridge) b.push(`link set ${p.hostIf} master ${n.bridge.name} up`, `link set ${p.hostIf} type bridge_slave hairpin on`);
-    else b.push(`link set ${p.hostIf} up`, `route add ${p.ip}/32 dev ${p.hostIf} scope link`);
+    else b.push(`link set ${p.hostIf} up`, ...p.addrs.map((a) => `route add ${a.ip}/${a.family === 6 ? 128 : 32} dev ${p.hostIf} scope link`));
   }
   // calico: pods resolve their gateway 169.254.1.1 by proxy ARP, which answers only for a destination the node routes
   // out of another interface. Real nodes have a default route for that; vxlab's nodes get a host route on lo.
-  if (t.layout === 'calico' && n.pods.length && !cni) b.push(`route add ${n.pods[0]!.gateway}/32 dev lo`);
+  if (t.layout === 'calico' && t.families.includes(4) && n.pods.length && !cni) b.push(`route add ${n.pods[0]!.addrs[0]!.gateway}/32 dev lo`);
   return b;
 }
 
 function podAttachSysctls(t: ResolvedTopology, n: ResolvedNode): Record<string, string> {
   const sys: Record<string, string> = {};
-  if (t.layout === 'calico' && !t.cni) {
+  if (t.layout === 'calico' && !t.cni && t.families.includes(4)) {
     for (const p of n.pods) {
       Object.assign(sys, calicoVethSysctls(p.hostIf));
     }
@@ -123,7 +160,7 @@ export function calicoVethSysctls(hostIf: string): Record<string, string> {
 
 /** Sysctls of the node's VTEP device: flannel writes accept_ra=0 on its VXLAN device (sysctl writes a '.' in a name as '/'). */
 export function vtepSysctls(t: ResolvedTopology, n: ResolvedNode): Record<string, string> {
-  return t.layout === 'flannel' ? { [`net.ipv6.conf.${n.vtep.dev.replace(/\./g, '/')}.accept_ra`]: '0' } : {};
+  return t.layout === 'flannel' ? Object.fromEntries(vtepDevices(n).map((x) => [`net.ipv6.conf.${x.dev.replace(/\./g, '/')}.accept_ra`, '0'])) : {};
 }
 
 function underlayLines(t: ResolvedTopology, n: ResolvedNode): string[] {
@@ -137,8 +174,11 @@ function underlayLines(t: ResolvedTopology, n: ResolvedNode): string[] {
 function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   const ops: Op[] = [];
   const v = n.vtep;
+  // IPv6 anywhere: no DAD on what is created from here on (vxlab's own namespaces only; addresses also get nodad)
+  const dad = noDadSysctls(t, [n.underlayIf]);
+  if (Object.keys(dad).length) ops.push({ kind: 'sysctl', settings: dad });
   const a = underlayLines(t, n);
-  if (v.kind === 'kernel') a.push(vxlanLinkLine(n));
+  if (v.kind === 'kernel') for (const x of vtepDevices(n)) a.push(vxlanLinkLine(n, x));
   // a kernel VTEP exists once this batch ran, so the rest of the node goes into the same process;
   // a userspace VTEP must be started (it creates the TAP) before its address, neighbours and bridge follow
   let b: string[] = a;
@@ -148,7 +188,8 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
     b = [];
   }
   const { neigh, fdb, routes } = overlayEntries(t, n);
-  b.push(`addr add ${v.ip}/32 dev ${v.dev}`, `link set ${v.dev} up`);
+  for (const x of n.vteps) b.push(addrLine(x.ip, x.prefixLen, x.dev));
+  for (const x of vtepDevices(n)) b.push(`link set ${x.dev} up`);
   b.push(...podAttachLines(t, n));
   b.push(...neigh);
   ops.push({ kind: 'ip', lines: b });
@@ -157,12 +198,12 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   // A kernel VTEP leaves inner TCP/UDP checksums to "hardware" (CHECKSUM_PARTIAL), which a veth never completes.
   // Kernel peers accept that; a userspace VTEP receives the bytes as they are, and the segments are dropped.
   // So when any peer is userspace, the kernel device computes checksums in software, as a real NIC would.
-  if (v.kind === 'kernel' && t.nodes.some((o) => o.vtep.kind === 'userspace')) ops.push({ kind: 'ethtool', dev: v.dev, features: { tx: 'off' } });
-  // calico: felix's blackhole for the node's own block (pods are /32 routes inside it)
-  if (t.layout === 'calico') routes.push(`route add blackhole ${n.podSubnet} proto ${FELIX_PROTO}`);
+  if (v.kind === 'kernel' && t.nodes.some((o) => o.vtep.kind === 'userspace')) for (const x of vtepDevices(n)) ops.push({ kind: 'ethtool', dev: x.dev, features: { tx: 'off' } });
+  // calico: felix's blackhole for the node's own block(s) (pods are /32 or /128 routes inside)
+  if (t.layout === 'calico') for (const ps of n.podSubnets) routes.push(`route add blackhole ${ps} proto ${FELIX_PROTO}`);
   if (routes.length) ops.push({ kind: 'ip', lines: routes });
   // the topology's sysctls / hostProfile come last: they may stage what a distribution ships
-  const sys: Record<string, string> = { 'net.ipv4.ip_forward': '1', ...vtepSysctls(t, n), ...podAttachSysctls(t, n), ...n.sysctls };
+  const sys: Record<string, string> = { ...forwardSysctls(t), ...vtepSysctls(t, n), ...podAttachSysctls(t, n), ...n.sysctls };
   ops.push({ kind: 'sysctl', settings: sys });
   return ops;
 }
@@ -180,7 +221,8 @@ export function plan(t: ResolvedTopology): Plan {
     ops: ext ? [{ kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1', ...n.sysctls } }] : nodeOps(t, n),
   }));
   if (t.routerNs) {
-    nodeSteps.unshift({ ns: t.routerNs, ops: [{ kind: 'ip', lines: rt.routerUnderlay(t) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1' } }] });
+    const dad = noDadSysctls(t, t.segments.flatMap((s) => (s.routerIf ? [s.routerIf] : [])));
+    nodeSteps.unshift({ ns: t.routerNs, ops: [...(Object.keys(dad).length ? [{ kind: 'sysctl', settings: dad } as Op] : []), { kind: 'ip', lines: rt.routerUnderlay(t) }, { kind: 'sysctl', settings: forwardSysctls(t) }] });
   }
   stages.push({ name: 'nodes', steps: nodeSteps });
   if (ext) {
@@ -196,10 +238,14 @@ export function plan(t: ResolvedTopology): Plan {
   if (!t.cni) stages.push({
     name: 'pods',
     steps: allPods(t).map((p) => {
-      const lines = ['link set lo up', `addr add ${p.ip}/${p.prefixLen} dev ${p.ifname}`, `link set ${p.ifname} up`];
-      if (t.layout === 'calico') lines.push(`route add ${p.gateway} dev ${p.ifname} scope link`);
-      lines.push(`route add default via ${p.gateway} dev ${p.ifname}`);
-      return { ns: p.ns, ops: [{ kind: 'ip', lines }] };
+      const lines = ['link set lo up', ...p.addrs.map((a) => addrLine(a.ip, a.prefixLen, p.ifname)), `link set ${p.ifname} up`];
+      for (const a of p.addrs) {
+        // calico IPv4: the gateway 169.254.1.1 is on-link by a host route; IPv6: the gateway is the cali veth's link-local
+        if (t.layout === 'calico' && a.family === 4) lines.push(`route add ${a.gateway} dev ${p.ifname} scope link`);
+        lines.push(`route add ${defaultDst(a.ip)} via ${a.gateway} dev ${p.ifname}`);
+      }
+      const dad = noDadSysctls(t, [p.ifname]);
+      return { ns: p.ns, ops: [...(Object.keys(dad).length ? [{ kind: 'sysctl', settings: dad } as Op] : []), { kind: 'ip', lines }] };
     }),
   });
   const cni = t.cni
@@ -211,13 +257,15 @@ export function plan(t: ResolvedTopology): Plan {
     : undefined;
   const attached = !rt.attachesNodes ? [] : [...(t.routerNs ? [t.routerNs] : []), ...t.nodes.map((n) => n.ns)];
   const notes = rt.planNotes?.(t);
-  return { namespaces: namespaces(t), ...(attached.length ? { attached } : {}), ...(notes ? { notes } : {}), stages, ...(cni ? { cni } : {}) };
+  const families = { underlay: t.family, pods: t.families, podCidrs: t.overlay.podCidrs, overhead: vxlanOverhead(t.family) };
+  return { families, namespaces: namespaces(t), ...(attached.length ? { attached } : {}), ...(notes ? { notes } : {}), stages, ...(cni ? { cni } : {}) };
 }
 
 /** Render as commands a person can paste (one `ip -n NS …` per line). */
 export function renderPlan(p: Plan): string {
   const out: string[] = [];
   if (p.notes) out.push(p.notes.trimEnd(), '');
+  if (p.families) out.push(`# families: underlay IPv${p.families.underlay} (VXLAN overhead ${p.families.overhead}), pods ${p.families.pods.map((f) => `IPv${f}`).join(' + ')} (${p.families.podCidrs.join(', ')})`, '');
   out.push('# namespaces', ...p.namespaces.map((n) => (p.attached?.includes(n) ? `ip netns attach ${n} <pid of its container>` : `ip netns add ${n}`)));
   for (const st of p.stages) {
     out.push('', `# stage: ${st.name}`);

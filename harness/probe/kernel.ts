@@ -44,11 +44,11 @@ export async function links(ns: string): Promise<LinkInfo[]> {
 export async function link(ns: string, dev: string): Promise<LinkInfo | undefined> {
   return (await links(ns)).find((l) => l.ifname === dev);
 }
-export async function routes(ns: string): Promise<RouteInfo[]> {
-  return (await ipJson<any[]>(ns, ['-4', 'route', 'show', 'table', 'main'])).map((r) => ({ ...r, flags: r.flags ?? [] }));
+export async function routes(ns: string, family: 4 | 6 = 4): Promise<RouteInfo[]> {
+  return (await ipJson<any[]>(ns, [`-${family}`, 'route', 'show', 'table', 'main'])).map((r) => ({ ...r, flags: r.flags ?? [] }));
 }
-export async function neighbours(ns: string, dev?: string): Promise<NeighInfo[]> {
-  return (await ipJson<any[]>(ns, ['-4', 'neigh', 'show', ...(dev ? ['dev', dev] : [])])).map((n) => ({ ...n, dev: n.dev ?? dev, state: n.state ?? [] }));
+export async function neighbours(ns: string, dev?: string, family: 4 | 6 = 4): Promise<NeighInfo[]> {
+  return (await ipJson<any[]>(ns, [`-${family}`, 'neigh', 'show', ...(dev ? ['dev', dev] : [])])).map((n) => ({ ...n, dev: n.dev ?? dev, state: n.state ?? [] }));
 }
 export async function fdb(ns: string, dev: string): Promise<FdbInfo[]> {
   return (await bridgeJson<any[]>(ns, ['fdb', 'show', 'dev', dev])).map((f) => ({ ...f, ifname: f.ifname ?? dev, flags: f.flags ?? [] }));
@@ -93,8 +93,9 @@ export async function routeGet(ns: string, qs: RouteQuery[]): Promise<RouteAnswe
 
 /** Routes in every table that cover `ip`, most specific first (what would have matched, for naming a cause). */
 export async function routesCovering(ns: string, ip: string): Promise<{ dst: string; type?: string; gateway?: string; dev?: string; table?: string }[]> {
-  const rs = await ipJson<any[]>(ns, ['-4', 'route', 'show', 'table', 'all', 'match', ip]);
-  const len = (d: string) => (d === 'default' ? 0 : Number(d.split('/')[1] ?? 32));
+  const v6 = ip.includes(':');
+  const rs = await ipJson<any[]>(ns, [v6 ? '-6' : '-4', 'route', 'show', 'table', 'all', 'match', ip]);
+  const len = (d: string) => (d === 'default' ? 0 : Number(d.split('/')[1] ?? (v6 ? 128 : 32)));
   return rs.filter((x) => x.table !== 'local' || x.type !== 'broadcast').sort((a, b) => len(b.dst) - len(a.dst));
 }
 

@@ -1,7 +1,8 @@
 // ping probes: DF/MTU boundary and single reachability.
 import { run } from '../util/exec.ts';
 
-export type DfOutcome = 'ok' | 'local-emsgsize' | 'frag-needed' | 'timeout' | 'error';
+/** frag-needed: an ICMP "fragmentation needed" came back (IPv4); packet-too-big: an ICMPv6 Packet Too Big (IPv6) */
+export type DfOutcome = 'ok' | 'local-emsgsize' | 'frag-needed' | 'packet-too-big' | 'timeout' | 'error';
 
 export interface DfResult {
   outcome: DfOutcome;
@@ -27,6 +28,7 @@ export async function pingDf(ns: string, dst: string, payload: number, waitSec =
   if (r.exitCode === 0 && all) outcome = 'ok';
   else if (/message too long/i.test(out)) outcome = 'local-emsgsize';
   else if (/frag needed/i.test(out)) outcome = 'frag-needed';
+  else if (/packet too big/i.test(out)) outcome = 'packet-too-big';
   else if (/ 0 received/.test(out)) outcome = 'timeout';
   else outcome = 'error';
   return { outcome, mtu: Number.isNaN(mtu) ? undefined : mtu, output: out.split('\n').slice(0, 4).join(' | '), ms: r.durationMs };

@@ -25,7 +25,7 @@ import { teardown, up, type Running } from '../runtime/lifecycle.ts';
 import { writeState, type RunState } from '../runtime/state.ts';
 import { createNamespaces, deleteNamespaces } from '../runtime/netns/runtime.ts';
 import { run } from '../util/exec.ts';
-import type { CheckResult } from '../report/types.ts';
+import type { CheckResult, RunReport } from '../report/types.ts';
 import { isReporterName, Progress, reporterNames, writeReports } from '../report/index.ts';
 import { runSuites, writeArtifacts } from './runner.ts';
 import { getSuites } from '../../suites/index.ts';
@@ -235,20 +235,18 @@ export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean
 export async function conformance(
   inp: ConformanceInput,
   o: { quiet?: boolean; signal?: AbortSignal } = {},
-): Promise<{ results: CheckResult[]; output: string; exitCode: number; artifactsDir?: string; interrupted?: boolean; message?: string }> {
+): Promise<{ results: CheckResult[]; report: RunReport; output: string; exitCode: number; artifactsDir?: string; interrupted?: boolean; message?: string }> {
   const startedAt = new Date();
   const t0 = performance.now();
   const { results, artifactsDir, interrupted } = await runConformance(inp, o);
-  let output = await writeReports(
-    { topology: inp.t.name, file: inp.prep.source, runId: inp.t.runId, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results, artifactsDir, resolved: inp.t, ...(interrupted ? { interrupted } : {}) },
-    { reporter: inp.reporter as any, outDir: inp.outDir },
-  );
+  const report: RunReport = { topology: inp.t.name, file: inp.prep.source, runId: inp.t.runId, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - t0), results, artifactsDir, resolved: inp.t, ...(interrupted ? { interrupted } : {}) };
+  let output = await writeReports(report, { reporter: inp.reporter as any, outDir: inp.outDir });
   if (interrupted) {
     // the signal stopped it: the checks that finished are reported, the topology is torn down, exit 130
     const by = typeof o.signal?.reason === 'string' ? o.signal.reason : 'a signal';
     const message = `interrupted by ${by}: ${results.length} check(s) finished before it; the topology is torn down`;
     if (inp.reporter === 'tap') output += `Bail out! ${message}\n`;
-    return { results, output, exitCode: 130, artifactsDir, interrupted, message };
+    return { results, report, output, exitCode: 130, artifactsDir, interrupted, message };
   }
-  return { results, output, exitCode: results.some((r) => r.status === 'fail') ? 1 : 0, artifactsDir };
+  return { results, report, output, exitCode: results.some((r) => r.status === 'fail') ? 1 : 0, artifactsDir };
 }

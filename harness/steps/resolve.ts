@@ -19,6 +19,7 @@ function unsupported(src: Topology, r: ResolvedTopology): string | undefined {
   const u = r.nodes.find((n) => n.vtep.kind !== 'kernel');
   if (u) return `node ${u.name} has a userspace VTEP (its FDB is static from the topology); steps need kernel VTEPs`;
   if (src.overlay?.vtep === 'userspace') return 'overlay.vtep: userspace; steps need kernel VTEPs';
+  if ((r as any).family === 6 || ((r as any).families ?? [4]).some((f: number) => f !== 4)) return 'steps act on IPv4 topologies for now (an IPv6 underlay or IPv6 pods: not yet)';
   return undefined;
 }
 

@@ -1,4 +1,6 @@
-// IPv4 arithmetic for the planner. Pure. (IPv6 will get its own sibling; callers go through Cidr.)
+// IP arithmetic for the planner (IPv4 with numbers, IPv6 with bigints; Cidr covers both). Pure.
+import { isIPv6 as nodeIsIPv6 } from 'node:net';
+
 export interface Cidr4 {
   family: 4;
   /** network address as uint32 */
@@ -66,3 +68,144 @@ export function host(c: Cidr4, i: number): string {
 }
 
 export const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+// ---- IPv6, and both families behind one Cidr type (bigint arithmetic)
+export type Family = 4 | 6;
+
+export interface Cidr6 {
+  family: 6;
+  /** network address as a 128-bit bigint */
+  net: bigint;
+  prefix: number;
+  text: string;
+}
+
+export type Cidr = Cidr4 | Cidr6;
+
+/** An IPv6 address in text form (no zone id, no embedded IPv4 tail: vxlab never writes one). */
+export function isIPv6(s: string): boolean {
+  return typeof s === 'string' && !s.includes('%') && !s.includes('.') && nodeIsIPv6(s);
+}
+
+/** 4, 6, or 0 when `s` is neither. */
+export function familyOfIp(s: string): Family | 0 {
+  return isIPv4(s) ? 4 : isIPv6(s) ? 6 : 0;
+}
+
+/** The family of a CIDR's address part (or 0), without validating the prefix. */
+export function familyOfCidr(s: string): Family | 0 {
+  return familyOfIp(String(s).split('/')[0] ?? '');
+}
+
+export function ip6ToBigInt(s: string): bigint {
+  if (!isIPv6(s)) throw new Error(`not an IPv6 address: ${s}`);
+  const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t];
+  return groups.reduce((a, g) => (a << 16n) + BigInt(parseInt(g, 16)), 0n);
+}
+
+/** RFC 5952 text: lowercase, no leading zeros, the longest run (≥ 2) of zero groups as `::` (the first on a tie). */
+export function bigIntToIp6(n: bigint): string {
+  const g: number[] = [];
+  for (let i = 7; i >= 0; i--) g.push(Number((n >> BigInt(i * 16)) & 0xffffn));
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (bestLen < 2) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+const MASK128 = (1n << 128n) - 1n;
+function mask6(prefix: number): bigint {
+  return prefix === 0 ? 0n : (MASK128 << BigInt(128 - prefix)) & MASK128;
+}
+
+/** Parse `x:y::/n`. With strict, host bits must be zero. */
+export function parseCidr6(s: string, strict = true): Cidr6 {
+  const [addr, p, ...rest] = String(s).split('/');
+  if (rest.length || p === undefined || !/^\d{1,3}$/.test(p) || Number(p) > 128 || !isIPv6(addr ?? '')) {
+    throw new Error(`not an IPv6 CIDR (like fd00::/64): ${s}`);
+  }
+  const prefix = Number(p);
+  const ip = ip6ToBigInt(addr!);
+  const net = ip & mask6(prefix);
+  if (strict && net !== ip) throw new Error(`host bits set in ${s} (network is ${bigIntToIp6(net)}/${prefix})`);
+  return { family: 6, net, prefix, text: `${bigIntToIp6(net)}/${prefix}` };
+}
+
+/** Parse a CIDR of either family. */
+export function parseAnyCidr(s: string, strict = true): Cidr {
+  const f = familyOfCidr(s);
+  if (f === 6) return parseCidr6(s, strict);
+  if (f === 4) return parseCidr(s, strict);
+  throw new Error(`not a CIDR (a.b.c.d/n or x:y::/n): ${s}`);
+}
+
+export function bits(f: Family): number {
+  return f === 4 ? 32 : 128;
+}
+
+/** Number of addresses in `c`, as a bigint (IPv6 subnets do not fit a number). */
+export function sizeN(c: Cidr): bigint {
+  return 1n << BigInt(bits(c.family) - c.prefix);
+}
+
+function netN(c: Cidr): bigint {
+  return c.family === 4 ? BigInt(c.net) : c.net;
+}
+
+function ipN(f: Family, ip: string): bigint {
+  return f === 4 ? BigInt(ipToInt(ip)) : ip6ToBigInt(ip);
+}
+
+function fmtN(f: Family, n: bigint): string {
+  return f === 4 ? intToIp(Number(n)) : bigIntToIp6(n);
+}
+
+/** Offset of `ip` inside `c` (bigint), or undefined when it is of another family or outside. */
+export function offsetIn(c: Cidr, ip: string): bigint | undefined {
+  if (familyOfIp(ip) !== c.family) return undefined;
+  const off = ipN(c.family, ip) - netN(c);
+  return off >= 0n && off < sizeN(c) ? off : undefined;
+}
+
+export function containsIp(c: Cidr, ip: string): boolean {
+  return offsetIn(c, ip) !== undefined;
+}
+
+export function overlapsAny(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false;
+  const p = BigInt(bits(a.family) - Math.min(a.prefix, b.prefix));
+  return netN(a) >> p === netN(b) >> p;
+}
+
+/** the i-th subnet of size `prefix` inside `c` (either family) */
+export function nthSubnetAny(c: Cidr, prefix: number, i: number | bigint): Cidr {
+  const net = netN(c) + BigInt(i) * (1n << BigInt(bits(c.family) - prefix));
+  const text = `${fmtN(c.family, net)}/${prefix}`;
+  return c.family === 4 ? { family: 4, net: Number(net), prefix, text } : { family: 6, net, prefix, text };
+}
+
+/** host address at offset i (0 = network address), either family */
+export function hostAny(c: Cidr, i: number | bigint): string {
+  return fmtN(c.family, netN(c) + BigInt(i));
+}
+
+/** Canonical text of an address of either family (IPv6: RFC 5952), or the input when it is neither. */
+export function canonicalIp(ip: string): string {
+  return isIPv6(ip) ? bigIntToIp6(ip6ToBigInt(ip)) : ip;
+}
+
+/** Host prefix length of a family: 32 or 128. */
+export function hostPrefix(f: Family): number {
+  return bits(f);
+}

@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
-import { contains, host, intToIp, ipToInt, isIPv4, nthSubnet, overlaps, parseCidr, size, type Cidr4 } from './ip.ts';
-import type { DiscoveredNode, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedSetupStep, ResolvedTopology } from './resolved.ts';
+import { bits, familyOfIp, hostAny, hostPrefix, intToIp, nthSubnetAny, offsetIn, overlapsAny, parseAnyCidr, sizeN, type Cidr, type Family } from './ip.ts';
+import type { DiscoveredNode, PodAddr, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedSetupStep, ResolvedTopology, ResolvedVtep } from './resolved.ts';
 import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE, type SetupStep, type Topology } from './schema.ts';
 import { checkIfName } from './names.ts';
 import { getRuntime } from '../runtime/registry.ts';
@@ -12,6 +12,26 @@ import { resolveControl, resolveSteps } from '../steps/resolve.ts';
 export { checkIfName, IFNAMSIZ } from './names.ts';
 
 export const VXLAN_OVERHEAD_V4 = 50;
+/** outer IPv6 header (40) + UDP (8) + VXLAN (8) + inner Ethernet (14) */
+export const VXLAN_OVERHEAD_V6 = 70;
+
+/** VXLAN overhead over an underlay of this family: 50 (IPv4) or 70 (IPv6). */
+export function vxlanOverhead(f: Family): number {
+  return f === 6 ? VXLAN_OVERHEAD_V6 : VXLAN_OVERHEAD_V4;
+}
+
+/** Calico's pod gateway per family: a link-local the pod reaches by proxy ARP (IPv4) or on the cali veth (IPv6). */
+export const CALICO_GATEWAY = { 4: '169.254.1.1', 6: 'fe80::ecee:eeff:feee:eeee' } as const;
+/** Calico gives every host-side cali veth this MAC; its IPv6 link-local is CALICO_GATEWAY[6]. */
+export const CALICO_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
+/** default nodeCidrSize per family */
+export const DEFAULT_NODE_CIDR_SIZE = { 4: 24, 6: 64 } as const;
+
+/** The VTEP device a layout names for an inner family. */
+export function vtepDevName(layout: 'flannel' | 'calico', family: Family, vni: number): string {
+  if (layout === 'calico') return family === 6 ? 'vxlan-v6.calico' : 'vxlan.calico';
+  return family === 6 ? `flannel-v6.${vni}` : `flannel.${vni}`;
+}
 export const RUN_ID_RE = /^[a-z0-9]{1,8}$/;
 
 /** Deterministic, locally administered, unicast: 02:xx:xx:xx:xx:xx from topology + node name. */
@@ -54,12 +74,55 @@ export function nsPrefix(runId: string): string {
   return `vx-${runId}`;
 }
 
-function cidrAt(s: string, path: Path): Cidr4 {
+function cidrAt(s: string, path: Path): Cidr {
   try {
-    return parseCidr(s);
+    return parseAnyCidr(s);
   } catch (e: any) {
-    throw new SemanticError(path, `expected a valid IPv4 CIDR: ${e.message}`);
+    throw new SemanticError(path, `expected a valid ${String(s).includes(':') ? 'IPv6' : 'IPv4'} CIDR: ${e.message}`);
   }
+}
+
+const fam = (f: Family) => `IPv${f}`;
+
+/** One pod family: its cluster CIDR and per-node subnet size, with where they were written. */
+interface PodFamily {
+  family: Family;
+  cidr: Cidr;
+  size: number;
+  path: Path;
+}
+
+/** podCidr (a string or a list of one or two, at most one per family) and nodeCidrSize (a number or a matching list). */
+function podFamilies(ov: NonNullable<Topology['overlay']>): PodFamily[] {
+  const list = ov.podCidr === undefined ? ['10.244.0.0/16'] : typeof ov.podCidr === 'string' ? [ov.podCidr] : ov.podCidr;
+  const single = typeof ov.podCidr !== 'object';
+  const out: PodFamily[] = [];
+  list.forEach((text, i) => {
+    const path: Path = single ? ['overlay', 'podCidr'] : ['overlay', 'podCidr', i];
+    const c = cidrAt(text, path);
+    const twin = out.find((o) => o.family === c.family);
+    if (twin) throw new SemanticError(path, `podCidr lists two ${fam(c.family)} CIDRs (${twin.cidr.text} and ${c.text}); expected at most one per family (dual-stack: one IPv4 and one IPv6)`);
+    out.push({ family: c.family, cidr: c, size: DEFAULT_NODE_CIDR_SIZE[c.family], path });
+  });
+  const ns = ov.nodeCidrSize;
+  if (ns !== undefined) {
+    const sizes = typeof ns === 'number' ? [ns] : ns;
+    if (sizes.length !== out.length) {
+      throw new SemanticError(['overlay', 'nodeCidrSize'], `expected ${out.length === 1 ? 'one prefix length' : `a list of ${out.length} prefix lengths`} matching podCidr (${out.map((o) => o.cidr.text).join(', ')}), got ${typeof ns === 'number' ? ns : `a list of ${ns.length}`}`);
+    }
+    sizes.forEach((sz, i) => {
+      const pf = out[i]!;
+      const path: Path = typeof ns === 'number' ? ['overlay', 'nodeCidrSize'] : ['overlay', 'nodeCidrSize', i];
+      if (pf.family === 4 && sz > 30) throw new SemanticError(path, `nodeCidrSize /${sz} is too small for the IPv4 podCidr ${pf.cidr.text}; expected an IPv4 prefix length ≤ 30`);
+      if (sz < pf.cidr.prefix) throw new SemanticError(path, `nodeCidrSize /${sz} is larger than podCidr ${pf.cidr.text}`);
+      pf.size = sz;
+    });
+  } else {
+    for (const pf of out) {
+      if (pf.size < pf.cidr.prefix) throw new SemanticError(['overlay', 'nodeCidrSize'], `nodeCidrSize /${pf.size} (the ${fam(pf.family)} default) is larger than podCidr ${pf.cidr.text}; set nodeCidrSize`);
+    }
+  }
+  return out.sort((a, b) => a.family - b.family);
 }
 
 export interface NormalizeOptions {
@@ -107,10 +170,11 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   const defaultVni = ov.vni ?? (layout === 'calico' ? 4096 : 1);
   const defaultPort = ov.port ?? 4789;
   const underMtu = t.underlay?.mtu ?? 1500;
-  const podCidr = cidrAt(ov.podCidr ?? '10.244.0.0/16', ['overlay', 'podCidr']);
-  const nodeCidrSize = ov.nodeCidrSize ?? 24;
-  if (nodeCidrSize < podCidr.prefix) {
-    throw new SemanticError(['overlay', 'nodeCidrSize'], `nodeCidrSize /${nodeCidrSize} is larger than podCidr ${podCidr.text}`);
+  const pfs = podFamilies(ov);
+  const families = pfs.map((p) => p.family);
+  if (families.length > 1 && (ov.vtep === 'userspace' || t.nodes.some((n) => n.vtep === 'userspace'))) {
+    const i = t.nodes.findIndex((n) => n.vtep === 'userspace');
+    throw new SemanticError(ov.vtep === 'userspace' ? ['overlay', 'vtep'] : ['nodes', i, 'vtep'], "vtep: userspace carries one pod family (one TAP device); dual-stack pods need vtep: kernel (flannel.<vni> + flannel-v6.<vni>)");
   }
 
   // ---- underlay segments
@@ -120,64 +184,74 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     if (!routed && s.routerMtu !== undefined) throw new SemanticError(['underlay', 'segments', i, 'routerMtu'], 'routerMtu needs a routed underlay (two or more segments)');
   });
   const segNames = new Set<string>();
-  const segCidrs: Cidr4[] = [];
+  const segCidrs: Cidr[] = [];
   const segments: ResolvedSegment[] = segIn.map((s, i) => {
     const p: Path = ['underlay', 'segments', i];
     if (segNames.has(s.name)) throw new SemanticError([...p, 'name'], `duplicate segment name '${s.name}'`);
     segNames.add(s.name);
     const c = cidrAt(s.cidr, [...p, 'cidr']);
-    if (c.prefix > 29) throw new SemanticError([...p, 'cidr'], `segment ${c.text} is too small; expected /29 or larger`);
+    if (c.prefix > bits(c.family) - 3) throw new SemanticError([...p, 'cidr'], `segment ${c.text} is too small; expected /${bits(c.family) - 3} or larger`);
+    const first = segCidrs[0];
+    if (first && first.family !== c.family) {
+      throw new SemanticError([...p, 'cidr'], `segment ${s.name} (${c.text}) is ${fam(c.family)} but segment ${segIn[0]!.name} (${first.text}) is ${fam(first.family)}; all segments of a topology share one family (a routed underlay of mixed families is not supported)`);
+    }
     segCidrs.forEach((o, j) => {
-      if (overlaps(o, c)) throw new SemanticError([...p, 'cidr'], `segment ${c.text} overlaps segment ${segIn[j]!.name} (${o.text})`);
+      if (overlapsAny(o, c)) throw new SemanticError([...p, 'cidr'], `segment ${c.text} overlaps segment ${segIn[j]!.name} (${o.text})`);
     });
     segCidrs.push(c);
     const seg: ResolvedSegment = {
       name: s.name,
+      family: c.family,
       cidr: c.text,
       prefixLen: c.prefix,
       mtu: s.mtu ?? underMtu,
       bridge: 'br0',
     };
     if (routed) {
-      seg.routerIp = host(c, 1);
+      seg.routerIp = hostAny(c, 1);
       seg.routerMtu = s.routerMtu ?? seg.mtu;
       seg.routerIf = checkIfName(`s-${s.name}`, [...p, 'name']);
       seg.segRouterIf = 'router';
     }
     return seg;
   });
-  if (overlaps(podCidr, podCidr) && segCidrs.some((c) => overlaps(c, podCidr))) {
-    const j = segCidrs.findIndex((c) => overlaps(c, podCidr));
-    throw new SemanticError(['overlay', 'podCidr'], `podCidr ${podCidr.text} overlaps underlay segment ${segments[j]!.name} (${segments[j]!.cidr})`);
+  const underFamily = segCidrs[0]!.family;
+  if (underFamily === 6 || families.includes(6)) {
+    if (runtime !== 'netns') throw new SemanticError(['runtime'], `IPv6 (${underFamily === 6 ? 'an IPv6 underlay' : 'IPv6 pods'}) needs runtime netns for now; runtime ${runtime} is IPv4 only`);
+    if (builder === 'external') throw new SemanticError(['overlay', 'builder'], 'IPv6 pods or an IPv6 underlay need builder: vxlab for now (builder: external reads IPv4 VTEP identities only)');
+  }
+  for (const pf of pfs) {
+    const j = segCidrs.findIndex((c) => overlapsAny(c, pf.cidr));
+    if (j >= 0) throw new SemanticError(pf.path, `podCidr ${pf.cidr.text} overlaps underlay segment ${segments[j]!.name} (${segments[j]!.cidr})`);
   }
 
   // ---- nodes
   const nodeNames = new Set<string>();
-  const usedIps = new Map<string, Set<number>>(); // segment -> used host offsets
+  const usedIps = new Map<string, Set<bigint>>(); // segment -> used host offsets
   // an address the runtime keeps for itself (docker: the bridge's gateway) is never handed to a node
   segments.forEach((s, j) => {
-    const r = rt.reservedHost?.(size(segCidrs[j]!));
-    if (r) usedIps.set(s.name, new Set([r.offset]));
+    const r = rt.reservedHost?.(Number(sizeN(segCidrs[j]!)));
+    if (r) usedIps.set(s.name, new Set([BigInt(r.offset)]));
   });
-  const podSubnets: Cidr4[] = [];
-  const maxSubnets = 2 ** (nodeCidrSize - podCidr.prefix);
+  const podSubnets: { node: string; c: Cidr }[] = [];
   // first pass: explicit IPs are reserved before defaults are handed out
   t.nodes.forEach((n, i) => {
     const segName = n.segment ?? segments[0]!.name;
     const sIdx = segments.findIndex((s) => s.name === segName);
     if (sIdx < 0) throw new SemanticError(['nodes', i, 'segment'], `unknown segment '${segName}'; expected one of: ${segments.map((s) => s.name).join(', ')}`);
     if (n.ip) {
-      if (!isIPv4(n.ip)) throw new SemanticError(['nodes', i, 'ip'], `expected an IPv4 address, got '${n.ip}'`);
       const c = segCidrs[sIdx]!;
-      const ip = ipToInt(n.ip);
-      const off = ip - c.net;
-      if (!contains(c, ip) || off === 0 || off === size(c) - 1) {
+      const f = familyOfIp(n.ip);
+      if (!f) throw new SemanticError(['nodes', i, 'ip'], `expected an ${fam(c.family)} address, got '${n.ip}' (segment ${segName} is ${c.text})`);
+      if (f !== c.family) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is ${fam(f)} but segment ${segName} (${c.text}) is ${fam(c.family)}; expected an ${fam(c.family)} address`);
+      const off = offsetIn(c, n.ip);
+      if (off === undefined || off === 0n || off === sizeN(c) - 1n) {
         throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is outside segment ${segName} (${c.text}) or not a host address`);
       }
-      if (routed && off === 1) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is the router's address on ${segName}`);
-      const res = rt.reservedHost?.(size(c));
-      if (res && off === res.offset) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} of segment ${segName} ${res.why}`);
-      const used = usedIps.get(segName) ?? new Set<number>();
+      if (routed && off === 1n) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is the router's address on ${segName}`);
+      const res = rt.reservedHost?.(Number(sizeN(c)));
+      if (res && off === BigInt(res.offset)) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} of segment ${segName} ${res.why}`);
+      const used = usedIps.get(segName) ?? new Set<bigint>();
       if (used.has(off)) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is used twice`);
       used.add(off);
       usedIps.set(segName, used);
@@ -193,72 +267,110 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     const sc = segCidrs[segments.indexOf(seg)]!;
     let ip = n.ip;
     if (!ip) {
-      const used = usedIps.get(segName) ?? new Set<number>();
-      let off = 2;
+      const used = usedIps.get(segName) ?? new Set<bigint>();
+      let off = 2n;
       while (used.has(off)) off++;
-      if (off >= size(sc) - 1) throw new SemanticError([...p], `segment ${segName} (${sc.text}) has no free address for node ${n.name}`);
+      if (off >= sizeN(sc) - 1n) throw new SemanticError([...p], `segment ${segName} (${sc.text}) has no free address for node ${n.name}`);
       used.add(off);
       usedIps.set(segName, used);
-      ip = host(sc, off);
+      ip = hostAny(sc, off);
     }
-    // pod subnet
-    let ps: Cidr4;
-    if (n.podSubnet) {
-      ps = cidrAt(n.podSubnet, [...p, 'podSubnet']);
-      if (!overlaps(ps, podCidr) || ps.prefix < podCidr.prefix) {
-        throw new SemanticError([...p, 'podSubnet'], `pod subnet ${ps.text} is not inside podCidr ${podCidr.text}`);
-      }
-    } else {
-      const k = i + 1;
-      if (k >= maxSubnets) {
-        throw new SemanticError([...p], `more nodes than podCidr ${podCidr.text} holds: /${nodeCidrSize} subnets 1..${maxSubnets - 1} are available, node ${n.name} would need subnet ${k}`);
-      }
-      ps = nthSubnet(podCidr, nodeCidrSize, k);
+    // pod subnets: one per pod family, explicit (a string, or a list with one per family) or the k-th of podCidr
+    const explicit = new Map<Family, { c: Cidr; path: Path }>();
+    if (n.podSubnet !== undefined) {
+      const list = typeof n.podSubnet === 'string' ? [n.podSubnet] : n.podSubnet;
+      list.forEach((text, j) => {
+        const path: Path = typeof n.podSubnet === 'string' ? [...p, 'podSubnet'] : [...p, 'podSubnet', j];
+        const c = cidrAt(text, path);
+        const pf = pfs.find((x) => x.family === c.family);
+        if (!pf) throw new SemanticError(path, `pod subnet ${c.text} is ${fam(c.family)} but podCidr has no ${fam(c.family)} CIDR (podCidr: ${pfs.map((x) => x.cidr.text).join(', ')})`);
+        if (explicit.has(c.family)) throw new SemanticError(path, `two ${fam(c.family)} pod subnets for node ${n.name}; expected one per family`);
+        if (!overlapsAny(c, pf.cidr) || c.prefix < pf.cidr.prefix) {
+          throw new SemanticError(path, `pod subnet ${c.text} is not inside podCidr ${pf.cidr.text}`);
+        }
+        explicit.set(c.family, { c, path });
+      });
     }
-    if (ps.prefix > 30) throw new SemanticError([...p, 'podSubnet'], `pod subnet ${ps.text} is too small; expected /30 or larger`);
-    podSubnets.forEach((o, j) => {
-      if (overlaps(o, ps)) throw new SemanticError([...p, 'podSubnet'], `pod subnet ${ps.text} overlaps node ${t.nodes[j]!.name}'s ${o.text}`);
+    const subnets: Cidr[] = pfs.map((pf) => {
+      const ex = explicit.get(pf.family);
+      const path = ex?.path ?? [...p, 'podSubnet'];
+      let ps: Cidr;
+      if (ex) ps = ex.c;
+      else {
+        const k = BigInt(i + 1);
+        const maxSubnets = 1n << BigInt(pf.size - pf.cidr.prefix);
+        if (k >= maxSubnets) {
+          throw new SemanticError([...p], `more nodes than podCidr ${pf.cidr.text} holds: /${pf.size} subnets 1..${maxSubnets - 1n} are available, node ${n.name} would need subnet ${k}`);
+        }
+        ps = nthSubnetAny(pf.cidr, pf.size, k);
+      }
+      const maxPrefix = bits(ps.family) - 2;
+      if (ps.prefix > maxPrefix) throw new SemanticError(path, `pod subnet ${ps.text} is too small; expected /${maxPrefix} or larger`);
+      podSubnets.forEach((o) => {
+        if (overlapsAny(o.c, ps)) throw new SemanticError(path, `pod subnet ${ps.text} overlaps node ${o.node}'s ${o.c.text}`);
+      });
+      segCidrs.forEach((c, j) => {
+        if (overlapsAny(c, ps)) throw new SemanticError(path, `pod subnet ${ps.text} overlaps underlay segment ${segments[j]!.name} (${c.text})`);
+      });
+      podSubnets.push({ node: n.name, c: ps });
+      return ps;
     });
-    segCidrs.forEach((c, j) => {
-      if (overlaps(c, ps)) throw new SemanticError([...p, 'podSubnet'], `pod subnet ${ps.text} overlaps underlay segment ${segments[j]!.name} (${c.text})`);
-    });
-    podSubnets.push(ps);
+    const ps = subnets[0]!;
 
     const no = n.overlay ?? {};
     const vni = no.vni ?? defaultVni;
     const port = no.port ?? defaultPort;
     const underlayMtu = seg.mtu;
     const mtuSetting = no.mtu ?? ov.mtu ?? 'auto';
-    const vtepMtu = mtuSetting === 'auto' ? underlayMtu - VXLAN_OVERHEAD_V4 : mtuSetting;
+    const vtepMtu = mtuSetting === 'auto' ? underlayMtu - vxlanOverhead(sc.family) : mtuSetting;
     const podMtuSetting = no.podMtu ?? ov.podMtu ?? 'auto';
     const podMtu = podMtuSetting === 'auto' ? vtepMtu : podMtuSetting;
     const mac = (no.vtepMac ?? n.vtepMac ?? (layout === 'calico' ? felixVtepMac(n.name) : defaultVtepMac(t.name, n.name))).toLowerCase();
     const macWhy = macProblem(mac);
     if (macWhy) throw new SemanticError(no.vtepMac ? [...p, 'overlay', 'vtepMac'] : [...p, 'vtepMac'], `VTEP MAC ${mac} ${macWhy}`);
-    const dev = layout === 'calico' ? 'vxlan.calico' : `flannel.${vni}`;
-    checkIfName(dev, [...p, 'overlay', 'vni']);
-    const tunnelIp = layout === 'calico' ? host(ps, 0) : host(ps, 0);
+    const kind = n.vtep ?? ov.vtep ?? 'kernel';
+    const learning = no.learning ?? ov.learning ?? false;
+    const df = no.df ?? ov.df ?? 'unset';
+    // One VTEP identity per pod family. The kernel allows one VXLAN device per VNI, UDP port and underlay family
+    // (flannel's dual-stack backend binds flannel.<vni> to the node's IPv4 and flannel-v6.<vni> to its IPv6 address);
+    // vxlab's underlay has one family, so dual-stack pods share one device, named for the underlay's family.
+    const shared = subnets.length > 1 ? vtepDevName(layout, sc.family, vni) : undefined;
+    const vteps: ResolvedVtep[] = subnets.map((sub) => {
+      const dev = checkIfName(shared ?? vtepDevName(layout, sub.family, vni), [...p, 'overlay', 'vni']);
+      const vmac = mac;
+      // the tunnel address is the subnet's (block's) first address as a host route, as flannel and felix assign it
+      return { kind, family: sub.family, dev, mac: vmac, ip: hostAny(sub, 0), prefixLen: hostPrefix(sub.family), vni, port, mtu: vtepMtu, learning, df };
+    });
     const podsIn = n.pods ?? 1;
     const podNames = typeof podsIn === 'number' ? Array.from({ length: podsIn }, (_, j) => `pod${j + 1}`) : podsIn;
     const seen = new Set<string>();
     const firstPodHost = layout === 'calico' ? 1 : 2;
-    if (podNames.length + firstPodHost >= size(ps) - 1) {
-      throw new SemanticError([...p, 'pods'], `${podNames.length} pods do not fit in pod subnet ${ps.text}`);
+    for (const sub of subnets) {
+      if (BigInt(podNames.length + firstPodHost) >= sizeN(sub) - 1n) {
+        throw new SemanticError([...p, 'pods'], `${podNames.length} pods do not fit in pod subnet ${sub.text}`);
+      }
     }
     const pods: ResolvedPod[] = podNames.map((pn, j) => {
       const pp: Path = typeof podsIn === 'number' ? [...p, 'pods'] : [...p, 'pods', j];
       if (seen.has(pn)) throw new SemanticError(pp, `duplicate pod name '${pn}' on node ${n.name}`);
       seen.add(pn);
       const hostIf = checkIfName(layout === 'calico' ? `cali-${n.name.slice(0, 4)}${pn}`.slice(0, 15) : `v-${pn}`, pp);
+      const addrs: PodAddr[] = subnets.map((sub) => ({
+        family: sub.family,
+        ip: hostAny(sub, firstPodHost + j),
+        prefixLen: layout === 'calico' ? hostPrefix(sub.family) : sub.prefix,
+        gateway: layout === 'calico' ? CALICO_GATEWAY[sub.family] : hostAny(sub, 1),
+      }));
       return {
         name: pn,
         node: n.name,
         ns: `${base}-${n.name}-${pn}`,
         ifname: 'eth0',
-        ip: host(ps, firstPodHost + j),
-        prefixLen: layout === 'calico' ? 32 : ps.prefix,
+        ip: addrs[0]!.ip,
+        prefixLen: addrs[0]!.prefixLen,
         mtu: podMtu,
-        gateway: layout === 'calico' ? '169.254.1.1' : host(ps, 1),
+        gateway: addrs[0]!.gateway,
+        addrs,
         hostIf,
       };
     });
@@ -275,6 +387,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       segment: seg.name,
       ip,
       prefixLen: sc.prefix,
+      family: sc.family,
       underlayIf: 'eth0',
       underlayMac: opts.discovered?.[n.name]?.underlayMac ?? underlayMac(t.name, n.name),
       segIf,
@@ -282,18 +395,10 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       gateway: routed ? seg.routerIp : undefined,
       podSubnet: ps.text,
       podPrefixLen: ps.prefix,
-      vtep: {
-        kind: n.vtep ?? ov.vtep ?? 'kernel',
-        dev,
-        mac,
-        ip: tunnelIp,
-        vni,
-        port,
-        mtu: vtepMtu,
-        learning: no.learning ?? ov.learning ?? false,
-        df: no.df ?? ov.df ?? 'unset',
-      },
-      bridge: layout === 'flannel' ? { name: 'cni0', ip: host(ps, 1) } : undefined,
+      podSubnets: subnets.map((x) => x.text),
+      vtep: vteps[0]!,
+      vteps,
+      bridge: layout === 'flannel' ? { name: 'cni0', ip: hostAny(ps, 1), addrs: subnets.map((x) => ({ family: x.family, ip: hostAny(x, 1), prefixLen: x.prefix })) } : undefined,
       pods,
       setup: builder === 'external' ? [...(ov.setup ?? []), ...(n.setup ?? [])].map(resolveStep) : [],
     } satisfies ResolvedNode;
@@ -321,9 +426,12 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
 
   const macs = new Map<string, string>();
   nodes.forEach((n, i) => {
-    const other = macs.get(n.vtep.mac);
-    if (other) throw new SemanticError(['nodes', i], `VTEP MAC ${n.vtep.mac} of ${n.name} is also used by ${other}`);
-    macs.set(n.vtep.mac, n.name);
+    for (const v of vtepDevices(n)) {
+      const other = macs.get(v.mac);
+      const label = n.name;
+      if (other) throw new SemanticError(['nodes', i], `VTEP MAC ${v.mac} of ${label} is also used by ${other}`);
+      macs.set(v.mac, label);
+    }
   });
 
   // faults refer to what the plan creates: known nodes and peers, links that exist in that node's namespace
@@ -352,8 +460,11 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       if (why) throw new SemanticError(['faults', i, 'mac'], `MAC ${f.mac} ${why}`);
       macChanged.set(f.node, i);
     }
+    if (f.kind === 'delete-route' && f.family && !families.includes(f.family)) {
+      throw new SemanticError(['faults', i, 'family'], `the pods have no IPv${f.family} subnets (pod families: ${families.map((x) => `IPv${x}`).join(', ')})`);
+    }
     if (f.kind === 'delete-route' || f.kind === 'delete-fdb' || f.kind === 'delete-neigh') {
-      const key = `${f.kind}/${f.node}/${f.peer}`;
+      const key = `${f.kind}/${f.node}/${f.peer}${f.kind === 'delete-route' ? `/${f.family ?? families[0]}` : ''}`;
       const before = deleted.get(key);
       if (before !== undefined) throw new SemanticError(['faults', i], `faults[${before}] already deleted this entry (${f.kind} on ${f.node} for ${f.peer})`);
       deleted.set(key, i);
@@ -398,8 +509,10 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     builder,
     routed,
     routerNs: routed ? `${base}-router` : undefined,
+    family: underFamily,
+    families,
     segments,
-    overlay: { podCidr: podCidr.text, nodeCidrSize, defaultVni, defaultPort },
+    overlay: { podCidr: pfs[0]!.cidr.text, nodeCidrSize: pfs[0]!.size, podCidrs: pfs.map((x) => x.cidr.text), nodeCidrSizes: pfs.map((x) => x.size), defaultVni, defaultPort },
     nodes,
     faults,
     expect: t.expect ?? {},
@@ -415,10 +528,15 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   return resolved;
 }
 
+/** A node's distinct VTEP devices (dual-stack pods share one device: see normalize). */
+export function vtepDevices(n: ResolvedNode): ResolvedVtep[] {
+  return n.vteps.filter((v, i) => n.vteps.findIndex((x) => x.dev === v.dev) === i);
+}
+
 /** Links in a node's namespace that faults may name: loopback, underlay, VTEP, pod bridge and pod host sides. */
 export function nodeLinks(n: ResolvedNode, cni: boolean): string[] {
   // with overlay.cni the plugin names the pods' host interfaces, so only the node-level links are known
-  return ['lo', n.underlayIf, n.vtep.dev, ...(n.bridge ? [n.bridge.name] : []), ...(cni ? [] : n.pods.map((p) => p.hostIf))];
+  return ['lo', n.underlayIf, ...vtepDevices(n).map((v) => v.dev), ...(n.bridge ? [n.bridge.name] : []), ...(cni ? [] : n.pods.map((p) => p.hostIf))];
 }
 
 /** builder: external — the overlay is someone else's: vxlab runs their programs and reads what they built. */

@@ -1,11 +1,16 @@
 // The resolved topology: every address, MAC, name and MTU decided. Suites compare against this.
 import type { ExpectResult, Fault, VtepFaults } from './schema.ts';
+import type { Family } from './ip.ts';
+
+export type { Family } from './ip.ts';
 
 export type Layout = 'flannel' | 'calico';
 export type VtepKind = 'kernel' | 'userspace';
 
 export interface ResolvedSegment {
   name: string;
+  /** IPv4 or IPv6: follows the CIDR; all segments of a topology share one family */
+  family: Family;
   cidr: string;
   prefixLen: number;
   mtu: number;
@@ -25,11 +30,15 @@ export interface ResolvedSegment {
 
 export interface ResolvedVtep {
   kind: VtepKind;
-  /** device name: flannel.<vni> or vxlan.calico */
+  /** the inner (pod) family of this identity: flannel.<vni>/vxlan.calico carry IPv4, flannel-v6.<vni>/vxlan-v6.calico IPv6; dual-stack shares the device named for the underlay's family */
+  family: Family;
+  /** device name: flannel.<vni>, flannel-v6.<vni>, vxlan.calico or vxlan-v6.calico */
   dev: string;
   mac: string;
-  /** tunnel address (flannel: podSubnet .0/32; calico: first address of the block) */
+  /** tunnel address (flannel: the pod subnet's first address, /32 or /128; calico: first address of the block) */
   ip: string;
+  /** prefix length of the tunnel address: 32 (IPv4) or 128 (IPv6) */
+  prefixLen: number;
   vni: number;
   port: number;
   mtu: number;
@@ -64,15 +73,27 @@ export interface ResolvedSetupStep {
   ready?: { device?: string; command?: string[]; timeoutSec: number };
 }
 
+/** One address of a pod, in one family. */
+export interface PodAddr {
+  family: Family;
+  ip: string;
+  prefixLen: number;
+  /** default route of this family (calico: 169.254.1.1 / fe80::ecee:eeff:feee:eeee, flannel: cni0's address) */
+  gateway: string;
+}
+
 export interface ResolvedPod {
   name: string;
   node: string;
   ns: string;
   ifname: string;
+  /** first family's address (IPv4 when the pods have one); every family's in addrs */
   ip: string;
   prefixLen: number;
   mtu: number;
   gateway: string;
+  /** one per pod family, IPv4 first */
+  addrs: PodAddr[];
   /** host-side veth in the node namespace */
   hostIf: string;
 }
@@ -82,8 +103,11 @@ export interface ResolvedNode {
   index: number;
   ns: string;
   segment: string;
+  /** underlay IP, in the underlay's family */
   ip: string;
   prefixLen: number;
+  /** the underlay's family (of the node's segment) */
+  family: Family;
   underlayIf: string;
   /** MAC of the node's underlay eth0 (deterministic, like the VTEP MAC) */
   underlayMac: string;
@@ -94,11 +118,17 @@ export interface ResolvedNode {
   underlayMtu: number;
   /** default gateway on routed underlays */
   gateway?: string;
+  /** first family's pod subnet (IPv4 when the pods have one); every family's in podSubnets */
   podSubnet: string;
   podPrefixLen: number;
+  /** one pod subnet per pod family (t.families order: IPv4 first) */
+  podSubnets: string[];
+  /** the first family's VTEP (vteps[0]) */
   vtep: ResolvedVtep;
-  /** flannel: cni0 with podSubnet .1 */
-  bridge?: { name: string; ip: string };
+  /** one VTEP identity (address, device, MAC) per pod family; dual-stack pods share one device (vtepDevices()) */
+  vteps: ResolvedVtep[];
+  /** flannel: cni0 with the pod subnet's .1 / ::1 (ip: the first family's; addrs: every family's) */
+  bridge?: { name: string; ip: string; addrs: { family: Family; ip: string; prefixLen: number }[] };
   pods: ResolvedPod[];
   /** docker/kind: the node's container name and image (undefined image = the runtime's default) */
   container?: string;
@@ -137,8 +167,13 @@ export interface ResolvedTopology {
   builder: 'vxlab' | 'external';
   routed: boolean;
   routerNs?: string;
+  /** the underlay's family (every segment's) */
+  family: Family;
+  /** the pods' families, IPv4 first: [4], [6] or [4, 6] (dual-stack) */
+  families: Family[];
   segments: ResolvedSegment[];
-  overlay: { podCidr: string; nodeCidrSize: number; defaultVni: number; defaultPort: number };
+  /** podCidr/nodeCidrSize: the first family's; podCidrs/nodeCidrSizes: one per family (families order) */
+  overlay: { podCidr: string; nodeCidrSize: number; podCidrs: string[]; nodeCidrSizes: number[]; defaultVni: number; defaultPort: number };
   nodes: ResolvedNode[];
   faults: Fault[];
   expect: Record<string, ExpectResult>;

@@ -1,6 +1,7 @@
 // The one schema. TypeScript types, the JSON Schema for editors (topologies/vxlab.schema.json)
 // and the README's topology reference all come from here.
-import { z } from 'zod';
+// a namespace import, not { z }: the CLI bundle (scripts/build.mjs) then keeps only the parts of zod the schema uses
+import * as z from 'zod';
 import { runtimeNames } from '../runtime/registry.ts';
 
 export const STATIC_ARP_AUTO_NODES = 16;
@@ -14,8 +15,16 @@ const name = (what: string) =>
     .string()
     .max(NAME_MAX, { error: `expected a ${what} name of at most ${NAME_MAX} characters` })
     .regex(NAME_RE, { error: `expected a ${what} name: lowercase letters, digits and '-' ([a-z0-9-]+)` });
-const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'expected an IPv4 CIDR like 192.168.1.0/24' });
-const ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'expected an IPv4 address like 192.168.1.2' });
+// either family; the family follows from the text (normalize checks the numbers and which family fits where)
+const CIDR_ERR = 'expected an IPv4 CIDR like 192.168.1.0/24 or an IPv6 CIDR like fd00:0:1::/64';
+const cidr = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]*:[0-9a-fA-F:]*\/\d{1,3})$/, { error: CIDR_ERR });
+const ipAddr = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:]*)$/, { error: 'expected an IPv4 address like 192.168.1.2 or an IPv6 address like fd00:0:1::2' });
+/** one CIDR (one family) or a list of one or two (IPv4, IPv6 or dual-stack) */
+const cidrs = (what: string) =>
+  z.union([cidr, z.array(cidr).min(1).max(2)], {
+    error: (iss) => (Array.isArray(iss.input) ? `expected a list of one or two ${what} CIDRs (one per family), each like 10.244.0.0/16 or fd00:10:244::/56` : CIDR_ERR),
+  });
+const prefixLen = z.number({ error: 'expected a prefix length' }).int().min(8, { error: 'expected a prefix length ≥ 8' }).max(126, { error: 'expected a prefix length ≤ 126 (IPv4: ≤ 30)' });
 const mac = z
   .string()
   .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: 'expected a MAC address like 02:00:00:00:00:01' });
@@ -32,7 +41,7 @@ export const VTEPS = ['kernel', 'userspace'] as const;
 export const SegmentSchema = z
   .strictObject({
     name: name('segment').describe('Segment name; one segment is one L2 network (a bridge in its own namespace).'),
-    cidr: cidr.describe('Underlay subnet of this segment. The family (IPv4 now, IPv6 later) follows from the CIDR.'),
+    cidr: cidr.describe('Underlay subnet of this segment. The family (IPv4 or IPv6) follows from the CIDR; all segments of a topology share one family.'),
     mtu: mtu.optional().describe('MTU of every link on this segment (default: underlay.mtu).'),
     routerMtu: mtu.optional().describe("MTU of the router's link into this segment (default: mtu). Smaller than mtu = a narrow middle link."),
   })
@@ -43,7 +52,7 @@ export const DF_VALUES = ['unset', 'set', 'inherit'] as const;
 const overlayCommon = {
   vni: vni.optional().describe('VXLAN network identifier (default 1; calico layout: 4096).'),
   port: port.optional().describe('UDP destination port, written explicitly to the device (default 4789; the kernel default would be 8472).'),
-  mtu: z.union([z.literal('auto'), mtu], { error: "expected 'auto' or an MTU (integer 1280–65535)" }).optional().describe("Overlay (VTEP) MTU: 'auto' = the node's underlay link MTU − 50, or a number."),
+  mtu: z.union([z.literal('auto'), mtu], { error: "expected 'auto' or an MTU (integer 1280–65535)" }).optional().describe("Overlay (VTEP) MTU: 'auto' = the node's underlay link MTU − 50 (IPv4 underlay) or − 70 (IPv6 underlay), or a number."),
   podMtu: z.union([z.literal('auto'), mtu], { error: "expected 'auto' or an MTU (integer 1280–65535)" }).optional().describe("MTU of pod eth0: 'auto' = the overlay MTU. Set it larger to reproduce an MTU black hole."),
   learning: z.boolean().optional().describe('Learn FDB entries from received packets (default false: nolearning, as flannel).'),
   df: z.enum(DF_VALUES).optional().describe('DF bit of outer packets: unset (flannel default) | set | inherit.'),
@@ -77,11 +86,14 @@ export const SetupStepSchema = z
 
 export const OverlaySchema = z
   .strictObject({
-    layout: z.enum(LAYOUTS, { error: `expected one of: ${LAYOUTS.join(', ')}` }).optional().describe('Which CNI data plane to build: flannel (flannel.<vni>, cni0 bridge) or calico (vxlan.calico, /32 pods).'),
+    layout: z.enum(LAYOUTS, { error: `expected one of: ${LAYOUTS.join(', ')}` }).optional().describe('Which CNI data plane to build: flannel (flannel.<vni> / flannel-v6.<vni>, cni0 bridge) or calico (vxlan.calico / vxlan-v6.calico, /32 and /128 pods).'),
     vtep: z.enum(VTEPS, { error: `expected one of: ${VTEPS.join(', ')}` }).optional().describe('kernel vxlan device, or vxlab\'s userspace VTEP (TAP + UDP).'),
     ...overlayCommon,
-    podCidr: cidr.optional().describe('Cluster pod CIDR (default 10.244.0.0/16).'),
-    nodeCidrSize: z.number().int().min(8).max(30).optional().describe('Prefix length of each node\'s pod subnet (default 24).'),
+    podCidr: cidrs('pod').optional().describe('Cluster pod CIDR (default 10.244.0.0/16): one CIDR, or a list of one or two — IPv4, IPv6 or dual-stack (at most one per family).'),
+    nodeCidrSize: z
+      .union([prefixLen, z.array(prefixLen).min(1).max(2)], { error: 'expected a prefix length, or a list of them matching podCidr' })
+      .optional()
+      .describe("Prefix length of each node's pod subnet (default 24 for IPv4, 64 for IPv6): a number, or a list matching podCidr."),
     cni: CniSchema.optional(),
     builder: z.enum(BUILDERS, { error: `expected one of: ${BUILDERS.join(', ')}` }).optional().describe("Who programs the VXLAN overlay: vxlab (default) or external — the setup programs (your CNI's daemon); the layout then names the shape to expect and the nodes' VTEP identities are read from the live nodes."),
     setup: z.array(SetupStepSchema).optional().describe("builder: external: programs run in every node's namespace once the underlay is up, in order, before pods are attached."),
@@ -112,8 +124,8 @@ export const NodeSchema = z
   .strictObject({
     name: name('node').describe('Node name; part of namespace names.'),
     segment: name('segment').optional().describe('Underlay segment (default: the first).'),
-    ip: ipv4.optional().describe('Underlay IP (default: next free host address in the segment, from .2).'),
-    podSubnet: cidr.optional().describe('Pod subnet (default: the k-th /nodeCidrSize of podCidr for the k-th node, k from 1).'),
+    ip: ipAddr.optional().describe("Underlay IP, in the segment's family (default: next free host address in the segment, from .2 / ::2)."),
+    podSubnet: cidrs('pod subnet').optional().describe('Pod subnet, or one per family of podCidr (default: the k-th /nodeCidrSize of podCidr for the k-th node, k from 1).'),
     vtepMac: mac.optional().describe('VTEP MAC (default: deterministic from topology name + node name).'),
     vtep: z.enum(VTEPS, { error: `expected one of: ${VTEPS.join(', ')}` }).optional().describe('Per-node VTEP kind (default: overlay.vtep).'),
     pods: z
@@ -147,10 +159,10 @@ export const FaultSchema = z.discriminatedUnion(
   [
     z.strictObject({ kind: z.literal('underlay-mtu'), ...faultBase, mtu: mtu.describe('new MTU of the node\'s underlay eth0 (and its peer)') }),
     z.strictObject({ kind: z.literal('drop-udp-port'), ...faultBase, port, direction: z.enum(['in', 'out', 'both']).optional() }),
-    z.strictObject({ kind: z.literal('drop-icmp-frag-needed'), ...faultBase }),
+    z.strictObject({ kind: z.literal('drop-icmp-frag-needed'), ...faultBase, direction: z.enum(['in', 'out', 'both']).optional().describe("out (default): the errors the node sends; in: the errors it receives (a host firewall that drops ICMP). Both families: ICMP frag-needed and ICMPv6 Packet Too Big") }),
     z.strictObject({ kind: z.literal('loss'), ...faultBase, percent: z.number().min(0).max(100) }),
     z.strictObject({ kind: z.literal('vtep-mac-change'), ...faultBase, mac }),
-    z.strictObject({ kind: z.literal('delete-route'), ...faultBase, peer: name('node') }),
+    z.strictObject({ kind: z.literal('delete-route'), ...faultBase, peer: name('node'), family: z.union([z.literal(4), z.literal(6)], { error: 'expected 4 or 6' }).optional().describe('dual-stack pods: which family\'s route (default: the first pod family\'s)') }),
     z.strictObject({ kind: z.literal('delete-fdb'), ...faultBase, peer: name('node') }),
     z.strictObject({ kind: z.literal('delete-neigh'), ...faultBase, peer: name('node') }),
     z.strictObject({ kind: z.literal('link-down'), ...faultBase, link: z.string() }),
@@ -182,7 +194,7 @@ export const StepSchema = z
       .optional()
       .describe('The node the action concerns; for add-node the new node, written like an entry of nodes:.'),
     newMac: mac.optional().describe('restart-node: the VTEP MAC the node comes back with (default: unchanged).'),
-    ip: ipv4.optional().describe("change-node-ip: the node's new underlay address (in the same segment)."),
+    ip: ipAddr.optional().describe("change-node-ip: the node's new underlay address (in the same segment)."),
     check: z.array(z.string().min(1)).min(1, { error: 'expected a list of suites or check ids like [connectivity, routes/fdb]' }).optional().describe('Run these suites or checks here (after the actions before it).'),
     within: z.union([z.string().regex(DURATION_RE, { error: "expected a duration like 5s or 500ms" }), z.number().min(0)], { error: 'expected a duration like 5s or 500ms' }).optional().describe('Retry the checks until they pass or this much time has passed since the step started (default: run once). The time they took is reported.'),
     expect: z.record(z.string(), ExpectResultSchema).optional().describe("check id or suite → pass | fail | skip, judged on this step's checks."),

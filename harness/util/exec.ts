@@ -1,6 +1,14 @@
 // One place that runs external programs. Always an argument array (execa), never a shell string.
 // Errors say which namespace, which command, the exit code, and what it printed.
-import { execa, type Options } from 'execa';
+import type { Options } from 'execa';
+
+// execa (and its dependencies) is loaded on first use: commands that run no program (`vxlab validate`, `--help`) skip
+// its import cost (npm run bench, row cli)
+let execaMod: Promise<typeof import('execa')> | undefined;
+export function loadExeca(): Promise<typeof import('execa')> {
+  execaMod ??= import('execa');
+  return execaMod;
+}
 import { currentSignal, InterruptedError } from './scope.ts';
 
 export class CommandError extends Error {
@@ -69,6 +77,7 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
     cwd: opts.cwd,
     stripFinalNewline: false,
   };
+  const { execa } = await loadExeca();
   const r = await execa(full[0]!, full.slice(1), o);
   if (signal?.aborted) throw new InterruptedError(signal.reason);
   const durationMs = Math.round(performance.now() - t0);

@@ -9,6 +9,8 @@ import { createVtepLab, ping, sleep, type VtepKind } from './lab.ts';
 
 export interface VtepBenchRow {
   pair: string;
+  /** underlay / inner family, e.g. 'IPv6/IPv4' (absent: IPv4/IPv4) */
+  families?: string;
   a: VtepKind;
   b: VtepKind;
   /** iperf3 TCP a → b, receiver-side bits per second */
@@ -36,6 +38,10 @@ export interface BenchOptions {
   log?: (s: string) => void;
   /** extra config for the userspace VTEPs (e.g. `{ offloads: false }` for a same-run comparison) */
   userConfig?: Partial<VtepConfigInput>;
+  /** underlay family of the lab (default 4) */
+  family?: 4 | 6;
+  /** inner (pod) family iperf3 and ping use (default 4; 6 needs family 6, whose lab has dual-stack pods) */
+  inner?: 4 | 6;
 }
 
 export async function benchVtep(opts: BenchOptions = {}): Promise<VtepBenchRow[]> {
@@ -49,15 +55,16 @@ export async function benchVtep(opts: BenchOptions = {}): Promise<VtepBenchRow[]
   const rows: VtepBenchRow[] = [];
   for (const [ka, kb] of pairs) {
     const side = (k: VtepKind) => (k === 'user' && opts.userConfig ? { kind: k, config: opts.userConfig } : k);
-    const lab = await createVtepLab({ tag: 'bench', a: side(ka), b: side(kb) });
+    const lab = await createVtepLab({ tag: 'bench', a: side(ka), b: side(kb), family: opts.family ?? 4 });
+    const dst = opts.inner === 6 ? lab.b.podIp6! : lab.b.podIp;
     try {
       // the one-shot server dies with us (parent-death signal) even if the bench is SIGKILLed before a client came
       const pdeath = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL'] : [];
-      const server = spawn('ip', ['netns', 'exec', lab.b.ns, ...pdeath, 'iperf3', '-s', '-1', '-B', lab.b.podIp], { stdio: 'ignore' });
+      const server = spawn('ip', ['netns', 'exec', lab.b.ns, ...pdeath, 'iperf3', '-s', '-1', '-B', dst], { stdio: 'ignore' });
       try {
         await sleep(300);
-        await ping(lab.a.ns, lab.b.podIp, { count: 3, intervalS: 0.05 }); // warm neighbours
-        const r = await run(['iperf3', '-c', lab.b.podIp, '-t', String(opts.seconds ?? 3), '-J'], { ns: lab.a.ns, reject: false, timeoutMs: 60_000 });
+        await ping(lab.a.ns, dst, { count: 3, intervalS: 0.05 }); // warm neighbours
+        const r = await run(['iperf3', '-c', dst, '-t', String(opts.seconds ?? 3), '-J'], { ns: lab.a.ns, reject: false, timeoutMs: 60_000 });
         let bps = NaN;
         let retr = NaN;
         try {
@@ -67,9 +74,10 @@ export async function benchVtep(opts: BenchOptions = {}): Promise<VtepBenchRow[]
         } catch {
           log(`iperf3 failed for ${ka}↔${kb}: ${r.stderr || r.stdout.slice(0, 500)}`);
         }
-        const p = await ping(lab.a.ns, lab.b.podIp, { count: opts.pings ?? 200, intervalS: 0.005 });
+        const p = await ping(lab.a.ns, dst, { count: opts.pings ?? 200, intervalS: 0.005 });
         rows.push({
           pair: `${ka}↔${kb}`,
+          families: `IPv${opts.family ?? 4}/IPv${opts.inner ?? 4}`,
           a: ka,
           b: kb,
           tcpBps: bps,

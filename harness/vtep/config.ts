@@ -2,13 +2,22 @@
 // Validated with zod; every error names the offending field.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { familyOf, mtuOverhead, parseIpv6 } from './addr.ts';
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 const mac = z.string().regex(MAC_RE, 'expected a MAC address aa:bb:cc:dd:ee:ff').transform((s) => s.toLowerCase());
 const unicastMac = mac.refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, 'expected a unicast MAC (I/G bit clear)');
-const ipv4 = z.string().regex(IPV4_RE, 'expected a dotted-quad IPv4 address');
+const ipAny = z.string().refine((s) => {
+  if (!s.includes(':')) return IPV4_RE.test(s);
+  try {
+    parseIpv6(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected an IPv4 (dotted quad) or IPv6 address');
 const port = z.number().int().min(1).max(65535);
 const percent = z.number().min(0).max(100);
 
@@ -36,7 +45,7 @@ export interface VtepFaults {
 export interface VtepFdbStatic {
   /** remote VTEP MAC */
   mac: string;
-  /** remote node underlay IPv4 */
+  /** remote node underlay IP, in the family of `local` */
   dst: string;
   /** UDP destination port of that remote VTEP (default: `port`) */
   port?: number;
@@ -47,9 +56,9 @@ export interface VtepConfig {
   dev: string;
   /** VTEP MAC set on the TAP */
   mac: string;
-  /** TAP MTU (= underlayMtu − 50) */
+  /** TAP MTU (at most underlayMtu − 50 over an IPv4 underlay, − 70 over IPv6) */
   mtu: number;
-  /** underlay IPv4 of this node; the UDP socket binds here */
+  /** underlay IP of this node, IPv4 or IPv6: the UDP sockets bind here and their family follows it */
   local: string;
   underlayMtu: number;
   vni: number;
@@ -84,13 +93,13 @@ export const vtepConfigSchema = z
     dev: z.string().min(1).max(15).regex(/^[^\s/:]+$/, 'no whitespace, "/" or ":" in a device name'),
     mac: unicastMac,
     mtu: z.number().int().min(68).max(65535),
-    local: ipv4,
+    local: ipAny,
     underlayMtu: z.number().int().min(118).max(65535),
     vni: z.number().int().min(0).max(0xffffff),
     port: port.default(4789),
     learning: z.boolean().default(false),
     ageingSec: z.number().positive().default(300),
-    fdb: z.array(z.object({ mac: unicastMac, dst: ipv4, port: port.optional() }).strict()).default([]),
+    fdb: z.array(z.object({ mac: unicastMac, dst: ipAny, port: port.optional() }).strict()).default([]),
     controlPath: z.string().min(1).max(107).optional(),
     statsSocket: z.string().min(1).max(107).optional(),
     statsFile: z.string().min(1).optional(),
@@ -116,8 +125,15 @@ export const vtepConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.mtu > c.underlayMtu - 50)
-      ctx.addIssue({ code: 'custom', path: ['mtu'], message: `mtu ${c.mtu} > underlayMtu ${c.underlayMtu} − 50; inner frames would not fit` });
+    const fam = familyOf(c.local);
+    const over = mtuOverhead(fam);
+    if (c.mtu > c.underlayMtu - over)
+      ctx.addIssue({ code: 'custom', path: ['mtu'], message: `mtu ${c.mtu} > underlayMtu ${c.underlayMtu} − ${over} (VXLAN over IPv${fam}); inner frames would not fit` });
+    c.fdb.forEach((e, i) => {
+      if (familyOf(e.dst) !== fam) ctx.addIssue({ code: 'custom', path: ['fdb', i, 'dst'], message: `${e.dst} is not an IPv${fam} address like local ${c.local}; one VTEP speaks one underlay family` });
+    });
+    if (fam === 6 && c.faults.corruptUdpChecksum)
+      ctx.addIssue({ code: 'custom', path: ['faults', 'corruptUdpChecksum'], message: 'not supported over an IPv6 underlay (it needs a raw IPv4 socket)' });
     const seen = new Map<string, string>();
     c.fdb.forEach((e, i) => {
       const prev = seen.get(e.mac);

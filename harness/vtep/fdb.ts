@@ -1,8 +1,10 @@
-// Forwarding database of the userspace VTEP: remote VTEP MAC → remote underlay IPv4.
+// Forwarding database of the userspace VTEP: remote VTEP MAC → remote underlay IP (IPv4 as uint32, IPv6 as the id
+// its AddrTable interned it to).
 // Static entries (from the config, like `bridge fdb append ... permanent`) never age and are never
 // overwritten by learning; learned entries carry a last-seen time and are removed by age().
 // Keys are 48-bit MACs as numbers and IPs as uint32 so the data path allocates nothing.
-import { intToIpv4, ipv4ToInt, macKeyFromString, macKeyToString } from './codec.ts';
+import { macKeyFromString, macKeyToString } from './codec.ts';
+import { AddrTable } from './addr.ts';
 
 export type LearnResult = 'new' | 'moved' | 'refreshed' | 'static' | 'ignored';
 
@@ -25,6 +27,8 @@ export interface FdbOptions {
   now?: () => number;
   /** hard cap on learned entries (oldest evicted); default 16384 */
   maxLearned?: number;
+  /** how IP strings map to numbers (default: IPv4, numbers are the uint32 addresses) */
+  addrs?: AddrTable;
 }
 
 export class Fdb {
@@ -35,6 +39,7 @@ export class Fdb {
   readonly ageingMs: number;
   readonly now: () => number;
   readonly maxLearned: number;
+  readonly addrs: AddrTable;
   /** bumps whenever the mapping (not just a timestamp) changes */
   version = 0;
 
@@ -42,11 +47,12 @@ export class Fdb {
     this.ageingMs = (opts.ageingSec ?? 300) * 1000;
     this.now = opts.now ?? Date.now;
     this.maxLearned = opts.maxLearned ?? 16384;
+    this.addrs = opts.addrs ?? new AddrTable(4);
   }
 
   addStatic(mac: string | number, dst: string | number): void {
     const k = typeof mac === 'number' ? mac : macKeyFromString(mac);
-    const ip = typeof dst === 'number' ? dst : ipv4ToInt(dst);
+    const ip = typeof dst === 'number' ? dst : this.addrs.intern(dst);
     this.statics.set(k, ip);
     this.learned.delete(k);
     this.changed();
@@ -138,9 +144,9 @@ export class Fdb {
 
   dump(now = this.now()): FdbDumpEntry[] {
     const out: FdbDumpEntry[] = [];
-    for (const [k, ip] of this.statics) out.push({ mac: macKeyToString(k), dst: intToIpv4(ip), type: 'static' });
+    for (const [k, ip] of this.statics) out.push({ mac: macKeyToString(k), dst: this.addrs.toString(ip), type: 'static' });
     for (const [k, e] of this.learned)
-      out.push({ mac: macKeyToString(k), dst: intToIpv4(e.dst), type: 'learned', ageSec: Math.max(0, Math.floor((now - e.lastSeen) / 1000)) });
+      out.push({ mac: macKeyToString(k), dst: this.addrs.toString(e.dst), type: 'learned', ageSec: Math.max(0, Math.floor((now - e.lastSeen) / 1000)) });
     return out;
   }
 

@@ -55,6 +55,11 @@ export const SOL_UDP = 17;
 export const UDP_SEGMENT = 103;
 export const UDP_GRO = 104;
 export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const IPPROTO_IPV6 = 41;
+export const IPV6_MTU_DISCOVER = 23;
+export const IPV6_PMTUDISC_DO = 2;
+export const IPV6_V6ONLY = 26;
 export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
 export const SOCK_CLOEXEC = 0x80000;
@@ -191,13 +196,36 @@ export function setRcvTimeout(fd: number, ms: number): void {
   check('setsockopt(SO_RCVTIMEO)', c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) as number);
 }
 
-/** UDP socket bound to ip:port with DF (IP_PMTUDISC_DO). */
-export function udpSocket(ip: string, port: number, bufBytes = 4 << 20): number {
-  const fd = check('socket(UDP)', c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP) as number);
-  setIntOpt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, 'IP_MTU_DISCOVER');
+/** sockaddr_in6 for an IPv6 address given as 16 bytes (flowinfo and scope id 0). */
+export function sockaddrIn6(addr: Uint8Array, port: number): Buffer {
+  const b = pinned(28);
+  b.writeUInt16LE(AF_INET6, 0);
+  b.writeUInt16BE(port, 2);
+  b.set(addr, 8);
+  return b;
+}
+
+/**
+ * UDP socket bound to ip:port, never fragmenting locally: IP_PMTUDISC_DO over IPv4 (DF set), IPV6_PMTUDISC_DO over
+ * IPv6 (a datagram larger than the path MTU fails with EMSGSIZE instead of being fragmented). The family follows `ip`;
+ * an IPv6 socket is IPV6_V6ONLY (no IPv4-mapped peers).
+ */
+export function udpSocket(ip: string, port: number, bufBytes = 4 << 20, ip6?: Uint8Array): number {
+  const v6 = ip.includes(':');
+  const fd = check('socket(UDP)', c.socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP) as number);
+  if (v6) {
+    setIntOpt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, 'IPV6_V6ONLY');
+    setIntOpt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO, 'IPV6_MTU_DISCOVER');
+  } else setIntOpt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO, 'IP_MTU_DISCOVER');
   trySetBuf(fd, bufBytes);
-  const sa = sockaddrIn(ip, port);
-  check(`bind(${ip}:${port})`, c.bind(fd, sa, 16) as number);
+  if (v6 && !ip6) throw new Error(`udpSocket(${ip}): IPv6 needs the address bytes`);
+  const sa = v6 ? sockaddrIn6(ip6!, port) : sockaddrIn(ip, port);
+  const r = c.bind(fd, sa, v6 ? 28 : 16) as number;
+  if (r < 0) {
+    const e = errno();
+    c.close(fd);
+    throw new SysError(`bind(${v6 ? `[${ip}]` : ip}:${port})`, e);
+  }
   return fd;
 }
 

@@ -7,6 +7,11 @@
 //   neigh 10.244.2.0 lladdr <B VTEP MAC> permanent; route 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink
 //   (and the mirror image on B) — flannel's VXLAN layout.
 //
+// `family: 6` builds the same over an IPv6 underlay (eth0 fd00:192:0:2::1/64 and ::2, VTEP MTU underlay − 70) with
+// dual-stack pods: the bridge also gets fd00:244:<i>::1/64, the VTEP fd00:244:<i>::/128, and per peer a permanent
+// IPv6 neighbour and `route fd00:244:<peer>::/64 via fd00:244:<peer>:: dev flannel.1 onlink` (flannel's v6 layout,
+// on one device here). DAD is off in the lab's namespaces (per-namespace sysctl), so nothing waits for it.
+//
 // Every namespace is named `vxt-vtep-*`; destroy() kills what it started and deletes them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
@@ -44,6 +49,9 @@ export interface LabSide {
   vtepMac: string;
   vtepIp: string;
   podIp: string;
+  /** family 6 only: IPv6 VTEP address and bridge ("pod") address */
+  vtepIp6?: string;
+  podIp6?: string;
   dev: string;
   vtep?: VtepProcess;
 }
@@ -54,6 +62,10 @@ export interface VtepLab {
   a: LabSide;
   b: LabSide;
   underlayMtu: number;
+  /** underlay family */
+  family: 4 | 6;
+  /** VTEP MTU: underlayMtu − 50 (IPv4 underlay) or − 70 (IPv6) */
+  vtepMtu: number;
   vni: number;
   port: number;
   destroy(): Promise<void>;
@@ -72,6 +84,8 @@ export interface LabOptions {
   a: LabSideOptions | VtepKind;
   b: LabSideOptions | VtepKind;
   underlayMtu?: number;
+  /** underlay family (default 4); 6 also gives the pods IPv6 addresses */
+  family?: 4 | 6;
   vni?: number;
   port?: number;
   /** parentPid given to userspace VTEPs (default: this process) */
@@ -179,15 +193,19 @@ export async function createVtepLab(opts: LabOptions): Promise<VtepLab> {
   const underlayMtu = opts.underlayMtu ?? 1500;
   const vni = opts.vni ?? 1;
   const port = opts.port ?? 4789;
+  const family = opts.family ?? 4;
+  const vtepMtu = underlayMtu - (family === 6 ? 70 : 50);
+  const v6 = family === 6;
   const mk = (name: 'a' | 'b', index: number, o: LabSideOptions): LabSide => ({
     name,
     ns: `${prefix}-${name}`,
     kind: o.kind,
     index,
-    underlayIp: `192.0.2.${index}`,
+    underlayIp: v6 ? `fd00:192:0:2::${index}` : `192.0.2.${index}`,
     vtepMac: vtepMacFor(index),
     vtepIp: `10.244.${index}.0`,
     podIp: `10.244.${index}.1`,
+    ...(v6 ? { vtepIp6: `fd00:244:${index}::`, podIp6: `fd00:244:${index}::1` } : {}),
     dev: `flannel.${vni}`,
   });
   const oa = sideOpts(opts.a);
@@ -201,6 +219,8 @@ export async function createVtepLab(opts: LabOptions): Promise<VtepLab> {
     a,
     b,
     underlayMtu,
+    family,
+    vtepMtu,
     vni,
     port,
     async destroy() {
@@ -214,15 +234,18 @@ export async function createVtepLab(opts: LabOptions): Promise<VtepLab> {
     for (const s of [a, b]) {
       await run(['ip', 'netns', 'add', s.ns]);
       await run(['ip', 'link', 'set', 'lo', 'up'], { ns: s.ns });
+      // inside the lab's own namespaces only: no duplicate address detection to wait for
+      if (v6) await run(['sysctl', '-q', '-w', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'], { ns: s.ns });
     }
     await run(['ip', 'link', 'add', 'eth0', 'netns', a.ns, 'mtu', String(underlayMtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', b.ns, 'mtu', String(underlayMtu)], {
       ns: a.ns,
     });
     for (const s of [a, b]) {
-      await run(['ip', 'addr', 'add', `${s.underlayIp}/24`, 'dev', 'eth0'], { ns: s.ns });
+      await run(['ip', 'addr', 'add', v6 ? `${s.underlayIp}/64` : `${s.underlayIp}/24`, 'dev', 'eth0', ...(v6 ? ['nodad'] : [])], { ns: s.ns });
       await run(['ip', 'link', 'set', 'eth0', 'up'], { ns: s.ns });
       await run(['ip', 'link', 'add', 'pods', 'type', 'bridge'], { ns: s.ns });
       await run(['ip', 'addr', 'add', `${s.podIp}/24`, 'dev', 'pods'], { ns: s.ns });
+      if (s.podIp6) await run(['ip', '-6', 'addr', 'add', `${s.podIp6}/64`, 'dev', 'pods', 'nodad'], { ns: s.ns });
       await run(['ip', 'link', 'set', 'pods', 'up'], { ns: s.ns });
     }
     for (const [s, peer, o] of [
@@ -231,7 +254,7 @@ export async function createVtepLab(opts: LabOptions): Promise<VtepLab> {
     ] as const) {
       if (s.kind === 'kernel') {
         await run(['ip', 'link', 'add', s.dev, 'type', 'vxlan', 'id', String(vni), 'local', s.underlayIp, 'dev', 'eth0', 'dstport', String(port), 'nolearning'], { ns: s.ns });
-        await run(['ip', 'link', 'set', s.dev, 'address', s.vtepMac, 'mtu', String(underlayMtu - 50)], { ns: s.ns });
+        await run(['ip', 'link', 'set', s.dev, 'address', s.vtepMac, 'mtu', String(vtepMtu)], { ns: s.ns });
         await run(['bridge', 'fdb', 'append', peer.vtepMac, 'dev', s.dev, 'dst', peer.underlayIp, 'self', 'permanent'], { ns: s.ns });
         if (peer.kind === 'user') {
           // The kernel vxlan device leaves inner TCP/UDP checksums to "hardware" (CHECKSUM_PARTIAL);
@@ -244,7 +267,7 @@ export async function createVtepLab(opts: LabOptions): Promise<VtepLab> {
         const cfg: VtepConfigInput = {
           dev: s.dev,
           mac: s.vtepMac,
-          mtu: underlayMtu - 50,
+          mtu: vtepMtu,
           local: s.underlayIp,
           underlayMtu,
           vni,
@@ -262,6 +285,11 @@ export async function createVtepLab(opts: LabOptions): Promise<VtepLab> {
       await run(['ip', 'link', 'set', s.dev, 'up'], { ns: s.ns });
       await run(['ip', 'neigh', 'replace', peer.vtepIp, 'lladdr', peer.vtepMac, 'dev', s.dev, 'nud', 'permanent'], { ns: s.ns });
       await run(['ip', 'route', 'add', `10.244.${peer.index}.0/24`, 'via', peer.vtepIp, 'dev', s.dev, 'onlink'], { ns: s.ns });
+      if (s.vtepIp6 && peer.vtepIp6) {
+        await run(['ip', '-6', 'addr', 'add', `${s.vtepIp6}/128`, 'dev', s.dev, 'nodad'], { ns: s.ns });
+        await run(['ip', '-6', 'neigh', 'replace', peer.vtepIp6, 'lladdr', peer.vtepMac, 'dev', s.dev, 'nud', 'permanent'], { ns: s.ns });
+        await run(['ip', '-6', 'route', 'add', `fd00:244:${peer.index}::/64`, 'via', peer.vtepIp6, 'dev', s.dev, 'onlink'], { ns: s.ns });
+      }
     }
     return lab;
   } catch (e) {

@@ -39,7 +39,8 @@ import { dirname } from 'node:path';
 import { MessageChannel, type Worker } from 'node:worker_threads';
 import { run } from '../util/exec.ts';
 import { loadVtepConfig, type VtepConfig } from './config.ts';
-import { intToIpv4, macKeyToString } from './codec.ts';
+import { macKeyToString } from './codec.ts';
+import { AddrTable, familyOf, mtuOverhead, parseIpv6 } from './addr.ts';
 import { Fdb } from './fdb.ts';
 import { SIGKILL, SysError, c, openTap, openTapOffload, rawSocket, setParentDeathSignal, setRcvTimeout, udpSocket } from './ffi.ts';
 import { poolPorts } from './hash.ts';
@@ -91,11 +92,16 @@ function watchParent(pid: number): void {
   setInterval(check, 200);
 }
 
+/** A UDP socket of the underlay's family, bound to local:port. */
+function bindUdp(cfg: VtepConfig, port: number, bufBytes?: number): number {
+  return udpSocket(cfg.local, port, bufBytes, familyOf(cfg.local) === 6 ? parseIpv6(cfg.local) : undefined);
+}
+
 function bindPool(cfg: VtepConfig, rxFd: number): { fds: number[]; ports: number[] } {
   const fixed = cfg.faults.fixedSrcPort;
   if (fixed !== undefined) {
     if (fixed === cfg.port) return { fds: [rxFd], ports: [fixed] };
-    return { fds: [udpSocket(cfg.local, fixed, 1 << 20)], ports: [fixed] };
+    return { fds: [bindUdp(cfg, fixed, 1 << 20)], ports: [fixed] };
   }
   const fds: number[] = [];
   const ports: number[] = [];
@@ -103,7 +109,7 @@ function bindPool(cfg: VtepConfig, rxFd: number): { fds: number[]; ports: number
     for (let p = want, tries = 0; tries < 32 && p <= 65535; p++, tries++) {
       if (p === cfg.port) continue;
       try {
-        fds.push(udpSocket(cfg.local, p, 1 << 20));
+        fds.push(bindUdp(cfg, p, 1 << 20));
         ports.push(p);
         break;
       } catch (e) {
@@ -141,7 +147,7 @@ async function main(): Promise<void> {
   } else tapFd = openTap(cfg.dev);
   await run(['ip', 'link', 'set', 'dev', cfg.dev, 'address', cfg.mac, 'mtu', String(cfg.mtu), 'up']);
 
-  const rxFd = udpSocket(cfg.local, cfg.port);
+  const rxFd = bindUdp(cfg, cfg.port);
   setRcvTimeout(rxFd, 200);
   const pool = bindPool(cfg, rxFd);
   const rawFd = cfg.faults.corruptUdpChecksum ? rawSocket() : -1;
@@ -155,8 +161,8 @@ async function main(): Promise<void> {
   const srcPorts = rawFd >= 0 ? (cfg.faults.fixedSrcPort !== undefined ? [cfg.faults.fixedSrcPort] : [49152, 65535]) : pool.ports;
 
   // FDB view for stats: statics from config + the learned snapshot the rx worker posts.
-  let learned: Array<{ key: number; dst: number; lastSeen: number }> = [];
-  const statics = new Fdb();
+  let learned: Array<{ key: number; dst: string; lastSeen: number }> = [];
+  const statics = new Fdb({ addrs: AddrTable.forLocal(cfg.local) });
   for (const e of cfg.fdb) statics.addStatic(e.mac, e.dst);
 
   const snapshot = (): VtepStats => {
@@ -166,6 +172,8 @@ async function main(): Promise<void> {
       dev: cfg.dev,
       mac: cfg.mac,
       local: cfg.local,
+      family: familyOf(cfg.local),
+      overhead: mtuOverhead(familyOf(cfg.local)),
       port: cfg.port,
       vni: cfg.vni,
       mtu: cfg.mtu,
@@ -181,7 +189,7 @@ async function main(): Promise<void> {
         ...statics.dump(now).map((e) => ({ ...e, static: true })),
         ...learned.map((e) => ({
           mac: macKeyToString(e.key),
-          dst: intToIpv4(e.dst),
+          dst: e.dst,
           type: 'learned' as const,
           static: false,
           ageSec: Math.max(0, Math.floor((now - e.lastSeen) / 1000)),

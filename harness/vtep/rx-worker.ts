@@ -10,6 +10,7 @@ import { EAGAIN, EINTR, ENOSYS, MSG_WAITFORONE, SOL_UDP, UDP_GRO, VNET_HDR_LEN, 
 import { Fdb } from './fdb.ts';
 import { Coalescer } from './gro.ts';
 import { COUNTER_INDEX as I } from './stats.ts';
+import { AddrTable } from './addr.ts';
 import { prng, type FdbUpdate, type RxInit, type WorkerToMain } from './worker-shared.ts';
 
 const init = workerData as RxInit;
@@ -28,7 +29,9 @@ const dropPct = f.rxDropPercent ?? 0;
 const rand = prng((f.seed ?? 1) ^ 0x5eed5eed);
 const vni = cfg.vni;
 
-const fdb = new Fdb({ ageingSec: cfg.ageingSec });
+const addrs = AddrTable.forLocal(cfg.local);
+const SA = addrs.saLen;
+const fdb = new Fdb({ ageingSec: cfg.ageingSec, addrs });
 for (const e of cfg.fdb) fdb.addStatic(e.mac, e.dst);
 
 // recvmmsg (MSG_WAITFORONE) fills up to SLOTS messages per syscall; message i lands at
@@ -42,16 +45,19 @@ const buf = Buffer.alloc(HEAD + SLOTS * SLOT);
 const bufAddr = addressOf(buf);
 const vnet = init.vnetHdr;
 const gro = init.sockOffloads && trySetIntOpt(rxFd, SOL_UDP, UDP_GRO, 1);
-if (init.sockOffloads && !gro) console.error('vtep rx: UDP_GRO refused by the kernel; one datagram per message');
+if (init.sockOffloads && !gro) {
+  C[I.groRefused]!++;
+  console.error('vtep rx: UDP_GRO refused by the kernel; one datagram per message');
+}
 const MMSG = 64; // sizeof(struct mmsghdr): msghdr (56) + msg_len (4) + padding
 const CTRL = 64;
 const mm = pinned(SLOTS * MMSG);
-const sas = pinned(SLOTS * 16);
+const sas = pinned(SLOTS * 28);
 const iovs = pinned(SLOTS * 16);
 const control = pinned(SLOTS * CTRL);
 for (let i = 0; i < SLOTS; i++) {
   const m = i * MMSG;
-  mm.writeUIntLE(addressOf(sas) + i * 16, m, 6);
+  mm.writeUIntLE(addressOf(sas) + i * 28, m, 6);
   mm.writeUIntLE(addressOf(iovs) + i * 16, m + 16, 6);
   mm.writeUInt32LE(1, m + 24);
   mm.writeUIntLE(addressOf(control) + i * CTRL, m + 32, 6);
@@ -76,7 +82,7 @@ function groSize(i: number): number {
 /** Receive up to SLOTS messages (blocking for the first only); returns how many, or -1 (errno). */
 function receive(): number {
   for (let i = 0; i < SLOTS; i++) {
-    mm.writeUInt32LE(16, i * MMSG + 8); // namelen
+    mm.writeUInt32LE(SA, i * MMSG + 8); // namelen: sockaddr_in or sockaddr_in6
     mm.writeUInt32LE(CTRL, i * MMSG + 40); // controllen
   }
   if (useMmsg) {
@@ -110,7 +116,7 @@ function periodic(now: number): void {
   if (learning && (dirty || now - lastSnapshot >= SNAPSHOT_MS)) {
     lastSnapshot = now;
     dirty = false;
-    post({ type: 'fdb', learned: fdb.learnedEntries() });
+    post({ type: 'fdb', learned: fdb.learnedEntries().map((e) => ({ ...e, dst: addrs.toString(e.dst) })) });
   }
 }
 
@@ -157,7 +163,7 @@ function datagram(p: number, n: number, ip: number): void {
     const r = fdb.learn(key, ip, now);
     if (r === 'new' || r === 'moved') {
       C[r === 'new' ? I.learnedNew : I.learnedMoved]!++;
-      toTx({ op: 'set', key, ip, lastSeen: now });
+      toTx({ op: 'set', key, addr: addrs.toString(ip), lastSeen: now });
       dirty = true;
     }
     periodic(now); // cheap unless ageing or a snapshot is due; a change (dirty) is posted at once
@@ -198,11 +204,14 @@ for (;;) {
   coalesce = co !== undefined;
   for (let i = 0; i < m; i++) {
     const n = mm.readUInt32LE(i * MMSG + 56);
-    const ip = sas.readUInt32BE(i * 16 + 4);
+    const ip = learning ? addrs.fromSockaddr(sas, i * 28) : 0;
     const seg = gro ? groSize(i) : 0;
     const start = HEAD + i * SLOT;
     if (seg === 0 || seg >= n) datagram(start, n, ip);
-    else for (let p = start, end = start + n; p < end; p += seg) datagram(p, Math.min(seg, end - p), ip);
+    else {
+      C[I.rxGro]!++;
+      for (let p = start, end = start + n; p < end; p += seg) datagram(p, Math.min(seg, end - p), ip);
+    }
   }
   coalesce = false;
   co?.flush();

@@ -38,6 +38,10 @@ export const COUNTER_NAMES = [
   // offloads (0 when the kernel refused them or they are off)
   'tapRxTso', // TCP super-frames read from the TAP (counted once in tapRxFrames) and segmented here
   'tapTxGro', // coalesced TCP super-frames written to the TAP (their inner frames count in tapTxFrames)
+  'txGso', // sendmsg calls that carried several datagrams with UDP_SEGMENT (GSO), either family
+  'gsoRefused', // UDP_SEGMENT refused by the kernel (at start or on a send): datagrams then go one per syscall
+  'groRefused', // UDP_GRO refused by the kernel: one datagram per message
+  'rxGro', // UDP_GRO trains of two or more datagrams received in one message
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -63,6 +67,10 @@ export interface VtepStats {
   dev: string;
   mac: string;
   local: string;
+  /** underlay family (of `local`) */
+  family?: 4 | 6;
+  /** bytes VXLAN costs on this underlay: 50 over IPv4, 70 over IPv6 (TAP MTU ≤ underlayMtu − overhead) */
+  overhead?: number;
   port: number;
   vni: number;
   mtu: number;
@@ -125,7 +133,7 @@ const DROP_NAMES: CounterName[] = ['runt', 'noIFlag', 'wrongVni', 'tooBig', 'unk
 export function formatVtepStats(s: VtepStats): string {
   const c = s.counters;
   const lines: string[] = [];
-  lines.push(`${s.dev}  pid ${s.pid}  mac ${s.mac}  local ${s.local}:${s.port}  vni ${s.vni}  mtu ${s.mtu}/${s.underlayMtu}  learning ${s.learning ? 'on' : 'off'}  up ${Math.round(s.uptimeSec)}s`);
+  lines.push(`${s.dev}  pid ${s.pid}  mac ${s.mac}  local ${s.family === 6 ? `[${s.local}]` : s.local}:${s.port}  vni ${s.vni}  mtu ${s.mtu}/${s.underlayMtu}  learning ${s.learning ? 'on' : 'off'}  up ${Math.round(s.uptimeSec)}s`);
   const faults = Object.entries(s.faults).filter(([, v]) => v !== undefined && v !== false);
   if (faults.length) lines.push(`  faults: ${faults.map(([k, v]) => `${k}=${v}`).join(' ')}`);
   lines.push(`  rx: ${c.rxPackets} pkts ${c.rxBytes} bytes → tap ${c.tapTxFrames} frames ${c.tapTxBytes} bytes`);

@@ -3,7 +3,8 @@
 // With a vnet-header TAP (offloads), TCP super-frames (TSO, up to 64 KB) are segmented here into
 // complete VXLAN datagrams of equal size, sent with one sendmsg + UDP_SEGMENT (GSO) per ≤ 64.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { OUTER_L3_OVERHEAD, Summer, VXLAN_HLEN, intToIpv4, ipv4ToInt, macKey, macKeyFromString, udpChecksumIpv4, writeOuterIpv4Udp } from './codec.ts';
+import { OUTER_L3_OVERHEAD, Summer, VXLAN_HLEN, macKey, macKeyFromString, udpChecksumIpv4, writeOuterIpv4Udp } from './codec.ts';
+import { AddrTable, outerOverhead } from './addr.ts';
 import {
   EINTR,
   EMSGSIZE,
@@ -19,7 +20,6 @@ import {
   c,
   pinned,
   errno,
-  sockaddrIn,
   strerror,
   trySetIntOpt,
 } from './ffi.ts';
@@ -38,26 +38,30 @@ const post = (m: WorkerToMain) => parentPort!.postMessage(m);
 const f = cfg.faults;
 const vni = f.wrongVni ?? cfg.vni;
 const flags = f.clearIFlag ? 0 : 0x08;
-const local = ipv4ToInt(cfg.local);
+const addrs = AddrTable.forLocal(cfg.local);
+const SA = addrs.saLen;
+const local = addrs.intern(cfg.local);
 const maxIpLen = cfg.underlayMtu;
+/** outer IP + UDP + VXLAN in front of the inner frame on the wire: 36 over IPv4, 56 over IPv6 */
+const OUTER = outerOverhead(addrs.family);
 const dropPct = f.txDropPercent ?? 0;
 const rand = prng((f.seed ?? 1) ^ 0x1badf00d);
 const nSock = sockFds.length;
 const fixedSport = f.fixedSrcPort;
 
-const fdb = new Fdb({ ageingSec: cfg.ageingSec });
+const fdb = new Fdb({ ageingSec: cfg.ageingSec, addrs });
 const portOf = new Map<number, number>();
 for (const e of cfg.fdb) {
-  fdb.addStatic(macKeyFromString(e.mac), ipv4ToInt(e.dst));
-  if (e.port !== undefined) portOf.set(ipv4ToInt(e.dst), e.port);
+  fdb.addStatic(macKeyFromString(e.mac), addrs.intern(e.dst));
+  if (e.port !== undefined) portOf.set(addrs.intern(e.dst), e.port);
 }
-// sockaddr_in per destination, built once
+// sockaddr_in / sockaddr_in6 per destination, built once
 const saCache = new Map<number, Buffer>();
 const saAddr = new Map<number, number>();
 function sockaddr(ip: number): Buffer {
   let sa = saCache.get(ip);
   if (!sa) {
-    sa = sockaddrIn(intToIpv4(ip), f.wrongPort ?? portOf.get(ip) ?? cfg.port);
+    sa = addrs.sockaddr(ip, f.wrongPort ?? portOf.get(ip) ?? cfg.port);
     saCache.set(ip, sa);
     saAddr.set(ip, addressOf(sa));
   }
@@ -84,7 +88,7 @@ function drainFdbUpdates(): void {
     const m = receiveMessageOnPort(init.fdbPort);
     if (!m) return;
     const u = m.message as FdbUpdate;
-    if (u.op === 'set') fdb.setLearned(u.key, u.ip, u.lastSeen);
+    if (u.op === 'set') fdb.setLearned(u.key, addrs.intern(u.addr), u.lastSeen);
     else fdb.forget(u.key);
   }
 }
@@ -94,7 +98,7 @@ function sendFailed(ip: number, e: number, what: string, count: number): void {
   if (e === EMSGSIZE) C[I.tooBig]! += count;
   else {
     C[I.sendError]! += count;
-    if (sendErrLogged++ < 5) console.error(`vtep tx: ${what} ${intToIpv4(ip)}: ${strerror(e)}`);
+    if (sendErrLogged++ < 5) console.error(`vtep tx: ${what} ${addrs.toString(ip)}: ${strerror(e)}`);
   }
 }
 
@@ -112,7 +116,7 @@ function send(ip: number, n: number, hash: number): void {
     r = c.sendto(rawFd, buf, 28 + payloadLen, 0, sockaddr(ip), 16) as number;
   } else {
     const fd = nSock === 1 ? sockFds[0]! : sockFds[poolIndexFromHash(hash, nSock)]!;
-    r = c.sendto(fd, udpPayload, payloadLen, 0, sockaddr(ip), 16) as number;
+    r = c.sendto(fd, udpPayload, payloadLen, 0, sockaddr(ip), SA) as number;
   }
   if (r < 0) {
     sendFailed(ip, errno(), 'sendto', 1);
@@ -131,7 +135,10 @@ const outAddr = addressOf(out);
 const vxTemplate = Buffer.from(buf.subarray(VX, INNER));
 // GSO: one UDP_SEGMENT cmsg; msghdr/iovec/cmsg built once, pointers patched per send
 let gsoOk = init.sockOffloads && rawFd < 0 && trySetIntOpt(sockFds[0]!, SOL_UDP, UDP_SEGMENT, 0);
-if (init.sockOffloads && rawFd < 0 && !gsoOk) console.error('vtep tx: UDP_SEGMENT (GSO) refused by the kernel; sending one datagram per syscall');
+if (init.sockOffloads && rawFd < 0 && !gsoOk) {
+  C[I.gsoRefused]!++;
+  console.error(`vtep tx: UDP_SEGMENT (GSO) refused by the kernel on an IPv${addrs.family} socket; sending one datagram per syscall`);
+}
 const UDP_MAX_SEGMENTS = 64;
 const msg = pinned(56);
 const iov = pinned(16);
@@ -166,7 +173,7 @@ function sendSegments(ip: number, hash: number): void {
   if (gsoOk && segCount > 1) {
     const per = Math.min(UDP_MAX_SEGMENTS, Math.floor((65535 - 28) / segLen));
     msg.writeUIntLE(saAddr.get(ip)!, 0, 6);
-    msg.writeUInt32LE(16, 8);
+    msg.writeUInt32LE(SA, 8);
     cmsg.writeUInt16LE(segLen, 16);
     for (let i = 0; i < segCount; i += per) {
       const cnt = Math.min(per, segCount - i);
@@ -182,12 +189,14 @@ function sendSegments(ip: number, hash: number): void {
         }
         // the kernel refused GSO for this socket/route: fall back for good, send the rest singly
         gsoOk = false;
+        C[I.gsoRefused]!++;
         console.error(`vtep tx: sendmsg with UDP_SEGMENT failed (${strerror(e)}); falling back to one datagram per syscall`);
         sendSingles(fd, sa, ip, i);
         return;
       }
       C[I.txPackets]! += cnt;
       C[I.txBytes]! += bytes;
+      if (cnt > 1) C[I.txGso]!++;
     }
     return;
   }
@@ -198,7 +207,7 @@ function sendSingles(fd: number, sa: Buffer, ip: number, from: number): void {
   const { count: segCount, segLen, lastLen } = seg;
   for (let i = from; i < segCount; i++) {
     const len = i === segCount - 1 ? lastLen : segLen;
-    const r = c.sendtoAt(fd, outAddr + i * segLen, len, 0, sa, 16) as number;
+    const r = c.sendtoAt(fd, outAddr + i * segLen, len, 0, sa, SA) as number;
     if (r < 0) sendFailed(ip, errno(), 'sendto', 1);
     else {
       C[I.txPackets]!++;
@@ -210,7 +219,7 @@ function sendSingles(fd: number, sa: Buffer, ip: number, from: number): void {
 /** A TSO super-frame read from the TAP: segment once, send to the destination(s). */
 function tso(n: number, gsoType: number, gsoSize: number, csumStart: number): void {
   const t = gsoType & ~VIRTIO_NET_HDR_GSO_ECN;
-  if ((t !== VIRTIO_NET_HDR_GSO_TCPV4 && t !== VIRTIO_NET_HDR_GSO_TCPV6) || !seg.segment(INNER, n, gsoSize, csumStart, t === VIRTIO_NET_HDR_GSO_TCPV6, maxIpLen - OUTER_L3_OVERHEAD)) {
+  if ((t !== VIRTIO_NET_HDR_GSO_TCPV4 && t !== VIRTIO_NET_HDR_GSO_TCPV6) || !seg.segment(INNER, n, gsoSize, csumStart, t === VIRTIO_NET_HDR_GSO_TCPV6, maxIpLen - OUTER)) {
     C[I.tooBig]!++;
     if (tsoErrLogged++ < 5) console.error(`vtep tx: cannot segment a ${n}-byte GSO frame (type ${gsoType}, gso_size ${gsoSize}); dropped`);
     return;
@@ -291,7 +300,7 @@ for (;;) {
     C[I.txFaultDrop]!++;
     continue;
   }
-  if (OUTER_L3_OVERHEAD + n > maxIpLen) {
+  if (OUTER + n > maxIpLen) {
     C[I.tooBig]!++;
     continue;
   }

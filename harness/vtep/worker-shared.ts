@@ -29,11 +29,12 @@ export interface RxInit extends WorkerInit {
   rxFd: number;
 }
 
-export type FdbUpdate = { op: 'set'; key: number; ip: number; lastSeen: number } | { op: 'del'; key: number };
+/** `addr`: the remote underlay IP as text (the numbers are per-thread for IPv6, see addr.ts) */
+export type FdbUpdate = { op: 'set'; key: number; addr: string; lastSeen: number } | { op: 'del'; key: number };
 
 export type WorkerToMain =
   | { type: 'ready'; role: 'rx' | 'tx' }
-  | { type: 'fdb'; learned: Array<{ key: number; dst: number; lastSeen: number }> }
+  | { type: 'fdb'; learned: Array<{ key: number; dst: string; lastSeen: number }> }
   | { type: 'fatal'; role: 'rx' | 'tx'; message: string };
 
 /** mulberry32: small deterministic PRNG for the percentage faults. */

@@ -98,6 +98,8 @@ describe.skipIf(needsRoot)('npm package', () => {
       expect(existsSync(join(proj, 'node_modules/vxlab/dist/harness/api/index.js'))).toBe(true);
       expect(existsSync(join(proj, 'node_modules/vxlab/harness'))).toBe(false);
       expect(existsSync(join(proj, 'node_modules/tsx'))).toBe(false);
+      // the CLI bundle (scripts/build.mjs) is in the package: bin/vxlab.js runs it
+      expect(existsSync(join(proj, 'node_modules/vxlab/dist/cli/main.js'))).toBe(true);
 
       // the CLI from the package
       const help = await execa(join(proj, 'node_modules/.bin/vxlab'), ['validate', join(proj, 'node_modules/vxlab/topologies/flannel-3node.yaml')], { cwd: proj, reject: false });

@@ -1,6 +1,6 @@
 // An example consumer of the public API, type-checked against dist/*.d.ts (never run: test/unit/api-types.test.ts).
 // Every `@ts-expect-error` is a promise that something is NOT public or NOT accepted.
-import { Lab, TopologyError, NotUpError, CommandError, type LabReport, type LabPod, type TopologySpec, type LabStatus, type LabRunResult, type LabValidation, type LabPlan, type LabCleanupResult } from 'vxlab';
+import { Lab, TopologyError, NotUpError, CommandError, type LabReport, type LabPod, type TopologySpec, type LabStatus, type LabRunResult, type LabValidation, type LabPlan, type LabCleanupResult, type LabGraphOptions, type LabConformanceResult } from 'vxlab';
 import { labTest, test } from 'vxlab/vitest';
 import { expect } from 'vitest';
 // @ts-expect-error internal: not exported from the entry point
@@ -50,6 +50,20 @@ export async function example(): Promise<void> {
   // @ts-expect-error run() takes no up-only options
   await Lab.run(topo, { persistent: true });
   void [verdicts, rc, text, v.nodes + v.pods, pl.stages.length, removed, reaped, run.interrupted, run.kept];
+
+  // vxlab graph / vxlab conformance
+  const go: LabGraphOptions = { format: 'mermaid', results: report.results };
+  const svg: string = await Lab.graph('topologies/flannel-3node.yaml');
+  const mer: string = await Lab.graph(topo, go);
+  // @ts-expect-error not a graph format
+  await Lab.graph(topo, { format: 'png' });
+  await using live = await Lab.attach('topologies/flannel-3node.yaml', { runId: 'ab12' });
+  const dot: string = await live.graph({ format: 'dot' });
+  const conf: LabConformanceResult = await Lab.conformance({ conflist: 'bridge.conflist', binDirs: ['/opt/cni/bin'], reporter: 'tap', pluginTimeoutMs: 5000, signal: AbortSignal.timeout(60_000) });
+  const confFailed: string[] = conf.results.filter((x) => x.status === 'fail').map((x) => x.id);
+  // @ts-expect-error conformance needs a conflist
+  await Lab.conformance({ topology: 'topologies/flannel-3node.yaml' });
+  void [svg, mer, dot, conf.exitCode, conf.ok, conf.output, confFailed];
 
   try {
     await Lab.up({ name: 'x', nodes: [] });

@@ -3,7 +3,7 @@
 // are unreachable, and dist/ is never run stale.
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, utimesSync, writeFileSync, rmSync, mkdirSync, cpSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync, rmSync, mkdirSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -44,6 +44,24 @@ describe('public API', () => {
     expect(pkg.exports['.'].default).toMatch(/^\.\/dist\/.*\.js$/);
     expect(pkg.exports['./vitest'].default).toMatch(/^\.\/dist\/.*\.js$/);
     expect(pkg.scripts.prepare).toMatch(/build/);
+  });
+});
+
+describe('CLI bundle (dist/cli, scripts/build.mjs)', () => {
+  it('exists, and every file a bundled module finds next to its unbundled copy (import.meta.url) is there', () => {
+    const dir = join(ROOT, 'dist/cli');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.js'));
+    expect(files).toContain('main.js');
+    const refs = new Set<string>();
+    for (const f of files) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      // the build rewrites each dist module's import.meta.url to new URL("<its dist path>", import.meta.url).href
+      for (const m of text.matchAll(/new URL\("([^"]+)", import\.meta\.url\)\.href/g)) refs.add(m[1]!);
+      expect(text, f).not.toMatch(/from "(zod|yaml|execa|tap-parser)"/); // inlined, not resolved at run time
+    }
+    // util/module.js (the package root), the userspace VTEP's launcher and the TCP probe are among them
+    for (const r of ['../harness/util/module.js', '../harness/runtime/vtep-launch.js', '../harness/probe/tcp.js']) expect([...refs]).toContain(r);
+    for (const r of refs) expect(existsSync(join(dir, r)), r).toBe(true);
   });
 });
 

@@ -20,7 +20,7 @@ describe('defaults', () => {
     expect(a!.vtep).toMatchObject({ kind: 'kernel', dev: 'flannel.1', vni: 1, port: 4789, mtu: 1450, ip: '10.244.1.0', learning: false, df: 'unset' });
     expect(a!.vtep.mac).toBe(defaultVtepMac('tiny', 'a'));
     expect(a!.vtep.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/);
-    expect(a!.bridge).toEqual({ name: 'cni0', ip: '10.244.1.1' });
+    expect(a!.bridge).toMatchObject({ name: 'cni0', ip: '10.244.1.1' });
     expect(a!.pods).toMatchObject([{ name: 'pod1', ip: '10.244.1.2', prefixLen: 24, mtu: 1450, gateway: '10.244.1.1', ns: 'vx-u1-tiny-a-pod1' }]);
   });
 

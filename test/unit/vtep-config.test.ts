@@ -31,13 +31,30 @@ describe('VtepConfig', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(VtepConfigError);
       const msg = (e as Error).message;
-      for (const s of ['mac: expected a unicast MAC', 'local: expected a dotted-quad', 'vni:', 'faults.txDropPercent', 'faults', 'extra']) expect(msg).toContain(s);
+      for (const s of ['mac: expected a unicast MAC', 'local: expected an IPv4 (dotted quad) or IPv6 address', 'vni:', 'faults.txDropPercent', 'faults', 'extra']) expect(msg).toContain(s);
     }
     expect(() => parseVtepConfig({ ...base, mtu: 1451 })).toThrow(/mtu 1451 > underlayMtu 1500 − 50/);
     expect(() => parseVtepConfig({ ...base, dev: 'a-very-long-device-name' })).toThrow(/dev/);
     expect(() =>
       parseVtepConfig({ ...base, fdb: [{ mac: '02:00:00:00:00:02', dst: '192.0.2.2' }, { mac: '02:00:00:00:00:02', dst: '192.0.2.3' }] }),
     ).toThrow(/listed twice/);
+  });
+});
+
+describe('VtepConfig over an IPv6 underlay', () => {
+  const b6 = { ...base, local: 'fd00:0:1::10', mtu: 1430 };
+  it('accepts an IPv6 local and IPv6 FDB destinations; the MTU rule is underlay − 70', () => {
+    const c = parseVtepConfig({ ...b6, fdb: [{ mac: '02:76:78:00:00:02', dst: 'fd00:0:1::11' }] });
+    expect(c.local).toBe('fd00:0:1::10');
+    expect(() => parseVtepConfig({ ...b6, mtu: 1431 })).toThrow(/mtu 1431 > underlayMtu 1500 − 70 \(VXLAN over IPv6\)/);
+    // the IPv4 figure (1450) is exactly flannel#1781's mistake: refused over IPv6
+    expect(() => parseVtepConfig({ ...b6, mtu: 1450 })).toThrow(/− 70/);
+  });
+  it('refuses mixed families, bad IPv6 text, and the raw-socket fault', () => {
+    expect(() => parseVtepConfig({ ...b6, fdb: [{ mac: '02:76:78:00:00:02', dst: '192.0.2.2' }] })).toThrow(/fdb\.0\.dst: 192\.0\.2\.2 is not an IPv6 address like local fd00:0:1::10/);
+    expect(() => parseVtepConfig({ ...base, fdb: [{ mac: '02:76:78:00:00:02', dst: 'fd00::2' }] })).toThrow(/fdb\.0\.dst: fd00::2 is not an IPv4 address/);
+    for (const bad of ['fd00::1::2', 'fd00:1:2:3:4:5:6:7:8', 'fd00::g', ':1']) expect(() => parseVtepConfig({ ...b6, local: bad }), bad).toThrow(/local: expected an IPv4 \(dotted quad\) or IPv6 address/);
+    expect(() => parseVtepConfig({ ...b6, faults: { corruptUdpChecksum: true } })).toThrow(/faults\.corruptUdpChecksum: not supported over an IPv6 underlay/);
   });
 });
 

@@ -62,8 +62,12 @@ export async function startContainer(o: { name: string; image: string; hostname:
     .withAutoCleanup(false)
     .withPullPolicy({ shouldPull: () => false });
   if (first) c.withNetworkMode(first.network);
+  // the default wait strategy (listening ports) returns at once: a node container exposes no port
   const started = await c.start();
-  const info = await d.getContainer(started.getId()).inspect();
+  // testcontainers inspected the container right after starting it; use that (one dockerd round trip less per
+  // container, and dockerd is what a docker up waits for), and ask again only when it does not say running
+  let info = (started as unknown as { inspectResult?: Dockerode.ContainerInspectInfo }).inspectResult;
+  if (!info?.State?.Running || !info.State.Pid) info = await d.getContainer(started.getId()).inspect();
   if (!info.State.Running || !info.State.Pid) throw new Error(`container ${o.name} is not running (${info.State.Status}${info.State.Error ? `: ${info.State.Error}` : ''})`);
   return { id: started.getId(), pid: info.State.Pid };
 }

@@ -1,5 +1,5 @@
 // runtime: netns — nodes, segments and the router are network namespaces; a segment is a bridge in its own namespace.
-import type { Stage } from '../../plan/plan.ts';
+import { addrLine, defaultDst, type Stage } from '../../plan/plan.ts';
 import type { ResolvedNode, ResolvedTopology } from '../../topology/resolved.ts';
 import type { Runtime } from '../types.ts';
 import { SemanticError } from '../../topology/errors.ts';
@@ -41,13 +41,13 @@ export const netnsRuntime: Runtime = {
     } satisfies Stage;
   },
   nodeUnderlay(_t, n: ResolvedNode) {
-    const a = ['link set lo up', `link set ${n.underlayIf} mtu ${n.underlayMtu} up`, `addr add ${n.ip}/${n.prefixLen} dev ${n.underlayIf}`];
-    if (n.gateway) a.push(`route add default via ${n.gateway} dev ${n.underlayIf}`);
+    const a = ['link set lo up', `link set ${n.underlayIf} mtu ${n.underlayMtu} up`, addrLine(n.ip, n.prefixLen, n.underlayIf)];
+    if (n.gateway) a.push(`route add ${defaultDst(n.gateway)} via ${n.gateway} dev ${n.underlayIf}`);
     return a;
   },
   routerUnderlay(t) {
     const lines = ['link set lo up'];
-    for (const s of t.segments) lines.push(`addr add ${s.routerIp}/${s.prefixLen} dev ${s.routerIf}`, `link set ${s.routerIf} up`);
+    for (const s of t.segments) lines.push(addrLine(s.routerIp!, s.prefixLen, s.routerIf!), `link set ${s.routerIf} up`);
     return lines;
   },
   async createUnderlay() {},

@@ -1,0 +1,14 @@
+import { up } from '/work/wt/api/harness/runtime/lifecycle.ts';
+import { normalize } from '/work/wt/api/harness/topology/normalize.ts';
+import { synthTopology } from '/work/wt/api/bench/lib.ts';
+const n = Number(process.argv[2] ?? 10);
+const base = synthTopology(n, 1) as any;
+const topo = { ...base, runtime: process.env.RT ?? 'docker', name: `dprof${n}`, underlay: { mtu: 1500, segments: [{ name: 'rack1', cidr: '172.29.0.0/16' }] } };
+const t = normalize(topo, { runId: `ap${process.pid.toString(36).slice(-4)}`, file: undefined as any });
+const t0 = performance.now();
+const marks: string[] = [];
+const r = await up(t, { ephemeral: true, onStage: (s) => marks.push(`${s} @${((performance.now() - t0) / 1000).toFixed(2)}`) });
+const upS = (performance.now() - t0) / 1000;
+const t1 = performance.now();
+await r.down();
+console.log(`docker ${n}: up ${upS.toFixed(2)} s [${marks.join(', ')}], down ${((performance.now() - t1) / 1000).toFixed(2)} s`);
