@@ -2,7 +2,7 @@
 // delete what belonged to a departed peer), unless `control:` turns on a real bug's behaviour. Each step is recorded in
 // the state file before it changes anything; namespaces an add-node creates are recorded before they exist, so down
 // and cleanup (also after a crash mid-step) remove exactly what any step created.
-import { overlayEntries, plan as makePlan, renderOp, vxlanLinkLine, type NsSteps, type Op } from '../plan/plan.ts';
+import { overlayEntries, plan as makePlan, renderOp, vtepSysctls, vxlanLinkLine, type NsSteps, type Op } from '../plan/plan.ts';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { allPods } from '../topology/resolved.ts';
 import { createNamespaces, deleteNamespaces, runOp } from '../runtime/netns/runtime.ts';
@@ -54,6 +54,8 @@ function rebuildVtep(t: ResolvedTopology, n: ResolvedNode, before: string[] = []
     { kind: 'ip', lines: [...before, `link del ${v.dev}`, vxlanLinkLine(n), `addr add ${v.ip}/32 dev ${v.dev}`, `link set ${v.dev} up`, ...e.neigh] },
     { kind: 'bridge', lines: e.fdb },
     { kind: 'ip', lines: e.routes },
+    // a recreated device starts from the kernel's defaults: the agent writes its device sysctls again (flannel: accept_ra)
+    ...(Object.keys(vtepSysctls(t, n)).length ? [{ kind: 'sysctl', settings: vtepSysctls(t, n) } as Op] : []),
   ];
 }
 
