@@ -1,7 +1,7 @@
 // vxlab bench: wall times of up/down, a full `vxlab run`, the 100-node connectivity matrix and the userspace VTEP,
 // each beside a baseline measured in the same invocation and the issue's targets.
 //
-//   npm run bench -- [--only up,cli,run,connectivity,vtep,vtep6,docker,ipv6,repro] [--sizes 3,10,50,100] [--reps N] [--full]
+//   npm run bench -- [--only up,cli,run,connectivity,vtep,vtep6,docker,ipv6,repro,steps] [--sizes 3,10,50,100] [--reps N] [--full]
 //                    [--naive-sizes 3,10,50] [--conn-nodes 100] [--sample 200] [--out FILE]
 //
 // Needs root. Everything it creates is recorded first and removed in `finally`, also on Ctrl-C.
@@ -19,6 +19,8 @@ import { up, type Running } from '../harness/runtime/lifecycle.ts';
 import { plan as makePlan } from '../harness/plan/plan.ts';
 import { run } from '../harness/util/exec.ts';
 import { runSession } from '../harness/runner/session.ts';
+import { applyAction } from '../harness/steps/apply.ts';
+import { TopologySchema } from '../harness/topology/schema.ts';
 import { allPods } from '../harness/topology/resolved.ts';
 import type { CheckContext } from '../harness/runner/check.ts';
 import { measureMatrix } from '../suites/connectivity.ts';
@@ -31,7 +33,7 @@ import {
 } from './lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker', 'ipv6', 'repro'] as const;
+const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker', 'ipv6', 'repro', 'steps'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -439,6 +441,37 @@ async function main(): Promise<number> {
       console.log('concurrency), no testcontainers and no overlay: what dockerd itself costs on this machine, once per size.');
       console.log('docker: one container per node through testcontainers (the default node image, already built), one Docker network;');
       console.log('the first docker rep also pays loading testcontainers and connecting to dockerd (~1.5–2 s). ratio = docker / netns (median).');
+    }
+
+    // ================================================================ 1d: steps — node churn on 50 nodes
+    if (want('steps')) {
+      const n = 50;
+      const base = synthTopology(n, 1);
+      // per rep: a node joins (every peer learns it), then leaves (every peer deletes its entries)
+      const topo = TopologySchema.parse({ ...base, steps: Array.from({ length: reps }, (_, r) => [{ action: 'add-node', node: { name: `x${r + 1}`, pods: 1 } }, { action: 'remove-node', node: `x${r + 1}` }]).flat() });
+      const t = owned.resolve(topo);
+      log(`steps: ${n} nodes up, then ${reps}× add-node + remove-node (run ${t.runId})`);
+      const adds: number[] = [];
+      const removes: number[] = [];
+      let running: Running | undefined;
+      try {
+        running = await up(t, { ephemeral: true, signal: ac.signal });
+        for (const st of t.steps!) {
+          check();
+          if (st.action === 'check') continue;
+          const a = performance.now();
+          await applyAction(t, running.state, st);
+          (st.action === 'add-node' ? adds : removes).push(performance.now() - a);
+        }
+      } finally {
+        if (running) await running.down().catch(() => {});
+        await owned.reapAll();
+      }
+      raw.steps = { nodes: n, addMs: adds, removeMs: removes };
+      console.log(section(`1d. steps: node churn on ${n} nodes — one node joins / leaves, vxlab's control plane reprograms all ${n} peers (library applyAction), ${reps} reps`));
+      console.log(table(['step', 'median ms', 'min ms', 'target'], [['add-node (node + 50 peers)', fmtMs(median(adds)), fmtMs(min(adds)), '≤ 500'], ['remove-node (namespaces + 50 peers)', fmtMs(median(removes)), fmtMs(min(removes)), '≤ 500']]));
+      targets.push({ section: 'steps', figure: `add-node on ${n} nodes (median)`, value: fmtS(median(adds)), target: '≤ 0.50 s', met: median(adds) <= 500 });
+      targets.push({ section: 'steps', figure: `remove-node on ${n} nodes (median)`, value: fmtS(median(removes)), target: '≤ 0.50 s', met: median(removes) <= 500 });
     }
 
     // ================================================================ 3: full vxlab run

@@ -7,6 +7,7 @@ import type { ResolvedVtep } from '../harness/topology/resolved.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { readVtepFdb } from '../harness/probe/vtep.ts';
 import { ipJson, pool } from '../harness/util/exec.ts';
+import { CALICO_HOST_VETH_MAC, FELIX_PROTO, calicoVethSysctls, vtepSysctls } from '../harness/plan/plan.ts';
 
 interface NodeState {
   links: k.LinkInfo[];
@@ -62,6 +63,12 @@ function perNodeCheck(id: string, title: string, okText: (t: ResolvedTopology) =
       return fromDiffs(diffs, okText(ctx.t), { expected, observed });
     },
   };
+}
+
+/** An entry a departed node (remove-node step) left behind on a peer: whose it was. */
+function departedNote(t: ResolvedTopology, line: string): string {
+  const d = t.departed?.find((x) => line.includes(` ${x.mac} `) || line.includes(` ${x.vtepIp} `) || line.includes(` ${x.podSubnet} `));
+  return d ? ` — left behind by ${d.name} (${d.ip}), which departed at step ${d.step}` : '';
 }
 
 const show = (v: unknown) => (v === undefined || v === null ? 'absent' : JSON.stringify(v));
@@ -169,11 +176,25 @@ const remoteSubnets: CheckDef = {
         else {
           if (r.gateway !== via) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
           if (!r.flags.includes('onlink')) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
+          // calico: felix writes its block routes with its protocol and the VXLAN MTU
+          if (ctx.t.layout === 'calico' && ctx.t.builder === 'vxlab') {
+            if (r.protocol !== String(FELIX_PROTO)) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected proto ${FELIX_PROTO} (felix), observed proto ${r.protocol ?? 'boot'}`);
+            const mtu = r.metrics?.find((m) => m.mtu !== undefined)?.mtu;
+            if (mtu !== n.vtep.mtu) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected mtu ${n.vtep.mtu} (the VXLAN MTU, as felix writes it), observed ${mtu ?? 'none'}`);
+          }
+        }
+      }
+      // calico: a blackhole (proto 80) for the node's own block, so an address of it without a pod is dropped here
+      if (ctx.t.layout === 'calico' && ctx.t.builder === 'vxlab') {
+        for (const ps of n.podSubnets ?? [n.podSubnet]) {
+          const bh = s.routes.find((r) => r.dst === ps && r.type === 'blackhole');
+          if (!bh) nd.push(`${n.name}: missing blackhole ${ps} proto ${FELIX_PROTO} for its own block (felix's)`);
+          else if (bh.protocol !== String(FELIX_PROTO)) nd.push(`${n.name}: blackhole ${ps}: expected proto ${FELIX_PROTO}, observed proto ${bh.protocol ?? 'boot'}`);
         }
       }
       for (const r of have) {
         if (own.has(r.dst)) nd.push(`${n.name}: route to its own subnet ${r.dst} via ${dev} must not exist`);
-        else if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}`);
+        else if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}${departedNote(ctx.t, ` ${r.dst} `)}`);
       }
       // 2. what the kernel will actually do with pod traffic to each remote subnet (more specific routes, blackholes,
       //    policy rules and other tables included): ip route get <remote pod ip> from <local pod ip> iif <bridge/veth>
@@ -277,7 +298,7 @@ function tableCheck<E>(
     return {
       expected: [...w].map(([key, v]) => `${key} ${sp.field} ${v.value} ${Object.values(v.attrs).join(' ')}`.trim()),
       observed: have.map(sp.show),
-      diffs: compareTable(n.name, w, have, sp),
+      diffs: compareTable(n.name, w, have, sp).map((d) => (d.includes(': extra ') ? d + departedNote(t, d) : d)),
     };
   });
 }
@@ -373,17 +394,20 @@ async function observePods(ctx: CheckContext): Promise<Map<string, PodState>> {
   });
 }
 
-/** Sysctls a pod's host side needs in the layout (calico: proxy ARP answers the pod's 169.254.1.1 gateway). */
+/**
+ * Sysctls a pod's host side needs in the layout (calico: what the CNI plugin and felix set on cali*: proxy ARP
+ * answers the pod's 169.254.1.1 gateway, route_localnet, forwarding, strict rp_filter, no router advertisements).
+ */
 function podSysctls(t: ResolvedTopology, p: ResolvedPod): Record<string, string> {
   if (t.layout !== 'calico' || t.cni || !podAddrs(p).some((a) => a.family === 4)) return {};
-  return { [`net.ipv4.conf.${p.hostIf}.proxy_arp`]: '1', [`net.ipv4.neigh.${p.hostIf}.proxy_delay`]: '0' };
+  return calicoVethSysctls(p.hostIf);
 }
 
 const isUp = (l: { flags: string[]; operstate: string }) => l.flags.includes('UP') && l.operstate === 'UP';
 
 const podRoutes: CheckDef = {
   id: 'routes/pod-attachment',
-  title: "pods attached on the node: both veth ends up, bridge port (flannel) or /32 route and proxy ARP (calico), the pod's address and default route",
+  title: "pods attached on the node: both veth ends up; flannel: cni0 MTU, bridge port with hairpin; calico: /32 route, host veth MAC ee:ee:ee:ee:ee:ee and the cali* sysctls; the pod's address and default route",
   async run(ctx) {
     const st = await observe(ctx);
     const pods = await observePods(ctx);
@@ -393,6 +417,13 @@ const podRoutes: CheckDef = {
       const s = st.get(n.name)!;
       const want = Object.assign({}, ...n.pods.map((p) => podSysctls(ctx.t, p))) as Record<string, string>;
       const sys = await k.sysctls(n.ns, Object.keys(want));
+      // flannel: cni0 as the bridge plugin creates it, with the MTU flannel hands it (the pods')
+      if (n.bridge && !ctx.t.cni) {
+        const br = s.links.find((x) => x.ifname === n.bridge!.name);
+        const mtu = n.pods[0]?.mtu ?? n.vtep.mtu;
+        if (!br) diffs.push(`${n.name}: bridge ${n.bridge.name} missing`);
+        else if (br.mtu !== mtu) diffs.push(`${n.name}: bridge ${n.bridge.name} MTU: expected ${mtu} (the MTU flannel gives the bridge plugin), observed ${br.mtu}`);
+      }
       for (const p of n.pods) {
         const who = `${n.name}: pod ${p.name}`;
         const ps = pods.get(`${p.node}/${p.name}`)!;
@@ -409,6 +440,10 @@ const podRoutes: CheckDef = {
         else {
           if (!isUp(l)) diffs.push(`${who}: host interface ${p.hostIf}: expected up, observed ${l.flags.includes('UP') ? '' : 'admin down, '}operstate ${l.operstate}`);
           if (n.bridge && l.master !== n.bridge.name) diffs.push(`${n.name}: ${p.hostIf}: expected master ${n.bridge.name}, observed ${l.master ?? 'none'}`);
+          // flannel's bridge plugin config: hairpin ports (a pod reaches itself through a service); calico: ee:ee:…
+          const hairpin = (l.linkinfo as any)?.info_slave_data?.hairpin;
+          if (n.bridge && !ctx.t.cni && hairpin !== true) diffs.push(`${n.name}: ${p.hostIf}: expected hairpin on (bridge plugin hairpinMode), observed ${hairpin === false ? 'off' : 'absent'}`);
+          if (!n.bridge && !ctx.t.cni && l.address !== CALICO_HOST_VETH_MAC) diffs.push(`${who}: host veth ${p.hostIf} MAC: expected ${CALICO_HOST_VETH_MAC} (Calico CNI), observed ${l.address}`);
           for (const a of want) {
             if (!n.bridge && !s.routes.some((r) => (r.dst === a.ip || r.dst === `${a.ip}/128`) && r.dev === p.hostIf)) diffs.push(`${n.name}: missing route ${a.ip} dev ${p.hostIf} (pod ${p.name}, IPv${a.family})`);
           }
@@ -435,23 +470,24 @@ const podRoutes: CheckDef = {
   },
 };
 
-/** Node sysctls the layout needs: forwarding (pod traffic is routed between the VTEP and the pods). */
-export function nodeSysctls(t: ResolvedTopology): Record<string, string> {
-  return { 'net.ipv4.ip_forward': '1', ...((t.families ?? [4]).includes(6) ? { 'net.ipv6.conf.all.forwarding': '1' } : {}) };
+/** Node sysctls the layout needs: forwarding (pod traffic is routed between the VTEP and the pods); flannel: accept_ra=0 on its VXLAN device; the topology's sysctls / hostProfile. */
+export function nodeSysctls(t: ResolvedTopology, n?: ResolvedNode): Record<string, string> {
+  return { 'net.ipv4.ip_forward': '1', ...((t.families ?? [4]).includes(6) ? { 'net.ipv6.conf.all.forwarding': '1' } : {}), ...(n && t.builder === 'vxlab' ? vtepSysctls(t, n) : {}), ...n?.sysctls };
 }
 
 const nodeSysctlCheck: CheckDef = {
   id: 'routes/node-sysctls',
-  title: 'node sysctls the layout needs: net.ipv4.ip_forward = 1, and net.ipv6.conf.all.forwarding = 1 with IPv6 pods (pod traffic is routed between the VTEP and the pods)',
+  title: 'node sysctls the layout needs: net.ipv4.ip_forward = 1, and net.ipv6.conf.all.forwarding = 1 with IPv6 pods (pod traffic is routed between the VTEP and the pods); flannel: accept_ra = 0 on its VXLAN device; sysctls: and hostProfile:',
   async run(ctx) {
-    const want = nodeSysctls(ctx.t);
     const diffs: string[] = [];
     const observed: Record<string, unknown> = {};
     await pool(ctx.t.nodes, 8, async (n) => {
+      const want = nodeSysctls(ctx.t, n);
       const got = await k.sysctls(n.ns, Object.keys(want));
       observed[n.name] = got;
       for (const [key, v] of Object.entries(want)) if (got[key] !== v) diffs.push(`${n.name}: ${key}: expected ${v}, observed ${got[key] ?? 'absent'}`);
     });
+    const want = nodeSysctls(ctx.t);
     return fromDiffs(diffs.sort(), `${ctx.t.nodes.length} nodes: ${Object.entries(want).map(([a, v]) => `${a} = ${v}`).join(', ')}`, { expected: want, observed });
   },
 };

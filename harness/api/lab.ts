@@ -14,6 +14,7 @@ import type { ResolvedTopology } from '../topology/resolved.ts';
 import { TopologyError } from '../topology/errors.ts';
 import { up, teardown, downRun, cleanup, type CleanupResult } from '../runtime/lifecycle.ts';
 import { plan, type Plan } from '../plan/plan.ts';
+import { renderSteps } from '../steps/apply.ts';
 import { isAlive, readState, removeState, type RunState } from '../runtime/state.ts';
 import { vtepPaths } from '../runtime/vtep-launch.ts';
 import { getRuntime } from '../runtime/registry.ts';
@@ -205,7 +206,8 @@ export interface LabValidation {
 }
 
 /** Every command `up` would run, per stage and namespace (`vxlab plan --json`). */
-export type LabPlan = Plan;
+/** The plan of up; with steps:, `steps` holds their commands (the control plane per step), rendered. */
+export type LabPlan = Plan & { steps?: string };
 /** What Lab.cleanup removed and kept (`vxlab cleanup`). */
 export type LabCleanupResult = CleanupResult;
 
@@ -401,7 +403,10 @@ export class Lab implements AsyncDisposable {
     } catch (e) {
       throw locateSemantic(loaded, e);
     }
-    return plan(t);
+    const p: LabPlan = plan(t);
+    // steps: the control plane's commands per step, after up's (simulated; the file's topology is not changed)
+    if (t.steps?.length) p.steps = renderSteps(t);
+    return p;
   }
 
   /**

@@ -16,7 +16,7 @@ const cmd: Command = {
     const runId = pickRunId(file, values['run-id']);
     if (!existsSync(file)) throw new UsageError(`topology file not found: ${file}`);
     const p = Lab.plan(file, { runId });
-    process.stdout.write(values.json ? JSON.stringify(p, null, 2) + '\n' : renderPlan(p));
+    process.stdout.write(values.json ? JSON.stringify(p, null, 2) + '\n' : renderPlan(p) + (p.steps ?? ''));
     return EXIT.OK;
   },
 };

@@ -89,11 +89,17 @@ export function overlayEntries(t: ResolvedTopology, n: ResolvedNode): { neigh: s
       neigh.push(`neigh add ${pv.vtep.ip} lladdr ${pv.vtep.mac} dev ${v.dev} nud permanent`);
       const f = `fdb add ${pv.vtep.mac} dev ${v.dev} dst ${r.ip} self permanent`;
       if (!fdb.includes(f)) fdb.push(f); // a device shared by both pod families has one FDB entry per peer
-      routes.push(`route add ${pv.podSubnet} via ${pv.vtep.ip} dev ${v.dev} onlink`);
+      routes.push(`route add ${pv.podSubnet} via ${pv.vtep.ip} dev ${v.dev} onlink${t.layout === 'calico' ? calicoRouteAttrs(v) : ''}`);
     }
   }
   return { neigh, fdb, routes };
 }
+
+/** felix's block routes: its route protocol (80) and the VXLAN MTU on every route (see README: what up builds) */
+export const FELIX_PROTO = 80;
+export const calicoRouteAttrs = (v: ResolvedVtep) => ` proto ${FELIX_PROTO} mtu ${v.mtu}`;
+/** the Calico CNI plugin gives every host-side veth this MAC (the pod's gateway 169.254.1.1 answers with it) */
+export const CALICO_HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 
 /** Sysctls every namespace with IPv6 gets first: no DAD on interfaces created from now on (inside vxlab's namespaces only). */
 export function noDadSysctls(t: ResolvedTopology, devs: string[] = []): Record<string, string> {
@@ -114,13 +120,14 @@ function podAttachLines(t: ResolvedTopology, n: ResolvedNode): string[] {
   const cni = !!t.cni;
   const b: string[] = [];
   if (n.bridge && !cni) {
-    b.push(`link add ${n.bridge.name} type bridge`, ...n.bridge.addrs.map((a) => addrLine(a.ip, a.prefixLen, n.bridge!.name)), `link set ${n.bridge.name} up`);
+    // as the bridge CNI plugin in flannel's manifest configures it: the MTU flannel hands it (the pods'), hairpin ports
+    b.push(`link add ${n.bridge.name} mtu ${n.pods[0]?.mtu ?? n.vtep.mtu} type bridge`, ...n.bridge.addrs.map((a) => addrLine(a.ip, a.prefixLen, n.bridge!.name)), `link set ${n.bridge.name} up`);
   }
-  // calico IPv6: every cali veth has felix's MAC ee:ee:ee:ee:ee:ee, so its link-local is the pods' gateway fe80::ecee:eeff:feee:eeee
-  const caliMac = t.layout === 'calico' && t.families.includes(6) ? ' address ee:ee:ee:ee:ee:ee' : '';
+  // calico: every cali veth has the Calico CNI's MAC ee:ee:ee:ee:ee:ee (IPv6: its link-local is the pods' gateway fe80::ecee:eeff:feee:eeee)
+  const caliMac = t.layout === 'calico' ? ` address ${CALICO_HOST_VETH_MAC}` : '';
   for (const p of cni ? [] : n.pods) {
     b.push(`link add ${p.hostIf}${n.bridge ? '' : caliMac} mtu ${p.mtu} type veth peer name ${p.ifname} mtu ${p.mtu} netns ${p.ns}`);
-    if (n.bridge) b.push(`link set ${p.hostIf} master ${n.bridge.name} up`);
+    if (n.bridge) b.push(`link set ${p.hostIf} master ${n.bridge.name} up`, `link set ${p.hostIf} type bridge_slave hairpin on`);
     else b.push(`link set ${p.hostIf} up`, ...p.addrs.map((a) => `route add ${a.ip}/${a.family === 6 ? 128 : 32} dev ${p.hostIf} scope link`));
   }
   // calico: pods resolve their gateway 169.254.1.1 by proxy ARP, which answers only for a destination the node routes
@@ -133,11 +140,27 @@ function podAttachSysctls(t: ResolvedTopology, n: ResolvedNode): Record<string, 
   const sys: Record<string, string> = {};
   if (t.layout === 'calico' && !t.cni && t.families.includes(4)) {
     for (const p of n.pods) {
-      sys[`net.ipv4.conf.${p.hostIf}.proxy_arp`] = '1';
-      sys[`net.ipv4.neigh.${p.hostIf}.proxy_delay`] = '0';
+      Object.assign(sys, calicoVethSysctls(p.hostIf));
     }
   }
   return sys;
+}
+
+/** What the Calico CNI plugin and felix set on every host-side cali* veth. */
+export function calicoVethSysctls(hostIf: string): Record<string, string> {
+  return {
+    [`net.ipv4.conf.${hostIf}.route_localnet`]: '1',
+    [`net.ipv4.conf.${hostIf}.proxy_arp`]: '1',
+    [`net.ipv4.neigh.${hostIf}.proxy_delay`]: '0',
+    [`net.ipv4.conf.${hostIf}.forwarding`]: '1',
+    [`net.ipv4.conf.${hostIf}.rp_filter`]: '1',
+    [`net.ipv6.conf.${hostIf}.accept_ra`]: '0',
+  };
+}
+
+/** Sysctls of the node's VTEP device: flannel writes accept_ra=0 on its VXLAN device (sysctl writes a '.' in a name as '/'). */
+export function vtepSysctls(t: ResolvedTopology, n: ResolvedNode): Record<string, string> {
+  return t.layout === 'flannel' ? Object.fromEntries(vtepDevices(n).map((x) => [`net.ipv6.conf.${x.dev.replace(/\./g, '/')}.accept_ra`, '0'])) : {};
 }
 
 function underlayLines(t: ResolvedTopology, n: ResolvedNode): string[] {
@@ -176,8 +199,11 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   // Kernel peers accept that; a userspace VTEP receives the bytes as they are, and the segments are dropped.
   // So when any peer is userspace, the kernel device computes checksums in software, as a real NIC would.
   if (v.kind === 'kernel' && t.nodes.some((o) => o.vtep.kind === 'userspace')) for (const x of vtepDevices(n)) ops.push({ kind: 'ethtool', dev: x.dev, features: { tx: 'off' } });
+  // calico: felix's blackhole for the node's own block(s) (pods are /32 or /128 routes inside)
+  if (t.layout === 'calico') for (const ps of n.podSubnets) routes.push(`route add blackhole ${ps} proto ${FELIX_PROTO}`);
   if (routes.length) ops.push({ kind: 'ip', lines: routes });
-  const sys: Record<string, string> = { ...forwardSysctls(t), ...podAttachSysctls(t, n) };
+  // the topology's sysctls / hostProfile come last: they may stage what a distribution ships
+  const sys: Record<string, string> = { ...forwardSysctls(t), ...vtepSysctls(t, n), ...podAttachSysctls(t, n), ...n.sysctls };
   ops.push({ kind: 'sysctl', settings: sys });
   return ops;
 }
@@ -192,7 +218,7 @@ export function plan(t: ResolvedTopology): Plan {
   const ext = t.builder === 'external';
   const nodeSteps: NsSteps[] = t.nodes.map((n) => ({
     ns: n.ns,
-    ops: ext ? [{ kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1' } }] : nodeOps(t, n),
+    ops: ext ? [{ kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1', ...n.sysctls } }] : nodeOps(t, n),
   }));
   if (t.routerNs) {
     const dad = noDadSysctls(t, t.segments.flatMap((s) => (s.routerIf ? [s.routerIf] : [])));

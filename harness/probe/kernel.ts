@@ -17,6 +17,10 @@ export interface RouteInfo {
   flags: string[];
   scope?: string;
   protocol?: string;
+  /** blackhole, unreachable, … (absent: unicast) */
+  type?: string;
+  /** per-route metrics, e.g. [{ mtu: 1450 }] */
+  metrics?: { mtu?: number }[];
 }
 export interface NeighInfo {
   dst: string;

@@ -17,6 +17,7 @@ import { InterruptedError, throwIfAborted, withScope } from '../util/scope.ts';
 import { healthProblems } from './health.ts';
 import { resolveChecked, resolveStatic } from './validate.ts';
 import { daemonsResult, observeIdentities, setupLogs } from '../overlay/external.ts';
+import { renderTimeline, runSteps, stepExpectations, type TimelineEntry } from '../steps/apply.ts';
 
 export interface SessionOptions {
   file: string;
@@ -84,6 +85,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
   let keepUp = false;
   let interrupted = false;
   let stage = 'up';
+  let timeline: TimelineEntry[] = [];
   try {
     try {
       if (o.attach) {
@@ -101,6 +103,13 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
         await observeIdentities(t); // builder: external — faults and suites see what the nodes announce
         stage = 'faults';
         results.push(...(await applyFaultsReporting(t, t.faults, say, signal)));
+        if (t.steps?.length) {
+          // steps: vxlab plays the control plane; each step's time is measured (harness/steps/)
+          stage = 'steps';
+          const st = await runSteps(t, running.state, { workDir: running.state.workDir, signal, say });
+          results.push(...st.results);
+          timeline = st.timeline;
+        }
       }
       stage = 'checks';
       await observeIdentities(t);
@@ -142,12 +151,14 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     interrupted ||= signal.aborted;
     if (!o.quiet) progress.done();
 
-    const useExpect = !interrupted && (o.useExpect ?? Object.keys(t.expect).length > 0);
-    const verdicts = useExpect ? judge(results, t.expect) : undefined;
+    // a check step's expect: judged under the step's ids (steps/3/routes/fdb), next to the file's own
+    const expect = { ...t.expect, ...(o.attach ? {} : stepExpectations(t)) };
+    const useExpect = !interrupted && (o.useExpect ?? Object.keys(expect).length > 0);
+    const verdicts = useExpect ? judge(results, expect) : undefined;
     // expectations for suites this session did not run (--suite) are not judged, not failed
-    const ran = suites.map((s) => s.name);
-    const missing = useExpect ? unmatched(results, t.expect, ran) : undefined;
-    const unjudged = useExpect ? notJudged(t.expect, ran) : undefined;
+    const ran = [...suites.map((s) => s.name), ...(t.steps?.length && !o.attach ? ['steps'] : [])];
+    const missing = useExpect ? unmatched(results, expect, ran) : undefined;
+    const unjudged = useExpect ? notJudged(expect, ran) : undefined;
     const ok = !interrupted && (verdicts ? verdicts.every((v) => v.holds) && !missing!.length : results.every((r) => r.status !== 'fail'));
     let artifactsDir: string | undefined;
     const anyFail = results.some((r) => r.status === 'fail');
@@ -171,6 +182,11 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
       expectations: verdicts ? { verdicts, missing: missing!, notJudged: unjudged } : undefined,
     };
     let output = await writeReports(report, { reporter: reporter as any, outDir: o.outDir });
+    if (timeline.length) {
+      const tl = `Step timeline (${t.file ?? t.name}):\n${renderTimeline(timeline)}\n`;
+      if (reporter === 'pretty') output += `\n${tl}`;
+      else if (!o.quiet) process.stderr.write(tl);
+    }
     if (verdicts) {
       const table = renderVerdicts(verdicts, missing!, unjudged);
       output += reporter === 'pretty' ? `\nExpectations (${t.file ? t.file : t.name}):\n${table}\n${ok ? 'every expectation holds' : 'SOME EXPECTATIONS DO NOT HOLD'}\n` : '';

@@ -9,6 +9,7 @@ import { TopologyError, type Path } from '../topology/errors.ts';
 import { validateExpect } from './expect.ts';
 import { checkIds, suiteNames } from '../../suites/index.ts';
 import { CniInputError, prepareCni } from '../overlay/cni-attach.ts';
+import { validateStepChecks } from '../steps/validate.ts';
 
 /** The standard plugin locations: a host has one or the other, so either may be absent from a binDir search path. */
 export const STANDARD_BIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
@@ -25,6 +26,7 @@ export function resolveStatic(loaded: Loaded, runId: string): ResolvedTopology {
     throw locateSemantic(loaded, e);
   }
   validateExpect(loaded, t.expect, checkIds(), suiteNames());
+  validateStepChecks(loaded, t, checkIds(), suiteNames());
   return t;
 }
 

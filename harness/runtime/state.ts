@@ -37,6 +37,8 @@ export interface RunState {
   resources?: Resource[];
   /** per node: what the runtime learned at up (container id and image; kind: IP, MAC, pod CIDR) */
   discovered?: Record<string, DiscoveredNode>;
+  /** steps: each recorded before it changes anything (harness/steps/apply.ts); namespaces an add-node creates are in `namespaces` first */
+  steps?: import('../steps/types.ts').StepRecord[];
 }
 
 export function stateDir(): string {

@@ -78,7 +78,7 @@ export function readBoundedFile(file: string, max = MAX_FILE_BYTES): string {
     closeSync(fd);
   }
 }
-const REPLACED_KEYS = new Set(['expect', 'faults']);
+const REPLACED_KEYS = new Set(['expect', 'faults', 'steps']);
 
 function displayName(file: string): string {
   const rel = relative(process.cwd(), file);

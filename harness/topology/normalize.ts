@@ -4,9 +4,10 @@ import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { bits, familyOfIp, hostAny, hostPrefix, intToIp, nthSubnetAny, offsetIn, overlapsAny, parseAnyCidr, sizeN, type Cidr, type Family } from './ip.ts';
 import type { DiscoveredNode, PodAddr, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedSetupStep, ResolvedTopology, ResolvedVtep } from './resolved.ts';
-import { STATIC_ARP_AUTO_NODES, type SetupStep, type Topology } from './schema.ts';
+import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE, type SetupStep, type Topology } from './schema.ts';
 import { checkIfName } from './names.ts';
 import { getRuntime } from '../runtime/registry.ts';
+import { resolveControl, resolveSteps } from '../steps/resolve.ts';
 
 export { checkIfName, IFNAMSIZ } from './names.ts';
 
@@ -36,6 +37,15 @@ export const RUN_ID_RE = /^[a-z0-9]{1,8}$/;
 /** Deterministic, locally administered, unicast: 02:xx:xx:xx:xx:xx from topology + node name. */
 export function defaultVtepMac(topology: string, node: string): string {
   return macFrom(`vxlab/${topology}/${node}`, '02');
+}
+
+/**
+ * calico: the VTEP MAC felix derives from the node name (its vtepMACForHost): the byte 'f' (0x66: locally
+ * administered, unicast), then the first five bytes of SHA-1 of the node name.
+ */
+export function felixVtepMac(node: string): string {
+  const h = createHash('sha1').update(node).digest();
+  return ['66', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
 /** The node's underlay eth0 MAC: 06:… so it never collides with a VTEP MAC. */
@@ -315,7 +325,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     const vtepMtu = mtuSetting === 'auto' ? underlayMtu - vxlanOverhead(sc.family) : mtuSetting;
     const podMtuSetting = no.podMtu ?? ov.podMtu ?? 'auto';
     const podMtu = podMtuSetting === 'auto' ? vtepMtu : podMtuSetting;
-    const mac = (no.vtepMac ?? n.vtepMac ?? defaultVtepMac(t.name, n.name)).toLowerCase();
+    const mac = (no.vtepMac ?? n.vtepMac ?? (layout === 'calico' ? felixVtepMac(n.name) : defaultVtepMac(t.name, n.name))).toLowerCase();
     const macWhy = macProblem(mac);
     if (macWhy) throw new SemanticError(no.vtepMac ? [...p, 'overlay', 'vtepMac'] : [...p, 'vtepMac'], `VTEP MAC ${mac} ${macWhy}`);
     const kind = n.vtep ?? ov.vtep ?? 'kernel';
@@ -392,6 +402,17 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       pods,
       setup: builder === 'external' ? [...(ov.setup ?? []), ...(n.setup ?? [])].map(resolveStep) : [],
     } satisfies ResolvedNode;
+  });
+
+  // sysctls: hostProfile, then the topology's, then the node's (inside the node namespace only)
+  const checkKeys = (m: Record<string, unknown> | undefined, at: Path) => {
+    for (const k of Object.keys(m ?? {})) if (!SYSCTL_KEY_RE.test(k)) throw new SemanticError([...at, k], `'${k}' is not a network sysctl; expected a key like net.ipv4.conf.all.rp_filter (vxlab writes sysctls inside its namespaces only, and a namespace has only net.*)`);
+  };
+  checkKeys(t.sysctls, ['sysctls']);
+  t.nodes.forEach((n, i) => {
+    checkKeys(n.sysctls, ['nodes', i, 'sysctls']);
+    const sys = { ...hostProfileSysctls(t.hostProfile), ...str(t.sysctls), ...str(n.sysctls) };
+    if (Object.keys(sys).length) nodes[i]!.sysctls = sys;
   });
 
   // large L2 segments: permanent underlay neighbours (the shared neighbour table would overflow otherwise)
@@ -499,6 +520,11 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     cni,
   };
   rt.decorate(resolved, t); // segment namespaces or Docker networks, container names: the runtime's
+  // steps: resolved against the nodes as they are at each step (an added node is normalized like any other)
+  if (t.steps?.length) {
+    resolved.steps = resolveSteps(t, resolved, (x) => normalizeInner(x, opts));
+    resolved.control = resolveControl(t);
+  }
   return resolved;
 }
 
@@ -533,6 +559,15 @@ function checkBuilder(t: Topology, builder: 'vxlab' | 'external'): void {
     if (mac) throw new SemanticError(['nodes', i, mac], 'builder: external: the VTEP MAC is chosen by the control plane and read from the live node after setup; remove vtepMac');
   });
 }
+
+/** What a hostProfile writes: the distributions' reverse-path filter defaults. */
+export function hostProfileSysctls(p: string | undefined): Record<string, string> {
+  if (p === 'rp-filter-strict') return { 'net.ipv4.conf.all.rp_filter': '1', 'net.ipv4.conf.default.rp_filter': '1' };
+  if (p === 'rp-filter-loose') return { 'net.ipv4.conf.all.rp_filter': '2', 'net.ipv4.conf.default.rp_filter': '2' };
+  return {};
+}
+
+const str = (m: Record<string, string | number> | undefined) => Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, String(v)]));
 
 function resolveStep(s: SetupStep): ResolvedSetupStep {
   return {

@@ -133,6 +133,8 @@ export interface ResolvedNode {
   /** docker/kind: the node's container name and image (undefined image = the runtime's default) */
   container?: string;
   image?: string;
+  /** hostProfile, then topology sysctls, then the node's own: written inside the node namespace after up's */
+  sysctls?: Record<string, string>;
   /** builder: external: overlay.setup then the node's own setup steps */
   setup: ResolvedSetupStep[];
 }
@@ -177,6 +179,11 @@ export interface ResolvedTopology {
   expect: Record<string, ExpectResult>;
   checks: { name: string; command: string[]; timeoutSec: number }[];
   cni?: { binDir: string[]; conflist?: string; config?: Record<string, unknown> };
+  /** steps: applied after up and faults, in order (harness/steps/); control: how vxlab reconciles them */
+  steps?: import('../steps/types.ts').ResolvedStep[];
+  control?: import('../steps/types.ts').ResolvedControl;
+  /** nodes a remove-node step took away (what a stale control plane leaves behind on peers is theirs) */
+  departed?: { name: string; step: number; mac: string; ip: string; vtepIp: string; podSubnet: string }[];
 }
 
 export function allPods(t: ResolvedTopology): ResolvedPod[] {

@@ -115,6 +115,11 @@ export const VtepFaultsSchema = z.strictObject({
   corruptUdpChecksum: z.boolean().optional(),
 });
 
+// sysctls inside vxlab's namespaces (never the host's): network sysctls only, values as sysctl -w takes them
+export const SYSCTL_KEY_RE = /^net\.[a-z0-9_]+(\.[a-zA-Z0-9_\/-]+)+$/;
+export const SysctlsSchema = z
+  .record(z.string(), z.union([z.string(), z.number()], { error: 'expected a value like 1 or "2"' }))
+  .describe("Sysctls written inside the node's namespace after up's own (key → value); write '.' in an interface name as '/'.");
 export const NodeSchema = z
   .strictObject({
     name: name('node').describe('Node name; part of namespace names.'),
@@ -141,6 +146,7 @@ export const NodeSchema = z
     overlay: NodeOverlaySchema.optional(),
     image: imageRef.optional().describe('docker/kind: the image of this node\'s container (default: the top-level image).'),
     setup: z.array(SetupStepSchema).optional().describe('builder: external: programs for this node only, run after overlay.setup.'),
+    sysctls: SysctlsSchema.optional(),
   })
   .describe('A Kubernetes-style node: its own namespace, an underlay link, a VTEP, a pod bridge and pods.');
 
@@ -177,6 +183,36 @@ export const ExternalCheckSchema = z.strictObject({
   timeoutSec: z.number().int().min(1).max(600).optional().describe('Kill the script after this many seconds (default 60).'),
 });
 
+// steps: what happens after up (nodes restart, leave, join, change address) and checks in between (harness/steps/)
+export const STEP_ACTIONS = ['restart-node', 'remove-node', 'add-node', 'change-node-ip'] as const;
+export const DURATION_RE = /^\d+(\.\d+)?(ms|s)$/;
+export const StepSchema = z
+  .strictObject({
+    action: z.enum(STEP_ACTIONS, { error: `expected an action, one of: ${STEP_ACTIONS.join(', ')}` }).optional().describe('What happens: restart-node (the VTEP is recreated, optionally with newMac), remove-node, add-node, change-node-ip. A step has an action or a check list, not both.'),
+    node: z
+      .union([name('node'), NodeSchema], { error: 'expected a node name (restart-node, remove-node, change-node-ip) or a node object like { name: node4, pods: 1 } (add-node)' })
+      .optional()
+      .describe('The node the action concerns; for add-node the new node, written like an entry of nodes:.'),
+    newMac: mac.optional().describe('restart-node: the VTEP MAC the node comes back with (default: unchanged).'),
+    ip: ipAddr.optional().describe("change-node-ip: the node's new underlay address (in the same segment)."),
+    check: z.array(z.string().min(1)).min(1, { error: 'expected a list of suites or check ids like [connectivity, routes/fdb]' }).optional().describe('Run these suites or checks here (after the actions before it).'),
+    within: z.union([z.string().regex(DURATION_RE, { error: "expected a duration like 5s or 500ms" }), z.number().min(0)], { error: 'expected a duration like 5s or 500ms' }).optional().describe('Retry the checks until they pass or this much time has passed since the step started (default: run once). The time they took is reported.'),
+    expect: z.record(z.string(), ExpectResultSchema).optional().describe("check id or suite → pass | fail | skip, judged on this step's checks."),
+  })
+  .describe('One step after up: an action of the control plane, or checks (retried until they pass or `within` runs out).');
+
+export const ControlSchema = z
+  .strictObject({
+    removeDepartedFdb: z.boolean().optional().describe("remove-node: peers delete the departed node's FDB entry (default true; false stages calico#7281)."),
+    removeDepartedRoutes: z.boolean().optional().describe("remove-node: peers delete the route to the departed node's pod subnet (default true)."),
+    removeDepartedNeighbours: z.boolean().optional().describe("remove-node: peers delete the departed node's VTEP neighbour entry (default true)."),
+    updateChangedMac: z.boolean().optional().describe("restart-node with newMac: peers replace the node's neighbour and FDB entries (default true; false stages flannel#1795)."),
+    updateChangedIp: z.boolean().optional().describe("change-node-ip: peers replace the dst of the node's FDB entry (default true)."),
+  })
+  .describe("How vxlab's control plane reconciles steps (default: as flannel and felix do: replace, and delete what belonged to a departed peer). false turns on a real bug's behaviour.");
+
+export const HOST_PROFILES = ['rp-filter-strict', 'rp-filter-loose'] as const;
+
 export const TopologySchema = z
   .strictObject({
     extends: z.string().optional().describe('Another topology file to inherit from; maps merge, lists of named things merge by name.'),
@@ -199,6 +235,10 @@ export const TopologySchema = z
     faults: z.array(FaultSchema).optional().describe('Applied after up, in order; each is undone by down.'),
     expect: z.record(z.string(), ExpectResultSchema).optional().describe('check id or suite → pass | fail | skip (with an optional message pattern).'),
     checks: z.array(ExternalCheckSchema).optional().describe('External TAP-producing scripts included as subtests.'),
+    sysctls: SysctlsSchema.optional(),
+    hostProfile: z.enum(HOST_PROFILES, { error: `expected one of: ${HOST_PROFILES.join(', ')}` }).optional().describe("Distribution defaults inside every node: rp-filter-strict (net.ipv4.conf.{all,default}.rp_filter = 1, as RHEL/CentOS ship) or rp-filter-loose (= 2, systemd's 50-default.conf on Debian/Ubuntu). sysctls: win over it."),
+    steps: z.array(StepSchema).optional().describe('Applied after up and faults, in order: actions (nodes restart, leave, join, change address) and checks in between.'),
+    control: ControlSchema.optional(),
   })
   .describe('A vxlab topology (format v1).');
 
@@ -208,6 +248,8 @@ export type Fault = z.infer<typeof FaultSchema>;
 export type ExpectResult = z.infer<typeof ExpectResultSchema>;
 export type VtepFaults = z.infer<typeof VtepFaultsSchema>;
 export type SetupStep = z.infer<typeof SetupStepSchema>;
+export type Step = z.infer<typeof StepSchema>;
+export type Control = z.infer<typeof ControlSchema>;
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(TopologySchema, { target: 'draft-2020-12' });

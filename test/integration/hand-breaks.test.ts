@@ -93,6 +93,45 @@ const BREAKS: Break[] = [
     owner: ['routes/pod-attachment'],
     fragment: (t) => new RegExp(`node1: pod pod1: net\\.ipv4\\.conf\\.${esc(pod(t, 'node1').hostIf)}\\.proxy_arp: expected 1, observed 0`),
   },
+  // what up builds, as felix and the Calico CNI do (#17): block routes, blackhole, host veth MAC, cali* sysctls
+  {
+    name: 'calico: a block route rewritten without proto 80 and without the VXLAN MTU',
+    topology: () => TOPO('calico-3node.yaml'),
+    steps: (t) => [[node(t, 'node1').ns, ['ip', 'route', 'replace', node(t, 'node2').podSubnet, 'via', node(t, 'node2').vtep.ip, 'dev', 'vxlan.calico', 'onlink']]],
+    owner: ['routes/remote-subnets'],
+    fragment: (t) => new RegExp(`node1: route ${esc(node(t, 'node2').podSubnet)} for node2: expected mtu 1450 \\(the VXLAN MTU, as felix writes it\\), observed none`),
+  },
+  {
+    name: "calico: the blackhole for a node's own block deleted",
+    topology: () => TOPO('calico-3node.yaml'),
+    steps: (t) => [[node(t, 'node3').ns, ['ip', 'route', 'del', 'blackhole', node(t, 'node3').podSubnet]]],
+    owner: ['routes/remote-subnets'],
+    fragment: (t) => new RegExp(`node3: missing blackhole ${esc(node(t, 'node3').podSubnet)} proto 80 for its own block`),
+  },
+  {
+    name: 'calico: a host veth with its own MAC instead of ee:ee:ee:ee:ee:ee',
+    topology: () => TOPO('calico-3node.yaml'),
+    steps: (t) => [[node(t, 'node2').ns, ['ip', 'link', 'set', pod(t, 'node2').hostIf, 'address', 'ee:ee:ee:ee:ee:02']]],
+    owner: ['routes/pod-attachment'],
+    fragment: (t) => new RegExp(`node2: pod pod1: host veth ${esc(pod(t, 'node2').hostIf)} MAC: expected ee:ee:ee:ee:ee:ee \\(Calico CNI\\), observed ee:ee:ee:ee:ee:02`),
+  },
+  {
+    name: 'calico: rp_filter loose on a cali veth',
+    topology: () => TOPO('calico-3node.yaml'),
+    steps: (t) => [[node(t, 'node1').ns, ['sysctl', '-qw', `net.ipv4.conf.${pod(t, 'node1').hostIf}.rp_filter=2`]]],
+    owner: ['routes/pod-attachment'],
+    fragment: (t) => new RegExp(`node1: pod pod1: net\\.ipv4\\.conf\\.${esc(pod(t, 'node1').hostIf)}\\.rp_filter: expected 1, observed 2`),
+  },
+  { name: 'flannel: hairpin off on a cni0 port', topology: FLANNEL, steps: (t) => [[node(t, 'node1').ns, ['ip', 'link', 'set', 'v-pod2', 'type', 'bridge_slave', 'hairpin', 'off']]], owner: ['routes/pod-attachment'], fragment: () => /node1: v-pod2: expected hairpin on \(bridge plugin hairpinMode\), observed off/ },
+  { name: 'flannel: cni0 MTU not the one flannel hands the bridge plugin', topology: FLANNEL, steps: (t) => [[node(t, 'node2').ns, ['ip', 'link', 'set', 'cni0', 'mtu', '1400']]], owner: ['routes/pod-attachment'], fragment: () => /node2: bridge cni0 MTU: expected 1450 \(the MTU flannel gives the bridge plugin\), observed 1400/ },
+  { name: 'flannel: accept_ra on the VXLAN device', topology: FLANNEL, steps: (t) => [[node(t, 'node3').ns, ['sysctl', '-qw', 'net.ipv6.conf.flannel/1.accept_ra=1']]], owner: ['routes/node-sysctls'], fragment: () => /node3: net\.ipv6\.conf\.flannel\/1\.accept_ra: expected 0, observed 1/ },
+  {
+    name: 'a hostProfile sysctl (rp_filter strict) undone inside one node',
+    topology: () => tempTopology(`extends: ${TOPO('flannel-3node.yaml')}\nname: hb-profile\nhostProfile: rp-filter-strict\n`),
+    steps: (t) => [[node(t, 'node2').ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0']]],
+    owner: ['routes/node-sysctls'],
+    fragment: () => /node2: net\.ipv4\.conf\.all\.rp_filter: expected 1, observed 0/,
+  },
   // routes/node-sysctls: forwarding inside the node
   { name: 'ip_forward off inside a node', topology: FLANNEL, steps: (t) => [[node(t, 'node2').ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=0']]], owner: ['routes/node-sysctls'], fragment: () => /node2: net\.ipv4\.ip_forward: expected 1, observed 0/ },
   // routes/vxlan-device: an attribute the device does not have is "absent"

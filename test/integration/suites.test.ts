@@ -22,6 +22,18 @@ describe.skipIf(needsRoot)('suites on shipped topologies (root)', () => {
     });
   }
 
+  // flannel's own default port (the kernel's 8472) is first-class: the device, the wire and the peers all use it
+  for (const f of ['flannel-3node-8472.yaml', 'calico-3node-8472.yaml']) {
+    test(`${f}: routes, encapsulation and connectivity pass on port 8472`, async ({ vxrun }) => {
+      const r = await vxrun(TOPO(f), { suites: ['routes', 'encapsulation', 'connectivity'] });
+      expect(failed(r)).toEqual([]);
+      expect(r.topology.nodes[0]!.vtep.port).toBe(8472);
+      const dev = r.report.results.find((x) => x.id === 'routes/vxlan-device')!;
+      expect(JSON.stringify(dev.observed)).toMatch(/"port":8472/);
+      expect(byId(r)['encapsulation/udp-dst-port']).toBe('pass');
+    });
+  }
+
   // the checks that skip on the topologies above run — and pass — on these two healthy ones
   for (const [f, id, says] of [
     ['narrow-middle-link-ok.yaml', 'mtu/path-mtu', /node1 -> node3: overlay MTU 3950 fits \(4000 − 50\), probes crossed whole/],

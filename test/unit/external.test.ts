@@ -59,7 +59,7 @@ describe('builder: external — plan', () => {
     expect(setup.steps.map((s) => s.ns)).toEqual(['vx-u1-ext-node1', 'vx-u1-ext-node2', 'vx-u1-ext-node3']);
     // pods are attached after the setup programs: cni0 and the host veths are in the attach stage
     const attach = renderPlan({ namespaces: [], stages: [p.stages.find((s) => s.name === 'attach')!] });
-    expect(attach).toContain('ip -n vx-u1-ext-node1 link add cni0 type bridge');
+    expect(attach).toContain('ip -n vx-u1-ext-node1 link add cni0 mtu 1450 type bridge');
     expect(attach).toContain('ip -n vx-u1-ext-node2 link set v-pod1 master cni0 up');
   });
 

@@ -73,7 +73,7 @@ describe('plan with overlay.cni', () => {
     const l = lines(t);
     expect(l.filter((x) => /cali-|proxy_arp|proxy_delay|169\.254/.test(x))).toEqual([]);
     expect(l.some((x) => x.startsWith('link add vxlan.calico '))).toBe(true);
-    expect(l).toContain('route add 10.65.0.128/26 via 10.65.0.128 dev vxlan.calico onlink');
+    expect(l).toContain('route add 10.65.0.128/26 via 10.65.0.128 dev vxlan.calico onlink proto 80 mtu 1450');
   });
 
   it('the plan lists the CNI ADDs that follow the stages (same container ids as the attach)', () => {

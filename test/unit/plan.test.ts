@@ -49,7 +49,7 @@ describe('planner', () => {
     expect(text).toMatch(/^ip netns add vx-p1-flannel-3node-seg-rack1$/m);
     expect(text).toMatch(/^ip -n vx-p1-flannel-3node-node1 link add flannel\.1 /m);
     expect(text).toMatch(/^bridge -n vx-p1-flannel-3node-node1 fdb add /m);
-    expect(text).toMatch(/^nsenter --net=\/var\/run\/netns\/vx-p1-flannel-3node-node1 sysctl -qw net\.ipv4\.ip_forward=1$/m);
+    expect(text).toMatch(/^nsenter --net=\/var\/run\/netns\/vx-p1-flannel-3node-node1 sysctl -qw net\.ipv4\.ip_forward=1 net\.ipv6\.conf\.flannel\/1\.accept_ra=0$/m);
   });
 
   it('full-mesh entries grow as N² in total but stay one batch per node', () => {
