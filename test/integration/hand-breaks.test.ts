@@ -200,7 +200,7 @@ const BREAKS: Break[] = [
     topology: FLANNEL,
     steps: (t) => [[node(t, 'node1').ns, ['bridge', 'link', 'set', 'dev', 'v-pod1', 'isolated', 'on']], [node(t, 'node1').ns, ['bridge', 'link', 'set', 'dev', 'v-pod2', 'isolated', 'on']]],
     owner: ['encapsulation/same-node-local'],
-    fragment: (t) => new RegExp(`node1: same-node flow node1/pod1 \\(${esc(pod(t, 'node1').ip)}\\) -> node1/pod2 \\(${esc(pod(t, 'node1', 'pod2').ip)}\\) not seen on v-pod2: observed 0 echo requests`),
+    fragment: (t) => new RegExp(`node1: same-node (IPv4 )?flow node1/pod1 \\(${esc(pod(t, 'node1').ip)}\\) -> node1/pod2 \\(${esc(pod(t, 'node1', 'pod2').ip)}\\) not seen on v-pod2: observed 0 echo requests`),
   },
   {
     name: "one of a sender's two inner flows missing",
