@@ -1,8 +1,11 @@
-// Pure decoder for classic pcap files (not pcapng). No dependencies, never throws for a malformed
+// Pure decoder for classic pcap files (not pcapng). No dependencies (beyond the pure address helpers in harness/topology/ip.ts), never throws for a malformed
 // packet: every layer that could not be fully decoded says so with `truncated: true` or `error`.
 // Only a bad/unsupported file header throws (PcapFormatError).
 //
 // Output is plain JSON-friendly data (numbers, strings, arrays; no bigint, no Buffers).
+// address text lives with the rest of vxlab's address math; re-exported for the decoder's users
+import { formatIp4, formatIp6 } from '../topology/ip.ts';
+export { formatIp4, formatIp6 };
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -356,40 +359,6 @@ export function formatMac(b: Uint8Array, off = 0, len = 6): string {
   const parts: string[] = [];
   for (let i = 0; i < len; i++) parts.push(b[off + i]!.toString(16).padStart(2, '0'));
   return parts.join(':');
-}
-
-export function formatIp4(b: Uint8Array, off = 0): string {
-  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
-}
-
-/** RFC 5952 compressed form (lowercase, longest zero run >= 2 groups compressed, leftmost on ties). */
-export function formatIp6(b: Uint8Array, off = 0): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  // IPv4-mapped ::ffff:a.b.c.d
-  if (bestStart === 0 && bestLen === 5 && g[5] === 0xffff) {
-    return `::ffff:${formatIp4(b, off + 12)}`;
-  }
-  const hex = (x: number) => x.toString(16);
-  if (bestLen < 2) return g.map(hex).join(':');
-  const left = g.slice(0, bestStart).map(hex).join(':');
-  const right = g.slice(bestStart + bestLen).map(hex).join(':');
-  return `${left}::${right}`;
 }
 
 function u16(b: Uint8Array, o: number): number {

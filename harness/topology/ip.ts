@@ -106,22 +106,11 @@ export function ip6ToBigInt(s: string): bigint {
   return groups.reduce((a, g) => (a << 16n) + BigInt(parseInt(g, 16)), 0n);
 }
 
-/** RFC 5952 text: lowercase, no leading zeros, the longest run (≥ 2) of zero groups as `::` (the first on a tie). */
+/** RFC 5952 text (the capture decoder's formatter: lowercase, no leading zeros, the longest run of >= 2 zero groups as `::`). */
 export function bigIntToIp6(n: bigint): string {
-  const g: number[] = [];
-  for (let i = 7; i >= 0; i--) g.push(Number((n >> BigInt(i * 16)) & 0xffffn));
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+  const b = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) b[i] = Number((n >> BigInt((15 - i) * 8)) & 0xffn);
+  return formatIp6(b);
 }
 
 const MASK128 = (1n << 128n) - 1n;
@@ -208,4 +197,40 @@ export function canonicalIp(ip: string): string {
 /** Host prefix length of a family: 32 or 128. */
 export function hostPrefix(f: Family): number {
   return bits(f);
+}
+
+// ---- address text from bytes (the capture decoder and the userspace VTEP print with these)
+
+export function formatIp4(b: Uint8Array, off = 0): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+/** RFC 5952 compressed form (lowercase, longest zero run >= 2 groups compressed, leftmost on ties). */
+export function formatIp6(b: Uint8Array, off = 0): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!);
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  // IPv4-mapped ::ffff:a.b.c.d
+  if (bestStart === 0 && bestLen === 5 && g[5] === 0xffff) {
+    return `::ffff:${formatIp4(b, off + 12)}`;
+  }
+  const hex = (x: number) => x.toString(16);
+  if (bestLen < 2) return g.map(hex).join(':');
+  const left = g.slice(0, bestStart).map(hex).join(':');
+  const right = g.slice(bestStart + bestLen).map(hex).join(':');
+  return `${left}::${right}`;
 }

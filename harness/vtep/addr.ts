@@ -5,6 +5,10 @@
 // local to the table (each thread keeps its own; FDB updates between threads carry the address as a string).
 import { intToIpv4, ipv4ToInt } from './codec.ts';
 import { AF_INET, AF_INET6, pinned } from './ffi.ts';
+// RFC 5952 text of 16 bytes: the formatter the capture decoder and the suites use, so all print addresses alike
+import { formatIp6 as formatIpv6 } from '../topology/ip.ts';
+
+export { formatIpv6 };
 
 export type Family = 4 | 6;
 
@@ -54,27 +58,6 @@ export function parseIpv6(s: string): Uint8Array {
     b[2 * i + 1] = w & 0xff;
   });
   return b;
-}
-
-/** RFC 5952 text of 16 bytes (lowercase, longest zero run compressed). */
-export function formatIpv6(b: Uint8Array, off = 0): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!);
-  let bs = -1;
-  let bl = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bl) (bs = i), (bl = j - i);
-    i = j;
-  }
-  const hex = (x: number) => x.toString(16);
-  if (bl < 2) return g.map(hex).join(':');
-  return `${g.slice(0, bs).map(hex).join(':')}::${g.slice(bs + bl).map(hex).join(':')}`;
 }
 
 /** Canonical text of an address of either family (throws if invalid). */
