@@ -1,13 +1,11 @@
 // IPv6 hand breaks for the encapsulation and mtu checks: each row breaks one thing by hand on a live IPv6 (or
 // dual-stack) topology — with ip, bridge or nft inside the run's own namespaces — and asserts that the check owning
 // the thing FAILS with a message naming the node, the peer and the value (as hand-breaks.test.ts does for IPv4).
-import { describe, expect } from 'vitest';
-import { join } from 'node:path';
+import { describe } from 'vitest';
+import { expectOwnersFail } from '../helpers/breaks.ts';
 import { needsRoot } from '../helpers/root.ts';
 import { test, TOPO } from '../helpers/topo.ts';
 import type { ResolvedNode, ResolvedTopology } from '../../harness/topology/resolved.ts';
-import { runSuites } from '../../harness/runner/runner.ts';
-import { SUITES } from '../../suites/index.ts';
 import { vtepFor, podAddr } from '../../suites/encapsulation.ts';
 import { run } from '../../harness/util/exec.ts';
 
@@ -104,15 +102,7 @@ describe.skipIf(needsRoot)('IPv6 hand breaks: the owning check fails and names n
       const r = await bringUp(b.topology());
       const t = r.topology;
       for (const [ns, argv] of b.steps(t)) await run(argv, { ns });
-      const suites = [...new Set(b.owner.map((id) => id.split('/')[0]!))].map((s) => ({ ...SUITES[s]!, checks: SUITES[s]!.checks.filter((c) => b.owner.includes(c.id)) }));
-      const { results } = await runSuites(t, suites, { workDir: join(r.state.workDir) });
-      const re = b.fragment(t);
-      for (const id of b.owner) {
-        const x = results.find((y) => y.id === id)!;
-        const said = [x.message ?? '', ...(x.diffs ?? [])];
-        expect(x.status, `${id}: ${x.message}`).toBe('fail');
-        expect(said.some((s) => re.test(s)), `${id} should say ${re}; it said:\n${said.join('\n')}`).toBe(true);
-      }
+      await expectOwnersFail(t, r.state.workDir, b.owner, b.fragment(t));
     });
   }
 });

@@ -2,14 +2,12 @@
 // or kill inside the run's own namespaces, never vxlab's fault injection unless the break needs a userspace-VTEP
 // fault — and asserts that the check owning the thing FAILS with a message naming the node, the peer and the value.
 // A future change that weakens a check fails here.
-import { describe, expect } from 'vitest';
-import { join } from 'node:path';
+import { describe } from 'vitest';
+import { expectOwnersFail } from '../helpers/breaks.ts';
 import { needsRoot } from '../helpers/root.ts';
 import { test, TOPO, tempTopology } from '../helpers/topo.ts';
 import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../../harness/topology/resolved.ts';
 import type { Running } from '../../harness/runtime/lifecycle.ts';
-import { runSuites } from '../../harness/runner/runner.ts';
-import { SUITES } from '../../suites/index.ts';
 import { run } from '../../harness/util/exec.ts';
 
 /** One command of a break: where it runs (a node or pod namespace of the run) and its argv. */
@@ -253,16 +251,7 @@ describe.skipIf(needsRoot)('hand breaks: the owning check fails and names node, 
         if (typeof step === 'function') await step();
         else await run(step[1], { ns: step[0] });
       }
-      const suites = [...new Set(b.owner.map((id) => id.split('/')[0]!))].map((s) => ({ ...SUITES[s]!, checks: SUITES[s]!.checks.filter((c) => b.owner.includes(c.id)) }));
-      const { results } = await runSuites(t, suites, { workDir: join(r.state.workDir) });
-      const re = b.fragment(t);
-      for (const id of b.owner) {
-        const x = results.find((y) => y.id === id)!;
-        const said = [x.message ?? '', ...(x.diffs ?? [])];
-        expect(x.status, `${id}: ${x.message}`).toBe('fail');
-        expect(said.some((s) => re.test(s)), `${id} should say ${re}; it said:\n${said.join('\n')}`).toBe(true);
-        if (b.observed) expect(JSON.stringify(x.observed)).toMatch(b.observed);
-      }
+      await expectOwnersFail(t, r.state.workDir, b.owner, b.fragment(t), b.observed);
     });
   }
 });

@@ -2,6 +2,7 @@
 // IPv6 thing, broken by hand inside the run's own namespaces (ip -6, bridge, sysctl), makes the owning check fail with
 // a message naming node, peer and value.
 import { describe, expect } from 'vitest';
+import { expectOwnersFail } from '../helpers/breaks.ts';
 import { join } from 'node:path';
 import { needsRoot } from '../helpers/root.ts';
 import { test, TOPO, tempTopology } from '../helpers/topo.ts';
@@ -138,15 +139,7 @@ describe.skipIf(needsRoot)('IPv6 hand breaks: the owning check fails and names n
       const r = await bringUp(TOPO(b.file));
       const t = r.topology;
       for (const [ns, argv] of b.steps(t)) await run(argv, { ns });
-      const suites = [...new Set(b.owner.map((id) => id.split('/')[0]!))].map((s) => ({ ...SUITES[s]!, checks: SUITES[s]!.checks.filter((c) => b.owner.includes(c.id)) }));
-      const { results } = await runSuites(t, suites, { workDir: join(r.state.workDir) });
-      const re = b.fragment(t);
-      for (const id of b.owner) {
-        const x = results.find((y) => y.id === id)!;
-        const said = [x.message ?? '', ...(x.diffs ?? [])];
-        expect(x.status, `${id}: ${x.message}`).toBe('fail');
-        expect(said.some((s) => re.test(s)), `${id} should say ${re}; it said:\n${said.join('\n')}`).toBe(true);
-      }
+      await expectOwnersFail(t, r.state.workDir, b.owner, b.fragment(t));
     });
   }
 });
