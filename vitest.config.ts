@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
 // `up` and after `down`, and docker.test.ts adds Docker bridges there meanwhile. It runs alone, after the rest
 // (sequence.groupOrder 1). docker.test.ts's own root snapshot is safe in the parallel group: it is the only file
 // that creates Docker objects, and its tests run one after another.
-const INTEGRATION_WORKERS = Number(process.env.VXLAB_TEST_WORKERS ?? 6);
+const INTEGRATION_WORKERS = Number(process.env.VXLAB_TEST_WORKERS ?? 4);
 const ALONE = ['test/integration/lifecycle.test.ts'];
 
 export default defineConfig({
