@@ -167,7 +167,9 @@ export async function startVtepProcess(ns: string, cfg: VtepConfigInput, dir: st
       clearTimeout(t);
     },
   };
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  // generous: the process compiles its TypeScript at start, which takes seconds on a loaded 2-core machine (parallel
+  // test workers); it exits early, and is reported at once, when it fails rather than being slow
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   while (!existsSync(readyFile)) {
     if (exit !== undefined) throw new Error(`VTEP in ${ns} exited (${exit}) before ready:\n${readLog()}`);
     if (Date.now() > deadline) {
