@@ -8,7 +8,7 @@ import { recordMatrix, retryDecision } from '../harness/diagnose/matrix.ts';
 import { diagnoseWrong } from '../harness/diagnose/pair.ts';
 import { podIp } from './routes.ts';
 import type { Family } from '../harness/topology/ip.ts';
-import { planPairs } from '../harness/runner/sample.ts';
+import { BIG_NODES, planPairs } from '../harness/runner/sample.ts';
 
 /** Matrices of up to this many pods are drawn as grids (report details, HTML heat map); bigger ones list wrong cells only. */
 export const GRID_MAX_PODS = 200;
@@ -182,7 +182,7 @@ function verdict(m: Matrix, which: 'positive' | 'negative', okText: string) {
   const matrix = grid ? { pods: m.pods.map(podLabel), ips: m.ips, expected: bits((i, j) => m.expected[i]![j]!), actual: bits((i, j) => m.actual[i]![j]!), judged: bits(sel) } : undefined;
   const expected = `${cells} ${which === 'positive' ? 'reachable' : 'isolated'} directed pairs${m.sampled ? ` (${m.coverage})` : ''}`;
   const rounds = `${m.attempts} round(s)${m.retried ? `, ${m.retried} cell(s) answered only on a retry` : ''}${m.stopped ? `, retries stopped: ${m.stopped}` : ''}`;
-  const how = m.sampled ? `; ${m.coverage}` : m.pods.length > GRID_MAX_PODS ? `; ${m.coverage}` : '';
+  const how = m.sampled || m.pods.length > BIG_NODES ? `; ${m.coverage}` : '';
   if (wrong.length) return fail(`${wrong.length} of ${cells} directed pairs wrong after ${rounds}: ${wrong[0]}${how}`, { diffs: wrong, details, matrix, expected, observed: `${cells - wrong.length} as expected, ${wrong.length} wrong` });
   return pass(`${cells} ${okText} (${rounds}${how})`, { details, matrix, expected, observed: expected });
 }

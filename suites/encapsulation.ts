@@ -123,7 +123,7 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
       const k = `${f.src.ns}|${f.family}`;
       (bySrc.get(k) ?? bySrc.set(k, { ns: f.src.ns, family: f.family, dsts: [] }).get(k)!).dsts.push(f.dstIp);
     }
-    senders = await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, reject: false, timeoutMs: 10_000 }));
+    senders = await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, netOnly: true, reject: false, timeoutMs: 10_000 }));
   } finally {
     stops = await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
   }

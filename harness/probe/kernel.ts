@@ -1,5 +1,5 @@
 // ip -j / bridge -j readers: the live state of one namespace.
-import { bridgeJson, ipJson, run } from '../util/exec.ts';
+import { ipJson, run } from '../util/exec.ts';
 
 export interface LinkInfo {
   ifname: string;
@@ -51,7 +51,9 @@ export async function neighbours(ns: string, dev?: string, family: 4 | 6 = 4): P
   return (await ipJson<any[]>(ns, [`-${family}`, 'neigh', 'show', ...(dev ? ['dev', dev] : [])])).map((n) => ({ ...n, dev: n.dev ?? dev, state: n.state ?? [] }));
 }
 export async function fdb(ns: string, dev: string): Promise<FdbInfo[]> {
-  return (await bridgeJson<any[]>(ns, ['fdb', 'show', 'dev', dev])).map((f) => ({ ...f, ifname: f.ifname ?? dev, flags: f.flags ?? [] }));
+  const r = await run(['bridge', '-j', 'fdb', 'show', 'dev', dev], { ns, netOnly: true });
+  const s = r.stdout.trim();
+  return ((s ? JSON.parse(s) : []) as any[]).map((f) => ({ ...f, ifname: f.ifname ?? dev, flags: f.flags ?? [] }));
 }
 export async function addrs(ns: string): Promise<any[]> {
   return ipJson(ns, ['addr', 'show']);
@@ -95,7 +97,7 @@ export interface BatchResult {
  */
 export async function ipBatch(ns: string, lines: string[], details = false): Promise<BatchResult[]> {
   if (!lines.length) return [];
-  const r = await run(['ip', ...(details ? ['-d'] : []), '-force', '-j', '-batch', '-'], { ns, input: `${lines.join('\n')}\n`, reject: false });
+  const r = await run(['ip', ...(details ? ['-d'] : []), '-force', '-j', '-batch', '-'], { ns, netOnly: true, input: `${lines.join('\n')}\n`, reject: false });
   // stderr: "RTNETLINK answers: <why>" (or "Cannot find device …") then "Command failed -:<line>" for every line that failed
   const errors = new Map<number, string>();
   let last = '';
@@ -146,7 +148,7 @@ export async function routesCovering(ns: string, ip: string): Promise<{ dst: str
 export async function sysctls(ns: string, keys: string[]): Promise<Record<string, string | undefined>> {
   const out: Record<string, string | undefined> = Object.fromEntries(keys.map((k) => [k, undefined]));
   if (!keys.length) return out;
-  const r = await run(['sysctl', ...keys], { ns, reject: false });
+  const r = await run(['sysctl', ...keys], { ns, netOnly: true, reject: false });
   for (const l of r.stdout.split('\n')) {
     const m = /^(\S+)\s*=\s*(.*)$/.exec(l.trim());
     if (m && m[1]! in out) out[m[1]!] = m[2]!.trim();
