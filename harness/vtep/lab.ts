@@ -167,7 +167,7 @@ export async function startVtepProcess(ns: string, cfg: VtepConfigInput, dir: st
       clearTimeout(t);
     },
   };
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000); // as vxlab up waits: Node boots slowly on a loaded machine
   while (!existsSync(readyFile)) {
     if (exit !== undefined) throw new Error(`VTEP in ${ns} exited (${exit}) before ready:\n${readLog()}`);
     if (Date.now() > deadline) {
