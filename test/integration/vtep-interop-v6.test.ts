@@ -1,5 +1,5 @@
 // Userspace VTEP over an IPv6 underlay (UDP6 sockets), carrying IPv4 and IPv6 inner frames: interop with the kernel
-// vxlan device and with itself, in private vxt-vtep-it6<pid>-* namespaces (root only; removed in afterAll). The pid
+// vxlan device and with itself, in private vxt-vtep-it6-<pid>-* namespaces (root only; removed in afterAll). The pid
 // keeps concurrent runs of this file (other worktrees on the same kernel) from sweeping each other's namespaces.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
