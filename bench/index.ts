@@ -673,18 +673,26 @@ async function main(): Promise<number> {
     // ================================================================ 5b: userspace VTEP over an IPv6 underlay
     if (want('vtep6')) {
       check();
-      log('vtep6: benchVtep() user↔user over an IPv4 underlay, then over an IPv6 underlay (IPv4 and IPv6 pods), same run');
-      const rows: VtepBenchRow[] = [];
-      for (const [family, inner] of [[4, 4], [6, 4], [6, 6]] as const) {
-        rows.push(...(await benchVtep({ seconds: vtepSeconds, log, pairs: [['user', 'user']], family, inner })));
-      }
-      raw.vtep6 = rows;
-      console.log(section(`5b. userspace VTEP over IPv6 — user↔user iperf3 TCP ${vtepSeconds} s per underlay/inner family, baseline the IPv4 underlay in the same run`));
+      log(`vtep6: benchVtep() user↔user over an IPv4 underlay, then over an IPv6 underlay (IPv4 and IPv6 pods), interleaved, ${reps} reps`);
+      const combos = [[4, 4], [6, 4], [6, 6]] as const;
+      const runs: VtepBenchRow[][] = combos.map(() => []);
+      // interleaved repetitions: the machine's load drifts, so each rep measures all three back to back
+      for (let r = 0; r < reps; r++)
+        for (const [i, [family, inner]] of combos.entries()) runs[i]!.push(...(await benchVtep({ seconds: vtepSeconds, log, pairs: [['user', 'user']], family, inner })));
+      raw.vtep6 = runs.flat();
+      const med = (xs: VtepBenchRow[], k: 'tcpBps' | 'rttP50Ms') => median(xs.map((x) => x[k]).filter(Number.isFinite));
+      const rows = runs.map((xs) => ({ families: xs[0]!.families ?? '', bps: med(xs, 'tcpBps'), all: xs.map((x) => x.tcpBps), p50: med(xs, 'rttP50Ms'), loss: Math.max(...xs.map((x) => x.pingLoss)) }));
+      console.log(section(`5b. userspace VTEP over IPv6 — user↔user iperf3 TCP ${vtepSeconds} s per underlay/inner family, median of ${reps} interleaved reps, baseline the IPv4 underlay in the same run`));
       const base = rows[0]!;
-      console.log(table(['underlay/inner', 'TCP Gbit/s', 'vs IPv4 underlay', 'p50 ms', 'loss'], rows.map((r) => [r.families ?? '', (r.tcpBps / 1e9).toFixed(2), fmtRatio(r.tcpBps / base.tcpBps), r.rttP50Ms.toFixed(3), `${(r.pingLoss * 100).toFixed(1)}%`])));
+      console.log(
+        table(
+          ['underlay/inner', 'TCP Gbit/s (median)', 'each rep', 'vs IPv4 underlay', 'p50 ms', 'loss (max)'],
+          rows.map((r) => [r.families, (r.bps / 1e9).toFixed(2), r.all.map((x) => (x / 1e9).toFixed(2)).join(' '), `${(r.bps / base.bps).toFixed(2)}×`, r.p50.toFixed(3), `${(r.loss * 100).toFixed(1)}%`]),
+        ),
+      );
       for (const r of rows.slice(1)) {
-        const ratio = r.tcpBps / base.tcpBps;
-        targets.push({ section: 'vtep6', figure: `user↔user TCP, ${r.families} vs IPv4/IPv4`, value: fmtRatio(ratio), target: '≥ 0.80×', met: Number.isFinite(ratio) ? ratio >= 0.8 : false });
+        const ratio = r.bps / base.bps;
+        targets.push({ section: 'vtep6', figure: `user↔user TCP, ${r.families} vs IPv4/IPv4`, value: `${ratio.toFixed(2)}×`, target: '≥ 0.80×', met: Number.isFinite(ratio) ? ratio >= 0.8 : false });
       }
     }
 

@@ -27,6 +27,20 @@ async function nft(ns: string, table: string, chains: { hook: 'input' | 'output'
   await run(['nft', '-f', '-'], { ns, input: lines.join('\n') });
 }
 
+/**
+ * The pod families a delete-route / delete-neigh fault breaks: the one it names, else every pod family of the topology.
+ * "delete node2's route on node1" means node1 can no longer reach node2's pods, in whatever family they have; a
+ * dual-stack topology breaks one family with `family: 4|6` (the IPv6-only outage of dual-stack-missing-v6-route.yaml).
+ */
+export function faultFamilies(t: ResolvedTopology, family?: 4 | 6): Array<4 | 6> {
+  return family ? [family] : t.families?.length ? [...t.families] : [4];
+}
+
+/** The node's VTEP identity (tunnel address, device) that carries this pod family. */
+function vtepOf(n: ResolvedNode, fam: 4 | 6): ResolvedNode['vtep'] {
+  return n.vteps.find((v) => v.family === fam) ?? n.vtep;
+}
+
 /** Human description of what a fault does, for plans and reports. */
 export function describeFault(f: Fault): string {
   switch (f.kind) {
@@ -37,7 +51,7 @@ export function describeFault(f: Fault): string {
     case 'vtep-mac-change': return `${f.node}: VTEP MAC → ${f.mac}; peers keep the old entries`;
     case 'delete-route': return `${f.node}: route to ${f.peer}'s ${f.family ? `IPv${f.family} ` : ''}pod subnet deleted`;
     case 'delete-fdb': return `${f.node}: FDB entry for ${f.peer} deleted`;
-    case 'delete-neigh': return `${f.node}: neighbour entry for ${f.peer} deleted`;
+    case 'delete-neigh': return `${f.node}: ${f.family ? `IPv${f.family} ` : ''}neighbour entry for ${f.peer}'s VTEP deleted`;
     case 'link-down': return `${f.node}: ${f.link} down`;
     case 'tx-checksum': return `${f.node}: ${f.link} tx checksum offload ${f.offload}`;
     case 'vtep': return `${f.node}: userspace VTEP faults ${JSON.stringify({ ...f, kind: undefined, node: undefined })}`;
@@ -94,9 +108,11 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
       return;
     case 'delete-route': {
       const p = nodeOf(t, f.peer);
-      // dual-stack: the route of the family the fault names (default: the first pod family's)
-      const i = f.family ? p.vteps.findIndex((v) => v.family === f.family) : 0;
-      await run(['ip', '-n', n.ns, 'route', 'del', p.podSubnets[i] ?? p.podSubnet, 'dev', n.vtep.dev]);
+      // dual-stack: the route of the family the fault names, else every family's (see faultFamilies)
+      for (const fam of faultFamilies(t, f.family)) {
+        const subnet = p.podSubnets.find((s) => (s.includes(':') ? 6 : 4) === fam) ?? p.podSubnet;
+        await run(['ip', '-n', n.ns, 'route', 'del', subnet, 'dev', vtepOf(n, fam).dev]);
+      }
       return;
     }
     case 'delete-fdb': {
@@ -107,7 +123,7 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
     }
     case 'delete-neigh': {
       const p = nodeOf(t, f.peer);
-      await run(['ip', '-n', n.ns, 'neigh', 'del', p.vtep.ip, 'dev', n.vtep.dev]);
+      for (const fam of faultFamilies(t, f.family)) await run(['ip', '-n', n.ns, 'neigh', 'del', vtepOf(p, fam).ip, 'dev', vtepOf(n, fam).dev]);
       return;
     }
     case 'link-down':

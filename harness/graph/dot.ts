@@ -48,7 +48,7 @@ function nodeLabel(g: TopologyGraph, n: GraphNode): string {
     ...(n.container ? [row(`container ${n.container}`)] : []),
     row(`eth0 ${n.ip}/${n.prefixLen} · MTU ${n.underlayMtu}`),
     row(`${v.dev} ${v.kind === 'userspace' ? 'userspace VTEP' : 'kernel vxlan'} · VNI ${v.vni} · UDP ${v.port} · MTU ${v.mtu}`, { bg: v.kind === 'userspace' ? '#ede9fe' : undefined, color: vniColor(g, v.vni) }),
-    row(`MAC ${v.mac} · ${v.ip}/32 · pods ${n.podSubnet}`),
+    row(`MAC ${v.mac} · ${n.vtepIps.join(' ')} · pods ${n.podSubnets.join(' ')}`),
     ...n.pods.map((p) => row(`${p.name} ${p.ips.join(' ')} · MTU ${p.mtu}${p.failed?.length ? '  ✗' : ''}`, { bg: p.failed?.length ? '#fee2e2' : p.diffs.length ? '#ffedd5' : '#f8fafc' })),
     ...n.pods.flatMap((p) => p.diffs.map((d) => row(`≠ ${p.name}: ${d}`, { color: RED }))),
     ...n.faults.map((f) => row(`fault: ${f.replace(`${n.name}: `, '')}`, { bg: '#fef3c7', color: '#92400e' })),

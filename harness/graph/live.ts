@@ -47,7 +47,7 @@ export interface LiveSnapshot {
 const globalAddrs = (ifc: any): string[] => (ifc?.addr_info ?? []).filter((a: any) => a.scope !== 'link' && a.scope !== 'host').map((a: any) => `${a.local}/${a.prefixlen}`);
 const isUp = (l: { operstate?: string; flags?: string[] }) => l.operstate === 'UP' || l.operstate === 'UNKNOWN' ? (l.flags ?? ['UP']).includes('UP') : false;
 
-async function readNode(n: ResolvedNode, workDir?: string): Promise<LiveNode> {
+async function readNode(n: ResolvedNode, families: Array<4 | 6>, workDir?: string): Promise<LiveNode> {
   const out: LiveNode = { present: nsExists(n.ns), fdb: [], neigh: [], routes: [], errors: [] };
   if (!out.present) return out;
   const [links, addrs] = await Promise.all([readLinks(n.ns), readAddrs(n.ns)]);
@@ -58,8 +58,12 @@ async function readNode(n: ResolvedNode, workDir?: string): Promise<LiveNode> {
     const kind = dev.linkinfo?.info_kind === 'vxlan' ? 'kernel' : dev.linkinfo?.info_kind === 'tun' ? 'userspace' : 'other';
     const d = dev.linkinfo?.info_data ?? {};
     out.vtep = { kind, mac: dev.address, mtu: dev.mtu, up: isUp(dev), ...(kind === 'kernel' ? { vni: d.id, port: d.port, local: d.local } : {}) };
-    out.neigh = (await readNeigh(n.ns, n.vtep.dev)).map((x) => ({ dst: x.dst, lladdr: x.lladdr }));
-    out.routes = (await readRoutes(n.ns)).filter((r) => r.dev === n.vtep.dev).map((r) => ({ dst: r.dst, gateway: r.gateway, dev: r.dev }));
+    // every pod family's neighbours and routes (dual-stack pods share the one device)
+    const devs = new Set(n.vteps?.length ? n.vteps.map((x) => x.dev) : [n.vtep.dev]);
+    for (const fam of families) {
+      for (const d of devs) out.neigh.push(...(await readNeigh(n.ns, d, fam)).map((x) => ({ dst: x.dst, lladdr: x.lladdr })));
+      out.routes.push(...(await readRoutes(n.ns, fam)).filter((r) => devs.has(r.dev)).map((r) => ({ dst: r.dst, gateway: r.gateway, dev: r.dev })));
+    }
     if (kind === 'kernel') out.fdb = (await readFdb(n.ns, n.vtep.dev)).filter((f) => f.dst).map((f) => ({ mac: f.mac, dst: f.dst }));
     else if (kind === 'userspace' && workDir) {
       try {
@@ -81,7 +85,7 @@ export async function readLive(t: ResolvedTopology, workDir?: string): Promise<L
   for (const s of t.segments) if (s.ns) snap.segments[s.name] = nsExists(s.ns);
   if (t.routerNs) snap.router = nsExists(t.routerNs);
   await pool(t.nodes, 4, async (n) => {
-    snap.nodes[n.name] = await readNode(n, workDir);
+    snap.nodes[n.name] = await readNode(n, t.families?.length ? t.families : [4], workDir);
   });
   const pods = t.nodes.flatMap((n) => n.pods);
   await pool(pods, 8, async (p) => {
@@ -127,7 +131,7 @@ export function markLive(g: TopologyGraph, t: ResolvedTopology, snap: LiveSnapsh
         continue;
       }
       gp.ips = lp.addrs.map((a) => a.replace(/\/\d+$/, ''));
-      if (!lp.addrs.includes(`${p.ip}/${p.prefixLen}`)) gp.diffs.push(`eth0: expected ${p.ip}/${p.prefixLen}, observed ${lp.addrs.join(' ') || 'no address'}`);
+      for (const a of p.addrs?.length ? p.addrs : [p]) if (!lp.addrs.includes(`${a.ip}/${a.prefixLen}`)) gp.diffs.push(`eth0: expected ${a.ip}/${a.prefixLen}, observed ${lp.addrs.join(' ') || 'no address'}`);
       if (lp.mtu !== undefined && lp.mtu !== p.mtu) {
         gp.diffs.push(`MTU: expected ${p.mtu}, observed ${lp.mtu}`);
         gp.mtu = lp.mtu;
@@ -150,12 +154,17 @@ export function markLive(g: TopologyGraph, t: ResolvedTopology, snap: LiveSnapsh
       const fdb = live.fdb.filter((f) => lc(f.mac) === mac);
       if (!fdb.length) tu.diffs.push(`${dir}: no FDB entry ${mac} dst ${b.ip}`);
       else if (!fdb.some((f) => f.dst === b.ip)) tu.diffs.push(`${dir}: FDB ${mac} dst ${fdb.map((f) => f.dst).join(',')}, expected ${b.ip}`);
-      const nb = live.neigh.find((x) => x.dst === b.vtep.ip);
-      if (!nb) tu.diffs.push(`${dir}: no neighbour ${b.vtep.ip}`);
-      else if (lc(nb.lladdr) !== mac) tu.diffs.push(`${dir}: neighbour ${b.vtep.ip} lladdr ${nb.lladdr ?? 'none'}, expected ${mac}`);
-      const rt = live.routes.find((r) => r.dst === b.podSubnet);
-      if (!rt) tu.diffs.push(`${dir}: no route ${b.podSubnet}`);
-      else if (rt.gateway !== b.vtep.ip) tu.diffs.push(`${dir}: route ${b.podSubnet} via ${rt.gateway ?? 'none'}, expected via ${b.vtep.ip}`);
+      // per pod family: the neighbour for b's tunnel address of that family, the route to b's subnet of that family
+      const vteps = b.vteps?.length ? b.vteps : [b.vtep];
+      for (const v of vteps) {
+        const subnet = b.podSubnets?.find((x) => (x.includes(':') ? 6 : 4) === v.family) ?? b.podSubnet;
+        const nb = live.neigh.find((x) => x.dst === v.ip);
+        if (!nb) tu.diffs.push(`${dir}: no neighbour ${v.ip}`);
+        else if (lc(nb.lladdr) !== mac) tu.diffs.push(`${dir}: neighbour ${v.ip} lladdr ${nb.lladdr ?? 'none'}, expected ${mac}`);
+        const rt = live.routes.find((r) => r.dst === subnet);
+        if (!rt) tu.diffs.push(`${dir}: no route ${subnet}`);
+        else if (rt.gateway !== v.ip) tu.diffs.push(`${dir}: route ${subnet} via ${rt.gateway ?? 'none'}, expected via ${v.ip}`);
+      }
     }
   return g;
 }

@@ -18,7 +18,7 @@ function nodeLines(n: GraphNode): string[] {
     ...(n.container ? [`container ${n.container}`] : []),
     `eth0 ${n.ip}/${n.prefixLen} · MTU ${n.underlayMtu}`,
     `${v.dev} ${v.kind === 'userspace' ? 'userspace VTEP' : 'kernel vxlan'} · VNI ${v.vni} · UDP ${v.port} · MTU ${v.mtu}`,
-    `MAC ${v.mac} · ${v.ip}/32`,
+    `MAC ${v.mac} · ${n.vtepIps.join(' ')} · pods ${n.podSubnets.join(' ')}`,
     ...n.pods.map((p) => `${p.name} ${p.ips.join(' ')}`),
     ...n.pods.flatMap((p) => p.diffs.map((d) => `≠ ${p.name}: ${d}`)),
     ...n.faults.map((f) => `fault: ${f.replace(`${n.name}: `, '')}`),

@@ -35,6 +35,10 @@ export interface GraphNode {
   prefixLen: number;
   underlayMtu: number;
   podSubnet: string;
+  /** every pod family's subnet (dual-stack: IPv4 then IPv6) */
+  podSubnets: string[];
+  /** the VTEP's tunnel addresses with prefix length, one per pod family (10.244.1.0/32, fd00:10:244:1::/128) */
+  vtepIps: string[];
   /** docker/kind: the node's container */
   container?: string;
   vtep: GraphVtep;
@@ -89,9 +93,11 @@ export function buildGraph(t: ResolvedTopology): TopologyGraph {
     prefixLen: n.prefixLen,
     underlayMtu: n.underlayMtu,
     podSubnet: n.podSubnet,
+    podSubnets: n.podSubnets?.length ? [...n.podSubnets] : [n.podSubnet],
+    vtepIps: (n.vteps?.length ? n.vteps : [n.vtep]).map((v) => `${v.ip}/${v.prefixLen}`),
     container: n.container,
     vtep: { kind: n.vtep.kind, dev: n.vtep.dev, mac: n.vtep.mac, ip: n.vtep.ip, vni: n.vtep.vni, port: n.vtep.port, mtu: n.vtep.mtu },
-    pods: n.pods.map((p) => ({ name: p.name, ips: [p.ip], mtu: p.mtu, diffs: [] })),
+    pods: n.pods.map((p) => ({ name: p.name, ips: p.addrs?.length ? p.addrs.map((a) => a.ip) : [p.ip], mtu: p.mtu, diffs: [] })),
     faults: [],
     diffs: [],
   }));

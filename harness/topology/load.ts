@@ -3,7 +3,7 @@ import { closeSync, constants as fsc, fstatSync, openSync, readSync, realpathSyn
 import { dirname, resolve, relative } from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node as YNode } from 'yaml';
 import type { z } from 'zod';
-import { TopologySchema, FAULT_KINDS, type Topology } from './schema.ts';
+import { TopologySchema, FAULT_KINDS, FaultSchema, type Topology } from './schema.ts';
 import { TopologyError, type Path, type SourceLoc, type TopologyIssue, pathKey, SemanticError } from './errors.ts';
 
 interface Source {
@@ -293,9 +293,13 @@ function describeIssue(iss: z.core.$ZodIssue, value: unknown): { message: string
   const path = iss.path as Path;
   switch (iss.code) {
     case 'unrecognized_keys': {
-      const known = Object.keys(knownKeysAt(path));
+      let known = Object.keys(knownKeysAt(path));
+      const fault = path[0] === 'faults' && isObj(value) && typeof value.kind === 'string' ? value.kind : undefined;
+      if (!known.length && fault) known = faultKeys(fault);
+      // delete-fdb: the one FDB entry per peer serves both pod families (they share one VXLAN device)
+      const why = fault === 'delete-fdb' && iss.keys.includes('family') ? ' (delete-fdb has no family: the one FDB entry per peer carries both pod families; delete-neigh or delete-route with family breaks one)' : '';
       return {
-        message: `unknown key '${iss.keys.join("', '")}'${known.length ? `; expected one of: ${known.join(', ')}` : ''}`,
+        message: `unknown key '${iss.keys.join("', '")}'${why}${known.length ? `; expected one of: ${known.join(', ')}` : ''}`,
         path: [...path, iss.keys[0]!],
         preferKey: true,
       };
@@ -325,6 +329,12 @@ function getAt(obj: unknown, path: Path): unknown {
   let cur: any = obj;
   for (const k of path) cur = cur == null ? undefined : cur[k];
   return cur;
+}
+
+/** The keys a fault of this kind takes (faults[] is a union on kind, which knownKeysAt cannot walk). */
+function faultKeys(kind: string): string[] {
+  const opt = (FaultSchema as any).def.options.find((o: any) => o.def.shape.kind?.def?.values?.includes(kind));
+  return opt ? Object.keys(opt.def.shape) : [];
 }
 
 function knownKeysAt(path: Path): Record<string, unknown> {

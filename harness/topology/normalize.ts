@@ -461,14 +461,17 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       if (why) throw new SemanticError(['faults', i, 'mac'], `MAC ${f.mac} ${why}`);
       macChanged.set(f.node, i);
     }
-    if (f.kind === 'delete-route' && f.family && !families.includes(f.family)) {
+    if ((f.kind === 'delete-route' || f.kind === 'delete-neigh') && f.family && !families.includes(f.family)) {
       throw new SemanticError(['faults', i, 'family'], `the pods have no IPv${f.family} subnets (pod families: ${families.map((x) => `IPv${x}`).join(', ')})`);
     }
     if (f.kind === 'delete-route' || f.kind === 'delete-fdb' || f.kind === 'delete-neigh') {
-      const key = `${f.kind}/${f.node}/${f.peer}${f.kind === 'delete-route' ? `/${f.family ?? families[0]}` : ''}`;
-      const before = deleted.get(key);
-      if (before !== undefined) throw new SemanticError(['faults', i], `faults[${before}] already deleted this entry (${f.kind} on ${f.node} for ${f.peer})`);
-      deleted.set(key, i);
+      // delete-route / delete-neigh act per pod family (default: every family); the FDB entry serves them all
+      const fams = f.kind === 'delete-fdb' ? [''] : f.family ? [`/${f.family}`] : families.map((x) => `/${x}`);
+      for (const fam of fams) {
+        const before = deleted.get(`${f.kind}/${f.node}/${f.peer}${fam}`);
+        if (before !== undefined) throw new SemanticError(['faults', i], `faults[${before}] already deleted this entry (${f.kind} on ${f.node} for ${f.peer}${fam ? `, IPv${fam.slice(1)}` : ''})`);
+      }
+      for (const fam of fams) deleted.set(`${f.kind}/${f.node}/${f.peer}${fam}`, i);
       const changed = macChanged.get(f.peer);
       if (f.kind === 'delete-fdb' && changed !== undefined) {
         throw new SemanticError(['faults', i], `faults[${changed}] changed ${f.peer}'s VTEP MAC, so ${f.node} has no FDB entry for its new MAC to delete; put delete-fdb before it`);

@@ -151,6 +151,12 @@ export const NodeSchema = z
   .describe('A Kubernetes-style node: its own namespace, an underlay link, a VTEP, a pod bridge and pods.');
 
 const faultBase = { node: name('node') };
+/** delete-route / delete-neigh: the pod family to break (dual-stack pods have one entry per family) */
+const podFamily = (what: string) =>
+  z
+    .union([z.literal(4), z.literal(6)], { error: 'expected 4 or 6' })
+    .optional()
+    .describe(`dual-stack pods: only this family's ${what} (4 or 6; default: every pod family's)`);
 export const FAULT_KINDS = [
   'underlay-mtu', 'drop-udp-port', 'drop-icmp-frag-needed', 'loss', 'vtep-mac-change', 'delete-route', 'delete-fdb', 'delete-neigh', 'link-down', 'tx-checksum', 'vtep',
 ] as const;
@@ -162,9 +168,9 @@ export const FaultSchema = z.discriminatedUnion(
     z.strictObject({ kind: z.literal('drop-icmp-frag-needed'), ...faultBase, direction: z.enum(['in', 'out', 'both']).optional().describe("out (default): the errors the node sends; in: the errors it receives (a host firewall that drops ICMP). Both families: ICMP frag-needed and ICMPv6 Packet Too Big") }),
     z.strictObject({ kind: z.literal('loss'), ...faultBase, percent: z.number().min(0).max(100) }),
     z.strictObject({ kind: z.literal('vtep-mac-change'), ...faultBase, mac }),
-    z.strictObject({ kind: z.literal('delete-route'), ...faultBase, peer: name('node'), family: z.union([z.literal(4), z.literal(6)], { error: 'expected 4 or 6' }).optional().describe('dual-stack pods: which family\'s route (default: the first pod family\'s)') }),
+    z.strictObject({ kind: z.literal('delete-route'), ...faultBase, peer: name('node'), family: podFamily('route') }),
     z.strictObject({ kind: z.literal('delete-fdb'), ...faultBase, peer: name('node') }),
-    z.strictObject({ kind: z.literal('delete-neigh'), ...faultBase, peer: name('node') }),
+    z.strictObject({ kind: z.literal('delete-neigh'), ...faultBase, peer: name('node'), family: podFamily('neighbour entry for the peer\'s VTEP address') }),
     z.strictObject({ kind: z.literal('link-down'), ...faultBase, link: z.string() }),
     z.strictObject({ kind: z.literal('tx-checksum'), ...faultBase, link: z.string(), offload: z.enum(['on', 'off']) }),
     z.strictObject({ kind: z.literal('vtep'), ...faultBase, ...VtepFaultsSchema.shape }),

@@ -1,6 +1,6 @@
 // benchVtep(): iperf3 TCP throughput (-t 3) and ping RTT (200 × -i 0.005) through the overlay for
 // kernel↔kernel, userspace↔userspace and kernel↔userspace, with ratios vs kernel↔kernel.
-// Builds and removes its own vxt-vtep-bench-* namespaces. Run: node --import tsx harness/vtep/bench.ts
+// Builds and removes its own vxt-vtep-bench<pid>-* namespaces (the pid keeps concurrent benches apart). Run: node --import tsx harness/vtep/bench.ts
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { run } from '../util/exec.ts';
@@ -55,7 +55,7 @@ export async function benchVtep(opts: BenchOptions = {}): Promise<VtepBenchRow[]
   const rows: VtepBenchRow[] = [];
   for (const [ka, kb] of pairs) {
     const side = (k: VtepKind) => (k === 'user' && opts.userConfig ? { kind: k, config: opts.userConfig } : k);
-    const lab = await createVtepLab({ tag: 'bench', a: side(ka), b: side(kb), family: opts.family ?? 4 });
+    const lab = await createVtepLab({ tag: `bench${process.pid}`, a: side(ka), b: side(kb), family: opts.family ?? 4 });
     const dst = opts.inner === 6 ? lab.b.podIp6! : lab.b.podIp;
     try {
       // the one-shot server dies with us (parent-death signal) even if the bench is SIGKILLed before a client came

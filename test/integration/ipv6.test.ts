@@ -6,6 +6,8 @@ import { expectOwnersFail } from '../helpers/breaks.ts';
 import { join } from 'node:path';
 import { needsRoot } from '../helpers/root.ts';
 import { test, TOPO, tempTopology } from '../helpers/topo.ts';
+import { test as sessionTest } from '../helpers/session.ts';
+import type { SessionResult } from '../../harness/runner/session.ts';
 import type { ResolvedNode, ResolvedTopology } from '../../harness/topology/resolved.ts';
 import { runSuites } from '../../harness/runner/runner.ts';
 import { SUITES } from '../../suites/index.ts';
@@ -142,4 +144,37 @@ describe.skipIf(needsRoot)('IPv6 hand breaks: the owning check fails and names n
       await expectOwnersFail(t, r.state.workDir, b.owner, b.fragment(t));
     });
   }
+});
+
+// Per-family faults on dual-stack pods: delete-neigh / delete-route take `family: 4|6`; without it they break every
+// pod family the pair has. The owning checks name node, peer, family and address.
+describe.skipIf(needsRoot)('per-family faults on dual-stack pods (root)', () => {
+  const withFaults = (faults: string) => tempTopology(`extends: ${TOPO('dual-stack-3node.yaml')}\nname: ds-faults\nfaults:\n${faults}`);
+  const msgOf = (r: SessionResult, id: string) => {
+    const x = r.report.results.find((y) => y.id === id)!;
+    return { status: x.status, said: [x.message ?? '', ...(x.diffs ?? [])].join('\n') };
+  };
+
+  sessionTest('delete-neigh family: 6 breaks only the IPv6 neighbour: routes/neighbours names it, only the IPv6 grid fails', async ({ vxrun }) => {
+    const r = await vxrun(withFaults('  - { kind: delete-neigh, node: node1, peer: node2, family: 6 }\n'), { suites: ['routes', 'connectivity'] });
+    const nb = msgOf(r, 'routes/neighbours');
+    expect(nb.status).toBe('fail');
+    expect(nb.said).toMatch(/node1: missing neighbour fd00:10:244:2:: .*node2/);
+    expect(nb.said).not.toMatch(/10\.244\.2\.0/);
+    const fm = msgOf(r, 'connectivity/full-mesh');
+    expect(fm.status).toBe('fail');
+    expect(fm.said).toMatch(/IPv6: node1\/pod1 \(fd00:10:244:1::2\) -> node2\/pod1 \(fd00:10:244:2::2\): expected reachable, observed unreachable/);
+    expect(fm.said).not.toMatch(/IPv4: node1/);
+  });
+
+  sessionTest('delete-route without family breaks both families of the pair; routes/remote-subnets names both routes', async ({ vxrun }) => {
+    const r = await vxrun(withFaults('  - { kind: delete-route, node: node1, peer: node2 }\n'), { suites: ['routes', 'connectivity'] });
+    const rs = msgOf(r, 'routes/remote-subnets');
+    expect(rs.status).toBe('fail');
+    expect(rs.said).toMatch(/node1: missing route 10\.244\.2\.0\/24 via 10\.244\.2\.0 dev flannel\.1 onlink for node2/);
+    expect(rs.said).toMatch(/node1: missing route fd00:10:244:2::\/64 via fd00:10:244:2:: dev flannel\.1 onlink for node2/);
+    const fm = msgOf(r, 'connectivity/full-mesh');
+    expect(fm.said).toMatch(/IPv4: node1\/pod1 \(10\.244\.1\.2\) -> node2\/pod1 \(10\.244\.2\.2\): expected reachable, observed unreachable/);
+    expect(fm.said).toMatch(/IPv6: node1\/pod1 \(fd00:10:244:1::2\) -> node2\/pod1 \(fd00:10:244:2::2\): expected reachable, observed unreachable/);
+  });
 });

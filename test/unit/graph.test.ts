@@ -27,11 +27,12 @@ function healthy(t: ResolvedTopology): LiveSnapshot {
       eth0: { mtu: n.underlayMtu, up: true, addrs: [`${n.ip}/${n.prefixLen}`] },
       vtep: { kind: n.vtep.kind, mac: n.vtep.mac, mtu: n.vtep.mtu, vni: n.vtep.vni, port: n.vtep.port, local: n.ip, up: true },
       fdb: others.map((o) => ({ mac: o.vtep.mac, dst: o.ip })),
-      neigh: others.map((o) => ({ dst: o.vtep.ip, lladdr: o.vtep.mac })),
-      routes: others.map((o) => ({ dst: o.podSubnet, gateway: o.vtep.ip, dev: n.vtep.dev })),
+      // every pod family: a neighbour for each tunnel address, a route to each subnet (dual-stack shares the device)
+      neigh: others.flatMap((o) => o.vteps.map((v) => ({ dst: v.ip, lladdr: o.vtep.mac }))),
+      routes: others.flatMap((o) => o.vteps.map((v, i) => ({ dst: o.podSubnets[i] ?? o.podSubnet, gateway: v.ip, dev: n.vtep.dev }))),
       errors: [],
     };
-    for (const p of n.pods) snap.pods[`${n.name}/${p.name}`] = { present: true, addrs: [`${p.ip}/${p.prefixLen}`, 'fd00::2/64'], mtu: p.mtu };
+    for (const p of n.pods) snap.pods[`${n.name}/${p.name}`] = { present: true, addrs: t.families.length > 1 ? p.addrs.map((a) => `${a.ip}/${a.prefixLen}`) : [`${p.ip}/${p.prefixLen}`, 'fd00::2/64'], mtu: p.mtu };
   }
   return snap;
 }
@@ -136,6 +137,27 @@ describe('live state (markLive)', () => {
       'neighbour 10.244.1.0 lladdr 02:00:00:00:00:99 belongs to no node (stale)',
     ]);
     expect(node('node1').pods[1]!.diffs).toEqual(['namespace gone']);
+  });
+
+  it('dual-stack: both families drawn (tunnel addresses, subnets, pod addresses); a missing IPv6 entry lands on its tunnel', () => {
+    const t = resolveFile(TOPO('dual-stack-userspace.yaml'));
+    const [n1] = t.nodes;
+    const g0 = buildGraph(t);
+    const gn2 = g0.nodes.find((n) => n.name === 'node2')!;
+    expect(gn2.vtepIps).toEqual(['10.244.2.0/32', 'fd00:10:244:2::/128']);
+    expect(gn2.podSubnets).toEqual(['10.244.2.0/24', 'fd00:10:244:2::/64']);
+    expect(gn2.pods[0]!.ips).toEqual(['10.244.2.2', 'fd00:10:244:2::2']);
+    for (const out of [toDot(g0), toMermaid(g0)]) expect(out).toContain('10.244.2.0/32 fd00:10:244:2::/128 · pods 10.244.2.0/24 fd00:10:244:2::/64');
+    expect(markLive(buildGraph(t), t, healthy(t)).tunnels.flatMap((x) => x.diffs)).toEqual([]);
+    const s = healthy(t);
+    const v6 = (n: typeof n1) => n!.vteps.find((v) => v.family === 6)!;
+    s.nodes.node2!.neigh = s.nodes.node2!.neigh.filter((x) => x.dst !== v6(n1).ip);
+    s.nodes.node3!.routes = s.nodes.node3!.routes.filter((r) => r.dst !== 'fd00:10:244:2::/64');
+    s.pods['node1/pod1']!.addrs = s.pods['node1/pod1']!.addrs.filter((a) => !a.includes(':'));
+    const g = markLive(buildGraph(t), t, s);
+    expect(findTunnel(g, 'node1', 'node2')!.diffs).toEqual([`node2→node1: no neighbour ${v6(n1).ip}`]);
+    expect(findTunnel(g, 'node2', 'node3')!.diffs).toEqual(['node3→node2: no route fd00:10:244:2::/64']);
+    expect(g.nodes[0]!.pods[0]!.diffs).toEqual([`eth0: expected ${n1!.pods[0]!.addrs[1]!.ip}/64, observed ${n1!.pods[0]!.ip}/24`]);
   });
 
   it('after a vtep-mac-change the expected state follows the new MAC: the peers’ old entries are stale', () => {

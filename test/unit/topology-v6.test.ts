@@ -144,6 +144,26 @@ describe('IPv6 and dual-stack pods', () => {
   it('an IPv6 podCidr overlapping an IPv6 segment', () => {
     expect(errorOf(`name: x\n${V6U}overlay:\n  podCidr: "fd00::/16"\nnodes: [{name: a}]\n`)).toMatch(/:6:\d+: overlay\.podCidr: podCidr fd00::\/16 overlaps underlay segment rack1/);
   });
+  it('a delete-neigh fault for a family the pods do not have', () => {
+    expect(errorOf('name: x\nnodes: [{name: a}, {name: b}]\nfaults:\n  - {kind: delete-neigh, node: a, peer: b, family: 6}\n')).toMatch(/:4:\d+: faults\[0\]\.family: the pods have no IPv6 subnets \(pod families: IPv4\)/);
+  });
+  it('a family-less delete-route (every family) and one for IPv6 delete the same IPv6 route twice', () => {
+    expect(errorOf(`name: x\n${DS}nodes: [{name: a}, {name: b}]\nfaults:\n  - {kind: delete-route, node: a, peer: b}\n  - {kind: delete-route, node: a, peer: b, family: 6}\n`)).toMatch(
+      /:8:\d+: faults\[1\]: faults\[0\] already deleted this entry \(delete-route on a for b, IPv6\)/,
+    );
+  });
+  it('delete-neigh for IPv4 and for IPv6 are two entries; each once is fine', () => {
+    const t = resolveYaml(`name: x\n${DS}nodes: [{name: a}, {name: b}]\nfaults:\n  - {kind: delete-neigh, node: a, peer: b, family: 4}\n  - {kind: delete-neigh, node: a, peer: b, family: 6}\n`);
+    expect(t.faults.map((f) => (f as { family?: number }).family)).toEqual([4, 6]);
+    expect(faultFamilies(t, undefined)).toEqual([4, 6]);
+    expect(faultFamilies(t, 6)).toEqual([6]);
+    expect(describeFault(t.faults[1]!)).toBe("a: IPv6 neighbour entry for b's VTEP deleted");
+  });
+  it('delete-fdb takes no family: one FDB entry per peer carries both pod families', () => {
+    expect(errorOf(`name: x\n${DS}nodes: [{name: a}, {name: b}]\nfaults:\n  - {kind: delete-fdb, node: a, peer: b, family: 6}\n`)).toMatch(
+      /:7:\d+: faults\[0\]\.family: unknown key 'family' \(delete-fdb has no family: the one FDB entry per peer carries both pod families; delete-neigh or delete-route with family breaks one\); expected one of: kind, node, peer/,
+    );
+  });
   it('a userspace VTEP with dual-stack pods is accepted: one TAP carries both families (no error)', () => {
     const t = resolveYaml(`name: x\n${DS}  vtep: userspace\nnodes: [{name: a}, {name: b}]\n`);
     expect(t.families).toEqual([4, 6]);
@@ -156,6 +176,7 @@ describe('IPv6 and dual-stack pods', () => {
 });
 
 import { plan, renderPlan } from '../../harness/plan/plan.ts';
+import { describeFault, faultFamilies } from '../../harness/faults/apply.ts';
 import { loadTopology } from '../../harness/topology/load.ts';
 import { normalize } from '../../harness/topology/normalize.ts';
 
