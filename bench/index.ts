@@ -28,6 +28,7 @@ import { printRepro, reproSection } from './repro.ts';
 import { benchVtep, formatBenchRows, type VtepBenchRow } from '../harness/vtep/bench.ts';
 import { dockerFloor } from './docker-floor.ts';
 import { printScale, SCALE_MAX_NODES, scaleSection } from './scale.ts';
+import { FULL_RUN_TARGET_MS, printScaleRun, scaleRun } from './scale-run.ts';
 import {
   arpTableFulls, fmtMs, fmtRatio, fmtS, Interrupted, median, min, naiveDown, naiveUp, netnsObjects, Owned, planCounts, section, settle,
   synthTopology, table,
@@ -50,6 +51,7 @@ const USAGE = `usage: npm run bench -- [options]
   --vtep-seconds N    iperf3 duration per VTEP pair (default 3)
   --library-reps N    repro: passes of the whole bug library through one \`vxlab repro\` (default 10)
   --docker-sizes LIST node counts for the docker-vs-netns up/down rows (default 3,10,30; needs dockerd)
+  --run-sizes LIST    scale: node counts of the full \`vxlab run\` row (default 1000; bench/scale-run.ts)
   --out FILE          write the raw figures as JSON to FILE (default: a file under the system temp dir)`;
 
 interface Target {
@@ -87,6 +89,7 @@ async function main(): Promise<number> {
       'vtep-seconds': { type: 'string' },
       'library-reps': { type: 'string' },
       'docker-sizes': { type: 'string' },
+      'run-sizes': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -618,6 +621,17 @@ async function main(): Promise<number> {
     }
 
     // ================================================================ 6: repro vs run (bench/repro.ts)
+    // ================================================================ scale: full `vxlab run` at N nodes (bench/scale-run.ts)
+    if (want('scale')) {
+      const runSizes = intList(values['run-sizes'], '--run-sizes') ?? [1000];
+      if (runSizes.some((n) => n > 4096)) throw new Error('--run-sizes: at most 4096 nodes (the topology limit)');
+      const rows = await scaleRun(runSizes, { owned, scratch, log, check });
+      raw.scaleRun = rows;
+      printScaleRun(rows);
+      // the issue's target is the whole run (up, suites, down); the suites' share is printed beside it
+      for (const r of rows) if (r.nodes === 1000) targets.push({ section: 'scale', figure: `full vxlab run, 1,000 nodes (suites ${fmtS(r.wallMs - r.restMs)})`, value: fmtS(r.wallMs), target: `≤ ${fmtS(FULL_RUN_TARGET_MS)}`, met: r.wallMs <= FULL_RUN_TARGET_MS });
+    }
+
     if (want('repro')) {
       check();
       const f = await reproSection(REPO, libraryReps, ac.signal, log);

@@ -172,10 +172,6 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   const underMtu = t.underlay?.mtu ?? 1500;
   const pfs = podFamilies(ov);
   const families = pfs.map((p) => p.family);
-  if (families.length > 1 && (ov.vtep === 'userspace' || t.nodes.some((n) => n.vtep === 'userspace'))) {
-    const i = t.nodes.findIndex((n) => n.vtep === 'userspace');
-    throw new SemanticError(ov.vtep === 'userspace' ? ['overlay', 'vtep'] : ['nodes', i, 'vtep'], "vtep: userspace carries one pod family (one TAP device); dual-stack pods need vtep: kernel (flannel.<vni> + flannel-v6.<vni>)");
-  }
 
   // ---- underlay segments
   const segIn = t.underlay?.segments ?? [{ name: 'rack1', cidr: '192.168.1.0/24' }];
