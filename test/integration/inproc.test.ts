@@ -134,5 +134,10 @@ describe.skipIf(needsRoot)('in-process apply (setns + /proc/sys/net + rtnetlink)
     addFdb(a!.ns, [{ mac: '02:00:00:00:00:99', dev: 'flannel.1', dst: '192.168.7.99' }]);
     const fdb = await bridgeJson<any[]>(a!.ns, ['fdb', 'show', 'dev', 'flannel.1']);
     expect(fdb.find((f) => f.mac === '02:00:00:00:00:99')).toMatchObject({ dst: '192.168.7.99', state: 'permanent' });
+    // a node of a 1,000-node topology: 999 entries in one call (acks overflowed the socket's buffer once: ENOBUFS)
+    const many = Array.from({ length: 999 }, (_, k) => ({ mac: `02:00:00:01:${(k >> 8).toString(16).padStart(2, '0')}:${(k & 255).toString(16).padStart(2, '0')}`, dev: 'flannel.1', dst: `192.168.8.${(k % 250) + 1}` }));
+    addFdb(b!.ns, many);
+    const got = (await bridgeJson<any[]>(b!.ns, ['fdb', 'show', 'dev', 'flannel.1'])).filter((f) => f.mac.startsWith('02:00:00:01:'));
+    expect(got.length).toBe(999);
   });
 });
