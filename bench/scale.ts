@@ -178,6 +178,8 @@ export async function scaleSection(o: {
       else row.mininetSkip = `mn exited ${m.code}: ${m.out.trim().split('\n').slice(-2).join(' / ')}`;
     }
     rows.push(row);
+    // each row as soon as it is measured (the tables come at the end, after the profiles)
+    o.log(`scale: ${n} nodes: vxlab up ${fmtS(row.vxlabUpMs)} + down ${fmtS(row.vxlabDownMs)}${row.vxlabMaxRssMb ? `, peak RSS ${Math.round(row.vxlabMaxRssMb)} MB` : ''}${row.error ? ` (FAILED: ${row.error})` : ''}; mininet ${row.mininetMs ? fmtS(row.mininetMs) : `skipped: ${row.mininetSkip}`}`);
   }
   const profiles: ScaleStageProfile[] = [];
   for (const n of o.profileSizes) {

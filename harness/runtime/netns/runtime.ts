@@ -3,6 +3,17 @@ import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { run, pool, CommandError } from '../../util/exec.ts';
 import type { Op } from '../../plan/plan.ts';
+import { parseFdbAdd, type FdbAdd } from './nl.ts';
+import { addFdb, writeSysctls } from './inns.ts';
+
+/**
+ * How sysctl ops and `bridge fdb add … self permanent` lines are applied: 'inproc' (default) from this process,
+ * entering the namespace with setns (harness/runtime/netns/inns.ts: no process per namespace); 'processes' as the
+ * plan prints them (nsenter sysctl, bridge -batch). Same kernel state either way (test/integration/inproc.test.ts).
+ */
+export function applyMode(): 'inproc' | 'processes' {
+  return process.env.VXLAB_APPLY === 'processes' ? 'processes' : 'inproc';
+}
 
 export const NETNS_DIR = '/var/run/netns';
 
@@ -63,13 +74,18 @@ export async function runOp(ns: string, op: Exclude<Op, { kind: 'vtep' }>): Prom
     case 'ip':
       if (op.lines.length) await spawnBatch(['ip', '-n', ns, '-batch', '-'], ns, op.lines.join('\n') + '\n');
       return;
-    case 'bridge':
-      if (op.lines.length) await spawnBatch(['bridge', '-n', ns, '-batch', '-'], ns, op.lines.join('\n') + '\n');
+    case 'bridge': {
+      if (!op.lines.length) return;
+      const fdb = applyMode() === 'inproc' ? op.lines.map(parseFdbAdd) : [];
+      if (fdb.length && fdb.every((e): e is FdbAdd => !!e)) return addFdb(ns, fdb);
+      await spawnBatch(['bridge', '-n', ns, '-batch', '-'], ns, op.lines.join('\n') + '\n');
       return;
+    }
     case 'ethtool':
       await spawnBatch(inNetns(ns, ['ethtool', '-K', op.dev, ...Object.entries(op.features).flat()]), ns);
       return;
     case 'sysctl':
+      if (applyMode() === 'inproc') return writeSysctls(ns, op.settings);
       await spawnBatch(inNetns(ns, ['sysctl', '-qw', ...Object.entries(op.settings).map(([k, v]) => `${k}=${v}`)]), ns);
       return;
   }
