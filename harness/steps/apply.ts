@@ -2,9 +2,9 @@
 // delete what belonged to a departed peer), unless `control:` turns on a real bug's behaviour. Each step is recorded in
 // the state file before it changes anything; namespaces an add-node creates are recorded before they exist, so down
 // and cleanup (also after a crash mid-step) remove exactly what any step created.
-import { overlayEntries, plan as makePlan, renderOp, vtepSysctls, vxlanLinkLine, type NsSteps, type Op } from '../plan/plan.ts';
+import { directRouteLine, overlayEntries, plan as makePlan, renderOp, vtepSysctls, vxlanLinkLine, type NsSteps, type Op } from '../plan/plan.ts';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
-import { allPods } from '../topology/resolved.ts';
+import { allPods, routesDirect } from '../topology/resolved.ts';
 import { createNamespaces, deleteNamespaces, runOp } from '../runtime/netns/runtime.ts';
 import { writeState, type RunState } from '../runtime/state.ts';
 import { pool } from '../util/exec.ts';
@@ -53,7 +53,8 @@ function rebuildVtep(t: ResolvedTopology, n: ResolvedNode, before: string[] = []
   return [
     { kind: 'ip', lines: [...before, `link del ${v.dev}`, vxlanLinkLine(n), `addr add ${v.ip}/32 dev ${v.dev}`, `link set ${v.dev} up`, ...e.neigh] },
     { kind: 'bridge', lines: e.fdb },
-    { kind: 'ip', lines: e.routes },
+    // replace: a direct route (routing modes) is on eth0 and outlived the device
+    { kind: 'ip', lines: e.routes.map(replace) },
     // a recreated device starts from the kernel's defaults: the agent writes its device sysctls again (flannel: accept_ra)
     ...(Object.keys(vtepSysctls(t, n)).length ? [{ kind: 'sysctl', settings: vtepSysctls(t, n) } as Op] : []),
   ];
@@ -81,7 +82,8 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       if (mac !== oldMac && c.updateChangedMac) {
         phases.push({
           what: `peers replace ${n.name}'s neighbour and FDB entry (MAC ${oldMac} → ${mac})`,
-          steps: t.nodes.filter((p) => p !== n).map((p) => ({
+          // flannel's direct-routed peers hold no entry for the node (DirectRouting writes only the route)
+          steps: t.nodes.filter((p) => p !== n && !(t.layout === 'flannel' && routesDirect(p, n))).map((p) => ({
             ns: p.ns,
             ops: [
               { kind: 'ip', lines: [`neigh replace ${n.vtep.ip} lladdr ${mac} dev ${p.vtep.dev} nud permanent`] },
@@ -98,9 +100,12 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       const phases: StepPhase[] = [{ what: `${r.name} leaves: its namespaces are deleted`, deleteNs: [...r.pods.map((p) => p.ns), r.ns], steps: [] }];
       const peerSteps = peers.map((p) => {
         const ip: string[] = [];
-        if (c.removeDepartedNeighbours) ip.push(`neigh del ${r.vtep.ip} dev ${p.vtep.dev}`);
-        const fdb = c.removeDepartedFdb ? [`fdb del ${r.vtep.mac} dev ${p.vtep.dev} dst ${r.ip} self`] : [];
-        const routes = c.removeDepartedRoutes ? [`route del ${r.podSubnet} dev ${p.vtep.dev}`] : [];
+        const direct = routesDirect(p, r);
+        // flannel DirectRouting: a direct-routed peer had only its route on eth0; felix had every VTEP's entries
+        const entries = !(direct && t.layout === 'flannel');
+        if (c.removeDepartedNeighbours && entries) ip.push(`neigh del ${r.vtep.ip} dev ${p.vtep.dev}`);
+        const fdb = c.removeDepartedFdb && entries ? [`fdb del ${r.vtep.mac} dev ${p.vtep.dev} dst ${r.ip} self`] : [];
+        const routes = c.removeDepartedRoutes ? [`route del ${r.podSubnet} dev ${direct ? p.underlayIf : p.vtep.dev}`] : [];
         // the underlay (not the control plane): a static neighbour for the departed address goes with it
         if (p.underlayNeighbours?.some(([a]) => a === r.ip)) routes.push(`neigh del ${r.ip} dev ${p.underlayIf}`);
         // two processes per peer: the FDB entry, then neighbour and route
@@ -163,7 +168,10 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       ];
       const peerSteps = t.nodes.filter((p) => p !== n).map((p) => {
         const ops: Op[] = [];
-        if (c.updateChangedIp) ops.push({ kind: 'bridge', lines: [`fdb replace ${n.vtep.mac} dev ${p.vtep.dev} dst ${s.ip} self permanent`] });
+        const direct = routesDirect(p, n);
+        if (c.updateChangedIp && !(direct && t.layout === 'flannel')) ops.push({ kind: 'bridge', lines: [`fdb replace ${n.vtep.mac} dev ${p.vtep.dev} dst ${s.ip} self permanent`] });
+        // a direct route goes via the node's IP: the control plane points it at the new one
+        if (c.updateChangedIp && direct) ops.push({ kind: 'ip', lines: [directRouteLine(t, p, after, n.podSubnet, 'replace')] });
         if (p.underlayNeighbours?.some(([a]) => a === old)) ops.push({ kind: 'ip', lines: [`neigh del ${old} dev ${p.underlayIf}`, `neigh replace ${s.ip} lladdr ${n.underlayMac} dev ${p.underlayIf} nud permanent`] });
         return { ns: p.ns, ops };
       }).filter((x) => x.ops.length);

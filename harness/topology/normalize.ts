@@ -167,6 +167,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   const layout = ov.layout ?? 'flannel';
   const builder = ov.builder ?? 'vxlab';
   checkBuilder(t, builder);
+  checkRoutingMode(t, layout);
   const defaultVni = ov.vni ?? (layout === 'calico' ? 4096 : 1);
   const defaultPort = ov.port ?? 4789;
   const underMtu = t.underlay?.mtu ?? 1500;
@@ -401,6 +402,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       bridge: layout === 'flannel' ? { name: 'cni0', ip: hostAny(ps, 1), addrs: subnets.map((x) => ({ family: x.family, ip: hostAny(x, 1), prefixLen: x.prefix })) } : undefined,
       pods,
       setup: builder === 'external' ? [...(ov.setup ?? []), ...(n.setup ?? [])].map(resolveStep) : [],
+      ...((no.directRouting ?? ov.directRouting ?? ov.vxlanMode === 'CrossSubnet') ? { directRouting: true } : {}),
     } satisfies ResolvedNode;
   });
 
@@ -512,7 +514,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     family: underFamily,
     families,
     segments,
-    overlay: { podCidr: pfs[0]!.cidr.text, nodeCidrSize: pfs[0]!.size, podCidrs: pfs.map((x) => x.cidr.text), nodeCidrSizes: pfs.map((x) => x.size), defaultVni, defaultPort },
+    overlay: { podCidr: pfs[0]!.cidr.text, nodeCidrSize: pfs[0]!.size, podCidrs: pfs.map((x) => x.cidr.text), nodeCidrSizes: pfs.map((x) => x.size), defaultVni, defaultPort, ...(ov.directRouting !== undefined ? { directRouting: ov.directRouting } : {}), ...(ov.vxlanMode ? { vxlanMode: ov.vxlanMode } : {}) },
     nodes,
     faults,
     expect: t.expect ?? {},
@@ -558,6 +560,24 @@ function checkBuilder(t: Topology, builder: 'vxlab' | 'external'): void {
     const mac = n.vtepMac ? 'vtepMac' : n.overlay?.vtepMac ? 'overlay' : undefined;
     if (mac) throw new SemanticError(['nodes', i, mac], 'builder: external: the VTEP MAC is chosen by the control plane and read from the live node after setup; remove vtepMac');
   });
+}
+
+/** Routing modes: flannel's DirectRouting and Calico's vxlanMode, each on its own layout, with kernel VTEPs and one family. */
+function checkRoutingMode(t: Topology, layout: string): void {
+  const ov = t.overlay ?? {};
+  if (ov.directRouting !== undefined && layout !== 'flannel') throw new SemanticError(['overlay', 'directRouting'], `directRouting is flannel's (net-conf Backend.DirectRouting); layout ${layout} has no such setting — with layout: calico write vxlanMode: CrossSubnet`);
+  if (ov.vxlanMode !== undefined && layout !== 'calico') throw new SemanticError(['overlay', 'vxlanMode'], `vxlanMode is a Calico IPPool setting; layout ${layout} has no such setting — with layout: flannel write directRouting: true`);
+  t.nodes.forEach((n, i) => {
+    if (n.overlay?.directRouting !== undefined && layout !== 'flannel') throw new SemanticError(['nodes', i, 'overlay', 'directRouting'], `directRouting is flannel's (each flanneld's net-conf); layout ${layout} sets its mode per IP pool: overlay.vxlanMode`);
+  });
+  const on = ov.vxlanMode === 'CrossSubnet' || ov.directRouting === true || t.nodes.some((n) => n.overlay?.directRouting === true);
+  if (!on) return;
+  const at: Path = ov.vxlanMode ? ['overlay', 'vxlanMode'] : ov.directRouting ? ['overlay', 'directRouting'] : ['nodes', t.nodes.findIndex((n) => n.overlay?.directRouting), 'overlay', 'directRouting'];
+  const what = ov.vxlanMode ? 'vxlanMode: CrossSubnet' : 'directRouting';
+  if (ov.vtep === 'userspace' || t.nodes.some((n) => n.vtep === 'userspace')) throw new SemanticError(at, `${what} needs kernel VTEPs (vtep: userspace keeps a static FDB of every peer)`);
+  const pods = Array.isArray(ov.podCidr) ? ov.podCidr : [ov.podCidr ?? '10.244.0.0/16'];
+  const under = t.underlay?.segments?.[0]?.cidr ?? '192.168.1.0/24';
+  if (pods.length > 1 || pods[0]!.includes(':') !== under.includes(':')) throw new SemanticError(at, `${what}: a direct route is '<pod subnet> via <node IP>', so the pods need the underlay's family and one family (podCidr ${pods.join(', ')}, underlay ${under})`);
 }
 
 /** What a hostProfile writes: the distributions' reverse-path filter defaults. */
