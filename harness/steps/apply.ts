@@ -21,6 +21,8 @@ export interface StepPhase {
   deleteNs?: string[];
   createNs?: string[];
   steps: NsSteps[];
+  /** the operations of one namespace touch different objects (FDB entry; neighbour and route): all run at once */
+  independent?: boolean;
 }
 
 /** A departed node as it was (its entries on peers are what a stale control plane leaves behind). */
@@ -36,14 +38,15 @@ export interface DepartedNode {
 const replace = (l: string) => l.replace(/^(neigh|fdb|route) add /, '$1 replace ');
 
 /** The entries peer `p` holds for node `r`, as the control plane writes them (replace: idempotent, updates in place). */
-function entriesFor(t: ResolvedTopology, p: ResolvedNode, r: ResolvedNode): Op[] {
+function entriesFor(t: ResolvedTopology, p: ResolvedNode, r: ResolvedNode, moreIp: string[] = []): Op[] {
   const e = overlayEntries({ ...t, nodes: [p, r] }, p);
-  // two processes per peer (a peer's cost is process start-up): the FDB entry, then neighbour and route — every
-  // line a replace, so the end state is flannel's (ARP, FDB, route) whatever the order
-  return [
+  // at most two processes per peer (a peer's cost is process start-up; `ip` cannot write FDB entries, `bridge` cannot
+  // write routes): the FDB entry, then neighbour, route and anything else of `ip` — every line a replace, so the end
+  // state is flannel's (ARP, FDB, route) whatever the order
+  return nonEmpty([
     { kind: 'bridge', lines: e.fdb.map(replace) },
-    { kind: 'ip', lines: [...e.neigh.map(replace), ...e.routes.map(replace)] },
-  ];
+    { kind: 'ip', lines: [...e.neigh.map(replace), ...e.routes.map(replace), ...moreIp] },
+  ]);
 }
 
 /** A node's own VTEP as its agent builds it after a restart: the device recreated, then its entries for every peer. */
@@ -81,6 +84,7 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       const phases: StepPhase[] = [{ what: `${n.name} restarts: ${n.vtep.dev} recreated${mac !== oldMac ? ` with MAC ${mac}` : ''}`, steps: [{ ns: n.ns, ops: nonEmpty(rebuildVtep(t2, after)) }] }];
       if (mac !== oldMac && c.updateChangedMac) {
         phases.push({
+          independent: true,
           what: `peers replace ${n.name}'s neighbour and FDB entry (MAC ${oldMac} → ${mac})`,
           // flannel's direct-routed peers hold no entry for the node (DirectRouting writes only the route)
           steps: t.nodes.filter((p) => p !== n && !(t.layout === 'flannel' && routesDirect(p, n))).map((p) => ({
@@ -112,7 +116,7 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
         return { ns: p.ns, ops: nonEmpty([{ kind: 'bridge', lines: fdb }, { kind: 'ip', lines: [...ip, ...routes] }]) };
       });
       const kept = [!c.removeDepartedNeighbours && 'neighbour', !c.removeDepartedFdb && 'FDB entry', !c.removeDepartedRoutes && 'route'].filter(Boolean);
-      if (peerSteps.some((x) => x.ops.length)) phases.push({ what: `peers delete ${r.name}'s entries${kept.length ? ` (control: its ${kept.join(', ')} stay)` : ''}`, steps: peerSteps.filter((x) => x.ops.length) });
+      if (peerSteps.some((x) => x.ops.length)) phases.push({ independent: true, what: `peers delete ${r.name}'s entries${kept.length ? ` (control: its ${kept.join(', ')} stay)` : ''}`, steps: peerSteps.filter((x) => x.ops.length) });
       return {
         phases,
         commit() {
@@ -139,11 +143,12 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       ];
       if (podSteps.length) phases.push({ what: `${r.name}'s pods`, steps: podSteps });
       phases.push({
+        independent: true,
         what: `peers learn ${r.name}`,
         steps: peers.map((p) => {
-          const ops = entriesFor(t2, p, r);
-          if (p.underlayNeighbours && p.segment === r.segment) ops.push({ kind: 'ip', lines: [`neigh replace ${r.ip} lladdr ${r.underlayMac} dev ${p.underlayIf} nud permanent`] });
-          return { ns: p.ns, ops: nonEmpty(ops) };
+          // the underlay's static neighbour (large segments) goes into the same `ip` process
+          const under = p.underlayNeighbours && p.segment === r.segment ? [`neigh replace ${r.ip} lladdr ${r.underlayMac} dev ${p.underlayIf} nud permanent`] : [];
+          return { ns: p.ns, ops: entriesFor(t2, p, r, under) };
         }),
       });
       return {
@@ -167,15 +172,14 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
         { what: `${n.name}'s address ${old} → ${s.ip}; its agent recreates ${n.vtep.dev} with local ${s.ip}`, steps: [{ ns: n.ns, ops: nonEmpty(rebuildVtep(t2, after, addr)) }] },
       ];
       const peerSteps = t.nodes.filter((p) => p !== n).map((p) => {
-        const ops: Op[] = [];
         const direct = routesDirect(p, n);
-        if (c.updateChangedIp && !(direct && t.layout === 'flannel')) ops.push({ kind: 'bridge', lines: [`fdb replace ${n.vtep.mac} dev ${p.vtep.dev} dst ${s.ip} self permanent`] });
+        const fdb = c.updateChangedIp && !(direct && t.layout === 'flannel') ? [`fdb replace ${n.vtep.mac} dev ${p.vtep.dev} dst ${s.ip} self permanent`] : [];
         // a direct route goes via the node's IP: the control plane points it at the new one
-        if (c.updateChangedIp && direct) ops.push({ kind: 'ip', lines: [directRouteLine(t, p, after, n.podSubnet, 'replace')] });
-        if (p.underlayNeighbours?.some(([a]) => a === old)) ops.push({ kind: 'ip', lines: [`neigh del ${old} dev ${p.underlayIf}`, `neigh replace ${s.ip} lladdr ${n.underlayMac} dev ${p.underlayIf} nud permanent`] });
-        return { ns: p.ns, ops };
+        const ip = c.updateChangedIp && direct ? [directRouteLine(t, p, after, n.podSubnet, 'replace')] : [];
+        if (p.underlayNeighbours?.some(([a]) => a === old)) ip.push(`neigh del ${old} dev ${p.underlayIf}`, `neigh replace ${s.ip} lladdr ${n.underlayMac} dev ${p.underlayIf} nud permanent`);
+        return { ns: p.ns, ops: nonEmpty([{ kind: 'bridge', lines: fdb }, { kind: 'ip', lines: ip }]) };
       }).filter((x) => x.ops.length);
-      if (peerSteps.length) phases.push({ what: `peers ${c.updateChangedIp ? `point ${n.name}'s FDB entry at ${s.ip}` : `keep ${n.name}'s FDB entry at ${old} (control: updateChangedIp false)`}`, steps: peerSteps });
+      if (peerSteps.length) phases.push({ independent: true, what: `peers ${c.updateChangedIp ? `point ${n.name}'s FDB entry at ${s.ip}` : `keep ${n.name}'s FDB entry at ${old} (control: updateChangedIp false)`}`, steps: peerSteps });
       return {
         phases,
         commit() {
@@ -258,7 +262,9 @@ export async function applyAction(t: ResolvedTopology, state: RunState, s: Exclu
       writeState(state);
     }
     if (ph.createNs?.length) await createNamespaces(ph.createNs);
-    await pool(ph.steps, concurrency, async (st) => {
+    // a peer phase: every process of every peer in one bounded pool (a step costs process start-ups, not their sum)
+    const jobs = ph.independent ? ph.steps.flatMap((st) => st.ops.map((op) => ({ ns: st.ns, ops: [op] }))) : ph.steps;
+    await pool(jobs, concurrency, async (st) => {
       for (const op of st.ops) if (op.kind === 'ip' || op.kind === 'bridge' || op.kind === 'sysctl' || op.kind === 'ethtool') await runOp(st.ns, op);
     });
   }
