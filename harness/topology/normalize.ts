@@ -4,7 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { bits, familyOfIp, hostAny, hostPrefix, intToIp, nthSubnetAny, offsetIn, overlapsAny, parseAnyCidr, sizeN, type Cidr, type Family } from './ip.ts';
 import type { DiscoveredNode, PodAddr, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedSetupStep, ResolvedTopology, ResolvedVtep } from './resolved.ts';
-import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE, type SetupStep, type Topology } from './schema.ts';
+import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE, type SetupStep, type Step, type TopoNode, type Topology } from './schema.ts';
+import type { ResolvedStep } from '../steps/types.ts';
 import { checkIfName } from './names.ts';
 import { getRuntime } from '../runtime/registry.ts';
 import { resolveControl, resolveSteps } from '../steps/resolve.ts';
@@ -144,6 +145,23 @@ export function refreshTopology(t: ResolvedTopology, discovered: Record<string, 
   const fresh = normalize(src.t, { ...src.opts, discovered });
   Object.assign(t, fresh);
   sources.set(t, sources.get(fresh)!);
+}
+
+/**
+ * Resolve one more step against a live topology as earlier steps left it (the library's lab.step): the nodes as they
+ * are now become the node list (each pinned to its decided address, subnet and MAC), then the step is resolved as a
+ * file's steps: are. Errors are SemanticErrors at ['steps', 0, …].
+ */
+export function resolveLiveStep(t: ResolvedTopology, step: Step): ResolvedStep {
+  const src = sources.get(t);
+  if (!src) throw new Error(`resolveLiveStep: ${t.name} was not produced by normalize()`);
+  const nodes: TopoNode[] = t.nodes.map((n) => {
+    const spec = src.t.nodes.find((x) => x.name === n.name);
+    return spec ?? { name: n.name, segment: n.segment, pods: n.pods.map((p) => p.name) };
+  });
+  const live: Topology = { ...src.t, nodes, steps: [step] };
+  const cur: ResolvedTopology = { ...t, nodes: t.nodes.map((n) => ({ ...n, vtep: { ...n.vtep } })) };
+  return resolveSteps(live, cur, (x) => normalizeInner(x, src.opts))[0]!;
 }
 
 export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology {
