@@ -1,6 +1,6 @@
 // Faults: applied after up, in order, inside the run's own namespaces (so down undoes them with the namespaces).
 import type { Fault } from '../topology/schema.ts';
-import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
+import { routesDirect, type ResolvedNode, type ResolvedTopology } from '../topology/resolved.ts';
 import { run } from '../util/exec.ts';
 import { which } from '../util/preflight.ts';
 import { overlayEntries } from '../plan/plan.ts';
@@ -96,7 +96,8 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
       const p = nodeOf(t, f.peer);
       // dual-stack: the route of the family the fault names (default: the first pod family's)
       const i = f.family ? p.vteps.findIndex((v) => v.family === f.family) : 0;
-      await run(['ip', '-n', n.ns, 'route', 'del', p.podSubnets[i] ?? p.podSubnet, 'dev', n.vtep.dev]);
+      // routing modes: a same-subnet peer's route is the direct one on the underlay link
+      await run(['ip', '-n', n.ns, 'route', 'del', p.podSubnets[i] ?? p.podSubnet, 'dev', routesDirect(n, p) ? n.underlayIf : n.vtep.dev]);
       return;
     }
     case 'delete-fdb': {

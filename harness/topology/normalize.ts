@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { bits, familyOfIp, hostAny, hostPrefix, intToIp, nthSubnetAny, offsetIn, overlapsAny, parseAnyCidr, sizeN, type Cidr, type Family } from './ip.ts';
-import type { DiscoveredNode, PodAddr, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedSetupStep, ResolvedTopology, ResolvedVtep } from './resolved.ts';
+import { routesDirect, type DiscoveredNode, type PodAddr, type ResolvedNode, type ResolvedPod, type ResolvedSegment, type ResolvedSetupStep, type ResolvedTopology, type ResolvedVtep } from './resolved.ts';
 import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE, type SetupStep, type Step, type TopoNode, type Topology } from './schema.ts';
 import type { ResolvedStep } from '../steps/types.ts';
 import { checkIfName } from './names.ts';
@@ -474,6 +474,10 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
         throw new SemanticError(['faults', i, 'link'], `node ${node.name} has no link '${f.link}'; expected one of: ${links.join(', ')}`);
       }
       if (f.kind === 'link-down' && f.link === node.vtep.dev) downVtep.set(node.name, i);
+    }
+    if ((f.kind === 'delete-fdb' || f.kind === 'delete-neigh') && layout === 'flannel') {
+      const peer = nodes.find((n) => n.name === f.peer);
+      if (peer && routesDirect(node, peer)) throw new SemanticError(['faults', i, 'peer'], `${node.name} routes ${peer.name} directly (DirectRouting, same subnet ${node.segment}): flannel writes no ${f.kind === 'delete-fdb' ? 'FDB' : 'neighbour'} entry for it, so there is nothing to delete; delete-route removes its direct route`);
     }
     if (f.kind === 'vtep-mac-change') {
       const why = macProblem(f.mac);

@@ -98,4 +98,11 @@ describe('routing modes: schema errors (file:line:col, key, what was expected)',
     expect(errorOf(ROUTED('{ layout: flannel, directRouting: true, vtep: userspace }'))).toMatch(/overlay\.directRouting: directRouting needs kernel VTEPs/);
     expect(errorOf(ROUTED('{ layout: calico, vxlanMode: CrossSubnet, podCidr: [10.65.0.0/16, "fd00:65::/56"] }'))).toMatch(/overlay\.vxlanMode: vxlanMode: CrossSubnet: a direct route .* one family/);
   });
+  it('faults: delete-fdb / delete-neigh of a direct-routed flannel peer is an error (there is no entry); across subnets it is fine', () => {
+    const f = (kind: string, peer: string) => `${ROUTED('{ layout: flannel, directRouting: true }')}faults:\n  - { kind: ${kind}, node: node1, peer: ${peer} }\n`;
+    expect(errorOf(f('delete-fdb', 'node2'))).toMatch(/faults\[0\]\.peer: node1 routes node2 directly \(DirectRouting, same subnet rack1\): flannel writes no FDB entry/);
+    expect(errorOf(f('delete-neigh', 'node2'))).toMatch(/no neighbour entry for it/);
+    expect(resolveYaml(f('delete-fdb', 'node3')).faults).toHaveLength(1);
+    expect(resolveYaml(f('delete-route', 'node2')).faults).toHaveLength(1);
+  });
 });
