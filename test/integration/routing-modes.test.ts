@@ -9,6 +9,13 @@ import { runSuites } from '../../harness/runner/runner.ts';
 import { SUITES } from '../../suites/index.ts';
 import type { ResolvedTopology } from '../../harness/topology/resolved.ts';
 import { run } from '../../harness/util/exec.ts';
+import { topologyGraph } from '../../harness/graph/index.ts';
+
+/** every difference the live graph draws in red (nodes, tunnels, segments) */
+const graphDiffs = async (t: ResolvedTopology, workDir: string) => {
+  const g = await topologyGraph(t, { live: { workDir } });
+  return JSON.stringify(g).match(/"diffs":\[[^\]]+\]/g) ?? [];
+};
 
 const node = (t: ResolvedTopology, name: string) => t.nodes.find((n) => n.name === name)!;
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -52,6 +59,14 @@ describe.skipIf(needsRoot)('routing modes (root)', () => {
     await expectOwnersFail(t, r.state.workDir, ['routes/remote-subnets'], new RegExp(`node1: route ${esc(n3.podSubnet)} for node3: expected the VXLAN route ${esc(n3.podSubnet)} via ${esc(n3.vtep.ip)} dev flannel\\.1 onlink \\(DirectRouting: node3 is in rack2, not rack1\\), observed ${esc(n3.podSubnet)} via ${esc(gw)} dev eth0 \\(direct\\)`));
     await expectOwnersFail(t, r.state.workDir, ['encapsulation/routing-mode'], /node1 -> node3: expected VXLAN \(DirectRouting: rack1 → rack2, a different subnet\), observed \d+ plain pod packets/);
     await expectOwnersFail(t, r.state.workDir, ['encapsulation/no-plain-pod-traffic'], /unencapsulated pod-CIDR packets on the underlay/);
+  });
+
+  test('live graph: a DirectRouting topology draws no difference; a deleted direct route is drawn on its tunnel', async ({ bringUp }) => {
+    const r = await bringUp(TOPO('flannel-directrouting.yaml'));
+    const t = r.topology;
+    expect(await graphDiffs(t, r.state.workDir)).toEqual([]);
+    await ip(node(t, 'node1').ns, 'route', 'del', node(t, 'node2').podSubnet);
+    expect((await graphDiffs(t, r.state.workDir)).join('\n')).toMatch(new RegExp(`node1→node2: no route ${esc(node(t, 'node2').podSubnet)}`));
   });
 
   test('calico CrossSubnet: node1 tunnels to node2 (same subnet) through vxlan.calico: remote-subnets and routing-mode fail naming the pair', async ({ bringUp }) => {
