@@ -27,18 +27,22 @@ import { measureMatrix } from '../suites/connectivity.ts';
 import { printRepro, reproSection } from './repro.ts';
 import { benchVtep, formatBenchRows, type VtepBenchRow } from '../harness/vtep/bench.ts';
 import { dockerFloor } from './docker-floor.ts';
+import { printScale, SCALE_MAX_NODES, scaleSection } from './scale.ts';
+import { FULL_RUN_TARGET_MS, printScaleRun, scaleRun } from './scale-run.ts';
 import {
   arpTableFulls, fmtMs, fmtRatio, fmtS, Interrupted, median, min, naiveDown, naiveUp, netnsObjects, Owned, planCounts, section, settle,
   synthTopology, table,
 } from './lib.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker', 'ipv6', 'repro', 'steps'] as const;
+const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker', 'ipv6', 'repro', 'steps', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
+/** `scale` (100..1,000 nodes, against Mininet) takes many minutes: only with --only scale */
+const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'scale');
 
 const USAGE = `usage: npm run bench -- [options]
-  --only LIST         sections, comma-separated: ${SECTIONS.join(',')} (default: all)
-  --sizes LIST        node counts for up/down (default 3,10,50,100)
+  --only LIST         sections, comma-separated: ${SECTIONS.join(',')} (default: all but scale)
+  --sizes LIST        node counts for up/down (default 3,10,50,100; scale: default 100,300,1000)
   --reps N            repetitions of up/down, of 'vxlab run' and of the connectivity measurement (default 3)
   --naive-sizes LIST  node counts for the naive one-process-per-command baseline (default: sizes ≤ 50)
   --full              also run the naive baseline for every size (100 nodes takes minutes)
@@ -47,6 +51,7 @@ const USAGE = `usage: npm run bench -- [options]
   --vtep-seconds N    iperf3 duration per VTEP pair (default 3)
   --library-reps N    repro: passes of the whole bug library through one \`vxlab repro\` (default 10)
   --docker-sizes LIST node counts for the docker-vs-netns up/down rows (default 3,10,30; needs dockerd)
+  --run-sizes LIST    scale: node counts of the full \`vxlab run\` row (default 1000; bench/scale-run.ts)
   --out FILE          write the raw figures as JSON to FILE (default: a file under the system temp dir)`;
 
 interface Target {
@@ -84,6 +89,7 @@ async function main(): Promise<number> {
       'vtep-seconds': { type: 'string' },
       'library-reps': { type: 'string' },
       'docker-sizes': { type: 'string' },
+      'run-sizes': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -96,11 +102,13 @@ async function main(): Promise<number> {
     console.error('vxlab bench needs root: it creates network namespaces, veths and vxlan devices (run it with sudo).');
     return 3;
   }
-  const only = values.only ? values.only.split(',').filter(Boolean) : [...SECTIONS];
+  const only = values.only ? values.only.split(',').filter(Boolean) : [...DEFAULT_SECTIONS];
   for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section '${s}'; expected some of: ${SECTIONS.join(', ')}`);
   const want = (s: Section) => only.includes(s);
-  const sizes = intList(values.sizes, '--sizes') ?? [3, 10, 50, 100];
-  if (sizes.some((n) => n > 250)) throw new Error('--sizes: at most 250 nodes (one /24 pod subnet per node in 10.244.0.0/16)');
+  const sizes = intList(values.sizes, '--sizes') ?? (only.length === 1 && only[0] === 'scale' ? [100, 300, 1000] : [3, 10, 50, 100]);
+  // the scale section's topologies take their pod subnets from a /10; the others from 10.244.0.0/16
+  if (sizes.some((n) => n > 250) && only.some((s) => s !== 'scale')) throw new Error('--sizes: at most 250 nodes (one /24 pod subnet per node in 10.244.0.0/16) except with --only scale');
+  if (sizes.some((n) => n > SCALE_MAX_NODES)) throw new Error(`--sizes: at most ${SCALE_MAX_NODES} nodes`);
   const reps = posInt(values.reps, '--reps', 3);
   if (reps > 50) throw new Error('--reps: at most 50');
   const naiveSizes = values.full ? sizes : (intList(values['naive-sizes'], '--naive-sizes') ?? sizes.filter((n) => n <= 50));
@@ -613,6 +621,17 @@ async function main(): Promise<number> {
     }
 
     // ================================================================ 6: repro vs run (bench/repro.ts)
+    // ================================================================ scale: full `vxlab run` at N nodes (bench/scale-run.ts)
+    if (want('scale')) {
+      const runSizes = intList(values['run-sizes'], '--run-sizes') ?? [1000];
+      if (runSizes.some((n) => n > 4096)) throw new Error('--run-sizes: at most 4096 nodes (the topology limit)');
+      const rows = await scaleRun(runSizes, { owned, scratch, log, check });
+      raw.scaleRun = rows;
+      printScaleRun(rows);
+      // the issue's target is the whole run (up, suites, down); the suites' share is printed beside it
+      for (const r of rows) if (r.nodes === 1000) targets.push({ section: 'scale', figure: `full vxlab run, 1,000 nodes (suites ${fmtS(r.wallMs - r.restMs)})`, value: fmtS(r.wallMs), target: `≤ ${fmtS(FULL_RUN_TARGET_MS)}`, met: r.wallMs <= FULL_RUN_TARGET_MS });
+    }
+
     if (want('repro')) {
       check();
       const f = await reproSection(REPO, libraryReps, ac.signal, log);
@@ -667,6 +686,14 @@ async function main(): Promise<number> {
         const ratio = r.tcpBps / base.tcpBps;
         targets.push({ section: 'vtep6', figure: `user↔user TCP, ${r.families} vs IPv4/IPv4`, value: fmtRatio(ratio), target: '≥ 0.80×', met: Number.isFinite(ratio) ? ratio >= 0.8 : false });
       }
+    }
+
+    // ================================================================ scale (#16): N = 100..1,000 against Mininet
+    if (want('scale')) {
+      await build({ ifStale: true }); // the rows time the CLI, which runs from dist/
+      const r = await scaleSection({ sizes, profileSizes: sizes.filter((n) => n === 300 || n === 1000), owned, scratch, signal: ac.signal, check, log });
+      raw.scale = r;
+      printScale(r, targets);
     }
   } catch (e) {
     if (e instanceof Interrupted || (e as any)?.code === 'VXLAB_ABORTED') {

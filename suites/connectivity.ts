@@ -8,6 +8,12 @@ import { recordMatrix, retryDecision } from '../harness/diagnose/matrix.ts';
 import { diagnoseWrong } from '../harness/diagnose/pair.ts';
 import { podIp } from './routes.ts';
 import type { Family } from '../harness/topology/ip.ts';
+import { BIG_NODES, planPairs } from '../harness/runner/sample.ts';
+
+/** Matrices of up to this many pods are drawn as grids (report details, HTML heat map); bigger ones list wrong cells only. */
+export const GRID_MAX_PODS = 200;
+/** Source pods probed at once: 8, or up to 24 on big topologies (one fping each, all its targets in one process). */
+export const fpingParallel = (pods: number) => (pods > 100 ? 24 : 8);
 
 export interface Matrix {
   /** the pod family probed (a dual-stack topology has one matrix per family) */
@@ -19,6 +25,12 @@ export interface Matrix {
   expected: boolean[][];
   actual: boolean[][];
   attempts: number;
+  /** probe[i]: the targets pod i was probed against (all others, or a sample: see harness/runner/sample.ts) */
+  probe: number[][];
+  /** the matrix was sampled (false: every directed pod pair measured) */
+  sampled: boolean;
+  /** what was probed, in words: "full matrix: all 9900 directed pod pairs" or the sample's guarantee and counts */
+  coverage: string;
   /** reachable cells that answered only in a retry round */
   retried?: number;
   /** why retries ended before every reachable cell answered (empty: they all answered, or nothing was retried) */
@@ -28,9 +40,16 @@ export interface Matrix {
 /** Reachability the topology intends: same node, or nodes sharing a VNI (different VNIs are separate overlays). */
 export function expectedReach(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): boolean {
   if (a.node === b.node) return true;
-  const na = t.nodes.find((n) => n.name === a.node)!;
-  const nb = t.nodes.find((n) => n.name === b.node)!;
-  return na.vtep.vni === nb.vtep.vni;
+  const vni = vniIndex(t);
+  return vni.get(a.node) === vni.get(b.node);
+}
+
+const vniIndexes = new WeakMap<ResolvedTopology, Map<string, number>>();
+/** node name → VNI, built once per topology (a 1,000-pod matrix asks a million times) */
+function vniIndex(t: ResolvedTopology): Map<string, number> {
+  let m = vniIndexes.get(t);
+  if (!m) vniIndexes.set(t, (m = new Map(t.nodes.map((n) => [n.name, n.vtep.vni]))));
+  return m;
 }
 
 /** Rounds every expected-unreachable cell is probed in, however the reachable cells fare (see measure). */
@@ -54,8 +73,11 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
   const ips = pods.map((p) => podIp(p, family)!);
   const expected = pods.map((a) => pods.map((b) => a !== b && expectedReach(ctx.t, a, b)));
   const actual = pods.map(() => pods.map(() => false));
+  const plan = planPairs(pods);
+  // the retry budget grows with the pairs probed beyond 500,000 (20 s for a 1,000-pod matrix)
+  budgetMs = Math.max(budgetMs, Math.ceil(plan.pairs / 50));
   const deadline = Date.now() + budgetMs;
-  let pending = pods.map((_, i) => pods.map((_, j) => j).filter((j) => j !== i));
+  let pending = plan.probe.map((r) => [...r]);
   let attempts = 0;
   let retried = 0;
   let stopped = '';
@@ -64,7 +86,7 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
     ctx.progress(`connectivity: round ${attempts}, ${pending.reduce((a, p) => a + p.length, 0)} pairs`);
     const rows = pods.map((_, i) => i).filter((i) => pending[i]!.length);
     let gained = 0;
-    await pool(rows, 8, async (i) => {
+    await pool(rows, fpingParallel(pods.length), async (i) => {
       const alive = await reachable(pods[i]!.ns, pending[i]!.map((j) => ips[j]!), { retries: attempts === 1 ? 1 : 2, timeoutMs: attempts === 1 ? 300 : 600 });
       // a reachable cell counts as reached once; an isolated cell that answered once has leaked, whatever later rounds say
       for (const j of pending[i]!) {
@@ -88,7 +110,7 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  const m: Matrix = { family, pods, ips, expected, actual, attempts, retried, stopped };
+  const m: Matrix = { family, pods, ips, expected, actual, attempts, probe: plan.probe, sampled: !plan.full, coverage: plan.coverage, retried, stopped };
   recordMatrix(ctx.t, m);
   return m;
 }
@@ -142,9 +164,10 @@ function verdictAll(ms: Matrix[], which: 'positive' | 'negative', okText: string
 function verdict(m: Matrix, which: 'positive' | 'negative', okText: string) {
   const wrong: string[] = [];
   let cells = 0;
-  const sel = (i: number, j: number) => i !== j && (which === 'positive' ? m.expected[i]![j]! : !m.expected[i]![j]!);
-  for (let i = 0; i < m.pods.length; i++)
-    for (let j = 0; j < m.pods.length; j++) {
+  const probed = m.probe.map((r) => new Set(r));
+  const sel = (i: number, j: number) => i !== j && probed[i]!.has(j) && (which === 'positive' ? m.expected[i]![j]! : !m.expected[i]![j]!);
+  for (const [i, row] of m.probe.entries())
+    for (const j of row) {
       if (!sel(i, j)) continue;
       cells++;
       if (m.actual[i]![j] !== m.expected[i]![j]) {
@@ -152,13 +175,31 @@ function verdict(m: Matrix, which: 'positive' | 'negative', okText: string) {
       }
     }
   if (!cells) return skip(which === 'negative' ? 'no pairs are expected to be isolated (all nodes share one VNI)' : 'fewer than two pods');
-  const details = renderMatrices(m, sel);
+  // a grid for a matrix a person can read; beyond GRID_MAX_PODS the wrong cells are listed (diffs) and counted per source node
+  const grid = m.pods.length <= GRID_MAX_PODS;
+  const details = grid ? renderMatrices(m, sel) : `${m.coverage}\n${wrongPerNode(m, wrong.length ? sel : () => false)}`;
   const bits = (f: (i: number, j: number) => boolean) => m.pods.map((_, i) => m.pods.map((_, j) => (f(i, j) ? '1' : '0')).join(''));
-  const matrix = { pods: m.pods.map(podLabel), ips: m.ips, expected: bits((i, j) => m.expected[i]![j]!), actual: bits((i, j) => m.actual[i]![j]!), judged: bits(sel) };
-  const expected = `${cells} ${which === 'positive' ? 'reachable' : 'isolated'} directed pairs`;
+  const matrix = grid ? { pods: m.pods.map(podLabel), ips: m.ips, expected: bits((i, j) => m.expected[i]![j]!), actual: bits((i, j) => m.actual[i]![j]!), judged: bits(sel) } : undefined;
+  const expected = `${cells} ${which === 'positive' ? 'reachable' : 'isolated'} directed pairs${m.sampled ? ` (${m.coverage})` : ''}`;
   const rounds = `${m.attempts} round(s)${m.retried ? `, ${m.retried} cell(s) answered only on a retry` : ''}${m.stopped ? `, retries stopped: ${m.stopped}` : ''}`;
-  if (wrong.length) return fail(`${wrong.length} of ${cells} directed pairs wrong after ${rounds}: ${wrong[0]}`, { diffs: wrong, details, matrix, expected, observed: `${cells - wrong.length} as expected, ${wrong.length} wrong` });
-  return pass(`${cells} ${okText} (${rounds})`, { details, matrix, expected, observed: expected });
+  const how = m.sampled || m.pods.length > BIG_NODES ? `; ${m.coverage}` : '';
+  if (wrong.length) return fail(`${wrong.length} of ${cells} directed pairs wrong after ${rounds}: ${wrong[0]}${how}`, { diffs: wrong, details, matrix, expected, observed: `${cells - wrong.length} as expected, ${wrong.length} wrong` });
+  return pass(`${cells} ${okText} (${rounds}${how})`, { details, matrix, expected, observed: expected });
+}
+
+/** Wrong cells of a big matrix, counted per source node and per target node (the grid would be unreadable). */
+function wrongPerNode(m: Matrix, sel: (i: number, j: number) => boolean): string {
+  const from = new Map<string, number>();
+  const to = new Map<string, number>();
+  for (const [i, row] of m.probe.entries())
+    for (const j of row) {
+      if (!sel(i, j) || m.actual[i]![j] === m.expected[i]![j]) continue;
+      from.set(m.pods[i]!.node, (from.get(m.pods[i]!.node) ?? 0) + 1);
+      to.set(m.pods[j]!.node, (to.get(m.pods[j]!.node) ?? 0) + 1);
+    }
+  if (!from.size) return 'no wrong cells';
+  const top = (x: Map<string, number>) => [...x].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, v]) => `${k} (${v})`).join(', ');
+  return `wrong cells by source node: ${top(from)}\nwrong cells by target node: ${top(to)}`;
 }
 
 const fullMesh: CheckDef = {

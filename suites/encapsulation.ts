@@ -9,6 +9,7 @@ import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { summarize, type DecodedPacket } from '../harness/capture/pcap.ts';
 import { run, pool } from '../harness/util/exec.ts';
 import { recordCaptured } from '../harness/runner/evidence.ts';
+import { observeSysctls } from './routes.ts';
 
 export interface Flow {
   src: ResolvedPod;
@@ -124,7 +125,7 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
       const k = `${f.src.ns}|${f.family}`;
       (bySrc.get(k) ?? bySrc.set(k, { ns: f.src.ns, family: f.family, dsts: [] }).get(k)!).dsts.push(f.dstIp);
     }
-    senders = await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, reject: false, timeoutMs: 10_000 }));
+    senders = await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, netOnly: true, reject: false, timeoutMs: 10_000 }));
   } finally {
     stops = await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
   }
@@ -165,12 +166,16 @@ async function observe(ctx: CheckContext): Promise<Observation> {
     recordCaptured(t, c.packets.map((s) => ({ ...s, source: 'encapsulation capture' })), pairPlan(t).pairs.map(([a, b]) => [a.name, b.name]));
     const portRanges = new Map<string, [number, number]>();
     const senders = t.nodes.filter((n) => fl.some((f) => !f.local && f.src.node === n.name));
-    await pool(senders, 8, async (n) => {
-      if (n.vtep.kind === 'userspace') return void portRanges.set(n.name, [49152, 65535]);
-      const r = await run(['sysctl', '-n', 'net.ipv4.ip_local_port_range'], { ns: n.ns });
-      const [lo, hi] = r.stdout.trim().split(/\s+/).map(Number);
-      portRanges.set(n.name, [lo!, hi!]);
-    });
+    // the run's sysctl read (one process per node, shared with the routes suite)
+    const sys = await observeSysctls(ctx);
+    for (const n of senders) {
+      if (n.vtep.kind === 'userspace') {
+        portRanges.set(n.name, [49152, 65535]);
+        continue;
+      }
+      const [lo, hi] = (sys.get(n.name)?.['net.ipv4.ip_local_port_range'] ?? '').trim().split(/\s+/).map(Number);
+      if (lo !== undefined && hi !== undefined && !Number.isNaN(lo) && !Number.isNaN(hi)) portRanges.set(n.name, [lo, hi]);
+    }
     return { flows: fl, packets: c.packets, portRanges, localSeen: c.localSeen, coverage };
   });
 }

@@ -12,17 +12,49 @@ import { ipJson, pool } from '../harness/util/exec.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { join } from 'node:path';
 import { measure } from './connectivity.ts';
+import { observe, observePods } from './routes.ts';
+import { BIG_NODES } from '../harness/runner/sample.ts';
 import { unreachableEvidence } from '../harness/diagnose/pair.ts';
 import { deadPairs, tooBig } from '../harness/diagnose/boundary.ts';
 
-/** One representative pod pair per ordered node pair (first pods), bounded to keep big topologies quick. */
+/**
+ * One representative pod pair per ordered node pair (first pods), bounded to keep big topologies quick: the first
+ * `limit` pairs in node order; above BIG_NODES nodes, `limit` pairs spread over the topology instead (evenly spaced
+ * source nodes, each to the node half-way round the list), so the probes are not all from the first node.
+ */
 export function crossPairs(t: ResolvedTopology, limit = 12): [ResolvedPod, ResolvedPod][] {
+  if (t.nodes.length > BIG_NODES) return spreadPairs(t, limit);
   const out: [ResolvedPod, ResolvedPod][] = [];
   for (const a of t.nodes) for (const b of t.nodes) {
     if (a === b || !a.pods[0] || !b.pods[0] || a.vtep.vni !== b.vtep.vni) continue;
     out.push([a.pods[0], b.pods[0]]);
   }
   return out.slice(0, limit);
+}
+
+function spreadPairs(t: ResolvedTopology, limit: number): [ResolvedPod, ResolvedPod][] {
+  const out: [ResolvedPod, ResolvedPod][] = [];
+  const ns = t.nodes.filter((n) => n.pods[0]);
+  const seen = new Set<string>();
+  for (let k = 0; k < ns.length && out.length < limit; k++) {
+    const i = Math.floor((k * ns.length) / limit) % ns.length;
+    const a = ns[i]!;
+    // the first node with pods on a's VNI, starting half-way round
+    for (let d = 0; d < ns.length - 1; d++) {
+      const b = ns[(i + Math.floor(ns.length / 2) + d) % ns.length]!;
+      if (b === a || b.vtep.vni !== a.vtep.vni || seen.has(`${a.name}>${b.name}`)) continue;
+      seen.add(`${a.name}>${b.name}`);
+      out.push([a.pods[0]!, b.pods[0]!]);
+      break;
+    }
+  }
+  return out;
+}
+
+/** How crossPairs chose its pairs, for the report. */
+export function crossPairsCoverage(t: ResolvedTopology, n: number): string {
+  const withPods = t.nodes.filter((x) => x.pods[0]).length;
+  return t.nodes.length > BIG_NODES ? `${n} of ${withPods * (withPods - 1)} directed node pairs, spread: evenly spaced source nodes, each to the node half-way round` : `the first ${n} directed node pairs`;
 }
 
 const node = (t: ResolvedTopology, name: string) => t.nodes.find((n) => n.name === name)!;
@@ -44,8 +76,10 @@ const vtepMtu: CheckDef = {
     const observed: Record<string, unknown> = {};
     const expected: Record<string, unknown> = {};
     const applied = new Set<string>();
+    // the run's node snapshot (one read per node, shared with the routes suite)
+    const st = await observe(ctx);
     await pool(ctx.t.nodes, 8, async (n) => {
-      const ls = await k.links(n.ns);
+      const ls = st.get(n.name)!.links;
       const u = ls.find((l) => l.ifname === n.underlayIf);
       const over = overheadOf(n);
       applied.add(`${over} (IPv${ulFamily(n)} underlay)`);
@@ -80,9 +114,11 @@ const podMtu: CheckDef = {
   async run(ctx) {
     const diffs: string[] = [];
     const observed: Record<string, number | undefined> = {};
+    // the run's pod snapshot (one read per pod, shared with routes/pod-attachment)
+    const pods = await observePods(ctx);
     await pool(ctx.t.nodes.flatMap((n) => n.pods), 8, async (p) => {
       const n = node(ctx.t, p.node);
-      const l = await k.link(p.ns, p.ifname);
+      const l = pods.get(`${p.node}/${p.name}`)?.link;
       observed[`${p.node}/${p.name}`] = l?.mtu;
       if (!l) return void diffs.push(`${p.node}/${p.name}: ${p.ifname} missing`);
       if (l.mtu !== p.mtu) diffs.push(`${p.node}/${p.name}: ${p.ifname} MTU: expected ${p.mtu}, observed ${l.mtu}`);
@@ -166,7 +202,7 @@ const dfBoundary: CheckDef = {
       }
     });
     observed.sort();
-    return fromDiffs(diffs.sort(), `${pairs.length} node pairs${fams.length > 1 ? ' × IPv4 and IPv6' : fams[0] === 6 ? ' (IPv6 pods)' : ''}, from pod and from node: boundary exact, oversize fails fast`, { observed });
+    return fromDiffs(diffs.sort(), `${pairs.length} node pairs (${crossPairsCoverage(ctx.t, pairs.length)})${fams.length > 1 ? ' × IPv4 and IPv6' : fams[0] === 6 ? ' (IPv6 pods)' : ''}, from pod and from node: boundary exact, oversize fails fast`, { observed });
   },
 };
 

@@ -6,7 +6,9 @@ import { peerVtep } from '../harness/plan/plan.ts';
 import type { ResolvedVtep } from '../harness/topology/resolved.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { readVtepFdb } from '../harness/probe/vtep.ts';
-import { ipJson, pool } from '../harness/util/exec.ts';
+import { pool } from '../harness/util/exec.ts';
+import { runMemo } from '../harness/runner/evidence.ts';
+import { BIG_NODES } from '../harness/runner/sample.ts';
 import { CALICO_HOST_VETH_MAC, FELIX_PROTO, calicoVethSysctls, vtepSysctls } from '../harness/plan/plan.ts';
 
 interface NodeState {
@@ -14,22 +16,42 @@ interface NodeState {
   routes: k.RouteInfo[];
   neigh: k.NeighInfo[];
   fdb: k.FdbInfo[];
+  /** the kernel's answers to routePlan(t, n).qs, in order */
+  answers: k.RouteAnswer[];
 }
 
-async function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
-  return ctx.memo('routes/state', async () => {
+/** Namespaces read at once (each read is one or two short processes). */
+export const READ_PARALLEL = 16;
+
+/**
+ * Every node's state, read once per run (routes and mtu share it): one `ip -d -batch` process per node for links,
+ * routes, the VTEP's neighbours and every routing question of routes/remote-subnets, plus one `bridge fdb` (kernel
+ * VTEP) — two processes per node whatever the size; every entry is then compared in maps, not lists.
+ */
+export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
+  return runMemo(ctx.t, 'routes/state', async () => {
     const m = new Map<string, NodeState>();
-    await pool(ctx.t.nodes, 8, async (n) => {
-      const links = await k.links(n.ns);
-      const dev = links.find((l) => l.ifname === n.vtep.dev);
-      // every pod family's routes and neighbours (a dual-stack node carries both on its one VTEP device)
-      const fams = ctx.t.families ?? [4];
-      const [routes, neigh, fdb] = await Promise.all([
-        Promise.all(fams.map((f) => k.routes(n.ns, f))).then((x) => x.flat()),
-        dev ? Promise.all(fams.map((f) => k.neighbours(n.ns, n.vtep.dev, f))).then((x) => x.flat()) : Promise.resolve([]),
-        !dev ? Promise.resolve([]) : n.vtep.kind === 'kernel' ? k.fdb(n.ns, n.vtep.dev) : readVtepFdb(ctx, n),
+    const fams = ctx.t.families ?? [4];
+    await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
+      const qs = routePlan(ctx.t, n).qs.map((x) => x.q);
+      const [snap, fdb] = await Promise.all([
+        k.nodeSnapshot(n.ns, n.vtep.dev, fams, qs),
+        n.vtep.kind === 'kernel' ? k.fdb(n.ns, n.vtep.dev).catch(() => [] as k.FdbInfo[]) : readVtepFdb(ctx, n).catch(() => [] as k.FdbInfo[]),
       ]);
-      m.set(n.name, { links, routes, neigh, fdb });
+      const dev = snap.links.find((l) => l.ifname === n.vtep.dev);
+      m.set(n.name, { links: snap.links, routes: snap.routes, neigh: dev ? snap.neigh : [], fdb: dev ? fdb : [], answers: snap.answers });
+    });
+    return m;
+  });
+}
+
+/** Every node's sysctls that any check reads (node-sysctls, the pods' host side, the ephemeral port range), one process per node, once per run. */
+export function observeSysctls(ctx: CheckContext): Promise<Map<string, Record<string, string | undefined>>> {
+  return runMemo(ctx.t, 'routes/sysctls', async () => {
+    const m = new Map<string, Record<string, string | undefined>>();
+    await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
+      const keys = [...new Set([...Object.keys(nodeSysctls(ctx.t, n)), ...n.pods.flatMap((p) => Object.keys(podSysctls(ctx.t, p))), 'net.ipv4.ip_local_port_range'])];
+      m.set(n.name, await k.sysctls(n.ns, keys));
     });
     return m;
   });
@@ -46,6 +68,12 @@ interface NodeComparison {
   diffs: string[];
 }
 
+/** Above ROUTE_GET_ALL_NODES nodes, expected/observed keep only the nodes that differ (the full lists are N² lines). */
+function bigExtra(t: ResolvedTopology, expected: Record<string, unknown>, observed: Record<string, unknown>) {
+  const note = `${t.nodes.length} nodes: per-node lists kept only for nodes that differ`;
+  return { expected: Object.keys(expected).length ? expected : note, observed: Object.keys(observed).length ? observed : note };
+}
+
 /** A check that compares every node's live state with the resolved topology, node by node. */
 function perNodeCheck(id: string, title: string, okText: (t: ResolvedTopology) => string, compare: (n: ResolvedNode, st: NodeState, t: ResolvedTopology) => NodeComparison): CheckDef {
   return {
@@ -53,16 +81,19 @@ function perNodeCheck(id: string, title: string, okText: (t: ResolvedTopology) =
     title,
     async run(ctx) {
       const st = await observe(ctx);
+      const big = ctx.t.nodes.length > ROUTE_GET_ALL_NODES;
       const diffs: string[] = [];
       const expected: Record<string, unknown> = {};
       const observed: Record<string, unknown> = {};
       for (const n of ctx.t.nodes) {
         const c = compare(n, st.get(n.name)!, ctx.t);
-        expected[n.name] = c.expected;
-        observed[n.name] = c.observed;
+        if (!big || c.diffs.length) {
+          expected[n.name] = c.expected;
+          observed[n.name] = c.observed;
+        }
         diffs.push(...c.diffs);
       }
-      return fromDiffs(diffs, okText(ctx.t), { expected, observed });
+      return fromDiffs(diffs, okText(ctx.t), big ? bigExtra(ctx.t, expected, observed) : { expected, observed });
     },
   };
 }
@@ -100,9 +131,17 @@ const device = perNodeCheck(
   },
 );
 
+/**
+ * Above this many nodes, routes/remote-subnets asks the kernel about one address per remote subnet (its first pod's,
+ * else its first host) instead of the first host, the last host and every pod: 999 questions per node at 1,000 nodes
+ * instead of 2,997. The route tables themselves are compared entry by entry at every size.
+ */
+export const ROUTE_GET_ALL_NODES = BIG_NODES;
+
 /** Addresses to ask the kernel about in a remote subnet: its first and last host, and every pod the topology puts there. */
-function samples(r: ResolvedNode, subnet: string = r.podSubnet): string[] {
+function samples(r: ResolvedNode, subnet: string = r.podSubnet, few = false): string[] {
   const c = parseAnyCidr(subnet);
+  if (few) return [r.pods.map((p) => podIp(p, c.family)).find((x): x is string => !!x) ?? hostAny(c, 1)];
   const first = hostAny(c, 1);
   const last = hostAny(c, sizeN(c) - 2n);
   return [...new Set([first, ...r.pods.map((p) => podIp(p, c.family)).filter((x): x is string => !!x), last])];
@@ -166,39 +205,55 @@ async function cause(n: ResolvedNode, a: k.RouteAnswer): Promise<string> {
   return ` (matching route: ${fmt(cover)})`;
 }
 
+/** What routes/remote-subnets expects on node n, and the routing questions it asks the kernel (read with the node's snapshot). */
+function routePlan(t: ResolvedTopology, n: ResolvedNode) {
+  const rs = remotes(t, n);
+  // every pod family: the peer's subnet of that family via the peer's VTEP address of that family
+  const vts: ResolvedVtep[] = n.vteps ?? [n.vtep];
+  const pairs = vts.flatMap((v) => rs.flatMap((r) => {
+    const pv = r.vteps ? peerVtep(r, v) : { vtep: r.vtep, podSubnet: r.podSubnet };
+    if (!pv) return [];
+    // routing modes: a peer on the node's own subnet is routed plainly via its node IP on eth0, the others over VXLAN
+    const direct = routesDirect(n, r);
+    return [{ r, v, subnet: pv.podSubnet, direct, via: direct ? r.ip : pv.vtep.ip, dev: direct ? n.underlayIf : n.vtep.dev }];
+  }));
+  const srcs = new Map(vts.map((v) => [v.family ?? 4, localSource(n, v.family ?? 4)]));
+  const few = t.nodes.length > ROUTE_GET_ALL_NODES;
+  const qs = pairs.flatMap((x) => samples(x.r, x.subnet, few).map((dst) => {
+    const src = srcs.get(famOf(dst))!;
+    return { r: x.r, via: x.via, dev: x.dev, direct: x.direct, subnet: x.subnet, src, q: { dst, from: src.from, iif: src.iif } };
+  }));
+  return { pairs, qs };
+}
+
 const remoteSubnets: CheckDef = {
   id: 'routes/remote-subnets',
   title: "every remote pod subnet goes via the VTEP (the kernel's own routing decision, all tables and rules); the VTEP routes in the layout's form",
   async run(ctx) {
     const st = await observe(ctx);
     const diffs: string[] = [];
+    const big = ctx.t.nodes.length > ROUTE_GET_ALL_NODES;
     const expected: Record<string, unknown> = {};
     const observed: Record<string, unknown> = {};
     let asked = 0;
-    await pool(ctx.t.nodes, 8, async (n) => {
+    await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
       const s = st.get(n.name)!;
       const dev = n.vtep.dev;
-      const rs = remotes(ctx.t, n);
-      // every pod family: the peer's subnet of that family via the peer's VTEP address of that family
-      const vts: ResolvedVtep[] = n.vteps ?? [n.vtep];
-      const pairs = vts.flatMap((v) => rs.flatMap((r) => {
-        const pv = r.vteps ? peerVtep(r, v) : { vtep: r.vtep, podSubnet: r.podSubnet };
-        if (!pv) return [];
-        // routing modes: a peer on the node's own subnet is routed plainly via its node IP on eth0, the others over VXLAN
-        const direct = routesDirect(n, r);
-        return [{ r, v, subnet: pv.podSubnet, direct, via: direct ? r.ip : pv.vtep.ip, dev: direct ? n.underlayIf : dev }];
-      }));
+      const { pairs, qs } = routePlan(ctx.t, n);
       const want = new Map(pairs.map((x) => [x.subnet, x]));
       const peer = new Map(pairs.map((x) => [x.subnet, x.r.name]));
       const own = new Set(n.podSubnets ?? [n.podSubnet]);
       const have = s.routes.filter((r) => r.dev === dev && !kernelOwn(n, r));
+      // every route of the main table by destination (the wanted form may be on the VTEP or on eth0)
+      const byDst = new Map<string, k.RouteInfo[]>();
+      for (const r of s.routes) if (r.type !== 'blackhole') (byDst.get(r.dst) ?? byDst.set(r.dst, []).get(r.dst)!).push(r);
       const nd: string[] = [];
       const form = (x: (typeof pairs)[number]) => `${x.subnet} via ${x.via} dev ${x.dev}${x.direct ? '' : ' onlink'}${ctx.t.layout === 'calico' ? ` proto ${FELIX_PROTO}` : ''}`;
       const calico = ctx.t.layout === 'calico' && ctx.t.builder === 'vxlab';
       // 1. the routes in the main table, each in its form: VXLAN (via the peer's VTEP address, onlink) or direct
       for (const x of want.values()) {
         const { subnet } = x;
-        const all = s.routes.filter((r) => r.dst === subnet && r.type !== 'blackhole');
+        const all = byDst.get(subnet) ?? [];
         const r = all.find((y) => y.dev === x.dev);
         const why = modeWhy(ctx.t, n, x.r);
         if (!r) {
@@ -236,13 +291,9 @@ const remoteSubnets: CheckDef = {
         if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${departedNote(ctx.t, ` ${r.dst} `)}`);
       }
       // 2. what the kernel will actually do with pod traffic to each remote subnet (more specific routes, blackholes,
-      //    policy rules and other tables included): ip route get <remote pod ip> from <local pod ip> iif <bridge/veth>
-      const srcs = new Map(vts.map((v) => [v.family ?? 4, localSource(n, v.family ?? 4)]));
-      const qs = pairs.flatMap((x) => samples(x.r, x.subnet).map((dst) => {
-        const src = srcs.get(famOf(dst))!;
-        return { r: x.r, via: x.via, dev: x.dev, direct: x.direct, subnet: x.subnet, src, q: { dst, from: src.from, iif: src.iif } };
-      }));
-      const answers = await k.routeGet(n.ns, qs.map((x) => x.q));
+      //    policy rules and other tables included): ip route get <remote pod ip> from <local pod ip> iif <bridge/veth>,
+      //    asked in the node's snapshot
+      const answers = s.answers;
       asked += answers.length;
       const obs: string[] = [];
       // wrong answers grouped per remote subnet and answer: one line names the node, the peer, the addresses and the cause
@@ -258,12 +309,15 @@ const remoteSubnets: CheckDef = {
       for (const { x, a, dsts } of wrong.values()) {
         nd.push(`${n.name}: traffic to ${x.r.name}'s subnet ${x.subnet} (${dsts.join(', ')}) ${x.src.label}: expected via ${x.via} dev ${x.dev}${x.direct ? ' (direct)' : ''}, observed ${k.describeAnswer(a)}${await cause(n, a)}`);
       }
-      expected[n.name] = [...want.values()].map(form);
-      const shown = s.routes.filter((r) => (r.dev === dev && !kernelOwn(n, r)) || (r.dev === n.underlayIf && r.type !== 'blackhole' && inPodCidr(r.dst)));
-      observed[n.name] = { routes: shown.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`), routeGet: obs };
+      // a big topology keeps the per-node expected/observed lists of the nodes that differ (a million lines otherwise)
+      if (!big || nd.length) {
+        expected[n.name] = [...want.values()].map(form);
+        const shown = s.routes.filter((r) => (r.dev === dev && !kernelOwn(n, r)) || (r.dev === n.underlayIf && r.type !== 'blackhole' && inPodCidr(r.dst)));
+        observed[n.name] = { routes: shown.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`), routeGet: obs };
+      }
       diffs.push(...nd);
     });
-    return fromDiffs(diffs.sort(), `all remote pod subnets routed via the VTEP, nothing extra (${asked} kernel routing decisions asked)`, { expected, observed });
+    return fromDiffs(diffs.sort(), `all remote pod subnets routed via the VTEP, nothing extra (${asked} kernel routing decisions asked${big ? `: one address per remote subnet above ${ROUTE_GET_ALL_NODES} nodes` : ''})`, big ? bigExtra(ctx.t, expected, observed) : { expected, observed });
   },
 };
 
@@ -299,11 +353,19 @@ const staleMac = (peer: string, mac: string) => `${peer} announces VTEP MAC ${ma
 function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spec: TableSpec<E>): string[] {
   const diffs: string[] = [];
   const explained = new Set<E>();
+  // indexed once: a node of a 1,000-node topology has ~1,000 entries to match against ~1,000 wanted ones
+  const byKey = new Map<string, E>();
+  for (const x of have) if (!byKey.has(spec.key(x))) byKey.set(spec.key(x), x);
+  let byValue: Map<string | undefined, E> | undefined;
   for (const [key, w] of want) {
-    const e = have.find((x) => spec.key(x) === key);
+    const e = byKey.get(key);
     if (!e) {
       // the peer's entry under an old key (an FDB entry for the peer's underlay IP with another MAC): a stale MAC
-      const old = spec.macIn === 'key' && MAC_RE.test(key) ? have.find((x) => !want.has(spec.key(x)) && spec.value(x) === w.value) : undefined;
+      if (spec.macIn === 'key' && !byValue) {
+        byValue = new Map();
+        for (const x of have) if (!want.has(spec.key(x)) && !byValue.has(spec.value(x))) byValue.set(spec.value(x), x);
+      }
+      const old = spec.macIn === 'key' && MAC_RE.test(key) ? byValue!.get(w.value) : undefined;
       if (old) {
         explained.add(old);
         diffs.push(`${node}: stale ${spec.noun} for ${w.peer}: ${spec.show(old)}, expected ${key} ${spec.field} ${w.value}: ${staleMac(w.peer, key)}`);
@@ -406,7 +468,7 @@ const fdbCheck = tableCheck<k.FdbInfo>(
 
 interface PodState {
   /** the pod's own interface (ip -j addr show dev eth0), undefined if missing */
-  link?: { ifname: string; flags: string[]; operstate: string; addr_info?: { family: string; local: string; prefixlen: number }[] };
+  link?: { ifname: string; mtu: number; flags: string[]; operstate: string; addr_info?: { family: string; local: string; prefixlen: number }[] };
   defaults: { gateway?: string; dev?: string }[];
   /** IPv6 default routes (dual-stack and IPv6 pods) */
   defaults6: { gateway?: string; dev?: string }[];
@@ -418,17 +480,16 @@ function podAddrs(p: ResolvedPod): { family: Family; ip: string; prefixLen: numb
   return [first, ...(p.addrs ?? []).slice(1)];
 }
 
-async function observePods(ctx: CheckContext): Promise<Map<string, PodState>> {
-  return ctx.memo('routes/pods', async () => {
+/** Every pod's interface and default routes, one `ip -batch` process per pod, once per run (routes and mtu share it). */
+export function observePods(ctx: CheckContext): Promise<Map<string, PodState>> {
+  return runMemo(ctx.t, 'routes/pods', async () => {
     const m = new Map<string, PodState>();
-    await pool(allPods(ctx.t), 8, async (p) => {
-      const v6 = podAddrs(p).some((a) => a.family === 6);
-      const [addrs, defaults, defaults6] = await Promise.all([
-        ipJson<any[]>(p.ns, ['addr', 'show']).catch(() => []),
-        ipJson<any[]>(p.ns, ['-4', 'route', 'show', 'default']).catch(() => []),
-        v6 ? ipJson<any[]>(p.ns, ['-6', 'route', 'show', 'default']).catch(() => []) : Promise.resolve([]),
-      ]);
-      m.set(`${p.node}/${p.name}`, { link: addrs.find((l) => l.ifname === p.ifname), defaults, defaults6 });
+    await pool(allPods(ctx.t), READ_PARALLEL, async (p) => {
+      const [a, r] = await k.ipBatch(p.ns, ['addr show', 'route show table all']).catch(() => [{ json: [] }, { json: [] }]);
+      const addrs = (a?.json as any[] | undefined) ?? [];
+      const defaults = ((r?.json as any[] | undefined) ?? []).filter((x) => x.dst === 'default' && (x.table ?? 'main') === 'main');
+      const v6 = (x: { gateway?: string }) => Boolean(x.gateway?.includes(':'));
+      m.set(`${p.node}/${p.name}`, { link: addrs.find((l) => l.ifname === p.ifname), defaults: defaults.filter((x) => !v6(x)), defaults6: defaults.filter(v6) });
     });
     return m;
   });
@@ -451,12 +512,12 @@ const podRoutes: CheckDef = {
   async run(ctx) {
     const st = await observe(ctx);
     const pods = await observePods(ctx);
+    const sysAll = await observeSysctls(ctx);
     const diffs: string[] = [];
     const observed: Record<string, unknown> = {};
-    await pool(ctx.t.nodes, 8, async (n) => {
+    await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
       const s = st.get(n.name)!;
-      const want = Object.assign({}, ...n.pods.map((p) => podSysctls(ctx.t, p))) as Record<string, string>;
-      const sys = await k.sysctls(n.ns, Object.keys(want));
+      const sys = sysAll.get(n.name)!;
       // flannel: cni0 as the bridge plugin creates it, with the MTU flannel hands it (the pods')
       if (n.bridge && !ctx.t.cni) {
         const br = s.links.find((x) => x.ifname === n.bridge!.name);
@@ -521,9 +582,10 @@ const nodeSysctlCheck: CheckDef = {
   async run(ctx) {
     const diffs: string[] = [];
     const observed: Record<string, unknown> = {};
-    await pool(ctx.t.nodes, 8, async (n) => {
+    const all = await observeSysctls(ctx);
+    await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
       const want = nodeSysctls(ctx.t, n);
-      const got = await k.sysctls(n.ns, Object.keys(want));
+      const got = Object.fromEntries(Object.keys(want).map((key) => [key, all.get(n.name)![key]]));
       observed[n.name] = got;
       for (const [key, v] of Object.entries(want)) if (got[key] !== v) diffs.push(`${n.name}: ${key}: expected ${v}, observed ${got[key] ?? 'absent'}`);
     });

@@ -1,6 +1,6 @@
 // When the connectivity matrix may stop retrying, and what it leaves as evidence for later checks.
 import type { ResolvedPod, ResolvedTopology } from '../topology/resolved.ts';
-import { recordReach } from '../runner/evidence.ts';
+import { recordReachTable } from '../runner/evidence.ts';
 import { ipJson, pool } from '../util/exec.ts';
 
 /** The subset of suites/connectivity.ts's Matrix this module reads (no import cycle). */
@@ -12,6 +12,17 @@ export interface MatrixLike {
   actual: boolean[][];
   attempts: number;
   stopped?: string;
+  /** probe[i]: the targets pod i was probed against (absent: every other pod) */
+  probe?: number[][];
+}
+
+/** The measured cells of a matrix, as [i, j]. */
+export function* probedCells(m: MatrixLike): Generator<[number, number]> {
+  for (let i = 0; i < m.pods.length; i++) {
+    const row = m.probe?.[i];
+    if (row) for (const j of row) yield [i, j];
+    else for (let j = 0; j < m.pods.length; j++) if (j !== i) yield [i, j];
+  }
 }
 
 /** The neighbour state in which the kernel is still resolving (no lladdr yet; PROBE/DELAY entries have one and already carry packets): a silent cell behind one can still start answering. */
@@ -41,12 +52,16 @@ export async function retryDecision(t: ResolvedTopology, pods: ResolvedPod[], pe
   return { retry: false, why: `${silent} silent cell(s) unchanged by the last round, every neighbour entry resolved` };
 }
 
-/** Every measured cell becomes a settled reachability fact for later checks. */
+/** Every measured cell becomes a settled reachability fact for later checks (looked up in the matrix, not copied). */
 export function recordMatrix(t: ResolvedTopology, m: MatrixLike): void {
   const rounds = `connectivity matrix, ${m.attempts} round(s)${m.stopped ? `, retries stopped: ${m.stopped}` : ''}`;
-  for (const [i, a] of m.pods.entries())
-    for (const [j, b] of m.pods.entries()) {
-      if (i === j) continue;
-      recordReach(t, { ip: m.ips?.[i] ?? a.ip }, { ip: m.ips?.[j] ?? b.ip }, { reachable: m.actual[i]![j]!, source: rounds, settled: true });
-    }
+  const pos = new Map<string, number>();
+  for (const [i, a] of m.pods.entries()) pos.set(m.ips?.[i] ?? a.ip, i);
+  const rows = m.probe?.map((r) => new Set(r));
+  recordReachTable(t, (src, dst) => {
+    const i = pos.get(src);
+    const j = pos.get(dst);
+    if (i === undefined || j === undefined || i === j || (rows && !rows[i]!.has(j))) return undefined;
+    return { reachable: m.actual[i]![j]!, source: rounds, settled: true };
+  });
 }

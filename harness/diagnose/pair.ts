@@ -14,7 +14,7 @@ import { evidence, knownReach, podName, runMemo, type CapturedAt } from '../runn
 import { readPcap, startCapture } from '../capture/tcpdump.ts';
 import type { DecodedPacket } from '../capture/pcap.ts';
 import { bridgeJson, ipJson, pool, run } from '../util/exec.ts';
-import type { MatrixLike } from './matrix.ts';
+import { probedCells, type MatrixLike } from './matrix.ts';
 
 const nodeOf = (t: ResolvedTopology, p: ResolvedPod) => t.nodes.find((n) => n.name === p.node)!;
 
@@ -198,12 +198,14 @@ export async function diagnosePair(ctx: CheckContext, a: ResolvedPod, b: Resolve
 export async function diagnoseWrong(ctx: CheckContext, m: MatrixLike, out: Outcome): Promise<Outcome> {
   if (out.status !== 'fail') return out;
   const firsts = new Map<string, [ResolvedPod, ResolvedPod]>();
-  for (const [i, a] of m.pods.entries())
-    for (const [j, b] of m.pods.entries()) {
-      if (i === j || !m.expected[i]![j] || m.actual[i]![j]) continue;
-      const k = `${a.node}>${b.node}`;
-      if (!firsts.has(k)) firsts.set(k, [a, b]);
-    }
+  for (const [i, j] of probedCells(m)) {
+    if (!m.expected[i]![j] || m.actual[i]![j]) continue;
+    const a = m.pods[i]!;
+    const b = m.pods[j]!;
+    const k = `${a.node}>${b.node}`;
+    if (!firsts.has(k)) firsts.set(k, [a, b]);
+    if (firsts.size >= 4) break;
+  }
   const pairs = [...firsts.values()].slice(0, 4);
   const causes = (await pool(pairs, 4, ([a, b]) => diagnoseOnce(ctx, a, b))).map((c, i) => (c ? `${podName(pairs[i]![0])} -> ${podName(pairs[i]![1])}: ${c}` : undefined)).filter((c): c is string => !!c);
   if (!causes.length) return out;

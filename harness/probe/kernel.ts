@@ -1,5 +1,5 @@
 // ip -j / bridge -j readers: the live state of one namespace.
-import { bridgeJson, ipJson, run } from '../util/exec.ts';
+import { ipJson, run } from '../util/exec.ts';
 
 export interface LinkInfo {
   ifname: string;
@@ -51,7 +51,9 @@ export async function neighbours(ns: string, dev?: string, family: 4 | 6 = 4): P
   return (await ipJson<any[]>(ns, [`-${family}`, 'neigh', 'show', ...(dev ? ['dev', dev] : [])])).map((n) => ({ ...n, dev: n.dev ?? dev, state: n.state ?? [] }));
 }
 export async function fdb(ns: string, dev: string): Promise<FdbInfo[]> {
-  return (await bridgeJson<any[]>(ns, ['fdb', 'show', 'dev', dev])).map((f) => ({ ...f, ifname: f.ifname ?? dev, flags: f.flags ?? [] }));
+  const r = await run(['bridge', '-j', 'fdb', 'show', 'dev', dev], { ns, netOnly: true });
+  const s = r.stdout.trim();
+  return ((s ? JSON.parse(s) : []) as any[]).map((f) => ({ ...f, ifname: f.ifname ?? dev, flags: f.flags ?? [] }));
 }
 export async function addrs(ns: string): Promise<any[]> {
   return ipJson(ns, ['addr', 'show']);
@@ -76,9 +78,27 @@ export interface RouteAnswer {
  */
 export async function routeGet(ns: string, qs: RouteQuery[]): Promise<RouteAnswer[]> {
   if (!qs.length) return [];
-  const lines = qs.map((q) => `route get ${q.dst}${q.from ? ` from ${q.from}` : ''}${q.iif ? ` iif ${q.iif}` : ''}`);
-  const r = await run(['ip', '-force', '-j', '-batch', '-'], { ns, input: `${lines.join('\n')}\n`, reject: false });
-  // stderr: "RTNETLINK answers: <why>" then "Command failed -:<line>" for every query the kernel refused
+  const rs = await ipBatch(ns, qs.map(routeGetLine));
+  return qs.map((q, i) => answerOf(q, rs[i]!));
+}
+
+const routeGetLine = (q: RouteQuery) => `route get ${q.dst}${q.from ? ` from ${q.from}` : ''}${q.iif ? ` iif ${q.iif}` : ''}`;
+const answerOf = (q: RouteQuery, r: BatchResult): RouteAnswer => (r.error !== undefined ? { q, error: r.error } : { q, route: (r.json as any[])?.[0] ?? undefined, error: (r.json as any[])?.[0] ? undefined : 'no answer' });
+
+/** One line's outcome in an `ip -batch`: its JSON output, or the error the kernel (or ip) gave. */
+export interface BatchResult {
+  json?: unknown;
+  error?: string;
+}
+
+/**
+ * Several `ip -j` commands in one `ip -force -batch` process (one process per namespace instead of one per command:
+ * at 1,000 nodes the process spawns are what costs). `details` adds -d to every line (link kinds, route types).
+ */
+export async function ipBatch(ns: string, lines: string[], details = false): Promise<BatchResult[]> {
+  if (!lines.length) return [];
+  const r = await run(['ip', ...(details ? ['-d'] : []), '-force', '-j', '-batch', '-'], { ns, netOnly: true, input: `${lines.join('\n')}\n`, reject: false });
+  // stderr: "RTNETLINK answers: <why>" (or "Cannot find device …") then "Command failed -:<line>" for every line that failed
   const errors = new Map<number, string>();
   let last = '';
   for (const l of r.stderr.split('\n')) {
@@ -86,9 +106,34 @@ export async function routeGet(ns: string, qs: RouteQuery[]): Promise<RouteAnswe
     if (m) errors.set(Number(m[1]) - 1, last.replace(/^RTNETLINK answers:\s*/, '').trim() || 'error');
     else if (l.trim()) last = l.trim();
   }
-  const answers = r.stdout.split('\n').filter((l) => l.trim().startsWith('[')).map((l) => JSON.parse(l)[0]);
+  const outs = r.stdout.split('\n').filter((l) => l.trim().startsWith('['));
+  if (outs.length !== lines.length - errors.size) throw new Error(`ip -batch in ${ns}: ${lines.length} commands, ${errors.size} failed, but ${outs.length} JSON outputs (exit ${r.exitCode}): ${r.stderr.trim().split('\n')[0] ?? ''}`);
   let k = 0;
-  return qs.map((q, i) => (errors.has(i) ? { q, error: errors.get(i)! } : { q, route: answers[k++] ?? undefined, error: answers[k - 1] ? undefined : 'no answer' }));
+  return lines.map((_, i) => (errors.has(i) ? { error: errors.get(i)! } : { json: JSON.parse(outs[k++]!) }));
+}
+
+/** A node's VXLAN-relevant state, read in one `ip -d -batch` process: links, main-table routes, the VTEP's neighbours, and the kernel's answer to each route query. */
+export interface NodeSnapshot {
+  links: LinkInfo[];
+  routes: RouteInfo[];
+  neigh: NeighInfo[];
+  answers: RouteAnswer[];
+}
+
+export async function nodeSnapshot(ns: string, vtepDev: string, families: (4 | 6)[], qs: RouteQuery[] = []): Promise<NodeSnapshot> {
+  const [l, rt, ng, ...as] = await ipBatch(ns, ['link show', 'route show table all', `neigh show dev ${vtepDev}`, ...qs.map(routeGetLine)], true);
+  if (l!.error !== undefined) throw new Error(`ip link show in ${ns}: ${l!.error}`);
+  if (rt!.error !== undefined) throw new Error(`ip route show in ${ns}: ${rt!.error}`);
+  const fam = (x: string | undefined) => (x?.includes(':') ? 6 : 4);
+  const routes = ((rt!.json as any[]) ?? [])
+    .filter((r) => (r.table ?? 'main') === 'main' && families.includes(fam(r.dst === 'default' ? r.gateway : r.dst)))
+    .map((r) => {
+      const { table: _t, ...rest } = r;
+      return { ...rest, flags: r.flags ?? [] } as RouteInfo;
+    });
+  // a missing VTEP device: no neighbours (the device check names it)
+  const neigh = ng!.error !== undefined ? [] : ((ng!.json as any[]) ?? []).filter((n) => families.includes(fam(n.dst))).map((n) => ({ ...n, dev: n.dev ?? vtepDev, state: n.state ?? [] }));
+  return { links: (l!.json as LinkInfo[]) ?? [], routes, neigh, answers: qs.map((q, i) => answerOf(q, as[i]!)) };
 }
 
 /** Routes in every table that cover `ip`, most specific first (what would have matched, for naming a cause). */
@@ -103,7 +148,7 @@ export async function routesCovering(ns: string, ip: string): Promise<{ dst: str
 export async function sysctls(ns: string, keys: string[]): Promise<Record<string, string | undefined>> {
   const out: Record<string, string | undefined> = Object.fromEntries(keys.map((k) => [k, undefined]));
   if (!keys.length) return out;
-  const r = await run(['sysctl', ...keys], { ns, reject: false });
+  const r = await run(['sysctl', ...keys], { ns, netOnly: true, reject: false });
   for (const l of r.stdout.split('\n')) {
     const m = /^(\S+)\s*=\s*(.*)$/.exec(l.trim());
     if (m && m[1]! in out) out[m[1]!] = m[2]!.trim();

@@ -33,13 +33,15 @@ export interface RunEvidence {
   drove: Set<string>;
   /** run-wide memo (e.g. the connectivity matrix, measured once whichever suite asks first) */
   memo: Map<string, Promise<unknown>>;
+  /** facts held by a whole matrix (a 1,000-pod matrix is a million cells: looked up, not copied into `reach`) */
+  tables: ((src: string, dst: string) => ReachFact | undefined)[];
 }
 
 const runs = new WeakMap<ResolvedTopology, RunEvidence>();
 
 export function evidence(t: ResolvedTopology): RunEvidence {
   let e = runs.get(t);
-  if (!e) runs.set(t, (e = { reach: new Map(), captured: [], drove: new Set(), memo: new Map() }));
+  if (!e) runs.set(t, (e = { reach: new Map(), captured: [], drove: new Set(), memo: new Map(), tables: [] }));
   return e;
 }
 
@@ -66,8 +68,21 @@ export function recordReach(t: ResolvedTopology, src: { ip: string }, dst: { ip:
   m.set(k, f);
 }
 
+/** Record a table of settled facts (a measured matrix): `lookup` answers for the pairs it measured, undefined otherwise. */
+export function recordReachTable(t: ResolvedTopology, lookup: (src: string, dst: string) => ReachFact | undefined): void {
+  evidence(t).tables.push(lookup);
+}
+
 export function knownReach(t: ResolvedTopology, src: { ip: string }, dst: { ip: string }): ReachFact | undefined {
-  return evidence(t).reach.get(reachKey(src, dst));
+  const e = evidence(t);
+  const f = e.reach.get(reachKey(src, dst));
+  if (f?.settled) return f;
+  // the latest table that measured the pair, else the single (unsettled) fact
+  for (let k = e.tables.length - 1; k >= 0; k--) {
+    const x = e.tables[k]!(src.ip, dst.ip);
+    if (x) return x;
+  }
+  return f;
 }
 
 export function recordCaptured(t: ResolvedTopology, xs: CapturedAt[], drove: [string, string][]): void {

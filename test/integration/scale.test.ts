@@ -1,0 +1,60 @@
+// Suites at scale (#16): a 70-node topology (above BIG_NODES, so the big-topology paths run: one address per remote
+// subnet asked, per-node lists only for nodes that differ, DF pairs spread) with one FDB entry and one route deleted
+// by hand on two nodes. The owning checks must still fail and name node, peer and value; the connectivity matrix
+// (4,830 directed pairs, measured in full) must name the two broken pairs and nothing else.
+import { describe, expect } from 'vitest';
+import { join } from 'node:path';
+import { needsRoot } from '../helpers/root.ts';
+import { test, tempTopology } from '../helpers/topo.ts';
+import { runSuites } from '../../harness/runner/runner.ts';
+import { SUITES } from '../../suites/index.ts';
+import { run } from '../../harness/util/exec.ts';
+import { BIG_NODES } from '../../harness/runner/sample.ts';
+
+const N = 70;
+export function scaleYaml(n: number, name = `scale-${n}`): string {
+  const nodes = Array.from({ length: n }, (_, i) => `  - { name: n${i + 1}, pods: 1 }`).join('\n');
+  return `name: ${name}\nunderlay:\n  mtu: 1500\n  segments:\n    - { name: rack1, cidr: 192.168.0.0/16 }\noverlay:\n  layout: flannel\n  vtep: kernel\n  vni: 1\n  port: 4789\n  podCidr: 10.64.0.0/10\n  nodeCidrSize: 24\nnodes:\n${nodes}\n`;
+}
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+describe.skipIf(needsRoot)(`suites at scale: ${N} nodes, hand-broken entries are still caught and named`, () => {
+  test('a deleted FDB entry and a deleted route, on two nodes of 70', { timeout: 900_000 }, async ({ bringUp }) => {
+    expect(N).toBeGreaterThan(BIG_NODES);
+    const r = await bringUp(tempTopology(scaleYaml(N, 'scale70')));
+    const t = r.topology;
+    const node = (name: string) => t.nodes.find((x) => x.name === name)!;
+    const [a, b, c, d] = [node('n7'), node('n40'), node('n20'), node('n55')];
+    await run(['bridge', 'fdb', 'del', b.vtep.mac, 'dev', a.vtep.dev, 'dst', b.ip, 'self'], { ns: a.ns });
+    await run(['ip', 'route', 'del', d.podSubnet, 'dev', c.vtep.dev], { ns: c.ns });
+    const suites = [SUITES.routes!, SUITES.connectivity!];
+    const { results } = await runSuites(t, suites, { workDir: join(r.state.workDir) });
+    const by = Object.fromEntries(results.map((x) => [x.id, x]));
+    const said = (id: string) => [by[id]!.message ?? '', ...(by[id]!.diffs ?? [])];
+
+    // routes/fdb: exactly the one missing entry, by node, peer and value
+    expect(by['routes/fdb']!.status).toBe('fail');
+    expect(by['routes/fdb']!.diffs).toEqual([`n7: missing FDB entry ${b.vtep.mac} dst ${b.ip} (n40): frames to it are dropped (no default entry)`]);
+    // the big-topology report keeps the lists of the node that differs only
+    expect(Object.keys(by['routes/fdb']!.expected as object)).toEqual(['n7']);
+
+    // routes/remote-subnets: the missing route, and the kernel's decision for n55's subnet on n20
+    expect(by['routes/remote-subnets']!.status).toBe('fail');
+    expect(said('routes/remote-subnets')).toContain(`n20: missing route ${d.podSubnet} via ${d.vtep.ip} dev flannel.1 onlink for n55`);
+    expect(said('routes/remote-subnets').some((s) => new RegExp(`^n20: traffic to n55's subnet ${esc(d.podSubnet)} \\(${esc(d.pods[0]!.ip)}\\) from n20/pod1 .*: expected via ${esc(d.vtep.ip)} dev flannel\\.1, observed`).test(s))).toBe(true);
+    expect(by['routes/remote-subnets']!.message).toMatch(/one address per remote subnet above 64 nodes/);
+    // nothing else in routes is wrong
+    for (const id of ['routes/vxlan-device', 'routes/neighbours', 'routes/pod-attachment', 'routes/node-sysctls']) expect(by[id]!.status, `${id}: ${by[id]!.message}`).toBe('pass');
+
+    // connectivity: every one of the 4,830 directed pairs measured; exactly the broken pairs wrong (both directions:
+    // the replies need the deleted entries too), named
+    const fm = by['connectivity/full-mesh']!;
+    expect(fm.status).toBe('fail');
+    expect(fm.message).toMatch(/^4 of 4830 directed pairs wrong/);
+    expect(fm.message).toMatch(/full matrix: all 4830 directed pod pairs/);
+    const cell = (x: typeof a, y: typeof a) => `${x.name}/pod1 (${x.pods[0]!.ip}) -> ${y.name}/pod1 (${y.pods[0]!.ip})`;
+    expect(fm.diffs!.map((x) => x.split(': ')[0]).sort()).toEqual([cell(a, b), cell(b, a), cell(c, d), cell(d, c)].sort());
+    expect(fm.details).toMatch(/cause per directed node pair:[\s\S]*n20\/pod1 -> n55\/pod1: no route on n20/);
+    expect(fm.details).toMatch(new RegExp(`n7/pod1 -> n40/pod1: no FDB entry on n7 for ${esc(b.vtep.mac)}`));
+  });
+});
