@@ -634,10 +634,9 @@ export class Lab implements AsyncDisposable {
       throw e;
     }
     if (s.action === 'check') {
-      const { SUITES } = await import('../../suites/index.ts');
-      const ids = Object.values(SUITES).flatMap((x) => x.checks.map((c) => c.id));
-      const bad = s.check.find((c) => !SUITES[c] && !ids.includes(c));
-      if (bad) throw new TopologyError([{ key: 'step.check', message: `unknown suite or check '${bad}'; expected a suite (${Object.keys(SUITES).join(', ')}) or a check id like routes/fdb` }]);
+      const { SUITE_NAMES, CHECK_IDS } = await import('../../suites/ids.ts');
+      const bad = s.check.find((c) => !SUITE_NAMES.includes(c) && !CHECK_IDS.includes(c));
+      if (bad) throw new TopologyError([{ key: 'step.check', message: `unknown suite or check '${bad}'; expected a suite (${SUITE_NAMES.join(', ')}) or a check id like routes/fdb` }]);
     }
     this.#stepN = Math.max(this.#stepN, ...(state.steps ?? []).map((x) => x.n)) + 1;
     s.n = this.#stepN;
