@@ -3,7 +3,7 @@
 // family gets its own flows); addresses are compared in canonical form (RFC 5952 for IPv6).
 import { join } from 'node:path';
 import { fail, fromDiffs, skip, type CheckContext, type CheckDef, type Outcome, type SuiteDef } from '../harness/runner/check.ts';
-import type { Family, ResolvedNode, ResolvedPod, ResolvedTopology, ResolvedVtep } from '../harness/topology/resolved.ts';
+import { routesDirect, type Family, type ResolvedNode, type ResolvedPod, type ResolvedTopology, type ResolvedVtep } from '../harness/topology/resolved.ts';
 import { canonicalIp, containsIp, parseAnyCidr } from '../harness/topology/ip.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { summarize, type DecodedPacket } from '../harness/capture/pcap.ts';
@@ -20,6 +20,8 @@ export interface Flow {
   dstIp: string;
   /** same node: must never be encapsulated */
   local: boolean;
+  /** routing mode: the sender routes this flow plainly (its peer shares its underlay subnet), not over VXLAN */
+  direct?: boolean;
 }
 
 export interface Seen {
@@ -86,13 +88,13 @@ export const podFamilies = (t: ResolvedTopology): Family[] => (t.families?.lengt
  */
 export function flows(t: ResolvedTopology): Flow[] {
   const out: Flow[] = [];
-  const add = (src: ResolvedPod, dst: ResolvedPod, family: Family, local: boolean) => {
+  const add = (src: ResolvedPod, dst: ResolvedPod, family: Family, local: boolean, direct = false) => {
     const srcIp = podAddr(src, family);
     const dstIp = podAddr(dst, family);
-    if (srcIp && dstIp) out.push({ src, dst, family, srcIp, dstIp, local });
+    if (srcIp && dstIp) out.push({ src, dst, family, srcIp, dstIp, local, ...(direct ? { direct } : {}) });
   };
   for (const f of podFamilies(t)) {
-    for (const [a, b] of pairPlan(t).pairs) for (const p of a.pods.slice(0, 2)) add(p, b.pods[0]!, f, false);
+    for (const [a, b] of pairPlan(t).pairs) for (const p of a.pods.slice(0, 2)) add(p, b.pods[0]!, f, false, routesDirect(a, b));
     for (const a of t.nodes) if (a.pods.length >= 2) add(a.pods[0]!, a.pods[1]!, f, true);
   }
   return out;
@@ -178,10 +180,10 @@ async function observe(ctx: CheckContext): Promise<Observation> {
   });
 }
 
-/** The directed node pairs the suite sent cross-node traffic over, with the flows on each. */
+/** The directed node pairs the suite sent tunnelled cross-node traffic over, with the flows on each (direct-routed pairs of a routing mode: see routing-mode). */
 function plannedPairs(o: Observation): Map<string, Flow[]> {
   const m = new Map<string, Flow[]>();
-  for (const f of o.flows) if (!f.local) (m.get(pairKey(f.src.node, f.dst.node)) ?? m.set(pairKey(f.src.node, f.dst.node), []).get(pairKey(f.src.node, f.dst.node))!).push(f);
+  for (const f of o.flows) if (!f.local && !f.direct) (m.get(pairKey(f.src.node, f.dst.node)) ?? m.set(pairKey(f.src.node, f.dst.node), []).get(pairKey(f.src.node, f.dst.node))!).push(f);
   return m;
 }
 
@@ -210,6 +212,7 @@ function udpPair(t: ResolvedTopology, s: Seen): string | undefined {
 
 /** A check's verdict: missing pairs first (what it could not judge, named in the message), then every difference in what it saw. */
 function verdict(o: Observation, missing: string[], diffs: string[], ok: string, extra: Partial<Outcome> = {}) {
+  if (!plannedPairs(o).size && o.flows.some((f) => f.direct)) return skip('every node pair the suite drives traffic over is routed directly (same underlay subnet, routing mode): no tunnel to judge; see encapsulation/routing-mode');
   if (!missing.length) return fromDiffs(diffs, ok, extra);
   const names = missing.map((m) => m.split(':')[0]);
   const what = missing[0]!.includes('no UDP packet') ? 'UDP packet' : 'tunnel packet';
@@ -460,6 +463,8 @@ const noPlain: CheckDef = {
       const ip = outerIp(s.pkt);
       if (!ip) return false;
       if (s.pkt.icmp?.quoted || s.pkt.icmp6?.quoted) return false;
+      // a routing mode: pod traffic between nodes of one subnet crosses plain (routing-mode judges that)
+      if (plainExpected(ctx.t, ip.src, ip.dst)) return false;
       return inPods(ip.src) || inPods(ip.dst);
     });
     if (bad.length) return fail(`${bad.length} unencapsulated pod-CIDR packets on the underlay, e.g. at ${bad[0]!.at.name}: ${summarize(bad[0]!.pkt)}`, { diffs: bad.slice(0, 10).map((s) => `${s.at.name}: ${summarize(s.pkt)}`) });
@@ -501,7 +506,7 @@ const entropy: CheckDef = {
     const o = await observe(ctx);
     // decided from the topology: senders that the suite makes carry two or more distinct inner flows
     const planned = new Map<string, Flow[]>();
-    for (const f of o.flows) if (!f.local) (planned.get(f.src.node) ?? planned.set(f.src.node, []).get(f.src.node)!).push(f);
+    for (const f of o.flows) if (!f.local && !f.direct) (planned.get(f.src.node) ?? planned.set(f.src.node, []).get(f.src.node)!).push(f);
     const judgedSenders = [...planned].filter(([, fl]) => new Set(fl.map(flowKey)).size >= 2);
     if (!judgedSenders.length) return skip('no node sends two distinct inner flows in this topology (needs two pods on a node, or three nodes on a VNI)');
     const tp = tunnelPackets(ctx.t, o);
@@ -536,8 +541,72 @@ const entropy: CheckDef = {
   },
 };
 
+/** Is a plain packet between these pod addresses expected on the underlay? Its sender's node routes the receiver's directly. */
+function plainExpected(t: ResolvedTopology, src: string, dst: string): boolean {
+  const sp = podByIp(t, src);
+  const dp = podByIp(t, dst);
+  if (!sp || !dp) return false;
+  const a = t.nodes.find((n) => n.name === sp.node);
+  const b = t.nodes.find((n) => n.name === dp.node);
+  return !!a && !!b && routesDirect(a, b);
+}
+
+const routingMode: CheckDef = {
+  id: 'encapsulation/routing-mode',
+  title: 'routing modes (flannel DirectRouting, calico vxlanMode CrossSubnet): pod traffic between nodes of one underlay subnet crosses plain, traffic across subnets over VXLAN',
+  async run(ctx) {
+    const t = ctx.t;
+    if (!t.nodes.some((n) => n.directRouting)) return skip('no routing mode (overlay.directRouting / vxlanMode: CrossSubnet): every pair is tunnelled, which the other checks judge');
+    const o = await observe(ctx);
+    // pairs whose sender is in a routing mode: plain when the receiver shares its subnet, VXLAN otherwise
+    const judged = new Map<string, { a: ResolvedNode; b: ResolvedNode; direct: boolean; fl: Flow[] }>();
+    for (const f of o.flows) {
+      if (f.local) continue;
+      const a = t.nodes.find((n) => n.name === f.src.node)!;
+      const b = t.nodes.find((n) => n.name === f.dst.node)!;
+      if (!a.directRouting) continue;
+      const key = pairKey(a, b);
+      (judged.get(key) ?? judged.set(key, { a, b, direct: !!f.direct, fl: [] }).get(key)!).fl.push(f);
+    }
+    const seen = new Map<string, { plain: number; vxlan: number; eg?: Seen }>();
+    for (const s of o.packets) {
+      const ip = outerIp(s.pkt);
+      if (!ip) continue;
+      const inner = innerIpOf(s.pkt);
+      // plain: the pods' own addresses on the receiver's eth0; tunnelled: a VXLAN packet carrying them, wherever captured
+      const [src, dst, tunnelled] = inner && s.pkt.udp ? [inner.src, inner.dst, true] : [ip.src, ip.dst, false];
+      const sp = podByIp(t, src);
+      const dp = podByIp(t, dst);
+      if (!sp || !dp || sp.node === dp.node) continue;
+      if (!tunnelled && s.at.name !== dp.node) continue;
+      const key = pairKey(sp.node, dp.node);
+      const e = seen.get(key) ?? seen.set(key, { plain: 0, vxlan: 0 }).get(key)!;
+      if (tunnelled) e.vxlan++;
+      else e.plain++;
+      if (!e.eg || (tunnelled && judged.get(key)?.direct) || (!tunnelled && judged.get(key) && !judged.get(key)!.direct)) e.eg = s;
+    }
+    const diffs: string[] = [];
+    const expected: Record<string, string> = {};
+    const observed: Record<string, string> = {};
+    const why = (j: { a: ResolvedNode; b: ResolvedNode }) => (j.a.segment === j.b.segment ? `same subnet ${j.a.segment}` : `${j.a.segment} → ${j.b.segment}`);
+    const mode = t.layout === 'calico' ? 'vxlanMode CrossSubnet' : 'DirectRouting';
+    for (const [key, j] of judged) {
+      const e = seen.get(key) ?? { plain: 0, vxlan: 0 };
+      expected[key] = `${j.direct ? 'plain' : 'VXLAN'} (${mode}, ${why(j)})`;
+      observed[key] = `${e.plain} plain at ${j.b.name}, ${e.vxlan} VXLAN`;
+      const eg = e.eg ? ` [e.g. at ${e.eg.at.name}: ${summarize(e.eg.pkt)}]` : '';
+      if (j.direct && e.vxlan) diffs.push(`${key}: expected plain pod traffic (${mode}: ${why(j)}), observed ${e.vxlan} VXLAN-encapsulated packets${eg}`);
+      else if (j.direct && !e.plain) diffs.push(`${key}: expected plain pod traffic on ${j.b.name}'s ${j.b.underlayIf} (${mode}: ${why(j)}), observed none (pinged ${j.fl.map((f) => `${f.src.node}/${f.src.name} -> ${f.dst.node}/${f.dst.name}`).join(', ')})`);
+      else if (!j.direct && e.plain) diffs.push(`${key}: expected VXLAN (${mode}: ${why(j)}, a different subnet), observed ${e.plain} plain pod packets${eg}`);
+      else if (!j.direct && !e.vxlan) diffs.push(`${key}: expected VXLAN (${mode}: ${why(j)}), observed no tunnel packet`);
+    }
+    const nd = [...judged.values()].filter((j) => j.direct).length;
+    return fromDiffs(dedupe(diffs), `${judged.size} node pairs in ${mode}: ${nd} crossed plain (same subnet), ${judged.size - nd} over VXLAN (across subnets)`, { expected, observed });
+  },
+};
+
 export const encapsulationSuite: SuiteDef = {
   name: 'encapsulation',
   title: 'encapsulation on the wire',
-  checks: [dstPort, header, vni, outer, innerAddrs, noPlain, sameNode, entropy],
+  checks: [dstPort, header, vni, outer, innerAddrs, noPlain, sameNode, entropy, routingMode],
 };

@@ -19,6 +19,7 @@ export const CHECK_IDS: readonly string[] = [
   'encapsulation/no-plain-pod-traffic',
   'encapsulation/same-node-local',
   'encapsulation/src-port-entropy',
+  'encapsulation/routing-mode',
   'mtu/vtep-mtu',
   'mtu/pod-mtu',
   'mtu/df-boundary',

@@ -2,7 +2,7 @@
 // Both families: the VXLAN overhead is 50 bytes over an IPv4 underlay and 70 over IPv6 (outer IPv6 header 40 instead of
 // 20); the largest DF ICMP payload is MTU − 28 for IPv4 inner packets and MTU − 48 for IPv6 ones.
 import { fail, fromDiffs, pass, skip, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
-import type { Family, ResolvedNode, ResolvedPod, ResolvedTopology } from '../harness/topology/resolved.ts';
+import { routesDirect, type Family, type ResolvedNode, type ResolvedPod, type ResolvedTopology } from '../harness/topology/resolved.ts';
 import { vxlanOverhead } from '../harness/topology/normalize.ts';
 import { podAddr, podFamilies, vtepFor } from './encapsulation.ts';
 import * as k from '../harness/probe/kernel.ts';
@@ -181,9 +181,11 @@ const dfBoundary: CheckDef = {
       const vb = vtepFor(nb, fam);
       const hdr = icmpHeaders(fam);
       const tag = fams.length > 1 ? ` [IPv${fam}]` : '';
-      const underlay = pathUnderlayMtus(ctx.t, na, nb).map((m) => m - overheadOf(na));
+      // routing modes: a peer on the node's own subnet is routed plainly, so neither VTEP nor the VXLAN overhead is on the path
+      const direct = routesDirect(na, nb);
+      const underlay = pathUnderlayMtus(ctx.t, na, nb).map((m) => m - (direct ? 0 : overheadOf(na)));
       // 1. from the pod: the largest IP packet that fits end to end is the min over both pods, both overlays and the path
-      const pathMtu = Math.min(a.mtu, b.mtu, va.mtu, vb.mtu, ...underlay);
+      const pathMtu = direct ? Math.min(a.mtu, b.mtu, ...underlay) : Math.min(a.mtu, b.mtu, va.mtu, vb.mtu, ...underlay);
       // a pair the run already found unreachable (connectivity matrix) has no boundary to find: say so, with the cause
       const { dead, nodeDead } = fam === 4 ? deadOf[i]! : {};
       const podLabel = `${a.node}/${a.name} -> ${b.node}/${b.name}${tag}`;
@@ -191,8 +193,8 @@ const dfBoundary: CheckDef = {
       // 2. from the node itself, through its VTEP to the remote VTEP address: with pod MTU = overlay MTU the pod's own
       //    eth0 refuses the oversize packet before it leaves the pod, and a remote pod's veth would answer frag-needed
       //    for its own MTU; node to VTEP address is the probe that exercises the sending VTEP's limit and the path
-      const vtepPath = Math.min(va.mtu, vb.mtu, ...underlay);
-      const nodeLabel = `${a.node} (node, via ${va.dev}) -> ${b.node} (${vb.ip})${tag}`;
+      const vtepPath = direct ? Math.min(...underlay) : Math.min(va.mtu, vb.mtu, ...underlay);
+      const nodeLabel = `${a.node} (node, via ${direct ? `${na.underlayIf}, direct` : va.dev}) -> ${b.node} (${vb.ip})${tag}`;
       const viaNode = nodeDead ? { label: nodeLabel, diffs: [`${nodeLabel}: DF boundary not probed: ${nodeDead}`], observed: `${nodeLabel}: unreachable` } : await boundary(na.ns, vb.ip, vtepPath - hdr, nodeLabel, `VTEP path MTU ${vtepPath}`, hdr);
       for (const x of [pod, viaNode]) {
         observed.push(x.observed);

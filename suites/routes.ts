@@ -1,7 +1,7 @@
 // Suite: routes — the kernel's VXLAN state on every node against what the resolved topology implies.
 import { fromDiffs, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
-import { allPods, type ResolvedNode, type ResolvedPod, type ResolvedTopology } from '../harness/topology/resolved.ts';
-import { hostAny, parseAnyCidr, sizeN, type Family } from '../harness/topology/ip.ts';
+import { allPods, routesDirect, type ResolvedNode, type ResolvedPod, type ResolvedTopology } from '../harness/topology/resolved.ts';
+import { containsIp, hostAny, parseAnyCidr, sizeN, type Family } from '../harness/topology/ip.ts';
 import { peerVtep } from '../harness/plan/plan.ts';
 import type { ResolvedVtep } from '../harness/topology/resolved.ts';
 import * as k from '../harness/probe/kernel.ts';
@@ -58,6 +58,8 @@ export function observeSysctls(ctx: CheckContext): Promise<Map<string, Record<st
 }
 
 const remotes = (t: ResolvedTopology, n: ResolvedNode) => t.nodes.filter((o) => o !== n);
+/** Peers whose neighbour and FDB entries the node holds: all of them, except flannel's direct-routed peers (DirectRouting writes no ARP or FDB entry for those; felix writes every VTEP's) */
+const vxlanPeers = (t: ResolvedTopology, n: ResolvedNode) => remotes(t, n).filter((r) => t.layout === 'calico' || !routesDirect(n, r));
 
 /** One node's side of a check: what the topology implies, what the kernel shows, and every difference. */
 interface NodeComparison {
@@ -165,6 +167,25 @@ const famOf = (ip: string): Family => (ip.includes(':') ? 6 : 4);
 /** routes the kernel itself adds on the VTEP for IPv6: link-local, and the tunnel address's own /128 */
 const kernelOwn = (n: ResolvedNode, r: k.RouteInfo) => (r as any).protocol === 'kernel' && (r.dst === 'fe80::/64' || (n.vteps ?? []).some((v) => v.family === 6 && (r.dst === v.ip || r.dst === `${v.ip}/128`)));
 
+/** Why a route has its form, in a routing mode: which peers share the node's subnet. */
+function modeWhy(t: ResolvedTopology, n: ResolvedNode, r: ResolvedNode): string {
+  if (!n.directRouting) return '';
+  const mode = t.layout === 'calico' ? 'vxlanMode CrossSubnet' : 'DirectRouting';
+  return r.segment === n.segment ? ` (${mode}: same subnet ${n.segment})` : ` (${mode}: ${r.name} is in ${r.segment}, not ${n.segment})`;
+}
+
+/** Is a destination (a CIDR or an address) inside the cluster's pod CIDRs? */
+function podCidrTest(t: ResolvedTopology): (dst: string) => boolean {
+  const pcs = (t.overlay.podCidrs?.length ? t.overlay.podCidrs : [t.overlay.podCidr]).map((c) => parseAnyCidr(c, false));
+  return (dst) => {
+    try {
+      return pcs.some((c) => containsIp(c, dst.split('/')[0]!));
+    } catch {
+      return false;
+    }
+  };
+}
+
 /** Why the kernel answered as it did, where vxlab can tell: the route that matched, a policy table, or no forwarding. */
 async function cause(n: ResolvedNode, a: k.RouteAnswer): Promise<string> {
   const covering = await k.routesCovering(n.ns, a.q.dst);
@@ -191,13 +212,16 @@ function routePlan(t: ResolvedTopology, n: ResolvedNode) {
   const vts: ResolvedVtep[] = n.vteps ?? [n.vtep];
   const pairs = vts.flatMap((v) => rs.flatMap((r) => {
     const pv = r.vteps ? peerVtep(r, v) : { vtep: r.vtep, podSubnet: r.podSubnet };
-    return pv ? [{ r, v, subnet: pv.podSubnet, via: pv.vtep.ip }] : [];
+    if (!pv) return [];
+    // routing modes: a peer on the node's own subnet is routed plainly via its node IP on eth0, the others over VXLAN
+    const direct = routesDirect(n, r);
+    return [{ r, v, subnet: pv.podSubnet, direct, via: direct ? r.ip : pv.vtep.ip, dev: direct ? n.underlayIf : n.vtep.dev }];
   }));
   const srcs = new Map(vts.map((v) => [v.family ?? 4, localSource(n, v.family ?? 4)]));
   const few = t.nodes.length > ROUTE_GET_ALL_NODES;
   const qs = pairs.flatMap((x) => samples(x.r, x.subnet, few).map((dst) => {
     const src = srcs.get(famOf(dst))!;
-    return { r: x.r, via: x.via, subnet: x.subnet, src, q: { dst, from: src.from, iif: src.iif } };
+    return { r: x.r, via: x.via, dev: x.dev, direct: x.direct, subnet: x.subnet, src, q: { dst, from: src.from, iif: src.iif } };
   }));
   return { pairs, qs };
 }
@@ -216,25 +240,36 @@ const remoteSubnets: CheckDef = {
       const s = st.get(n.name)!;
       const dev = n.vtep.dev;
       const { pairs, qs } = routePlan(ctx.t, n);
-      const want = new Map(pairs.map((x) => [x.subnet, x.via]));
+      const want = new Map(pairs.map((x) => [x.subnet, x]));
       const peer = new Map(pairs.map((x) => [x.subnet, x.r.name]));
       const own = new Set(n.podSubnets ?? [n.podSubnet]);
       const have = s.routes.filter((r) => r.dev === dev && !kernelOwn(n, r));
-      const byDst = new Map(have.map((r) => [r.dst, r]));
+      // every route of the main table by destination (the wanted form may be on the VTEP or on eth0)
+      const byDst = new Map<string, k.RouteInfo[]>();
+      for (const r of s.routes) if (r.type !== 'blackhole') (byDst.get(r.dst) ?? byDst.set(r.dst, []).get(r.dst)!).push(r);
       const nd: string[] = [];
-      // 1. the routes on the VTEP in the main table, in the layout's form
-      for (const [subnet, via] of want) {
-        const r = byDst.get(subnet);
-        if (!r) nd.push(`${n.name}: missing route ${subnet} via ${via} dev ${dev} onlink for ${peer.get(subnet)}`);
-        else {
-          if (r.gateway !== via) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected via ${via}, observed via ${r.gateway ?? 'none'}`);
-          if (!r.flags.includes('onlink')) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
-          // calico: felix writes its block routes with its protocol and the VXLAN MTU
-          if (ctx.t.layout === 'calico' && ctx.t.builder === 'vxlab') {
-            if (r.protocol !== String(FELIX_PROTO)) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected proto ${FELIX_PROTO} (felix), observed proto ${r.protocol ?? 'boot'}`);
-            const mtu = r.metrics?.find((m) => m.mtu !== undefined)?.mtu;
-            if (mtu !== n.vtep.mtu) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected mtu ${n.vtep.mtu} (the VXLAN MTU, as felix writes it), observed ${mtu ?? 'none'}`);
-          }
+      const form = (x: (typeof pairs)[number]) => `${x.subnet} via ${x.via} dev ${x.dev}${x.direct ? '' : ' onlink'}${ctx.t.layout === 'calico' ? ` proto ${FELIX_PROTO}` : ''}`;
+      const calico = ctx.t.layout === 'calico' && ctx.t.builder === 'vxlab';
+      // 1. the routes in the main table, each in its form: VXLAN (via the peer's VTEP address, onlink) or direct
+      for (const x of want.values()) {
+        const { subnet } = x;
+        const all = byDst.get(subnet) ?? [];
+        const r = all.find((y) => y.dev === x.dev);
+        const why = modeWhy(ctx.t, n, x.r);
+        if (!r) {
+          const other = all[0];
+          if (other) nd.push(`${n.name}: route ${subnet} for ${x.r.name}: expected ${x.direct ? 'the direct route' : 'the VXLAN route'} ${form(x)}${why}, observed ${other.dst} via ${other.gateway ?? '-'} dev ${other.dev}${other.flags.includes('onlink') ? ' onlink' : ''} (${other.dev === dev ? 'VXLAN' : other.dev === n.underlayIf ? 'direct' : 'another device'})`);
+          else nd.push(`${n.name}: missing route ${form(x)} for ${x.r.name}${why}`);
+          continue;
+        }
+        if (r.gateway !== x.via) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected via ${x.via}${x.direct ? ` (${x.r.name}'s node IP)` : ''}, observed via ${r.gateway ?? 'none'}`);
+        if (!x.direct && !r.flags.includes('onlink')) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected onlink flag, observed flags [${r.flags.join(',')}]`);
+        // calico: felix writes its routes with its protocol; the VXLAN ones with the VXLAN MTU, the no-encap ones without
+        if (calico) {
+          if (r.protocol !== String(FELIX_PROTO)) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected proto ${FELIX_PROTO} (felix), observed proto ${r.protocol ?? 'boot'}`);
+          const mtu = r.metrics?.find((m) => m.mtu !== undefined)?.mtu;
+          if (!x.direct && mtu !== n.vtep.mtu) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected mtu ${n.vtep.mtu} (the VXLAN MTU, as felix writes it), observed ${mtu ?? 'none'}`);
+          if (x.direct && mtu !== undefined) nd.push(`${n.name}: route ${subnet} for ${peer.get(subnet)}: expected no mtu (felix's no-encap route has none), observed mtu ${mtu}`);
         }
       }
       // calico: a blackhole (proto 80) for the node's own block, so an address of it without a pod is dropped here
@@ -249,6 +284,12 @@ const remoteSubnets: CheckDef = {
         if (own.has(r.dst)) nd.push(`${n.name}: route to its own subnet ${r.dst} via ${dev} must not exist`);
         else if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}${departedNote(ctx.t, ` ${r.dst} `)}`);
       }
+      // a departed peer's direct route stays on eth0: pod-CIDR routes there must be wanted ones
+      const inPodCidr = podCidrTest(ctx.t);
+      for (const r of s.routes) {
+        if (r.dev !== n.underlayIf || r.type === 'blackhole' || !inPodCidr(r.dst) || want.get(r.dst)?.direct) continue;
+        if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${departedNote(ctx.t, ` ${r.dst} `)}`);
+      }
       // 2. what the kernel will actually do with pod traffic to each remote subnet (more specific routes, blackholes,
       //    policy rules and other tables included): ip route get <remote pod ip> from <local pod ip> iif <bridge/veth>,
       //    asked in the node's snapshot
@@ -260,18 +301,19 @@ const remoteSubnets: CheckDef = {
       for (const [i, a] of answers.entries()) {
         const x = qs[i]!;
         obs.push(`${a.q.dst}: ${k.describeAnswer(a)}`);
-        const ok = !a.error && a.route?.dev === dev && a.route?.gateway === x.via && (!a.route.type || a.route.type === 'unicast');
+        const ok = !a.error && a.route?.dev === x.dev && a.route?.gateway === x.via && (!a.route.type || a.route.type === 'unicast');
         if (ok) continue;
         const key = `${x.r.name}|${x.subnet}|${k.describeAnswer(a)}`;
         (wrong.get(key) ?? wrong.set(key, { x, a, dsts: [] }).get(key)!).dsts.push(a.q.dst);
       }
       for (const { x, a, dsts } of wrong.values()) {
-        nd.push(`${n.name}: traffic to ${x.r.name}'s subnet ${x.subnet} (${dsts.join(', ')}) ${x.src.label}: expected via ${x.via} dev ${dev}, observed ${k.describeAnswer(a)}${await cause(n, a)}`);
+        nd.push(`${n.name}: traffic to ${x.r.name}'s subnet ${x.subnet} (${dsts.join(', ')}) ${x.src.label}: expected via ${x.via} dev ${x.dev}${x.direct ? ' (direct)' : ''}, observed ${k.describeAnswer(a)}${await cause(n, a)}`);
       }
       // a big topology keeps the per-node expected/observed lists of the nodes that differ (a million lines otherwise)
       if (!big || nd.length) {
-        expected[n.name] = [...want].map(([sub, via]) => `${sub} via ${via} dev ${dev} onlink`);
-        observed[n.name] = { routes: have.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`), routeGet: obs };
+        expected[n.name] = [...want.values()].map(form);
+        const shown = s.routes.filter((r) => (r.dev === dev && !kernelOwn(n, r)) || (r.dev === n.underlayIf && r.type !== 'blackhole' && inPodCidr(r.dst)));
+        observed[n.name] = { routes: shown.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`), routeGet: obs };
       }
       diffs.push(...nd);
     });
@@ -369,7 +411,7 @@ const neighboursCheck = tableCheck<k.NeighInfo>(
   'neighbour entries complete and permanent',
   (st, n) => st.neigh.filter((x) => x.dev === n.vtep.dev),
   // every pod family: the peer's VTEP address of that family → the peer's VTEP MAC
-  (t, n) => new Map(remotes(t, n).flatMap((r) => (n.vteps ?? [n.vtep]).flatMap((v) => {
+  (t, n) => new Map(vxlanPeers(t, n).flatMap((r) => (n.vteps ?? [n.vtep]).flatMap((v) => {
     const pv = r.vteps ? peerVtep(r, v) : { vtep: r.vtep };
     return pv ? [[pv.vtep.ip, { peer: r.name, value: pv.vtep.mac, attrs: { state: 'PERMANENT' } }] as const] : [];
   }))),
@@ -404,7 +446,7 @@ const fdbCheck = tableCheck<k.FdbInfo>(
   'FDB entries complete and permanent, no per-entry overrides',
   // the kernel lists the device's own address and multicast entries too; only entries with a dst are tunnel entries
   (st) => st.fdb.filter((f) => f.dst !== undefined),
-  (t, n) => new Map(remotes(t, n).map((r) => [r.vtep.mac, { peer: r.name, value: r.ip, attrs: { flags: 'self', state: 'permanent' } }])),
+  (t, n) => new Map(vxlanPeers(t, n).map((r) => [r.vtep.mac, { peer: r.name, value: r.ip, attrs: { flags: 'self', state: 'permanent' } }])),
   (n) => ({
     noun: 'FDB entry',
     field: 'dst',

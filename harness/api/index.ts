@@ -21,6 +21,8 @@ export type {
   LabConformanceOptions,
   LabConformanceResult,
   FaultOutcome,
+  StepSpec,
+  StepOutcome,
 } from './lab.ts';
 export type { LabNode, LabPod, LabStatus } from './status.ts';
 export type { CheckResult, Status as CheckStatus } from '../report/types.ts';

@@ -10,14 +10,14 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { z } from 'zod';
 import { loadTopology, loadTopologyObject, locateSemantic, type Loaded } from '../topology/load.ts';
-import { normalize, refreshTopology, RUN_ID_RE } from '../topology/normalize.ts';
+import { normalize, refreshTopology, resolveLiveStep, RUN_ID_RE } from '../topology/normalize.ts';
 import { resolveStatic, validateCni } from '../runner/validate.ts';
-import { FaultSchema, TopologySchema } from '../topology/schema.ts';
+import { FaultSchema, StepSchema, TopologySchema } from '../topology/schema.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
-import { TopologyError } from '../topology/errors.ts';
+import { SemanticError, TopologyError } from '../topology/errors.ts';
 import type { CleanupResult } from '../runtime/lifecycle.ts';
 import { plan, type Plan } from '../plan/plan.ts';
-import { renderSteps } from '../steps/apply.ts';
+import { describeStep, renderSteps, runSteps } from '../steps/apply.ts';
 import { isAlive, readState, removeState, type RunState } from '../runtime/state.ts';
 import { vtepPaths } from '../runtime/vtep-launch.ts';
 import { getRuntime } from '../runtime/registry.ts';
@@ -37,6 +37,26 @@ import { labNodes, statusOf, type LabNode, type LabPod, type LabStatus } from '.
 export type TopologySpec = z.input<typeof TopologySchema>;
 /** One fault, as in a topology's `faults:` list. */
 export type FaultSpec = z.input<typeof FaultSchema>;
+
+/** One step, as a topology file's `steps:` entry: an action (restart-node, remove-node, add-node, change-node-ip) or checks. */
+export type StepSpec = z.input<typeof StepSchema>;
+
+/** What lab.step() did: its number, how long it took, and (check steps) the results and whether they converged. */
+export interface StepOutcome {
+  /** the step's number in this run (results are steps/<n>/…) */
+  n: number;
+  /** e.g. "add-node node4 (192.168.1.5, pods 10.244.4.0/24)" */
+  what: string;
+  /** applied in (actions), or until the checks passed or `within` ran out */
+  ms: number;
+  /** action: one pass result; checks: every check's result (ids steps/<n>/<check id>) */
+  results: CheckResult[];
+  /** no result failed */
+  ok: boolean;
+  /** check steps: attempts made, and whether the checks passed within the deadline */
+  attempts?: number;
+  converged?: boolean;
+}
 
 export interface LabUpOptions {
   /** 1–8 characters of [a-z0-9], part of every namespace name (default: random) */
@@ -314,6 +334,8 @@ export class Lab implements AsyncDisposable {
   #down = false;
   /** faults the host could not apply: reported as skips by test() */
   #faultSkips: CheckResult[] = [];
+  /** steps applied through step() (numbered after the topology's own) */
+  #stepN = 0;
 
   private constructor(t: ResolvedTopology, faultSkips: CheckResult[] = []) {
     this.#t = t;
@@ -592,6 +614,41 @@ export class Lab implements AsyncDisposable {
       return { applied: false, reason: skips[0]!.skipReason };
     }
     return { applied: true };
+  }
+
+  /**
+   * Apply one step to the running lab, as a topology file's `steps:` would (vxlab plays the control plane the way
+   * flannel and felix reconcile, or as the topology's `control:` says): an action moves the lab's expected state with
+   * it (lab.pods, lab.test() follow); a check step runs its suites or checks, retried until they pass or `within` runs
+   * out. Bad input throws a TopologyError (key `step.…`) before anything changes.
+   */
+  async step(step: StepSpec, opts: { signal?: AbortSignal } = {}): Promise<StepOutcome> {
+    const state = this.#live();
+    const parsed = StepSchema.safeParse(step);
+    if (!parsed.success) throw new TopologyError(parsed.error.issues.map((i) => ({ key: ['step', ...i.path].join('.'), message: i.message })));
+    let s;
+    try {
+      s = resolveLiveStep(this.#t, parsed.data);
+    } catch (e) {
+      if (e instanceof SemanticError) throw new TopologyError([{ key: ['step', ...e.path.slice(2)].join('.'), message: e.message }]);
+      throw e;
+    }
+    if (s.action === 'check') {
+      const { SUITE_NAMES, CHECK_IDS } = await import('../../suites/ids.ts');
+      const bad = s.check.find((c) => !SUITE_NAMES.includes(c) && !CHECK_IDS.includes(c));
+      if (bad) throw new TopologyError([{ key: 'step.check', message: `unknown suite or check '${bad}'; expected a suite (${SUITE_NAMES.join(', ')}) or a check id like routes/fdb` }]);
+    }
+    this.#stepN = Math.max(this.#stepN, ...(state.steps ?? []).map((x) => x.n)) + 1;
+    s.n = this.#stepN;
+    const saved = this.#t.steps;
+    this.#t.steps = [s];
+    try {
+      const r = await runSteps(this.#t, state, { workDir: state.workDir, signal: opts.signal });
+      const tl = r.timeline[0]!;
+      return { n: s.n, what: describeStep(s), ms: Math.round(tl.ms), results: r.results, ok: r.results.every((x) => x.status !== 'fail'), ...(tl.attempts !== undefined ? { attempts: tl.attempts, converged: tl.converged } : {}) };
+    } finally {
+      this.#t.steps = saved;
+    }
   }
 
   /**

@@ -7,7 +7,8 @@
 // underlay links around two pings (filtered to the pair's outer addresses, so concurrent traffic cannot be mistaken
 // for it) decides. Every probe here is bounded and cheap; this runs only for pairs already found unreachable.
 import { join } from 'node:path';
-import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../topology/resolved.ts';
+import { routesDirect, type ResolvedNode, type ResolvedPod, type ResolvedTopology } from '../topology/resolved.ts';
+import { sysctls } from '../probe/kernel.ts';
 import type { CheckContext, Outcome } from '../runner/check.ts';
 import { evidence, knownReach, podName, runMemo, type CapturedAt } from '../runner/evidence.ts';
 import { readPcap, startCapture } from '../capture/tcpdump.ts';
@@ -72,6 +73,13 @@ async function nodeCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): P
   const na = nodeOf(t, a);
   const nb = nodeOf(t, b);
   const rg = await routeGet(na.ns, b.ip);
+  // routing modes: a peer on the node's own subnet is routed plainly via its node IP on eth0, with no VXLAN entries
+  if (routesDirect(na, nb)) {
+    const want = `${nb.podSubnet} via ${nb.ip} dev ${na.underlayIf}`;
+    if (rg.error) return `no route on ${na.name} to ${b.ip} (${rg.error}): missing the direct route ${want}`;
+    if (rg.route.dev !== na.underlayIf || rg.route.gateway !== nb.ip) return `wrong route on ${na.name} for ${nb.name}'s pod subnet ${nb.podSubnet}: ${b.ip} goes ${routeText(rg.route)} (expected the direct route ${want}: same subnet, routing mode)`;
+    return undefined;
+  }
   if (rg.error) return `no route on ${na.name} to ${b.ip} (${rg.error}): missing route ${nb.podSubnet} via ${nb.vtep.ip} dev ${na.vtep.dev}`;
   if (rg.route.dev !== na.vtep.dev) return `no route on ${na.name} for ${nb.name}'s pod subnet ${nb.podSubnet}: ${b.ip} goes ${routeText(rg.route)}, not through ${na.vtep.dev} (missing route ${nb.podSubnet} via ${nb.vtep.ip} dev ${na.vtep.dev})`;
   const gw = rg.route.gateway ?? b.ip;
@@ -84,6 +92,24 @@ async function nodeCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): P
   if (!e.length) return `no FDB entry on ${na.name} for ${neigh.lladdr} dev ${na.vtep.dev}: expected dst ${nb.ip} (${nb.name})`;
   if (!e.some((f) => f.dst === nb.ip)) return `wrong FDB entry on ${na.name}: ${neigh.lladdr} dev ${na.vtep.dev} dst ${e.map((f) => f.dst).join(', ')}, expected dst ${nb.ip} (${nb.name})`;
   return undefined;
+}
+
+/**
+ * Reverse-path filtering on the receiver: A's pod packets arrive on B over the interface A sends them to (eth0 when A
+ * routes B directly, B's VTEP otherwise); strict rp_filter (1, the max of all and the interface) drops them when B's
+ * own route back to A's pod is another interface — asymmetric routing.
+ */
+async function reversePathCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): Promise<string | undefined> {
+  const na = nodeOf(t, a);
+  const nb = nodeOf(t, b);
+  const iif = routesDirect(na, nb) ? nb.underlayIf : nb.vtep.dev;
+  const back = await routeGet(nb.ns, a.ip);
+  if (back.error || !back.route?.dev || back.route.dev === iif) return undefined;
+  const keys = ['net.ipv4.conf.all.rp_filter', `net.ipv4.conf.${iif.replace(/\./g, '/')}.rp_filter`];
+  const v = await sysctls(nb.ns, keys);
+  const mode = Math.max(Number(v[keys[0]!] ?? 0), Number(v[keys[1]!] ?? 0));
+  if (mode !== 1) return undefined;
+  return `dropped by strict reverse-path filtering on ${nb.name}: ${na.name}'s pod packets (${a.ip}) arrive on ${iif}, but ${nb.name}'s route back to ${a.ip} is ${routeText(back.route)} (asymmetric routing; rp_filter = 1: ${keys.map((k) => `${k} = ${v[k] ?? 'absent'}`).join(', ')}; loose mode 2 accepts it)`;
 }
 
 /** Outer packets from node A to node B, each with where it was captured. */
@@ -156,8 +182,11 @@ export async function diagnosePair(ctx: CheckContext, a: ResolvedPod, b: Resolve
   // 2. the source node's forwarding state
   const nc = await nodeCause(t, a, b);
   if (nc) return nc;
-  // 3. the wire
-  const w = await wireCause(ctx, a, b);
+  // the receiver's reverse-path filter against an asymmetric route back
+  const rp = await reversePathCause(t, a, b);
+  if (rp) return rp;
+  // 3. the wire (VXLAN pairs: a direct-routed pair has no outer packets to find)
+  const w = routesDirect(nodeOf(t, a), nodeOf(t, b)) ? { cause: undefined } : await wireCause(ctx, a, b);
   if (w.cause) return w.cause;
   if (reverse) return undefined;
   // 4. requests cross cleanly: the reply path

@@ -1,6 +1,6 @@
 // Faults: applied after up, in order, inside the run's own namespaces (so down undoes them with the namespaces).
 import type { Fault } from '../topology/schema.ts';
-import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
+import { routesDirect, type ResolvedNode, type ResolvedTopology } from '../topology/resolved.ts';
 import { run } from '../util/exec.ts';
 import { which } from '../util/preflight.ts';
 import { overlayEntries } from '../plan/plan.ts';
@@ -109,9 +109,10 @@ export async function applyFault(t: ResolvedTopology, f: Fault): Promise<void> {
     case 'delete-route': {
       const p = nodeOf(t, f.peer);
       // dual-stack: the route of the family the fault names, else every family's (see faultFamilies)
+      // routing modes (single-family topologies only): a same-subnet peer's route is the direct one on the underlay link
       for (const fam of faultFamilies(t, f.family)) {
         const subnet = p.podSubnets.find((s) => (s.includes(':') ? 6 : 4) === fam) ?? p.podSubnet;
-        await run(['ip', '-n', n.ns, 'route', 'del', subnet, 'dev', vtepOf(n, fam).dev]);
+        await run(['ip', '-n', n.ns, 'route', 'del', subnet, 'dev', routesDirect(n, p) ? n.underlayIf : vtepOf(n, fam).dev]);
       }
       return;
     }

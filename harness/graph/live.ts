@@ -1,7 +1,7 @@
 // Live state for `vxlab graph --run-id`: read every namespace of a running topology with the ip -j / bridge -j
 // readers (probe/kernel.ts) and the userspace VTEP's control socket, then mark the graph where it differs from the
 // resolved topology. Reading is I/O; marking (markLive) is pure and unit-tested.
-import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
+import { routesDirect, type ResolvedNode, type ResolvedTopology } from '../topology/resolved.ts';
 import { addrs as readAddrs, fdb as readFdb, links as readLinks, neighbours as readNeigh, routes as readRoutes } from '../probe/kernel.ts';
 import { nsExists } from '../runtime/netns/runtime.ts';
 import { vtepPaths } from '../runtime/vtep-launch.ts';
@@ -58,11 +58,12 @@ async function readNode(n: ResolvedNode, families: Array<4 | 6>, workDir?: strin
     const kind = dev.linkinfo?.info_kind === 'vxlan' ? 'kernel' : dev.linkinfo?.info_kind === 'tun' ? 'userspace' : 'other';
     const d = dev.linkinfo?.info_data ?? {};
     out.vtep = { kind, mac: dev.address, mtu: dev.mtu, up: isUp(dev), ...(kind === 'kernel' ? { vni: d.id, port: d.port, local: d.local } : {}) };
-    // every pod family's neighbours and routes (dual-stack pods share the one device)
+    // every pod family's neighbours and routes (dual-stack pods share the one device); routing modes: the direct
+    // routes on the underlay link too
     const devs = new Set(n.vteps?.length ? n.vteps.map((x) => x.dev) : [n.vtep.dev]);
     for (const fam of families) {
       for (const d of devs) out.neigh.push(...(await readNeigh(n.ns, d, fam)).map((x) => ({ dst: x.dst, lladdr: x.lladdr })));
-      out.routes.push(...(await readRoutes(n.ns, fam)).filter((r) => devs.has(r.dev)).map((r) => ({ dst: r.dst, gateway: r.gateway, dev: r.dev })));
+      out.routes.push(...(await readRoutes(n.ns, fam)).filter((r) => devs.has(r.dev) || (n.directRouting && r.dev === n.underlayIf && !!r.gateway)).map((r) => ({ dst: r.dst, gateway: r.gateway, dev: r.dev })));
     }
     if (kind === 'kernel') out.fdb = (await readFdb(n.ns, n.vtep.dev)).filter((f) => f.dst).map((f) => ({ mac: f.mac, dst: f.dst }));
     else if (kind === 'userspace' && workDir) {
@@ -151,16 +152,25 @@ export function markLive(g: TopologyGraph, t: ResolvedTopology, snap: LiveSnapsh
       if (!tu || !live?.present || !live.vtep) continue;
       const mac = expMac.get(b.name)!;
       const dir = `${a.name}→${b.name}`;
+      // routing modes: a same-subnet peer is routed via its node IP on eth0; flannel then writes no FDB or ARP entry
+      if (routesDirect(a, b)) {
+        const rt = live.routes.find((r) => r.dst === b.podSubnet);
+        if (!rt) tu.diffs.push(`${dir}: no route ${b.podSubnet}`);
+        else if (rt.gateway !== b.ip || rt.dev !== a.underlayIf) tu.diffs.push(`${dir}: route ${b.podSubnet} via ${rt.gateway ?? 'none'} dev ${rt.dev}, expected the direct route via ${b.ip} dev ${a.underlayIf}`);
+        if (t.layout === 'flannel') continue;
+      }
       const fdb = live.fdb.filter((f) => lc(f.mac) === mac);
       if (!fdb.length) tu.diffs.push(`${dir}: no FDB entry ${mac} dst ${b.ip}`);
       else if (!fdb.some((f) => f.dst === b.ip)) tu.diffs.push(`${dir}: FDB ${mac} dst ${fdb.map((f) => f.dst).join(',')}, expected ${b.ip}`);
       // per pod family: the neighbour for b's tunnel address of that family, the route to b's subnet of that family
+      // (routing modes: a same-subnet peer's route is the direct one, checked above)
       const vteps = b.vteps?.length ? b.vteps : [b.vtep];
       for (const v of vteps) {
         const subnet = b.podSubnets?.find((x) => (x.includes(':') ? 6 : 4) === v.family) ?? b.podSubnet;
         const nb = live.neigh.find((x) => x.dst === v.ip);
         if (!nb) tu.diffs.push(`${dir}: no neighbour ${v.ip}`);
         else if (lc(nb.lladdr) !== mac) tu.diffs.push(`${dir}: neighbour ${v.ip} lladdr ${nb.lladdr ?? 'none'}, expected ${mac}`);
+        if (routesDirect(a, b)) continue;
         const rt = live.routes.find((r) => r.dst === subnet);
         if (!rt) tu.diffs.push(`${dir}: no route ${subnet}`);
         else if (rt.gateway !== v.ip) tu.diffs.push(`${dir}: route ${subnet} via ${rt.gateway ?? 'none'}, expected via ${v.ip}`);

@@ -1,7 +1,7 @@
 // plan: ResolvedTopology → ordered operations per namespace. Pure and printable (`vxlab plan FILE`).
 import type { ResolvedNode, ResolvedSetupStep, ResolvedTopology, ResolvedVtep } from '../topology/resolved.ts';
 import { dirname } from 'node:path';
-import { allPods, namespaces } from '../topology/resolved.ts';
+import { allPods, namespaces, routesDirect } from '../topology/resolved.ts';
 import { getRuntime } from '../runtime/registry.ts';
 import { vtepDevices, vxlanOverhead } from '../topology/normalize.ts';
 
@@ -87,17 +87,31 @@ export function overlayEntries(t: ResolvedTopology, n: ResolvedNode): { neigh: s
     for (const r of remotes(t, n)) {
       const pv = peerVtep(r, v);
       if (!pv) continue;
-      neigh.push(`neigh add ${pv.vtep.ip} lladdr ${pv.vtep.mac} dev ${v.dev} nud permanent`);
-      const f = `fdb add ${pv.vtep.mac} dev ${v.dev} dst ${r.ip} self permanent`;
-      // a device shared by both pod families has one FDB entry per peer (a Set: a list scan made the plan O(N³))
-      if (!seen.has(f)) {
-        seen.add(f);
-        fdb.push(f);
+      const direct = routesDirect(n, r);
+      // flannel DirectRouting: a direct-routed peer gets its route only (no ARP, no FDB entry); felix programs every
+      // VTEP's neighbour and FDB entry whatever the route (its VXLAN FDB is fed all VTEPs)
+      if (!direct || t.layout === 'calico') {
+        neigh.push(`neigh add ${pv.vtep.ip} lladdr ${pv.vtep.mac} dev ${v.dev} nud permanent`);
+        const f = `fdb add ${pv.vtep.mac} dev ${v.dev} dst ${r.ip} self permanent`;
+        // a device shared by both pod families has one FDB entry per peer (a Set: a list scan made the plan O(N³))
+        if (!seen.has(f)) {
+          seen.add(f);
+          fdb.push(f);
+        }
       }
-      routes.push(`route add ${pv.podSubnet} via ${pv.vtep.ip} dev ${v.dev} onlink${t.layout === 'calico' ? calicoRouteAttrs(v) : ''}`);
+      routes.push(direct ? directRouteLine(t, n, r, pv.podSubnet) : `route add ${pv.podSubnet} via ${pv.vtep.ip} dev ${v.dev} onlink${t.layout === 'calico' ? calicoRouteAttrs(v) : ''}`);
     }
   }
   return { neigh, fdb, routes };
+}
+
+/**
+ * The route to a peer on the node's own subnet in a routing mode: flannel DirectRouting writes `<subnet> via <peer IP>`
+ * (the kernel picks eth0); felix's CrossSubnet "no-encap" route is `<block> via <peer IP> dev <data iface> proto 80`,
+ * without the VXLAN MTU.
+ */
+export function directRouteLine(t: ResolvedTopology, n: ResolvedNode, r: ResolvedNode, subnet: string, verb: 'add' | 'replace' = 'add'): string {
+  return `route ${verb} ${subnet} via ${r.ip} dev ${n.underlayIf}${t.layout === 'calico' ? ` proto ${FELIX_PROTO}` : ''}`;
 }
 
 /** felix's block routes: its route protocol (80) and the VXLAN MTU on every route (see README: what up builds) */

@@ -45,6 +45,11 @@ export function evidence(t: ResolvedTopology): RunEvidence {
   return e;
 }
 
+/** Forget what was observed of a run: the system changed under it (a step applied an action, a check step retries). */
+export function resetEvidence(t: ResolvedTopology): void {
+  runs.delete(t);
+}
+
 /** Compute `make` once per run, whichever check asks first; later askers share the answer. */
 export function runMemo<T>(t: ResolvedTopology, key: string, make: () => Promise<T>): Promise<T> {
   const m = evidence(t).memo;

@@ -2,9 +2,9 @@
 // delete what belonged to a departed peer), unless `control:` turns on a real bug's behaviour. Each step is recorded in
 // the state file before it changes anything; namespaces an add-node creates are recorded before they exist, so down
 // and cleanup (also after a crash mid-step) remove exactly what any step created.
-import { overlayEntries, plan as makePlan, renderOp, vtepSysctls, vxlanLinkLine, type NsSteps, type Op } from '../plan/plan.ts';
+import { directRouteLine, overlayEntries, plan as makePlan, renderOp, vtepSysctls, vxlanLinkLine, type NsSteps, type Op } from '../plan/plan.ts';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
-import { allPods } from '../topology/resolved.ts';
+import { allPods, routesDirect } from '../topology/resolved.ts';
 import { createNamespaces, deleteNamespaces, runOp } from '../runtime/netns/runtime.ts';
 import { writeState, type RunState } from '../runtime/state.ts';
 import { pool } from '../util/exec.ts';
@@ -13,6 +13,7 @@ import type { CheckResult } from '../report/types.ts';
 import type { SuiteDef } from '../runner/check.ts';
 // the suites and the runner are loaded when a check step runs: `vxlab plan` renders steps through this module and
 // must not load them (start-up, npm run bench row cli)
+import { resetEvidence } from '../runner/evidence.ts';
 import { DEFAULT_CONTROL, stepId, type ResolvedStep, type StepRecord } from './types.ts';
 
 /** One phase of a step: namespaces to delete or create, then per-namespace operations (concurrent). */
@@ -21,6 +22,8 @@ export interface StepPhase {
   deleteNs?: string[];
   createNs?: string[];
   steps: NsSteps[];
+  /** the operations of one namespace touch different objects (FDB entry; neighbour and route): all run at once */
+  independent?: boolean;
 }
 
 /** A departed node as it was (its entries on peers are what a stale control plane leaves behind). */
@@ -36,14 +39,15 @@ export interface DepartedNode {
 const replace = (l: string) => l.replace(/^(neigh|fdb|route) add /, '$1 replace ');
 
 /** The entries peer `p` holds for node `r`, as the control plane writes them (replace: idempotent, updates in place). */
-function entriesFor(t: ResolvedTopology, p: ResolvedNode, r: ResolvedNode): Op[] {
+function entriesFor(t: ResolvedTopology, p: ResolvedNode, r: ResolvedNode, moreIp: string[] = []): Op[] {
   const e = overlayEntries({ ...t, nodes: [p, r] }, p);
-  // two processes per peer (a peer's cost is process start-up): the FDB entry, then neighbour and route — every
-  // line a replace, so the end state is flannel's (ARP, FDB, route) whatever the order
-  return [
+  // at most two processes per peer (a peer's cost is process start-up; `ip` cannot write FDB entries, `bridge` cannot
+  // write routes): the FDB entry, then neighbour, route and anything else of `ip` — every line a replace, so the end
+  // state is flannel's (ARP, FDB, route) whatever the order
+  return nonEmpty([
     { kind: 'bridge', lines: e.fdb.map(replace) },
-    { kind: 'ip', lines: [...e.neigh.map(replace), ...e.routes.map(replace)] },
-  ];
+    { kind: 'ip', lines: [...e.neigh.map(replace), ...e.routes.map(replace), ...moreIp] },
+  ]);
 }
 
 /** A node's own VTEP as its agent builds it after a restart: the device recreated, then its entries for every peer. */
@@ -53,7 +57,8 @@ function rebuildVtep(t: ResolvedTopology, n: ResolvedNode, before: string[] = []
   return [
     { kind: 'ip', lines: [...before, `link del ${v.dev}`, vxlanLinkLine(n), `addr add ${v.ip}/32 dev ${v.dev}`, `link set ${v.dev} up`, ...e.neigh] },
     { kind: 'bridge', lines: e.fdb },
-    { kind: 'ip', lines: e.routes },
+    // replace: a direct route (routing modes) is on eth0 and outlived the device
+    { kind: 'ip', lines: e.routes.map(replace) },
     // a recreated device starts from the kernel's defaults: the agent writes its device sysctls again (flannel: accept_ra)
     ...(Object.keys(vtepSysctls(t, n)).length ? [{ kind: 'sysctl', settings: vtepSysctls(t, n) } as Op] : []),
   ];
@@ -80,8 +85,10 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       const phases: StepPhase[] = [{ what: `${n.name} restarts: ${n.vtep.dev} recreated${mac !== oldMac ? ` with MAC ${mac}` : ''}`, steps: [{ ns: n.ns, ops: nonEmpty(rebuildVtep(t2, after)) }] }];
       if (mac !== oldMac && c.updateChangedMac) {
         phases.push({
+          independent: true,
           what: `peers replace ${n.name}'s neighbour and FDB entry (MAC ${oldMac} → ${mac})`,
-          steps: t.nodes.filter((p) => p !== n).map((p) => ({
+          // flannel's direct-routed peers hold no entry for the node (DirectRouting writes only the route)
+          steps: t.nodes.filter((p) => p !== n && !(t.layout === 'flannel' && routesDirect(p, n))).map((p) => ({
             ns: p.ns,
             ops: [
               { kind: 'ip', lines: [`neigh replace ${n.vtep.ip} lladdr ${mac} dev ${p.vtep.dev} nud permanent`] },
@@ -98,16 +105,19 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       const phases: StepPhase[] = [{ what: `${r.name} leaves: its namespaces are deleted`, deleteNs: [...r.pods.map((p) => p.ns), r.ns], steps: [] }];
       const peerSteps = peers.map((p) => {
         const ip: string[] = [];
-        if (c.removeDepartedNeighbours) ip.push(`neigh del ${r.vtep.ip} dev ${p.vtep.dev}`);
-        const fdb = c.removeDepartedFdb ? [`fdb del ${r.vtep.mac} dev ${p.vtep.dev} dst ${r.ip} self`] : [];
-        const routes = c.removeDepartedRoutes ? [`route del ${r.podSubnet} dev ${p.vtep.dev}`] : [];
+        const direct = routesDirect(p, r);
+        // flannel DirectRouting: a direct-routed peer had only its route on eth0; felix had every VTEP's entries
+        const entries = !(direct && t.layout === 'flannel');
+        if (c.removeDepartedNeighbours && entries) ip.push(`neigh del ${r.vtep.ip} dev ${p.vtep.dev}`);
+        const fdb = c.removeDepartedFdb && entries ? [`fdb del ${r.vtep.mac} dev ${p.vtep.dev} dst ${r.ip} self`] : [];
+        const routes = c.removeDepartedRoutes ? [`route del ${r.podSubnet} dev ${direct ? p.underlayIf : p.vtep.dev}`] : [];
         // the underlay (not the control plane): a static neighbour for the departed address goes with it
         if (p.underlayNeighbours?.some(([a]) => a === r.ip)) routes.push(`neigh del ${r.ip} dev ${p.underlayIf}`);
         // two processes per peer: the FDB entry, then neighbour and route
         return { ns: p.ns, ops: nonEmpty([{ kind: 'bridge', lines: fdb }, { kind: 'ip', lines: [...ip, ...routes] }]) };
       });
       const kept = [!c.removeDepartedNeighbours && 'neighbour', !c.removeDepartedFdb && 'FDB entry', !c.removeDepartedRoutes && 'route'].filter(Boolean);
-      if (peerSteps.some((x) => x.ops.length)) phases.push({ what: `peers delete ${r.name}'s entries${kept.length ? ` (control: its ${kept.join(', ')} stay)` : ''}`, steps: peerSteps.filter((x) => x.ops.length) });
+      if (peerSteps.some((x) => x.ops.length)) phases.push({ independent: true, what: `peers delete ${r.name}'s entries${kept.length ? ` (control: its ${kept.join(', ')} stay)` : ''}`, steps: peerSteps.filter((x) => x.ops.length) });
       return {
         phases,
         commit() {
@@ -134,11 +144,12 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       ];
       if (podSteps.length) phases.push({ what: `${r.name}'s pods`, steps: podSteps });
       phases.push({
+        independent: true,
         what: `peers learn ${r.name}`,
         steps: peers.map((p) => {
-          const ops = entriesFor(t2, p, r);
-          if (p.underlayNeighbours && p.segment === r.segment) ops.push({ kind: 'ip', lines: [`neigh replace ${r.ip} lladdr ${r.underlayMac} dev ${p.underlayIf} nud permanent`] });
-          return { ns: p.ns, ops: nonEmpty(ops) };
+          // the underlay's static neighbour (large segments) goes into the same `ip` process
+          const under = p.underlayNeighbours && p.segment === r.segment ? [`neigh replace ${r.ip} lladdr ${r.underlayMac} dev ${p.underlayIf} nud permanent`] : [];
+          return { ns: p.ns, ops: entriesFor(t2, p, r, under) };
         }),
       });
       return {
@@ -162,12 +173,14 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
         { what: `${n.name}'s address ${old} → ${s.ip}; its agent recreates ${n.vtep.dev} with local ${s.ip}`, steps: [{ ns: n.ns, ops: nonEmpty(rebuildVtep(t2, after, addr)) }] },
       ];
       const peerSteps = t.nodes.filter((p) => p !== n).map((p) => {
-        const ops: Op[] = [];
-        if (c.updateChangedIp) ops.push({ kind: 'bridge', lines: [`fdb replace ${n.vtep.mac} dev ${p.vtep.dev} dst ${s.ip} self permanent`] });
-        if (p.underlayNeighbours?.some(([a]) => a === old)) ops.push({ kind: 'ip', lines: [`neigh del ${old} dev ${p.underlayIf}`, `neigh replace ${s.ip} lladdr ${n.underlayMac} dev ${p.underlayIf} nud permanent`] });
-        return { ns: p.ns, ops };
+        const direct = routesDirect(p, n);
+        const fdb = c.updateChangedIp && !(direct && t.layout === 'flannel') ? [`fdb replace ${n.vtep.mac} dev ${p.vtep.dev} dst ${s.ip} self permanent`] : [];
+        // a direct route goes via the node's IP: the control plane points it at the new one
+        const ip = c.updateChangedIp && direct ? [directRouteLine(t, p, after, n.podSubnet, 'replace')] : [];
+        if (p.underlayNeighbours?.some(([a]) => a === old)) ip.push(`neigh del ${old} dev ${p.underlayIf}`, `neigh replace ${s.ip} lladdr ${n.underlayMac} dev ${p.underlayIf} nud permanent`);
+        return { ns: p.ns, ops: nonEmpty([{ kind: 'bridge', lines: fdb }, { kind: 'ip', lines: ip }]) };
       }).filter((x) => x.ops.length);
-      if (peerSteps.length) phases.push({ what: `peers ${c.updateChangedIp ? `point ${n.name}'s FDB entry at ${s.ip}` : `keep ${n.name}'s FDB entry at ${old} (control: updateChangedIp false)`}`, steps: peerSteps });
+      if (peerSteps.length) phases.push({ independent: true, what: `peers ${c.updateChangedIp ? `point ${n.name}'s FDB entry at ${s.ip}` : `keep ${n.name}'s FDB entry at ${old} (control: updateChangedIp false)`}`, steps: peerSteps });
       return {
         phases,
         commit() {
@@ -250,11 +263,14 @@ export async function applyAction(t: ResolvedTopology, state: RunState, s: Exclu
       writeState(state);
     }
     if (ph.createNs?.length) await createNamespaces(ph.createNs);
-    await pool(ph.steps, concurrency, async (st) => {
+    // a peer phase: every process of every peer in one bounded pool (a step costs process start-ups, not their sum)
+    const jobs = ph.independent ? ph.steps.flatMap((st) => st.ops.map((op) => ({ ns: st.ns, ops: [op] }))) : ph.steps;
+    await pool(jobs, concurrency, async (st) => {
       for (const op of st.ops) if (op.kind === 'ip' || op.kind === 'bridge' || op.kind === 'sysctl' || op.kind === 'ethtool') await runOp(st.ns, op);
     });
   }
   commit();
+  resetEvidence(t);
   rec.status = 'applied';
   writeState(state);
 }
@@ -302,6 +318,9 @@ export async function runSteps(t: ResolvedTopology, state: RunState, o: StepRunO
     for (;;) {
       attempts++;
       const { runSuites } = await import('../runner/runner.ts');
+      // every attempt observes afresh: run-level evidence (state snapshots, the reachability matrix) of an earlier
+      // step or attempt describes the system before it changed
+      resetEvidence(t);
       const r = await runSuites(t, suites, { workDir: o.workDir, signal: o.signal, onProgress: (m) => o.say?.(`step ${s.n} (attempt ${attempts}): ${m}`) });
       last = r.results;
       if (r.interrupted) throwIfAborted(o.signal);

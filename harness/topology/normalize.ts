@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { bits, familyOfIp, hostAny, hostPrefix, intToIp, nthSubnetAny, offsetIn, overlapsAny, parseAnyCidr, sizeN, type Cidr, type Family } from './ip.ts';
-import type { DiscoveredNode, PodAddr, ResolvedNode, ResolvedPod, ResolvedSegment, ResolvedSetupStep, ResolvedTopology, ResolvedVtep } from './resolved.ts';
-import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE, type SetupStep, type Topology } from './schema.ts';
+import { routesDirect, type DiscoveredNode, type PodAddr, type ResolvedNode, type ResolvedPod, type ResolvedSegment, type ResolvedSetupStep, type ResolvedTopology, type ResolvedVtep } from './resolved.ts';
+import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE, type SetupStep, type Step, type TopoNode, type Topology } from './schema.ts';
+import type { ResolvedStep } from '../steps/types.ts';
 import { checkIfName } from './names.ts';
 import { getRuntime } from '../runtime/registry.ts';
 import { resolveControl, resolveSteps } from '../steps/resolve.ts';
@@ -146,6 +147,23 @@ export function refreshTopology(t: ResolvedTopology, discovered: Record<string, 
   sources.set(t, sources.get(fresh)!);
 }
 
+/**
+ * Resolve one more step against a live topology as earlier steps left it (the library's lab.step): the nodes as they
+ * are now become the node list (each pinned to its decided address, subnet and MAC), then the step is resolved as a
+ * file's steps: are. Errors are SemanticErrors at ['steps', 0, …].
+ */
+export function resolveLiveStep(t: ResolvedTopology, step: Step): ResolvedStep {
+  const src = sources.get(t);
+  if (!src) throw new Error(`resolveLiveStep: ${t.name} was not produced by normalize()`);
+  const nodes: TopoNode[] = t.nodes.map((n) => {
+    const spec = src.t.nodes.find((x) => x.name === n.name);
+    return spec ?? { name: n.name, segment: n.segment, pods: n.pods.map((p) => p.name) };
+  });
+  const live: Topology = { ...src.t, nodes, steps: [step] };
+  const cur: ResolvedTopology = { ...t, nodes: t.nodes.map((n) => ({ ...n, vtep: { ...n.vtep } })) };
+  return resolveSteps(live, cur, (x) => normalizeInner(x, src.opts))[0]!;
+}
+
 export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   const r = normalizeInner(t, opts);
   sources.set(r, { t, opts });
@@ -167,6 +185,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   const layout = ov.layout ?? 'flannel';
   const builder = ov.builder ?? 'vxlab';
   checkBuilder(t, builder);
+  checkRoutingMode(t, layout);
   const defaultVni = ov.vni ?? (layout === 'calico' ? 4096 : 1);
   const defaultPort = ov.port ?? 4789;
   const underMtu = t.underlay?.mtu ?? 1500;
@@ -402,6 +421,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       bridge: layout === 'flannel' ? { name: 'cni0', ip: hostAny(ps, 1), addrs: subnets.map((x) => ({ family: x.family, ip: hostAny(x, 1), prefixLen: x.prefix })) } : undefined,
       pods,
       setup: builder === 'external' ? [...(ov.setup ?? []), ...(n.setup ?? [])].map(resolveStep) : [],
+      ...((no.directRouting ?? ov.directRouting ?? ov.vxlanMode === 'CrossSubnet') ? { directRouting: true } : {}),
     } satisfies ResolvedNode;
   });
 
@@ -455,6 +475,10 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
         throw new SemanticError(['faults', i, 'link'], `node ${node.name} has no link '${f.link}'; expected one of: ${links.join(', ')}`);
       }
       if (f.kind === 'link-down' && f.link === node.vtep.dev) downVtep.set(node.name, i);
+    }
+    if ((f.kind === 'delete-fdb' || f.kind === 'delete-neigh') && layout === 'flannel') {
+      const peer = nodes.find((n) => n.name === f.peer);
+      if (peer && routesDirect(node, peer)) throw new SemanticError(['faults', i, 'peer'], `${node.name} routes ${peer.name} directly (DirectRouting, same subnet ${node.segment}): flannel writes no ${f.kind === 'delete-fdb' ? 'FDB' : 'neighbour'} entry for it, so there is nothing to delete; delete-route removes its direct route`);
     }
     if (f.kind === 'vtep-mac-change') {
       const why = macProblem(f.mac);
@@ -516,7 +540,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     family: underFamily,
     families,
     segments,
-    overlay: { podCidr: pfs[0]!.cidr.text, nodeCidrSize: pfs[0]!.size, podCidrs: pfs.map((x) => x.cidr.text), nodeCidrSizes: pfs.map((x) => x.size), defaultVni, defaultPort },
+    overlay: { podCidr: pfs[0]!.cidr.text, nodeCidrSize: pfs[0]!.size, podCidrs: pfs.map((x) => x.cidr.text), nodeCidrSizes: pfs.map((x) => x.size), defaultVni, defaultPort, ...(ov.directRouting !== undefined ? { directRouting: ov.directRouting } : {}), ...(ov.vxlanMode ? { vxlanMode: ov.vxlanMode } : {}) },
     nodes,
     faults,
     expect: t.expect ?? {},
@@ -562,6 +586,24 @@ function checkBuilder(t: Topology, builder: 'vxlab' | 'external'): void {
     const mac = n.vtepMac ? 'vtepMac' : n.overlay?.vtepMac ? 'overlay' : undefined;
     if (mac) throw new SemanticError(['nodes', i, mac], 'builder: external: the VTEP MAC is chosen by the control plane and read from the live node after setup; remove vtepMac');
   });
+}
+
+/** Routing modes: flannel's DirectRouting and Calico's vxlanMode, each on its own layout, with kernel VTEPs and one family. */
+function checkRoutingMode(t: Topology, layout: string): void {
+  const ov = t.overlay ?? {};
+  if (ov.directRouting !== undefined && layout !== 'flannel') throw new SemanticError(['overlay', 'directRouting'], `directRouting is flannel's (net-conf Backend.DirectRouting); layout ${layout} has no such setting — with layout: calico write vxlanMode: CrossSubnet`);
+  if (ov.vxlanMode !== undefined && layout !== 'calico') throw new SemanticError(['overlay', 'vxlanMode'], `vxlanMode is a Calico IPPool setting; layout ${layout} has no such setting — with layout: flannel write directRouting: true`);
+  t.nodes.forEach((n, i) => {
+    if (n.overlay?.directRouting !== undefined && layout !== 'flannel') throw new SemanticError(['nodes', i, 'overlay', 'directRouting'], `directRouting is flannel's (each flanneld's net-conf); layout ${layout} sets its mode per IP pool: overlay.vxlanMode`);
+  });
+  const on = ov.vxlanMode === 'CrossSubnet' || ov.directRouting === true || t.nodes.some((n) => n.overlay?.directRouting === true);
+  if (!on) return;
+  const at: Path = ov.vxlanMode ? ['overlay', 'vxlanMode'] : ov.directRouting ? ['overlay', 'directRouting'] : ['nodes', t.nodes.findIndex((n) => n.overlay?.directRouting), 'overlay', 'directRouting'];
+  const what = ov.vxlanMode ? 'vxlanMode: CrossSubnet' : 'directRouting';
+  if (ov.vtep === 'userspace' || t.nodes.some((n) => n.vtep === 'userspace')) throw new SemanticError(at, `${what} needs kernel VTEPs (vtep: userspace keeps a static FDB of every peer)`);
+  const pods = Array.isArray(ov.podCidr) ? ov.podCidr : [ov.podCidr ?? '10.244.0.0/16'];
+  const under = t.underlay?.segments?.[0]?.cidr ?? '192.168.1.0/24';
+  if (pods.length > 1 || pods[0]!.includes(':') !== under.includes(':')) throw new SemanticError(at, `${what}: a direct route is '<pod subnet> via <node IP>', so the pods need the underlay's family and one family (podCidr ${pods.join(', ')}, underlay ${under})`);
 }
 
 /** What a hostProfile writes: the distributions' reverse-path filter defaults. */

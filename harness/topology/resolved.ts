@@ -137,6 +137,8 @@ export interface ResolvedNode {
   sysctls?: Record<string, string>;
   /** builder: external: overlay.setup then the node's own setup steps */
   setup: ResolvedSetupStep[];
+  /** routing mode: this node routes peers on its own underlay segment without VXLAN (flannel DirectRouting, calico vxlanMode CrossSubnet) */
+  directRouting?: boolean;
 }
 
 /** a name from the runtime registry (harness/runtime/registry.ts) */
@@ -173,7 +175,7 @@ export interface ResolvedTopology {
   families: Family[];
   segments: ResolvedSegment[];
   /** podCidr/nodeCidrSize: the first family's; podCidrs/nodeCidrSizes: one per family (families order) */
-  overlay: { podCidr: string; nodeCidrSize: number; podCidrs: string[]; nodeCidrSizes: number[]; defaultVni: number; defaultPort: number };
+  overlay: { podCidr: string; nodeCidrSize: number; podCidrs: string[]; nodeCidrSizes: number[]; defaultVni: number; defaultPort: number; directRouting?: boolean; vxlanMode?: 'Always' | 'CrossSubnet' };
   nodes: ResolvedNode[];
   faults: Fault[];
   expect: Record<string, ExpectResult>;
@@ -184,6 +186,15 @@ export interface ResolvedTopology {
   control?: import('../steps/types.ts').ResolvedControl;
   /** nodes a remove-node step took away (what a stale control plane leaves behind on peers is theirs) */
   departed?: { name: string; step: number; mac: string; ip: string; vtepIp: string; podSubnet: string }[];
+}
+
+/**
+ * Does node `n` reach peer `r` without VXLAN? Only in a routing mode (flannel DirectRouting, which each flanneld decides
+ * for itself: `ip route get <peer IP>` has no gateway; calico CrossSubnet: the peer is in the node's own subnet), and
+ * only for a peer on the node's own underlay segment — vxlab's segments are its underlay subnets.
+ */
+export function routesDirect(n: ResolvedNode, r: ResolvedNode): boolean {
+  return !!n.directRouting && n !== r && n.segment === r.segment;
 }
 
 export function allPods(t: ResolvedTopology): ResolvedPod[] {

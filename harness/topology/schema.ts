@@ -67,6 +67,9 @@ export const CniSchema = z
   .describe('Attach pods with a CNI plugin chain instead of the built-in veth/bridge.');
 
 export const BUILDERS = ['vxlab', 'external'] as const;
+/** Calico's IPPool vxlanMode values vxlab models (Never = no VXLAN at all, out of vxlab's scope) */
+export const VXLAN_MODES = ['Always', 'CrossSubnet'] as const;
+const directRouting = z.boolean({ error: 'expected true or false' });
 
 export const SetupStepSchema = z
   .strictObject({
@@ -94,6 +97,8 @@ export const OverlaySchema = z
       .union([prefixLen, z.array(prefixLen).min(1).max(2)], { error: 'expected a prefix length, or a list of them matching podCidr' })
       .optional()
       .describe("Prefix length of each node's pod subnet (default 24 for IPv4, 64 for IPv6): a number, or a list matching podCidr."),
+    directRouting: directRouting.optional().describe("flannel (net-conf Backend.DirectRouting): a peer on the node's own underlay subnet gets a plain route `<its pod subnet> via <its node IP> dev eth0` and no VXLAN entries; other peers are reached over VXLAN (default false)."),
+    vxlanMode: z.enum(VXLAN_MODES, { error: `expected one of: ${VXLAN_MODES.join(', ')}` }).optional().describe("calico (the IPPool's vxlanMode): Always (default) tunnels every peer; CrossSubnet routes a peer on the same underlay subnet unencapsulated (`<block> via <its node IP> dev eth0 proto 80`) and tunnels the others."),
     cni: CniSchema.optional(),
     builder: z.enum(BUILDERS, { error: `expected one of: ${BUILDERS.join(', ')}` }).optional().describe("Who programs the VXLAN overlay: vxlab (default) or external — the setup programs (your CNI's daemon); the layout then names the shape to expect and the nodes' VTEP identities are read from the live nodes."),
     setup: z.array(SetupStepSchema).optional().describe("builder: external: programs run in every node's namespace once the underlay is up, in order, before pods are attached."),
@@ -101,8 +106,12 @@ export const OverlaySchema = z
   .describe('The VXLAN overlay between nodes.');
 
 export const NodeOverlaySchema = z
-  .strictObject({ ...overlayCommon, vtepMac: mac.optional().describe('VTEP MAC of this node.') })
-  .describe('Per-node overrides of overlay settings (port, vni, mtu, podMtu, vtepMac, learning, df).');
+  .strictObject({
+    ...overlayCommon,
+    vtepMac: mac.optional().describe('VTEP MAC of this node.'),
+    directRouting: directRouting.optional().describe("flannel: this node's own flanneld setting (default overlay.directRouting) — a node still running an older net-conf during a rollout."),
+  })
+  .describe('Per-node overrides of overlay settings (port, vni, mtu, podMtu, vtepMac, learning, df, directRouting).');
 
 export const VtepFaultsSchema = z.strictObject({
   txDropPercent: z.number().min(0).max(100).optional(),

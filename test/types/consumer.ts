@@ -1,6 +1,6 @@
 // An example consumer of the public API, type-checked against dist/*.d.ts (never run: test/unit/api-types.test.ts).
 // Every `@ts-expect-error` is a promise that something is NOT public or NOT accepted.
-import { Lab, TopologyError, NotUpError, CommandError, type LabReport, type LabPod, type TopologySpec, type LabStatus, type LabRunResult, type LabValidation, type LabPlan, type LabCleanupResult, type LabGraphOptions, type LabConformanceResult } from 'vxlab';
+import { Lab, TopologyError, NotUpError, CommandError, type LabReport, type LabPod, type TopologySpec, type LabStatus, type LabRunResult, type LabValidation, type LabPlan, type LabCleanupResult, type LabGraphOptions, type LabConformanceResult, type StepOutcome, type StepSpec } from 'vxlab';
 import { labTest, test } from 'vxlab/vitest';
 import { expect } from 'vitest';
 // @ts-expect-error internal: not exported from the entry point
@@ -29,6 +29,15 @@ export async function example(): Promise<void> {
   await lab.fault({ kind: 'unplug', node: 'node1' });
   // @ts-expect-error delete-fdb needs a peer
   await lab.fault({ kind: 'delete-fdb', node: 'node1' });
+  const so: StepOutcome = await lab.step({ action: 'add-node', node: { name: 'node4', pods: 1 } });
+  const stepOk: boolean = so.ok && so.results.every((x) => x.id.startsWith(`steps/${so.n}/`));
+  await lab.step({ action: 'restart-node', node: 'node2', newMac: '02:aa:bb:cc:dd:02' });
+  const conv: boolean | undefined = (await lab.step({ check: ['routes', 'connectivity'], within: '5s' })).converged;
+  const spec: StepSpec = { action: 'remove-node', node: 'node4' };
+  await lab.step(spec);
+  // @ts-expect-error unknown step action
+  await lab.step({ action: 'reboot', node: 'node1' });
+  void [stepOk, conv];
   const st: LabStatus = lab.state;
   const names: string[] = lab.nodes.map((n) => n.name).concat(lab2.pods.map((x) => x.name), st.nodes.map((n) => n.namespace));
   // @ts-expect-error internals of a lab are private
