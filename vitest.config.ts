@@ -1,12 +1,31 @@
 import { defineConfig } from 'vitest/config';
+
+// Integration test files run in parallel worker processes: every file uses run ids derived from its worker's pid
+// (test/helpers/topo.ts testRunId), so namespaces, state files and Docker objects of two files never share a name,
+// and the tests judge only their own runs. Most of the time is spent waiting on the kernel (probes, captures,
+// timeouts), not computing, so more workers than the machine's cores pays off.
+// One file needs the root namespace to itself: lifecycle.test.ts compares a snapshot of the root namespace before
+// `up` and after `down`, and docker.test.ts adds Docker bridges there meanwhile. It runs alone, after the rest
+// (sequence.groupOrder 1). docker.test.ts's own root snapshot is safe in the parallel group: it is the only file
+// that creates Docker objects, and its tests run one after another.
+const INTEGRATION_WORKERS = Number(process.env.VXLAB_TEST_WORKERS ?? 4);
+const ALONE = ['test/integration/lifecycle.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // compile dist/ first if it is older than the sources: tests spawn bin/vxlab.js, which runs dist/
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // integration tests share the kernel; run files one at a time so timings and captures stay sane
-    fileParallelism: false,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'parallel', include: ['test/**/*.test.ts'], exclude: ALONE, maxWorkers: INTEGRATION_WORKERS, sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'root-alone', include: ALONE, maxWorkers: 1, fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

@@ -27,6 +27,7 @@ import { measureMatrix } from '../suites/connectivity.ts';
 import { printRepro, reproSection } from './repro.ts';
 import { benchVtep, formatBenchRows, type VtepBenchRow } from '../harness/vtep/bench.ts';
 import { dockerFloor } from './docker-floor.ts';
+import { printScale, SCALE_MAX_NODES, scaleSection } from './scale.ts';
 import { FULL_RUN_TARGET_MS, printScaleRun, scaleRun } from './scale-run.ts';
 import {
   arpTableFulls, fmtMs, fmtRatio, fmtS, Interrupted, median, min, naiveDown, naiveUp, netnsObjects, Owned, planCounts, section, settle,
@@ -36,10 +37,12 @@ import {
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SECTIONS = ['up', 'cli', 'run', 'connectivity', 'vtep', 'vtep6', 'docker', 'ipv6', 'repro', 'steps', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
+/** `scale` (100..1,000 nodes, against Mininet) takes many minutes: only with --only scale */
+const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'scale');
 
 const USAGE = `usage: npm run bench -- [options]
-  --only LIST         sections, comma-separated: ${SECTIONS.join(',')} (default: all)
-  --sizes LIST        node counts for up/down (default 3,10,50,100)
+  --only LIST         sections, comma-separated: ${SECTIONS.join(',')} (default: all but scale)
+  --sizes LIST        node counts for up/down (default 3,10,50,100; scale: default 100,300,1000)
   --reps N            repetitions of up/down, of 'vxlab run' and of the connectivity measurement (default 3)
   --naive-sizes LIST  node counts for the naive one-process-per-command baseline (default: sizes ≤ 50)
   --full              also run the naive baseline for every size (100 nodes takes minutes)
@@ -99,11 +102,13 @@ async function main(): Promise<number> {
     console.error('vxlab bench needs root: it creates network namespaces, veths and vxlan devices (run it with sudo).');
     return 3;
   }
-  const only = values.only ? values.only.split(',').filter(Boolean) : [...SECTIONS];
+  const only = values.only ? values.only.split(',').filter(Boolean) : [...DEFAULT_SECTIONS];
   for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section '${s}'; expected some of: ${SECTIONS.join(', ')}`);
   const want = (s: Section) => only.includes(s);
-  const sizes = intList(values.sizes, '--sizes') ?? [3, 10, 50, 100];
-  if (sizes.some((n) => n > 250)) throw new Error('--sizes: at most 250 nodes (one /24 pod subnet per node in 10.244.0.0/16)');
+  const sizes = intList(values.sizes, '--sizes') ?? (only.length === 1 && only[0] === 'scale' ? [100, 300, 1000] : [3, 10, 50, 100]);
+  // the scale section's topologies take their pod subnets from a /10; the others from 10.244.0.0/16
+  if (sizes.some((n) => n > 250) && only.some((s) => s !== 'scale')) throw new Error('--sizes: at most 250 nodes (one /24 pod subnet per node in 10.244.0.0/16) except with --only scale');
+  if (sizes.some((n) => n > SCALE_MAX_NODES)) throw new Error(`--sizes: at most ${SCALE_MAX_NODES} nodes`);
   const reps = posInt(values.reps, '--reps', 3);
   if (reps > 50) throw new Error('--reps: at most 50');
   const naiveSizes = values.full ? sizes : (intList(values['naive-sizes'], '--naive-sizes') ?? sizes.filter((n) => n <= 50));
@@ -681,6 +686,14 @@ async function main(): Promise<number> {
         const ratio = r.tcpBps / base.tcpBps;
         targets.push({ section: 'vtep6', figure: `user↔user TCP, ${r.families} vs IPv4/IPv4`, value: fmtRatio(ratio), target: '≥ 0.80×', met: Number.isFinite(ratio) ? ratio >= 0.8 : false });
       }
+    }
+
+    // ================================================================ scale (#16): N = 100..1,000 against Mininet
+    if (want('scale')) {
+      await build({ ifStale: true }); // the rows time the CLI, which runs from dist/
+      const r = await scaleSection({ sizes, profileSizes: sizes.filter((n) => n === 300 || n === 1000), owned, scratch, signal: ac.signal, check, log });
+      raw.scale = r;
+      printScale(r, targets);
     }
   } catch (e) {
     if (e instanceof Interrupted || (e as any)?.code === 'VXLAB_ABORTED') {

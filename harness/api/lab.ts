@@ -1,6 +1,9 @@
 // The library API: a Lab is a live topology you start, use and dispose of (`await using lab = await Lab.up(…)`).
 // The CLI is a thin layer over the same functions (harness/cli/*), so the two cannot drift.
 import './polyfill.ts';
+// What only a live lab needs (the lifecycle, the suites and reports, faults, CNI attach, the VTEP's control socket) is
+// imported where it is used, not here: `vxlab validate` and `vxlab plan` go through this class too and must start
+// quickly (npm run bench, row cli).
 import { resolve } from 'node:path';
 import { constants } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -12,21 +15,18 @@ import { resolveStatic, validateCni } from '../runner/validate.ts';
 import { FaultSchema, TopologySchema } from '../topology/schema.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import { TopologyError } from '../topology/errors.ts';
-import { up, teardown, downRun, cleanup, type CleanupResult } from '../runtime/lifecycle.ts';
+import type { CleanupResult } from '../runtime/lifecycle.ts';
 import { plan, type Plan } from '../plan/plan.ts';
 import { renderSteps } from '../steps/apply.ts';
 import { isAlive, readState, removeState, type RunState } from '../runtime/state.ts';
 import { vtepPaths } from '../runtime/vtep-launch.ts';
 import { getRuntime } from '../runtime/registry.ts';
-import { applyFaults, applyFaultsReporting } from '../faults/apply.ts';
-import { applyAttachments, readAttachments } from '../overlay/cni-attach.ts';
-import { observeIdentities } from '../overlay/external.ts';
 import type { Verdict } from '../runner/expect.ts';
 import type { GraphFormat } from '../graph/index.ts';
-import { runSession, type SessionResult } from '../runner/session.ts';
+import type { SessionResult } from '../runner/session.ts';
 import { toJsonReport, type JsonReport } from '../report/json.ts';
 import type { CheckResult } from '../report/types.ts';
-import { readVtepStats, type VtepStats } from '../vtep/stats.ts';
+import type { VtepStats } from '../vtep/stats.ts';
 import { preflight } from '../util/preflight.ts';
 import { loadExeca } from '../util/exec.ts';
 import { NotUpError, UsageError } from '../util/errors.ts';
@@ -250,9 +250,10 @@ export async function liveRun(topology: string | TopologySpec, opts: LabAttachOp
   // what the runtime learned at up (kind: node IPs, pod CIDRs) wins over the file's defaults
   if (state.discovered) refreshTopology(t, state.discovered);
   // builder: external — the VTEP identities are whatever the nodes announce
-  await observeIdentities(t, { skipMissingNs: true });
+  await (await import('../overlay/external.ts')).observeIdentities(t, { skipMissingNs: true });
   // pods attached by a CNI plugin have the addresses the plugin gave them, recorded at up
   if (t.cni) {
+    const { applyAttachments, readAttachments } = await import('../overlay/cni-attach.ts');
     const att = readAttachments(state.workDir);
     if (att) applyAttachments(t, att);
   }
@@ -332,13 +333,13 @@ export class Lab implements AsyncDisposable {
     if (!opts.persistent) own(t.runId);
     let running;
     try {
-      running = await up(t, { ephemeral: !opts.persistent, signal: opts.signal, onStage: opts.onStage });
+      running = await (await import('../runtime/lifecycle.ts')).up(t, { ephemeral: !opts.persistent, signal: opts.signal, onStage: opts.onStage });
     } catch (e) {
       disown(t.runId);
       throw e;
     }
     try {
-      await observeIdentities(t); // builder: external — faults, nodes and test() see what the nodes announce
+      await (await import('../overlay/external.ts')).observeIdentities(t); // builder: external — faults, nodes and test() see what the nodes announce
     } catch (e) {
       await running.down().catch(() => {});
       disown(t.runId);
@@ -348,7 +349,7 @@ export class Lab implements AsyncDisposable {
     if (opts.faults !== false && t.faults.length) {
       try {
         // a fault that fails (or the signal) rolls the whole up back; one the host cannot apply is a skip
-        skips = await applyFaults(running, opts.signal, opts.onStage);
+        skips = await (await import('../faults/apply.ts')).applyFaults(running, opts.signal, opts.onStage);
       } catch (e) {
         disown(t.runId);
         throw e;
@@ -368,6 +369,7 @@ export class Lab implements AsyncDisposable {
     const { t, loaded } = resolveLab(topology, runId, opts.baseDir);
     await validateCni(loaded, t);
     preflight(['ip', 'bridge', 'sysctl']);
+    const { runSession } = await import('../runner/session.ts');
     const r = await runSession({
       file: typeof topology === 'string' ? topology : t.name,
       topology: t,
@@ -450,7 +452,7 @@ export class Lab implements AsyncDisposable {
 
   /** Remove exactly what the run `runId` created (`vxlab down`). false: nothing is recorded for it. */
   static async down(runId: string): Promise<boolean> {
-    return downRun(checkRunId(runId));
+    return (await import('../runtime/lifecycle.ts')).downRun(checkRunId(runId));
   }
 
   /**
@@ -458,7 +460,7 @@ export class Lab implements AsyncDisposable {
    * unrecorded vx-* namespace, container and network on this host — other users' runs included.
    */
   static async cleanup(opts: { all?: boolean } = {}): Promise<LabCleanupResult> {
-    return cleanup(Boolean(opts.all));
+    return (await import('../runtime/lifecycle.ts')).cleanup(Boolean(opts.all));
   }
 
   /** A lab for a run that is already up (`vxlab up FILE`, or a persistent Lab.up). Throws NotUpError otherwise. */
@@ -563,6 +565,7 @@ export class Lab implements AsyncDisposable {
    */
   async session(o: { suites?: string[]; useExpect?: boolean; outDir?: string; quiet?: boolean; reporter?: string; signal?: AbortSignal }): Promise<SessionResult> {
     this.#live();
+    const { runSession } = await import('../runner/session.ts');
     const r = await runSession({ file: this.#t.file ?? this.#t.name, topology: this.#t, runId: this.#t.runId, attach: true, ...o });
     if (this.#faultSkips.length) r.report.results.unshift(...this.#faultSkips.map((x) => ({ ...x })));
     return r;
@@ -582,7 +585,7 @@ export class Lab implements AsyncDisposable {
       throw new TopologyError([{ key: 'fault.peer', message: `unknown peer '${fault.peer}'; expected another node: ${names.filter((n) => n !== fault.node).join(', ')}` }]);
     }
     if (fault.kind === 'vtep') throw new UsageError("fault kind 'vtep': a userspace VTEP's faults are set when it starts; list them in the topology's faults:");
-    const skips = await applyFaultsReporting(this.#t, [fault]);
+    const skips = await (await import('../faults/apply.ts')).applyFaultsReporting(this.#t, [fault]);
     this.#t.faults.push(fault);
     if (skips.length) {
       this.#faultSkips.push(...skips);
@@ -608,14 +611,14 @@ export class Lab implements AsyncDisposable {
     const n = this.#t.nodes.find((x) => x.name === node);
     if (!n) throw new UsageError(`unknown node '${node}'; expected one of: ${this.#t.nodes.map((x) => x.name).join(', ')}`);
     if (n.vtep.kind !== 'userspace') throw new UsageError(`${node} uses a kernel VTEP (${n.vtep.dev}); it has no userspace VTEP stats`);
-    return readVtepStats(vtepPaths(state.workDir, n.name).control);
+    return (await import('../vtep/stats.ts')).readVtepStats(vtepPaths(state.workDir, n.name).control);
   }
 
   /** Remove exactly what up created. Idempotent; `await using` calls it. */
   async down(): Promise<void> {
     if (this.#down) return;
     const s = readState(this.#t.runId);
-    if (s) await teardown(s);
+    if (s) await (await import('../runtime/lifecycle.ts')).teardown(s);
     disown(this.#t.runId);
     this.#down = true;
   }

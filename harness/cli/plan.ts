@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from './main.ts';
 import { existsSync } from 'node:fs';
 import { EXIT, pickRunId, UsageError } from './common.ts';
-import { renderPlan } from '../plan/plan.ts';
+import { renderPlanChunks } from '../plan/plan.ts';
 import { Lab } from '../api/lab.ts';
 
 const cmd: Command = {
@@ -16,7 +16,12 @@ const cmd: Command = {
     const runId = pickRunId(file, values['run-id']);
     if (!existsSync(file)) throw new UsageError(`topology file not found: ${file}`);
     const p = Lab.plan(file, { runId });
-    process.stdout.write(values.json ? JSON.stringify(p, null, 2) + '\n' : renderPlan(p) + (p.steps ?? ''));
+    if (values.json) process.stdout.write(JSON.stringify(p, null, 2) + '\n');
+    else {
+      // one namespace at a time, with backpressure: a 1,000-node plan is 3 million lines
+      for (const chunk of renderPlanChunks(p)) if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+      if (p.steps) process.stdout.write(p.steps);
+    }
     return EXIT.OK;
   },
 };

@@ -4,7 +4,7 @@ import type { CheckContext } from '../runner/check.ts';
 import { pool } from '../util/exec.ts';
 import { unreachableEvidence } from './pair.ts';
 import { link, links } from '../probe/kernel.ts';
-import { VXLAN_OVERHEAD_V4 } from '../topology/normalize.ts';
+import { vxlanOverhead } from '../topology/normalize.ts';
 import type { ResolvedPod, ResolvedTopology } from '../topology/resolved.ts';
 
 /**
@@ -18,7 +18,8 @@ export async function nodeUnreachable(ns: string, dst: string): Promise<string |
 
 /**
  * "Too big": the live MTU of the sending pod's eth0 against the narrowest live link the overlay path has (both VTEPs,
- * both underlay links less the VXLAN overhead). Undefined if the pod's packets fit.
+ * both underlay links less the VXLAN overhead of that node's underlay family: 50 bytes over IPv4, 70 over IPv6).
+ * Undefined if the pod's packets fit.
  */
 export async function tooBig(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): Promise<string | undefined> {
   const na = t.nodes.find((n) => n.name === a.node)!;
@@ -30,7 +31,8 @@ export async function tooBig(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod
     const v = ls.find((l) => l.ifname === n.vtep.dev);
     const u = ls.find((l) => l.ifname === n.underlayIf);
     if (v) hops.push([`${n.name} ${n.vtep.dev} MTU ${v.mtu}`, v.mtu]);
-    if (u) hops.push([`${n.name} ${n.underlayIf} MTU ${u.mtu} − ${VXLAN_OVERHEAD_V4}`, u.mtu - VXLAN_OVERHEAD_V4]);
+    const oh = vxlanOverhead(n.family);
+    if (u) hops.push([`${n.name} ${n.underlayIf} MTU ${u.mtu} − ${oh} (VXLAN over IPv${n.family})`, u.mtu - oh]);
   }
   const narrowest = hops.sort((x, y) => x[1] - y[1])[0];
   if (!narrowest || pl.mtu <= narrowest[1]) return undefined;

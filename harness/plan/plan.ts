@@ -82,13 +82,18 @@ export function overlayEntries(t: ResolvedTopology, n: ResolvedNode): { neigh: s
   const neigh: string[] = [];
   const fdb: string[] = [];
   const routes: string[] = [];
+  const seen = new Set<string>();
   for (const v of n.vteps) {
     for (const r of remotes(t, n)) {
       const pv = peerVtep(r, v);
       if (!pv) continue;
       neigh.push(`neigh add ${pv.vtep.ip} lladdr ${pv.vtep.mac} dev ${v.dev} nud permanent`);
       const f = `fdb add ${pv.vtep.mac} dev ${v.dev} dst ${r.ip} self permanent`;
-      if (!fdb.includes(f)) fdb.push(f); // a device shared by both pod families has one FDB entry per peer
+      // a device shared by both pod families has one FDB entry per peer (a Set: a list scan made the plan O(N³))
+      if (!seen.has(f)) {
+        seen.add(f);
+        fdb.push(f);
+      }
       routes.push(`route add ${pv.podSubnet} via ${pv.vtep.ip} dev ${v.dev} onlink${t.layout === 'calico' ? calicoRouteAttrs(v) : ''}`);
     }
   }
@@ -208,6 +213,19 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   return ops;
 }
 
+/**
+ * A step whose ops are computed on every read of `ops` (an enumerable getter: JSON.stringify, spreads and every
+ * reader see plain ops). The plan is pure, so each read gives the same ops.
+ */
+export function lazySteps(ns: string, make: () => Op[]): NsSteps {
+  return {
+    ns,
+    get ops() {
+      return make();
+    },
+  };
+}
+
 export function plan(t: ResolvedTopology): Plan {
   const stages: Stage[] = [];
   // 1. underlay, in namespaces the runtime created (netns: a bridge per segment with veths to nodes and router)
@@ -216,10 +234,11 @@ export function plan(t: ResolvedTopology): Plan {
   if (under) stages.push(under);
   // 2. nodes (and the router); builder: external — only the underlay and forwarding, then the setup programs, then pods
   const ext = t.builder === 'external';
-  const nodeSteps: NsSteps[] = t.nodes.map((n) => ({
-    ns: n.ns,
-    ops: ext ? [{ kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1', ...n.sysctls } }] : nodeOps(t, n),
-  }));
+  // A node's ops hold O(N) overlay lines (3 million at 1,000 nodes): they are generated when read (up runs a node's
+  // ops and drops them; renderPlan streams them), never held for every node at once.
+  const nodeSteps: NsSteps[] = t.nodes.map((n) =>
+    lazySteps(n.ns, () => (ext ? [{ kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1', ...n.sysctls } }] : nodeOps(t, n))),
+  );
   if (t.routerNs) {
     const dad = noDadSysctls(t, t.segments.flatMap((s) => (s.routerIf ? [s.routerIf] : [])));
     nodeSteps.unshift({ ns: t.routerNs, ops: [...(Object.keys(dad).length ? [{ kind: 'sysctl', settings: dad } as Op] : []), { kind: 'ip', lines: rt.routerUnderlay(t) }, { kind: 'sysctl', settings: forwardSysctls(t) }] });
@@ -266,22 +285,33 @@ export function plan(t: ResolvedTopology): Plan {
 
 /** Render as commands a person can paste (one `ip -n NS …` per line). */
 export function renderPlan(p: Plan): string {
-  const out: string[] = [];
-  if (p.notes) out.push(p.notes.trimEnd(), '');
-  if (p.families) out.push(`# families: underlay IPv${p.families.underlay} (VXLAN overhead ${p.families.overhead}), pods ${p.families.pods.map((f) => `IPv${f}`).join(' + ')} (${p.families.podCidrs.join(', ')})`, '');
-  out.push('# namespaces', ...p.namespaces.map((n) => (p.attached?.includes(n) ? `ip netns attach ${n} <pid of its container>` : `ip netns add ${n}`)));
+  return [...renderPlanChunks(p)].join('');
+}
+
+/**
+ * The same text as renderPlan, one namespace's block at a time: `vxlab plan` writes a 1,000-node plan (3 million
+ * lines) without building it as one string.
+ */
+export function* renderPlanChunks(p: Plan): Generator<string> {
+  const head: string[] = [];
+  if (p.notes) head.push(p.notes.trimEnd(), '');
+  if (p.families) head.push(`# families: underlay IPv${p.families.underlay} (VXLAN overhead ${p.families.overhead}), pods ${p.families.pods.map((f) => `IPv${f}`).join(' + ')} (${p.families.podCidrs.join(', ')})`, '');
+  head.push('# namespaces', ...p.namespaces.map((n) => (p.attached?.includes(n) ? `ip netns attach ${n} <pid of its container>` : `ip netns add ${n}`)));
+  yield head.join('\n');
   for (const st of p.stages) {
-    out.push('', `# stage: ${st.name}`);
+    yield `\n\n# stage: ${st.name}`;
     for (const s of st.steps) {
-      out.push(`## ${s.ns}`);
-      for (const op of s.ops) out.push(...renderOp(s.ns, op));
+      const out = [`## ${s.ns}`];
+      for (const op of s.ops) for (const l of renderOp(s.ns, op)) out.push(l);
+      yield '\n' + out.join('\n');
     }
   }
+  const out: string[] = [];
   if (p.cni) {
     out.push('', `# stage: cni — CNI ADD of every pod with ${p.cni.conflist} (node subnet, MTU and a per-run IPAM dataDir filled in), plugins from ${p.cni.binDir.join(':')}`);
     for (const a of p.cni.attach) out.push(`# ip netns exec ${a.nodeNs} PLUGIN  (CNI_COMMAND=ADD CNI_CONTAINERID=${a.containerId} CNI_NETNS=/var/run/netns/${a.podNs} CNI_IFNAME=${a.ifName})`);
   }
-  return out.join('\n') + '\n';
+  yield (out.length ? '\n' + out.join('\n') : '') + '\n';
 }
 
 export function renderOp(ns: string, op: Op): string[] {

@@ -7,8 +7,7 @@ import { normalize } from '../topology/normalize.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import { TopologyError, type Path } from '../topology/errors.ts';
 import { validateExpect } from './expect.ts';
-import { checkIds, suiteNames } from '../../suites/index.ts';
-import { CniInputError, prepareCni } from '../overlay/cni-attach.ts';
+import { CHECK_IDS, SUITE_NAMES } from '../../suites/ids.ts';
 import { validateStepChecks } from '../steps/validate.ts';
 
 /** The standard plugin locations: a host has one or the other, so either may be absent from a binDir search path. */
@@ -25,8 +24,8 @@ export function resolveStatic(loaded: Loaded, runId: string): ResolvedTopology {
   } catch (e) {
     throw locateSemantic(loaded, e);
   }
-  validateExpect(loaded, t.expect, checkIds(), suiteNames());
-  validateStepChecks(loaded, t, checkIds(), suiteNames());
+  validateExpect(loaded, t.expect, [...CHECK_IDS], [...SUITE_NAMES]);
+  validateStepChecks(loaded, t, [...CHECK_IDS], [...SUITE_NAMES]);
   return t;
 }
 
@@ -55,6 +54,8 @@ export async function validateCni(loaded: Loaded, t: ResolvedTopology): Promise<
       throw at(key, `cannot read conflist ${t.cni.conflist}: ${(e as Error).message}`);
     }
   }
+  // loaded only for topologies with overlay.cni: the CNI runtime is not part of validate's start-up otherwise
+  const { CniInputError, prepareCni } = await import('../overlay/cni-attach.ts');
   try {
     await prepareCni(t.cni, 'overlay.cni');
   } catch (e) {

@@ -11,8 +11,8 @@ import { pool } from '../util/exec.ts';
 import { throwIfAborted } from '../util/scope.ts';
 import type { CheckResult } from '../report/types.ts';
 import type { SuiteDef } from '../runner/check.ts';
-import { runSuites } from '../runner/runner.ts';
-import { SUITES } from '../../suites/index.ts';
+// the suites and the runner are loaded when a check step runs: `vxlab plan` renders steps through this module and
+// must not load them (start-up, npm run bench row cli)
 import { DEFAULT_CONTROL, stepId, type ResolvedStep, type StepRecord } from './types.ts';
 
 /** One phase of a step: namespaces to delete or create, then per-namespace operations (concurrent). */
@@ -260,7 +260,8 @@ export async function applyAction(t: ResolvedTopology, state: RunState, s: Exclu
 }
 
 /** The suites (or single checks) a check step names, in the registry's order within each suite. */
-function selectChecks(names: string[]): SuiteDef[] {
+async function selectChecks(names: string[]): Promise<SuiteDef[]> {
+  const { SUITES } = await import('../../suites/index.ts');
   const out: SuiteDef[] = [];
   for (const name of names) {
     const suite = SUITES[name] ?? SUITES[name.split('/')[0]!];
@@ -294,12 +295,13 @@ export async function runSteps(t: ResolvedTopology, state: RunState, o: StepRunO
       push({ id: stepId(s.n, s.action), suite: 'steps', title: `step ${s.n}: ${what}`, status: 'pass', message: `applied in ${fmtMs(ms)}`, durationMs: Math.round(ms) });
       continue;
     }
-    const suites = selectChecks(s.check);
+    const suites = await selectChecks(s.check);
     const deadline = start + (s.withinMs ?? 0);
     let attempts = 0;
     let last: CheckResult[] = [];
     for (;;) {
       attempts++;
+      const { runSuites } = await import('../runner/runner.ts');
       const r = await runSuites(t, suites, { workDir: o.workDir, signal: o.signal, onProgress: (m) => o.say?.(`step ${s.n} (attempt ${attempts}): ${m}`) });
       last = r.results;
       if (r.interrupted) throwIfAborted(o.signal);

@@ -1,5 +1,6 @@
 // Userspace VTEP over an IPv6 underlay (UDP6 sockets), carrying IPv4 and IPv6 inner frames: interop with the kernel
-// vxlan device and with itself, in private vxt-vtep-it6-* namespaces (root only; removed in afterAll).
+// vxlan device and with itself, in private vxt-vtep-it6<pid>-* namespaces (root only; removed in afterAll). The pid
+// keeps concurrent runs of this file (other worktrees on the same kernel) from sweeping each other's namespaces.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../harness/util/exec.ts';
@@ -7,7 +8,10 @@ import { createVtepLab, listVtepNamespaces, ping, sleep, sweepNamespaces, type L
 import type { VtepCounters } from '../../harness/vtep/stats.ts';
 
 const isRoot = process.getuid?.() === 0;
-const PREFIX = 'vxt-vtep-it6';
+// namespace names carry this process's pid: another worker or session running this file at the same time has its own
+// (the sweeps below remove only this process's leftovers)
+const T = `it6-${process.pid.toString(36)}`;
+const PREFIX = `vxt-vtep-${T}`;
 const suite = isRoot ? describe : process.env.CI === 'true' ? describe : describe.skip;
 
 if (!isRoot && process.env.CI === 'true') {
@@ -63,7 +67,7 @@ suite('userspace VTEP over an IPv6 underlay', () => {
   describe('kernel (a) ↔ userspace (b)', () => {
     let lab: VtepLab;
     beforeAll(async () => {
-      lab = await createVtepLab({ tag: 'it6-ku', family: 6, a: 'kernel', b: 'user' });
+      lab = await createVtepLab({ tag: `${T}-ku`, family: 6, a: 'kernel', b: 'user' });
     });
     afterAll(async () => {
       await lab?.destroy();
@@ -133,7 +137,7 @@ suite('userspace VTEP over an IPv6 underlay', () => {
   describe('userspace ↔ userspace', () => {
     let lab: VtepLab;
     beforeAll(async () => {
-      lab = await createVtepLab({ tag: 'it6-uu', family: 6, a: 'user', b: { kind: 'user', config: { learning: true, fdb: [] } } });
+      lab = await createVtepLab({ tag: `${T}-uu`, family: 6, a: 'user', b: { kind: 'user', config: { learning: true, fdb: [] } } });
     });
     afterAll(async () => {
       await lab?.destroy();
@@ -178,7 +182,7 @@ suite('userspace VTEP over an IPv6 underlay', () => {
   describe('userspace ↔ userspace bulk TCP over IPv6 (offloads on, and off)', () => {
     for (const offloads of [true, false]) {
       it(`both inner families arrive intact with offloads ${offloads ? 'on: TSO4/TSO6 + UDP6 GSO out, UDP6 GRO in' : 'off'}`, async () => {
-        const lab = await createVtepLab({ tag: 'it6-bulk', family: 6, a: { kind: 'user', config: { offloads } }, b: { kind: 'user', config: { offloads } } });
+        const lab = await createVtepLab({ tag: `${T}-bulk`, family: 6, a: { kind: 'user', config: { offloads } }, b: { kind: 'user', config: { offloads } } });
         try {
           for (const [fam, addr] of podAddrs(lab.b)) {
             const r = await bulkTcp(lab.a, lab.b, addr);

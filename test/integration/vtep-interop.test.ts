@@ -10,7 +10,10 @@ import { createVtepLab, deleteNamespace, listVtepNamespaces, ping, sleep, sweepN
 import type { VtepCounters } from '../../harness/vtep/stats.ts';
 
 const isRoot = process.getuid?.() === 0;
-const PREFIX = 'vxt-vtep-it';
+// namespace names carry this process's pid: another worker or session running this file at the same time has its own
+// (the sweeps below remove only this process's leftovers)
+const T = `it-${process.pid.toString(36)}`;
+const PREFIX = `vxt-vtep-${T}`;
 const suite = isRoot ? describe : process.env.CI === 'true' ? describe : describe.skip;
 
 if (!isRoot && process.env.CI === 'true') {
@@ -116,7 +119,7 @@ suite('userspace VTEP interop with the kernel vxlan device', () => {
   describe('kernel (a) ↔ userspace (b)', () => {
     let lab: VtepLab;
     beforeAll(async () => {
-      lab = await createVtepLab({ tag: 'it-ku', a: 'kernel', b: 'user' });
+      lab = await createVtepLab({ tag: `${T}-ku`, a: 'kernel', b: 'user' });
     });
     afterAll(async () => {
       await lab?.destroy();
@@ -204,7 +207,7 @@ suite('userspace VTEP interop with the kernel vxlan device', () => {
   describe('userspace ↔ userspace', () => {
     let lab: VtepLab;
     beforeAll(async () => {
-      lab = await createVtepLab({ tag: 'it-uu', a: 'user', b: { kind: 'user', config: { learning: true, ageingSec: 1, fdb: [] } } });
+      lab = await createVtepLab({ tag: `${T}-uu`, a: 'user', b: { kind: 'user', config: { learning: true, ageingSec: 1, fdb: [] } } });
     });
     afterAll(async () => {
       await lab?.destroy();
@@ -261,7 +264,7 @@ suite('userspace VTEP interop with the kernel vxlan device', () => {
   describe('userspace ↔ userspace bulk TCP (offloads on, and off)', () => {
     for (const offloads of [true, false]) {
       it(`arrives intact with offloads ${offloads ? 'on: TSO + GSO out, GRO + coalesced TAP writes in' : 'off'}`, async () => {
-        const lab = await createVtepLab({ tag: 'it-bulk', a: { kind: 'user', config: { offloads } }, b: { kind: 'user', config: { offloads } } });
+        const lab = await createVtepLab({ tag: `${T}-bulk`, a: { kind: 'user', config: { offloads } }, b: { kind: 'user', config: { offloads } } });
         try {
           const r = await bulkTcp(lab.a, lab.b);
           expect(r.bytes).toBe(32 << 20);
@@ -283,7 +286,7 @@ suite('userspace VTEP interop with the kernel vxlan device', () => {
 
   describe('faults seen from a kernel peer', () => {
     it('wrongVni on send: the kernel side drops the replies', async () => {
-      const lab = await createVtepLab({ tag: 'it-fv', a: 'kernel', b: { kind: 'user', faults: { wrongVni: 2 } } });
+      const lab = await createVtepLab({ tag: `${T}-fv`, a: 'kernel', b: { kind: 'user', faults: { wrongVni: 2 } } });
       try {
         const r = await ping(lab.a.ns, lab.b.podIp, { count: 3, intervalS: 0.05, waitS: 1 });
         expect(r.received).toBe(0);
@@ -297,7 +300,7 @@ suite('userspace VTEP interop with the kernel vxlan device', () => {
 
     it('clearIFlag and corruptUdpChecksum on send: the kernel drops them too', async () => {
       for (const faults of [{ clearIFlag: true }, { corruptUdpChecksum: true }]) {
-        const lab = await createVtepLab({ tag: 'it-fc', a: 'kernel', b: { kind: 'user', faults } });
+        const lab = await createVtepLab({ tag: `${T}-fc`, a: 'kernel', b: { kind: 'user', faults } });
         try {
           const r = await ping(lab.a.ns, lab.b.podIp, { count: 3, intervalS: 0.05, waitS: 1 });
           expect(r.received, JSON.stringify(faults)).toBe(0);
@@ -313,7 +316,7 @@ suite('userspace VTEP interop with the kernel vxlan device', () => {
     });
 
     it('100% rx drop fault: requests are counted faultDrop and not answered', async () => {
-      const lab = await createVtepLab({ tag: 'it-fd', a: 'kernel', b: { kind: 'user', faults: { rxDropPercent: 100 } } });
+      const lab = await createVtepLab({ tag: `${T}-fd`, a: 'kernel', b: { kind: 'user', faults: { rxDropPercent: 100 } } });
       try {
         const r = await ping(lab.a.ns, lab.b.podIp, { count: 3, intervalS: 0.05, waitS: 1 });
         expect(r.received).toBe(0);
@@ -354,7 +357,7 @@ suite('userspace VTEP interop with the kernel vxlan device', () => {
     });
 
     it('SIGTERM: exits 0 and removes its control socket and ready file', async () => {
-      const lab = await createVtepLab({ tag: 'it-term', a: 'user', b: 'kernel' });
+      const lab = await createVtepLab({ tag: `${T}-term`, a: 'user', b: 'kernel' });
       try {
         const v = lab.a.vtep!;
         const exit = new Promise<number | null>((r) => v.child.once('exit', (c) => r(c)));

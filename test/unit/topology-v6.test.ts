@@ -92,6 +92,17 @@ describe('IPv6 and dual-stack pods', () => {
     const t = resolveYaml('name: t\noverlay:\n  podCidr: ["fd00:10:244::/56", 10.244.0.0/16]\n  nodeCidrSize: [64, 24]\nnodes: [{name: a}]\n');
     expect(t.nodes[0]!.podSubnets).toEqual(['10.244.1.0/24', 'fd00:10:244:1::/64']);
   });
+  it('dual-stack userspace VTEP: the TAP is started first, then both tunnel addresses, neighbours and routes; no kernel FDB', () => {
+    const out = planOf('dual-stack-userspace.yaml');
+    expect(out).toMatch(/^# families: underlay IPv6 \(VXLAN overhead 70\), pods IPv4 \+ IPv6/m);
+    expect(out.match(/type vxlan/g)).toHaveLength(1); // node1 only
+    expect(out).toMatch(/# start userspace VTEP for node2 .*\n(.*\n)*.*node2 addr add 10\.244\.2\.0\/32 dev flannel-v6\.1\n.*node2 addr add fd00:10:244:2::\/128 dev flannel-v6\.1 nodad/);
+    expect(out).toMatch(/node2 neigh add fd00:10:244:3:: lladdr \S+ dev flannel-v6\.1 nud permanent/);
+    expect(out).toMatch(/node2 route add fd00:10:244:3::\/64 via fd00:10:244:3:: dev flannel-v6\.1 onlink/);
+    expect(out).toMatch(/node2 route add 10\.244\.3\.0\/24 via 10\.244\.3\.0 dev flannel-v6\.1 onlink/);
+    expect(out).not.toMatch(/node2 fdb add/);
+    expect(out).toMatch(/node1 fdb add \S+ dev flannel-v6\.1 dst fd00:0:1::3 self permanent/);
+  });
   it('IPv6-only calico: vxlan-v6.calico, /128 pods, felix gateway', () => {
     const t = resolveYaml(`name: t\n${V6U}overlay:\n  layout: calico\n  podCidr: "fd00:10:244::/56"\n  nodeCidrSize: 122\nnodes: [{name: a, pods: 2}, {name: b}]\n`);
     const a = t.nodes[0]!;
@@ -133,8 +144,14 @@ describe('IPv6 and dual-stack pods', () => {
   it('an IPv6 podCidr overlapping an IPv6 segment', () => {
     expect(errorOf(`name: x\n${V6U}overlay:\n  podCidr: "fd00::/16"\nnodes: [{name: a}]\n`)).toMatch(/:6:\d+: overlay\.podCidr: podCidr fd00::\/16 overlaps underlay segment rack1/);
   });
-  it('a userspace VTEP with dual-stack pods', () => {
-    expect(errorOf(`name: x\n${DS}  vtep: userspace\nnodes: [{name: a}]\n`)).toMatch(/:5:\d+: overlay\.vtep: vtep: userspace carries one pod family/);
+  it('a userspace VTEP with dual-stack pods is accepted: one TAP carries both families (no error)', () => {
+    const t = resolveYaml(`name: x\n${DS}  vtep: userspace\nnodes: [{name: a}, {name: b}]\n`);
+    expect(t.families).toEqual([4, 6]);
+    expect(t.nodes[0]!.vtep.kind).toBe('userspace');
+    expect(t.nodes[0]!.vteps.map((v) => [v.family, v.dev, v.ip])).toEqual([
+      [4, 'flannel.1', '10.244.1.0'],
+      [6, 'flannel.1', 'fd00:10:244:1::'],
+    ]);
   });
 });
 

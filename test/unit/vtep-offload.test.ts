@@ -1,7 +1,7 @@
 // Software TSO (tx) and GRO (rx) of the userspace VTEP's offload path: pure buffer transforms.
 import { describe, expect, it } from 'vitest';
 import { Summer, VXLAN_HLEN, fold16, onesSum } from '../../harness/vtep/codec.ts';
-import { Coalescer, VNET_HDR_LEN } from '../../harness/vtep/gro.ts';
+import { Coalescer, VNET_HDR_LEN, tcpFamily } from '../../harness/vtep/gro.ts';
 import { Segmenter } from '../../harness/vtep/tso.ts';
 
 const SRC = [10, 244, 1, 1];
@@ -40,6 +40,45 @@ function tcpFrame(payload: Buffer, o: { seq?: number; flags?: number; partial?: 
 function tcpValid(f: Buffer): boolean {
   const tcpLen = f.length - 34;
   return fold16(onesSum(f, 34, tcpLen, onesSum(f, 26, 8) + 6 + tcpLen)) === 0xffff;
+}
+
+
+const SRC6 = Array.from({ length: 16 }, (_, i) => (i === 0 ? 0xfd : i === 15 ? 1 : i * 3));
+const DST6 = Array.from({ length: 16 }, (_, i) => (i === 0 ? 0xfd : i === 15 ? 2 : i * 5));
+
+/** IPv6/TCP frame with timestamps (12 option bytes); checksum over the RFC 8200 §8.1 pseudo-header (partial: pseudo-header sum only). */
+function tcp6Frame(
+  payload: Buffer,
+  o: { seq?: number; flags?: number; partial?: boolean; flowLabel?: number; hopLimit?: number; src?: number[]; nextHeader?: number } = {},
+): Buffer {
+  const thl = 32;
+  const f = Buffer.alloc(14 + 40 + thl + payload.length);
+  Buffer.from([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1]).copy(f, 0);
+  f.writeUInt16BE(0x86dd, 12);
+  f.writeUInt32BE((6 << 28) | (o.flowLabel ?? 0x12345), 14);
+  f.writeUInt16BE(thl + payload.length, 18);
+  f[20] = o.nextHeader ?? 6;
+  f[21] = o.hopLimit ?? 64;
+  Buffer.from([...(o.src ?? SRC6), ...DST6]).copy(f, 22);
+  const t = 54;
+  f.writeUInt16BE(40000, t);
+  f.writeUInt16BE(5201, t + 2);
+  f.writeUInt32BE(o.seq ?? 0xfffff000, t + 4);
+  f.writeUInt32BE(777, t + 8);
+  f[t + 12] = (thl / 4) << 4;
+  f[t + 13] = o.flags ?? 0x18;
+  f.writeUInt16BE(502, t + 14);
+  Buffer.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]).copy(f, t + 20);
+  payload.copy(f, t + thl);
+  const tcpLen = thl + payload.length;
+  const pseudo = onesSum(f, 22, 32) + 6 + tcpLen;
+  f.writeUInt16BE(o.partial ? fold16(pseudo) : ~fold16(onesSum(f, t, tcpLen, pseudo)) & 0xffff, t + 16);
+  return f;
+}
+
+function tcp6Valid(f: Buffer): boolean {
+  const tcpLen = f.length - 54;
+  return fold16(onesSum(f, 54, tcpLen, onesSum(f, 22, 32) + 6 + tcpLen)) === 0xffff;
 }
 
 const payload = Buffer.from(Array.from({ length: 60001 }, (_, i) => (i * 31 + (i >> 7)) & 0xff));
@@ -180,5 +219,78 @@ describe('software GRO (Coalescer)', () => {
     expect(w.length).toBe(1);
     expect(w[0]!.bytes.subarray(VNET_HDR_LEN + 66).equals(payload.subarray(0, 40000))).toBe(true);
     expect(w[0]!.bytes[VNET_HDR_LEN + 47]).toBe(0x18);
+  });
+  describe('IPv6 inner TCP', () => {
+    const mss6 = 1358; // TAP MTU 1430 (IPv6 underlay 1500 − 70) − 40 − 32
+    const segs6 = (from: number, n: number, seq0: number, o: Parameters<typeof tcp6Frame>[1] = {}) =>
+      Array.from({ length: n }, (_, i) => tcp6Frame(payload.subarray(from + i * mss6, from + (i + 1) * mss6), { seq: (seq0 + i * mss6) >>> 0, flags: 0x10, ...o }));
+
+    it('classifies frames: IPv4/TCP, IPv6/TCP, and nothing else (extension headers, UDP, truncated lengths)', () => {
+      const v4 = tcpFrame(payload.subarray(0, 100));
+      const v6 = tcp6Frame(payload.subarray(0, 100));
+      expect(tcpFamily(v4, 0, v4.length)).toBe(4);
+      expect(tcpFamily(v6, 0, v6.length)).toBe(6);
+      expect(tcpFamily(v6, 0, v6.length - 1)).toBe(0); // payload length disagrees with the frame
+      const hbh = tcp6Frame(payload.subarray(0, 100), { nextHeader: 0 });
+      expect(tcpFamily(hbh, 0, hbh.length)).toBe(0);
+      const udp = tcp6Frame(payload.subarray(0, 100), { nextHeader: 17 });
+      expect(tcpFamily(udp, 0, udp.length)).toBe(0);
+    });
+
+    it('merges in-order segments into one TCPV6 frame: payload length, gso_type 4, csum_start after the IPv6 header', () => {
+      const w = run(segs6(0, 6, 0xfffffa00)); // the sequence space wraps inside the train
+      expect(w.length).toBe(1);
+      expect(w[0]!.segs).toBe(6);
+      const b = w[0]!.bytes;
+      expect([b[0], b[1], b.readUInt16LE(2), b.readUInt16LE(4), b.readUInt16LE(6), b.readUInt16LE(8)]).toEqual([1, 4, 86, mss6, 54, 16]);
+      const f = b.subarray(VNET_HDR_LEN);
+      expect(f.readUInt16BE(18)).toBe(f.length - 54);
+      expect(f.readUInt32BE(14)).toBe((6 << 28) | 0x12345);
+      expect(f.subarray(86).equals(payload.subarray(0, 6 * mss6))).toBe(true);
+      // CHECKSUM_PARTIAL over the IPv6 pseudo-header: completing it from csum_start gives a valid checksum
+      const tcpLen = f.length - 54;
+      const g = Buffer.from(f);
+      g.writeUInt16BE(~fold16(onesSum(f, 54, tcpLen)) & 0xffff, 54 + 16);
+      expect(tcp6Valid(g)).toBe(true);
+    });
+
+    it('starts a new frame on another flow label, hop limit, source, family, a gap or a bad checksum', () => {
+      const a = segs6(0, 2, 1000);
+      const label = segs6(2 * mss6, 2, 1000 + 2 * mss6, { flowLabel: 0x54321 });
+      const hop = segs6(4 * mss6, 2, 1000 + 4 * mss6, { hopLimit: 63 });
+      const src = segs6(6 * mss6, 2, 1000 + 6 * mss6, { src: [...SRC6.slice(0, 15), 9] });
+      const v4 = segs(0, 2, 1000 + 8 * mss6); // same seq space, other family
+      const gap = segs6(20 * mss6, 2, 1000 + 20 * mss6);
+      const bad = tcp6Frame(payload.subarray(0, mss6), { seq: 1000 + 22 * mss6, flags: 0x10 });
+      bad[200] ^= 1;
+      const w = run([...a, ...label, ...hop, ...src, ...v4, ...gap, bad]);
+      expect(w.map((x) => x.segs)).toEqual([2, 2, 2, 2, 2, 2, 1]);
+      expect(w.map((x) => x.bytes[1])).toEqual([4, 4, 4, 4, 1, 4, 0]);
+      expect(w[6]!.bytes.subarray(VNET_HDR_LEN).equals(bad)).toBe(true);
+    });
+
+    it('PSH or a short segment ends the train; the merged frame carries PSH', () => {
+      const s = segs6(0, 4, 5);
+      s[1]![54 + 13] = 0x18;
+      s[1]!.writeUInt16BE(0, 54 + 16);
+      s[1]!.writeUInt16BE(~fold16(onesSum(s[1]!, 54, s[1]!.length - 54, onesSum(s[1]!, 22, 32) + 6 + s[1]!.length - 54)) & 0xffff, 54 + 16);
+      const w = run(s);
+      expect(w.map((x) => x.segs)).toEqual([2, 2]);
+      expect(w[0]!.bytes[VNET_HDR_LEN + 54 + 13]).toBe(0x18);
+    });
+
+    it('round trip: IPv6 TSO segments (70-byte outer overhead maths) coalesce back into the original payload', () => {
+      const sf = tcp6Frame(payload.subarray(0, 50000), { partial: true, seq: 99 });
+      const seg = new Segmenter(sf, Buffer.alloc(8));
+      // IPv6 underlay MTU 1500: inner frame ≤ 1500 − 56 (outer IPv6 + UDP + VXLAN) = 1444 = 14 + 40 + 32 + 1358
+      expect(seg.segment(0, sf.length, mss6, 54, true, 1500 - 56)).toBe(true);
+      expect(seg.segLen).toBe(8 + 1444);
+      const frames = Array.from({ length: seg.count }, (_, i) => Buffer.from(seg.out.subarray(i * seg.segLen + 8, i * seg.segLen + (i === seg.count - 1 ? seg.lastLen : seg.segLen))));
+      for (const f of frames) expect(tcp6Valid(f)).toBe(true);
+      const w = run(frames);
+      expect(w.length).toBe(1);
+      expect(w[0]!.segs).toBe(seg.count);
+      expect(w[0]!.bytes.subarray(VNET_HDR_LEN + 86).equals(payload.subarray(0, 50000))).toBe(true);
+    });
   });
 });

@@ -1,0 +1,4 @@
+// Shard 1 of the bug library (see repro-bugs.ts).
+import { reproShard } from './repro-bugs.ts';
+
+reproShard(1);
