@@ -46,6 +46,9 @@ export async function scaleRun(sizes: number[], o: { owned: Owned; scratch: stri
     try {
       const s = await runSession({ file, runId, reporter: 'json', quiet: true, outDir: join(dir, 'out') });
       const wallMs = performance.now() - a;
+      // a stopped run has no figure to print (check() throws Interrupted when the bench was stopped)
+      o.check();
+      if (s.interrupted) throw new Error(`full vxlab run of ${n} nodes was interrupted`);
       const suites: Record<string, number> = {};
       const counts = { pass: 0, fail: 0, skip: 0 };
       for (const x of s.report.results) {
