@@ -17,7 +17,7 @@ export interface DfResult {
  * every one was answered: a size that passes once and then meets a path MTU the first packet taught the kernel
  * (the VXLAN driver lowers it as the packet leaves) does not fit.
  */
-export async function pingDf(ns: string, dst: string, payload: number, waitSec = 2, count = 1): Promise<DfResult> {
+export async function pingDf(ns: string, dst: string, payload: number, waitSec = 2, count = 1, retryLoss = true): Promise<DfResult> {
   const r = await run(['ping', '-n', '-c', String(count), '-i', '0.01', '-W', String(waitSec), '-M', 'do', '-s', String(payload), dst], { ns, reject: false, timeoutMs: (waitSec + 3) * 1000 });
   const out = `${r.stdout}${r.stderr}`.trim();
   const mtu = Number(/mtu\s*[=:]?\s*(\d+)/i.exec(out)?.[1] ?? NaN);
@@ -31,5 +31,15 @@ export async function pingDf(ns: string, dst: string, payload: number, waitSec =
   else if (/packet too big/i.test(out)) outcome = 'packet-too-big';
   else if (/ 0 received/.test(out)) outcome = 'timeout';
   else outcome = 'error';
-  return { outcome, mtu: Number.isNaN(mtu) ? undefined : mtu, output: out.split('\n').slice(0, 4).join(' | '), ms: r.durationMs };
+  const lines = out.split('\n').filter(Boolean);
+  const stats = lines.find((l) => /packets transmitted/.test(l));
+  const output = [...lines.slice(0, 3), ...(stats && !lines.slice(0, 3).includes(stats) ? [stats] : [])].join(' | ');
+  // some answered, some silently lost, no ICMP error: a lost packet (a loaded machine, a userspace VTEP still
+  // learning), not a size verdict — a path MTU the first packet taught would answer the next with an error, not
+  // silence. Asked once more; the second answer stands, and the output says a retry was needed.
+  if (retryLoss && outcome === 'error' && m && Number(m[2]) > 0) {
+    const again = await pingDf(ns, dst, payload, waitSec, count, false);
+    return { ...again, output: `${again.output} (retried: the first try lost ${Number(m[1]) - Number(m[2])} of ${m[1]} with no ICMP error)`, ms: r.durationMs + again.ms };
+  }
+  return { outcome, mtu: Number.isNaN(mtu) ? undefined : mtu, output, ms: r.durationMs };
 }

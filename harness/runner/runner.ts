@@ -1,4 +1,5 @@
 // Runs suites against a live topology and collects CheckResults; writes artifacts when something fails.
+import { resetEvidence } from './evidence.ts';
 import { copyFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { CheckResult } from '../report/types.ts';
@@ -38,6 +39,9 @@ class HealthStop extends Error {
 }
 
 export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunSuitesOptions): Promise<RunSuitesResult> {
+  // one call = one observation of the system: what an earlier call observed (a Lab's previous test(), a step's check
+  // before an action) is forgotten, because the system may have changed since (a fault, a step, a hand edit)
+  resetEvidence(t);
   const kept: string[] = [];
   const results: CheckResult[] = [];
   let broken: HealthProblem[] | undefined;

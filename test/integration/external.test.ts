@@ -80,7 +80,7 @@ nodes: [ { name: node1, pods: 2 }, { name: node2, pods: 1 }, { name: node3, pods
     expect(failed(r)).toEqual([]);
     // vxlab would have used the block's .0; the agent chose .254, and the routes are judged against that
     expect(r.topology.nodes.map((n) => [n.vtep.dev, n.vtep.ip])).toEqual([['vxlan.calico', '10.244.1.254'], ['vxlan.calico', '10.244.2.254'], ['vxlan.calico', '10.244.3.254']]);
-    expect((result(r, 'routes/remote-subnets').expected as Record<string, string[]>)['node1']).toEqual(['10.244.2.0/24 via 10.244.2.254 dev vxlan.calico onlink', '10.244.3.0/24 via 10.244.3.254 dev vxlan.calico onlink']);
+    expect((result(r, 'routes/remote-subnets').expected as Record<string, string[]>)['node1']).toEqual(['10.244.2.0/24 via 10.244.2.254 dev vxlan.calico onlink proto 80', '10.244.3.0/24 via 10.244.3.254 dev vxlan.calico onlink proto 80']);
     expect(byId(r)['connectivity/full-mesh']).toBe('pass');
   });
 

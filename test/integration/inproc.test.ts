@@ -46,8 +46,12 @@ async function sysctlValues(t: ResolvedTopology, ns: string): Promise<Record<str
 async function dumps(t: ResolvedTopology, nodeIx: number) {
   const n = t.nodes[nodeIx]!;
   const links = (await ipJson<any[]>(n.ns, ['-d', 'link', 'show'])).map((l) => ({ ifname: l.ifname, address: l.address, mtu: l.mtu, kind: l.linkinfo?.info_kind, data: l.linkinfo?.info_data, flags: l.flags, master: l.master }));
-  const addrs = (await ipJson<any[]>(n.ns, ['addr', 'show'])).map((l) => ({ ifname: l.ifname, addrs: l.addr_info.map((a: any) => `${a.local}/${a.prefixlen}`) }));
-  const routes = [...(await ipJson<any[]>(n.ns, ['route', 'show', 'table', 'all'])), ...(await ipJson<any[]>(n.ns, ['-6', 'route', 'show', 'table', 'all']))];
+  // IPv6 link-local addresses and their routes are the kernel's autoconfiguration, added asynchronously after a link
+  // comes up (DAD, addrconf): whether they exist yet at the moment of the dump depends on timing, not on how up
+  // applied its plan, and vxlab programs none of them — left out of both sides
+  const linkLocal = (x: string | undefined) => typeof x === 'string' && x.startsWith('fe80:');
+  const addrs = (await ipJson<any[]>(n.ns, ['addr', 'show'])).map((l) => ({ ifname: l.ifname, addrs: l.addr_info.filter((a: any) => !linkLocal(a.local)).map((a: any) => `${a.local}/${a.prefixlen}`) }));
+  const routes = [...(await ipJson<any[]>(n.ns, ['route', 'show', 'table', 'all'])), ...(await ipJson<any[]>(n.ns, ['-6', 'route', 'show', 'table', 'all']))].filter((r) => !linkLocal(r.dst));
   const neigh = await ipJson<any[]>(n.ns, ['neigh', 'show', 'nud', 'permanent']);
   const fdb = (await bridgeJson<any[]>(n.ns, ['fdb', 'show'])).map((x) => ({ ...x, ifindex: undefined }));
   // cni0, the veths' pod ends and host ends get kernel-random MACs (and link-local and solicited-node multicast
