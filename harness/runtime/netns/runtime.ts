@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { run, pool, CommandError } from '../../util/exec.ts';
 import type { Op } from '../../plan/plan.ts';
 import { parseFdbAdd, type FdbAdd } from './nl.ts';
-import { addFdb, writeSysctls } from './inns.ts';
+// inns.ts (koffi, a native module) is imported where it is used: validate and plan resolve topologies through the
+// runtime registry and must not load it (start-up, npm run bench row cli)
 
 /**
  * How sysctl ops and `bridge fdb add … self permanent` lines are applied: 'inproc' (default) from this process,
@@ -77,7 +78,7 @@ export async function runOp(ns: string, op: Exclude<Op, { kind: 'vtep' }>): Prom
     case 'bridge': {
       if (!op.lines.length) return;
       const fdb = applyMode() === 'inproc' ? op.lines.map(parseFdbAdd) : [];
-      if (fdb.length && fdb.every((e): e is FdbAdd => !!e)) return addFdb(ns, fdb);
+      if (fdb.length && fdb.every((e): e is FdbAdd => !!e)) return (await import('./inns.ts')).addFdb(ns, fdb);
       await spawnBatch(['bridge', '-n', ns, '-batch', '-'], ns, op.lines.join('\n') + '\n');
       return;
     }
@@ -85,7 +86,7 @@ export async function runOp(ns: string, op: Exclude<Op, { kind: 'vtep' }>): Prom
       await spawnBatch(inNetns(ns, ['ethtool', '-K', op.dev, ...Object.entries(op.features).flat()]), ns);
       return;
     case 'sysctl':
-      if (applyMode() === 'inproc') return writeSysctls(ns, op.settings);
+      if (applyMode() === 'inproc') return (await import('./inns.ts')).writeSysctls(ns, op.settings);
       await spawnBatch(inNetns(ns, ['sysctl', '-qw', ...Object.entries(op.settings).map(([k, v]) => `${k}=${v}`)]), ns);
       return;
   }
