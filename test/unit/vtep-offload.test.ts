@@ -21,10 +21,18 @@ function tcpFrame(payload: Buffer, o: { seq?: number; flags?: number; partial?: 
   f[23] = 6;
   Buffer.from([...SRC, ...DST]).copy(f, 26);
   f.writeUInt16BE(~fold16(onesSum(f, 14, 20)) & 0xffff, 24);
-  const t = 34;
+  writeTcp(f, 34, thl, payload, onesSum(f, 26, 8), o);
+  return f;
+}
+
+/**
+ * The TCP header (timestamps: 12 option bytes), payload and checksum at offset `t`; `addrSum` is the ones-complement
+ * sum of the pseudo-header's addresses (IPv4 or IPv6). The sequence number wraps within the frame by default.
+ */
+function writeTcp(f: Buffer, t: number, thl: number, payload: Buffer, addrSum: number, o: { seq?: number; flags?: number; partial?: boolean }): void {
   f.writeUInt16BE(40000, t);
   f.writeUInt16BE(5201, t + 2);
-  f.writeUInt32BE(o.seq ?? 0xfffff000, t + 4); // wraps within the frame
+  f.writeUInt32BE(o.seq ?? 0xfffff000, t + 4);
   f.writeUInt32BE(777, t + 8);
   f[t + 12] = (thl / 4) << 4;
   f[t + 13] = o.flags ?? 0x18;
@@ -32,9 +40,8 @@ function tcpFrame(payload: Buffer, o: { seq?: number; flags?: number; partial?: 
   Buffer.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]).copy(f, t + 20);
   payload.copy(f, t + thl);
   const tcpLen = thl + payload.length;
-  const pseudo = onesSum(f, 26, 8) + 6 + tcpLen;
+  const pseudo = addrSum + 6 + tcpLen;
   f.writeUInt16BE(o.partial ? fold16(pseudo) : ~fold16(onesSum(f, t, tcpLen, pseudo)) & 0xffff, t + 16);
-  return f;
 }
 
 function tcpValid(f: Buffer): boolean {
@@ -60,19 +67,7 @@ function tcp6Frame(
   f[20] = o.nextHeader ?? 6;
   f[21] = o.hopLimit ?? 64;
   Buffer.from([...(o.src ?? SRC6), ...DST6]).copy(f, 22);
-  const t = 54;
-  f.writeUInt16BE(40000, t);
-  f.writeUInt16BE(5201, t + 2);
-  f.writeUInt32BE(o.seq ?? 0xfffff000, t + 4);
-  f.writeUInt32BE(777, t + 8);
-  f[t + 12] = (thl / 4) << 4;
-  f[t + 13] = o.flags ?? 0x18;
-  f.writeUInt16BE(502, t + 14);
-  Buffer.from([1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]).copy(f, t + 20);
-  payload.copy(f, t + thl);
-  const tcpLen = thl + payload.length;
-  const pseudo = onesSum(f, 22, 32) + 6 + tcpLen;
-  f.writeUInt16BE(o.partial ? fold16(pseudo) : ~fold16(onesSum(f, t, tcpLen, pseudo)) & 0xffff, t + 16);
+  writeTcp(f, 54, thl, payload, onesSum(f, 22, 32), o);
   return f;
 }
 
