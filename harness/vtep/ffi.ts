@@ -28,6 +28,9 @@ export const c = {
   getppid: libc.func('int getppid(void)'),
   _exit: libc.func('void _exit(int status)'),
   strerror: libc.func('const char *strerror(int errnum)'),
+  // the in-process apply of `up` (harness/runtime/netns/inns.ts)
+  setns: libc.func('int setns(int fd, int nstype)'),
+  ifNameToIndex: libc.func('unsigned int if_nametoindex(const char *name)'),
 };
 
 export const errno = (): number => koffi.errno();
