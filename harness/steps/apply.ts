@@ -11,9 +11,6 @@ import { pool } from '../util/exec.ts';
 import { throwIfAborted } from '../util/scope.ts';
 import type { CheckResult } from '../report/types.ts';
 import type { SuiteDef } from '../runner/check.ts';
-// the suites and the runner are loaded when a check step runs: `vxlab plan` renders steps through this module and
-// must not load them (start-up, npm run bench row cli)
-import { resetEvidence } from '../runner/evidence.ts';
 import { DEFAULT_CONTROL, stepId, type ResolvedStep, type StepRecord } from './types.ts';
 
 /** One phase of a step: namespaces to delete or create, then per-namespace operations (concurrent). */
@@ -270,13 +267,14 @@ export async function applyAction(t: ResolvedTopology, state: RunState, s: Exclu
     });
   }
   commit();
-  resetEvidence(t);
   rec.status = 'applied';
   writeState(state);
 }
 
 /** The suites (or single checks) a check step names, in the registry's order within each suite. */
 async function selectChecks(names: string[]): Promise<SuiteDef[]> {
+  // the suites and the runner are loaded when a check step runs: `vxlab plan` renders steps through this module and
+  // must not load them (start-up, npm run bench row cli)
   const { SUITES } = await import('../../suites/index.ts');
   const out: SuiteDef[] = [];
   for (const name of names) {
@@ -317,10 +315,8 @@ export async function runSteps(t: ResolvedTopology, state: RunState, o: StepRunO
     let last: CheckResult[] = [];
     for (;;) {
       attempts++;
+      // every attempt observes afresh: runSuites starts from no run-level evidence (state snapshots, the matrix)
       const { runSuites } = await import('../runner/runner.ts');
-      // every attempt observes afresh: run-level evidence (state snapshots, the reachability matrix) of an earlier
-      // step or attempt describes the system before it changed
-      resetEvidence(t);
       const r = await runSuites(t, suites, { workDir: o.workDir, signal: o.signal, onProgress: (m) => o.say?.(`step ${s.n} (attempt ${attempts}): ${m}`) });
       last = r.results;
       if (r.interrupted) throwIfAborted(o.signal);
