@@ -148,7 +148,8 @@ export type RuntimeName = string;
 export interface DiscoveredNode {
   ip?: string;
   underlayMac?: string;
-  podSubnet?: string;
+  /** one per pod family (kind: spec.podCIDRs), or the one family's */
+  podSubnet?: string | string[];
   containerId?: string;
   image?: string;
 }
