@@ -54,7 +54,7 @@ export interface VtepIdentity {
   device: string;
   present: boolean;
   mac?: string;
-  /** IPv4 addresses on the device, address/prefix */
+  /** the device's addresses of every family (not link-local), address/prefix */
   addresses: string[];
   vni?: number;
   port?: number;
