@@ -28,6 +28,8 @@ describe('runtime docker with IPv6', () => {
     expect(notes).toMatch(/docker network create --ipv6 --subnet fd00:d0c:1::\/64 --gateway fd00:d0c:1:0:ffff:ffff:ffff:fffe /);
     expect(notes).toMatch(/--network vx-u1-dds-seg-rack1 --ip6 fd00:d0c:1::2 /);
     expect(notes).toMatch(/docker network connect --ip6 fd00:d0c:2::1 vx-u1-dds-seg-rack2 vx-u1-dds-router/);
+    expect(notes).toMatch(/# note: creating an IPv6 Docker network makes dockerd set the host's net\.ipv6\.conf\.all\.forwarding/);
+    expect(dockerRuntime.planNotes!(resolveYaml('name: d4\nruntime: docker\nnodes: [{ name: a }]\n'))).not.toMatch(/forwarding/);
   });
 
   it("an explicit IPv6 node IP on Docker's gateway is refused at its key (the offset is exact: a bigint, not a number)", () => {

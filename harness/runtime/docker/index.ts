@@ -179,6 +179,8 @@ export const dockerRuntime: Runtime = {
   },
   planNotes(t) {
     const out = ['# runtime docker (containers started through testcontainers, labelled vxlab.run / vxlab.topology / vxlab.node)'];
+    // Docker's doing, said up front: libnetwork turns IPv6 forwarding on for the host with every IPv6 bridge network
+    if (t.family === 6) out.push("# note: creating an IPv6 Docker network makes dockerd set the host's net.ipv6.conf.all.forwarding and default.forwarding to 1 (Docker never sets them back; vxlab writes no host sysctl)");
     for (const s of t.segments) {
       const n = s.network!;
       out.push(`docker network create ${n.internal ? '--internal ' : ''}${s.family === 6 ? '--ipv6 ' : ''}--subnet ${s.cidr} --gateway ${n.gateway} -o com.docker.network.bridge.name=${n.bridge} -o com.docker.network.driver.mtu=${s.mtu} -o com.docker.network.bridge.enable_ip_masquerade=false -o com.docker.network.bridge.enable_icc=true --label ${LABEL_RUN}=${t.runId} ${n.name}`);
