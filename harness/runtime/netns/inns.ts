@@ -66,6 +66,8 @@ export function writeSysctls(ns: string, settings: Record<string, string>): void
 // Acks queue in the socket's receive buffer until read, and each is a whole skb (~1 KB of truesize against the
 // 208 KB default rcvbuf): 700 requests in one send overflowed it (ENOBUFS at 300 nodes). 64 per send stays far below.
 const BATCH_MSGS = 64;
+/** one receive buffer for every call (the calls are synchronous) */
+let recvBuf: Buffer | undefined;
 
 /**
  * Neighbours, FDB entries and routes (iproute2 lines parsed by nl.ts) inside NS: one netlink socket opened in there,
@@ -82,7 +84,7 @@ export function applyEntries(ns: string, entries: NlEntry[]): void {
     if (sock < 0) throw new InNsError(`netns ${ns}: netlink socket: ${strerror(errno())}`);
     try {
       const index = new Map<string, number>();
-      const rbuf = Buffer.alloc(256 * 1024);
+      const rbuf = (recvBuf ??= Buffer.alloc(256 * 1024));
       let i = 0;
       while (i < entries.length) {
         const msgs: Buffer[] = [];
