@@ -5,7 +5,7 @@
 import { directRouteLine, overlayEntries, plan as makePlan, renderOp, vtepSysctls, vxlanLinkLine, type NsSteps, type Op } from '../plan/plan.ts';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { allPods, routesDirect } from '../topology/resolved.ts';
-import { applyMode, createNamespaces, deleteNamespaces, runOp } from '../runtime/netns/runtime.ts';
+import { applyMode, createNamespaces, deleteNamespaces, nsExists, runOp } from '../runtime/netns/runtime.ts';
 import { parseBridgeLine, parseIpLine, type NlEntry } from '../runtime/netns/nl.ts';
 import { writeState, type RunState } from '../runtime/state.ts';
 import { pool } from '../util/exec.ts';
@@ -22,6 +22,11 @@ export interface StepPhase {
   steps: NsSteps[];
   /** the operations of one namespace touch different objects (FDB entry; neighbour and route): all run at once */
   independent?: boolean;
+  /**
+   * before this phase, this device must not exist: a departed node's underlay port, which the kernel deletes
+   * asynchronously after its namespace went (a node re-added under the same name would collide with it)
+   */
+  waitGone?: { ns: string; dev: string };
 }
 
 /** A departed node as it was (its entries on peers are what a stale control plane leaves behind). */
@@ -137,7 +142,7 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       const nodeStep = pl.stages.find((x) => x.name === 'nodes')!.steps.find((x) => x.ns === r.ns)!;
       const podSteps = pl.stages.find((x) => x.name === 'pods')?.steps.filter((x) => podNs.has(x.ns)) ?? [];
       const phases: StepPhase[] = [
-        { what: `${r.name} joins: namespaces, underlay link on ${seg.name}`, createNs: [r.ns, ...podNs], steps: segLines.length ? [{ ns: seg.ns!, ops: [{ kind: 'ip', lines: segLines }] }] : [] },
+        { what: `${r.name} joins: namespaces, underlay link on ${seg.name}`, createNs: [r.ns, ...podNs], steps: segLines.length ? [{ ns: seg.ns!, ops: [{ kind: 'ip', lines: segLines }] }] : [], ...(segLines.length ? { waitGone: { ns: seg.ns!, dev: r.segIf } } : {}) },
         { what: `${r.name}'s agent builds its VTEP and entries for ${peers.length} peers`, steps: [nodeStep] },
       ];
       if (podSteps.length) phases.push({ what: `${r.name}'s pods`, steps: podSteps });
@@ -310,6 +315,16 @@ async function runPhase(ph: StepPhase, concurrency: number): Promise<void> {
   if (failed) throw failed;
 }
 
+/** Wait (at most 10 s) until DEV is gone from NS: only a node re-added under a departed node's name ever waits. */
+async function waitGone(ns: string, dev: string, what: string): Promise<void> {
+  const { devExists } = await import('../runtime/netns/inns.ts');
+  const deadline = Date.now() + 10_000;
+  while (devExists(ns, dev)) {
+    if (Date.now() >= deadline) throw new Error(`${what}: ${dev} in ${ns} (a departed node's underlay port) is still there after 10 s`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Run one action step on a live run (recorded in the state file first), and move the expected state with it. */
 export async function applyAction(t: ResolvedTopology, state: RunState, s: Exclude<ResolvedStep, { action: 'check' }>, concurrency = 16, onPhase?: (what: string, ms: number) => void): Promise<void> {
   const { phases, commit } = planStep(t, s);
@@ -321,16 +336,24 @@ export async function applyAction(t: ResolvedTopology, state: RunState, s: Exclu
   }
   (state.steps ??= []).push(rec);
   writeState(state); // before anything changes
+  const inproc = applyMode() === 'inproc';
   for (const ph of phases) {
     const t0 = performance.now();
     if (ph.deleteNs?.length) {
-      const left = await deleteNamespaces(ph.deleteNs);
+      // inproc: umount + unlink as `ip netns del` does, no process; the kernel's teardown of the namespaces goes on
+      // asynchronously and the peers' phase does not wait for it (nothing there depends on it)
+      if (inproc) (await import('../runtime/netns/inns.ts')).delNetns(ph.deleteNs);
+      const left = inproc ? ph.deleteNs.filter(nsExists) : await deleteNamespaces(ph.deleteNs);
       if (left.length) throw new Error(`step ${s.n} (${describeStep(s)}): could not delete namespaces ${left.join(', ')}`);
       state.namespaces = state.namespaces.filter((x) => !ph.deleteNs!.includes(x));
       rec.removed = [...(rec.removed ?? []), ...ph.deleteNs];
       writeState(state);
     }
-    if (ph.createNs?.length) await createNamespaces(ph.createNs);
+    if (ph.createNs?.length) {
+      if (inproc) (await import('../runtime/netns/inns.ts')).addNetns(ph.createNs);
+      else await createNamespaces(ph.createNs);
+    }
+    if (ph.waitGone) await waitGone(ph.waitGone.ns, ph.waitGone.dev, `step ${s.n} (${describeStep(s)})`);
     try {
       await runPhase(ph, concurrency);
     } catch (e) {
