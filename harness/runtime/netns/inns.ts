@@ -84,7 +84,7 @@ export function applyEntries(ns: string, entries: NlEntry[]): void {
     if (sock < 0) throw new InNsError(`netns ${ns}: netlink socket: ${strerror(errno())}`);
     try {
       const index = new Map<string, number>();
-      const rbuf = (recvBuf ??= Buffer.alloc(256 * 1024));
+      const rbuf = (recvBuf ??= Buffer.alloc(8192)); // netlink hands one answer per read; koffi's per-call cost grows with the buffer
       let i = 0;
       while (i < entries.length) {
         const msgs: Buffer[] = [];
