@@ -244,6 +244,22 @@ describe.skipIf(needsRoot)('steps applied in-process equal the same steps applie
     });
   }
 
+  it("a node removed and re-added under its name straight away: the re-add waits for the kernel to drop the old node's underlay port (asynchronous after its namespace went)", async () => {
+    const t = stepTopo('flannel-directrouting.yaml', '', testRunId());
+    const r = await up(t, { ephemeral: true });
+    live.push(r);
+    const seg = t.segments.find((x) => x.name === 'rack1')!.ns!;
+    // back to back, nothing in between (the kernel takes tens of ms to tear a namespace down: n-node2 outlives it)
+    await applyAction(t, r.state, t.steps![0] as never);
+    await applyAction(t, r.state, t.steps![1] as never);
+    const n2 = t.nodes.find((n) => n.name === 'node2')!;
+    expect(n2.ip).toBe('192.168.10.77');
+    const port = (await ipJson<any[]>(seg, ['-d', 'link', 'show', 'dev', n2.segIf]))[0];
+    expect(port).toMatchObject({ master: 'br0', operstate: 'UP' });
+    const eth0 = (await ipJson<any[]>(n2.ns, ['addr', 'show', 'dev', 'eth0']))[0];
+    expect(eth0.addr_info.map((a: any) => a.local)).toContain('192.168.10.77');
+  });
+
   it('an entry a peer does not have: the step fails naming step, node, netns, the line, the request and the errno; an existing one: EEXIST', async () => {
     const t = stepTopo('flannel-directrouting.yaml', '', testRunId());
     const r = await up(t, { ephemeral: true });
