@@ -31,7 +31,7 @@ export function parseFdbAdd(line: string): FdbAdd | undefined {
   return { mac: m[1]!, dev: m[2]!, dst: m[3]! };
 }
 
-function ipBytes(ip: string): Buffer {
+export function ipBytes(ip: string): Buffer {
   if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
   // IPv6: expand '::'
   const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
@@ -43,7 +43,7 @@ function ipBytes(ip: string): Buffer {
   return b;
 }
 
-function attr(type: number, data: Buffer): Buffer {
+export function attr(type: number, data: Buffer): Buffer {
   const len = 4 + data.length;
   const b = Buffer.alloc((len + 3) & ~3);
   b.writeUInt16LE(len, 0);

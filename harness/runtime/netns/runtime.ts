@@ -4,13 +4,15 @@ import { spawn } from 'node:child_process';
 import { run, pool, CommandError } from '../../util/exec.ts';
 import type { Op } from '../../plan/plan.ts';
 import { parseFdbAdd, type FdbAdd } from './nl.ts';
+import { ipRequests } from './nl-link.ts';
 // inns.ts (koffi, a native module) is imported where it is used: validate and plan resolve topologies through the
 // runtime registry and must not load it (start-up, npm run bench row cli)
 
 /**
- * How sysctl ops and `bridge fdb add … self permanent` lines are applied: 'inproc' (default) from this process,
- * entering the namespace with setns (harness/runtime/netns/inns.ts: no process per namespace); 'processes' as the
- * plan prints them (nsenter sysctl, bridge -batch). Same kernel state either way (test/integration/inproc.test.ts).
+ * How sysctl ops, `bridge fdb add … self permanent` lines and `ip` batches are applied: 'inproc' (default) from this
+ * process, entering the namespace with setns (harness/runtime/netns/inns.ts, nl-apply.ts: no process per namespace;
+ * an `ip` batch with a line of a form not modelled in nl-link.ts/nl.ts goes to ip(8) whole); 'processes' as the plan
+ * prints them (ip -batch, nsenter sysctl, bridge -batch). Same kernel state either way (test/integration/inproc.test.ts).
  */
 export function applyMode(): 'inproc' | 'processes' {
   return process.env.VXLAB_APPLY === 'processes' ? 'processes' : 'inproc';
@@ -72,9 +74,15 @@ export function inNetns(ns: string, argv: string[]): string[] {
 
 export async function runOp(ns: string, op: Exclude<Op, { kind: 'vtep' }>): Promise<void> {
   switch (op.kind) {
-    case 'ip':
-      if (op.lines.length) await spawnBatch(['ip', '-n', ns, '-batch', '-'], ns, op.lines.join('\n') + '\n');
+    case 'ip': {
+      if (!op.lines.length) return;
+      if (applyMode() === 'inproc') {
+        const reqs = ipRequests(op.lines);
+        if (reqs) return (await import('./nl-apply.ts')).applyInNs(ns, 'ip', reqs);
+      }
+      await spawnBatch(['ip', '-n', ns, '-batch', '-'], ns, op.lines.join('\n') + '\n');
       return;
+    }
     case 'bridge': {
       if (!op.lines.length) return;
       const fdb = applyMode() === 'inproc' ? op.lines.map(parseFdbAdd) : [];
