@@ -129,7 +129,7 @@ describe.skipIf(needsRoot)('in-process apply (setns + /proc/sys/net + rtnetlink)
     const [a, b] = r.topology.nodes;
     const dup = { mac: b!.vtep.mac, dev: 'flannel.1', dst: b!.ip };
     expect(() => addFdb(a!.ns, [dup])).toThrow(new RegExp(`netns ${a!.ns}: fdb add ${dup.mac} dev flannel.1 dst ${b!.ip} self permanent: RTNETLINK answers: File exists`));
-    expect(() => addFdb(a!.ns, [{ ...dup, dev: 'nosuch0' }])).toThrow(`netns ${a!.ns}: fdb add ${dup.mac} dev nosuch0: no such device`);
+    expect(() => addFdb(a!.ns, [{ ...dup, dev: 'nosuch0' }])).toThrow(`netns ${a!.ns}: fdb add ${dup.mac} dev nosuch0 dst ${b!.ip} self permanent: Cannot find device "nosuch0"`);
     expect(() => writeSysctls(a!.ns, { 'net.ipv4.conf.nosuch0.forwarding': '1' })).toThrow(`netns ${a!.ns}: sysctl net.ipv4.conf.nosuch0.forwarding=1`);
     // back in the root namespace: the root's links are visible, not the node's
     const rootLinks = (await ipJson<any[]>(undefined, ['link', 'show'])).map((l) => l.ifname);

@@ -1,11 +1,12 @@
-// The in-process path of `up`: the main thread enters a node's network namespace with setns(2) (koffi), does its
-// work synchronously — sysctl writes under /proc/sys/net (which follows the calling thread's namespace) and the
-// FDB entries as batched rtnetlink requests on a socket opened in there — and returns to its own namespace before
-// any other JavaScript runs. No process per namespace for these two ops; what runs is exactly the plan's lines.
-// If returning fails the process cannot safely continue (later work would land in a node's namespace): it exits.
+// The in-process path of `up` and of steps: the main thread enters a node's network namespace with setns(2) (koffi),
+// does its work synchronously — sysctl writes under /proc/sys/net (which follows the calling thread's namespace);
+// FDB entries, neighbours and routes as batched rtnetlink requests on a socket opened in there — and returns to its
+// own namespace before any other JavaScript runs. No process per namespace for these; what runs is exactly the
+// plan's lines. If returning fails the process cannot safely continue (later work would land in a node's
+// namespace): it exits.
 import { c, errno, O_CLOEXEC, strerror } from '../../vtep/ffi.ts';
 import { writeFileSync } from 'node:fs';
-import { fdbAddMessage, parseAcks, sysctlPath, type FdbAdd } from './nl.ts';
+import { entryDev, entryLine, errnoName, nlMessage, parseAcks, requestName, sysctlPath, type FdbAdd, type NlEntry } from './nl.ts';
 
 const CLONE_NEWNET = 0x40000000;
 const O_RDONLY = 0;
@@ -66,8 +67,14 @@ export function writeSysctls(ns: string, settings: Record<string, string>): void
 // 208 KB default rcvbuf): 700 requests in one send overflowed it (ENOBUFS at 300 nodes). 64 per send stays far below.
 const BATCH_MSGS = 64;
 
-/** `bridge fdb add … self permanent` lines inside NS: RTM_NEWNEIGH requests, batched per send, every ack checked. */
-export function addFdb(ns: string, entries: FdbAdd[]): void {
+/**
+ * Neighbours, FDB entries and routes (iproute2 lines parsed by nl.ts) inside NS: one netlink socket opened in there,
+ * requests sent in batches of up to 64, every ack checked. The first failure throws, naming the namespace, the entry
+ * as its iproute2 line, the request and the errno, e.g. `netns vx-…-node3: route add 10.244.2.0/24 via 10.244.2.0
+ * dev flannel.1 onlink: RTNETLINK answers: File exists (RTM_NEWROUTE: EEXIST)`. Like `ip -batch`, nothing after the
+ * failing entry's batch is sent (entries after it within the same batch of 64 were already sent).
+ */
+export function applyEntries(ns: string, entries: NlEntry[]): void {
   if (!entries.length) return;
   withNetns(ns, () => {
     const l = ffi();
@@ -82,34 +89,44 @@ export function addFdb(ns: string, entries: FdbAdd[]): void {
         const first = i;
         while (i < entries.length && i - first < BATCH_MSGS) {
           const e = entries[i]!;
-          let ix = index.get(e.dev);
-          if (ix === undefined) {
-            ix = l.ifNameToIndex(e.dev);
-            if (!ix) throw new InNsError(`netns ${ns}: fdb add ${e.mac} dev ${e.dev}: no such device`);
-            index.set(e.dev, ix);
+          const dev = entryDev(e);
+          let ix: number | undefined;
+          if (dev !== undefined) {
+            ix = index.get(dev);
+            if (ix === undefined) {
+              ix = l.ifNameToIndex(dev) as number;
+              if (!ix) throw new InNsError(`netns ${ns}: ${entryLine(e)}: Cannot find device "${dev}"`);
+              index.set(dev, ix);
+            }
           }
-          const m = fdbAddMessage(e, ix, i + 1);
-          msgs.push(m);
+          msgs.push(nlMessage(e, ix, i + 1));
           i++;
         }
         const out = Buffer.concat(msgs);
         if (l.write(sock, out, out.length) !== out.length) throw new InNsError(`netns ${ns}: netlink send: ${strerror(errno())}`);
         const pending = new Set<number>();
         for (let s = first + 1; s <= i; s++) pending.add(s);
+        let failed: { seq: number; errno: number } | undefined;
         while (pending.size) {
           const n = l.read(sock, rbuf, rbuf.length);
           if (n <= 0) throw new InNsError(`netns ${ns}: netlink recv: ${strerror(errno())}`);
           for (const a of parseAcks(rbuf, n)) {
             if (!pending.delete(a.seq)) continue;
-            if (a.errno) {
-              const e = entries[a.seq - 1]!;
-              throw new InNsError(`netns ${ns}: fdb add ${e.mac} dev ${e.dev} dst ${e.dst} self permanent: RTNETLINK answers: ${strerror(a.errno)}`);
-            }
+            if (a.errno && (!failed || a.seq < failed.seq)) failed = a;
           }
+        }
+        if (failed) {
+          const e = entries[failed.seq - 1]!;
+          throw new InNsError(`netns ${ns}: ${entryLine(e)}: RTNETLINK answers: ${strerror(failed.errno)} (${requestName(e)}: ${errnoName(failed.errno)})`);
         }
       }
     } finally {
       l.close(sock);
     }
   });
+}
+
+/** `bridge fdb add … self permanent` lines inside NS (applyEntries of FDB entries). */
+export function addFdb(ns: string, entries: FdbAdd[]): void {
+  applyEntries(ns, entries.map((e) => ({ kind: 'fdb', op: 'add', ...e })));
 }
