@@ -7,7 +7,8 @@
 // bytes) is harness/runtime/netns/nl-link.ts and nl.ts.
 import { c, errno, O_CLOEXEC, strerror } from '../../vtep/ffi.ts';
 import { InNsError, withNetns } from './inns.ts';
-import type { NlReq } from './nl-link.ts';
+import { bridgeRequest, ipRequest } from './nl-link.ts';
+import { encodeFdbFast, encodeIpFast, FAST_MAX, type Sink } from './nl-fast.ts';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -54,10 +55,15 @@ export function parseExtAcks(buf: Buffer, n: number): Ack[] {
   return out;
 }
 
-/** Send `reqs` in order inside /var/run/netns/NS; `prog` names the program the lines are written for (errors). */
-export function applyInNs(ns: string, prog: string, reqs: NlReq[]): void {
-  if (!reqs.length) return;
-  withNetns(ns, () => {
+/**
+ * Apply the lines of an `ip` (or `bridge`) batch inside /var/run/netns/NS, in order, up to the first line of a form
+ * not modelled here; returns how many were applied (the caller hands the rest to ip(8)/bridge(8), in order). The
+ * first failing request throws, naming the namespace, the line and the kernel's answer; as with `ip -batch`,
+ * nothing after the failing line's batch is sent (requests after it within the same batch of 64 were already sent).
+ */
+export function applyLines(ns: string, prog: 'ip' | 'bridge', lines: string[]): number {
+  if (!lines.length) return 0;
+  return withNetns(ns, () => {
     const sock = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (sock < 0) throw new InNsError(`netns ${ns}: netlink socket: ${strerror(errno())}`);
     const fds = new Map<string, number>();
@@ -67,52 +73,76 @@ export function applyInNs(ns: string, prog: string, reqs: NlReq[]): void {
       c.setsockopt(sock, SOL_NETLINK, NETLINK_CAP_ACK, one, 4);
       c.setsockopt(sock, SOL_NETLINK, NETLINK_EXT_ACK, one, 4);
       const index = new Map<string, number>();
-      const rbuf = Buffer.alloc(256 * 1024);
-      let pending: { seq: number; req: NlReq; buf: Buffer }[] = [];
-      const fail = (req: NlReq, why: string) => new InNsError(`netns ${ns}: ${prog} ${req.line}: ${why}`);
+      const rbuf = Buffer.allocUnsafe(256 * 1024);
+      const sink: Sink = { buf: Buffer.allocUnsafe(64 * 1024), off: 0 };
+      // the batch: lines[first .. first+count-1], sent with sequence numbers line index + 1
+      let first = 0;
+      let count = 0;
+      const fail = (ix: number, why: string) => new InNsError(`netns ${ns}: ${prog} ${lines[ix]}: ${why}`);
       const flush = () => {
-        if (!pending.length) return;
-        const out = Buffer.concat(pending.map((p) => p.buf));
-        const bySeq = new Map(pending.map((p) => [p.seq, p.req]));
-        pending = [];
-        if (c.write(sock, out, out.length) !== out.length) throw new InNsError(`netns ${ns}: netlink send: ${strerror(errno())}`);
-        while (bySeq.size) {
+        if (!count) return;
+        if (c.write(sock, sink.buf, sink.off) !== sink.off) throw new InNsError(`netns ${ns}: netlink send: ${strerror(errno())}`);
+        let left = count;
+        let failed: Ack | undefined;
+        while (left) {
           const n = c.read(sock, rbuf, rbuf.length);
           if (n <= 0) throw new InNsError(`netns ${ns}: netlink recv: ${strerror(errno())}`);
           for (const a of parseExtAcks(rbuf, n)) {
-            const req = bySeq.get(a.seq);
-            if (!req) continue;
-            bySeq.delete(a.seq);
-            if (a.errno) throw fail(req, `${a.msg ? `Error: ${a.msg}. ` : ''}RTNETLINK answers: ${strerror(a.errno)}`);
+            if (a.seq <= first || a.seq > first + count) continue;
+            left--;
+            if (a.errno && (!failed || a.seq < failed.seq)) failed = a;
           }
         }
+        if (failed) throw fail(failed.seq - 1, `${failed.msg ? `Error: ${failed.msg}. ` : ''}RTNETLINK answers: ${strerror(failed.errno)}`);
+        sink.off = 0;
+        count = 0;
       };
-      const ifindex = (name: string) => {
-        const ix = index.get(name);
-        if (ix === undefined) throw new Error(`internal: ${name} was not resolved`);
+      let cur = 0;
+      const resolve = (d: string) => {
+        let ix = index.get(d);
+        if (ix !== undefined) return ix;
+        flush(); // a device an earlier line creates exists once that line is acked
+        ix = c.ifNameToIndex(d) as number;
+        if (!ix) throw fail(cur, `Cannot find device "${d}"`);
+        index.set(d, ix);
         return ix;
       };
-      const nsfd = (name: string) => fds.get(name)!;
-      let seq = 0;
-      for (const req of reqs) {
-        for (const d of req.devs) {
-          if (index.has(d)) continue;
-          flush(); // a device an earlier line creates exists once that line is acked
-          const ix = c.ifNameToIndex(d);
-          if (!ix) throw fail(req, `Cannot find device "${d}"`);
-          index.set(d, ix);
+      const nsfd = (n: string) => {
+        let fd = fds.get(n);
+        if (fd !== undefined) return fd;
+        fd = c.open(`/var/run/netns/${n}`, O_RDONLY | O_CLOEXEC) as number;
+        if (fd < 0) throw fail(cur, `Invalid "netns" value "${n}": ${strerror(errno())}`);
+        fds.set(n, fd);
+        return fd;
+      };
+      for (cur = 0; cur < lines.length; cur++) {
+        if (sink.buf.length - sink.off < FAST_MAX) flush();
+        const line = lines[cur]!;
+        const seq = cur + 1;
+        let n = prog === 'bridge' ? encodeFdbFast(line, sink, seq, resolve) : encodeIpFast(line, sink, seq, resolve);
+        if (n < 0) {
+          const req = prog === 'bridge' ? bridgeRequest(line) : ipRequest(line);
+          if (!req) {
+            flush();
+            return cur;
+          }
+          for (const d of req.devs) resolve(d);
+          for (const x of req.netns) nsfd(x);
+          const m = req.build(seq, (d) => index.get(d)!, nsfd);
+          if (sink.buf.length - sink.off < m.length) {
+            flush();
+            if (sink.buf.length < m.length) sink.buf = Buffer.allocUnsafe(m.length * 2);
+          }
+          m.copy(sink.buf, sink.off);
+          n = m.length;
         }
-        for (const n of req.netns) {
-          if (fds.has(n)) continue;
-          const fd = c.open(`/var/run/netns/${n}`, O_RDONLY | O_CLOEXEC);
-          if (fd < 0) throw fail(req, `Invalid "netns" value "${n}": ${strerror(errno())}`);
-          fds.set(n, fd);
-        }
-        seq++;
-        pending.push({ seq, req, buf: req.build(seq, ifindex, nsfd) });
-        if (pending.length >= BATCH) flush();
+        if (!count) first = cur;
+        sink.off += n;
+        count++;
+        if (count >= BATCH) flush();
       }
       flush();
+      return lines.length;
     } finally {
       c.close(sock);
       for (const fd of fds.values()) c.close(fd);

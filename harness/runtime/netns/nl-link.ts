@@ -6,7 +6,7 @@
 // (harness/runtime/netns/nl-apply.ts) resolves the ifindex of every name a request needs inside the namespace, and
 // opens the namespace a veth's peer goes to. No I/O here.
 import { isIP } from 'node:net';
-import { attr, ipBytes, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from './nl.ts';
+import { attr, entryDev, ipBytes, nlMessage, parseBridgeLine, parseIpLine, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from './nl.ts';
 
 export const RTM_NEWLINK = 16;
 export const RTM_NEWADDR = 20;
@@ -43,6 +43,8 @@ const MAC_RE = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
 /** an interface name as the kernel takes it (≤ 15 bytes, no '/', ':' or whitespace) */
 const NAME_RE = /^[A-Za-z0-9_.@-]{1,15}$/;
 const UINT_RE = /^\d{1,10}$/;
+/** a name under /var/run/netns (a file name; not limited to 15 bytes) */
+const NETNS_RE = /^[A-Za-z0-9_.-]{1,200}$/;
 
 export interface VethPeer {
   name: string;
@@ -107,7 +109,8 @@ function linkArgs(w: string[], allowed: string[]): { address?: string; mtu?: num
     if (!allowed.includes(k) || k in out) return undefined;
     if (k === 'address' && MAC_RE.test(v)) out.address = v;
     else if (k === 'mtu' && uint(v, 65535) !== undefined && Number(v) >= 68) out.mtu = Number(v);
-    else if ((k === 'name' || k === 'netns') && NAME_RE.test(v) && v !== '.' && v !== '..') out[k] = v;
+    else if (k === 'name' && NAME_RE.test(v)) out.name = v;
+    else if (k === 'netns' && NETNS_RE.test(v) && v !== '.' && v !== '..') out.netns = v;
     else return undefined;
   }
   return out;
@@ -197,12 +200,12 @@ export function parseLinkLine(line: string): LinkReq | undefined {
 
 const u8 = (v: number) => Buffer.from([v]);
 const u16be = (v: number) => {
-  const b = Buffer.alloc(2);
+  const b = Buffer.allocUnsafe(2).fill(0);
   b.writeUInt16BE(v, 0);
   return b;
 };
 const u32 = (v: number) => {
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4).fill(0);
   b.writeUInt32LE(v >>> 0, 0);
   return b;
 };
@@ -211,7 +214,7 @@ const cstr = (s: string) => Buffer.from(s + '\0');
 const mac = (m: string) => Buffer.from(m.split(':').map((x) => parseInt(x, 16)));
 
 function ifinfomsg(index: number, flags: number, change: number): Buffer {
-  const b = Buffer.alloc(16);
+  const b = Buffer.allocUnsafe(16).fill(0);
   b.writeUInt8(0, 0); // AF_UNSPEC
   b.writeInt32LE(index, 4);
   b.writeUInt32LE(flags, 8);
@@ -220,7 +223,7 @@ function ifinfomsg(index: number, flags: number, change: number): Buffer {
 }
 
 function msg(type: number, flags: number, seq: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(16);
+  const h = Buffer.allocUnsafe(16).fill(0);
   h.writeUInt32LE(16 + body.length, 0);
   h.writeUInt16LE(type, 4);
   h.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK | flags, 6);
@@ -281,7 +284,7 @@ export function linkMessage(r: LinkReq, seq: number, ifindex: (name: string) => 
     }
     case 'addr-add': {
       const six = isIP(r.ip) === 6;
-      const ifa = Buffer.alloc(8);
+      const ifa = Buffer.allocUnsafe(8).fill(0);
       ifa.writeUInt8(six ? AF_INET6 : AF_INET, 0);
       ifa.writeUInt8(r.prefixLen, 1);
       ifa.writeUInt8(r.nodad ? IFA_F_NODAD : 0, 2);
@@ -311,11 +314,28 @@ export function linkRequest(line: string): NlReq | undefined {
   return { line, devs: linkReqDevs(r), netns: linkReqNetns(r), build: (seq, ifindex, nsfd) => linkMessage(r, seq, ifindex, nsfd) };
 }
 
-/** Every line of an `ip` batch as a request, in order; undefined when any line is of a form not modelled (ip(8) runs the batch). */
+/** One `ip` batch line as a request: links and addresses (here), neighbours and routes (nl.ts); undefined for a form not modelled. */
+export function ipRequest(line: string): NlReq | undefined {
+  const c0 = line.charCodeAt(0);
+  if (c0 === 108 /* link */ || c0 === 97 /* addr */) return linkRequest(line);
+  const e = parseIpLine(line);
+  if (!e) return undefined;
+  const dev = entryDev(e);
+  return { line, devs: dev ? [dev] : [], netns: [], build: (seq, ifindex) => nlMessage(e, dev ? ifindex(dev) : undefined, seq) };
+}
+
+/** One `bridge` batch line (fdb add|replace|del, nl.ts) as a request; undefined for a form not modelled. */
+export function bridgeRequest(line: string): NlReq | undefined {
+  const e = parseBridgeLine(line);
+  if (!e) return undefined;
+  return { line, devs: [e.dev], netns: [], build: (seq, ifindex) => nlMessage(e, ifindex(e.dev), seq) };
+}
+
+/** Every line of an `ip` batch as a request, in order; undefined when any line is of a form not modelled. */
 export function ipRequests(lines: string[]): NlReq[] | undefined {
   const out: NlReq[] = [];
-  for (const l of lines) {
-    const r = linkRequest(l);
+  for (const line of lines) {
+    const r = ipRequest(line);
     if (!r) return undefined;
     out.push(r);
   }
