@@ -5,6 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { encodeFdbFast, encodeIpFast, FAST_MAX, type Sink } from '../../harness/runtime/netns/nl-fast.ts';
 import { nlMessage, parseBridgeLine, parseIpLine } from '../../harness/runtime/netns/nl.ts';
 import { ipRequest, parseLinkLine } from '../../harness/runtime/netns/nl-link.ts';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTopology } from '../../harness/topology/load.ts';
+import { normalize } from '../../harness/topology/normalize.ts';
+import { plan } from '../../harness/plan/plan.ts';
 
 const IX: Record<string, number> = { 'flannel.1': 7, 'flannel-v6.1': 9, eth0: 2, 'vxlan.calico': 11 };
 
@@ -25,6 +30,8 @@ describe('nl-fast: up hot lines, byte for byte as nl.ts builds them', () => {
     'neigh add 10.244.1.0 lladdr 0e:01:02:03:04:05 dev flannel.1 nud permanent',
     'neigh add fd00:10:244:1:: lladdr 0e:01:02:03:04:06 dev flannel-v6.1 nud permanent',
     'neigh add 2001:db8::1:2 lladdr 0e:01:02:03:04:07 dev flannel-v6.1 nud permanent',
+    'neigh replace 192.168.3.7 lladdr 06:01:02:03:04:07 dev eth0 nud permanent',
+    'neigh replace fd00:7::3 lladdr 06:01:02:03:04:08 dev eth0 nud permanent',
     'route add 10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink',
     'route add 10.64.255.0/24 via 10.64.255.0 dev flannel.1 onlink',
     'route add fd00:10:244:1::/64 via fd00:10:244:1:: dev flannel-v6.1 onlink',
@@ -51,7 +58,7 @@ describe('nl-fast: up hot lines, byte for byte as nl.ts builds them', () => {
 
   it('declines every other shape (nothing written): those go the general way or to ip(8)', () => {
     for (const line of [
-      'neigh replace 10.244.1.0 lladdr 0e:01:02:03:04:05 dev flannel.1 nud permanent',
+      'neigh change 10.244.1.0 lladdr 0e:01:02:03:04:05 dev flannel.1 nud permanent',
       'neigh add 10.244.1.0 lladdr 0e:01:02:03:04:05 dev flannel.1',
       'neigh add 10.244.1 lladdr 0e:01:02:03:04:05 dev flannel.1 nud permanent',
       'neigh add ::ffff:1.2.3.4 lladdr 0e:01:02:03:04:05 dev flannel.1 nud permanent',
@@ -117,4 +124,31 @@ describe('nl-link: the link/address lines of the plan parse (anything else is le
     expect(ipRequest('link add d0 type dummy')).toBeUndefined();
     expect(ipRequest('route add 10.0.0.0/8 via 1.2.3.4 dev eth0')).toBeDefined();
   });
+});
+
+describe('every ip/bridge line of the shipped netns topologies is applied in-process (up starts no ip/bridge process)', () => {
+  const dirs = ['topologies', 'topologies/bugs'];
+  for (const d of dirs) {
+    const dir = new URL(`../../${d}/`, import.meta.url).pathname;
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
+      it(`${d}/${f}`, () => {
+        const l = loadTopology(join(dir, f));
+        const t = normalize(l.topology, { runId: 'unit1', file: l.file });
+        if (t.runtime !== 'netns') return;
+        const notModelled: string[] = [];
+        const sink: Sink = { buf: Buffer.alloc(4 * FAST_MAX), off: 0 };
+        for (const st of plan(t).stages)
+          for (const s of st.steps)
+            for (const op of s.ops) {
+              if (op.kind !== 'ip' && op.kind !== 'bridge') continue;
+              for (const line of op.lines) {
+                sink.off = 0;
+                const fastN = op.kind === 'bridge' ? encodeFdbFast(line, sink, 1, () => 3) : encodeIpFast(line, sink, 1, () => 3);
+                if (fastN < 0 && !(op.kind === 'bridge' ? parseBridgeLine(line) : ipRequest(line))) notModelled.push(`${op.kind} ${line}`);
+              }
+            }
+        expect(notModelled).toEqual([]);
+      });
+    }
+  }
 });

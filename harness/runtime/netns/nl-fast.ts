@@ -1,5 +1,5 @@
 // The hot lines of `up` at scale (#16): a node of an N-node topology gets N−1 of each of
-//   neigh add IP lladdr MAC dev DEV nud permanent
+//   neigh add|replace IP lladdr MAC dev DEV nud permanent   (replace: the underlay neighbours of a large segment)
 //   route add PREFIX via IP dev DEV [onlink] [proto N] [mtu N]
 //   fdb add MAC dev DEV dst IP self permanent
 // (3 million lines at 1,000 nodes). nl.ts's builders (parseIpLine/parseBridgeLine + nlMessage) are the reference for
@@ -12,6 +12,7 @@ import { ipBytes } from './nl.ts';
 
 const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
+const NLM_F_REPLACE = 0x100;
 const NLM_F_EXCL = 0x200;
 const NLM_F_CREATE = 0x400;
 const RTM_NEWROUTE = 24;
@@ -83,10 +84,10 @@ function putAttrHdr(buf: Buffer, off: number, type: number, payload: number): nu
 
 const pad4 = (n: number) => (n + 3) & ~3;
 
-function putNlHdr(buf: Buffer, off: number, len: number, type: number, seq: number): void {
+function putNlHdr(buf: Buffer, off: number, len: number, type: number, seq: number, replace = false): void {
   buf.writeUInt32LE(len, off);
   buf.writeUInt16LE(type, off + 4);
-  buf.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, off + 6);
+  buf.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL), off + 6);
   buf.writeUInt32LE(seq >>> 0, off + 8);
   buf.writeUInt32LE(0, off + 12);
 }
@@ -108,7 +109,7 @@ export function encodeIpFast(line: string, sink: Sink, seq: number, ifindex: IfI
 
 function encodeNeigh(line: string, sink: Sink, seq: number, ifindex: IfIndex): number {
   const w = line.split(' ');
-  if (w.length !== 9 || w[0] !== 'neigh' || w[1] !== 'add' || w[3] !== 'lladdr' || w[5] !== 'dev' || w[7] !== 'nud' || w[8] !== 'permanent') return -1;
+  if (w.length !== 9 || w[0] !== 'neigh' || (w[1] !== 'add' && w[1] !== 'replace') || w[3] !== 'lladdr' || w[5] !== 'dev' || w[7] !== 'nud' || w[8] !== 'permanent') return -1;
   if (!MAC_RE.test(w[4]!) || !DEV_RE.test(w[6]!)) return -1;
   const fam = isIP(w[2]!);
   if (!fam || (fam === 6 && (w[2]!.includes('.') || w[2]!.includes('%')))) return -1;
@@ -117,7 +118,7 @@ function encodeNeigh(line: string, sink: Sink, seq: number, ifindex: IfIndex): n
   const alen = fam === 4 ? 4 : 16;
   const len = 16 + 12 + 4 + alen + pad4(4 + 6);
   buf.fill(0, off, off + len);
-  putNlHdr(buf, off, len, RTM_NEWNEIGH, seq);
+  putNlHdr(buf, off, len, RTM_NEWNEIGH, seq, w[1] === 'replace');
   let p = off + 16;
   buf[p] = fam === 4 ? AF_INET : AF_INET6;
   buf.writeInt32LE(ix, p + 4);
