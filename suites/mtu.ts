@@ -11,11 +11,11 @@ import { tcpTransfer } from '../harness/probe/tcp.ts';
 import { ipJson, pool } from '../harness/util/exec.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { join } from 'node:path';
-import { measure } from './connectivity.ts';
+import { matrixMeasured, measure } from './connectivity.ts';
 import { observe, observePods } from './routes.ts';
 import { BIG_NODES } from '../harness/runner/sample.ts';
 import { unreachableEvidence } from '../harness/diagnose/pair.ts';
-import { deadPairs, tooBig } from '../harness/diagnose/boundary.ts';
+import { deadPairs, startNodeProbes, tooBig } from '../harness/diagnose/boundary.ts';
 
 /**
  * One representative pod pair per ordered node pair (first pods), bounded to keep big topologies quick: the first
@@ -169,7 +169,9 @@ const dfBoundary: CheckDef = {
     const fams = podFamilies(ctx.t);
     // the run's reachability evidence (the IPv4 matrix, measured once, shared with connectivity/*); dead pairs first, all
     // at once: their diagnosis and the one cheap node probe run in parallel, not behind boundary probes
-    const deadOf: { dead?: string; nodeDead?: string }[] = fams.includes(4) ? (await measure(ctx, undefined, 4), await deadPairs(ctx, pairs)) : pairs.map(() => ({}));
+    // when this check is the first to need the matrix, the node probes a dead pair would need run alongside it (see startNodeProbes)
+    const early = fams.includes(4) && !matrixMeasured(ctx.t, 4) ? startNodeProbes(ctx.t, pairs) : undefined;
+    const deadOf: { dead?: string; nodeDead?: string }[] = fams.includes(4) ? (await measure(ctx, undefined, 4), await deadPairs(ctx, pairs, early)) : pairs.map(() => ({}));
     const diffs: string[] = [];
     const observed: string[] = [];
     await pool(pairs.flatMap((p, i) => fams.map((f) => [...p, f, i] as const)), 4, async ([a, b, fam, i]) => {

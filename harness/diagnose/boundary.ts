@@ -41,14 +41,36 @@ export async function tooBig(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod
 
 /**
  * For df-boundary: per pod pair, the run's evidence that it is unreachable (with its diagnosed cause), and for those,
- * whether the sending node reaches the peer's VTEP address at all — all pairs at once.
+ * whether the sending node reaches the peer's VTEP address at all — all pairs at once. `nodeProbes`: node probes
+ * already started (see startNodeProbes); a dead pair without one is probed here.
  */
-export async function deadPairs(ctx: CheckContext, pairs: [ResolvedPod, ResolvedPod][]): Promise<{ dead?: string; nodeDead?: string }[]> {
+export async function deadPairs(ctx: CheckContext, pairs: [ResolvedPod, ResolvedPod][], nodeProbes?: Map<string, Promise<string | undefined>>): Promise<{ dead?: string; nodeDead?: string }[]> {
   return pool(pairs, 8, async ([a, b]) => {
     const dead = await unreachableEvidence(ctx, a, b);
     if (!dead) return {};
     const na = ctx.t.nodes.find((n) => n.name === a.node)!;
     const nb = ctx.t.nodes.find((n) => n.name === b.node)!;
-    return { dead, nodeDead: await nodeUnreachable(na.ns, nb.vtep.ip) };
+    return { dead, nodeDead: await (nodeProbes?.get(`${na.name}>${nb.name}`) ?? nodeUnreachable(na.ns, nb.vtep.ip)) };
   });
+}
+
+/**
+ * The node-to-peer-VTEP probes of df-boundary, started for every pair before the matrix is measured, so that a dead
+ * pair's three 400 ms echo requests run alongside the matrix's own rounds instead of after them. Concurrency is safe
+ * here: both are plain echo traffic with no capture running (df-boundary starts none before its boundary probes), the
+ * node probes come from the node namespaces and the matrix's from the pods, and neither reads the other's counters.
+ * On a healthy topology each probe answers at once; its answer is only read for pairs the matrix found dead.
+ */
+export function startNodeProbes(t: ResolvedTopology, pairs: [ResolvedPod, ResolvedPod][]): Map<string, Promise<string | undefined>> {
+  const m = new Map<string, Promise<string | undefined>>();
+  for (const [a, b] of pairs) {
+    const na = t.nodes.find((n) => n.name === a.node)!;
+    const nb = t.nodes.find((n) => n.name === b.node)!;
+    const k = `${na.name}>${nb.name}`;
+    if (m.has(k)) continue;
+    const p = nodeUnreachable(na.ns, nb.vtep.ip);
+    p.catch(() => {}); // read (and its error surfaced) only for a dead pair
+    m.set(k, p);
+  }
+  return m;
 }

@@ -228,3 +228,54 @@ export async function unreachableEvidence(ctx: CheckContext, a: ResolvedPod, b: 
   const cause = await diagnoseOnce(ctx, a, b);
   return `${podName(a)} -> ${podName(b)} (${b.ip}) does not answer even small pings (${f.source})${cause ? `; cause: ${cause}` : ''}`;
 }
+
+/**
+ * Causes that are configuration, not loss: kernel state vxlab reads (a route, neighbour or FDB entry missing or
+ * wrong on the sending node) or a rejection the capture saw (the receiving VTEP listens on another port or VNI).
+ * Another probe round cannot change a cell behind one of these — unless something is still programming the nodes
+ * (builder: external, whose control plane converges after up) or a neighbour is still being resolved. Loss on the
+ * underlay ("dropped on the underlay"), drop rules, reverse-path filtering and causes vxlab cannot name are not in
+ * this list: cells behind them get their retry rounds.
+ */
+const CONFIG_CAUSE = /^(no route on |wrong route on |no neighbour entry on |stale neighbour entry on |no FDB entry on |wrong FDB entry on |rejected by \S+'s VTEP: )/;
+
+export function isConfigCause(cause: string | undefined): boolean {
+  // the reply direction's cause counts the same ("requests reach B; the replies fail: <cause>")
+  const c = cause?.replace(/^requests reach \S+; the replies fail: /, '');
+  return !!c && CONFIG_CAUSE.test(c) && !/INCOMPLETE|PROBE|DELAY/.test(c);
+}
+
+/** At most this many directed node pairs are diagnosed to settle silent cells early (each diagnosis is a few reads). */
+export const SETTLE_PAIRS = 8;
+
+/**
+ * After the matrix's first round: the silent cells (expected reachable, not answering) whose directed node pair has a
+ * configuration cause (isConfigCause, one diagnosis per node pair, shared with the later checks through diagnoseOnce)
+ * — final, not worth a retry round. Node-level causes hold for every pod pair between the two nodes (a node's pods
+ * share its subnet, route, neighbour and FDB entry, and the outer header). Empty when vxlab does not program the
+ * nodes itself (builder: external) or when more than SETTLE_PAIRS node pairs are silent.
+ */
+export async function configSettled(ctx: CheckContext, pods: ResolvedPod[], silent: [number, number][]): Promise<{ cells: Set<string>; causes: string[] }> {
+  const none = { cells: new Set<string>(), causes: [] as string[] };
+  if (ctx.t.builder === 'external' || !silent.length) return none;
+  const groups = new Map<string, [number, number][]>();
+  for (const [i, j] of silent) {
+    const a = pods[i]!;
+    const b = pods[j]!;
+    if (a.node === b.node) continue;
+    const k = `${a.node}>${b.node}`;
+    (groups.get(k) ?? groups.set(k, []).get(k)!).push([i, j]);
+  }
+  if (!groups.size || groups.size > SETTLE_PAIRS) return none;
+  const cells = new Set<string>();
+  const causes: string[] = [];
+  await pool([...groups.values()], 4, async (g) => {
+    const [i, j] = g[0]!;
+    const cause = await diagnoseOnce(ctx, pods[i]!, pods[j]!);
+    if (!isConfigCause(cause)) return;
+    causes.push(`${pods[i]!.node} -> ${pods[j]!.node}: ${cause}`);
+    for (const [x, y] of g) cells.add(`${x},${y}`);
+  });
+  causes.sort();
+  return { cells, causes };
+}
