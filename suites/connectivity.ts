@@ -231,10 +231,11 @@ const fullMesh: CheckDef = {
   title: 'every pod reaches every pod it should (cross-node and same-node), in every pod family',
   async run(ctx) {
     const ms = await measureAll(ctx);
-    // the cause of an unreachable pair is diagnosed on the IPv4 matrix (routes, neighbours, FDB, wire), when there is one
-    const m4 = ms.find((m) => m.family === 4);
-    const out = verdictAll(ms, 'positive', 'directed pairs reachable');
-    return m4 ? diagnoseWrong(ctx, m4, out) : out;
+    // the cause of an unreachable pair is diagnosed on every family's matrix (routes, ARP / NDP neighbours, FDB, wire,
+    // ICMP / ICMPv6 errors), IPv4 first; on a dual-stack topology each cause names its family
+    let out = verdictAll(ms, 'positive', 'directed pairs reachable');
+    for (const m of ms) out = await diagnoseWrong(ctx, m, out, m.family, ms.length > 1);
+    return out;
   },
 };
 
