@@ -107,14 +107,15 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
     });
     retried += gained;
     pending = pending.map((cols, i) => cols.filter((j) => (expected[i]![j] ? !actual[i]![j] : !actual[i]![j] && attempts < NEGATIVE_ROUNDS)));
-    if (attempts === 1 && family === 4) {
+    if (attempts === 1) {
       // silent cells whose node pair has a configuration cause (a missing route / neighbour / FDB entry, a VTEP that
       // rejects the port or VNI) are final after one round: retrying cannot change them (see configSettled)
       const silent = pending.flatMap((cols, i) => cols.filter((j) => expected[i]![j]).map((j) => [i, j] as [number, number]));
-      const cfg = await configSettled(ctx, pods, silent);
+      const cfg = await configSettled(ctx, pods, silent, family);
       if (cfg.cells.size) {
         pending = pending.map((cols, i) => cols.filter((j) => !expected[i]![j] || !cfg.cells.has(`${i},${j}`)));
-        settledByConfig = `${cfg.cells.size} silent cell(s) not retried, their cause is configuration (${cfg.causes[0]}${cfg.causes.length > 1 ? `; and ${cfg.causes.length - 1} more node pair(s)` : ''})`;
+        // the cause itself is named by the diagnosis (full-mesh's message, the mtu checks' evidence): not repeated here
+        settledByConfig = `${cfg.cells.size} silent cell(s) not retried, their node pair's cause is configuration (${cfg.causes.length} node pair(s) diagnosed)`;
       }
     }
     if (!pending.some((p) => p.length)) {

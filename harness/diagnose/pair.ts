@@ -325,11 +325,12 @@ export function diagnoseOnce(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, 
  * For a check that needs A -> B to carry small packets first (a DF boundary, a TCP transfer): undefined if the run's
  * evidence says it does (or says nothing), else why not — the earlier evidence by name, and the diagnosed cause.
  */
-export async function unreachableEvidence(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod): Promise<string | undefined> {
-  const f = knownReach(ctx.t, a, b);
+export async function unreachableEvidence(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, fam: Family = famOf(b.ip)): Promise<string | undefined> {
+  const bIp = addrOf(b, fam);
+  const f = knownReach(ctx.t, { ip: addrOf(a, fam) }, { ip: bIp });
   if (!f || f.reachable || !f.settled) return undefined;
-  const cause = await diagnoseOnce(ctx, a, b);
-  return `${podName(a)} -> ${podName(b)} (${b.ip}) does not answer even small pings (${f.source})${cause ? `; cause: ${cause}` : ''}`;
+  const cause = await diagnoseOnce(ctx, a, b, fam);
+  return `${podName(a)} -> ${podName(b)} (${bIp}) does not answer even small pings (${f.source})${cause ? `; cause: ${cause}` : ''}`;
 }
 
 /**
@@ -358,7 +359,7 @@ export const SETTLE_PAIRS = 8;
  * share its subnet, route, neighbour and FDB entry, and the outer header). Empty when vxlab does not program the
  * nodes itself (builder: external) or when more than SETTLE_PAIRS node pairs are silent.
  */
-export async function configSettled(ctx: CheckContext, pods: ResolvedPod[], silent: [number, number][]): Promise<{ cells: Set<string>; causes: string[] }> {
+export async function configSettled(ctx: CheckContext, pods: ResolvedPod[], silent: [number, number][], f: Family = famOf(pods[0]?.ip ?? '')): Promise<{ cells: Set<string>; causes: string[] }> {
   const none = { cells: new Set<string>(), causes: [] as string[] };
   if (ctx.t.builder === 'external' || !silent.length) return none;
   const groups = new Map<string, [number, number][]>();
@@ -374,7 +375,7 @@ export async function configSettled(ctx: CheckContext, pods: ResolvedPod[], sile
   const causes: string[] = [];
   await pool([...groups.values()], 4, async (g) => {
     const [i, j] = g[0]!;
-    const cause = await diagnoseOnce(ctx, pods[i]!, pods[j]!);
+    const cause = await diagnoseOnce(ctx, pods[i]!, pods[j]!, f);
     if (!isConfigCause(cause)) return;
     causes.push(`${pods[i]!.node} -> ${pods[j]!.node}: ${cause}`);
     for (const [x, y] of g) cells.add(`${x},${y}`);
