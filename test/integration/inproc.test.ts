@@ -363,7 +363,7 @@ describe.skipIf(needsRoot)('steps applied in-process equal the same steps applie
       if (extra) expect(fdb.map((f) => f.dst), 'control removeDepartedFdb: false keeps node3\'s entry on node1').toContain('192.168.20.2');
       else expect(fdb.map((f) => f.dst)).not.toContain('192.168.20.2');
       expect(await rootTraces([procT, inT])).toEqual([]);
-    });
+    }, 300_000); // two ups and 6 steps × 4 nodes × 2 full dumps: ~100 s at load 15 on 2 cores
   }
 
   it("a node removed and re-added under its name straight away: the re-add waits for the kernel to drop the old node's underlay port (asynchronous after its namespace went)", async () => {
