@@ -155,13 +155,33 @@ export function refreshTopology(t: ResolvedTopology, discovered: Record<string, 
 export function resolveLiveStep(t: ResolvedTopology, step: Step): ResolvedStep {
   const src = sources.get(t);
   if (!src) throw new Error(`resolveLiveStep: ${t.name} was not produced by normalize()`);
-  const nodes: TopoNode[] = t.nodes.map((n) => {
-    const spec = src.t.nodes.find((x) => x.name === n.name);
-    return spec ?? { name: n.name, segment: n.segment, pods: n.pods.map((p) => p.name) };
-  });
-  const live: Topology = { ...src.t, nodes, steps: [step] };
+  const added = liveSpecs.get(t) ?? new Map<string, TopoNode>();
+  const live: Topology = { ...src.t, nodes: liveNodeSpecs(t), steps: [step] };
   const cur: ResolvedTopology = { ...t, nodes: t.nodes.map((n) => ({ ...n, vtep: { ...n.vtep } })) };
-  return resolveSteps(live, cur, (x) => normalizeInner(x, src.opts))[0]!;
+  const r = resolveSteps(live, cur, (x) => normalizeInner(x, src.opts))[0]!;
+  // a node a live step adds keeps its own spec (per-node overlay settings, sysctls) for the steps after it
+  if (r.action === 'add-node' && typeof step.node === 'object') {
+    added.set(step.node.name, step.node);
+    liveSpecs.set(t, added);
+  }
+  return r;
+}
+
+/** Node specs added by live steps (lab.step add-node), by name: the file's nodes: do not list them. */
+const liveSpecs = new WeakMap<ResolvedTopology, Map<string, TopoNode>>();
+
+/**
+ * The node list a live step resolves against: each node as it is now, by its spec — the one of the add-node step
+ * (lab.step's, else the file's steps:) that added it last, else the file's nodes: entry, else its name, segment, pods.
+ */
+export function liveNodeSpecs(t: ResolvedTopology): TopoNode[] {
+  const src = sources.get(t);
+  if (!src) throw new Error(`liveNodeSpecs: ${t.name} was not produced by normalize()`);
+  const added = new Map<string, TopoNode>();
+  // the file's own steps: the last add-node of a name wins, then any lab.step add-node
+  for (const s of src.t.steps ?? []) if (s.action === 'add-node' && s.node && typeof s.node === 'object') added.set(s.node.name, s.node);
+  for (const [k, v] of liveSpecs.get(t) ?? []) added.set(k, v);
+  return t.nodes.map((n) => added.get(n.name) ?? src.t.nodes.find((x) => x.name === n.name) ?? { name: n.name, segment: n.segment, pods: n.pods.map((p) => p.name) });
 }
 
 export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology {
@@ -231,10 +251,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     return seg;
   });
   const underFamily = segCidrs[0]!.family;
-  if (underFamily === 6 || families.includes(6)) {
-    if (runtime !== 'netns') throw new SemanticError(['runtime'], `IPv6 (${underFamily === 6 ? 'an IPv6 underlay' : 'IPv6 pods'}) needs runtime netns for now; runtime ${runtime} is IPv4 only`);
-    if (builder === 'external') throw new SemanticError(['overlay', 'builder'], 'IPv6 pods or an IPv6 underlay need builder: vxlab for now (builder: external reads IPv4 VTEP identities only)');
-  }
+  rt.validateFamilies?.(t, underFamily, families);
   for (const pf of pfs) {
     const j = segCidrs.findIndex((c) => overlapsAny(c, pf.cidr));
     if (j >= 0) throw new SemanticError(pf.path, `podCidr ${pf.cidr.text} overlaps underlay segment ${segments[j]!.name} (${segments[j]!.cidr})`);
@@ -245,8 +262,8 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   const usedIps = new Map<string, Set<bigint>>(); // segment -> used host offsets
   // an address the runtime keeps for itself (docker: the bridge's gateway) is never handed to a node
   segments.forEach((s, j) => {
-    const r = rt.reservedHost?.(Number(sizeN(segCidrs[j]!)));
-    if (r) usedIps.set(s.name, new Set([BigInt(r.offset)]));
+    const r = rt.reservedHost?.(sizeN(segCidrs[j]!));
+    if (r) usedIps.set(s.name, new Set([r.offset]));
   });
   const podSubnets: { node: string; c: Cidr; explicit: boolean }[] = [];
   // first pass: explicit IPs are reserved before defaults are handed out
@@ -264,8 +281,8 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
         throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is outside segment ${segName} (${c.text}) or not a host address`);
       }
       if (routed && off === 1n) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is the router's address on ${segName}`);
-      const res = rt.reservedHost?.(Number(sizeN(c)));
-      if (res && off === BigInt(res.offset)) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} of segment ${segName} ${res.why}`);
+      const res = rt.reservedHost?.(sizeN(c));
+      if (res && off === res.offset) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} of segment ${segName} ${res.why}`);
       const used = usedIps.get(segName) ?? new Set<bigint>();
       if (used.has(off)) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is used twice`);
       used.add(off);
