@@ -57,10 +57,11 @@ export async function reproSection(repo: string, libraryReps: number, signal: Ab
   for (let i = 0; i < libraryReps && !signal.aborted; i++) {
     log(`repro: whole library (${files.length} files), pass ${i + 1}/${libraryReps}`);
     const r = await cli(repo, ['repro', ...files.map((f) => join('topologies/bugs', f))], signal);
+    if (signal.aborted) break; // a pass cut short by the interrupt counts neither way
     wallMs.push(r.ms);
     held.push((r.stdout.match(/: REPRODUCED \(every expectation holds\)/g) ?? []).length);
   }
-  const worst = Math.max(...pairs.map((p) => p.reproMs / p.runMs));
+  const worst = pairs.length ? Math.max(...pairs.map((p) => p.reproMs / p.runMs)) : NaN;
   return { pairs, worst, library: { files: files.length, held, wallMs }, load: { before, after: loadavg() } };
 }
 

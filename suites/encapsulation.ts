@@ -129,6 +129,9 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
     // waits for replies only 400 ms after its last request — a healthy pair answers well within it, and an unreachable
     // one would otherwise hold every capture open a whole second for replies nothing reads. Whatever was sent is still
     // all captured: stop() drains until tcpdump has written every packet the kernel handed it.
+    // the reader suites (routes) read the state up left, before this run's first packet; the captures above are
+    // already listening (their start-up overlaps the reads)
+    await ctx.trafficGate?.();
     senders = await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '400', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, netOnly: true, reject: false, timeoutMs: 10_000 }));
   } finally {
     stops = await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
@@ -613,4 +616,6 @@ export const encapsulationSuite: SuiteDef = {
   name: 'encapsulation',
   title: 'encapsulation on the wire',
   checks: [dstPort, header, vni, outer, innerAddrs, noPlain, sameNode, entropy, routingMode],
+  // its captures start while the reader suites still read; its first packet waits for them (capture())
+  gatesTraffic: true,
 };

@@ -598,4 +598,6 @@ export const routesSuite: SuiteDef = {
   name: 'routes',
   title: 'routes, neighbours and FDB',
   checks: [device, remoteSubnets, neighboursCheck, fdbCheck, podRoutes, nodeSysctlCheck],
+  // only reads tables and sysctls: runs alongside the other suites, before any of their traffic (runner.ts)
+  readsOnly: true,
 };

@@ -15,6 +15,13 @@ export interface CheckContext {
   progress(msg: string): void;
   /** values shared between checks of one suite (e.g. one capture feeds several encapsulation checks) */
   memo<T>(key: string, make: () => Promise<T>): Promise<T>;
+  /**
+   * Resolves once the run's reader suites (SuiteDef.readsOnly) have read what they read: a check that sends traffic
+   * waits for it, so the readers see the state `up` left, not one traffic changed (a neighbour entry traffic
+   * created, a learned FDB entry). The runner waits for it before every check of a suite that is neither readsOnly
+   * nor gatesTraffic; a gatesTraffic suite calls it itself, right before its first packet (after starting captures).
+   */
+  trafficGate?(): Promise<void>;
 }
 
 export interface CheckDef {
@@ -27,6 +34,13 @@ export interface SuiteDef {
   name: string;
   title: string;
   checks: CheckDef[];
+  /**
+   * Every check only reads kernel state (tables, sysctls): no traffic, no capture. Such suites run concurrently with
+   * the others (see runSuites); traffic waits for them (CheckContext.trafficGate).
+   */
+  readsOnly?: boolean;
+  /** the suite's checks call ctx.trafficGate() themselves before their first packet (so their captures can start earlier) */
+  gatesTraffic?: boolean;
 }
 
 export const pass = (message?: string, extra: Partial<Outcome> = {}): Outcome => ({ status: 'pass', message, ...extra });

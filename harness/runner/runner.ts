@@ -47,11 +47,9 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
   const results: CheckResult[] = [];
   let broken: HealthProblem[] | undefined;
   let started = false;
-  const push = (r: CheckResult) => {
-    results.push(r);
-    o.onResult?.(r);
-  };
-  const reportHealth = (problems: HealthProblem[]) => {
+  // reported once, in the suite (and at the place) where a lane first saw the fault
+  const reportHealth = (problems: HealthProblem[], push: (r: CheckResult) => void) => {
+    if (broken) return;
     broken = problems;
     push({
       id: HEALTH_ID,
@@ -63,7 +61,7 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
       durationMs: 0,
     });
   };
-  for (const suite of suites) {
+  const runSuite = async (suite: SuiteDef, push: (r: CheckResult) => void): Promise<boolean> => {
     const memo = new Map<string, Promise<unknown>>();
     const ctx: CheckContext = {
       t,
@@ -74,12 +72,15 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
         if (!memo.has(key)) memo.set(key, make());
         return memo.get(key) as Promise<T>;
       },
+      trafficGate: () => readersDone,
     };
     for (const c of suite.checks) {
-      if (o.signal?.aborted) return { results, kept, interrupted: true };
+      if (o.signal?.aborted) return false;
+      if (!suite.readsOnly && !suite.gatesTraffic) await readersDone;
+      if (o.signal?.aborted) return false;
       if (!broken) {
         const problems = o.health?.(started ? 'during' : 'before') ?? [];
-        if (problems.length) reportHealth(problems);
+        if (problems.length) reportHealth(problems, push);
       }
       if (broken) {
         const why = `not run: ${broken[0]!.message}${broken.length > 1 ? ` (and ${broken.length - 1} more)` : ''} (see ${HEALTH_ID})`;
@@ -106,9 +107,9 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
         r = { id: c.id, suite: suite.name, title: c.title, ...out, durationMs: Math.round(performance.now() - t0) };
       } catch (e: any) {
         const reason = stop.signal.aborted ? stop.signal.reason : undefined;
-        if (o.signal?.aborted) return { results, kept, interrupted: true };
+        if (o.signal?.aborted) return false;
         if (reason instanceof HealthStop) {
-          reportHealth(reason.problems);
+          reportHealth(reason.problems, push);
           const why = `stopped: ${reason.problems[0]!.message} (see ${HEALTH_ID})`;
           push({ id: c.id, suite: suite.name, title: c.title, status: 'skip', skipReason: why, message: why, durationMs: Math.round(performance.now() - t0) });
           continue;
@@ -121,17 +122,37 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
         o.signal?.removeEventListener('abort', onOuter);
       }
       // a fault that struck while the check ran explains its result better than the result itself
-      if (o.signal?.aborted) return { results, kept, interrupted: true };
+      if (o.signal?.aborted) return false;
       const after = o.health?.('during') ?? [];
       if (after.length) {
-        reportHealth(after);
+        reportHealth(after, push);
         const why = `stopped: ${after[0]!.message} (see ${HEALTH_ID})`;
         push({ id: c.id, suite: suite.name, title: c.title, status: 'skip', skipReason: why, message: why, durationMs: r.durationMs });
         continue;
       }
       push(r);
     }
-  }
+    return true;
+  };
+  // Concurrency: suites that only read kernel state (readsOnly: routes) run in a lane of their own, alongside the
+  // others; what sends traffic waits until the readers are done (trafficGate), so they read the state `up` left —
+  // the overlap is the readers' reads against the other suites' reads and capture start-up. Traffic-generating
+  // checks still run one after another: a capture sees only its own check's packets (the encapsulation capture takes
+  // every packet on the underlay links, unfiltered, so nothing else may send while it runs).
+  const readers = suites.filter((s) => s.readsOnly);
+  const others = suites.filter((s) => !s.readsOnly);
+  const bySuite = new Map<SuiteDef, CheckResult[]>(suites.map((s) => [s, []]));
+  const lane = async (ss: SuiteDef[]) => {
+    for (const s of ss) if (!(await runSuite(s, (r) => (bySuite.get(s)!.push(r), o.onResult?.(r))))) return false;
+    return true;
+  };
+  let openGate!: () => void;
+  const readersDone = new Promise<void>((r) => (openGate = r));
+  const readerLane = lane(readers).finally(() => openGate());
+  const [a, b] = await Promise.all([readerLane, lane(others)]);
+  // the report keeps the suites' order; a health failure is reported once, where it was first seen
+  for (const s of suites) results.push(...bySuite.get(s)!);
+  if (!a || !b) return { results, kept, interrupted: true };
   return { results, kept, interrupted: false };
 }
 

@@ -78,7 +78,8 @@ describe.skipIf(needsRoot)('signals (root)', () => {
     it(`${sig} during run's suites: stops, reports the checks finished so far plus "interrupted", tears down, exits 130`, async () => {
       const id = testRunId();
       const child = execa(process.execPath, [BIN, 'run', TOPO('flannel-3node.yaml'), '--run-id', id, '--reporter', 'tap'], { reject: false, forceKillAfterDelay: false });
-      await waitForStderr(child, /encapsulation\//);
+      // the routes suite runs alongside encapsulation's capture start-up (runner.ts lanes); its second check starts after the routes finished
+      await waitForStderr(child, /encapsulation\/vxlan-header/);
       const watch = new RunWatch(id);
       watch.poll();
       child.kill(sig);
@@ -98,7 +99,8 @@ describe.skipIf(needsRoot)('signals (root)', () => {
     expect((await vx('up', f, '--run-id', id)).exitCode).toBe(0);
     try {
       const child = execa(process.execPath, [BIN, 'test', f, '--run-id', id, '--reporter', 'json'], { reject: false, forceKillAfterDelay: false });
-      await waitForStderr(child, /encapsulation\//);
+      // the routes suite runs alongside encapsulation's capture start-up (runner.ts lanes); its second check starts after the routes finished
+      await waitForStderr(child, /encapsulation\/vxlan-header/);
       child.kill('SIGTERM');
       const r = await child;
       expect(r.exitCode).toBe(130);
