@@ -3,14 +3,14 @@ import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { run, pool, CommandError } from '../../util/exec.ts';
 import type { Op } from '../../plan/plan.ts';
-import { parseFdbAdd, type FdbAdd } from './nl.ts';
 // inns.ts (koffi, a native module) is imported where it is used: validate and plan resolve topologies through the
 // runtime registry and must not load it (start-up, npm run bench row cli)
 
 /**
- * How sysctl ops and `bridge fdb add … self permanent` lines are applied: 'inproc' (default) from this process,
- * entering the namespace with setns (harness/runtime/netns/inns.ts: no process per namespace); 'processes' as the
- * plan prints them (nsenter sysctl, bridge -batch). Same kernel state either way (test/integration/inproc.test.ts).
+ * How sysctl ops, `bridge fdb add … self permanent` lines and `ip` batches are applied: 'inproc' (default) from this
+ * process, entering the namespace with setns (harness/runtime/netns/inns.ts, nl-apply.ts: no process per namespace;
+ * an `ip` batch with a line of a form not modelled in nl-link.ts/nl.ts goes to ip(8) whole); 'processes' as the plan
+ * prints them (ip -batch, nsenter sysctl, bridge -batch). Same kernel state either way (test/integration/inproc.test.ts).
  */
 export function applyMode(): 'inproc' | 'processes' {
   return process.env.VXLAB_APPLY === 'processes' ? 'processes' : 'inproc';
@@ -73,13 +73,11 @@ export function inNetns(ns: string, argv: string[]): string[] {
 export async function runOp(ns: string, op: Exclude<Op, { kind: 'vtep' }>): Promise<void> {
   switch (op.kind) {
     case 'ip':
-      if (op.lines.length) await spawnBatch(['ip', '-n', ns, '-batch', '-'], ns, op.lines.join('\n') + '\n');
-      return;
     case 'bridge': {
       if (!op.lines.length) return;
-      const fdb = applyMode() === 'inproc' ? op.lines.map(parseFdbAdd) : [];
-      if (fdb.length && fdb.every((e): e is FdbAdd => !!e)) return (await import('./inns.ts')).addFdb(ns, fdb);
-      await spawnBatch(['bridge', '-n', ns, '-batch', '-'], ns, op.lines.join('\n') + '\n');
+      // in-process up to the first line of a form not modelled (none in vxlab's own plans); the rest, in order, by the program
+      const done = applyMode() === 'inproc' ? (await import('./nl-apply.ts')).applyLines(ns, op.kind, op.lines) : 0;
+      if (done < op.lines.length) await spawnBatch([op.kind, '-n', ns, '-batch', '-'], ns, op.lines.slice(done).join('\n') + '\n');
       return;
     }
     case 'ethtool':
