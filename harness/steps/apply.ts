@@ -252,8 +252,8 @@ type Unit = { entries: NlEntry[] } | { op: Exclude<Op, { kind: 'vtep' | 'setup' 
 /**
  * An op as units (VXLAB_APPLY=inproc, the default): the `ip`/`bridge` lines nl.ts models (neighbours, FDB entries,
  * routes: the whole of a peer's reprogramming) become rtnetlink requests sent from this process, no process per
- * peer; a batch that begins with other lines (links, addresses of a node being built) runs up to its last such line
- * in one iproute2 process, and the rest in-process after it, so the order is the plan's.
+ * peer; a batch that begins with other lines (links, addresses of a node being built) goes up to its last such line
+ * to runOp (up's executor: in-process too, for the forms nl-apply.ts models), and the rest after it, in the plan's order.
  */
 function units(op: Op): Unit[] {
   if (op.kind !== 'ip' && op.kind !== 'bridge') return op.kind === 'vtep' || op.kind === 'setup' ? [] : [{ op }];
