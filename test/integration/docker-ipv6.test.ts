@@ -14,6 +14,10 @@ import { ipJson, run } from '../../harness/util/exec.ts';
 import { ensureNodeImage } from '../../harness/runtime/docker/image.ts';
 import type { ResolvedNode, ResolvedTopology } from '../../harness/topology/resolved.ts';
 import { vtepFor } from '../../suites/encapsulation.ts';
+import { readFileSync } from 'node:fs';
+import { readState } from '../../harness/runtime/state.ts';
+import { networksOf } from '../../harness/runtime/docker/client.ts';
+import { FORWARDING_KEYS, HOST_SYSCTL } from '../../harness/runtime/docker/host-forwarding.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/vxlab.js');
 const KIND_STANDIN = resolve(import.meta.dirname, '../fixtures/kind');
@@ -51,6 +55,32 @@ async function withStandin<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 describe.skipIf(!dockerUp)('runtime docker with IPv6 (root, dockerd)', () => {
+  // first in the file: the kind stand-in below creates an IPv6 network of kind's own, which keeps forwarding on
+  it("dockerd's IPv6 forwarding change on the host is recorded before the run's first IPv6 network and undone at down", async () => {
+    const host = () => FORWARDING_KEYS.map((k) => readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim());
+    const othersV6 = async () => (await networksOf({})).filter((n) => n.EnableIPv6).map((n) => n.Name);
+    const before = host();
+    const foreign = await othersV6();
+    const t = resolveFile(TOPO('docker-dual-stack.yaml'));
+    const r = await up(t);
+    try {
+      // recorded in the state file (before the network was created) with the host's values
+      const recs = (readState(t.runId)!.resources ?? []).filter((x) => x.kind === HOST_SYSCTL).map((x) => x.name);
+      expect(recs).toEqual(FORWARDING_KEYS.map((k, i) => `${k}=${before[i]}`));
+      // Docker's doing, while the IPv6 network exists
+      expect(host()).toEqual(['1', '1']);
+    } finally {
+      await r.down();
+    }
+    if (foreign.length) {
+      // someone else's IPv6 network needs forwarding: left on, as Docker set it
+      expect(host(), `kept for ${foreign.join(', ')}`).toEqual(['1', '1']);
+    } else {
+      expect(await othersV6()).toEqual([]);
+      expect(host()).toEqual(before);
+    }
+  });
+
   it('docker-dual-stack: the segment is an IPv6 Docker network; nodes keep only their IPv6 address; flannel-v6.1 runs over it at 1500 − 70', async () => {
     const t = resolveFile(TOPO('docker-dual-stack.yaml'));
     const r = await up(t);

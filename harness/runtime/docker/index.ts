@@ -10,6 +10,7 @@ import { RuntimeUnavailableError } from '../errors.ts';
 import { attachNetns } from '../netns/runtime.ts';
 import { bridgeOf, containersOf, docker, dockerConfigured, linksOnBridges, waitLinksGone, LABEL_NODE, LABEL_RUN, LABEL_SEGMENT, LABEL_TOPOLOGY, networksOf, removeAll } from './client.ts';
 import { ensureNodeImage } from './image.ts';
+import { forwardingRecords, restoreForwarding } from './host-forwarding.ts';
 import { checkIfName } from '../../topology/names.ts';
 import { hostAny, parseAnyCidr, sizeN } from '../../topology/ip.ts';
 import { defaultDst } from '../../plan/plan.ts';
@@ -180,7 +181,7 @@ export const dockerRuntime: Runtime = {
   planNotes(t) {
     const out = ['# runtime docker (containers started through testcontainers, labelled vxlab.run / vxlab.topology / vxlab.node)'];
     // Docker's doing, said up front: libnetwork turns IPv6 forwarding on for the host with every IPv6 bridge network
-    if (t.family === 6) out.push("# note: creating an IPv6 Docker network makes dockerd set the host's net.ipv6.conf.all.forwarding and default.forwarding to 1 (Docker never sets them back; vxlab writes no host sysctl)");
+    if (t.family === 6) out.push("# note: creating an IPv6 Docker network makes dockerd set the host's net.ipv6.conf.all.forwarding and default.forwarding to 1 (Docker never sets them back; vxlab records the values before and writes them back at down, once no Docker network with IPv6 is left on the host)");
     for (const s of t.segments) {
       const n = s.network!;
       out.push(`docker network create ${n.internal ? '--internal ' : ''}${s.family === 6 ? '--ipv6 ' : ''}--subnet ${s.cidr} --gateway ${n.gateway} -o com.docker.network.bridge.name=${n.bridge} -o com.docker.network.driver.mtu=${s.mtu} -o com.docker.network.bridge.enable_ip_masquerade=false -o com.docker.network.bridge.enable_icc=true --label ${LABEL_RUN}=${t.runId} ${n.name}`);
@@ -197,6 +198,8 @@ export const dockerRuntime: Runtime = {
   },
   async createUnderlay(ctx) {
     const { docker: d } = await docker();
+    // dockerd sets the host's IPv6 forwarding with an IPv6 network: its values before, recorded first, are put back at down
+    if (ctx.t.segments.some((s) => s.family === 6)) for (const r of forwardingRecords(ctx.t.runId)) ctx.record(r);
     for (const s of ctx.t.segments) {
       ctx.record({ kind: 'network', name: s.network!.name });
       await d.createNetwork(networkSpec(ctx.t, s));
@@ -230,6 +233,8 @@ export const dockerRuntime: Runtime = {
     // the kernel destroys a removed container's namespace (and the host side of its veth) asynchronously; on a busy
     // machine that takes seconds. Wait for it (bounded), so the root namespace is as before when down returns.
     await waitLinksGone(veths, 60_000);
+    // what dockerd changed on the host for this run's IPv6 networks (host-forwarding.ts)
+    if (!left.length) await restoreForwarding(state);
     return left;
   },
   async leftovers() {
