@@ -5,7 +5,8 @@
 import { directRouteLine, overlayEntries, plan as makePlan, renderOp, vtepSysctls, vxlanLinkLine, type NsSteps, type Op } from '../plan/plan.ts';
 import type { ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import { allPods, routesDirect } from '../topology/resolved.ts';
-import { createNamespaces, deleteNamespaces, runOp } from '../runtime/netns/runtime.ts';
+import { applyMode, createNamespaces, deleteNamespaces, nsExists, runOp } from '../runtime/netns/runtime.ts';
+import { parseBridgeLine, parseIpLine, type NlEntry } from '../runtime/netns/nl.ts';
 import { writeState, type RunState } from '../runtime/state.ts';
 import { pool } from '../util/exec.ts';
 import { throwIfAborted } from '../util/scope.ts';
@@ -21,6 +22,11 @@ export interface StepPhase {
   steps: NsSteps[];
   /** the operations of one namespace touch different objects (FDB entry; neighbour and route): all run at once */
   independent?: boolean;
+  /**
+   * before this phase, this device must not exist: a departed node's underlay port, which the kernel deletes
+   * asynchronously after its namespace went (a node re-added under the same name would collide with it)
+   */
+  waitGone?: { ns: string; dev: string };
 }
 
 /** A departed node as it was (its entries on peers are what a stale control plane leaves behind). */
@@ -136,7 +142,7 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       const nodeStep = pl.stages.find((x) => x.name === 'nodes')!.steps.find((x) => x.ns === r.ns)!;
       const podSteps = pl.stages.find((x) => x.name === 'pods')?.steps.filter((x) => podNs.has(x.ns)) ?? [];
       const phases: StepPhase[] = [
-        { what: `${r.name} joins: namespaces, underlay link on ${seg.name}`, createNs: [r.ns, ...podNs], steps: segLines.length ? [{ ns: seg.ns!, ops: [{ kind: 'ip', lines: segLines }] }] : [] },
+        { what: `${r.name} joins: namespaces, underlay link on ${seg.name}`, createNs: [r.ns, ...podNs], steps: segLines.length ? [{ ns: seg.ns!, ops: [{ kind: 'ip', lines: segLines }] }] : [], ...(segLines.length ? { waitGone: { ns: seg.ns!, dev: r.segIf } } : {}) },
         { what: `${r.name}'s agent builds its VTEP and entries for ${peers.length} peers`, steps: [nodeStep] },
       ];
       if (podSteps.length) phases.push({ what: `${r.name}'s pods`, steps: podSteps });
@@ -240,8 +246,87 @@ export interface TimelineEntry {
   converged?: boolean;
 }
 
+/** What a job of a phase runs, in order: netlink requests from this process, or an op as iproute2 and co. run it. */
+type Unit = { entries: NlEntry[] } | { op: Exclude<Op, { kind: 'vtep' | 'setup' }> };
+
+/**
+ * An op as units (VXLAB_APPLY=inproc, the default): the `ip`/`bridge` lines nl.ts models (neighbours, FDB entries,
+ * routes: the whole of a peer's reprogramming) become rtnetlink requests sent from this process, no process per
+ * peer; a batch that begins with other lines (links, addresses of a node being built) runs up to its last such line
+ * in one iproute2 process, and the rest in-process after it, so the order is the plan's.
+ */
+function units(op: Op): Unit[] {
+  if (op.kind !== 'ip' && op.kind !== 'bridge') return op.kind === 'vtep' || op.kind === 'setup' ? [] : [{ op }];
+  const parse: (l: string) => NlEntry | undefined = op.kind === 'ip' ? parseIpLine : parseBridgeLine;
+  const parsed = op.lines.map(parse);
+  let k = parsed.length;
+  while (k > 0 && parsed[k - 1]) k--;
+  const out: Unit[] = [];
+  if (k > 0) out.push({ op: { kind: op.kind, lines: op.lines.slice(0, k) } });
+  if (k < parsed.length) out.push({ entries: parsed.slice(k) as NlEntry[] });
+  return out;
+}
+
+/** Consecutive in-process units of one namespace as one (one setns, one socket). */
+function merged(us: Unit[]): Unit[] {
+  const out: Unit[] = [];
+  for (const u of us) {
+    const last = out[out.length - 1];
+    if (last && 'entries' in last && 'entries' in u) out[out.length - 1] = { entries: [...last.entries, ...u.entries] };
+    else out.push(u);
+  }
+  return out;
+}
+
+async function runPhase(ph: StepPhase, concurrency: number): Promise<void> {
+  const procs = (st: NsSteps) => async () => {
+    for (const op of st.ops) if (op.kind === 'ip' || op.kind === 'bridge' || op.kind === 'sysctl' || op.kind === 'ethtool') await runOp(st.ns, op);
+  };
+  if (applyMode() === 'processes') {
+    // every process of every peer in one bounded pool (a step costs process start-ups, not their sum)
+    const jobs = ph.independent ? ph.steps.flatMap((st) => st.ops.map((op) => ({ ns: st.ns, ops: [op] }))) : ph.steps;
+    await pool(jobs, concurrency, (st) => procs(st)());
+    return;
+  }
+  const { applyEntries } = await import('../runtime/netns/inns.ts');
+  // a namespace's units in the plan's order; in an independent phase (a peer's entries: FDB, neighbour, route touch
+  // different objects) what is left to processes runs alongside, one job per op
+  const jobs = ph.steps.flatMap((st) => (ph.independent ? st.ops.map((op) => ({ ns: st.ns, us: units(op) })) : [{ ns: st.ns, us: st.ops.flatMap(units) }]));
+  const inproc = new Map<string, NlEntry[]>();
+  const rest: { ns: string; us: Unit[] }[] = [];
+  for (const j of jobs) {
+    if (ph.independent && j.us.every((u) => 'entries' in u)) inproc.set(j.ns, [...(inproc.get(j.ns) ?? []), ...j.us.flatMap((u) => ('entries' in u ? u.entries : []))]);
+    else rest.push({ ns: j.ns, us: merged(j.us) });
+  }
+  const started = pool(rest, concurrency, async (j) => {
+    for (const u of j.us) {
+      if ('entries' in u) applyEntries(j.ns, u.entries);
+      else await runOp(j.ns, u.op);
+    }
+  });
+  // synchronous: the peers' entries are written while the processes above start
+  let failed: unknown;
+  try {
+    for (const [ns, entries] of inproc) applyEntries(ns, entries);
+  } catch (e) {
+    failed = e;
+  }
+  await started.catch((e) => (failed ??= e));
+  if (failed) throw failed;
+}
+
+/** Wait (at most 10 s) until DEV is gone from NS: only a node re-added under a departed node's name ever waits. */
+async function waitGone(ns: string, dev: string, what: string): Promise<void> {
+  const { devExists } = await import('../runtime/netns/inns.ts');
+  const deadline = Date.now() + 10_000;
+  while (devExists(ns, dev)) {
+    if (Date.now() >= deadline) throw new Error(`${what}: ${dev} in ${ns} (a departed node's underlay port) is still there after 10 s`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Run one action step on a live run (recorded in the state file first), and move the expected state with it. */
-export async function applyAction(t: ResolvedTopology, state: RunState, s: Exclude<ResolvedStep, { action: 'check' }>, concurrency = 16): Promise<void> {
+export async function applyAction(t: ResolvedTopology, state: RunState, s: Exclude<ResolvedStep, { action: 'check' }>, concurrency = 16, onPhase?: (what: string, ms: number) => void): Promise<void> {
   const { phases, commit } = planStep(t, s);
   const rec: StepRecord = { n: s.n, action: s.action, node: s.action === 'add-node' ? s.node.name : s.node, status: 'applying' };
   const created = phases.flatMap((p) => p.createNs ?? []);
@@ -251,20 +336,33 @@ export async function applyAction(t: ResolvedTopology, state: RunState, s: Exclu
   }
   (state.steps ??= []).push(rec);
   writeState(state); // before anything changes
+  const inproc = applyMode() === 'inproc';
   for (const ph of phases) {
+    const t0 = performance.now();
     if (ph.deleteNs?.length) {
-      const left = await deleteNamespaces(ph.deleteNs);
+      // inproc: umount + unlink as `ip netns del` does, no process; the kernel's teardown of the namespaces goes on
+      // asynchronously and the peers' phase does not wait for it (nothing there depends on it)
+      if (inproc) (await import('../runtime/netns/inns.ts')).delNetns(ph.deleteNs);
+      const left = inproc ? ph.deleteNs.filter(nsExists) : await deleteNamespaces(ph.deleteNs);
       if (left.length) throw new Error(`step ${s.n} (${describeStep(s)}): could not delete namespaces ${left.join(', ')}`);
       state.namespaces = state.namespaces.filter((x) => !ph.deleteNs!.includes(x));
       rec.removed = [...(rec.removed ?? []), ...ph.deleteNs];
       writeState(state);
     }
-    if (ph.createNs?.length) await createNamespaces(ph.createNs);
-    // a peer phase: every process of every peer in one bounded pool (a step costs process start-ups, not their sum)
-    const jobs = ph.independent ? ph.steps.flatMap((st) => st.ops.map((op) => ({ ns: st.ns, ops: [op] }))) : ph.steps;
-    await pool(jobs, concurrency, async (st) => {
-      for (const op of st.ops) if (op.kind === 'ip' || op.kind === 'bridge' || op.kind === 'sysctl' || op.kind === 'ethtool') await runOp(st.ns, op);
-    });
+    if (ph.createNs?.length) {
+      if (inproc) (await import('../runtime/netns/inns.ts')).addNetns(ph.createNs);
+      else await createNamespaces(ph.createNs);
+    }
+    if (ph.waitGone) await waitGone(ph.waitGone.ns, ph.waitGone.dev, `step ${s.n} (${describeStep(s)})`);
+    try {
+      await runPhase(ph, concurrency);
+    } catch (e) {
+      // name the node (or pod) whose namespace it was
+      const owner = (s.action === 'add-node' ? [...t.nodes, s.node] : t.nodes).find((n) => (e as Error).message.includes(`netns ${n.ns}:`) || n.pods.some((p) => (e as Error).message.includes(`netns ${p.ns}:`)));
+      if (owner && e instanceof Error) e.message = `step ${s.n} (${describeStep(s)}): ${owner.name}: ${e.message}`;
+      throw e;
+    }
+    onPhase?.(ph.what, performance.now() - t0);
   }
   commit();
   rec.status = 'applied';

@@ -155,13 +155,33 @@ export function refreshTopology(t: ResolvedTopology, discovered: Record<string, 
 export function resolveLiveStep(t: ResolvedTopology, step: Step): ResolvedStep {
   const src = sources.get(t);
   if (!src) throw new Error(`resolveLiveStep: ${t.name} was not produced by normalize()`);
-  const nodes: TopoNode[] = t.nodes.map((n) => {
-    const spec = src.t.nodes.find((x) => x.name === n.name);
-    return spec ?? { name: n.name, segment: n.segment, pods: n.pods.map((p) => p.name) };
-  });
-  const live: Topology = { ...src.t, nodes, steps: [step] };
+  const added = liveSpecs.get(t) ?? new Map<string, TopoNode>();
+  const live: Topology = { ...src.t, nodes: liveNodeSpecs(t), steps: [step] };
   const cur: ResolvedTopology = { ...t, nodes: t.nodes.map((n) => ({ ...n, vtep: { ...n.vtep } })) };
-  return resolveSteps(live, cur, (x) => normalizeInner(x, src.opts))[0]!;
+  const r = resolveSteps(live, cur, (x) => normalizeInner(x, src.opts))[0]!;
+  // a node a live step adds keeps its own spec (per-node overlay settings, sysctls) for the steps after it
+  if (r.action === 'add-node' && typeof step.node === 'object') {
+    added.set(step.node.name, step.node);
+    liveSpecs.set(t, added);
+  }
+  return r;
+}
+
+/** Node specs added by live steps (lab.step add-node), by name: the file's nodes: do not list them. */
+const liveSpecs = new WeakMap<ResolvedTopology, Map<string, TopoNode>>();
+
+/**
+ * The node list a live step resolves against: each node as it is now, by its spec — the one of the add-node step
+ * (lab.step's, else the file's steps:) that added it last, else the file's nodes: entry, else its name, segment, pods.
+ */
+export function liveNodeSpecs(t: ResolvedTopology): TopoNode[] {
+  const src = sources.get(t);
+  if (!src) throw new Error(`liveNodeSpecs: ${t.name} was not produced by normalize()`);
+  const added = new Map<string, TopoNode>();
+  // the file's own steps: the last add-node of a name wins, then any lab.step add-node
+  for (const s of src.t.steps ?? []) if (s.action === 'add-node' && s.node && typeof s.node === 'object') added.set(s.node.name, s.node);
+  for (const [k, v] of liveSpecs.get(t) ?? []) added.set(k, v);
+  return t.nodes.map((n) => added.get(n.name) ?? src.t.nodes.find((x) => x.name === n.name) ?? { name: n.name, segment: n.segment, pods: n.pods.map((p) => p.name) });
 }
 
 export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology {

@@ -31,6 +31,10 @@ export const c = {
   // the in-process apply of `up` (harness/runtime/netns/inns.ts)
   setns: libc.func('int setns(int fd, int nstype)'),
   ifNameToIndex: libc.func('unsigned int if_nametoindex(const char *name)'),
+  // steps create and delete a node's namespaces as `ip netns add|del` does (inns.ts addNetns/delNetns)
+  unshare: libc.func('int unshare(int flags)'),
+  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)'),
+  umount2: libc.func('int umount2(const char *target, int flags)'),
 };
 
 export const errno = (): number => koffi.errno();

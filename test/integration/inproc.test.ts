@@ -4,6 +4,8 @@
 // process per namespace. The kernel state must be exactly what the plan's commands build: the same topology is
 // brought up both ways (VXLAB_APPLY=processes runs the plan's commands) and every namespace's dumps are compared —
 // segments, router, nodes and pods; the root namespace keeps its own values.
+// #17: steps reprogram peers the same way (neighbours, FDB entries, routes over rtnetlink; namespaces added and
+// deleted as `ip netns` does): every step type applied both ways, on both layouts, leaves the same kernel state.
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { needsRoot } from '../helpers/root.ts';
@@ -17,7 +19,12 @@ import { plan } from '../../harness/plan/plan.ts';
 import { normalize } from '../../harness/topology/normalize.ts';
 import { TopologySchema } from '../../harness/topology/schema.ts';
 import type { ResolvedTopology } from '../../harness/topology/resolved.ts';
-import { addFdb, writeSysctls } from '../../harness/runtime/netns/inns.ts';
+import { addFdb, applyEntries, writeSysctls } from '../../harness/runtime/netns/inns.ts';
+import { applyAction } from '../../harness/steps/apply.ts';
+import type { ResolvedStep } from '../../harness/steps/types.ts';
+import { parseIpLine } from '../../harness/runtime/netns/nl.ts';
+import { tempTopology, TOPO } from '../helpers/topo.ts';
+import { vxNamespaces } from '../helpers/host.ts';
 
 const SOMAXCONN = '/proc/sys/net/core/somaxconn';
 
@@ -223,6 +230,132 @@ describe.skipIf(needsRoot)('in-process apply (setns + /proc/sys/net + rtnetlink)
     expect(lo.txqlen).toBe(5);
     expect(lo.addr_info.map((x: any) => x.local)).toEqual(expect.arrayContaining(['10.98.0.1', '10.98.0.2']));
     // still home: the root namespace has none of it
+    expect((await ipJson<any[]>(undefined, ['link', 'show'])).map((l) => l.ifname)).not.toContain('flannel.1');
+  });
+});
+
+/** Under VXLAB_APPLY=processes (restored after). */
+async function viaProcesses<T>(fn: () => Promise<T>): Promise<T> {
+  const prev = process.env.VXLAB_APPLY;
+  process.env.VXLAB_APPLY = 'processes';
+  try {
+    return await fn();
+  } finally {
+    if (prev === undefined) delete process.env.VXLAB_APPLY;
+    else process.env.VXLAB_APPLY = prev;
+  }
+}
+
+// every action; node2 leaves and comes straight back under its name (its old underlay port must be gone first)
+const STEPS = `steps:
+  - { action: remove-node, node: node2 }
+  - { action: add-node, node: { name: node2, segment: rack1, ip: 192.168.10.77, pods: 1 } }
+  - { action: restart-node, node: node3, newMac: "02:aa:bb:cc:dd:03" }
+  - { action: add-node, node: { name: node4, segment: rack1, pods: 2 } }
+  - { action: change-node-ip, node: node1, ip: 192.168.10.50 }
+  - { action: remove-node, node: node3 }
+`;
+
+function stepTopo(file: string, extra: string, runId: string): ResolvedTopology {
+  const l = loadTopology(tempTopology(`extends: ${TOPO(file)}\n${extra}${STEPS}`));
+  return normalize(l.topology, { runId, file: l.file });
+}
+
+/** What the root namespace has of a topology: routes, neighbours, FDB entries and links naming its addresses or MACs. */
+async function rootTraces(ts: ResolvedTopology[]): Promise<string[]> {
+  const marks = new Set<string>();
+  for (const t of ts) {
+    for (const n of [...t.nodes, ...(t.steps ?? []).flatMap((s) => (s.action === 'add-node' ? [s.node] : []))]) {
+      marks.add(n.ip).add(n.underlayMac).add(n.podSubnet);
+      for (const v of n.vteps) marks.add(v.mac).add(v.ip);
+    }
+    for (const s of t.steps ?? []) if (s.action === 'restart-node' && s.newMac) marks.add(s.newMac);
+    for (const s of t.steps ?? []) if (s.action === 'change-node-ip') marks.add(s.ip);
+  }
+  const dump = [
+    ...(await ipJson<any[]>(undefined, ['route', 'show', 'table', 'all'])),
+    ...(await ipJson<any[]>(undefined, ['neigh', 'show'])),
+    ...(await ipJson<any[]>(undefined, ['link', 'show'])),
+    ...(await bridgeJson<any[]>(undefined, ['fdb', 'show'])),
+  ].map((x) => JSON.stringify(x));
+  return dump.filter((d) => [...marks].some((m) => d.includes(`"${m}"`)));
+}
+
+describe.skipIf(needsRoot)('steps applied in-process equal the same steps applied by processes (root)', () => {
+  const live: Running[] = [];
+  afterEach(async () => {
+    for (const r of live.splice(0).reverse()) await r.down();
+  });
+
+  for (const [file, extra] of [
+    ['flannel-directrouting.yaml', ''],
+    // control: the real bugs' behaviour (a departed node's FDB entry and a changed MAC left on peers) both ways
+    ['calico-crosssubnet.yaml', 'control: { removeDepartedFdb: false, updateChangedMac: false }\n'],
+  ] as const) {
+    it(`${file}${extra ? ' with control bugs' : ''}: after each step, every node's neighbours, FDB and routes (and links, addresses) are the same both ways; root untouched`, async () => {
+      const procT = stepTopo(file, extra, testRunId());
+      const inT = stepTopo(file, extra, testRunId());
+      const procRun = await viaProcesses(() => up(procT, { ephemeral: true }));
+      live.push(procRun);
+      const inRun = await up(inT, { ephemeral: true });
+      live.push(inRun);
+      for (let k = 0; k < procT.steps!.length; k++) {
+        const ps = procT.steps![k]! as Exclude<ResolvedStep, { action: 'check' }>;
+        await viaProcesses(() => applyAction(procT, procRun.state, ps));
+        await applyAction(inT, inRun.state, inT.steps![k] as typeof ps);
+        expect(inT.nodes.map((n) => n.name)).toEqual(procT.nodes.map((n) => n.name));
+        for (let i = 0; i < inT.nodes.length; i++) {
+          // after the kernel's link state settled (in-process link creation is quicker than ip's, see settled())
+          const a = await settled(procT, procT.nodes[i]!.ns);
+          const b = await settled(inT, inT.nodes[i]!.ns);
+          for (const key of Object.keys(a) as (keyof typeof a)[]) expect(b[key], `step ${k + 1} (${ps.action}): ${inT.nodes[i]!.name}: ${key}`).toEqual(a[key]);
+          // not two empty tables: every node routes every other node's pod subnet
+          const n = inT.nodes[i]!;
+          for (const p of inT.nodes.filter((x) => x !== n)) expect(b.routes.some((r) => r.includes(`"dst":"${p.podSubnet}"`)), `step ${k + 1}: ${n.name} routes ${p.name}'s ${p.podSubnet}`).toBe(true);
+        }
+      }
+      // the steps did what they say on the in-process side: node3 is gone, node2 back at its new address, node4 there
+      expect(inT.nodes.map((n) => n.name)).toEqual(['node1', 'node2', 'node4']);
+      expect(inT.nodes.slice(0, 2).map((n) => n.ip)).toEqual(['192.168.10.50', '192.168.10.77']);
+      expect(vxNamespaces(`${inT.prefix}-${inT.name}-node3`)).toEqual([]);
+      const fdb = (await bridgeJson<any[]>(inT.nodes[0]!.ns, ['fdb', 'show'])).filter((f) => f.state === 'permanent' && f.dst);
+      if (extra) expect(fdb.map((f) => f.dst), 'control removeDepartedFdb: false keeps node3\'s entry on node1').toContain('192.168.20.2');
+      else expect(fdb.map((f) => f.dst)).not.toContain('192.168.20.2');
+      expect(await rootTraces([procT, inT])).toEqual([]);
+    });
+  }
+
+  it("a node removed and re-added under its name straight away: the re-add waits for the kernel to drop the old node's underlay port (asynchronous after its namespace went)", async () => {
+    const t = stepTopo('flannel-directrouting.yaml', '', testRunId());
+    const r = await up(t, { ephemeral: true });
+    live.push(r);
+    const seg = t.segments.find((x) => x.name === 'rack1')!.ns!;
+    // back to back, nothing in between (the kernel takes tens of ms to tear a namespace down: n-node2 outlives it)
+    await applyAction(t, r.state, t.steps![0] as never);
+    await applyAction(t, r.state, t.steps![1] as never);
+    const n2 = t.nodes.find((n) => n.name === 'node2')!;
+    expect(n2.ip).toBe('192.168.10.77');
+    const port = (await ipJson<any[]>(seg, ['-d', 'link', 'show', 'dev', n2.segIf]))[0];
+    expect(port).toMatchObject({ master: 'br0', operstate: 'UP' });
+    const eth0 = (await ipJson<any[]>(n2.ns, ['addr', 'show', 'dev', 'eth0']))[0];
+    expect(eth0.addr_info.map((a: any) => a.local)).toContain('192.168.10.77');
+  });
+
+  it('an entry a peer does not have: the step fails naming step, node, netns, the line, the request and the errno; an existing one: EEXIST', async () => {
+    const t = stepTopo('flannel-directrouting.yaml', '', testRunId());
+    const r = await up(t, { ephemeral: true });
+    live.push(r);
+    const [n1, , n3] = t.nodes;
+    // by hand: node1 loses its route to node3's pods (node3 is in rack2: over VXLAN)
+    await run(['ip', '-n', n1!.ns, 'route', 'del', n3!.podSubnet]);
+    const last = t.steps![5]!; // remove-node node3, applied on its own
+    expect(last).toMatchObject({ action: 'remove-node', node: 'node3' });
+    await expect(applyAction(t, r.state, last as never)).rejects.toThrow(
+      new RegExp(`^step 6 \\(remove-node node3\\): node1: netns ${n1!.ns}: route del ${n3!.podSubnet.replace(/\./g, '\\.')} dev flannel\\.1: RTNETLINK answers: No such process \\(RTM_DELROUTE: ESRCH\\)$`),
+    );
+    const dup = parseIpLine(`route add ${t.nodes[1]!.podSubnet} via ${t.nodes[1]!.ip} dev eth0`)!;
+    expect(() => applyEntries(n1!.ns, [dup])).toThrow(`netns ${n1!.ns}: route add ${t.nodes[1]!.podSubnet} via ${t.nodes[1]!.ip} dev eth0: RTNETLINK answers: File exists (RTM_NEWROUTE: EEXIST)`);
+    // back in the root namespace afterwards
     expect((await ipJson<any[]>(undefined, ['link', 'show'])).map((l) => l.ifname)).not.toContain('flannel.1');
   });
 });

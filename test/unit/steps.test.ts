@@ -162,3 +162,22 @@ describe('sysctls: and hostProfile: (inside vxlab namespaces only)', () => {
     expect(errorOf('name: s\nhostProfile: centos\nnodes:\n  - { name: a }\n')).toMatch(/hostProfile: expected one of: rp-filter-strict, rp-filter-loose/);
   });
 });
+
+describe('lab.step: live steps resolve against the nodes as earlier steps left them', () => {
+  it("a node an earlier lab.step added keeps its own spec (per-node overlay settings, sysctls) for the steps after it; a file's steps: add-node too", async () => {
+    const { resolveLiveStep, liveNodeSpecs } = await import('../../harness/topology/normalize.ts');
+    const t = resolveYaml(`${BASE}steps:\n  - { action: add-node, node: { name: node5, pods: 1, overlay: { mtu: 1400 } } }\n`);
+    t.nodes.push((t.steps![0] as any).node); // the file's step 1, applied
+    const spec = { name: 'node4', pods: 1, overlay: { directRouting: true, mtu: 1400 }, sysctls: { 'net.ipv4.conf.all.rp_filter': 2 } };
+    const s = resolveLiveStep(t, { action: 'add-node', node: spec });
+    expect(s).toMatchObject({ action: 'add-node', node: { name: 'node4', directRouting: true, vtep: { mtu: 1400 } } });
+    t.nodes.push((s as any).node); // what the applied step commits
+    const specs = liveNodeSpecs(t);
+    expect(specs.find((n) => n.name === 'node4')).toEqual(spec); // was { name, segment, pods }: overlay and sysctls lost
+    expect(specs.find((n) => n.name === 'node5')).toMatchObject({ overlay: { mtu: 1400 } });
+    expect(specs.find((n) => n.name === 'node1')).toEqual({ name: 'node1' });
+    // the next live add-node resolves with them in the node list
+    const next = resolveLiveStep(t, { action: 'add-node', node: { name: 'node6', pods: 1 } });
+    expect(next).toMatchObject({ action: 'add-node', node: { name: 'node6', vtep: { mtu: 1450 } } });
+  });
+});
