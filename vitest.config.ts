@@ -6,8 +6,9 @@ import { defineConfig } from 'vitest/config';
 // timeouts), not computing, so more workers than the machine's cores pays off.
 // One file needs the root namespace to itself: lifecycle.test.ts compares a snapshot of the root namespace before
 // `up` and after `down`, and docker.test.ts adds Docker bridges there meanwhile. It runs alone, after the rest
-// (sequence.groupOrder 1). docker.test.ts's own root snapshot is safe in the parallel group: it is the only file
-// that creates Docker objects, and its tests run one after another.
+// (sequence.groupOrder 1). The root snapshots of docker.test.ts and docker-ipv6.test.ts are safe in the parallel
+// group: each leaves out the Docker bridges of other runs (rootSnapshot's onlyRun), and a file's tests run one
+// after another.
 const INTEGRATION_WORKERS = Number(process.env.VXLAB_TEST_WORKERS ?? 4);
 const ALONE = ['test/integration/lifecycle.test.ts'];
 

@@ -3,9 +3,9 @@ import { fail, pass, skip, type CheckContext, type CheckDef, type SuiteDef } fro
 import { allPods, type ResolvedPod, type ResolvedTopology } from '../harness/topology/resolved.ts';
 import { reachable } from '../harness/probe/fping.ts';
 import { pool } from '../harness/util/exec.ts';
-import { runMemo } from '../harness/runner/evidence.ts';
+import { evidence, runMemo } from '../harness/runner/evidence.ts';
 import { recordMatrix, retryDecision } from '../harness/diagnose/matrix.ts';
-import { diagnoseWrong } from '../harness/diagnose/pair.ts';
+import { configSettled, diagnoseWrong } from '../harness/diagnose/pair.ts';
 import { podIp } from './routes.ts';
 import type { Family } from '../harness/topology/ip.ts';
 import { BIG_NODES, planPairs } from '../harness/runner/sample.ts';
@@ -57,15 +57,25 @@ export const NEGATIVE_ROUNDS = 2;
 
 /** The run's matrix of one pod family, measured once whichever check asks first (mtu/tcp-transfer and mtu/df-boundary use it too). */
 export function measure(ctx: CheckContext, budgetMs = 10_000, family: Family = (ctx.t.families ?? [4])[0]!): Promise<Matrix> {
-  return runMemo(ctx.t, family === (ctx.t.families ?? [4])[0] ? 'connectivity/matrix' : `connectivity/matrix/${family}`, () => measureMatrix(ctx, budgetMs, family));
+  return runMemo(ctx.t, matrixKey(ctx.t, family), () => measureMatrix(ctx, budgetMs, family));
 }
+
+/** Whether the run's matrix of this family was already measured (or is being measured). */
+export function matrixMeasured(t: ResolvedTopology, family: Family = (t.families ?? [4])[0]!): boolean {
+  return evidence(t).memo.has(matrixKey(t, family));
+}
+
+const matrixKey = (t: ResolvedTopology, family: Family) => (family === (t.families ?? [4])[0] ? 'connectivity/matrix' : `connectivity/matrix/${family}`);
 
 /**
  * Measure the matrix: one fping per source pod, all targets at once. Cells expected to be unreachable are probed at
  * least as hard as a reachable cell ever is in one round: in the first NEGATIVE_ROUNDS rounds (2 probes at 300 ms,
  * then 3 at 600 ms), and a single answer in any round is a leak. Reachable cells that failed are retried only while
  * their result can still change (see retryDecision): a cell that answered in the last round (converging or flaky),
- * or address resolution still in progress; a cell that stays silent with everything resolved is final.
+ * or address resolution still in progress; a cell that stays silent with everything resolved is final. A silent cell
+ * whose node pair has a configuration cause after the first round (configSettled: a missing route, neighbour or FDB
+ * entry, a VTEP rejecting the port or VNI; not loss, not a drop rule) is final at once — on topologies vxlab programs
+ * itself, where nothing changes that state after `up`.
  */
 export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family: Family = (ctx.t.families ?? [4])[0]!): Promise<Matrix> {
   // the pods that have an address of this family
@@ -81,6 +91,7 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
   let attempts = 0;
   let retried = 0;
   let stopped = '';
+  let settledByConfig = '';
   while (pending.some((p) => p.length)) {
     attempts++;
     ctx.progress(`connectivity: round ${attempts}, ${pending.reduce((a, p) => a + p.length, 0)} pairs`);
@@ -96,7 +107,21 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
     });
     retried += gained;
     pending = pending.map((cols, i) => cols.filter((j) => (expected[i]![j] ? !actual[i]![j] : !actual[i]![j] && attempts < NEGATIVE_ROUNDS)));
-    if (!pending.some((p) => p.length)) break;
+    if (attempts === 1) {
+      // silent cells whose node pair has a configuration cause (a missing route / neighbour / FDB entry, a VTEP that
+      // rejects the port or VNI) are final after one round: retrying cannot change them (see configSettled)
+      const silent = pending.flatMap((cols, i) => cols.filter((j) => expected[i]![j]).map((j) => [i, j] as [number, number]));
+      const cfg = await configSettled(ctx, pods, silent, family);
+      if (cfg.cells.size) {
+        pending = pending.map((cols, i) => cols.filter((j) => !expected[i]![j] || !cfg.cells.has(`${i},${j}`)));
+        // the cause itself is named by the diagnosis (full-mesh's message, the mtu checks' evidence): not repeated here
+        settledByConfig = `${cfg.cells.size} silent cell(s) not retried, their node pair's cause is configuration (${cfg.causes.length} node pair(s) diagnosed)`;
+      }
+    }
+    if (!pending.some((p) => p.length)) {
+      stopped ||= settledByConfig;
+      break;
+    }
     if (Date.now() > deadline - 1500) {
       stopped = `time budget of ${budgetMs} ms spent`;
       break;
@@ -104,7 +129,7 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
     if (attempts >= NEGATIVE_ROUNDS) {
       const d = await retryDecision(ctx.t, pods, pending, gained);
       if (!d.retry) {
-        stopped = d.why;
+        stopped = [settledByConfig, d.why].filter(Boolean).join('; ');
         break;
       }
     }
@@ -207,10 +232,11 @@ const fullMesh: CheckDef = {
   title: 'every pod reaches every pod it should (cross-node and same-node), in every pod family',
   async run(ctx) {
     const ms = await measureAll(ctx);
-    // the cause of an unreachable pair is diagnosed on the IPv4 matrix (routes, neighbours, FDB, wire), when there is one
-    const m4 = ms.find((m) => m.family === 4);
-    const out = verdictAll(ms, 'positive', 'directed pairs reachable');
-    return m4 ? diagnoseWrong(ctx, m4, out) : out;
+    // the cause of an unreachable pair is diagnosed on every family's matrix (routes, ARP / NDP neighbours, FDB, wire,
+    // ICMP / ICMPv6 errors), IPv4 first; on a dual-stack topology each cause names its family
+    let out = verdictAll(ms, 'positive', 'directed pairs reachable');
+    for (const m of ms) out = await diagnoseWrong(ctx, m, out, m.family, ms.length > 1);
+    return out;
   },
 };
 

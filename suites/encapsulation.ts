@@ -125,7 +125,11 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
       const k = `${f.src.ns}|${f.family}`;
       (bySrc.get(k) ?? bySrc.set(k, { ns: f.src.ns, family: f.family, dsts: [] }).get(k)!).dsts.push(f.dstIp);
     }
-    senders = await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '1000', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, netOnly: true, reject: false, timeoutMs: 10_000 }));
+    // The checks judge what was sent (every planned pair is driven in both directions, so none needs a reply): fping
+    // waits for replies only 400 ms after its last request — a healthy pair answers well within it, and an unreachable
+    // one would otherwise hold every capture open a whole second for replies nothing reads. Whatever was sent is still
+    // all captured: stop() drains until tcpdump has written every packet the kernel handed it.
+    senders = await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '400', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, netOnly: true, reject: false, timeoutMs: 10_000 }));
   } finally {
     stops = await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
   }

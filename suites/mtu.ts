@@ -11,11 +11,11 @@ import { tcpTransfer } from '../harness/probe/tcp.ts';
 import { ipJson, pool } from '../harness/util/exec.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { join } from 'node:path';
-import { measure } from './connectivity.ts';
+import { matrixMeasured, measure } from './connectivity.ts';
 import { observe, observePods } from './routes.ts';
 import { BIG_NODES } from '../harness/runner/sample.ts';
 import { unreachableEvidence } from '../harness/diagnose/pair.ts';
-import { deadPairs, tooBig } from '../harness/diagnose/boundary.ts';
+import { deadPairs, startNodeProbes, tooBig } from '../harness/diagnose/boundary.ts';
 
 /**
  * One representative pod pair per ordered node pair (first pods), bounded to keep big topologies quick: the first
@@ -169,7 +169,14 @@ const dfBoundary: CheckDef = {
     const fams = podFamilies(ctx.t);
     // the run's reachability evidence (the IPv4 matrix, measured once, shared with connectivity/*); dead pairs first, all
     // at once: their diagnosis and the one cheap node probe run in parallel, not behind boundary probes
-    const deadOf: { dead?: string; nodeDead?: string }[] = fams.includes(4) ? (await measure(ctx, undefined, 4), await deadPairs(ctx, pairs)) : pairs.map(() => ({}));
+    // every pod family's: when this check is the first to need a matrix, the node probes a dead pair would need run
+    // alongside it (see startNodeProbes)
+    const early = new Map(fams.filter((f) => !matrixMeasured(ctx.t, f)).map((f) => [f, startNodeProbes(ctx.t, pairs, f)] as const));
+    const deadBy = new Map<Family, { dead?: string; nodeDead?: string }[]>();
+    for (const f of fams) {
+      await measure(ctx, undefined, f);
+      deadBy.set(f, await deadPairs(ctx, pairs, early.get(f), f));
+    }
     const diffs: string[] = [];
     const observed: string[] = [];
     await pool(pairs.flatMap((p, i) => fams.map((f) => [...p, f, i] as const)), 4, async ([a, b, fam, i]) => {
@@ -187,7 +194,7 @@ const dfBoundary: CheckDef = {
       // 1. from the pod: the largest IP packet that fits end to end is the min over both pods, both overlays and the path
       const pathMtu = direct ? Math.min(a.mtu, b.mtu, ...underlay) : Math.min(a.mtu, b.mtu, va.mtu, vb.mtu, ...underlay);
       // a pair the run already found unreachable (connectivity matrix) has no boundary to find: say so, with the cause
-      const { dead, nodeDead } = fam === 4 ? deadOf[i]! : {};
+      const { dead, nodeDead } = deadBy.get(fam)![i]!;
       const podLabel = `${a.node}/${a.name} -> ${b.node}/${b.name}${tag}`;
       const pod = dead ? { label: podLabel, diffs: [`${podLabel}: DF boundary not probed: ${dead}`], observed: `${podLabel}: unreachable` } : await boundary(a.ns, bIp, pathMtu - hdr, podLabel, `path MTU ${pathMtu}`, hdr);
       // 2. from the node itself, through its VTEP to the remote VTEP address: with pod MTU = overlay MTU the pod's own
@@ -317,10 +324,10 @@ const tcpBulk: CheckDef = {
       const dst = podAddr(b, fam);
       if (!dst) continue;
       const tag = `IPv${fam}`;
-      if (fam === 4) {
-        // a pair the run's matrix found unreachable: no transfer to wait for; say so, with the evidence and the cause
-        await measure(ctx, undefined, 4);
-        const dead = await unreachableEvidence(ctx, a, b);
+      {
+        // a pair the run's matrix (of this family) found unreachable: no transfer to wait for; say so, with the evidence and the cause
+        await measure(ctx, undefined, fam);
+        const dead = await unreachableEvidence(ctx, a, b, fam);
         if (dead) {
           observed[tag] = { connected: false, sent: 0, received: 0, evidence: dead };
           fails.push(`${a.node}/${a.name} -> ${b.node}/${b.name} over ${tag} (${dst}): expected ${bytes} bytes, received 0 — the connection cannot come up: ${dead}`);

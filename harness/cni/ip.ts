@@ -1,5 +1,7 @@
 // Small IP / CIDR helpers for the CNI runtime (syntax checks, normalisation, containment).
 import { isIPv4, isIPv6 } from 'node:net';
+// the planner's address arithmetic and its one IPv6 parser and RFC 5952 formatter
+import { bigIntToIp6, intToIp, ip6BytesToBigInt, ipToInt, parseIp6 } from '../topology/ip.ts';
 
 export type Family = 4 | 6;
 
@@ -50,43 +52,13 @@ export function describeType(v: unknown): string {
 
 export function ipToBigInt(ip: string): bigint {
   const fam = ipFamily(ip);
-  if (fam === 4) {
-    return ip.split('.').reduce((acc, o) => (acc << 8n) + BigInt(Number(o)), 0n);
-  }
-  if (fam === 6) {
-    let s = ip;
-    // embedded IPv4 tail
-    const m = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-    if (m) {
-      const v4 = ipToBigInt(m[2]!);
-      s = `${m[1]}${((v4 >> 16n) & 0xffffn).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
-    }
-    const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, undefined];
-    const h = head ? head.split(':') : [];
-    const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-    const groups = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t];
-    return groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16)), 0n);
-  }
+  if (fam === 4) return BigInt(ipToInt(ip));
+  if (fam === 6) return ip6BytesToBigInt(parseIp6(ip));
   throw new Error(`not an IP address: ${ip}`);
 }
 
 export function bigIntToIp(n: bigint, family: Family): string {
-  if (family === 4) {
-    return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join('.');
-  }
-  const groups: string[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
-  // compress the longest run of zero groups
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  return family === 4 ? intToIp(Number(n & 0xffffffffn)) : bigIntToIp6(n);
 }
 
 /** Canonical text for an IP (lower-case, compressed IPv6). */

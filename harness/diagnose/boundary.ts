@@ -5,7 +5,8 @@ import { pool } from '../util/exec.ts';
 import { unreachableEvidence } from './pair.ts';
 import { link, links } from '../probe/kernel.ts';
 import { vxlanOverhead } from '../topology/normalize.ts';
-import type { ResolvedPod, ResolvedTopology } from '../topology/resolved.ts';
+import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../topology/resolved.ts';
+import type { Family } from '../topology/ip.ts';
 
 /**
  * Undefined if `dst` answers a small ping from `ns`; else why not, in words. Three echo requests, 400 ms each:
@@ -40,15 +41,40 @@ export async function tooBig(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod
 }
 
 /**
- * For df-boundary: per pod pair, the run's evidence that it is unreachable (with its diagnosed cause), and for those,
- * whether the sending node reaches the peer's VTEP address at all — all pairs at once.
+ * For df-boundary: per pod pair, the run's evidence that it is unreachable in pod family `f` (with its diagnosed
+ * cause), and for those, whether the sending node reaches the peer's VTEP address of that family at all — all pairs
+ * at once. `nodeProbes`: node probes already started (see startNodeProbes); a dead pair without one is probed here.
  */
-export async function deadPairs(ctx: CheckContext, pairs: [ResolvedPod, ResolvedPod][]): Promise<{ dead?: string; nodeDead?: string }[]> {
+export async function deadPairs(ctx: CheckContext, pairs: [ResolvedPod, ResolvedPod][], nodeProbes?: Map<string, Promise<string | undefined>>, f: Family = 4): Promise<{ dead?: string; nodeDead?: string }[]> {
   return pool(pairs, 8, async ([a, b]) => {
-    const dead = await unreachableEvidence(ctx, a, b);
+    const dead = await unreachableEvidence(ctx, a, b, f);
     if (!dead) return {};
     const na = ctx.t.nodes.find((n) => n.name === a.node)!;
     const nb = ctx.t.nodes.find((n) => n.name === b.node)!;
-    return { dead, nodeDead: await nodeUnreachable(na.ns, nb.vtep.ip) };
+    return { dead, nodeDead: await (nodeProbes?.get(`${na.name}>${nb.name}`) ?? nodeUnreachable(na.ns, vtepIp(nb, f))) };
   });
+}
+
+const vtepIp = (n: ResolvedNode, f: Family) => (n.vteps?.find((v) => v.family === f) ?? n.vtep).ip;
+
+/**
+ * The node-to-peer-VTEP probes of df-boundary (pod family `f`: the peer VTEP's address of that family), started for
+ * every pair before the matrix is measured, so that a dead pair's three 400 ms echo requests run alongside the
+ * matrix's own rounds instead of after them. Concurrency is safe here: both are plain echo traffic with no capture
+ * running (df-boundary starts none before its boundary probes), the node probes come from the node namespaces and
+ * the matrix's from the pods, and neither reads the other's counters. On a healthy topology each probe answers at
+ * once; its answer is only read for pairs the matrix found dead.
+ */
+export function startNodeProbes(t: ResolvedTopology, pairs: [ResolvedPod, ResolvedPod][], f: Family = 4): Map<string, Promise<string | undefined>> {
+  const m = new Map<string, Promise<string | undefined>>();
+  for (const [a, b] of pairs) {
+    const na = t.nodes.find((n) => n.name === a.node)!;
+    const nb = t.nodes.find((n) => n.name === b.node)!;
+    const k = `${na.name}>${nb.name}`;
+    if (m.has(k)) continue;
+    const p = nodeUnreachable(na.ns, vtepIp(nb, f));
+    p.catch(() => {}); // read (and its error surfaced) only for a dead pair
+    m.set(k, p);
+  }
+  return m;
 }

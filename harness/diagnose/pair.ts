@@ -7,7 +7,8 @@
 // underlay links around two pings (filtered to the pair's outer addresses, so concurrent traffic cannot be mistaken
 // for it) decides. Every probe here is bounded and cheap; this runs only for pairs already found unreachable.
 import { join } from 'node:path';
-import { routesDirect, type ResolvedNode, type ResolvedPod, type ResolvedTopology } from '../topology/resolved.ts';
+import { routesDirect, type ResolvedNode, type ResolvedPod, type ResolvedTopology, type ResolvedVtep } from '../topology/resolved.ts';
+import { canonicalIp, type Family } from '../topology/ip.ts';
 import { sysctls } from '../probe/kernel.ts';
 import type { CheckContext, Outcome } from '../runner/check.ts';
 import { evidence, knownReach, podName, runMemo, type CapturedAt } from '../runner/evidence.ts';
@@ -17,6 +18,17 @@ import { bridgeJson, ipJson, pool, run } from '../util/exec.ts';
 import { probedCells, type MatrixLike } from './matrix.ts';
 
 const nodeOf = (t: ResolvedTopology, p: ResolvedPod) => t.nodes.find((n) => n.name === p.node)!;
+/** the pod family a diagnosis is about (IPv4 or IPv6 inner packets): the pods' address, gateway, VTEP and subnet in it */
+const famOf = (ip: string): Family => (ip.includes(':') ? 6 : 4);
+const addrOf = (p: ResolvedPod, f: Family) => p.addrs?.find((x) => x.family === f)?.ip ?? p.ip;
+const gatewayOf = (p: ResolvedPod, f: Family) => p.addrs?.find((x) => x.family === f)?.gateway ?? p.gateway;
+const vtepOf = (n: ResolvedNode, f: Family): ResolvedVtep => n.vteps?.find((v) => v.family === f) ?? n.vtep;
+const famIndex = (t: ResolvedTopology, f: Family) => Math.max(0, (t.families ?? [4]).indexOf(f));
+const subnetOf = (t: ResolvedTopology, n: ResolvedNode, f: Family) => n.podSubnets?.[famIndex(t, f)] ?? n.podSubnet;
+const cidrOf = (t: ResolvedTopology, f: Family) => t.overlay.podCidrs?.[famIndex(t, f)] ?? t.overlay.podCidr;
+/** address resolution by family, for messages: ARP (IPv4) or neighbour discovery (IPv6) */
+const resolution = (f: Family) => (f === 6 ? 'NDP' : 'ARP');
+const sameIp = (x: string | undefined, y: string) => !!x && canonicalIp(x) === canonicalIp(y);
 
 /** `ip -j route get DST` in ns: the route, or the kernel's error text (e.g. "Network is unreachable"). */
 async function routeGet(ns: string, dst: string): Promise<{ route?: any; error?: string }> {
@@ -68,30 +80,59 @@ function describeRule(exprs: any[]): string {
   return words.join(' ');
 }
 
-/** The node-side causes: route, neighbour, FDB entry on the source node for the destination pod. */
-async function nodeCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): Promise<string | undefined> {
+/** The node-side causes: route, neighbour (ARP / NDP), FDB entry on the source node for the destination pod, in family `f`. */
+async function nodeCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod, f: Family): Promise<string | undefined> {
   const na = nodeOf(t, a);
   const nb = nodeOf(t, b);
-  const rg = await routeGet(na.ns, b.ip);
+  const bIp = addrOf(b, f);
+  const va = vtepOf(na, f);
+  const vb = vtepOf(nb, f);
+  const subnet = subnetOf(t, nb, f);
+  const rg = await routeGet(na.ns, bIp);
   // routing modes: a peer on the node's own subnet is routed plainly via its node IP on eth0, with no VXLAN entries
   if (routesDirect(na, nb)) {
-    const want = `${nb.podSubnet} via ${nb.ip} dev ${na.underlayIf}`;
-    if (rg.error) return `no route on ${na.name} to ${b.ip} (${rg.error}): missing the direct route ${want}`;
-    if (rg.route.dev !== na.underlayIf || rg.route.gateway !== nb.ip) return `wrong route on ${na.name} for ${nb.name}'s pod subnet ${nb.podSubnet}: ${b.ip} goes ${routeText(rg.route)} (expected the direct route ${want}: same subnet, routing mode)`;
+    const want = `${subnet} via ${nb.ip} dev ${na.underlayIf}`;
+    if (rg.error) return `no route on ${na.name} to ${bIp} (${rg.error}): missing the direct route ${want}`;
+    if (rg.route.dev !== na.underlayIf || !sameIp(rg.route.gateway, nb.ip)) return `wrong route on ${na.name} for ${nb.name}'s pod subnet ${subnet}: ${bIp} goes ${routeText(rg.route)} (expected the direct route ${want}: same subnet, routing mode)`;
     return undefined;
   }
-  if (rg.error) return `no route on ${na.name} to ${b.ip} (${rg.error}): missing route ${nb.podSubnet} via ${nb.vtep.ip} dev ${na.vtep.dev}`;
-  if (rg.route.dev !== na.vtep.dev) return `no route on ${na.name} for ${nb.name}'s pod subnet ${nb.podSubnet}: ${b.ip} goes ${routeText(rg.route)}, not through ${na.vtep.dev} (missing route ${nb.podSubnet} via ${nb.vtep.ip} dev ${na.vtep.dev})`;
-  const gw = rg.route.gateway ?? b.ip;
-  const neigh = (await ipJson<any[]>(na.ns, ['neigh', 'show', gw, 'dev', na.vtep.dev]).catch(() => [] as any[]))[0];
-  if (!neigh || !neigh.lladdr) return `no neighbour entry on ${na.name} for ${gw} dev ${na.vtep.dev}${neigh?.state ? ` (state ${neigh.state.join(',')})` : ''}: expected lladdr ${nb.vtep.mac} (${nb.name}'s VTEP)`;
-  if (neigh.lladdr.toLowerCase() !== nb.vtep.mac.toLowerCase()) return `stale neighbour entry on ${na.name}: ${gw} dev ${na.vtep.dev} lladdr ${neigh.lladdr}, but ${nb.name}'s VTEP MAC is ${nb.vtep.mac}`;
+  if (rg.error) return `no route on ${na.name} to ${bIp} (${rg.error}): missing route ${subnet} via ${vb.ip} dev ${va.dev}`;
+  if (rg.route.dev !== va.dev) return `no route on ${na.name} for ${nb.name}'s pod subnet ${subnet}: ${bIp} goes ${routeText(rg.route)}, not through ${va.dev} (missing route ${subnet} via ${vb.ip} dev ${va.dev})`;
+  const gw = rg.route.gateway ?? bIp;
+  const neigh = (await ipJson<any[]>(na.ns, ['neigh', 'show', gw, 'dev', va.dev]).catch(() => [] as any[]))[0];
+  if (!neigh || !neigh.lladdr) {
+    const state = (neigh?.state ?? []) as string[];
+    // an entry without an address: the kernel is resolving it (INCOMPLETE) or gave up (FAILED) — VTEPs that do not
+    // learn never get an answer, so the entry the control plane should have written is what is missing
+    const how = state.length ? ` (${resolution(f)} ${state.includes('FAILED') ? 'failed' : state.includes('INCOMPLETE') ? 'incomplete' : 'unresolved'}: state ${state.join(',')})` : '';
+    return `no neighbour entry on ${na.name} for ${gw} dev ${va.dev}${how}: expected lladdr ${vb.mac} (${nb.name}'s VTEP)`;
+  }
+  if (neigh.lladdr.toLowerCase() !== vb.mac.toLowerCase()) return `stale neighbour entry on ${na.name}: ${gw} dev ${va.dev} lladdr ${neigh.lladdr}, but ${nb.name}'s VTEP MAC is ${vb.mac}`;
   if (na.vtep.kind !== 'kernel') return undefined;
-  const fdb = await bridgeJson<any[]>(na.ns, ['fdb', 'show', 'dev', na.vtep.dev]).catch(() => [] as any[]);
-  const e = fdb.filter((f) => f.mac?.toLowerCase() === neigh.lladdr.toLowerCase() && f.dst);
-  if (!e.length) return `no FDB entry on ${na.name} for ${neigh.lladdr} dev ${na.vtep.dev}: expected dst ${nb.ip} (${nb.name})`;
-  if (!e.some((f) => f.dst === nb.ip)) return `wrong FDB entry on ${na.name}: ${neigh.lladdr} dev ${na.vtep.dev} dst ${e.map((f) => f.dst).join(', ')}, expected dst ${nb.ip} (${nb.name})`;
+  const fdb = await bridgeJson<any[]>(na.ns, ['fdb', 'show', 'dev', va.dev]).catch(() => [] as any[]);
+  const e = fdb.filter((x) => x.mac?.toLowerCase() === neigh.lladdr.toLowerCase() && x.dst);
+  if (!e.length) return `no FDB entry on ${na.name} for ${neigh.lladdr} dev ${va.dev}: expected dst ${nb.ip} (${nb.name})`;
+  if (!e.some((x) => sameIp(x.dst, nb.ip))) return `wrong FDB entry on ${na.name}: ${neigh.lladdr} dev ${va.dev} dst ${e.map((x) => x.dst).join(', ')}, expected dst ${nb.ip} (${nb.name})`;
   return undefined;
+}
+
+/**
+ * The pod's own next hop: the route `ip route get` chose in the pod has a gateway whose neighbour entry never
+ * resolved (ARP / NDP INCOMPLETE or FAILED) — nothing on the node answers for the pod's gateway address.
+ */
+async function podNeighbourCause(a: ResolvedPod, route: any, f: Family): Promise<string | undefined> {
+  const gw = route?.gateway;
+  if (!gw || !route.dev) return undefined;
+  const read = async () => (await ipJson<any[]>(a.ns, ['neigh', 'show', gw, 'dev', route.dev]).catch(() => [] as any[]))[0];
+  let n = await read();
+  if (!n) {
+    // no entry at all: a FAILED one is garbage-collected within seconds; one echo request to the gateway asks again
+    await run(['ping', `-${f}`, '-n', '-q', '-c', '1', '-W', '1', gw], { ns: a.ns, reject: false, timeoutMs: 4000 });
+    n = await read();
+  }
+  const state = (n?.state ?? []) as string[];
+  if (!n || n.lladdr || !state.some((x) => x === 'FAILED' || x === 'INCOMPLETE')) return undefined;
+  return `${resolution(f)} for the gateway failed in pod ${podName(a)}: ${gw} dev ${route.dev} state ${state.join(',')} — nothing on ${a.node} answers for ${gw} (the address missing on the pod's host side, or its ${resolution(f)} answers dropped)`;
 }
 
 /**
@@ -99,7 +140,9 @@ async function nodeCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): P
  * routes B directly, B's VTEP otherwise); strict rp_filter (1, the max of all and the interface) drops them when B's
  * own route back to A's pod is another interface — asymmetric routing.
  */
-async function reversePathCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): Promise<string | undefined> {
+async function reversePathCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod, f: Family): Promise<string | undefined> {
+  // rp_filter is IPv4's (IPv6 reverse-path filtering is a firewall rule, which nftDrops reads)
+  if (f === 6) return undefined;
   const na = nodeOf(t, a);
   const nb = nodeOf(t, b);
   const iif = routesDirect(na, nb) ? nb.underlayIf : nb.vtep.dev;
@@ -114,19 +157,23 @@ async function reversePathCause(t: ResolvedTopology, a: ResolvedPod, b: Resolved
 
 /** Outer packets from node A to node B, each with where it was captured. */
 function outerOf(xs: CapturedAt[], na: ResolvedNode, nb: ResolvedNode): { left: DecodedPacket[]; arrived: DecodedPacket[] } {
-  const ab = xs.filter((s) => s.pkt.ip4?.src === na.ip && s.pkt.ip4?.dst === nb.ip && s.pkt.ip4.protocol === 17);
+  // the outer header is the underlay's family (IPv4 or IPv6); addresses compared in canonical form
+  const ab = xs.filter((s) => {
+    const ip = s.pkt.ip4 ?? s.pkt.ip6;
+    return !!ip && !!s.pkt.udp && sameIp(ip.src, na.ip) && sameIp(ip.dst, nb.ip);
+  });
   return { left: ab.filter((s) => s.at.name === na.name).map((s) => s.pkt), arrived: ab.filter((s) => s.at.name === nb.name).map((s) => s.pkt) };
 }
 
 /** One short capture on both underlay links while the source pod sends two pings; filtered to the pair's outer addresses. */
-async function captureOnce(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod): Promise<CapturedAt[]> {
+async function captureOnce(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, f: Family): Promise<CapturedAt[]> {
   const na = nodeOf(ctx.t, a);
   const nb = nodeOf(ctx.t, b);
   const filter = ['udp', 'and', 'src', 'host', na.ip, 'and', 'dst', 'host', nb.ip];
   const tag = `${na.name}-${nb.name}-${Date.now() % 100000}`;
   const caps = await Promise.all([na, nb].map((n) => startCapture({ ns: n.ns, iface: n.underlayIf, file: join(ctx.workDir, `diag-${tag}-at-${n.name}.pcap`), filter, snaplen: 256 })));
   try {
-    await run(['ping', '-n', '-q', '-c', '2', '-i', '0.2', '-W', '1', b.ip], { ns: a.ns, reject: false, timeoutMs: 5000 });
+    await run(['ping', `-${f}`, '-n', '-q', '-c', '2', '-i', '0.2', '-W', '1', addrOf(b, f)], { ns: a.ns, reject: false, timeoutMs: 5000 });
   } finally {
     await Promise.all(caps.map((c) => c.stop()));
   }
@@ -139,15 +186,17 @@ async function captureOnce(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod): P
 }
 
 /** The wire-side cause for A -> B, from the run's captures or one short capture of its own. */
-async function wireCause(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod): Promise<{ cause?: string; clean: boolean }> {
+async function wireCause(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, f: Family): Promise<{ cause?: string; clean: boolean }> {
   const t = ctx.t;
   const na = nodeOf(t, a);
   const nb = nodeOf(t, b);
   const ev = evidence(t);
-  let xs = ev.drove.has(`${na.name}>${nb.name}`) ? ev.captured : [];
+  // the encapsulation capture drove both families' flows over the pair; it is this pair's evidence if it saw its family
+  const fam = (s: CapturedAt) => (s.pkt.vxlan?.inner?.ip6 ? 6 : s.pkt.vxlan?.inner?.ip4 ? 4 : 0);
+  let xs = ev.drove.has(`${na.name}>${nb.name}`) ? ev.captured.filter((s) => fam(s) === f || fam(s) === 0) : [];
   let source = 'the encapsulation capture';
   if (!xs.length) {
-    xs = await captureOnce(ctx, a, b);
+    xs = await captureOnce(ctx, a, b, f);
     source = 'a capture on both underlay links around 2 pings';
   }
   const { left, arrived } = outerOf(xs, na, nb);
@@ -162,41 +211,90 @@ async function wireCause(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod): Pro
   const drops = await nftDrops(nb.ns);
   if (drops.length) return { clean: false, cause: `arrived at ${nb.name}'s ${nb.underlayIf} (${arrived.length} packet(s) from ${na.name}) and dropped there by nftables ${drops[0]}` };
   const dmac = p.vxlan?.inner?.eth?.dst;
-  if (dmac && dmac.toLowerCase() !== nb.vtep.mac.toLowerCase()) return { clean: false, cause: `arrived at ${nb.name} with inner destination MAC ${dmac}, but ${nb.name}'s VTEP MAC is ${nb.vtep.mac}: ${nb.name} discards the frame (stale neighbour/FDB on ${na.name})` };
+  const vb = vtepOf(nb, f);
+  if (dmac && dmac.toLowerCase() !== vb.mac.toLowerCase()) return { clean: false, cause: `arrived at ${nb.name} with inner destination MAC ${dmac}, but ${nb.name}'s VTEP MAC is ${vb.mac}: ${nb.name} discards the frame (stale neighbour/FDB on ${na.name})` };
   return { clean: true };
+}
+
+/** Who owns an address of the topology, in words ("node2 (flannel.1)", "node1/pod1"); undefined if nobody. */
+function ownerOf(t: ResolvedTopology, ip: string): string | undefined {
+  for (const n of t.nodes) {
+    if (sameIp(n.ip, ip)) return `${n.name} (${n.underlayIf})`;
+    for (const v of n.vteps ?? [n.vtep]) if (sameIp(v.ip, ip)) return `${n.name} (${v.dev})`;
+    for (const x of n.bridge?.addrs ?? []) if (sameIp(x.ip, ip)) return `${n.name} (${n.bridge!.name})`;
+    for (const p of n.pods) {
+      if ((p.addrs ?? []).some((x) => sameIp(x.ip, ip)) || sameIp(p.ip, ip)) return podName(p);
+      if ((p.addrs ?? []).some((x) => sameIp(x.gateway, ip))) return `${n.name} (gateway of ${podName(p)})`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * An ICMP / ICMPv6 error the network sends back to the pod (two echo requests, 1 s wait): destination unreachable
+ * (no route, administratively prohibited, address unreachable — the hop's ARP/NDP for its next hop failed, port
+ * unreachable), packet too big / frag needed, time exceeded — named with the hop that sent it. Redirects are not
+ * errors. Undefined when no error came back (silence, or replies).
+ */
+export async function icmpErrorCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod, f: Family): Promise<string | undefined> {
+  const dst = addrOf(b, f);
+  const r = await run(['ping', `-${f}`, '-n', '-c', '2', '-i', '0.2', '-W', '1', dst], { ns: a.ns, reject: false, timeoutMs: 5000 });
+  const m = /^From (\S+)(?: \([^)]*\))? icmp_seq=\d+ (?!Redirect)(.+)$/m.exec(r.stdout);
+  if (!m) return undefined;
+  // "From 10.0.0.1: icmp_seq" in some ping versions; an IPv6 address may itself end in "::"
+  const from = m[1]!.endsWith(':') && !m[1]!.endsWith('::') ? m[1]!.slice(0, -1) : m[1]!;
+  const what = m[2]!.trim();
+  const who = ownerOf(t, from);
+  const unresolved = /address unreachable|host unreachable/i.test(what) ? ` — ${who ?? from} could not resolve its next hop toward ${dst} (${resolution(f)} failed there)` : '';
+  const hop = who ? `${who.replace(/\)$/, '')}${who.endsWith(')') ? ', ' : ' ('}${from})` : from;
+  return `${f === 6 ? 'ICMPv6' : 'ICMP'} error from ${hop}: "${what}" for ${podName(a)} -> ${dst}${unresolved}`;
 }
 
 /**
  * The cause of A -> B being unreachable, in one sentence naming node, peer and value; undefined if vxlab cannot tell.
- * `reverse` = this is the reply direction of an earlier diagnosis (no further recursion).
+ * `reverse` = this is the reply direction of an earlier diagnosis (no further recursion). `f`: the pod family of the
+ * unreachable pair (IPv4 or IPv6 inner packets; default: B's first address's): its addresses, VTEP, ARP or NDP.
  */
-export async function diagnosePair(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, reverse = false): Promise<string | undefined> {
+export async function diagnosePair(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, reverse = false, f: Family = famOf(b.ip)): Promise<string | undefined> {
   const t = ctx.t;
-  // 1. the pod's own routing decision
-  const pr = await routeGet(a.ns, b.ip);
+  const bIp = addrOf(b, f);
+  // 1. the pod's own routing decision, and its gateway's ARP / NDP entry
+  const pr = await routeGet(a.ns, bIp);
   if (pr.error) {
-    const have = await ipJson<any[]>(a.ns, ['route', 'show']).catch(() => [] as any[]);
-    return `no route in pod ${podName(a)} to ${b.ip} (${/unreachable/i.test(pr.error) ? 'ENETUNREACH' : pr.error}): missing route ${t.overlay.podCidr} or default via ${a.gateway}; the pod has ${have.length ? have.map(routeText).join(', ') : 'no routes'}`;
+    const have = await ipJson<any[]>(a.ns, [`-${f}`, 'route', 'show']).catch(() => [] as any[]);
+    return `no route in pod ${podName(a)} to ${bIp} (${/unreachable/i.test(pr.error) ? 'ENETUNREACH' : pr.error}): missing route ${cidrOf(t, f)} or default via ${gatewayOf(a, f)}; the pod has ${have.length ? have.map(routeText).join(', ') : 'no routes'}`;
   }
-  if (a.node === b.node) return undefined;
+  const pn = await podNeighbourCause(a, pr.route, f);
+  if (pn) return pn;
+  if (a.node === b.node) return reverse ? undefined : icmpErrorCause(t, a, b, f);
   // 2. the source node's forwarding state
-  const nc = await nodeCause(t, a, b);
+  const nc = await nodeCause(t, a, b, f);
   if (nc) return nc;
   // the receiver's reverse-path filter against an asymmetric route back
-  const rp = await reversePathCause(t, a, b);
+  const rp = await reversePathCause(t, a, b, f);
   if (rp) return rp;
   // 3. the wire (VXLAN pairs: a direct-routed pair has no outer packets to find)
-  const w = routesDirect(nodeOf(t, a), nodeOf(t, b)) ? { cause: undefined } : await wireCause(ctx, a, b);
-  if (w.cause) return w.cause;
-  if (reverse) return undefined;
+  const w = routesDirect(nodeOf(t, a), nodeOf(t, b)) ? { cause: undefined } : await wireCause(ctx, a, b, f);
+  if (w.cause && !/: dropped inside \S+$/.test(w.cause)) return w.cause;
+  if (reverse) return w.cause;
   // 4. requests cross cleanly: the reply path
-  const back = await diagnosePair(ctx, b, a, true);
-  return back ? `requests reach ${b.node}; the replies fail: ${back}` : undefined;
+  if (!w.cause) {
+    const back = await diagnosePair(ctx, b, a, true, f);
+    if (back) return `requests reach ${b.node}; the replies fail: ${back}`;
+  }
+  // 5. an ICMP error sent back names the hop that turned the packet away (a reject rule, a hop whose ARP / NDP
+  //    failed): more than "dropped inside" says, and the only trace of a reject past the receiving VTEP
+  return (await icmpErrorCause(t, a, b, f)) ?? w.cause;
 }
 
-/** Append the cause of each wrong reachable cell (one per directed node pair, at most 4) to a failing matrix outcome. */
-export async function diagnoseWrong(ctx: CheckContext, m: MatrixLike, out: Outcome): Promise<Outcome> {
+/**
+ * Append the cause of each wrong reachable cell (one per directed node pair, at most 4) to a failing matrix outcome.
+ * `family`: the matrix's pod family (its cells are diagnosed with that family's addresses, VTEP and ARP / NDP); the
+ * causes are labelled with it when `label` is set (dual-stack: one diagnosis per failing family).
+ */
+export async function diagnoseWrong(ctx: CheckContext, m: MatrixLike, out: Outcome, family?: Family, label = false): Promise<Outcome> {
   if (out.status !== 'fail') return out;
+  const f = family ?? famOf(m.ips?.[0] ?? m.pods[0]?.ip ?? '');
   const firsts = new Map<string, [ResolvedPod, ResolvedPod]>();
   for (const [i, j] of probedCells(m)) {
     if (!m.expected[i]![j] || m.actual[i]![j]) continue;
@@ -207,24 +305,81 @@ export async function diagnoseWrong(ctx: CheckContext, m: MatrixLike, out: Outco
     if (firsts.size >= 4) break;
   }
   const pairs = [...firsts.values()].slice(0, 4);
-  const causes = (await pool(pairs, 4, ([a, b]) => diagnoseOnce(ctx, a, b))).map((c, i) => (c ? `${podName(pairs[i]![0])} -> ${podName(pairs[i]![1])}: ${c}` : undefined)).filter((c): c is string => !!c);
+  if (!pairs.length) return out;
+  const tag = label ? `IPv${f} ` : '';
+  const causes = (await pool(pairs, 4, ([a, b]) => diagnoseOnce(ctx, a, b, f))).map((c, i) => (c ? `${tag}${podName(pairs[i]![0])} -> ${podName(pairs[i]![1])}: ${c}` : undefined)).filter((c): c is string => !!c);
   if (!causes.length) return out;
   // diffs stay one line per wrong cell; the causes (one per directed node pair) go to the details, the first to the message
-  return { ...out, message: `${out.message}; cause: ${causes[0]}`, details: `${out.details ? `${out.details}\n\n` : ''}cause per directed node pair:\n${causes.map((c) => `  ${c}`).join('\n')}` };
+  const head = 'cause per directed node pair:\n';
+  const details = out.details ?? '';
+  const merged = details.includes(head) ? `${details}\n${causes.map((c) => `  ${c}`).join('\n')}` : `${details ? `${details}\n\n` : ''}${head}${causes.map((c) => `  ${c}`).join('\n')}`;
+  return { ...out, message: /; cause: /.test(out.message ?? '') ? out.message : `${out.message}; cause: ${causes[0]}`, details: merged };
 }
 
-/** diagnosePair once per run and directed pair: the matrix, df-boundary and tcp-transfer share one diagnosis. */
-export function diagnoseOnce(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod): Promise<string | undefined> {
-  return runMemo(ctx.t, `diagnose/${a.ip}>${b.ip}`, () => diagnosePair(ctx, a, b).catch((e) => `(diagnosis failed: ${String(e?.message ?? e).split('\n')[0]})`));
+/** diagnosePair once per run, directed pair and family: the matrix, df-boundary and tcp-transfer share one diagnosis. */
+export function diagnoseOnce(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, f: Family = famOf(b.ip)): Promise<string | undefined> {
+  return runMemo(ctx.t, `diagnose/${addrOf(a, f)}>${addrOf(b, f)}`, () => diagnosePair(ctx, a, b, false, f).catch((e) => `(diagnosis failed: ${String(e?.message ?? e).split('\n')[0]})`));
 }
 
 /**
  * For a check that needs A -> B to carry small packets first (a DF boundary, a TCP transfer): undefined if the run's
  * evidence says it does (or says nothing), else why not — the earlier evidence by name, and the diagnosed cause.
  */
-export async function unreachableEvidence(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod): Promise<string | undefined> {
-  const f = knownReach(ctx.t, a, b);
+export async function unreachableEvidence(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, fam: Family = famOf(b.ip)): Promise<string | undefined> {
+  const bIp = addrOf(b, fam);
+  const f = knownReach(ctx.t, { ip: addrOf(a, fam) }, { ip: bIp });
   if (!f || f.reachable || !f.settled) return undefined;
-  const cause = await diagnoseOnce(ctx, a, b);
-  return `${podName(a)} -> ${podName(b)} (${b.ip}) does not answer even small pings (${f.source})${cause ? `; cause: ${cause}` : ''}`;
+  const cause = await diagnoseOnce(ctx, a, b, fam);
+  return `${podName(a)} -> ${podName(b)} (${bIp}) does not answer even small pings (${f.source})${cause ? `; cause: ${cause}` : ''}`;
+}
+
+/**
+ * Causes that are configuration, not loss: kernel state vxlab reads (a route, neighbour or FDB entry missing or
+ * wrong on the sending node) or a rejection the capture saw (the receiving VTEP listens on another port or VNI).
+ * Another probe round cannot change a cell behind one of these — unless something is still programming the nodes
+ * (builder: external, whose control plane converges after up) or a neighbour is still being resolved. Loss on the
+ * underlay ("dropped on the underlay"), drop rules, reverse-path filtering and causes vxlab cannot name are not in
+ * this list: cells behind them get their retry rounds.
+ */
+const CONFIG_CAUSE = /^(no route on |wrong route on |no neighbour entry on |stale neighbour entry on |no FDB entry on |wrong FDB entry on |rejected by \S+'s VTEP: )/;
+
+export function isConfigCause(cause: string | undefined): boolean {
+  // the reply direction's cause counts the same ("requests reach B; the replies fail: <cause>")
+  const c = cause?.replace(/^requests reach \S+; the replies fail: /, '');
+  return !!c && CONFIG_CAUSE.test(c) && !/INCOMPLETE|PROBE|DELAY/.test(c);
+}
+
+/** At most this many directed node pairs are diagnosed to settle silent cells early (each diagnosis is a few reads). */
+export const SETTLE_PAIRS = 8;
+
+/**
+ * After the matrix's first round: the silent cells (expected reachable, not answering) whose directed node pair has a
+ * configuration cause (isConfigCause, one diagnosis per node pair, shared with the later checks through diagnoseOnce)
+ * — final, not worth a retry round. Node-level causes hold for every pod pair between the two nodes (a node's pods
+ * share its subnet, route, neighbour and FDB entry, and the outer header). Empty when vxlab does not program the
+ * nodes itself (builder: external) or when more than SETTLE_PAIRS node pairs are silent.
+ */
+export async function configSettled(ctx: CheckContext, pods: ResolvedPod[], silent: [number, number][], f: Family = famOf(pods[0]?.ip ?? '')): Promise<{ cells: Set<string>; causes: string[] }> {
+  const none = { cells: new Set<string>(), causes: [] as string[] };
+  if (ctx.t.builder === 'external' || !silent.length) return none;
+  const groups = new Map<string, [number, number][]>();
+  for (const [i, j] of silent) {
+    const a = pods[i]!;
+    const b = pods[j]!;
+    if (a.node === b.node) continue;
+    const k = `${a.node}>${b.node}`;
+    (groups.get(k) ?? groups.set(k, []).get(k)!).push([i, j]);
+  }
+  if (!groups.size || groups.size > SETTLE_PAIRS) return none;
+  const cells = new Set<string>();
+  const causes: string[] = [];
+  await pool([...groups.values()], 4, async (g) => {
+    const [i, j] = g[0]!;
+    const cause = await diagnoseOnce(ctx, pods[i]!, pods[j]!, f);
+    if (!isConfigCause(cause)) return;
+    causes.push(`${pods[i]!.node} -> ${pods[j]!.node}: ${cause}`);
+    for (const [x, y] of g) cells.add(`${x},${y}`);
+  });
+  causes.sort();
+  return { cells, causes };
 }

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Stage } from '../plan/plan.ts';
 import type { ResolvedNode, ResolvedSetupStep, ResolvedTopology, VtepIdentity } from '../topology/resolved.ts';
-import { contains, host, ipToInt, parseCidr } from '../topology/ip.ts';
+import { canonicalIp, containsIp, hostAny, hostPrefix, parseAnyCidr } from '../topology/ip.ts';
+
+const fam = (f: number) => `IPv${f}`;
 import { procStartTime, writeState, isAlive, type OwnedProcess, type RunState } from '../runtime/state.ts';
 import { ipJson, pool, run } from '../util/exec.ts';
 import type { CheckResult } from '../report/types.ts';
@@ -50,13 +52,13 @@ export function setupEnv(t: ResolvedTopology, n: ResolvedNode, runDir: string): 
   return {
     VXLAB_NODE: n.name,
     VXLAB_NODE_IP: n.ip,
-    // one per address family; IPv4 only for now
-    VXLAB_POD_SUBNETS: [n.podSubnet].join(','),
+    // one per pod family, IPv4 first (dual-stack: two)
+    VXLAB_POD_SUBNETS: n.podSubnets.join(','),
     VXLAB_VNI: String(n.vtep.vni),
     VXLAB_PORT: String(n.vtep.port),
     VXLAB_MTU: String(n.vtep.mtu),
     VXLAB_UNDERLAY_IF: n.underlayIf,
-    VXLAB_PEERS: JSON.stringify(t.nodes.filter((o) => o !== n).map((o) => ({ name: o.name, ip: o.ip, podSubnets: [o.podSubnet] }))),
+    VXLAB_PEERS: JSON.stringify(t.nodes.filter((o) => o !== n).map((o) => ({ name: o.name, ip: o.ip, podSubnets: o.podSubnets }))),
     VXLAB_LAYOUT: t.layout,
     VXLAB_RUN_ID: t.runId,
     VXLAB_RUN_DIR: runDir,
@@ -308,7 +310,8 @@ export function identityFrom(t: ResolvedTopology, n: ResolvedNode, links: LinkJ[
   const l = links.find((x) => x.ifname === dev);
   if (!l) return { device: dev, present: false, addresses: [], problems: [`${n.name}: ${dev} missing: the setup programs created no VTEP device of the ${t.layout} layout`] };
   const d = l.linkinfo?.info_data ?? {};
-  const addresses = (addrs.find((a) => a.ifname === dev)?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+  // every family's tunnel address (not the kernel's own link-local)
+  const addresses = (addrs.find((a) => a.ifname === dev)?.addr_info ?? []).filter((a) => a.family === 'inet' || (a.family === 'inet6' && !/^fe80:/i.test(a.local))).map((a) => `${canonicalIp(a.local)}/${a.prefixlen}`);
   const id: VtepIdentity = {
     device: dev,
     present: true,
@@ -316,21 +319,28 @@ export function identityFrom(t: ResolvedTopology, n: ResolvedNode, links: LinkJ[
     addresses,
     vni: d.id,
     port: d.port,
-    local: d.local,
+    local: d.local ?? d.local6,
     learning: d.learning,
     mtu: l.mtu,
     problems: [],
   };
-  const block = parseCidr(n.podSubnet);
-  if (t.layout === 'flannel') {
-    // flannel's rule: the pod subnet's network address, /32
-    const want = `${host(block, 0)}/32`;
-    if (!addresses.includes(want)) id.problems.push(`${n.name}: ${dev} address: expected ${want} (flannel: the pod subnet's network address), observed ${addresses.length ? addresses.join(', ') : 'none'}`);
-  } else {
-    // calico: the tunnel address is allocated by IPAM from the node's block
-    const inBlock = addresses.filter((a) => contains(block, ipToInt(a.split('/')[0]!)));
-    if (!inBlock.length) id.problems.push(`${n.name}: ${dev} address: expected a tunnel address from ${n.name}'s block ${n.podSubnet}, observed ${addresses.length ? addresses.join(', ') : 'none'}`);
-  }
+  const observed = (f: number) => addresses.filter((a) => a.includes(':') === (f === 6));
+  // one tunnel address per pod family, on this device (dual-stack pods share one device, as vxlab builds them)
+  n.podSubnets.forEach((subnet) => {
+    const block = parseAnyCidr(subnet);
+    const got = observed(block.family);
+    const seen = got.length ? got.join(', ') : 'none';
+    // the family is named when it is not the plain IPv4 case
+    const what = n.podSubnets.length > 1 || block.family === 6 ? `${fam(block.family)} address` : 'address';
+    if (t.layout === 'flannel') {
+      // flannel's rule: the pod subnet's network address, /32 (IPv6: /128)
+      const want = `${hostAny(block, 0)}/${hostPrefix(block.family)}`;
+      if (!got.includes(want)) id.problems.push(`${n.name}: ${dev} ${what}: expected ${want} (flannel: the pod subnet's network address), observed ${seen}`);
+    } else if (!got.some((a) => containsIp(block, a.split('/')[0]!))) {
+      // calico: the tunnel address is allocated by IPAM from the node's block
+      id.problems.push(`${n.name}: ${dev} ${what}: expected a tunnel address from ${n.name}'s block ${subnet}, observed ${seen}`);
+    }
+  });
   return id;
 }
 
@@ -340,17 +350,21 @@ export function identityFrom(t: ResolvedTopology, n: ResolvedNode, links: LinkJ[
  * learning, MTU) stay the topology's rules, and the suites compare them.
  */
 export function applyIdentity(t: ResolvedTopology, n: ResolvedNode, id: VtepIdentity): void {
+  // every pod family's identity: dual-stack pods share the device, so its MAC; calico: each family's tunnel address
+  for (const [i, v] of n.vteps.entries()) {
+    v.observed = id;
+    if (!id.present || !id.mac) {
+      v.mac = `(none: ${n.name} has no ${n.vtep.dev})`;
+      continue;
+    }
+    v.mac = id.mac;
+    if (t.layout === 'calico') {
+      const block = parseAnyCidr(n.podSubnets[i] ?? n.podSubnet);
+      const a = id.addresses.find((x) => containsIp(block, x.split('/')[0]!));
+      if (a) v.ip = a.split('/')[0]!;
+    }
+  }
   n.vtep.observed = id;
-  if (!id.present || !id.mac) {
-    n.vtep.mac = `(none: ${n.name} has no ${n.vtep.dev})`;
-    return;
-  }
-  n.vtep.mac = id.mac;
-  if (t.layout === 'calico') {
-    const block = parseCidr(n.podSubnet);
-    const a = id.addresses.find((x) => contains(block, ipToInt(x.split('/')[0]!)));
-    if (a) n.vtep.ip = a.split('/')[0]!;
-  }
 }
 
 /** builder: external — read every node's identity from the live node and put it into `t`. No-op for builder: vxlab. */
@@ -358,7 +372,7 @@ export async function observeIdentities(t: ResolvedTopology, o: { skipMissingNs?
   if (t.builder !== 'external') return;
   await pool(t.nodes, 8, async (n) => {
     if (o.skipMissingNs && !existsSync(`/var/run/netns/${n.ns}`)) return;
-    const [links, addrs] = await Promise.all([ipJson<LinkJ[]>(n.ns, ['-d', 'link', 'show']), ipJson<AddrJ[]>(n.ns, ['-4', 'addr', 'show'])]);
+    const [links, addrs] = await Promise.all([ipJson<LinkJ[]>(n.ns, ['-d', 'link', 'show']), ipJson<AddrJ[]>(n.ns, ['addr', 'show'])]);
     applyIdentity(t, n, identityFrom(t, n, links, addrs));
   });
 }

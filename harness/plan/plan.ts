@@ -128,6 +128,12 @@ export function noDadSysctls(t: ResolvedTopology, devs: string[] = []): Record<s
   return s;
 }
 
+/** The first op in a node or the router: the runtime's own (docker: IPv6 back on), then no DAD; undefined when none. */
+function preSysctls(t: ResolvedTopology, devs: string[]): Op | undefined {
+  const settings = { ...getRuntime(t.runtime).nodeSysctls?.(t), ...noDadSysctls(t, devs) };
+  return Object.keys(settings).length ? { kind: 'sysctl', settings } : undefined;
+}
+
 /** Forwarding sysctls of a node or the router: IPv4 always (as before), IPv6 when the topology uses it. */
 export function forwardSysctls(t: ResolvedTopology): Record<string, string> {
   return { 'net.ipv4.ip_forward': '1', ...(t.family === 6 || t.families.includes(6) ? { 'net.ipv6.conf.all.forwarding': '1' } : {}) };
@@ -194,8 +200,8 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   const ops: Op[] = [];
   const v = n.vtep;
   // IPv6 anywhere: no DAD on what is created from here on (vxlab's own namespaces only; addresses also get nodad)
-  const dad = noDadSysctls(t, [n.underlayIf]);
-  if (Object.keys(dad).length) ops.push({ kind: 'sysctl', settings: dad });
+  const pre = preSysctls(t, [n.underlayIf]);
+  if (pre) ops.push(pre);
   const a = underlayLines(t, n);
   if (v.kind === 'kernel') for (const x of vtepDevices(n)) a.push(vxlanLinkLine(n, x));
   // a kernel VTEP exists once this batch ran, so the rest of the node goes into the same process;
@@ -251,11 +257,15 @@ export function plan(t: ResolvedTopology): Plan {
   // A node's ops hold O(N) overlay lines (3 million at 1,000 nodes): they are generated when read (up runs a node's
   // ops and drops them; renderPlan streams them), never held for every node at once.
   const nodeSteps: NsSteps[] = t.nodes.map((n) =>
-    lazySteps(n.ns, () => (ext ? [{ kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { 'net.ipv4.ip_forward': '1', ...n.sysctls } }] : nodeOps(t, n))),
+    lazySteps(n.ns, () => {
+      if (!ext) return nodeOps(t, n);
+      const pre = preSysctls(t, [n.underlayIf]);
+      return [...(pre ? [pre] : []), { kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { ...forwardSysctls(t), ...n.sysctls } }];
+    }),
   );
   if (t.routerNs) {
-    const dad = noDadSysctls(t, t.segments.flatMap((s) => (s.routerIf ? [s.routerIf] : [])));
-    nodeSteps.unshift({ ns: t.routerNs, ops: [...(Object.keys(dad).length ? [{ kind: 'sysctl', settings: dad } as Op] : []), { kind: 'ip', lines: rt.routerUnderlay(t) }, { kind: 'sysctl', settings: forwardSysctls(t) }] });
+    const pre = preSysctls(t, t.segments.flatMap((s) => (s.routerIf ? [s.routerIf] : [])));
+    nodeSteps.unshift({ ns: t.routerNs, ops: [...(pre ? [pre] : []), { kind: 'ip', lines: rt.routerUnderlay(t) }, { kind: 'sysctl', settings: forwardSysctls(t) }] });
   }
   stages.push({ name: 'nodes', steps: nodeSteps });
   if (ext) {

@@ -8,6 +8,7 @@ import type { CheckContext, SuiteDef } from './check.ts';
 import { namespaces } from '../topology/resolved.ts';
 import { run, pool, stripStack } from '../util/exec.ts';
 import { nsExists } from '../runtime/netns/runtime.ts';
+import { ipBatch, type BatchResult } from '../probe/kernel.ts';
 import { InterruptedError, whenAborted, withScope } from '../util/scope.ts';
 import type { HealthProblem } from './health.ts';
 
@@ -141,23 +142,18 @@ export async function writeArtifacts(t: ResolvedTopology, dir: string, files: st
   for (const f of files) if (existsSync(f)) copyFileSync(f, join(dir, basename(f)));
   const live = namespaces(t).filter(nsExists);
   mkdirSync(join(dir, 'ns'), { recursive: true });
-  await pool(live, 4, async (ns) => {
+  // three processes per namespace, entering only its network namespace: one `ip -d -batch` for the four ip tables,
+  // `bridge` and `nft` (a failing run writes these on every repro; one process per table was most of its extra time)
+  await pool(live, 8, async (ns) => {
     const dump: Record<string, unknown> = {};
-    for (const [key, argv] of Object.entries({
-      link: ['ip', '-j', '-d', 'link', 'show'],
-      addr: ['ip', '-j', 'addr', 'show'],
-      route: ['ip', '-j', 'route', 'show', 'table', 'all'],
-      neigh: ['ip', '-j', 'neigh', 'show'],
-      fdb: ['bridge', '-j', 'fdb', 'show'],
-    })) {
-      const r = await run(argv, { ns, reject: false });
-      try {
-        dump[key] = JSON.parse(r.stdout || 'null');
-      } catch {
-        dump[key] = r.stdout;
-      }
-    }
-    const nft = await run(['nft', '-j', 'list', 'ruleset'], { ns, reject: false });
+    const keys = ['link', 'addr', 'route', 'neigh'] as const;
+    const [ip, fdb, nft] = await Promise.all([
+      ipBatch(ns, ['link show', 'addr show', 'route show table all', 'neigh show'], true).catch((e): BatchResult[] => keys.map(() => ({ error: String(e?.message ?? e) }))),
+      run(['bridge', '-j', 'fdb', 'show'], { ns, netOnly: true, reject: false }),
+      run(['nft', '-j', 'list', 'ruleset'], { ns, netOnly: true, reject: false }),
+    ]);
+    for (const [i, key] of keys.entries()) dump[key] = ip[i]!.json ?? ip[i]!.error;
+    dump.fdb = safeJson(fdb.stdout || 'null');
     dump.nft = nft.exitCode === 0 ? safeJson(nft.stdout) : null;
     writeFileSync(join(dir, 'ns', `${ns}.json`), JSON.stringify(dump, null, 2));
   });

@@ -3,7 +3,7 @@
 // /var/run/netns (vxlab's own name). Everything above it (plan, apply, VTEPs, faults, probes, capture, CNI) sees
 // only those namespaces.
 import type { Stage } from '../plan/plan.ts';
-import type { DiscoveredNode, ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
+import type { DiscoveredNode, Family, ResolvedNode, ResolvedTopology } from '../topology/resolved.ts';
 import type { Topology } from '../topology/schema.ts';
 import type { RunState } from './state.ts';
 
@@ -34,8 +34,10 @@ export interface Leftover extends Resource {
 export interface RuntimeResolve {
   /** what this runtime cannot do: throw a SemanticError at the offending key (it becomes file:line:col) */
   validate(t: Topology): void;
-  /** a host offset in every segment that no node may get (docker: the gateway Docker puts on the bridge) */
-  reservedHost?(segmentSize: number): { offset: number; why: string } | undefined;
+  /** what this runtime cannot do with these address families (underlay, pods): a SemanticError at the key */
+  validateFamilies?(t: Topology, underlay: Family, pods: Family[]): void;
+  /** a host offset in every segment that no node may get (docker: the gateway Docker puts on the bridge); bigint: IPv6 segments */
+  reservedHost?(segmentSize: bigint): { offset: bigint; why: string } | undefined;
   /** the names this runtime gives things: segment namespaces or Docker networks, containers, the kind cluster */
   decorate(r: ResolvedTopology, t: Topology): void;
 }
@@ -48,6 +50,8 @@ export interface Runtime extends RuntimeResolve {
   prepare(t: ResolvedTopology): Promise<void>;
   /** Pure, for the plan: the underlay stage run inside namespaces this runtime created (netns: bridges and veths). */
   underlayStage(t: ResolvedTopology): Stage | undefined;
+  /** Pure, for the plan: sysctls a node (or the router) needs before anything is created in it (docker: IPv6 back on). */
+  nodeSysctls?(t: ResolvedTopology): Record<string, string>;
   /** Pure, for the plan: the first `ip` lines of a node's batch, bringing up its underlay eth0. */
   nodeUnderlay(t: ResolvedTopology, n: ResolvedNode): string[];
   /** Pure, for the plan: the router's `ip` lines (routed underlays). */

@@ -97,13 +97,59 @@ export function familyOfCidr(s: string): Family | 0 {
   return familyOfIp(String(s).split('/')[0] ?? '');
 }
 
+/**
+ * Parse an IPv6 address (RFC 4291 text: `::` and a trailing dotted quad included) into 16 bytes; throws
+ * `bad IPv6: <s>` if invalid. The one IPv6 parser: the planner (via ip6ToBigInt), the CNI result checks and the
+ * userspace VTEP's data path all use it.
+ */
+export function parseIp6(s: string): Uint8Array {
+  const bad = () => new Error(`bad IPv6: ${s}`);
+  if (typeof s !== 'string' || !/^[0-9a-fA-F:.]+$/.test(s)) throw bad();
+  let text = s;
+  const lastColon = text.lastIndexOf(':');
+  if (lastColon < 0) throw bad();
+  if (text.includes('.', lastColon)) {
+    // trailing dotted quad (::ffff:192.0.2.1): rewrite as two hex groups
+    const quad = text.slice(lastColon + 1);
+    if (!isIPv4(quad)) throw bad();
+    const v4 = ipToInt(quad);
+    text = `${text.slice(0, lastColon + 1)}${((v4 >>> 16) & 0xffff).toString(16)}:${(v4 & 0xffff).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) throw bad();
+  const groups = (h: string) => (h === '' ? [] : h.split(':').map((g) => {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw bad();
+    return parseInt(g, 16);
+  }));
+  const head = groups(halves[0]!);
+  const rest = halves.length === 2 ? groups(halves[1]!) : [];
+  let words: number[];
+  if (halves.length === 2) {
+    if (head.length + rest.length > 7) throw bad();
+    words = [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest];
+  } else {
+    if (head.length !== 8) throw bad();
+    words = head;
+  }
+  const b = new Uint8Array(16);
+  words.forEach((w, i) => {
+    b[2 * i] = w >>> 8;
+    b[2 * i + 1] = w & 0xff;
+  });
+  return b;
+}
+
+/** 16 bytes (network order) as a 128-bit bigint. */
+export function ip6BytesToBigInt(b: Uint8Array): bigint {
+  let n = 0n;
+  for (let i = 0; i < 16; i++) n = (n << 8n) + BigInt(b[i]!);
+  return n;
+}
+
+/** A planner address (no zone id, no dotted-quad tail: see isIPv6) as a 128-bit bigint. */
 export function ip6ToBigInt(s: string): bigint {
   if (!isIPv6(s)) throw new Error(`not an IPv6 address: ${s}`);
-  const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t];
-  return groups.reduce((a, g) => (a << 16n) + BigInt(parseInt(g, 16)), 0n);
+  return ip6BytesToBigInt(parseIp6(s));
 }
 
 /** RFC 5952 text (the capture decoder's formatter: lowercase, no leading zeros, the longest run of >= 2 zero groups as `::`). */

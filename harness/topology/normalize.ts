@@ -251,10 +251,7 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     return seg;
   });
   const underFamily = segCidrs[0]!.family;
-  if (underFamily === 6 || families.includes(6)) {
-    if (runtime !== 'netns') throw new SemanticError(['runtime'], `IPv6 (${underFamily === 6 ? 'an IPv6 underlay' : 'IPv6 pods'}) needs runtime netns for now; runtime ${runtime} is IPv4 only`);
-    if (builder === 'external') throw new SemanticError(['overlay', 'builder'], 'IPv6 pods or an IPv6 underlay need builder: vxlab for now (builder: external reads IPv4 VTEP identities only)');
-  }
+  rt.validateFamilies?.(t, underFamily, families);
   for (const pf of pfs) {
     const j = segCidrs.findIndex((c) => overlapsAny(c, pf.cidr));
     if (j >= 0) throw new SemanticError(pf.path, `podCidr ${pf.cidr.text} overlaps underlay segment ${segments[j]!.name} (${segments[j]!.cidr})`);
@@ -265,8 +262,8 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   const usedIps = new Map<string, Set<bigint>>(); // segment -> used host offsets
   // an address the runtime keeps for itself (docker: the bridge's gateway) is never handed to a node
   segments.forEach((s, j) => {
-    const r = rt.reservedHost?.(Number(sizeN(segCidrs[j]!)));
-    if (r) usedIps.set(s.name, new Set([BigInt(r.offset)]));
+    const r = rt.reservedHost?.(sizeN(segCidrs[j]!));
+    if (r) usedIps.set(s.name, new Set([r.offset]));
   });
   const podSubnets: { node: string; c: Cidr; explicit: boolean }[] = [];
   // first pass: explicit IPs are reserved before defaults are handed out
@@ -284,8 +281,8 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
         throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is outside segment ${segName} (${c.text}) or not a host address`);
       }
       if (routed && off === 1n) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is the router's address on ${segName}`);
-      const res = rt.reservedHost?.(Number(sizeN(c)));
-      if (res && off === BigInt(res.offset)) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} of segment ${segName} ${res.why}`);
+      const res = rt.reservedHost?.(sizeN(c));
+      if (res && off === res.offset) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} of segment ${segName} ${res.why}`);
       const used = usedIps.get(segName) ?? new Set<bigint>();
       if (used.has(off)) throw new SemanticError(['nodes', i, 'ip'], `node IP ${n.ip} is used twice`);
       used.add(off);

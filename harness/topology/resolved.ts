@@ -54,7 +54,7 @@ export interface VtepIdentity {
   device: string;
   present: boolean;
   mac?: string;
-  /** IPv4 addresses on the device, address/prefix */
+  /** the device's addresses of every family (not link-local), address/prefix */
   addresses: string[];
   vni?: number;
   port?: number;
@@ -148,7 +148,8 @@ export type RuntimeName = string;
 export interface DiscoveredNode {
   ip?: string;
   underlayMac?: string;
-  podSubnet?: string;
+  /** one per pod family (kind: spec.podCIDRs), or the one family's */
+  podSubnet?: string | string[];
   containerId?: string;
   image?: string;
 }

@@ -5,10 +5,11 @@
 // local to the table (each thread keeps its own; FDB updates between threads carry the address as a string).
 import { intToIpv4, ipv4ToInt } from './codec.ts';
 import { AF_INET, AF_INET6, pinned } from './ffi.ts';
-// RFC 5952 text of 16 bytes: the formatter the capture decoder and the suites use, so all print addresses alike
-import { formatIp6 as formatIpv6 } from '../topology/ip.ts';
+// RFC 5952 text of 16 bytes and the one IPv6 parser: those the capture decoder, the planner and the suites use, so all
+// read and print addresses alike
+import { formatIp6 as formatIpv6, parseIp6 as parseIpv6 } from '../topology/ip.ts';
 
-export { formatIpv6 };
+export { formatIpv6, parseIpv6 };
 
 export type Family = 4 | 6;
 
@@ -21,43 +22,6 @@ export const mtuOverhead = (f: Family) => outerOverhead(f) + 14;
 
 export function familyOf(ip: string): Family {
   return ip.includes(':') ? 6 : 4;
-}
-
-/** Parse an IPv6 address (RFC 4291 text forms, incl. `::` and a trailing dotted quad) into 16 bytes; throws if invalid. */
-export function parseIpv6(s: string): Uint8Array {
-  const bad = () => new Error(`bad IPv6: ${s}`);
-  if (!/^[0-9a-fA-F:.]+$/.test(s)) throw bad();
-  let text = s;
-  const lastColon = text.lastIndexOf(':');
-  if (lastColon < 0) throw bad();
-  if (text.includes('.', lastColon)) {
-    // trailing dotted quad (::ffff:192.0.2.1): rewrite as two hex groups
-    const v4 = ipv4ToInt(text.slice(lastColon + 1));
-    text = `${text.slice(0, lastColon + 1)}${((v4 >>> 16) & 0xffff).toString(16)}:${(v4 & 0xffff).toString(16)}`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) throw bad();
-  const groups = (h: string) => (h === '' ? [] : h.split(':').map((g) => {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw bad();
-    return parseInt(g, 16);
-  }));
-  const head = groups(halves[0]!);
-  const rest = halves.length === 2 ? groups(halves[1]!) : [];
-  const want = 8;
-  let words: number[];
-  if (halves.length === 2) {
-    if (head.length + rest.length > want - 1) throw bad();
-    words = [...head, ...new Array(want - head.length - rest.length).fill(0), ...rest];
-  } else {
-    if (head.length !== want) throw bad();
-    words = head;
-  }
-  const b = new Uint8Array(16);
-  words.forEach((w, i) => {
-    b[2 * i] = w >>> 8;
-    b[2 * i + 1] = w & 0xff;
-  });
-  return b;
 }
 
 /** Canonical text of an address of either family (throws if invalid). */

@@ -12,7 +12,15 @@ function scrub(v: any): any {
   return v;
 }
 
-export async function rootSnapshot(): Promise<Record<string, unknown>> {
+/** A Docker bridge of a vxlab run (runtime docker: vx-<run>-s<i>; kind: vx-<run>-k) and the run it belongs to. */
+const RUN_BRIDGE = /^vx-([a-z0-9]{1,8})-(s\d+|k)$/;
+
+/**
+ * `onlyRun`: the docker test files run in parallel, each with its own runs' Docker networks. Their bridges (and the
+ * links on them, their addresses, routes and Docker's nft rules naming them) belong to another file's run, so a
+ * snapshot for run `onlyRun` leaves out the Docker bridges of every other vxlab run. Without it, nothing is left out.
+ */
+export async function rootSnapshot(o: { onlyRun?: string } = {}): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [k, argv] of Object.entries({
     link: ['ip', '-j', 'link', 'show'],
@@ -31,6 +39,17 @@ export async function rootSnapshot(): Promise<Record<string, unknown>> {
       out[k] = r.stdout;
     }
   }
+  if (o.onlyRun === undefined) return out;
+  const others = (name: unknown) => {
+    const m = typeof name === 'string' ? RUN_BRIDGE.exec(name) : null;
+    return !!m && m[1] !== o.onlyRun;
+  };
+  const links = out.link as { ifname: string; master?: string }[];
+  const gone = new Set(links.filter((l) => others(l.ifname) || others(l.master)).map((l) => l.ifname));
+  out.link = links.filter((l) => !gone.has(l.ifname));
+  out.addr = (out.addr as { ifname: string }[]).filter((l) => !gone.has(l.ifname));
+  out.route = (out.route as { dev?: string }[]).filter((x) => !x.dev || !gone.has(x.dev));
+  if (typeof out.nft === 'string') out.nft = out.nft.split('\n').filter((l) => ![...gone].some((b) => RUN_BRIDGE.test(b) && l.includes(`"${b}"`))).join('\n');
   return out;
 }
 

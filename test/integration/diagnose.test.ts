@@ -106,3 +106,49 @@ describe.skipIf(needsRoot)('diagnosis of an unreachable pair names the cause', (
     expect(df.message).toMatch(/failed silently/);
   });
 });
+
+// IPv6 (#14, ICMPv6/NDP): on a dual-stack topology, IPv6 breaks by hand; the IPv6 matrix fails with its cause named
+// like the IPv4 ones (IPv4 stays reachable, so the message says so and each cause carries its family).
+interface Row6 {
+  name: string;
+  steps: (t: ResolvedTopology) => [string, string[]][];
+  cause: (t: ResolvedTopology) => RegExp;
+}
+const V6 = (n: ResolvedTopology['nodes'][number]) => n.vteps.find((v) => v.family === 6)!;
+const ROWS6: Row6[] = [
+  {
+    name: "IPv6: node1's neighbour entry for node2's VTEP is gone, and NDP cannot resolve it",
+    steps: (t) => [[node(t, 'node1').ns, ['ip', '-6', 'neigh', 'del', V6(node(t, 'node2')).ip, 'dev', V6(node(t, 'node1')).dev]]],
+    cause: (t) => new RegExp(`IPv6 node1/pod1 -> node2/pod1: no neighbour entry on node1 for ${esc(V6(node(t, 'node2')).ip)} dev flannel\\.1 \\(NDP (failed|incomplete): state (FAILED|INCOMPLETE)\\): expected lladdr ${esc(V6(node(t, 'node2')).mac)} \\(node2's VTEP\\)`),
+  },
+  {
+    name: 'IPv6: node2 rejects forwarded pod traffic with an ICMPv6 error (administratively prohibited)',
+    steps: (t) => nft(node(t, 'node2').ns, 'inet', 'forward', `ip6 daddr ${node(t, 'node2').pods[0]!.addrs.find((a) => a.family === 6)!.ip} reject with icmpv6 type admin-prohibited`),
+    cause: (t) => new RegExp(`IPv6 node\\d/pod1 -> node2/pod1: ICMPv6 error from node2 \\(flannel\\.1, ${esc(V6(node(t, 'node2')).ip)}\\): "Destination unreachable: Administratively prohibited"`),
+  },
+  {
+    name: "IPv6: pod1 on node1 cannot resolve its gateway (node1 drops the pod's neighbour solicitations)",
+    steps: (t) => [
+      ...nft(node(t, 'node1').ns, 'inet', 'input', 'iifname cni0 icmpv6 type nd-neighbor-solicit drop'),
+      [node(t, 'node1').pods[0]!.ns, ['ip', '-6', 'neigh', 'flush', 'dev', 'eth0']],
+    ],
+    cause: (t) => new RegExp(`IPv6 node1/pod1 -> node\\d/pod1: NDP for the gateway failed in pod node1/pod1: ${esc(node(t, 'node1').pods[0]!.addrs.find((a) => a.family === 6)!.gateway)} dev eth0 state (FAILED|INCOMPLETE)`),
+  },
+];
+
+describe.skipIf(needsRoot)('diagnosis of an unreachable IPv6 pair names the cause (NDP, ICMPv6)', () => {
+  for (const row of ROWS6) {
+    test(row.name, async ({ bringUp }) => {
+      const r = await bringUp(TOPO('dual-stack-3node.yaml'));
+      const t = r.topology;
+      for (const [ns, argv] of row.steps(t)) await run(argv, { ns });
+      const { results } = await runSuites(t, [SUITES.connectivity!], { workDir: join(r.state.workDir) });
+      const mesh = results.find((x) => x.id === 'connectivity/full-mesh')!;
+      expect(mesh.status, mesh.message).toBe('fail');
+      expect(mesh.message).toMatch(/^IPv6: \d+ of \d+ directed pairs wrong .*\(IPv4 as expected\); cause: IPv6 /);
+      const re = row.cause(t);
+      const lines = [mesh.message ?? '', ...(mesh.details ?? '').split('\n')];
+      expect(lines.some((l) => re.test(l)), `${re} in:\n${lines.join('\n')}`).toBe(true);
+    });
+  }
+});

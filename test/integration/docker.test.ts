@@ -92,8 +92,9 @@ describe.skipIf(!dockerUp)('runtime docker (root, dockerd)', () => {
   });
 
   it('after down the root namespace (links, addresses, routes, nft ruleset) is exactly as before up', async () => {
-    const before = await rootSnapshot();
     const t = resolveFile(TOPO('docker-routed-mixed.yaml'));
+    // another docker test file may have its own run's Docker networks up meanwhile: those are left out
+    const before = await rootSnapshot({ onlyRun: t.runId });
     const r = await up(t);
     try {
       // while up, Docker's bridges are in the root namespace, named after the run
@@ -102,7 +103,7 @@ describe.skipIf(!dockerUp)('runtime docker (root, dockerd)', () => {
     } finally {
       await r.down();
     }
-    expect(await rootSnapshot()).toEqual(before);
+    expect(await rootSnapshot({ onlyRun: t.runId })).toEqual(before);
   });
 
   it('a node container killed from outside mid-run: the failure names the node, teardown still completes', async () => {

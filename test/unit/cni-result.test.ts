@@ -243,6 +243,8 @@ describe('ip helpers', () => {
     expect(normalizeRouteDst('default', 6)).toBe('::/0');
     expect(normalizeRouteDst('10.0.0.1', 4)).toBe('10.0.0.1/32');
     expect(canonicalIp('FD00:0000:0:0::1')).toBe('fd00::1');
-    expect(canonicalIp('::ffff:10.0.0.1')).toBe('::ffff:a00:1');
+    // RFC 5952 §5, and what inet_ntop (so `ip`) prints: an IPv4-mapped address keeps its dotted quad
+    expect(canonicalIp('::ffff:10.0.0.1')).toBe('::ffff:10.0.0.1');
+    expect(canonicalIp('::FFFF:a00:1')).toBe('::ffff:10.0.0.1');
   });
 });

@@ -11,7 +11,8 @@ import { attachNetns } from '../netns/runtime.ts';
 import { bridgeOf, containersOf, docker, dockerConfigured, linksOnBridges, waitLinksGone, LABEL_NODE, LABEL_RUN, LABEL_SEGMENT, LABEL_TOPOLOGY, networksOf, removeAll } from './client.ts';
 import { ensureNodeImage } from './image.ts';
 import { checkIfName } from '../../topology/names.ts';
-import { host, parseCidr, size } from '../../topology/ip.ts';
+import { hostAny, parseAnyCidr, sizeN } from '../../topology/ip.ts';
+import { defaultDst } from '../../plan/plan.ts';
 
 export interface Endpoint {
   network: string;
@@ -29,6 +30,9 @@ export function networkSpec(t: ResolvedTopology, s: ResolvedSegment, extraLabels
     // network drop every bridged frame whose IP source or destination is outside the network's subnet, which is
     // every packet the router forwards (see README: Docker and the host's FORWARD policy).
     Internal: net.internal,
+    // an IPv6 segment is an IPv6 network (--ipv6). Docker 20.10 cannot make a network without IPv4: it adds an IPv4
+    // subnet from its default pools, whose address vxlab removes from the nodes (see nodeUnderlay)
+    ...(s.family === 6 ? { EnableIPv6: true } : {}),
     IPAM: { Driver: 'default', Config: [{ Subnet: s.cidr, Gateway: net.gateway }] },
     Options: {
       'com.docker.network.bridge.name': net.bridge,
@@ -49,10 +53,10 @@ export async function startContainer(o: { name: string; image: string; hostname:
   class NodeContainer extends tc.GenericContainer {
     protected override async beforeContainerCreated(): Promise<void> {
       // a fixed address on the first network (testcontainers has no builder method for it)
-      if (first) this.createOpts.NetworkingConfig = { EndpointsConfig: { [first.network]: { IPAMConfig: { IPv4Address: first.ip } } } };
+      if (first) this.createOpts.NetworkingConfig = { EndpointsConfig: { [first.network]: { IPAMConfig: ipamOf(first.ip) } } };
     }
     protected override async containerCreated(id: string): Promise<void> {
-      for (const e of rest) await d.getNetwork(e.network).connect({ Container: id, EndpointConfig: { IPAMConfig: { IPv4Address: e.ip } } });
+      for (const e of rest) await d.getNetwork(e.network).connect({ Container: id, EndpointConfig: { IPAMConfig: ipamOf(e.ip) } });
     }
   }
   const c = new NodeContainer(o.image)
@@ -71,6 +75,13 @@ export async function startContainer(o: { name: string; image: string; hostname:
   if (!info.State.Running || !info.State.Pid) throw new Error(`container ${o.name} is not running (${info.State.Status}${info.State.Error ? `: ${info.State.Error}` : ''})`);
   return { id: started.getId(), pid: info.State.Pid };
 }
+
+/** the fixed address of an endpoint: --ip or --ip6 */
+function ipamOf(ip: string): { IPv4Address?: string; IPv6Address?: string } {
+  return ip.includes(':') ? { IPv6Address: ip } : { IPv4Address: ip };
+}
+
+const ipFlag = (ip: string) => (ip.includes(':') ? '--ip6' : '--ip');
 
 function images(t: ResolvedTopology): string[] {
   return [...new Set(t.nodes.map((n) => n.image).filter((x): x is string => !!x))];
@@ -92,20 +103,43 @@ async function renameRouterLinks(t: ResolvedTopology): Promise<void> {
   if (lines.length) await run(['ip', '-n', t.routerNs!, '-batch', '-'], { input: lines.join('\n') + '\n' });
 }
 
+/**
+ * Docker switches IPv6 off (net.ipv6.conf.{all,default}.disable_ipv6=1) in a container none of whose networks is
+ * IPv6. With IPv6 pods on an IPv4 underlay, the node's VTEP, cni0 and pod veths need it: switched back on inside the
+ * node's own namespace before anything is created there.
+ */
+export function ipv6On(t: ResolvedTopology): Record<string, string> {
+  return t.family === 6 || t.families.includes(6) ? { 'net.ipv6.conf.all.disable_ipv6': '0', 'net.ipv6.conf.default.disable_ipv6': '0' } : {};
+}
+
+/** Docker's default routes go (nodes route via the router, the router has none); an IPv6 network adds an IPv6 one */
+function dockerRouteFlush(t: ResolvedTopology): string[] {
+  // `table all`: with a table, ip route flush means IPv4 unless told -6, which a batch line cannot say
+  return ['route flush exact 0.0.0.0/0', ...(t.family === 6 ? ['route flush exact ::/0 table all'] : [])];
+}
+
+/**
+ * An IPv6 segment's interface as Docker left it: Docker's IPv6 address stays (Docker adds it with nodad), the IPv4
+ * address from Docker's pools goes — the underlay is IPv6 only.
+ */
+function v6Underlay(dev: string): string[] {
+  return [`addr flush dev ${dev} to 0.0.0.0/0`];
+}
+
 export const dockerRuntime: Runtime = {
   name: 'docker',
   attachesNodes: true,
   validate() {},
   reservedHost(n) {
-    return { offset: n - 2, why: "is the gateway Docker puts on the segment's bridge (runtime docker reserves the last host address)" };
+    return { offset: n - 2n, why: "is the gateway Docker puts on the segment's bridge (runtime docker reserves the last host address)" };
   },
   decorate(r, t) {
     const base = `${r.prefix}-${r.name}`;
     r.segments.forEach((s, i) => {
       // the gateway Docker puts on the segment's bridge: the last host address, so .1 stays free for the router
       s.bridge = checkIfName(`${r.prefix}-s${i}`, ['underlay', 'segments', i, 'name']);
-      const c = parseCidr(s.cidr);
-      s.network = { name: `${base}-seg-${s.name}`, bridge: s.bridge, gateway: host(c, size(c) - 2), internal: !r.routed };
+      const c = parseAnyCidr(s.cidr);
+      s.network = { name: `${base}-seg-${s.name}`, bridge: s.bridge, gateway: hostAny(c, sizeN(c) - 2n), internal: !r.routed };
     });
     r.nodes.forEach((n, i) => {
       n.container = `${base}-${n.name}`;
@@ -127,28 +161,35 @@ export const dockerRuntime: Runtime = {
   underlayStage() {
     return undefined; // segments are Docker networks, created by createUnderlay
   },
-  nodeUnderlay(_t, n) {
+  nodeSysctls(t) {
+    return ipv6On(t);
+  },
+  nodeUnderlay(t, n) {
     // Docker gave eth0 its address; vxlab sets the topology's MAC and MTU and replaces Docker's default route
-    const a = ['link set lo up', `link set ${n.underlayIf} address ${n.underlayMac} mtu ${n.underlayMtu} up`, 'route flush exact 0.0.0.0/0'];
-    if (n.gateway) a.push(`route add default via ${n.gateway} dev ${n.underlayIf}`);
+    const a = ['link set lo up', `link set ${n.underlayIf} address ${n.underlayMac} mtu ${n.underlayMtu} up`, ...dockerRouteFlush(t)];
+    if (n.family === 6) a.push(...v6Underlay(n.underlayIf));
+    if (n.gateway) a.push(`route add ${defaultDst(n.gateway)} via ${n.gateway} dev ${n.underlayIf}`);
     return a;
   },
   routerUnderlay(t) {
-    return ['link set lo up', ...t.segments.map((s) => `link set ${s.routerIf} mtu ${s.routerMtu ?? s.mtu} up`), 'route flush exact 0.0.0.0/0'];
+    const a = ['link set lo up', ...t.segments.map((s) => `link set ${s.routerIf} mtu ${s.routerMtu ?? s.mtu} up`), ...dockerRouteFlush(t)];
+    // renaming a link takes it down, and an IPv6 address goes with the link (keep_addr_on_down=0): added back
+    if (t.family === 6) for (const s of t.segments) a.push(...v6Underlay(s.routerIf!), `addr replace ${s.routerIp}/${s.prefixLen} dev ${s.routerIf} nodad`);
+    return a;
   },
   planNotes(t) {
     const out = ['# runtime docker (containers started through testcontainers, labelled vxlab.run / vxlab.topology / vxlab.node)'];
     for (const s of t.segments) {
       const n = s.network!;
-      out.push(`docker network create ${n.internal ? '--internal ' : ''}--subnet ${s.cidr} --gateway ${n.gateway} -o com.docker.network.bridge.name=${n.bridge} -o com.docker.network.driver.mtu=${s.mtu} -o com.docker.network.bridge.enable_ip_masquerade=false -o com.docker.network.bridge.enable_icc=true --label ${LABEL_RUN}=${t.runId} ${n.name}`);
+      out.push(`docker network create ${n.internal ? '--internal ' : ''}${s.family === 6 ? '--ipv6 ' : ''}--subnet ${s.cidr} --gateway ${n.gateway} -o com.docker.network.bridge.name=${n.bridge} -o com.docker.network.driver.mtu=${s.mtu} -o com.docker.network.bridge.enable_ip_masquerade=false -o com.docker.network.bridge.enable_icc=true --label ${LABEL_RUN}=${t.runId} ${n.name}`);
     }
     if (t.routerContainer) {
-      out.push(`docker run -d --name ${t.routerContainer} --network ${t.segments[0]!.network!.name} --ip ${t.segments[0]!.routerIp} --label ${LABEL_RUN}=${t.runId} <vxlab node image>`);
-      for (const s of t.segments.slice(1)) out.push(`docker network connect --ip ${s.routerIp} ${s.network!.name} ${t.routerContainer}`);
+      out.push(`docker run -d --name ${t.routerContainer} --network ${t.segments[0]!.network!.name} ${ipFlag(t.segments[0]!.routerIp!)} ${t.segments[0]!.routerIp} --label ${LABEL_RUN}=${t.runId} <vxlab node image>`);
+      for (const s of t.segments.slice(1)) out.push(`docker network connect ${ipFlag(s.routerIp!)} ${s.routerIp} ${s.network!.name} ${t.routerContainer}`);
     }
     for (const n of t.nodes) {
       const net = t.segments.find((s) => s.name === n.segment)!.network!.name;
-      out.push(`docker run -d --name ${n.container} --hostname ${n.name} --network ${net} --ip ${n.ip} --label ${LABEL_RUN}=${t.runId} --label ${LABEL_NODE}=${n.name} ${n.image ?? '<vxlab node image>'}`);
+      out.push(`docker run -d --name ${n.container} --hostname ${n.name} --network ${net} ${ipFlag(n.ip)} ${n.ip} --label ${LABEL_RUN}=${t.runId} --label ${LABEL_NODE}=${n.name} ${n.image ?? '<vxlab node image>'}`);
     }
     return out.join('\n');
   },

@@ -12,11 +12,11 @@ import type { RunState } from '../state.ts';
 import { RuntimeUnavailableError } from '../errors.ts';
 import { attachNetns } from '../netns/runtime.ts';
 import { bridgeOf, containersOf, docker, dockerConfigured, linksOnBridges, waitLinksGone, LABEL_RUN, networksOf, removeAll } from '../docker/client.ts';
-import { networkSpec } from '../docker/index.ts';
+import { ipv6On, networkSpec } from '../docker/index.ts';
 import { kindConfigYaml } from './config.ts';
 import { SemanticError } from '../../topology/errors.ts';
 import { checkIfName } from '../../topology/names.ts';
-import { host, parseCidr } from '../../topology/ip.ts';
+import { hostAny, parseAnyCidr } from '../../topology/ip.ts';
 
 /** kind names its node containers <cluster>-control-plane, <cluster>-worker, <cluster>-worker2, … */
 export function kindNodeName(cluster: string, index: number): string {
@@ -40,16 +40,19 @@ function clusterOf(state: RunState): string {
   return `${state.prefix}-${state.topology}`;
 }
 
-/** spec.podCIDR of every node, when the cluster's API answers within a bounded wait; otherwise undefined. */
-async function podCidrs(kubeconfig: string, names: string[]): Promise<Record<string, string> | undefined> {
+/** spec.podCIDRs of every node (one per family; older API servers: spec.podCIDR), when the cluster's API answers within a bounded wait; otherwise undefined. */
+async function podCidrs(kubeconfig: string, names: string[]): Promise<Record<string, string[]> | undefined> {
   if (!onPath('kubectl') || !existsSync(kubeconfig)) return undefined;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const r = await run(['kubectl', '--kubeconfig', kubeconfig, 'get', 'nodes', '-o', 'json', '--request-timeout=5s'], { reject: false, timeoutMs: 10_000 });
     if (r.exitCode !== 0) return undefined;
-    const items = (JSON.parse(r.stdout).items ?? []) as { metadata: { name: string }; spec?: { podCIDR?: string } }[];
-    const m: Record<string, string> = {};
-    for (const it of items) if (it.spec?.podCIDR) m[it.metadata.name] = it.spec.podCIDR;
+    const items = (JSON.parse(r.stdout).items ?? []) as { metadata: { name: string }; spec?: { podCIDR?: string; podCIDRs?: string[] } }[];
+    const m: Record<string, string[]> = {};
+    for (const it of items) {
+      const cidrs = it.spec?.podCIDRs?.length ? it.spec.podCIDRs : it.spec?.podCIDR ? [it.spec.podCIDR] : [];
+      if (cidrs.length) m[it.metadata.name] = cidrs;
+    }
     if (names.every((n) => m[n])) return m;
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -67,11 +70,20 @@ export const kindRuntime: Runtime = {
       if (n.podSubnet !== undefined) throw new SemanticError(['nodes', i, 'podSubnet'], 'runtime kind: pod subnets come from the cluster (spec.podCIDR) or from overlay.podCidr; remove podSubnet');
     });
   },
+  validateFamilies(t, underlay, pods) {
+    // IPv6 pods make the cluster ipv6 or dual (kind's networking.ipFamily), whose nodes need IPv6 addresses: kind's
+    // network must then be an IPv6 Docker network, which the segment is when its CIDR is IPv6
+    if (pods.includes(6) && underlay === 4) {
+      const pc = t.overlay?.podCidr;
+      const i = Array.isArray(pc) ? pc.findIndex((c) => c.includes(':')) : -1;
+      throw new SemanticError(i >= 0 ? ['overlay', 'podCidr', i] : ['overlay', 'podCidr'], `runtime kind: IPv6 pods make a kind cluster of ipFamily ${pods.length > 1 ? 'dual' : 'ipv6'}, whose nodes need IPv6 addresses; expected an IPv6 underlay segment (kind's Docker network; Docker adds its IPv4 subnet itself)`);
+    }
+  },
   decorate(r, t) {
     const base = `${r.prefix}-${r.name}`;
     const s = r.segments[0]!;
     s.bridge = checkIfName(`${r.prefix}-k`, ['underlay', 'segments', 0, 'name']);
-    s.network = { name: base, bridge: s.bridge, gateway: host(parseCidr(s.cidr), 1), internal: false };
+    s.network = { name: base, bridge: s.bridge, gateway: hostAny(parseAnyCidr(s.cidr), 1), internal: false };
     r.nodes.forEach((n, i) => {
       n.container = kindNodeName(base, i);
       n.image = t.nodes[i]!.image ?? t.image;
@@ -84,6 +96,10 @@ export const kindRuntime: Runtime = {
   },
   underlayStage() {
     return undefined;
+  },
+  nodeSysctls(t) {
+    // kind turns IPv6 on in its nodes for an ipv6/dual cluster only; an IPv6 underlay under IPv4 pods needs it too
+    return ipv6On(t);
   },
   nodeUnderlay() {
     // kind configured eth0 (address, default route); vxlab leaves it as kind made it
@@ -130,9 +146,11 @@ export const kindRuntime: Runtime = {
       if (!c) throw new Error(`kind created no node container ${n.container} for ${n.name} (cluster ${cluster} has: ${cs.map((x) => x.Names.join(',')).join(' ') || 'none'})`);
       const info: Dockerode.ContainerInspectInfo = await d.getContainer(c.Id).inspect();
       const ep = info.NetworkSettings.Networks[net];
-      if (!ep?.IPAddress) throw new Error(`kind node ${n.container} has no address on network ${net}`);
+      // the underlay's family: an IPv6 segment is an IPv6 network, and the node's VXLAN runs over its IPv6 address
+      const ip = t.family === 6 ? ep?.GlobalIPv6Address : ep?.IPAddress;
+      if (!ip) throw new Error(`kind node ${n.container} has no IPv${t.family} address on network ${net}`);
       await attachNetns(n.ns, info.State.Pid);
-      ctx.discover(n.name, { containerId: c.Id, image: info.Config.Image, ip: ep.IPAddress, underlayMac: ep.MacAddress.toLowerCase() });
+      ctx.discover(n.name, { containerId: c.Id, image: info.Config.Image, ip, underlayMac: ep!.MacAddress.toLowerCase() });
     }
     const cidrs = await podCidrs(kubeconfig, t.nodes.map((n) => n.container!));
     if (cidrs) for (const n of t.nodes) ctx.discover(n.name, { podSubnet: cidrs[n.container!] });
