@@ -51,7 +51,7 @@ const USAGE = `usage: npm run bench -- [options]
   --vtep-seconds N    iperf3 duration per VTEP pair (default 3)
   --library-reps N    repro: passes of the whole bug library through one \`vxlab repro\` (default 10; 0: only the pairs)
   --docker-sizes LIST node counts for the docker-vs-netns up/down rows (default 3,10,30; needs dockerd)
-  --run-sizes LIST    scale: node counts of the full \`vxlab run\` row (default 1000; bench/scale-run.ts)
+  --run-sizes LIST    scale: node counts of the full \`vxlab run\` row (default 1000, none: no such row; bench/scale-run.ts)
   --out FILE          write the raw figures as JSON to FILE (default: a file under the system temp dir)`;
 
 interface Target {
@@ -649,7 +649,8 @@ async function main(): Promise<number> {
     // ================================================================ 6: repro vs run (bench/repro.ts)
     // ================================================================ scale: full `vxlab run` at N nodes (bench/scale-run.ts)
     if (want('scale')) {
-      const runSizes = intList(values['run-sizes'], '--run-sizes') ?? [1000];
+      // `--run-sizes none`: the up/down rows and profiles only (the full run at 1,000 nodes takes many minutes)
+      const runSizes = values['run-sizes'] === 'none' ? [] : (intList(values['run-sizes'], '--run-sizes') ?? [1000]);
       if (runSizes.some((n) => n > 4096)) throw new Error('--run-sizes: at most 4096 nodes (the topology limit)');
       const rows = await scaleRun(runSizes, { owned, scratch, log, check });
       raw.scaleRun = rows;

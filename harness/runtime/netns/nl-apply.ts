@@ -1,10 +1,10 @@
 // The in-process executor of a namespace's `ip` batch (#16): the main thread enters the namespace (withNetns,
-// setns), opens one rtnetlink socket there and sends the plan's lines as requests, up to 64 per send, in order, each
-// ack checked; the first failure stops the op with the namespace, the line and the kernel's answer (its extended ack
-// message when it gives one, as ip(8) prints it). Device names are resolved to ifindexes inside the namespace when a
+// setns), opens one rtnetlink socket there and sends the plan's lines as requests, up to 128 per send, in order
+// (the hot forms encoded by nl-fast.ts, the rest by nl-link.ts/nl.ts); the first failure stops the op with the
+// namespace, the line and the kernel's answer (its extended ack message when it gives one, as ip(8) prints it). Device names are resolved to ifindexes inside the namespace when a
 // request needs one (after the requests before it were acked: a device created by an earlier line has one by then);
 // a veth's peer namespace is opened by name and the fd closed when the op ends. The pure half (which lines, which
-// bytes) is harness/runtime/netns/nl-link.ts and nl.ts.
+// bytes) is harness/runtime/netns/nl-fast.ts, nl-link.ts and nl.ts.
 import { c, errno, O_CLOEXEC, strerror } from '../../vtep/ffi.ts';
 import { InNsError, withNetns } from './inns.ts';
 import { bridgeRequest, ipRequest } from './nl-link.ts';
@@ -63,7 +63,7 @@ export function parseExtAcks(buf: Buffer, n: number): Ack[] {
  * Apply the lines of an `ip` (or `bridge`) batch inside /var/run/netns/NS, in order, up to the first line of a form
  * not modelled here; returns how many were applied (the caller hands the rest to ip(8)/bridge(8), in order). The
  * first failing request throws, naming the namespace, the line and the kernel's answer; as with `ip -batch`,
- * nothing after the failing line's batch is sent (requests after it within the same batch of 64 were already sent).
+ * nothing after the failing line's batch is sent (requests after it within the same batch of 128 were already sent).
  */
 export function applyLines(ns: string, prog: 'ip' | 'bridge', lines: string[]): number {
   if (!lines.length) return 0;

@@ -76,7 +76,13 @@ export async function runOp(ns: string, op: Exclude<Op, { kind: 'vtep' }>): Prom
     case 'bridge': {
       if (!op.lines.length) return;
       // in-process up to the first line of a form not modelled (none in vxlab's own plans); the rest, in order, by the program
-      const done = applyMode() === 'inproc' ? (await import('./nl-apply.ts')).applyLines(ns, op.kind, op.lines) : 0;
+      let done = 0;
+      if (applyMode() === 'inproc') {
+        done = (await import('./nl-apply.ts')).applyLines(ns, op.kind, op.lines);
+        // the in-process path never waits on I/O: one turn of the event loop per op, so a SIGINT is seen (and up
+        // rolls back) within one op, not at the end of a stage of thousands of namespaces
+        await new Promise((r) => setImmediate(r));
+      }
       if (done < op.lines.length) await spawnBatch([op.kind, '-n', ns, '-batch', '-'], ns, op.lines.slice(done).join('\n') + '\n');
       return;
     }
