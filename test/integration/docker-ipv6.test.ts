@@ -54,11 +54,13 @@ async function withStandin<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The host's IPv6 forwarding values, which dockerd sets with an IPv6 network and vxlab puts back at down. */
+const host = () => FORWARDING_KEYS.map((k) => readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim());
+const othersV6 = async () => (await networksOf({})).filter((n) => n.EnableIPv6).map((n) => n.Name);
+
 describe.skipIf(!dockerUp)('runtime docker with IPv6 (root, dockerd)', () => {
   // first in the file: the kind stand-in below creates an IPv6 network of kind's own, which keeps forwarding on
   it("dockerd's IPv6 forwarding change on the host is recorded before the run's first IPv6 network and undone at down", async () => {
-    const host = () => FORWARDING_KEYS.map((k) => readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim());
-    const othersV6 = async () => (await networksOf({})).filter((n) => n.EnableIPv6).map((n) => n.Name);
     const before = host();
     const foreign = await othersV6();
     const t = resolveFile(TOPO('docker-dual-stack.yaml'));
@@ -213,8 +215,11 @@ describe.skipIf(!dockerUp)('runtime docker with IPv6 (root, dockerd)', () => {
 
 describe.skipIf(!dockerUp)('runtime kind with IPv6, stand-in kind (root, dockerd)', () => {
   test('kind-dual-stack: ipFamily dual on an IPv6 network; node IPs are the containers\' IPv6 addresses; every suite passes', async ({ vxrun }) => {
+    const [before, foreign] = [host(), await othersV6()];
     const r = await withStandin(() => vxrun(TOPO('kind-dual-stack.yaml')));
     everySuitePasses(r, [4, 6]);
+    // the cluster's network is vxlab's own IPv6 network: dockerd's forwarding change is undone at down too
+    if (!foreign.length) expect(host()).toEqual(before);
     for (const n of r.topology.nodes) {
       expect(n.ip).toMatch(/^fd00:d0c:60::/);
       expect(n.vtep.dev).toBe('flannel-v6.1');

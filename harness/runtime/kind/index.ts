@@ -13,6 +13,7 @@ import { RuntimeUnavailableError } from '../errors.ts';
 import { attachNetns } from '../netns/runtime.ts';
 import { bridgeOf, containersOf, docker, dockerConfigured, linksOnBridges, waitLinksGone, LABEL_RUN, networksOf, removeAll } from '../docker/client.ts';
 import { ipv6On, networkSpec } from '../docker/index.ts';
+import { forwardingRecords, restoreForwarding } from '../docker/host-forwarding.ts';
 import { kindConfigYaml } from './config.ts';
 import { SemanticError } from '../../topology/errors.ts';
 import { checkIfName } from '../../topology/names.ts';
@@ -120,6 +121,9 @@ export const kindRuntime: Runtime = {
   async createUnderlay(ctx) {
     const { docker: d } = await docker();
     const s = ctx.t.segments[0]!;
+    // an IPv6 segment is an IPv6 Docker network, for which dockerd turns the host's IPv6 forwarding on: recorded
+    // first, put back at down (docker/host-forwarding.ts)
+    if (s.family === 6) for (const r of forwardingRecords(ctx.t.runId)) ctx.record(r);
     ctx.record({ kind: 'network', name: s.network!.name });
     const spec = networkSpec(ctx.t, s);
     // kind's nodes are Kubernetes nodes: like kind's own network, this one is not internal and masquerades
@@ -171,6 +175,7 @@ export const kindRuntime: Runtime = {
     const ns = await networksOf({ label: [`${LABEL_RUN}=${state.runId}`] });
     const kept = [...left.filter(() => cs.length > 0), ...(await removeAll(cs.map((c) => c.Id), ns.map((n) => n.Id)))];
     await waitLinksGone(veths, 60_000); // see docker/index.ts: namespaces die asynchronously
+    if (!kept.length) await restoreForwarding(state);
     return kept;
   },
   async leftovers() {
