@@ -5,13 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { resolve } from 'node:path';
 import { needsRoot } from '../helpers/root.ts';
+import { withStandin } from '../helpers/kind.ts';
 import { rootSnapshot, vxNamespaces } from '../helpers/host.ts';
 import { byId, failed, test } from '../helpers/session.ts';
 import { expectOwnersFail } from '../helpers/breaks.ts';
 import { resolveFile, tempTopology, test as liveTest, TOPO } from '../helpers/topo.ts';
 import { up } from '../../harness/runtime/lifecycle.ts';
 import { ipJson, run } from '../../harness/util/exec.ts';
-import { ensureNodeImage } from '../../harness/runtime/docker/image.ts';
 import type { ResolvedNode, ResolvedTopology } from '../../harness/topology/resolved.ts';
 import { vtepFor } from '../../suites/encapsulation.ts';
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,6 @@ import { networksOf } from '../../harness/runtime/docker/client.ts';
 import { FORWARDING_KEYS, HOST_SYSCTL } from '../../harness/runtime/docker/host-forwarding.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/vxlab.js');
-const KIND_STANDIN = resolve(import.meta.dirname, '../fixtures/kind');
 const AGENT = resolve(import.meta.dirname, '../fixtures/agents/flannel-agent.mjs');
 
 const dockerUp = !needsRoot && (await execa('docker', ['info'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
@@ -41,18 +40,6 @@ function everySuitePasses(r: Session, families: number[]) {
   for (const f of families) if (families.length > 1) expect(mesh.message).toMatch(new RegExp(`IPv${f}: \\d+ directed pairs reachable`));
 }
 
-async function withStandin<T>(fn: () => Promise<T>): Promise<T> {
-  const saved = { PATH: process.env.PATH, IMG: process.env.VXLAB_KIND_STANDIN_IMAGE };
-  process.env.PATH = `${KIND_STANDIN}:${process.env.PATH}`;
-  process.env.VXLAB_KIND_STANDIN_IMAGE = await ensureNodeImage();
-  try {
-    return await fn();
-  } finally {
-    process.env.PATH = saved.PATH;
-    if (saved.IMG === undefined) delete process.env.VXLAB_KIND_STANDIN_IMAGE;
-    else process.env.VXLAB_KIND_STANDIN_IMAGE = saved.IMG;
-  }
-}
 
 /** The host's IPv6 forwarding values, which dockerd sets with an IPv6 network and vxlab puts back at down. */
 const host = () => FORWARDING_KEYS.map((k) => readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim());

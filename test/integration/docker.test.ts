@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { needsRoot } from '../helpers/root.ts';
+import { withStandin } from '../helpers/kind.ts';
 import { rootSnapshot, vxNamespaces } from '../helpers/host.ts';
 import { byId, failed, test } from '../helpers/session.ts';
 import { resolveFile, tempTopology, testRunId, TOPO } from '../helpers/topo.ts';
@@ -20,7 +21,6 @@ import { isAlive } from '../../harness/runtime/state.ts';
 import { setupTeardownHook, SETUP_WHAT } from '../../harness/overlay/external.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/vxlab.js');
-const KIND_STANDIN = resolve(import.meta.dirname, '../fixtures/kind');
 const AGENT = resolve(import.meta.dirname, '../fixtures/agents/flannel-agent.mjs');
 
 const dockerUp = !needsRoot && (await execa('docker', ['info'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
@@ -252,18 +252,6 @@ overlay:
 });
 
 describe.skipIf(!dockerUp)('runtime kind with the stand-in kind (root, dockerd)', () => {
-  async function withStandin<T>(fn: () => Promise<T>): Promise<T> {
-    const saved = { PATH: process.env.PATH, IMG: process.env.VXLAB_KIND_STANDIN_IMAGE };
-    process.env.PATH = `${KIND_STANDIN}:${process.env.PATH}`;
-    process.env.VXLAB_KIND_STANDIN_IMAGE = await ensureNodeImage();
-    try {
-      return await fn();
-    } finally {
-      process.env.PATH = saved.PATH;
-      if (saved.IMG === undefined) delete process.env.VXLAB_KIND_STANDIN_IMAGE;
-      else process.env.VXLAB_KIND_STANDIN_IMAGE = saved.IMG;
-    }
-  }
 
   it('kind-3node: nodes are kind node containers; IPs and MACs are read from Docker; down deletes the cluster', async () => {
     await withStandin(async () => {
