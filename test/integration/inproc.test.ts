@@ -54,11 +54,21 @@ async function sysctlValues(t: ResolvedTopology, ns: string): Promise<Record<str
   return out;
 }
 
-/** A namespace's state as dumps, with ifindex-like and run-specific values left out. */
-async function dumps(t: ResolvedTopology, ns: string) {
+/**
+ * A namespace's state as dumps, with ifindex-like and run-specific values left out. `linkState: false` keeps of each
+ * link only what is programmed (name, MAC, MTU, kind and attributes, flags without carrier, master): carrier
+ * (LOWER_UP / NO-CARRIER) and operstate are set by linkwatch up to a second after a link comes up, whoever created it
+ * — timing, not programming. The step comparison dumps right after each step that way; up's waits to settle instead.
+ */
+async function dumps(t: ResolvedTopology, ns: string, opts: { linkState?: boolean } = {}) {
   // everything `ip -d link` says: kind, info_data (vxlan id/local/link/port/learning/df/ttl…, bridge options),
   // slave data (bridge port: hairpin, state…), flags, MTU, master, operstate
-  const links = (await ipJson<any[]>(ns, ['-d', 'link', 'show'])).map((l) => ({ ...l, ifindex: undefined, link_index: undefined, link_netnsid: undefined}));
+  const carrier = new Set(['LOWER_UP', 'NO-CARRIER', 'M-DOWN']);
+  const links = (await ipJson<any[]>(ns, ['-d', 'link', 'show'])).map((l) =>
+    opts.linkState === false
+      ? { ifname: l.ifname, address: l.address, mtu: l.mtu, kind: l.linkinfo?.info_kind, data: l.linkinfo?.info_data, flags: (l.flags as string[]).filter((f) => !carrier.has(f)), master: l.master }
+      : { ...l, ifindex: undefined, link_index: undefined, link_netnsid: undefined },
+  );
   // IPv6 link-local addresses and their routes are the kernel's autoconfiguration, added asynchronously after a link
   // comes up (DAD, addrconf): whether they exist yet at the moment of the dump depends on timing, not on how up
   // applied its plan, and vxlab programs none of them — left out of both sides
@@ -234,51 +244,6 @@ describe.skipIf(needsRoot)('in-process apply (setns + /proc/sys/net + rtnetlink)
   });
 });
 
-/** A node's state for the step comparison: what the steps program (links by name/MAC/MTU/kind/attributes, addresses,
- * routes, permanent neighbours and FDB entries, sysctls), without the link state up compares in full. */
-async function stepDumps(t: ResolvedTopology, nodeIx: number) {
-  const n = t.nodes[nodeIx]!;
-  // carrier (LOWER_UP / NO-CARRIER) is set by linkwatch up to a second after a link comes up, whoever created it:
-  // timing, not programming — left out here (up's comparison waits for it to settle instead)
-  const carrier = new Set(['LOWER_UP', 'NO-CARRIER', 'M-DOWN']);
-  const links = (await ipJson<any[]>(n.ns, ['-d', 'link', 'show'])).map((l) => ({ ifname: l.ifname, address: l.address, mtu: l.mtu, kind: l.linkinfo?.info_kind, data: l.linkinfo?.info_data, flags: (l.flags as string[]).filter((f) => !carrier.has(f)), master: l.master }));
-  // IPv6 link-local addresses and their routes are the kernel's autoconfiguration, added asynchronously after a link
-  // comes up (DAD, addrconf): whether they exist yet at the moment of the dump depends on timing, not on how up
-  // applied its plan, and vxlab programs none of them — left out of both sides
-  const linkLocal = (x: string | undefined) => typeof x === 'string' && x.startsWith('fe80:');
-  const addrs = (await ipJson<any[]>(n.ns, ['addr', 'show'])).map((l) => ({ ifname: l.ifname, addrs: l.addr_info.filter((a: any) => !linkLocal(a.local)).map((a: any) => `${a.local}/${a.prefixlen}`) }));
-  const routes = [...(await ipJson<any[]>(n.ns, ['route', 'show', 'table', 'all'])), ...(await ipJson<any[]>(n.ns, ['-6', 'route', 'show', 'table', 'all']))].filter((r) => !linkLocal(r.dst));
-  const neigh = await ipJson<any[]>(n.ns, ['neigh', 'show', 'nud', 'permanent']);
-  const fdb = (await bridgeJson<any[]>(n.ns, ['fdb', 'show'])).map((x) => ({ ...x, ifindex: undefined }));
-  // cni0, the veths' pod ends and host ends get kernel-random MACs (and link-local and solicited-node multicast
-  // addresses from them): masked. The topology's MACs (underlay eth0, VTEPs) and the multicast groups stay as they are.
-  const known = new Set(t.nodes.flatMap((x) => [x.underlayMac, ...x.vteps.map((v) => v.mac)]));
-  const mask = (x: string) =>
-    x
-      .replace(/[0-9a-f]{2}(?::[0-9a-f]{2}){5}/g, (m) => (known.has(m) || /^(01:00:5e|33:33:00|01:80:c2|00:00:00)/.test(m) ? m : 'RANDOM-MAC'))
-      .replace(/33:33:ff:[0-9a-f:]{8}/g, '33:33:ff:RANDOM')
-      .replace(/fe80::[0-9a-f:]+/g, 'fe80::RANDOM')
-      .replace(/"[a-z_]*_timer":[0-9.]+/g, '"timer":0')
-      .replace(/"(bridge_id|root_id|designated_root|designated_bridge)":"[^"]*"/g, '"$1":"RANDOM"');
-  const m = (xs: unknown[]) => xs.map((x) => mask(JSON.stringify(x))).sort();
-  return {
-    links: m(links),
-    addrs: m(addrs),
-    routes: m(routes),
-    neigh: m(neigh),
-    // learned (non-permanent) entries depend on traffic, not on up
-    fdb: m(fdb.filter((f) => f.state === 'permanent')),
-    sysctls: await sysctlValues(t, n.ns),
-  } as {
-    links: string[];
-    addrs: string[];
-    routes: string[];
-    neigh: string[];
-    fdb: string[];
-    sysctls: Record<string, string>;
-  };
-}
-
 /** Under VXLAB_APPLY=processes (restored after). */
 async function viaProcesses<T>(fn: () => Promise<T>): Promise<T> {
   const prev = process.env.VXLAB_APPLY;
@@ -350,8 +315,8 @@ describe.skipIf(needsRoot)('steps applied in-process equal the same steps applie
         await applyAction(inT, inRun.state, inT.steps![k] as typeof ps);
         expect(inT.nodes.map((n) => n.name)).toEqual(procT.nodes.map((n) => n.name));
         for (let i = 0; i < inT.nodes.length; i++) {
-          const a = await stepDumps(procT, i);
-          const b = await stepDumps(inT, i);
+          const a = await dumps(procT, procT.nodes[i]!.ns, { linkState: false });
+          const b = await dumps(inT, inT.nodes[i]!.ns, { linkState: false });
           for (const key of Object.keys(a) as (keyof typeof a)[]) expect(b[key], `step ${k + 1} (${ps.action}): ${inT.nodes[i]!.name}: ${key}`).toEqual(a[key]);
           // not two empty tables: every node routes every other node's pod subnet
           const n = inT.nodes[i]!;
