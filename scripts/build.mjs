@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { distState, ROOT, STAMP } from '../bin/dist-state.js';
 
 /** Build dist/. Returns { ok, built, output }; never throws on a compile error (the caller decides). */
@@ -27,6 +27,12 @@ export async function build({ ifStale = false } = {}) {
   mkdirSync(join(ROOT, 'dist'), { recursive: true });
   const b = await bundleCli();
   if (!b.ok) return { ok: false, built: false, output: `${output}${b.output}`, reason: before };
+  if (b.bundled) {
+    // `vxlab --help` as static text (bin/vxlab.js prints it without loading the CLI); a unit test keeps it equal to
+    // usage() (test/unit/fast-validate.test.ts)
+    const { usage } = await import(`${pathToFileURL(join(ROOT, 'dist', 'harness', 'cli', 'main.js')).href}?t=${Date.now()}`);
+    writeFileSync(HELP_TEXT, `${await usage()}\n`);
+  }
   writeFileSync(STAMP, `${new Date().toISOString()}\n`);
   return { ok: true, built: true, output };
 }
@@ -36,6 +42,9 @@ export async function build({ ifStale = false } = {}) {
  * need it. */
 export const BUNDLED = ['zod', 'yaml', 'execa', 'tap-parser'];
 export const CLI_BUNDLE = join(ROOT, 'dist', 'cli', 'main.js');
+/** `vxlab validate`'s quick path (harness/cli/fast-validate.ts), bundled on its own: no yaml, no zod. */
+export const FAST_VALIDATE_BUNDLE = join(ROOT, 'dist', 'cli', 'fast-validate.js');
+export const HELP_TEXT = join(ROOT, 'dist', 'cli', 'help.txt');
 
 /** Bundle dist/harness/cli/main.js into dist/cli/. Without esbuild: no bundle (bin/vxlab.js runs the tsc output). */
 export async function bundleCli() {
@@ -66,6 +75,19 @@ export async function bundleCli() {
       });
     },
   };
+  // The quick path reaches harness/runtime/kind/config.ts (through normalize → the runtime registry), which imports
+  // yaml's stringify for `up`. Validation never calls it: in this bundle `yaml` is a stub that throws, and any throw
+  // sends `vxlab validate` to the full path (bin/vxlab.js), so the stub can slow a run down but never change it.
+  const noYaml = {
+    name: 'vxlab-no-yaml',
+    setup(b) {
+      b.onResolve({ filter: /^yaml$/ }, () => ({ path: 'yaml', namespace: 'vxlab-stub' }));
+      b.onLoad({ filter: /.*/, namespace: 'vxlab-stub' }, () => ({
+        contents: "export function stringify() { throw new Error('yaml is not part of the quick path of vxlab validate'); }",
+        loader: 'js',
+      }));
+    },
+  };
   try {
     const r = await esbuild.build({
       entryPoints: [join(distDir, 'harness', 'cli', 'main.js')],
@@ -82,7 +104,28 @@ export async function bundleCli() {
       logLevel: 'silent',
       legalComments: 'none',
     });
-    return { ok: true, output: r.warnings.length ? `build: esbuild: ${r.warnings.map((w) => w.text).join('; ')}\n` : '' };
+    // the quick path of `vxlab validate`: one file, nothing shared with the chunks above (no yaml, no zod)
+    const f = await esbuild.build({
+      entryPoints: [join(distDir, 'harness', 'cli', 'fast-validate.js')],
+      outfile: FAST_VALIDATE_BUNDLE,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      // execa is imported on first use only (util/exec.ts), which validation never reaches: not inlined here
+      external: [...deps, ...BUNDLED.filter((d) => d !== 'yaml')],
+      plugins: [keepMetaUrl, noYaml],
+      logLevel: 'silent',
+      legalComments: 'none',
+      metafile: true,
+    });
+    const heavy = [
+      ...Object.keys(f.metafile.inputs).filter((i) => /node_modules\/(yaml|zod)\//.test(i)),
+      ...Object.values(f.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path)).filter((i) => /^(yaml|zod)(\/|$)/.test(i)),
+    ];
+    if (heavy.length) throw new Error(`the quick path of validate must not include yaml or zod: ${heavy[0]}`);
+    const warnings = [...r.warnings, ...f.warnings];
+    return { ok: true, bundled: true, output: warnings.length ? `build: esbuild: ${warnings.map((w) => w.text).join('; ')}\n` : '' };
   } catch (e) {
     rmSync(out, { recursive: true, force: true });
     return { ok: false, output: `build: esbuild failed: ${e?.message ?? e}\n` };

@@ -31,6 +31,7 @@ import { preflight } from '../util/preflight.ts';
 import { loadExeca } from '../util/exec.ts';
 import { NotUpError, UsageError } from '../util/errors.ts';
 import { defaultRunId, randomRunId } from '../util/run-id.ts';
+import { validationOf } from '../cli/validate-line.ts';
 import { labNodes, statusOf, type LabNode, type LabPod, type LabStatus } from './status.ts';
 
 /** A topology written as an object: the same schema as a topology file (`extends` resolves from baseDir). */
@@ -414,7 +415,7 @@ export class Lab implements AsyncDisposable {
   static async validate(topology: string | TopologySpec, opts: { baseDir?: string } = {}): Promise<LabValidation> {
     const { t, loaded } = resolveLab(topology, 'check', opts.baseDir);
     await validateCni(loaded, t);
-    return { name: t.name, nodes: t.nodes.length, pods: t.nodes.reduce((a, n) => a + n.pods.length, 0), segments: t.segments.length, layout: t.layout };
+    return validationOf(t);
   }
 
   /** Every command `up` would run for this topology and run id, per stage and namespace (`vxlab plan`); a dry run. */

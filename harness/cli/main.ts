@@ -54,7 +54,8 @@ export const EXIT_CODES_HELP = `Exit codes:
   4    run state: the run is already up, or is not up
   130  interrupted (SIGINT/SIGTERM); what was created has been rolled back`;
 
-async function usage(): Promise<string> {
+/** `vxlab --help`. npm run build writes it to dist/cli/help.txt, which bin/vxlab.js prints without loading the CLI. */
+export async function usage(): Promise<string> {
   const lines = ['vxlab — integration tests for VXLAN overlay pod networks', '', 'Usage: vxlab <command> [options]', '', 'Commands:'];
   for (const [name, load] of Object.entries(COMMANDS)) {
     try {

@@ -3,6 +3,7 @@ import type { Command } from './main.ts';
 import { existsSync } from 'node:fs';
 import { EXIT, renderError, UsageError } from './common.ts';
 import { Lab } from '../api/lab.ts';
+import { okLine } from './validate-line.ts';
 
 const cmd: Command = {
   summary: 'check a topology file (schema + semantics); no kernel access',
@@ -23,7 +24,7 @@ const cmd: Command = {
         rc = Math.max(rc, r.exit);
         continue;
       }
-      console.log(`${f}: ok (${t.name}: ${t.nodes} nodes, ${t.pods} pods, ${t.segments} segment${t.segments > 1 ? 's, routed' : ''}, layout ${t.layout})`);
+      console.log(okLine(f, t));
     }
     return rc;
   },

@@ -2,32 +2,18 @@
 // schema, semantics, fault targets, expectations (ids and message patterns) and overlay.cni (conflist, plugins,
 // bin dirs). Every problem is a TopologyError with file:line:col.
 import { statSync } from 'node:fs';
-import { loadTopology, locateSemantic, readBoundedFile, type Loaded } from '../topology/load.ts';
-import { normalize } from '../topology/normalize.ts';
+import { loadTopology, type Loaded } from '../topology/load.ts';
+import { readBoundedFile } from '../topology/read.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import { TopologyError, type Path } from '../topology/errors.ts';
-import { validateExpect } from './expect.ts';
-import { CHECK_IDS, SUITE_NAMES } from '../../suites/ids.ts';
-import { validateStepChecks } from '../steps/validate.ts';
+import { resolveStatic } from './resolve-static.ts';
+export { resolveStatic };
 
 /** The standard plugin locations: a host has one or the other, so either may be absent from a binDir search path. */
 export const STANDARD_BIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
 
 /** A conflist larger than this is refused (as topology files are, but smaller: a conflist is a few KiB). */
 export const MAX_CONFLIST_BYTES = 1024 * 1024;
-
-/** Load, normalize and check every expectation; synchronous part (no file system beyond the topology files). */
-export function resolveStatic(loaded: Loaded, runId: string): ResolvedTopology {
-  let t: ResolvedTopology;
-  try {
-    t = normalize(loaded.topology, { runId, file: loaded.file });
-  } catch (e) {
-    throw locateSemantic(loaded, e);
-  }
-  validateExpect(loaded, t.expect, [...CHECK_IDS], [...SUITE_NAMES]);
-  validateStepChecks(loaded, t, [...CHECK_IDS], [...SUITE_NAMES]);
-  return t;
-}
 
 /** overlay.cni: bin dirs exist, the conflist is a bounded regular file with valid JSON, every plugin is in a bin dir. */
 export async function validateCni(loaded: Loaded, t: ResolvedTopology): Promise<void> {

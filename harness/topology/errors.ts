@@ -54,3 +54,11 @@ export class SemanticError extends Error {
     super(message);
   }
 }
+
+/** Turn a SemanticError from normalize into a located TopologyError (loaded: load.ts's Loaded). */
+export function locateSemantic(loaded: { locate(path: Path, preferKey?: boolean): SourceLoc | undefined }, e: unknown): unknown {
+  if (e instanceof SemanticError) {
+    return new TopologyError([{ loc: loaded.locate(e.path), key: pathKey(e.path), message: e.message }]);
+  }
+  return e;
+}

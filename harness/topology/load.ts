@@ -1,10 +1,13 @@
 // load: YAML → validated Topology, with `extends` merging and file:line:col on every error.
-import { closeSync, constants as fsc, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { dirname, resolve, relative } from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node as YNode } from 'yaml';
 import type { z } from 'zod';
 import { TopologySchema, FAULT_KINDS, FaultSchema, type Topology } from './schema.ts';
-import { TopologyError, type Path, type SourceLoc, type TopologyIssue, pathKey, SemanticError } from './errors.ts';
+import { TopologyError, type Path, type SourceLoc, type TopologyIssue, pathKey } from './errors.ts';
+import { isObj, merge, type Origins } from './merge.ts';
+import { MAX_EXPANDED_YAML_NODES, MAX_NODES, readBoundedFile } from './read.ts';
+export { locateSemantic } from './errors.ts';
 
 interface Source {
   file: string;
@@ -16,8 +19,6 @@ interface Source {
 
 const OBJECT_SOURCE: Source = { file: '', display: '(topology object)' };
 
-/** For every path in the merged object: which file, and which path inside that file's document. */
-type Origins = Map<string, { src: Source; path: Path }>;
 
 export interface Loaded {
   topology: Topology;
@@ -27,58 +28,8 @@ export interface Loaded {
   locate(path: Path, preferKey?: boolean): SourceLoc | undefined;
 }
 
-const NAMED_LISTS = new Set(['nodes', 'segments', 'checks']);
+export { MAX_FILE_BYTES, MAX_NODES, MAX_EXPANDED_YAML_NODES, readBoundedFile } from './read.ts';
 
-/**
- * Topology files (and files they extend) larger than this are refused before they are parsed. A 4,096-node file
- * with every per-node key written out is under half of it; YAML parsing costs about a second per MiB.
- */
-export const MAX_FILE_BYTES = 1024 * 1024;
-/** At most this many nodes (counted in the YAML before anything else is built). */
-export const MAX_NODES = 4096;
-/** YAML aliases may not expand the document beyond this many nodes (alias bombs). */
-export const MAX_EXPANDED_YAML_NODES = 200_000;
-
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
-/**
- * Read a bounded regular file: directories, devices (/dev/zero), FIFOs and sockets are refused without blocking,
- * and so is anything over `max` bytes. Throws Error with a one-line reason (the caller adds the location).
- */
-export function readBoundedFile(file: string, max = MAX_FILE_BYTES): string {
-  let fd: number;
-  try {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer
-    fd = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
-  } catch (e: any) {
-    throw new Error(e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : (e.code ?? e.message));
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error(`${kindOf(st)}, not a regular file`);
-    if (st.size > max) throw new Error(`${st.size} bytes; at most ${max} bytes (${max / 1024 / 1024} MiB) are accepted`);
-    const buf = Buffer.alloc(Math.min(st.size, max) + 1);
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, null);
-      if (r <= 0) break;
-      n += r;
-      if (n > max) throw new Error(`more than ${max} bytes; at most ${max} bytes (${max / 1024 / 1024} MiB) are accepted`);
-      if (n === buf.length) break;
-    }
-    return buf.subarray(0, n).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-const REPLACED_KEYS = new Set(['expect', 'faults', 'steps']);
 
 function displayName(file: string): string {
   const rel = relative(process.cwd(), file);
@@ -220,51 +171,7 @@ function locIn(src: Source | undefined, path: Path, preferKey = false): SourceLo
   return { file: src.display, line: p.line, col: p.col };
 }
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function recordOrigins(v: unknown, path: Path, src: Source, srcPath: Path, origins: Origins): void {
-  origins.set(pathKey(path), { src, path: srcPath });
-  if (Array.isArray(v)) v.forEach((x, i) => recordOrigins(x, [...path, i], src, [...srcPath, i], origins));
-  else if (isObj(v)) for (const [k, x] of Object.entries(v)) recordOrigins(x, [...path, k], src, [...srcPath, k], origins);
-}
-
-/** Merge `over` onto `base`: maps merge, lists of named things merge by name, everything else is replaced. */
-function merge(base: unknown, over: unknown, path: Path, src: Source, srcPath: Path, origins: Origins): unknown {
-  if (isObj(base) && isObj(over)) {
-    const out: Record<string, unknown> = { ...base };
-    origins.set(pathKey(path), { src, path: srcPath });
-    for (const [k, v] of Object.entries(over)) {
-      // a child's expectations describe its own outcome: they replace the parent's instead of merging
-      if (path.length === 0 && REPLACED_KEYS.has(k)) {
-        out[k] = v;
-        recordOrigins(v, [k], src, [...srcPath, k], origins);
-        continue;
-      }
-      out[k] = k in base ? merge(base[k], v, [...path, k], src, [...srcPath, k], origins) : v;
-      if (!(k in base)) recordOrigins(v, [...path, k], src, [...srcPath, k], origins);
-    }
-    return out;
-  }
-  const last = path[path.length - 1];
-  if (Array.isArray(base) && Array.isArray(over) && typeof last === 'string' && NAMED_LISTS.has(last)) {
-    const out = [...base];
-    over.forEach((item, j) => {
-      const idx = isObj(item) ? out.findIndex((b) => isObj(b) && b.name === item.name) : -1;
-      if (idx >= 0) out[idx] = merge(out[idx], item, [...path, idx], src, [...srcPath, j], origins);
-      else {
-        out.push(item);
-        recordOrigins(item, [...path, out.length - 1], src, [...srcPath, j], origins);
-      }
-    });
-    return out;
-  }
-  recordOrigins(over, path, src, srcPath, origins);
-  return over;
-}
-
-function loadRaw(file: string, chain: string[], origins: Origins, at?: { loc: SourceLoc; key: string }): { raw: Record<string, unknown>; src: Source } {
+function loadRaw(file: string, chain: string[], origins: Origins<Source>, at?: { loc: SourceLoc; key: string }): { raw: Record<string, unknown>; src: Source } {
   const src = parseSource(file, at);
   const raw = toData(src);
   let merged: Record<string, unknown> = {};
@@ -358,7 +265,7 @@ export function loadTopology(file: string): Loaded {
   } catch {
     throw new TopologyError([{ key: '', message: `cannot read topology file ${file}: no such file` }]);
   }
-  const origins: Origins = new Map();
+  const origins: Origins<Source> = new Map();
   const { raw, src } = loadRaw(abs, [abs], origins);
   return validate(raw, src, origins, abs);
 }
@@ -369,7 +276,7 @@ export function loadTopology(file: string): Loaded {
  */
 export function loadTopologyObject(obj: unknown, opts: { baseDir?: string } = {}): Loaded {
   if (!isObj(obj)) throw new TopologyError([{ key: '', message: 'expected a topology object (name:, nodes:, …)' }]);
-  const origins: Origins = new Map();
+  const origins: Origins<Source> = new Map();
   let merged: Record<string, unknown> = {};
   const own = structuredClone(obj) as Record<string, unknown>;
   if (own.extends !== undefined) {
@@ -388,7 +295,7 @@ export function loadTopologyObject(obj: unknown, opts: { baseDir?: string } = {}
   return validate(raw, OBJECT_SOURCE, origins, undefined);
 }
 
-function validate(raw: Record<string, unknown>, src: Source, origins: Origins, file: string | undefined): Loaded {
+function validate(raw: Record<string, unknown>, src: Source, origins: Origins<Source>, file: string | undefined): Loaded {
   if (Array.isArray(raw.nodes) && raw.nodes.length > MAX_NODES) {
     throw new TopologyError([{ loc: locIn(src, ['nodes'], true), key: 'nodes', message: `${raw.nodes.length} nodes${file ? " (with extends)" : ""}; at most ${MAX_NODES} are accepted` }]);
   }
@@ -408,12 +315,4 @@ function validate(raw: Record<string, unknown>, src: Source, origins: Origins, f
     throw new TopologyError(issues);
   }
   return { topology: parsed.data, file, locate };
-}
-
-/** Turn a SemanticError from normalize into a located TopologyError. */
-export function locateSemantic(loaded: Loaded, e: unknown): unknown {
-  if (e instanceof SemanticError) {
-    return new TopologyError([{ loc: loaded.locate(e.path), key: pathKey(e.path), message: e.message }]);
-  }
-  return e;
 }

@@ -4,7 +4,8 @@
 import * as z from 'zod';
 import { runtimeNames } from '../runtime/registry.ts';
 
-export const STATIC_ARP_AUTO_NODES = 16;
+import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE } from './constants.ts';
+export { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE };
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 /** Names become part of namespace names (at most 254 bytes): each is bounded like a DNS label. */
 export const NAME_MAX = 63;
@@ -125,7 +126,6 @@ export const VtepFaultsSchema = z.strictObject({
 });
 
 // sysctls inside vxlab's namespaces (never the host's): network sysctls only, values as sysctl -w takes them
-export const SYSCTL_KEY_RE = /^net\.[a-z0-9_]+(\.[a-zA-Z0-9_\/-]+)+$/;
 export const SysctlsSchema = z
   .record(z.string(), z.union([z.string(), z.number()], { error: 'expected a value like 1 or "2"' }))
   .describe("Sysctls written inside the node's namespace after up's own (key → value); write '.' in an interface name as '/'.");
