@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from './main.ts';
 import { interruptSignal, pickRunId, UsageError } from './common.ts';
 import { preflight } from './preflight.ts';
@@ -10,7 +10,8 @@ const cmd: Command = {
   usage: 'vxlab repro FILE… [--reporter pretty|tap|junit|json|html] [--out DIR] [--keep] [--jobs N]',
   help: `Runs each FILE with its faults and compares every check with the file's expectations (checks the file does
 not mention must pass). Prints expected against observed for every check. Exits 0 if and only if every
-expectation of every FILE holds.
+expectation of every FILE holds. With --out DIR and one FILE the reports go to DIR; with several FILEs each goes to
+DIR/<file name without .yaml>/ (a name seen twice gets -2, -3, …), so no file's report overwrites another's.
   --jobs N   run up to N files at once (1–8, default 1): each file is its own run (own run id, namespaces, captures),
              so they do not see each other's traffic; reports still print in file order; per-check progress is
              shown only with --jobs 1`,
@@ -20,6 +21,7 @@ expectation of every FILE holds.
     const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
     if (!Number.isInteger(jobs) || jobs < 1 || jobs > 8) throw new UsageError(`repro: --jobs: expected an integer 1–8, got ${JSON.stringify(values.jobs)}`);
     preflight();
+    const outs = reproOutDirs(positionals, values.out);
     const machine = !(!values.reporter || values.reporter === 'pretty');
     // one file: as a user runs it, with progress; several at once: the reports are buffered and printed in file order
     const results: ({ output: string; verdict: string; exitCode: number } | undefined)[] = new Array(positionals.length);
@@ -43,7 +45,7 @@ expectation of every FILE holds.
         let r;
         try {
           if (jobs > 1) process.stderr.write(`repro ${file}: started\n`);
-          r = await Lab.run(file, { runId: pickRunId(resolve(file), undefined, true), expect: true, reporter: values.reporter, outDir: values.out, keep: values.keep, suites: values.suite?.split(',').filter(Boolean), progress: jobs === 1, signal: intr.signal });
+          r = await Lab.run(file, { runId: pickRunId(resolve(file), undefined, true), expect: true, reporter: values.reporter, outDir: outs[i], keep: values.keep, suites: values.suite?.split(',').filter(Boolean), progress: jobs === 1, signal: intr.signal });
         } finally {
           intr.dispose();
         }
@@ -68,3 +70,16 @@ expectation of every FILE holds.
   },
 };
 export default cmd;
+
+/** Where each FILE's reports go: DIR itself for one FILE; DIR/<name> for several (names made unique in order). Pure. */
+export function reproOutDirs(files: string[], out: string | undefined): (string | undefined)[] {
+  if (out === undefined) return files.map(() => undefined);
+  if (files.length === 1) return [out];
+  const seen = new Map<string, number>();
+  return files.map((f) => {
+    const base = basename(f, extname(f)) || 'topology';
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return join(out, n === 1 ? base : `${base}-${n}`);
+  });
+}
