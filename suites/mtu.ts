@@ -147,12 +147,20 @@ interface BoundaryProbe {
  */
 async function boundary(ns: string, dst: string, max: number, label: string, limit: string, hdr = 28): Promise<BoundaryProbe & { hole?: number }> {
   // two fitting pings: the first may teach the kernel a smaller path MTU as it leaves (it is sent regardless), the second meets it
-  const fitting = () => pingDf(ns, dst, max, 1, 2);
-  let [fits, over] = await Promise.all([fitting(), pingDfBurst(ns, dst, max + 1)]);
+  const fitting = (wait: number) => pingDf(ns, dst, max, wait, 2);
+  let [fits, over] = await Promise.all([fitting(1), pingDfBurst(ns, dst, max + 1)]);
   let retried = false;
   if (fits.outcome === 'timeout' || fits.outcome === 'error') {
+    // asked once more, with a longer wait (a loaded machine answers late, not never)
     retried = true;
-    fits = await fitting();
+    fits = await fitting(3);
+  }
+  // silence is judged against the path's own round trip: 1 s after the last is ≥ 10× the fitting probe's round trip
+  // on a machine that answers within 100 ms; where it answered slower (load), the silence is confirmed by one more
+  // oversize probe given 3 s
+  if ((over.outcome === 'timeout' || over.outcome === 'error') && (fits.rttMaxMs === undefined || fits.rttMaxMs > 100)) {
+    const again = await pingDf(ns, dst, max + 1, 3);
+    over = { ...again, output: `${again.output} (confirmed: the burst before it was silent too, the fitting probe's round trip ${fits.rttMaxMs ?? '?'} ms)`, ms: over.ms + again.ms };
   }
   const diffs: string[] = [];
   if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (${limit} − ${hdr}) should pass, observed ${fits.outcome}${retried ? ' (twice)' : ''}: ${fits.output}`);
@@ -290,7 +298,7 @@ async function pmtuPair(ctx: CheckContext, a: ResolvedNode, b: ResolvedNode, nar
   const fitsPath = vtepMtu <= expectPmtu;
   let [podPing, nodeBurst] = await Promise.all([pingDf(pa.ns, pbIp, podSize, 1), fitsPath ? pingDf(a.ns, vb.ip, nodeSize, 1, 2) : pingDfBurst(a.ns, vb.ip, nodeSize, 3)]);
   // where the overlay fits the path, a lost pod probe is a verdict only if it is lost again (a loaded machine)
-  if (fitsPath && podPing.outcome === 'timeout') podPing = await pingDf(pa.ns, pbIp, podSize, 1);
+  if (fitsPath && podPing.outcome === 'timeout') podPing = await pingDf(pa.ns, pbIp, podSize, 3);
   await cap.stop();
   const pcap = await readPcap(cap.file);
   const frags = pcap.packets.filter((p) => p.ip4?.isFragment || p.ip6?.fragment);

@@ -6,6 +6,8 @@ export type DfOutcome = 'ok' | 'local-emsgsize' | 'frag-needed' | 'packet-too-bi
 
 export interface DfResult {
   outcome: DfOutcome;
+  /** the slowest answered round trip (ms), from ping's summary, if any was answered */
+  rttMaxMs?: number;
   /** the MTU the error reported, if any */
   mtu?: number;
   output: string;
@@ -41,7 +43,8 @@ export async function pingDf(ns: string, dst: string, payload: number, waitSec =
     const again = await pingDf(ns, dst, payload, waitSec, count, false, intervalSec);
     return { ...again, output: `${again.output} (retried: the first try lost ${Number(m[1]) - Number(m[2])} of ${m[1]} with no ICMP error)`, ms: r.durationMs + again.ms };
   }
-  return { outcome, mtu: Number.isNaN(mtu) ? undefined : mtu, output, ms: r.durationMs };
+  const rtt = /rtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/([\d.]+)\//.exec(out);
+  return { outcome, mtu: Number.isNaN(mtu) ? undefined : mtu, output, ms: r.durationMs, rttMaxMs: rtt ? Number(rtt[1]) : undefined };
 }
 
 /**
