@@ -65,7 +65,7 @@ describe.skipIf(needsRoot)('vxlab repro on topologies/bugs (root)', () => {
     expect(at(`repro ${files[0]}:`)).toBeLessThan(at('vxlab bug-port-mismatch '));
     for (const f of files) expect(r.stderr).toContain(`repro ${f}: started`);
     expect(r.stderr).not.toMatch(/running checks/);
-  });
+  }, 600_000); // two whole bug files: 74 s at load ~20, more than vitest's 120 s with other work alongside
 
   test('--jobs must be an integer 1–8 (exit 2, nothing run)', async () => {
     const r = await execa(process.execPath, [BIN, 'repro', '--jobs', '0', resolve(BUGS, 'missing-route.yaml')], { reject: false });
