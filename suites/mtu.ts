@@ -6,7 +6,7 @@ import { routesDirect, type Family, type ResolvedNode, type ResolvedPod, type Re
 import { vxlanOverhead } from '../harness/topology/normalize.ts';
 import { podAddr, podFamilies, vtepFor } from './encapsulation.ts';
 import * as k from '../harness/probe/kernel.ts';
-import { pingDf } from '../harness/probe/ping.ts';
+import { pingDf, pingDfBurst } from '../harness/probe/ping.ts';
 import { tcpTransfer } from '../harness/probe/tcp.ts';
 import { ipJson, pool } from '../harness/util/exec.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
@@ -137,28 +137,48 @@ interface BoundaryProbe {
 }
 
 /**
- * One boundary: DF pings of `max` bytes from `ns` to `dst` must pass (both of two), `max + 1` must fail fast (a local "message too
- * long" or an ICMP frag-needed). A probe that got no answer at all (timeout, or any other error) is taken once more — the
- * first may be what PMTU discovery costs — and a second silent loss is reported as what it is.
+ * One boundary: DF pings of `max` bytes from `ns` to `dst` must pass (both of two), `max + 1` must fail fast (a local
+ * "message too long", an ICMP frag-needed or an ICMPv6 Packet Too Big). Both sizes are probed at once: the outcome does
+ * not depend on their order, since a path MTU either size teaches the kernel is the path's own — if it is below `max`,
+ * the fitting probe's own first packet teaches it too. The oversize size is one pmtu.sh-style burst (pingDfBurst: three
+ * DF pings 100 ms apart, 1 s wait after the last): the first may be what PMTU discovery costs (lost while its ICMP
+ * error comes back), the later ones meet the learned MTU and fail loudly; only a burst lost whole is a silent failure.
+ * A fitting probe that got no answer at all is taken once more (a loaded machine); a local error is an answer.
  */
-async function boundary(ns: string, dst: string, max: number, label: string, limit: string, hdr = 28): Promise<BoundaryProbe> {
+async function boundary(ns: string, dst: string, max: number, label: string, limit: string, hdr = 28): Promise<BoundaryProbe & { hole?: number }> {
   // two fitting pings: the first may teach the kernel a smaller path MTU as it leaves (it is sent regardless), the second meets it
-  let fits = await pingDf(ns, dst, max, 2, 2);
-  // a fitting probe that got no answer (a loaded machine) is taken once more; a local error is an answer
-  if (fits.outcome === 'timeout' || fits.outcome === 'error') fits = await pingDf(ns, dst, max, 2, 2);
-  let over = await pingDf(ns, dst, max + 1);
+  const fitting = (wait: number) => pingDf(ns, dst, max, wait, 2);
+  let [fits, over] = await Promise.all([fitting(1), pingDfBurst(ns, dst, max + 1)]);
   let retried = false;
-  if (over.outcome === 'timeout' || over.outcome === 'error') {
+  if (fits.outcome === 'timeout' || fits.outcome === 'error') {
+    // asked once more, with a longer wait (a loaded machine answers late, not never)
     retried = true;
-    over = await pingDf(ns, dst, max + 1);
+    fits = await fitting(3);
+  }
+  // silence is judged against the path's own round trip: 1 s after the last is ≥ 10× the fitting probe's round trip
+  // on a machine that answers within 100 ms; where it answered slower (load), the silence is confirmed by one more
+  // oversize probe given 3 s
+  if ((over.outcome === 'timeout' || over.outcome === 'error') && (fits.rttMaxMs === undefined || fits.rttMaxMs > 100)) {
+    const again = await pingDf(ns, dst, max + 1, 3);
+    over = { ...again, output: `${again.output} (confirmed: the burst before it was silent too, the fitting probe's round trip ${fits.rttMaxMs ?? '?'} ms)`, ms: over.ms + again.ms };
   }
   const diffs: string[] = [];
-  if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (${limit} − ${hdr}) should pass, observed ${fits.outcome}: ${fits.output}`);
+  if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (${limit} − ${hdr}) should pass, observed ${fits.outcome}${retried ? ' (twice)' : ''}: ${fits.output}`);
+  const silent = over.outcome === 'timeout' || over.outcome === 'error';
   if (over.outcome === 'ok') diffs.push(`${label}: DF ping of ${max + 1} bytes should not fit, but it passed (a link on the path has a larger MTU than the topology says)`);
-  else if (over.outcome === 'timeout' || over.outcome === 'error') diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}, twice: ${over.output}) instead of a local "message too long", frag-needed or ICMPv6 packet-too-big error: an MTU black hole`);
-  const observed = `${label}: ${max} bytes ${fits.outcome}; ${max + 1} bytes ${over.outcome}${over.mtu ? ` (mtu ${over.mtu})` : ''} in ${over.ms} ms${retried ? ' (after one lost probe: PMTU discovery)' : ''}`;
-  return { label, diffs, observed };
+  else if (silent) diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}: a burst of 3, 100 ms apart, none answered within 1 s of the last: ${over.output}) instead of a local "message too long", frag-needed or ICMPv6 packet-too-big error: an MTU black hole`);
+  const observed = `${label}: ${max} bytes ${fits.outcome}${retried ? ' (asked twice)' : ''}; ${max + 1} bytes ${over.outcome}${over.mtu ? ` (mtu ${over.mtu})` : ''} in ${over.ms} ms (burst of 3)`;
+  // a silent loss (the pair is reachable: dead pairs are not probed): one byte more, or the fitting size itself
+  const hole = fits.outcome === 'timeout' ? max : silent && fits.outcome === 'ok' ? max + 1 : undefined;
+  return { label, diffs, observed, hole };
 }
+
+/**
+ * Pod pairs df-boundary proved to be black holes in this run (reachable — the matrix says so — yet a DF size vanishes
+ * without an ICMP error: one byte over the boundary, or the fitting size itself), keyed `srcNs>dstIp`, with the
+ * evidence in words: mtu/tcp-transfer reads it (same suite, after).
+ */
+const blackHoles = (ctx: CheckContext) => ctx.memo('mtu/black-holes', async () => new Map<string, string>());
 
 const dfBoundary: CheckDef = {
   id: 'mtu/df-boundary',
@@ -179,7 +199,8 @@ const dfBoundary: CheckDef = {
     }
     const diffs: string[] = [];
     const observed: string[] = [];
-    await pool(pairs.flatMap((p, i) => fams.map((f) => [...p, f, i] as const)), 4, async ([a, b, fam, i]) => {
+    const holes = await blackHoles(ctx);
+    await pool(pairs.flatMap((p, i) => fams.map((f) => [...p, f, i] as const)), 8, async ([a, b, fam, i]) => {
       const na = node(ctx.t, a.node);
       const nb = node(ctx.t, b.node);
       const bIp = podAddr(b, fam);
@@ -196,13 +217,17 @@ const dfBoundary: CheckDef = {
       // a pair the run already found unreachable (connectivity matrix) has no boundary to find: say so, with the cause
       const { dead, nodeDead } = deadBy.get(fam)![i]!;
       const podLabel = `${a.node}/${a.name} -> ${b.node}/${b.name}${tag}`;
-      const pod = dead ? { label: podLabel, diffs: [`${podLabel}: DF boundary not probed: ${dead}`], observed: `${podLabel}: unreachable` } : await boundary(a.ns, bIp, pathMtu - hdr, podLabel, `path MTU ${pathMtu}`, hdr);
+      // (the pod and the node probe run at once: the pod's packets are forwarded by its node, the node's originate
+      //  there, to different destinations; a path MTU either teaches the shared underlay route is the path's own)
+      const podProbe = dead ? Promise.resolve({ label: podLabel, diffs: [`${podLabel}: DF boundary not probed: ${dead}`], observed: `${podLabel}: unreachable` }) : boundary(a.ns, bIp, pathMtu - hdr, podLabel, `path MTU ${pathMtu}`, hdr);
       // 2. from the node itself, through its VTEP to the remote VTEP address: with pod MTU = overlay MTU the pod's own
       //    eth0 refuses the oversize packet before it leaves the pod, and a remote pod's veth would answer frag-needed
       //    for its own MTU; node to VTEP address is the probe that exercises the sending VTEP's limit and the path
       const vtepPath = direct ? Math.min(...underlay) : Math.min(va.mtu, vb.mtu, ...underlay);
       const nodeLabel = `${a.node} (node, via ${direct ? `${na.underlayIf}, direct` : va.dev}) -> ${b.node} (${vb.ip})${tag}`;
-      const viaNode = nodeDead ? { label: nodeLabel, diffs: [`${nodeLabel}: DF boundary not probed: ${nodeDead}`], observed: `${nodeLabel}: unreachable` } : await boundary(na.ns, vb.ip, vtepPath - hdr, nodeLabel, `VTEP path MTU ${vtepPath}`, hdr);
+      const nodeProbe = nodeDead ? Promise.resolve({ label: nodeLabel, diffs: [`${nodeLabel}: DF boundary not probed: ${nodeDead}`], observed: `${nodeLabel}: unreachable` }) : boundary(na.ns, vb.ip, vtepPath - hdr, nodeLabel, `VTEP path MTU ${vtepPath}`, hdr);
+      const [pod, viaNode] = await Promise.all([podProbe, nodeProbe]);
+      if ('hole' in pod && pod.hole) holes.set(`${a.ns}>${bIp}`, `df-boundary showed it: ${pod.hole}-byte DF pings vanish without an ICMP error while small packets pass`);
       for (const x of [pod, viaNode]) {
         observed.push(x.observed);
         diffs.push(...x.diffs);
@@ -262,11 +287,18 @@ async function pmtuPair(ctx: CheckContext, a: ResolvedNode, b: ResolvedNode, nar
   ctx.keep(cap.file);
   // 1. pod traffic of the largest size the sender's live overlay admits
   const podSize = Math.min(live.pod ?? pa.mtu, vtepMtu) - hdr;
-  const podPing = await pingDf(pa.ns, pbIp, podSize);
-  // 2. as in pmtu.sh: locally originated DF traffic of the live VTEP MTU, then the exception on the overlay route
+  // 2. as in pmtu.sh (`ping -M want -i 0.1 -w 1`, then `ip route get`): a burst of locally originated DF traffic of the
+  //    live VTEP MTU, then the exception on the overlay route. The first packet may be lost while it teaches the path
+  //    MTU (the router's frag-needed / Packet Too Big); the later ones, 100 ms apart, meet it. The verdict is the route
+  //    exception, read afterwards, not a reply timeout. Pod and node probes go at once: the capture tells them apart by
+  //    outer size, and a path MTU either teaches the node's underlay route is the path's own.
   const nodeSize = vtepMtu - hdr;
-  const n1 = await pingDf(a.ns, vb.ip, nodeSize, 1);
-  const n2 = await pingDf(a.ns, vb.ip, nodeSize, 1);
+  //    Where the live overlay fits the path there is nothing to learn: two pings 10 ms apart (the second meets whatever
+  //    the first taught) instead of the burst.
+  const fitsPath = vtepMtu <= expectPmtu;
+  let [podPing, nodeBurst] = await Promise.all([pingDf(pa.ns, pbIp, podSize, 1), fitsPath ? pingDf(a.ns, vb.ip, nodeSize, 1, 2) : pingDfBurst(a.ns, vb.ip, nodeSize, 3)]);
+  // where the overlay fits the path, a lost pod probe is a verdict only if it is lost again (a loaded machine)
+  if (fitsPath && podPing.outcome === 'timeout') podPing = await pingDf(pa.ns, pbIp, podSize, 3);
   await cap.stop();
   const pcap = await readPcap(cap.file);
   const frags = pcap.packets.filter((p) => p.ip4?.isFragment || p.ip6?.fragment);
@@ -277,7 +309,7 @@ async function pmtuPair(ctx: CheckContext, a: ResolvedNode, b: ResolvedNode, nar
   const seenNode = outerOf(nodeSize + hdr);
   const rg = await ipJson<any[]>(a.ns, ['route', 'get', vb.ip]);
   const learned = Number(rg[0]?.metrics?.find?.((m: any) => m.mtu)?.mtu ?? rg[0]?.mtu ?? NaN);
-  const observed = { underlay: `IPv${ulFamily(a)}, overhead ${OVER}`, df: v6 ? 'n/a (IPv6 outer: never fragmented by the path)' : a.vtep.df, vtepMtu, podMtu: live.pod, podPing: `${podSize} bytes ${podPing.outcome}`, nodePings: `${nodeSize} bytes ${n1.outcome}/${n2.outcome}`, probesOnWire: `${seenPod} pod, ${seenNode} node outer packets whole at ${b.name}`, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length };
+  const observed = { underlay: `IPv${ulFamily(a)}, overhead ${OVER}`, df: v6 ? 'n/a (IPv6 outer: never fragmented by the path)' : a.vtep.df, vtepMtu, podMtu: live.pod, podPing: `${podSize} bytes ${podPing.outcome}`, nodePings: `${nodeSize} bytes ×${fitsPath ? '2' : '3 (100 ms apart)'}: ${nodeBurst.outcome}`, probesOnWire: `${seenPod} pod, ${seenNode} node outer packets whole at ${b.name}`, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length };
   if (frags.length) {
     diffs.push(`${pair}: outer VXLAN packets were fragmented on the underlay: ${frags.length} IPv${ulFamily(a)} fragments after a ${narrow}-byte link (RFC 7348 §4.3: VXLAN packets must not be fragmented). Overlay MTU ${vtepMtu} exceeds the path's ${expectPmtu}; lower it${v6 ? '' : ' or set df: set'}.`);
   } else if (vtepMtu <= expectPmtu) {
@@ -334,14 +366,18 @@ const tcpBulk: CheckDef = {
           continue;
         }
       }
-      const r = await tcpTransfer(a.ns, b.ns, dst, bytes, 8000);
-      observed[tag] = { connected: r.connected, sent: r.sent, received: r.received, ms: r.ms, error: r.error };
+      // a pair df-boundary already proved a black hole (a size vanishes without an ICMP error): TCP's full-size
+      // segments are that size or larger, so a transfer that makes no progress for 1 s (the first retransmissions,
+      // RTO ≥ 200 ms, lost too) is that black hole, not slowness; elsewhere the usual 3 s stall window
+      const hole = (await blackHoles(ctx)).get(`${a.ns}>${dst}`);
+      const r = await tcpTransfer(a.ns, b.ns, dst, bytes, 8000, undefined, hole ? 1000 : undefined);
+      observed[tag] = { connected: r.connected, sent: r.sent, received: r.received, ms: r.ms, error: r.error, ...(hole ? { stallWindowMs: 1000, evidence: hole } : {}) };
       if (r.received !== bytes) {
         const why = r.connected
           ? 'the connection came up (small packets pass) but the transfer stalled: the signature of an MTU black hole'
           : 'the connection never came up: even small packets do not get through';
         const big = r.connected ? await tooBig(ctx.t, a, b) : undefined;
-        fails.push(`${a.node}/${a.name} -> ${b.node}/${b.name} over ${tag} (${dst}): expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — ${why}${big ? `; cause: ${big}` : ''}`);
+        fails.push(`${a.node}/${a.name} -> ${b.node}/${b.name} over ${tag} (${dst}): expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — ${why}${big ? `; cause: ${big}` : ''}${hole && r.connected ? `; ${hole}` : ''}`);
       } else oks.push(`${tag}: ${bytes} bytes in ${r.ms} ms`);
     }
     const expected = Object.fromEntries(fams.map((f) => [`IPv${f}`, { received: bytes }]));

@@ -32,7 +32,8 @@ export interface CaptureOptions {
   timestampPrecision?: 'micro' | 'nano';
   /** deliver packets to tcpdump immediately (--immediate-mode). Default true. */
   immediate?: boolean;
-  /** how long to wait for "listening on". Default 5000 ms. */
+  /** how long to wait for "listening on" (the wait ends as soon as it appears or tcpdump exits). Default 20000 ms: on a
+   *  2-core machine at load average 30–40, tcpdump's start-up alone has taken more than 5 s. */
   readyTimeoutMs?: number;
 }
 
@@ -185,7 +186,7 @@ export async function startCapture(o: CaptureOptions): Promise<CaptureHandle> {
   const signal = currentSignal();
   if (signal?.aborted) throw new InterruptedError(signal.reason);
   const argv = captureArgv(o);
-  const readyTimeoutMs = o.readyTimeoutMs ?? 5000;
+  const readyTimeoutMs = o.readyTimeoutMs ?? 20_000;
 
   const cp = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], shell: false });
   live.add(cp);

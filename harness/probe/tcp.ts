@@ -42,9 +42,10 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
   sink.stderr.on('data', (d) => (err += d));
   const done = new Promise<void>((res) => sink.once('exit', () => res()));
   try {
-    // wait until the sink listens (it prints "listening")
+    // wait until the sink listens (it prints "listening") or exits; bounded by 20 s — a Node start-up inside
+    // `ip netns exec` has taken more than 5 s at load average 30–40 on 2 cores (the wait ends at the event)
     const t0 = Date.now();
-    while (!out.includes('listening') && Date.now() - t0 < 5000 && sink.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+    while (!out.includes('listening') && Date.now() - t0 < 20_000 && sink.exitCode === null) await new Promise((r) => setTimeout(r, 10));
     if (signal?.aborted) throw new InterruptedError(signal.reason);
     if (!out.includes('listening')) return { sent: 0, received: 0, connected: false, ms: 0, error: `sink did not start: ${oneLine(`${out}\n${err}`)}` };
     const t1 = performance.now();

@@ -104,6 +104,17 @@ describe.skipIf(needsRoot)('diagnosis of an unreachable pair names the cause', (
     expect(tcp.message).toMatch(/node1\/pod1 -> node2\/pod1 .*stalled: no data arrived .*the signature of an MTU black hole; cause: too big: node1\/pod1 eth0 MTU 1500 > the overlay path's 1450 \(node\d flannel\.1 MTU 1450\)/);
     const df = results.find((x) => x.id === 'mtu/df-boundary')!;
     expect(df.message).toMatch(/failed silently/);
+    // the oversize DF probe is one burst (3 pings), not probe-wait-probe; the transfer's stall is decided on
+    // df-boundary's evidence (a 1 s window), and the message names that evidence
+    expect(df.message).toMatch(/a burst of 3, 100 ms apart, none answered/);
+    expect(tcp.message).toMatch(/no data arrived for 1000 ms .*; df-boundary showed it: 1423-byte DF pings vanish without an ICMP error while small packets pass/);
+    expect((tcp.observed as any).IPv4).toMatchObject({ connected: true, stallWindowMs: 1000 });
+    // without that evidence (tcp-transfer alone), the same black hole is decided by the usual 3 s stall window
+    const alone = { ...SUITES.mtu!, checks: SUITES.mtu!.checks.filter((c) => c.id === 'mtu/tcp-transfer') };
+    const again = (await runSuites(t, [SUITES.connectivity!, alone], { workDir: join(r.state.workDir) })).results.find((x) => x.id === 'mtu/tcp-transfer')!;
+    expect(again.status).toBe('fail');
+    expect(again.message).toMatch(/no data arrived for 3000 ms .*the signature of an MTU black hole/);
+    expect(again.message).not.toMatch(/df-boundary showed it/);
   });
 });
 

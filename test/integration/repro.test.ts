@@ -52,6 +52,27 @@ describe.skipIf(needsRoot)('vxlab repro on topologies/bugs (root)', () => {
     expect(r.stdout).toMatch(/EXPECTATIONS DO NOT HOLD/);
   });
 
+  test('--jobs 2: two bug files at once in one invocation, each its own run, reports and verdicts in file order', async () => {
+    const files = ['missing-route.yaml', 'port-mismatch.yaml'].map((f) => resolve(BUGS, f));
+    const r = await execa(process.execPath, [BIN, 'repro', '--jobs', '2', ...files], { reject: false });
+    expect(r.exitCode).toBe(0);
+    const verdicts = [...r.stdout.matchAll(/^repro (.*): REPRODUCED \(every expectation holds\)$/gm)].map((m) => m[1]);
+    expect(verdicts).toEqual(files);
+    // each report precedes its own verdict, in file order; both runs were started (per-check progress only with --jobs 1)
+    const at = (x: string) => r.stdout.indexOf(x);
+    expect(at('vxlab bug-missing-route ')).toBeGreaterThanOrEqual(0);
+    expect(at('vxlab bug-missing-route ')).toBeLessThan(at(`repro ${files[0]}:`));
+    expect(at(`repro ${files[0]}:`)).toBeLessThan(at('vxlab bug-port-mismatch '));
+    for (const f of files) expect(r.stderr).toContain(`repro ${f}: started`);
+    expect(r.stderr).not.toMatch(/running checks/);
+  }, 600_000); // two whole bug files: 74 s at load ~20, more than vitest's 120 s with other work alongside
+
+  test('--jobs must be an integer 1–8 (exit 2, nothing run)', async () => {
+    const r = await execa(process.execPath, [BIN, 'repro', '--jobs', '0', resolve(BUGS, 'missing-route.yaml')], { reject: false });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/repro: --jobs: expected an integer 1–8, got "0"/);
+  });
+
   test('--out with several FILEs: each file\'s reports in a directory of its own, none overwritten', async () => {
     const out = mkdtempSync(join(tmpdir(), 'vxlab-repro-out-'));
     try {
