@@ -12,6 +12,8 @@ import { needsRoot } from '../helpers/root.ts';
 import { vxNamespaces } from '../helpers/host.ts';
 import { testRunId } from '../helpers/topo.ts';
 import { statePath } from '../../harness/runtime/state.ts';
+// @ts-expect-error plain JavaScript module without types
+import { distState } from '../../bin/dist-state.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -84,7 +86,11 @@ describe.skipIf(needsRoot)('npm package', () => {
     const run = testRunId().slice(0, 6);
     const ids = [`${run}a`, `${run}b`, `${run}x`, `${run}u`, `${run}t`];
     try {
-      const pack = await execa('npm', ['pack', '--pack-destination', work, '--loglevel=error'], { cwd: ROOT, reject: false });
+      // dist/ as vitest's globalSetup has just built it (fresh against the sources) is packed as is: without
+      // --ignore-scripts npm pack runs `prepare`, a second whole build (tens of seconds of CPU on 2 cores) that also
+      // removes and rewrites dist/cli/ under the CLI processes of the test files running in parallel
+      expect(distState().state, 'dist/ is fresh (vitest globalSetup builds it)').toBe('fresh');
+      const pack = await execa('npm', ['pack', '--ignore-scripts', '--pack-destination', work, '--loglevel=error'], { cwd: ROOT, reject: false });
       expect(pack.exitCode, pack.stderr).toBe(0);
       const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'))!;
       expect(tarball).toMatch(/^vxlab-.*\.tgz$/);
