@@ -77,6 +77,29 @@ export function peerVtep(r: ResolvedNode, v: ResolvedVtep): { vtep: ResolvedVtep
   return i < 0 ? undefined : { vtep: r.vteps[i]!, podSubnet: r.podSubnets[i]! };
 }
 
+/**
+ * A node's line for a peer reads the same in every node that has it (devices are named, not numbered): at N nodes
+ * each is built N−1 times (4 million lines, ~4,000 distinct, at 1,000 nodes). They are built once per topology and
+ * shared. The key is every part of the text (a topology changed by a step or fault gets the new text), so a line costs
+ * a few Map lookups of strings the topology already holds instead of a new string, and the in-process applier, which
+ * keeps each line's encoding (harness/runtime/netns/nl-apply.ts), looks up the same string (its hash computed once).
+ */
+type LineTrie = Map<string, LineTrie | string>;
+const lineCaches = new WeakMap<ResolvedTopology, LineTrie>();
+function level(m: LineTrie, k: string): LineTrie {
+  let next = m.get(k) as LineTrie | undefined;
+  if (!next) m.set(k, (next = new Map()));
+  return next;
+}
+function sharedLine(t: ResolvedTopology, kind: string, a: string, b: string, c: string, d: string, build: () => string): string {
+  let root = lineCaches.get(t);
+  if (!root) lineCaches.set(t, (root = new Map()));
+  const m = level(level(level(level(root, kind), a), b), c);
+  let line = m.get(d) as string | undefined;
+  if (line === undefined) m.set(d, (line = build()));
+  return line;
+}
+
 /** The per-remote-node overlay entries of node `n`, in the layout's form: every VTEP device (pod family), every peer. */
 export function overlayEntries(t: ResolvedTopology, n: ResolvedNode): { neigh: string[]; fdb: string[]; routes: string[] } {
   const neigh: string[] = [];
@@ -91,15 +114,17 @@ export function overlayEntries(t: ResolvedTopology, n: ResolvedNode): { neigh: s
       // flannel DirectRouting: a direct-routed peer gets its route only (no ARP, no FDB entry); felix programs every
       // VTEP's neighbour and FDB entry whatever the route (its VXLAN FDB is fed all VTEPs)
       if (!direct || t.layout === 'calico') {
-        neigh.push(`neigh add ${pv.vtep.ip} lladdr ${pv.vtep.mac} dev ${v.dev} nud permanent`);
-        const f = `fdb add ${pv.vtep.mac} dev ${v.dev} dst ${r.ip} self permanent`;
+        const { ip, mac } = pv.vtep;
+        neigh.push(sharedLine(t, 'neigh', ip, mac, v.dev, '', () => `neigh add ${ip} lladdr ${mac} dev ${v.dev} nud permanent`));
+        const f = sharedLine(t, 'fdb', mac, r.ip, v.dev, '', () => `fdb add ${mac} dev ${v.dev} dst ${r.ip} self permanent`);
         // a device shared by both pod families has one FDB entry per peer (a Set: a list scan made the plan O(N³))
         if (!seen.has(f)) {
           seen.add(f);
           fdb.push(f);
         }
       }
-      routes.push(direct ? directRouteLine(t, n, r, pv.podSubnet) : `route add ${pv.podSubnet} via ${pv.vtep.ip} dev ${v.dev} onlink${t.layout === 'calico' ? calicoRouteAttrs(v) : ''}`);
+      const attrs = t.layout === 'calico' ? calicoRouteAttrs(v) : '';
+      routes.push(direct ? directRouteLine(t, n, r, pv.podSubnet) : sharedLine(t, 'route', pv.podSubnet, pv.vtep.ip, v.dev, attrs, () => `route add ${pv.podSubnet} via ${pv.vtep.ip} dev ${v.dev} onlink${attrs}`));
     }
   }
   return { neigh, fdb, routes };
@@ -192,7 +217,7 @@ function underlayLines(t: ResolvedTopology, n: ResolvedNode): string[] {
   // the node's underlay eth0 (netns: address and default route; docker: Docker assigned the address)
   const a: string[] = [...getRuntime(t.runtime).nodeUnderlay(t, n)];
   // a large L2 segment: the underlay neighbours are written permanently (see normalize: staticArp)
-  if (n.underlayNeighbours) for (const [ip, mac] of n.underlayNeighbours) a.push(`neigh replace ${ip} lladdr ${mac} dev ${n.underlayIf} nud permanent`);
+  if (n.underlayNeighbours) for (const [ip, mac] of n.underlayNeighbours) a.push(sharedLine(t, 'neigh-replace', ip, mac, n.underlayIf, '', () => `neigh replace ${ip} lladdr ${mac} dev ${n.underlayIf} nud permanent`));
   return a;
 }
 

@@ -349,10 +349,8 @@ export async function applyAction(t: ResolvedTopology, state: RunState, s: Exclu
       rec.removed = [...(rec.removed ?? []), ...ph.deleteNs];
       writeState(state);
     }
-    if (ph.createNs?.length) {
-      if (inproc) (await import('../runtime/netns/inns.ts')).addNetns(ph.createNs);
-      else await createNamespaces(ph.createNs);
-    }
+    // in-process or by ip(8) per VXLAB_APPLY, as up creates them (one mechanism: runtime.ts createNamespaces)
+    if (ph.createNs?.length) await createNamespaces(ph.createNs);
     if (ph.waitGone) await waitGone(ph.waitGone.ns, ph.waitGone.dev, `step ${s.n} (${describeStep(s)})`);
     try {
       await runPhase(ph, concurrency);

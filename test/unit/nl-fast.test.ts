@@ -56,6 +56,28 @@ describe('nl-fast: up hot lines, byte for byte as nl.ts builds them', () => {
     });
   }
 
+  it('ixAt names where the ifindex went: encodings of a line with another seq and ifindex differ in those 8 bytes only (what nl-apply patches when it reuses a line\'s bytes)', () => {
+    const at = (line: string, bridge: boolean, seq: number, ix: number) => {
+      const sink: Sink = { buf: Buffer.alloc(2 * FAST_MAX, 0xaa), off: 24 };
+      const n = (bridge ? encodeFdbFast : encodeIpFast)(line, sink, seq, () => ix);
+      return { bytes: Buffer.from(sink.buf.subarray(24, 24 + n)), ixAt: sink.ixAt! };
+    };
+    for (const [line, bridge] of [...ip.map((l) => [l, false] as const), ['fdb add 0e:01:02:03:04:05 dev flannel.1 dst 192.168.1.2 self permanent', true] as const]) {
+      const a = at(line, bridge, 7, 3);
+      const b = at(line, bridge, 0x01020304, 0x7fff0102);
+      expect(a.ixAt, line).toBe(b.ixAt);
+      expect(a.bytes.readInt32LE(a.ixAt), line).toBe(3);
+      expect(b.bytes.readInt32LE(b.ixAt), line).toBe(0x7fff0102);
+      const differ = [...a.bytes.keys()].filter((i) => a.bytes[i] !== b.bytes[i]);
+      expect(differ.every((i) => (i >= 8 && i < 12) || (i >= a.ixAt && i < a.ixAt + 4)), line).toBe(true);
+      // patching a's bytes gives b's
+      const p = Buffer.from(a.bytes);
+      p.writeUInt32LE(0x01020304, 8);
+      p.writeInt32LE(0x7fff0102, a.ixAt);
+      expect(p.toString('hex'), line).toBe(b.bytes.toString('hex'));
+    }
+  });
+
   it('declines every other shape (nothing written): those go the general way or to ip(8)', () => {
     for (const line of [
       'neigh change 10.244.1.0 lladdr 0e:01:02:03:04:05 dev flannel.1 nud permanent',

@@ -28,6 +28,22 @@ const O_RDONLY = 0;
  */
 const BATCH = 128;
 
+/**
+ * The hot lines repeat across namespaces: at N nodes, every node's `neigh add`/`fdb add`/`route add`/underlay `neigh
+ * replace` for a peer is the same text in the N−1 other nodes (the device is named, not numbered). Their encoding is
+ * kept per line (per program): a hit copies the bytes and writes the two fields that differ, the sequence number and
+ * the device's ifindex (resolved in the namespace as before). The encoders are pure functions of (line, seq,
+ * ifindex), so the bytes are the same as encoding again (test/unit/nl-fast.test.ts). Bounded: cleared when full.
+ */
+interface Encoded {
+  bytes: Buffer;
+  dev: string;
+  /** offset of the ifindex in the message */
+  ixAt: number;
+}
+const MEMO_MAX = 32_768;
+const memos = { ip: new Map<string, Encoded>(), bridge: new Map<string, Encoded>() };
+
 interface Ack {
   seq: number;
   errno: number;
@@ -125,11 +141,33 @@ export function applyLines(ns: string, prog: 'ip' | 'bridge', lines: string[]): 
         fds.set(n, fd);
         return fd;
       };
+      const memo = memos[prog];
+      let dev: string | undefined;
+      const resolveNoting = (d: string) => {
+        dev = d;
+        return resolve(d);
+      };
       for (cur = 0; cur < lines.length; cur++) {
         if (sink.buf.length - sink.off < FAST_MAX) flush();
         const line = lines[cur]!;
         const seq = cur + 1;
-        let n = prog === 'bridge' ? encodeFdbFast(line, sink, seq, resolve) : encodeIpFast(line, sink, seq, resolve);
+        let n: number;
+        const hit = memo.get(line);
+        if (hit) {
+          const ix = resolve(hit.dev); // first: it may flush (sink.off moves)
+          hit.bytes.copy(sink.buf, sink.off);
+          sink.buf.writeUInt32LE(seq, sink.off + 8);
+          sink.buf.writeInt32LE(ix, sink.off + hit.ixAt);
+          n = hit.bytes.length;
+        } else {
+          dev = undefined;
+          sink.ixAt = undefined;
+          n = prog === 'bridge' ? encodeFdbFast(line, sink, seq, resolveNoting) : encodeIpFast(line, sink, seq, resolveNoting);
+          if (n >= 0 && dev !== undefined && sink.ixAt !== undefined) {
+            if (memo.size >= MEMO_MAX) memo.clear();
+            memo.set(line, { bytes: Buffer.from(sink.buf.subarray(sink.off, sink.off + n)), dev, ixAt: sink.ixAt });
+          }
+        }
         if (n < 0) {
           const req = prog === 'bridge' ? bridgeRequest(line) : ipRequest(line);
           if (!req) {

@@ -46,6 +46,8 @@ export type IfIndex = (dev: string) => number;
 export interface Sink {
   buf: Buffer;
   off: number;
+  /** set by a successful encode: where in the message the device's ifindex (4 bytes, little-endian) was written */
+  ixAt?: number;
 }
 
 /** 4 or 16 address bytes written at `off`, or 0 when `ip` is not a plain address (then nothing is written) */
@@ -122,6 +124,7 @@ function encodeNeigh(line: string, sink: Sink, seq: number, ifindex: IfIndex): n
   let p = off + 16;
   buf[p] = fam === 4 ? AF_INET : AF_INET6;
   buf.writeInt32LE(ix, p + 4);
+  sink.ixAt = p + 4 - off;
   buf.writeUInt16LE(NUD_PERMANENT, p + 8);
   p += 12;
   p = putAttrHdr(buf, p, NDA_DST, alen);
@@ -184,6 +187,7 @@ function encodeRoute(line: string, sink: Sink, seq: number, ifindex: IfIndex): n
   p += alen;
   p = putAttrHdr(buf, p, RTA_OIF, 4);
   buf.writeUInt32LE(ix, p);
+  sink.ixAt = p - off;
   p += 4;
   if (mtu >= 0) {
     p = putAttrHdr(buf, p, RTA_METRICS, 8);
@@ -209,6 +213,7 @@ export function encodeFdbFast(line: string, sink: Sink, seq: number, ifindex: If
   let p = off + 16;
   buf[p] = AF_BRIDGE;
   buf.writeInt32LE(ix, p + 4);
+  sink.ixAt = p + 4 - off;
   buf.writeUInt16LE(NUD_NOARP | NUD_PERMANENT, p + 8);
   buf[p + 10] = NTF_SELF;
   p += 12;
