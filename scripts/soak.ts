@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { vxNamespaces } from '../test/helpers/host.ts';
 import { RunWatch } from '../test/helpers/procs.ts';
 import { readState, statePath } from '../harness/runtime/state.ts';
+import { loadTopology } from '../harness/topology/load.ts';
+import { normalize } from '../harness/topology/normalize.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin/vxlab.js');
@@ -53,10 +55,29 @@ function rnd(): number {
 }
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 
-const topologies = [
+const shipped = [
   ...readdirSync(join(ROOT, 'topologies')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'topologies', f)),
   ...readdirSync(join(ROOT, 'topologies/bugs')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'topologies/bugs', f)),
 ];
+// A topology whose runtime cannot run on this machine would only ever fail in preflight: it is left out, with the
+// reason printed (kind needs `kind` on PATH and a node image; docker needs a reachable daemon).
+async function runtimeUsable(runtime: string): Promise<string | undefined> {
+  const ok = async (argv: string[]) => (await execa(argv[0]!, argv.slice(1), { reject: false, timeout: 10_000 })).exitCode === 0;
+  if (runtime === 'kind') return (await ok(['kind', 'version'])) ? undefined : '`kind` is not on PATH';
+  if (runtime === 'docker') return (await ok(['docker', 'info'])) ? undefined : 'no Docker daemon answers `docker info`';
+  return undefined;
+}
+const usable = new Map<string, string | undefined>();
+const topologies: string[] = [];
+const excluded: string[] = [];
+for (const f of shipped) {
+  const rt = normalize(loadTopology(f).topology, { runId: 'soak0', file: f }).runtime;
+  if (!usable.has(rt)) usable.set(rt, await runtimeUsable(rt));
+  const why = usable.get(rt);
+  if (why) excluded.push(`${f.slice(ROOT.length)} (runtime ${rt}: ${why})`);
+  else topologies.push(f);
+}
+if (excluded.length) console.error(`soak: left out ${excluded.length} topologies:\n  ${excluded.join('\n  ')}`);
 
 function workDirs(id: string): string[] {
   return readdirSync(tmpdir()).filter((d) => d.startsWith(`vx-${id}-`));

@@ -1,9 +1,10 @@
 // Every bug reproduction in topologies/bugs/ must reproduce (all expectations hold), and the mechanism must be able
 // to fail: a deliberately wrong expectation makes `vxlab repro` exit non-zero with a clear diff.
 import { describe, expect } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { execa } from 'execa';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { needsRoot } from '../helpers/root.ts';
 import { test } from '../helpers/session.ts';
 import { TOPO, tempTopology, testRunId } from '../helpers/topo.ts';
@@ -49,6 +50,25 @@ describe.skipIf(needsRoot)('vxlab repro on topologies/bugs (root)', () => {
     expect(r.stdout).toMatch(/routes\/fdb\s+pass\s+fail\s+DOES NOT HOLD: expected pass, observed fail/);
     expect(r.stdout).toMatch(/connectivity\/full-mesh\s+fail\s+fail\s+DOES NOT HOLD: message does not match \/node3 -> node1\//);
     expect(r.stdout).toMatch(/EXPECTATIONS DO NOT HOLD/);
+  });
+
+  test('--out with several FILEs: each file\'s reports in a directory of its own, none overwritten', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'vxlab-repro-out-'));
+    try {
+      const bug = resolve(BUGS, 'missing-route.yaml');
+      const fdb = resolve(BUGS, 'missing-fdb-entry.yaml');
+      const r = await execa(process.execPath, [BIN, 'repro', bug, fdb, '--suite', 'routes', '--out', out], { reject: false, env: { VXLAB_RUN_ID: testRunId() } });
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(readdirSync(out).sort()).toEqual(['missing-fdb-entry', 'missing-route']); // a repeated name: test/unit/cli.test.ts
+      for (const [d, name] of [['missing-route', 'missing-route'], ['missing-fdb-entry', 'missing-fdb-entry']]) {
+        const j = JSON.parse(readFileSync(join(out, d!, 'report.json'), 'utf8'));
+        expect(JSON.stringify(j)).toContain(name!);
+        expect(j.results.some((x: any) => String(x.id).startsWith('routes/'))).toBe(true);
+        for (const f of ['report.tap', 'report.xml', 'report.html']) expect(existsSync(join(out, d!, f))).toBe(true);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   test('an expectation naming an unknown check id is an error, not a silent pass', async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { resolve } from 'node:path';
 import { tempTopology } from '../helpers/topo.ts';
+import { reproOutDirs } from '../../harness/cli/repro.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/vxlab.js');
 const vx = (...args: string[]) => execa(process.execPath, [BIN, ...args], { reject: false });
@@ -60,5 +61,13 @@ describe('vxlab CLI', () => {
     const r = await vx('plan', resolve(import.meta.dirname, '../../topologies/flannel-3node.yaml'), '--run-id', 'doc1');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/ip -n vx-doc1-flannel-3node-node1 route add 10\.244\.2\.0\/24 via 10\.244\.2\.0 dev flannel\.1 onlink/);
+  });
+});
+
+describe('repro --out with several files', () => {
+  it('one FILE writes to DIR; several write to DIR/<name>, a repeated name numbered', () => {
+    expect(reproOutDirs(['a/x.yaml'], 'out')).toEqual(['out']);
+    expect(reproOutDirs(['a/x.yaml', 'b/y.yaml'], undefined)).toEqual([undefined, undefined]);
+    expect(reproOutDirs(['a/x.yaml', 'b/x.yaml', 'c/y.yml', 'x.yaml'], 'out')).toEqual(['out/x', 'out/x-2', 'out/y', 'out/x-3']);
   });
 });
