@@ -3,9 +3,11 @@
 // family gets its own flows); addresses are compared in canonical form (RFC 5952 for IPv6).
 import { join } from 'node:path';
 import { fail, fromDiffs, skip, type CheckContext, type CheckDef, type Outcome, type SuiteDef } from '../harness/runner/check.ts';
-import { routesDirect, type Family, type ResolvedNode, type ResolvedPod, type ResolvedTopology, type ResolvedVtep } from '../harness/topology/resolved.ts';
+import { routesDirect, type ResolvedSegment, type Family, type ResolvedNode, type ResolvedPod, type ResolvedTopology, type ResolvedVtep } from '../harness/topology/resolved.ts';
 import { canonicalIp, containsIp, parseAnyCidr } from '../harness/topology/ip.ts';
-import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
+import { startCapture, readPcap, type CaptureHandle } from '../harness/capture/tcpdump.ts';
+import { BIG_NODES, CAPTURE_ROUND_MAX, captureRounds } from '../harness/runner/sample.ts';
+import * as k from '../harness/probe/kernel.ts';
 import { summarize, type DecodedPacket } from '../harness/capture/pcap.ts';
 import { run, pool } from '../harness/util/exec.ts';
 import { recordCaptured } from '../harness/runner/evidence.ts';
@@ -103,19 +105,139 @@ export function flows(t: ResolvedTopology): Flow[] {
 export const flowKey = (f: { srcIp: string; dstIp: string }) => `${canonicalIp(f.srcIp)}>${canonicalIp(f.dstIp)}`;
 const pairKey = (a: ResolvedNode | string, b: ResolvedNode | string) => `${typeof a === 'string' ? a : a.name} -> ${typeof b === 'string' ? b : b.name}`;
 
-async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<{ packets: Seen[]; localSeen: Map<string, number>; complete: boolean }> {
+/** fping processes at once (each mostly waits: two echoes 50 ms apart, replies awaited 400 ms). */
+export const FPING_PARALLEL = 24;
+
+/** tcpdump processes started at once (each start must reach "listening on" within its bound: no self-inflicted load). */
+export const CAPTURE_START_PARALLEL = 8;
+
+/**
+ * Start captures through a bounded pool. A capture that cannot start is a clear failure (CaptureError, naming the
+ * node, interface and tcpdump's stderr), never a hang: every capture already started is stopped first.
+ */
+async function startAll(specs: { opts: Parameters<typeof startCapture>[0]; what: string }[]): Promise<CaptureHandle[]> {
+  const started: CaptureHandle[] = [];
+  let failed: unknown;
+  await pool(specs, CAPTURE_START_PARALLEL, async (s) => {
+    if (failed) return;
+    try {
+      started.push(await startCapture(s.opts));
+    } catch (e) {
+      failed ??= new Error(`encapsulation: the capture on ${s.what} could not start: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
+  if (failed) {
+    await Promise.all(started.map((c) => c.stop().catch(() => undefined)));
+    throw failed;
+  }
+  const byFile = new Map(started.map((c) => [c.file, c]));
+  return specs.map((s) => byFile.get(s.opts.file)!);
+}
+
+/**
+ * Every planned flow, in capture rounds (captureRounds: at most CAPTURE_ROUND_MAX captures live at once; every pair
+ * driven in one round with its sender and receiver both captured). The rounds' packets are judged together.
+ */
+async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<{ packets: Seen[]; localSeen: Map<string, number>; complete: boolean; rounds: number; how?: string }> {
   const t = ctx.t;
-  // every node that sends or receives a planned flow is captured on its underlay link
-  const names = new Set(fl.filter((f) => !f.local).flatMap((f) => [f.src.node, f.dst.node]));
-  const nodes = t.nodes.filter((n) => names.has(n.name));
+  const cross = fl.filter((f) => !f.local);
+  const pairs = [...new Map(cross.map((f) => [pairKey(f.src.node, f.dst.node), [f.src.node, f.dst.node] as [string, string]])).values()];
+  const localCount = new Map<string, number>();
+  for (const f of fl) if (f.local) localCount.set(f.dst.node, (localCount.get(f.dst.node) ?? 0) + 1);
+  const names = new Set(pairs.flat());
+  const segs = t.segments.filter((g) => t.nodes.some((n) => names.has(n.name) && n.segment === g.name));
+  if (names.size > BIG_NODES && segs.every((g) => g.ns) && t.nodes.every((n) => !names.has(n.name) || segs.some((g) => g.name === n.segment))) return captureSegments(ctx, fl, attempt, segs, pairs, localCount);
+  const rounds = captureRounds(t.nodes.map((n) => n.name), pairs, localCount);
+  const packets: Seen[] = [];
+  const localSeen = new Map<string, number>();
+  let complete = true;
+  for (const [r, round] of rounds.entries()) {
+    const inRound = new Set(round.pairs.map((i) => pairKey(...pairs[i]!)));
+    const localNodes = new Set(round.local);
+    const rfl = fl.filter((f) => (f.local ? localNodes.has(f.dst.node) : inRound.has(pairKey(f.src.node, f.dst.node))));
+    const capNames = new Set(round.capture);
+    const c = await captureRound(ctx, rfl, t.nodes.filter((n) => capNames.has(n.name)), attempt, rounds.length > 1 ? `round ${r + 1}/${rounds.length}` : '');
+    for (const x of c.packets) packets.push(x);
+    for (const [k, v] of c.localSeen) localSeen.set(k, v);
+    complete &&= c.complete;
+  }
+  return { packets, localSeen, complete, rounds: rounds.length };
+}
+
+/**
+ * Big topologies on the netns runtime (#16): one capture per underlay segment, in the segment's namespace, on every
+ * port of its bridge at once (tcpdump -i any; LINUX_SLL2 names the interface of each packet). A node's port carries
+ * exactly what its eth0 sends and receives, so each packet is attributed to that node as if captured on its eth0 —
+ * every node is captured, none sampled, with one tcpdump per segment instead of one per node. Packets on other ports
+ * (the bridge itself, a router's link) are not attributed. Same-node flows keep their pod-interface captures, in
+ * rounds of at most CAPTURE_ROUND_MAX; every cross-node flow is driven in the first round.
+ */
+/**
+ * The segment captures leave out what every port floods and no check reads: ARP, and IPv6 multicast that is not UDP
+ * (neighbour discovery, MLD, router solicitations — N nodes' link-local chatter seen on N ports is N² packets).
+ * Everything unicast (and any multicast VXLAN) is kept.
+ */
+export const SEGMENT_FILTER = ['not', 'arp', 'and', 'not', '(', 'ip6', 'multicast', 'and', 'not', 'udp', ')'];
+
+async function captureSegments(ctx: CheckContext, fl: Flow[], attempt: number, segs: ResolvedSegment[], pairs: [string, string][], localCount: Map<string, number>): Promise<{ packets: Seen[]; localSeen: Map<string, number>; complete: boolean; rounds: number; how?: string }> {
+  const t = ctx.t;
+  const byIndex = new Map<string, Map<number, ResolvedNode>>();
+  for (const g of segs) {
+    const ls = await k.links(g.ns!);
+    const idx = new Map(ls.map((l) => [l.ifname, (l as k.LinkInfo & { ifindex: number }).ifindex]));
+    const m = new Map<number, ResolvedNode>();
+    for (const n of t.nodes) if (n.segment === g.name && idx.has(n.segIf)) m.set(idx.get(n.segIf)!, n);
+    byIndex.set(g.name, m);
+  }
+  ctx.progress(`encapsulation: capturing every node port of ${segs.length} underlay segment${segs.length > 1 ? 's' : ''} (${pairs.length} directed node pairs)${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+  const caps = await startAll(segs.map((g) => ({ what: `segment ${g.name} (${g.ns}, every port)`, opts: { ns: g.ns!, iface: 'any', file: join(ctx.workDir, `encap-segment-${g.name}-${attempt}.pcap`), snaplen: 262, bufferKiB: 65536, filter: SEGMENT_FILTER } })));
+  const localRounds = captureRounds(t.nodes.map((n) => n.name), [], localCount);
+  const rounds = localRounds.length ? localRounds : [{ capture: [], pairs: [], local: [] }];
+  const localSeen = new Map<string, number>();
+  let complete = true;
+  let stops: Awaited<ReturnType<CaptureHandle['stop']>>[] = [];
+  try {
+    for (const [r, round] of rounds.entries()) {
+      const localNodes = new Set(round.local);
+      const rfl = fl.filter((f) => (f.local ? localNodes.has(f.dst.node) : r === 0));
+      const c = await captureRound(ctx, rfl, [], attempt, rounds.length > 1 ? `round ${r + 1}/${rounds.length}` : '');
+      for (const [key, v] of c.localSeen) localSeen.set(key, v);
+      complete &&= c.complete;
+    }
+  } finally {
+    stops = await Promise.all(caps.map((c) => c.stop()));
+  }
+  complete &&= stops.every((s) => !s.killed && s.packetsDroppedByKernel === 0);
+  const ports = [...new Set([4789, 8472, ...t.nodes.map((n) => n.vtep.port)])];
+  const packets: Seen[] = [];
+  for (const [i, c] of caps.entries()) {
+    ctx.keep(c.file);
+    const m = byIndex.get(segs[i]!.name)!;
+    const f = await readPcap(c.file, { vxlanPorts: ports });
+    for (const pkt of f.packets) {
+      const at = pkt.sll?.ifindex !== undefined ? m.get(pkt.sll.ifindex) : undefined;
+      if (at) packets.push({ at, pkt });
+    }
+  }
+  return { packets, localSeen, complete, rounds: rounds.length, how: `every node captured: one capture per underlay segment on every node port (${segs.length} segment${segs.length > 1 ? 's' : ''})${localRounds.length > 1 ? `, same-node flows in ${localRounds.length} rounds of at most ${CAPTURE_ROUND_MAX} captures` : ''}` };
+}
+
+async function captureRound(ctx: CheckContext, fl: Flow[], nodes: ResolvedNode[], attempt: number, tag: string): Promise<{ packets: Seen[]; localSeen: Map<string, number>; complete: boolean }> {
+  const t = ctx.t;
   const local = fl.filter((f) => f.local);
-  ctx.progress(`encapsulation: capturing on ${nodes.length} underlay links and ${local.length} pod interfaces${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
-  const caps = await pool(nodes, 16, (n) => startCapture({ ns: n.ns, iface: n.underlayIf, file: join(ctx.workDir, `encap-${n.name}-${attempt}.pcap`), snaplen: 256 }));
+  const sfx = `${attempt}${tag ? `-r${tag.split(' ')[1]!.split('/')[0]}` : ''}`;
+  ctx.progress(`encapsulation: capturing on ${nodes.length} underlay links and ${local.length} pod interfaces${tag ? ` (${tag})` : ''}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
   // same-node flows: the echo requests must show up on the destination pod's host interface (bridge port or veth)
   const nodeOf = (p: ResolvedPod) => t.nodes.find((n) => n.name === p.node)!;
-  const localCaps = await pool(local, 16, (f) =>
-    startCapture({ ns: nodeOf(f.dst).ns, iface: f.dst.hostIf, file: join(ctx.workDir, `local-${f.dst.node}-${f.dst.name}-v${f.family}-${attempt}.pcap`), snaplen: 128, filter: [f.family === 6 ? 'icmp6' : 'icmp', 'and', 'src', 'host', f.srcIp, 'and', 'dst', 'host', f.dstIp] }),
-  );
+  const all = await startAll([
+    ...nodes.map((n) => ({ what: `${n.name} ${n.underlayIf}`, opts: { ns: n.ns, iface: n.underlayIf, file: join(ctx.workDir, `encap-${n.name}-${sfx}.pcap`), snaplen: 256 } })),
+    ...local.map((f) => ({
+      what: `${f.dst.node} ${f.dst.hostIf}`,
+      opts: { ns: nodeOf(f.dst).ns, iface: f.dst.hostIf, file: join(ctx.workDir, `local-${f.dst.node}-${f.dst.name}-v${f.family}-${sfx}.pcap`), snaplen: 128, filter: [f.family === 6 ? 'icmp6' : 'icmp', 'and', 'src', 'host', f.srcIp, 'and', 'dst', 'host', f.dstIp] },
+    })),
+  ]);
+  const caps = all.slice(0, nodes.length);
+  const localCaps = all.slice(nodes.length);
   let stops: Awaited<ReturnType<(typeof caps)[number]['stop']>>[] = [];
   let senders: Awaited<ReturnType<typeof run>>[] = [];
   try {
@@ -132,7 +254,7 @@ async function capture(ctx: CheckContext, fl: Flow[], attempt: number): Promise<
     // the reader suites (routes) read the state up left, before this run's first packet; the captures above are
     // already listening (their start-up overlaps the reads)
     await ctx.trafficGate?.();
-    senders = await pool([...bySrc.values()], 8, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '400', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, netOnly: true, reject: false, timeoutMs: 10_000 }));
+    senders = await pool([...bySrc.values()], FPING_PARALLEL, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '400', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, netOnly: true, reject: false, timeoutMs: 10_000 }));
   } finally {
     stops = await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
   }
@@ -159,15 +281,16 @@ async function observe(ctx: CheckContext): Promise<Observation> {
   return ctx.memo('encapsulation/observation', async () => {
     const t = ctx.t;
     const fl = flows(t);
-    const { coverage } = pairPlan(t);
+    const plan = pairPlan(t);
     let c = await capture(ctx, fl, 1);
+    const coverage = c.how ? `${plan.coverage}; ${c.how}` : c.rounds > 1 ? `${plan.coverage}; captured in ${c.rounds} rounds of at most ${CAPTURE_ROUND_MAX} captures, every pair with its sender and receiver captured in its round` : plan.coverage;
     // a pair or same-node flow that left no trace at all is taken once more only if the capture itself may have missed
     // it (a tcpdump killed, or its kernel counters show drops: starved on a loaded machine); a complete capture that saw
     // nothing is the answer (tcpdump was listening before the first packet, and drained what the kernel handed over)
     const o0: Observation = { flows: fl, packets: c.packets, portRanges: new Map(), localSeen: c.localSeen, coverage };
     if (!c.complete && (missingPairs(t, o0, (s) => udpPair(t, s)).length || [...c.localSeen.values()].some((v) => !v))) {
       const c2 = await capture(ctx, fl, 2);
-      c = { packets: [...c.packets, ...c2.packets], localSeen: new Map([...c.localSeen].map(([k, v]) => [k, v + (c2.localSeen.get(k) ?? 0)])), complete: c2.complete };
+      c = { packets: [...c.packets, ...c2.packets], localSeen: new Map([...c.localSeen].map(([k, v]) => [k, v + (c2.localSeen.get(k) ?? 0)])), complete: c2.complete, rounds: c.rounds, how: c.how };
     }
     // shared evidence: later checks (connectivity diagnosis) read what crossed the wire instead of capturing again
     recordCaptured(t, c.packets.map((s) => ({ ...s, source: 'encapsulation capture' })), pairPlan(t).pairs.map(([a, b]) => [a.name, b.name]));

@@ -7,6 +7,7 @@ import type { ResolvedVtep } from '../harness/topology/resolved.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { readVtepFdb } from '../harness/probe/vtep.ts';
 import { pool } from '../harness/util/exec.ts';
+import { existsSync } from 'node:fs';
 import { runMemo } from '../harness/runner/evidence.ts';
 import { BIG_NODES } from '../harness/runner/sample.ts';
 import { CALICO_HOST_VETH_MAC, FELIX_PROTO, calicoVethSysctls, vtepSysctls } from '../harness/plan/plan.ts';
@@ -49,9 +50,15 @@ export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
 export function observeSysctls(ctx: CheckContext): Promise<Map<string, Record<string, string | undefined>>> {
   return runMemo(ctx.t, 'routes/sysctls', async () => {
     const m = new Map<string, Record<string, string | undefined>>();
-    await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
-      const keys = [...new Set([...Object.keys(nodeSysctls(ctx.t, n)), ...n.pods.flatMap((p) => Object.keys(podSysctls(ctx.t, p))), 'net.ipv4.ip_local_port_range'])];
-      m.set(n.name, await k.sysctls(n.ns, keys));
+    const keysOf = (n: ResolvedNode) => [...new Set([...Object.keys(nodeSysctls(ctx.t, n)), ...n.pods.flatMap((p) => Object.keys(podSysctls(ctx.t, p))), 'net.ipv4.ip_local_port_range'])];
+    // nodes in a named network namespace: read /proc/sys/net in-process from inside it (setns; no process per node)
+    const local = ctx.t.nodes.filter((n) => existsSync(`/var/run/netns/${n.ns}`));
+    if (local.length) {
+      const { readSysctlsIn } = await import('./sysctl-read.ts');
+      for (const n of local) m.set(n.name, readSysctlsIn(n.ns, keysOf(n)));
+    }
+    await pool(ctx.t.nodes.filter((n) => !m.has(n.name)), READ_PARALLEL, async (n) => {
+      m.set(n.name, await k.sysctls(n.ns, keysOf(n)));
     });
     return m;
   });

@@ -35,6 +35,8 @@ export interface CaptureOptions {
   /** how long to wait for "listening on" (the wait ends as soon as it appears or tcpdump exits). Default 20000 ms: on a
    *  2-core machine at load average 30–40, tcpdump's start-up alone has taken more than 5 s. */
   readyTimeoutMs?: number;
+  /** -B: the kernel capture buffer in KiB (one capture of many links at once needs more than the default 2 MiB) */
+  bufferKiB?: number;
 }
 
 export interface StopOptions {
@@ -166,6 +168,7 @@ export function captureArgv(o: CaptureOptions): string[] {
   if (o.immediate !== false) tcpdump.push('--immediate-mode');
   if (o.snaplen !== undefined) tcpdump.push('-s', String(o.snaplen));
   if (o.linkType) tcpdump.push('-y', o.linkType);
+  if (o.bufferKiB !== undefined) tcpdump.push('-B', String(o.bufferKiB));
   if (o.timestampPrecision) tcpdump.push(`--time-stamp-precision=${o.timestampPrecision}`);
   // '--' so that no filter word can ever be taken for an option
   if (o.filter?.length) tcpdump.push('--', ...o.filter);

@@ -92,7 +92,7 @@ export function knownReach(t: ResolvedTopology, src: { ip: string }, dst: { ip: 
 
 export function recordCaptured(t: ResolvedTopology, xs: CapturedAt[], drove: [string, string][]): void {
   const e = evidence(t);
-  e.captured.push(...xs);
+  for (const x of xs) e.captured.push(x);
   for (const [a, b] of drove) e.drove.add(`${a}>${b}`);
 }
 

@@ -1,7 +1,8 @@
 // Suites at scale (#16): a 70-node topology (above BIG_NODES, so the big-topology paths run: one address per remote
 // subnet asked, per-node lists only for nodes that differ, DF pairs spread) with one FDB entry and one route deleted
 // by hand on two nodes. The owning checks must still fail and name node, peer and value; the connectivity matrix
-// (4,830 directed pairs, measured in full) must name the two broken pairs and nothing else.
+// (4,830 directed pairs, measured in full) must name the two broken pairs and nothing else. Then an FDB entry pointed at
+// the wrong node by hand: the encapsulation suite (one capture per segment above BIG_NODES) names node, peer and value.
 import { describe, expect } from 'vitest';
 import { join } from 'node:path';
 import { needsRoot } from '../helpers/root.ts';
@@ -58,5 +59,20 @@ describe.skipIf(needsRoot)(`suites at scale: ${N} nodes, hand-broken entries are
     expect(fm.diffs!.map((x) => x.split(': ')[0]).sort()).toEqual([cell(a, b), cell(b, a), cell(c, d), cell(d, c)].sort());
     expect(fm.details).toMatch(/cause per directed node pair:[\s\S]*n20\/pod1 -> n55\/pod1: no route on n20/);
     expect(fm.details).toMatch(new RegExp(`n7/pod1 -> n40/pod1: no FDB entry on n7 for ${esc(b.vtep.mac)}`));
+
+    // encapsulation above BIG_NODES: one capture per segment on every node port, each packet attributed to its node.
+    // n30's FDB entry for n31's VTEP MAC pointed at n40's underlay IP by hand (a stale entry after a node's address
+    // changed): n30's traffic to n31 leaves with the wrong outer destination; outer-addresses names node, peer and value
+    const [e, f, g] = [node('n30'), node('n31'), node('n40')];
+    await run(['bridge', 'fdb', 'replace', f.vtep.mac, 'dev', e.vtep.dev, 'dst', g.ip, 'self', 'permanent'], { ns: e.ns });
+    const enc = await runSuites(t, [SUITES.encapsulation!], { workDir: join(r.state.workDir) });
+    const eb = Object.fromEntries(enc.results.map((x) => [x.id, x]));
+    const oa = eb['encapsulation/outer-addresses']!;
+    expect(oa.status).toBe('fail');
+    expect(oa.diffs).toContainEqual(expect.stringContaining(`n30 -> n31: inner ${e.pods[0]!.ip} -> ${f.pods[0]!.ip}: expected outer ${e.ip} -> ${f.ip}, observed IPv4 ${e.ip} -> ${g.ip}`));
+    expect(eb['encapsulation/udp-dst-port']!.message).toMatch(/every node captured: one capture per underlay segment on every node port \(1 segment\)/);
+    // every other ring pair (2 per node) was seen; whatever fails names n30's pair to n31 and nothing else
+    for (const x of enc.results.filter((y) => y.status === 'fail')) for (const d of x.diffs ?? [x.message ?? '']) expect(d, x.id).toMatch(/^n30(:| -> n31)/);
+    for (const id of ['encapsulation/vxlan-header', 'encapsulation/vni', 'encapsulation/inner-addresses']) expect(eb[id]!.message, id).toMatch(new RegExp(`n30 -> n31|on ${2 * N} directed node pairs`));
   });
 });

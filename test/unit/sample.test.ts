@@ -1,6 +1,6 @@
 // The connectivity sampler's guarantee (harness/runner/sample.ts), checked by brute force over odd shapes.
 import { describe, expect, it } from 'vitest';
-import { FULL_MATRIX_MAX_PAIRS, planPairs } from '../../harness/runner/sample.ts';
+import { CAPTURE_ROUND_MAX, FULL_MATRIX_MAX_PAIRS, captureRounds, planPairs } from '../../harness/runner/sample.ts';
 
 /** pods: one entry per node, the node's pod count */
 const podsOf = (counts: number[]) => counts.flatMap((c, i) => Array.from({ length: c }, () => ({ node: `n${i + 1}` })));
@@ -78,5 +78,82 @@ describe('planPairs: the connectivity sample', () => {
     expect(p.total).toBeGreaterThan(FULL_MATRIX_MAX_PAIRS);
     // 300 × 299 node pairs, plus a ring of 3 same-node pairs on each node
     expect(p.pairs).toBe(300 * 299 + 300 * 3);
+  });
+});
+
+/** The encapsulation capture rounds' guarantee (captureRounds), checked by brute force. */
+function assertRounds(nodes: string[], pairs: [string, string][], local: Map<string, number>, max: number) {
+  const rounds = captureRounds(nodes, pairs, local, max);
+  const driven = new Map<number, number>();
+  const localIn = new Map<string, number>();
+  const sent = new Set<string>();
+  const received = new Set<string>();
+  for (const r of rounds) {
+    const cap = new Set(r.capture);
+    expect(cap.size).toBe(r.capture.length);
+    for (const i of r.pairs) {
+      driven.set(i, (driven.get(i) ?? 0) + 1);
+      const [a, b] = pairs[i]!;
+      // both ends captured in the round that drives the pair
+      expect(cap.has(a) && cap.has(b)).toBe(true);
+      sent.add(a);
+      received.add(b);
+    }
+    for (const n of r.local) localIn.set(n, (localIn.get(n) ?? 0) + 1);
+    const size = r.capture.length + r.local.reduce((a, n) => a + (local.get(n) ?? 0), 0);
+    // the bound holds unless a single receiver (its senders and local flows) alone exceeds it
+    if (size > max) {
+      const recv = new Set(r.pairs.map((i) => pairs[i]![1]));
+      expect(recv.size + r.local.filter((n) => !recv.has(n)).length).toBe(1);
+    }
+  }
+  // every pair driven in exactly one round; every local flow node in exactly one round
+  expect([...driven.keys()].sort((a, b) => a - b)).toEqual(pairs.map((_, i) => i));
+  expect([...driven.values()].every((v) => v === 1)).toBe(true);
+  expect([...localIn.keys()].sort()).toEqual([...local.keys()].filter((n) => local.get(n)! > 0).sort());
+  expect([...localIn.values()].every((v) => v === 1)).toBe(true);
+  // every node with planned traffic observed as sender and as receiver when it has both roles
+  for (const [a, b] of pairs) {
+    expect(sent.has(a)).toBe(true);
+    expect(received.has(b)).toBe(true);
+  }
+  return rounds;
+}
+
+const ring = (n: number): { nodes: string[]; pairs: [string, string][] } => {
+  const nodes = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+  return { nodes, pairs: nodes.flatMap((a, i) => [1, 2].map((d) => [a, nodes[(i + d) % n]!] as [string, string])) };
+};
+
+describe('captureRounds (encapsulation capture rounds)', () => {
+  it('a 1,000-node ring: every pair driven once with both ends captured, at most CAPTURE_ROUND_MAX captures a round, ⌈N / (max − 2)⌉ rounds', () => {
+    const { nodes, pairs } = ring(1000);
+    const rounds = assertRounds(nodes, pairs, new Map(), CAPTURE_ROUND_MAX);
+    expect(rounds.every((r) => r.capture.length <= CAPTURE_ROUND_MAX)).toBe(true);
+    expect(rounds.length).toBe(Math.ceil(1000 / (CAPTURE_ROUND_MAX - 2)));
+  });
+
+  it('small topologies fit one round: the same captures as capturing everything at once', () => {
+    const { nodes, pairs } = ring(30);
+    const rounds = assertRounds(nodes, pairs, new Map([['n3', 1]]), CAPTURE_ROUND_MAX);
+    expect(rounds).toHaveLength(1);
+    expect(rounds[0]!.capture).toEqual(nodes);
+  });
+
+  it('same-node flows count toward the bound and land in exactly one round', () => {
+    const { nodes, pairs } = ring(50);
+    const local = new Map(nodes.map((n) => [n, 2]));
+    const rounds = assertRounds(nodes, pairs, local, 20);
+    expect(rounds.length).toBeGreaterThan(1);
+  });
+
+  it('odd shapes: full mesh, a receiver bigger than the bound, nodes without traffic, local-only nodes, nothing at all', () => {
+    const nodes = ['a', 'b', 'c', 'd', 'e'];
+    const mesh = nodes.flatMap((a) => nodes.filter((b) => b !== a).map((b) => [a, b] as [string, string]));
+    assertRounds(nodes, mesh, new Map(), 3); // every receiver has 4 senders: 5 captures > 3, a round each
+    assertRounds(nodes, mesh, new Map(), 5);
+    assertRounds(nodes, [['a', 'c']], new Map([['e', 1]]), 2);
+    assertRounds(nodes, [], new Map([['b', 3]]), 1);
+    expect(captureRounds(nodes, [], new Map(), 4)).toEqual([]);
   });
 });
