@@ -346,7 +346,7 @@ function verdict(o: Observation, missing: string[], diffs: string[], ok: string,
   if (!missing.length) return fromDiffs(diffs, ok, extra);
   const names = missing.map((m) => m.split(':')[0]);
   const what = missing[0]!.includes('no UDP packet') ? 'UDP packet' : 'tunnel packet';
-  return fail(`no ${what} captured on ${missing.length} of ${plannedPairs(o).size} directed node pairs it generated traffic for: ${names.join(', ')}${diffs.length ? `; and ${diffs.length} difference${diffs.length > 1 ? 's' : ''} on the pairs seen: ${diffs[0]}` : ''}`, { diffs: [...missing, ...diffs], ...extra });
+  return fail(`no ${what} captured on ${missing.length} of ${plannedPairs(o).size} directed node pairs it generated traffic for: ${names.join(', ')}${diffs.length ? `; and ${diffs.length} difference${diffs.length > 1 ? 's' : ''} on the pairs seen: ${diffs[0]}` : ''}`, { diffs: [...missing, ...diffs], details: `captured: ${o.coverage}`, ...extra });
 }
 
 // ---- family-agnostic views of a decoded packet
