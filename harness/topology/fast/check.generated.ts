@@ -34,25 +34,16 @@ function c11(v: any): boolean {
 function c10(v: any): boolean {
   return (v === undefined || c11(v));
 }
-function c15(v: any): boolean {
-  return typeof v === "string" && v.length <= 63 && R0.test(v);
-}
 function c16(v: any): boolean {
   return typeof v === "string" && R2.test(v);
-}
-function c17(v: any): boolean {
-  return (v === undefined || c11(v));
-}
-function c18(v: any): boolean {
-  return (v === undefined || c11(v));
 }
 function c14(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "name": case "cidr": case "mtu": case "routerMtu": break; default: return false; }
-  if (!c15(v["name"])) return false;
+  if (!c3(v["name"])) return false;
   if (!c16(v["cidr"])) return false;
-  if (!c17(v["mtu"])) return false;
-  if (!c18(v["routerMtu"])) return false;
+  if (!c10(v["mtu"])) return false;
+  if (!c10(v["routerMtu"])) return false;
   return true;
 }
 function c13(v: any): boolean {
@@ -110,29 +101,14 @@ function c32(v: any): boolean {
 function c31(v: any): boolean {
   return (v === undefined || c32(v));
 }
-function c35(v: any): boolean {
-  return (v === "auto");
-}
 function c34(v: any): boolean {
-  return (c35(v) || c11(v));
+  return (c21(v) || c11(v));
 }
 function c33(v: any): boolean {
   return (v === undefined || c34(v));
 }
-function c38(v: any): boolean {
-  return (v === "auto");
-}
-function c37(v: any): boolean {
-  return (c38(v) || c11(v));
-}
-function c36(v: any): boolean {
-  return (v === undefined || c37(v));
-}
-function c40(v: any): boolean {
-  return typeof v === "boolean";
-}
 function c39(v: any): boolean {
-  return (v === undefined || c40(v));
+  return (v === undefined || c22(v));
 }
 function c42(v: any): boolean {
   return (v === "unset" || v === "set" || v === "inherit");
@@ -140,16 +116,13 @@ function c42(v: any): boolean {
 function c41(v: any): boolean {
   return (v === undefined || c42(v));
 }
-function c45(v: any): boolean {
-  return typeof v === "string" && R2.test(v);
-}
 function c46(v: any): boolean {
   if (!Array.isArray(v) || !(v.length >= 1) || !(v.length <= 2)) return false;
-  for (let i = 0; i < v.length; i++) if (!c45(v[i])) return false;
+  for (let i = 0; i < v.length; i++) if (!c16(v[i])) return false;
   return true;
 }
 function c44(v: any): boolean {
-  return (c45(v) || c46(v));
+  return (c16(v) || c46(v));
 }
 function c43(v: any): boolean {
   return (v === undefined || c44(v));
@@ -168,34 +141,19 @@ function c48(v: any): boolean {
 function c47(v: any): boolean {
   return (v === undefined || c48(v));
 }
-function c52(v: any): boolean {
-  return typeof v === "boolean";
-}
-function c51(v: any): boolean {
-  return (v === undefined || c52(v));
-}
 function c54(v: any): boolean {
   return (v === "Always" || v === "CrossSubnet");
 }
 function c53(v: any): boolean {
   return (v === undefined || c54(v));
 }
-function c59(v: any): boolean {
-  return typeof v === "string";
-}
 function c58(v: any): boolean {
   if (!Array.isArray(v) || !(v.length >= 1)) return false;
-  for (let i = 0; i < v.length; i++) if (!c59(v[i])) return false;
+  for (let i = 0; i < v.length; i++) if (!c2(v[i])) return false;
   return true;
 }
 function c57(v: any): boolean {
   return (v === undefined || c58(v));
-}
-function c61(v: any): boolean {
-  return typeof v === "string";
-}
-function c60(v: any): boolean {
-  return (v === undefined || c61(v));
 }
 function c64(v: any): boolean {
   return true;
@@ -212,7 +170,7 @@ function c56(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "binDir": case "conflist": case "config": break; default: return false; }
   if (!c57(v["binDir"])) return false;
-  if (!c60(v["conflist"])) return false;
+  if (!c1(v["conflist"])) return false;
   if (!c62(v["config"])) return false;
   return true;
 }
@@ -233,12 +191,6 @@ function c70(v: any): boolean {
   for (let i = 0; i < v.length; i++) if (!c71(v[i])) return false;
   return true;
 }
-function c73(v: any): boolean {
-  return typeof v === "boolean";
-}
-function c72(v: any): boolean {
-  return (v === undefined || c73(v));
-}
 function c75(v: any): boolean {
   return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 3600;
 }
@@ -251,16 +203,8 @@ function c79(v: any): boolean {
 function c78(v: any): boolean {
   return (v === undefined || c79(v));
 }
-function c82(v: any): boolean {
-  return typeof v === "string" && v.length >= 1;
-}
-function c81(v: any): boolean {
-  if (!Array.isArray(v) || !(v.length >= 1)) return false;
-  for (let i = 0; i < v.length; i++) if (!c82(v[i])) return false;
-  return true;
-}
 function c80(v: any): boolean {
-  return (v === undefined || c81(v));
+  return (v === undefined || c70(v));
 }
 function c84(v: any): boolean {
   return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 600;
@@ -283,7 +227,7 @@ function c69(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "command": case "daemon": case "timeoutSec": case "ready": break; default: return false; }
   if (!c70(v["command"])) return false;
-  if (!c72(v["daemon"])) return false;
+  if (!c39(v["daemon"])) return false;
   if (!c74(v["timeoutSec"])) return false;
   if (!c76(v["ready"])) return false;
   return true;
@@ -304,12 +248,12 @@ function c24(v: any): boolean {
   if (!c29(v["vni"])) return false;
   if (!c31(v["port"])) return false;
   if (!c33(v["mtu"])) return false;
-  if (!c36(v["podMtu"])) return false;
+  if (!c33(v["podMtu"])) return false;
   if (!c39(v["learning"])) return false;
   if (!c41(v["df"])) return false;
   if (!c43(v["podCidr"])) return false;
   if (!c47(v["nodeCidrSize"])) return false;
-  if (!c51(v["directRouting"])) return false;
+  if (!c39(v["directRouting"])) return false;
   if (!c53(v["vxlanMode"])) return false;
   if (!c55(v["cni"])) return false;
   if (!c65(v["builder"])) return false;
@@ -319,14 +263,8 @@ function c24(v: any): boolean {
 function c23(v: any): boolean {
   return (v === undefined || c24(v));
 }
-function c87(v: any): boolean {
-  return typeof v === "string" && v.length <= 63 && R0.test(v);
-}
-function c89(v: any): boolean {
-  return typeof v === "string" && v.length <= 63 && R0.test(v);
-}
 function c88(v: any): boolean {
-  return (v === undefined || c89(v));
+  return (v === undefined || c3(v));
 }
 function c91(v: any): boolean {
   return typeof v === "string" && R3.test(v);
@@ -334,38 +272,18 @@ function c91(v: any): boolean {
 function c90(v: any): boolean {
   return (v === undefined || c91(v));
 }
-function c94(v: any): boolean {
-  if (!Array.isArray(v) || !(v.length >= 1) || !(v.length <= 2)) return false;
-  for (let i = 0; i < v.length; i++) if (!c45(v[i])) return false;
-  return true;
-}
-function c93(v: any): boolean {
-  return (c45(v) || c94(v));
-}
-function c92(v: any): boolean {
-  return (v === undefined || c93(v));
-}
 function c96(v: any): boolean {
   return typeof v === "string" && R4.test(v);
 }
 function c95(v: any): boolean {
   return (v === undefined || c96(v));
 }
-function c98(v: any): boolean {
-  return (v === "kernel" || v === "userspace");
-}
-function c97(v: any): boolean {
-  return (v === undefined || c98(v));
-}
 function c101(v: any): boolean {
   return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 0 && v <= 250;
 }
-function c103(v: any): boolean {
-  return typeof v === "string" && v.length <= 63 && R0.test(v);
-}
 function c102(v: any): boolean {
   if (!Array.isArray(v) || !(v.length <= 250)) return false;
-  for (let i = 0; i < v.length; i++) if (!c103(v[i])) return false;
+  for (let i = 0; i < v.length; i++) if (!c3(v[i])) return false;
   return true;
 }
 function c100(v: any): boolean {
@@ -374,47 +292,27 @@ function c100(v: any): boolean {
 function c99(v: any): boolean {
   return (v === undefined || c100(v));
 }
-function c106(v: any): boolean {
-  return (v === undefined || c96(v));
-}
-function c107(v: any): boolean {
-  return (v === undefined || c52(v));
-}
 function c105(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "vni": case "port": case "mtu": case "podMtu": case "learning": case "df": case "vtepMac": case "directRouting": break; default: return false; }
   if (!c29(v["vni"])) return false;
   if (!c31(v["port"])) return false;
   if (!c33(v["mtu"])) return false;
-  if (!c36(v["podMtu"])) return false;
+  if (!c33(v["podMtu"])) return false;
   if (!c39(v["learning"])) return false;
   if (!c41(v["df"])) return false;
-  if (!c106(v["vtepMac"])) return false;
-  if (!c107(v["directRouting"])) return false;
+  if (!c95(v["vtepMac"])) return false;
+  if (!c39(v["directRouting"])) return false;
   return true;
 }
 function c104(v: any): boolean {
   return (v === undefined || c105(v));
 }
-function c108(v: any): boolean {
-  return (v === undefined || c7(v));
-}
-function c110(v: any): boolean {
-  if (!Array.isArray(v)) return false;
-  for (let i = 0; i < v.length; i++) if (!c69(v[i])) return false;
-  return true;
-}
-function c109(v: any): boolean {
-  return (v === undefined || c110(v));
-}
-function c114(v: any): boolean {
-  return typeof v === "string";
-}
 function c115(v: any): boolean {
   return typeof v === "number" && Number.isFinite(v);
 }
 function c113(v: any): boolean {
-  return (c114(v) || c115(v));
+  return (c2(v) || c115(v));
 }
 function c112(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
@@ -427,16 +325,16 @@ function c111(v: any): boolean {
 function c86(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "name": case "segment": case "ip": case "podSubnet": case "vtepMac": case "vtep": case "pods": case "overlay": case "image": case "setup": case "sysctls": break; default: return false; }
-  if (!c87(v["name"])) return false;
+  if (!c3(v["name"])) return false;
   if (!c88(v["segment"])) return false;
   if (!c90(v["ip"])) return false;
-  if (!c92(v["podSubnet"])) return false;
+  if (!c43(v["podSubnet"])) return false;
   if (!c95(v["vtepMac"])) return false;
-  if (!c97(v["vtep"])) return false;
+  if (!c27(v["vtep"])) return false;
   if (!c99(v["pods"])) return false;
   if (!c104(v["overlay"])) return false;
-  if (!c108(v["image"])) return false;
-  if (!c109(v["setup"])) return false;
+  if (!c6(v["image"])) return false;
+  if (!c67(v["setup"])) return false;
   if (!c111(v["sysctls"])) return false;
   return true;
 }
@@ -448,18 +346,12 @@ function c85(v: any): boolean {
 function c120(v: any): boolean {
   return (v === "underlay-mtu");
 }
-function c121(v: any): boolean {
-  return typeof v === "string" && v.length <= 63 && R0.test(v);
-}
-function c122(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1280 && v <= 65535;
-}
 function c119(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "mtu": break; default: return false; }
   if (!c120(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
-  if (!c122(v["mtu"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c11(v["mtu"])) return false;
   return true;
 }
 function c124(v: any): boolean {
@@ -475,7 +367,7 @@ function c123(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "port": case "direction": break; default: return false; }
   if (!c124(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
+  if (!c3(v["node"])) return false;
   if (!c32(v["port"])) return false;
   if (!c125(v["direction"])) return false;
   return true;
@@ -483,18 +375,12 @@ function c123(v: any): boolean {
 function c128(v: any): boolean {
   return (v === "drop-icmp-frag-needed");
 }
-function c130(v: any): boolean {
-  return (v === "in" || v === "out" || v === "both");
-}
-function c129(v: any): boolean {
-  return (v === undefined || c130(v));
-}
 function c127(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "direction": break; default: return false; }
   if (!c128(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
-  if (!c129(v["direction"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c125(v["direction"])) return false;
   return true;
 }
 function c132(v: any): boolean {
@@ -507,7 +393,7 @@ function c131(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "percent": break; default: return false; }
   if (!c132(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
+  if (!c3(v["node"])) return false;
   if (!c133(v["percent"])) return false;
   return true;
 }
@@ -518,15 +404,12 @@ function c134(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "mac": break; default: return false; }
   if (!c135(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
+  if (!c3(v["node"])) return false;
   if (!c96(v["mac"])) return false;
   return true;
 }
 function c137(v: any): boolean {
   return (v === "delete-route");
-}
-function c138(v: any): boolean {
-  return typeof v === "string" && v.length <= 63 && R0.test(v);
 }
 function c141(v: any): boolean {
   return (v === 4);
@@ -544,71 +427,47 @@ function c136(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": case "family": break; default: return false; }
   if (!c137(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
-  if (!c138(v["peer"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c3(v["peer"])) return false;
   if (!c139(v["family"])) return false;
   return true;
 }
 function c144(v: any): boolean {
   return (v === "delete-fdb");
 }
-function c145(v: any): boolean {
-  return typeof v === "string" && v.length <= 63 && R0.test(v);
-}
 function c143(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": break; default: return false; }
   if (!c144(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
-  if (!c145(v["peer"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c3(v["peer"])) return false;
   return true;
 }
 function c147(v: any): boolean {
   return (v === "delete-neigh");
 }
-function c148(v: any): boolean {
-  return typeof v === "string" && v.length <= 63 && R0.test(v);
-}
-function c151(v: any): boolean {
-  return (v === 4);
-}
-function c152(v: any): boolean {
-  return (v === 6);
-}
-function c150(v: any): boolean {
-  return (c151(v) || c152(v));
-}
-function c149(v: any): boolean {
-  return (v === undefined || c150(v));
-}
 function c146(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": case "family": break; default: return false; }
   if (!c147(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
-  if (!c148(v["peer"])) return false;
-  if (!c149(v["family"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c3(v["peer"])) return false;
+  if (!c139(v["family"])) return false;
   return true;
 }
 function c154(v: any): boolean {
   return (v === "link-down");
 }
-function c155(v: any): boolean {
-  return typeof v === "string";
-}
 function c153(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "link": break; default: return false; }
   if (!c154(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
-  if (!c155(v["link"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c2(v["link"])) return false;
   return true;
 }
 function c157(v: any): boolean {
   return (v === "tx-checksum");
-}
-function c158(v: any): boolean {
-  return typeof v === "string";
 }
 function c159(v: any): boolean {
   return (v === "on" || v === "off");
@@ -617,66 +476,30 @@ function c156(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "link": case "offload": break; default: return false; }
   if (!c157(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
-  if (!c158(v["link"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c2(v["link"])) return false;
   if (!c159(v["offload"])) return false;
   return true;
 }
 function c161(v: any): boolean {
   return (v === "vtep");
 }
-function c163(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 100;
-}
 function c162(v: any): boolean {
-  return (v === undefined || c163(v));
-}
-function c165(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 100;
-}
-function c164(v: any): boolean {
-  return (v === undefined || c165(v));
-}
-function c166(v: any): boolean {
-  return (v === undefined || c30(v));
-}
-function c167(v: any): boolean {
-  return (v === undefined || c32(v));
-}
-function c169(v: any): boolean {
-  return typeof v === "boolean";
-}
-function c168(v: any): boolean {
-  return (v === undefined || c169(v));
-}
-function c170(v: any): boolean {
-  return (v === undefined || c32(v));
-}
-function c172(v: any): boolean {
-  return typeof v === "boolean";
-}
-function c171(v: any): boolean {
-  return (v === undefined || c172(v));
-}
-function c174(v: any): boolean {
-  return typeof v === "boolean";
-}
-function c173(v: any): boolean {
-  return (v === undefined || c174(v));
+  return (v === undefined || c133(v));
 }
 function c160(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "txDropPercent": case "rxDropPercent": case "wrongVni": case "wrongPort": case "clearIFlag": case "fixedSrcPort": case "noLearning": case "corruptUdpChecksum": break; default: return false; }
   if (!c161(v["kind"])) return false;
-  if (!c121(v["node"])) return false;
+  if (!c3(v["node"])) return false;
   if (!c162(v["txDropPercent"])) return false;
-  if (!c164(v["rxDropPercent"])) return false;
-  if (!c166(v["wrongVni"])) return false;
-  if (!c167(v["wrongPort"])) return false;
-  if (!c168(v["clearIFlag"])) return false;
-  if (!c170(v["fixedSrcPort"])) return false;
-  if (!c171(v["noLearning"])) return false;
-  if (!c173(v["corruptUdpChecksum"])) return false;
+  if (!c162(v["rxDropPercent"])) return false;
+  if (!c29(v["wrongVni"])) return false;
+  if (!c31(v["wrongPort"])) return false;
+  if (!c39(v["clearIFlag"])) return false;
+  if (!c31(v["fixedSrcPort"])) return false;
+  if (!c39(v["noLearning"])) return false;
+  if (!c39(v["corruptUdpChecksum"])) return false;
   return true;
 }
 function c118(v: any): boolean {
@@ -693,20 +516,11 @@ function c116(v: any): boolean {
 function c178(v: any): boolean {
   return (v === "pass" || v === "fail" || v === "skip");
 }
-function c180(v: any): boolean {
-  return (v === "pass" || v === "fail" || v === "skip");
-}
-function c182(v: any): boolean {
-  return typeof v === "string";
-}
-function c181(v: any): boolean {
-  return (v === undefined || c182(v));
-}
 function c179(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "result": case "message": break; default: return false; }
-  if (!c180(v["result"])) return false;
-  if (!c181(v["message"])) return false;
+  if (!c178(v["result"])) return false;
+  if (!c1(v["message"])) return false;
   return true;
 }
 function c177(v: any): boolean {
@@ -720,29 +534,12 @@ function c176(v: any): boolean {
 function c175(v: any): boolean {
   return (v === undefined || c176(v));
 }
-function c186(v: any): boolean {
-  return typeof v === "string" && v.length <= 63 && R0.test(v);
-}
-function c188(v: any): boolean {
-  return typeof v === "string";
-}
-function c187(v: any): boolean {
-  if (!Array.isArray(v) || !(v.length >= 1)) return false;
-  for (let i = 0; i < v.length; i++) if (!c188(v[i])) return false;
-  return true;
-}
-function c190(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 600;
-}
-function c189(v: any): boolean {
-  return (v === undefined || c190(v));
-}
 function c185(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "name": case "command": case "timeoutSec": break; default: return false; }
-  if (!c186(v["name"])) return false;
-  if (!c187(v["command"])) return false;
-  if (!c189(v["timeoutSec"])) return false;
+  if (!c3(v["name"])) return false;
+  if (!c58(v["command"])) return false;
+  if (!c83(v["timeoutSec"])) return false;
   return true;
 }
 function c184(v: any): boolean {
@@ -752,9 +549,6 @@ function c184(v: any): boolean {
 }
 function c183(v: any): boolean {
   return (v === undefined || c184(v));
-}
-function c191(v: any): boolean {
-  return (v === undefined || c112(v));
 }
 function c193(v: any): boolean {
   return (v === "rp-filter-strict" || v === "rp-filter-loose");
@@ -768,31 +562,11 @@ function c198(v: any): boolean {
 function c197(v: any): boolean {
   return (v === undefined || c198(v));
 }
-function c201(v: any): boolean {
-  return typeof v === "string" && v.length <= 63 && R0.test(v);
-}
 function c200(v: any): boolean {
-  return (c201(v) || c86(v));
+  return (c3(v) || c86(v));
 }
 function c199(v: any): boolean {
   return (v === undefined || c200(v));
-}
-function c202(v: any): boolean {
-  return (v === undefined || c96(v));
-}
-function c203(v: any): boolean {
-  return (v === undefined || c91(v));
-}
-function c206(v: any): boolean {
-  return typeof v === "string" && v.length >= 1;
-}
-function c205(v: any): boolean {
-  if (!Array.isArray(v) || !(v.length >= 1)) return false;
-  for (let i = 0; i < v.length; i++) if (!c206(v[i])) return false;
-  return true;
-}
-function c204(v: any): boolean {
-  return (v === undefined || c205(v));
 }
 function c209(v: any): boolean {
   return typeof v === "string" && R5.test(v);
@@ -806,24 +580,16 @@ function c208(v: any): boolean {
 function c207(v: any): boolean {
   return (v === undefined || c208(v));
 }
-function c212(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) if (!c177(v[k])) return false;
-  return true;
-}
-function c211(v: any): boolean {
-  return (v === undefined || c212(v));
-}
 function c196(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "action": case "node": case "newMac": case "ip": case "check": case "within": case "expect": break; default: return false; }
   if (!c197(v["action"])) return false;
   if (!c199(v["node"])) return false;
-  if (!c202(v["newMac"])) return false;
-  if (!c203(v["ip"])) return false;
-  if (!c204(v["check"])) return false;
+  if (!c95(v["newMac"])) return false;
+  if (!c90(v["ip"])) return false;
+  if (!c80(v["check"])) return false;
   if (!c207(v["within"])) return false;
-  if (!c211(v["expect"])) return false;
+  if (!c175(v["expect"])) return false;
   return true;
 }
 function c195(v: any): boolean {
@@ -834,44 +600,14 @@ function c195(v: any): boolean {
 function c194(v: any): boolean {
   return (v === undefined || c195(v));
 }
-function c216(v: any): boolean {
-  return typeof v === "boolean";
-}
-function c215(v: any): boolean {
-  return (v === undefined || c216(v));
-}
-function c218(v: any): boolean {
-  return typeof v === "boolean";
-}
-function c217(v: any): boolean {
-  return (v === undefined || c218(v));
-}
-function c220(v: any): boolean {
-  return typeof v === "boolean";
-}
-function c219(v: any): boolean {
-  return (v === undefined || c220(v));
-}
-function c222(v: any): boolean {
-  return typeof v === "boolean";
-}
-function c221(v: any): boolean {
-  return (v === undefined || c222(v));
-}
-function c224(v: any): boolean {
-  return typeof v === "boolean";
-}
-function c223(v: any): boolean {
-  return (v === undefined || c224(v));
-}
 function c214(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "removeDepartedFdb": case "removeDepartedRoutes": case "removeDepartedNeighbours": case "updateChangedMac": case "updateChangedIp": break; default: return false; }
-  if (!c215(v["removeDepartedFdb"])) return false;
-  if (!c217(v["removeDepartedRoutes"])) return false;
-  if (!c219(v["removeDepartedNeighbours"])) return false;
-  if (!c221(v["updateChangedMac"])) return false;
-  if (!c223(v["updateChangedIp"])) return false;
+  if (!c39(v["removeDepartedFdb"])) return false;
+  if (!c39(v["removeDepartedRoutes"])) return false;
+  if (!c39(v["removeDepartedNeighbours"])) return false;
+  if (!c39(v["updateChangedMac"])) return false;
+  if (!c39(v["updateChangedIp"])) return false;
   return true;
 }
 function c213(v: any): boolean {
@@ -890,7 +626,7 @@ function c0(v: any): boolean {
   if (!c116(v["faults"])) return false;
   if (!c175(v["expect"])) return false;
   if (!c183(v["checks"])) return false;
-  if (!c191(v["sysctls"])) return false;
+  if (!c111(v["sysctls"])) return false;
   if (!c192(v["hostProfile"])) return false;
   if (!c194(v["steps"])) return false;
   if (!c213(v["control"])) return false;
