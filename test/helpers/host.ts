@@ -18,7 +18,11 @@ const RUN_BRIDGE = /^vx-([a-z0-9]{1,8})-(s\d+|k)$/;
 /**
  * `onlyRun`: the docker test files run in parallel, each with its own runs' Docker networks. Their bridges (and the
  * links on them, their addresses, routes and Docker's nft rules naming them) belong to another file's run, so a
- * snapshot for run `onlyRun` leaves out the Docker bridges of every other vxlab run. Without it, nothing is left out.
+ * snapshot for run `onlyRun` leaves out the Docker bridges of every other vxlab run. It also leaves out the kernel's
+ * subnet-router anycast routes (type anycast, table local, proto kernel): the kernel adds one per IPv6 prefix on every
+ * link while the host's IPv6 forwarding is on, and dockerd turns that on while any IPv6 Docker network exists —
+ * another file's included. Whether a run put forwarding back is checked on its own (docker-ipv6.test.ts reads the
+ * sysctls next to every snapshot of an IPv6 run). Without `onlyRun`, nothing is left out.
  */
 export async function rootSnapshot(o: { onlyRun?: string } = {}): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
@@ -48,7 +52,8 @@ export async function rootSnapshot(o: { onlyRun?: string } = {}): Promise<Record
   const gone = new Set(links.filter((l) => others(l.ifname) || others(l.master)).map((l) => l.ifname));
   out.link = links.filter((l) => !gone.has(l.ifname));
   out.addr = (out.addr as { ifname: string }[]).filter((l) => !gone.has(l.ifname));
-  out.route = (out.route as { dev?: string }[]).filter((x) => !x.dev || !gone.has(x.dev));
+  const forwardingAnycast = (x: { type?: string; table?: string; protocol?: string }) => x.type === 'anycast' && x.table === 'local' && x.protocol === 'kernel';
+  out.route = (out.route as { dev?: string }[]).filter((x) => (!x.dev || !gone.has(x.dev)) && !forwardingAnycast(x));
   if (typeof out.nft === 'string') out.nft = out.nft.split('\n').filter((l) => ![...gone].some((b) => RUN_BRIDGE.test(b) && l.includes(`"${b}"`))).join('\n');
   return out;
 }

@@ -122,7 +122,9 @@ describe.skipIf(!dockerUp)('runtime docker with IPv6 (root, dockerd)', () => {
 
   it('after down the root namespace (links, addresses, routes, nft ruleset) is exactly as before up; while up only Docker\'s labelled bridges are there', async () => {
     const t = resolveFile(TOPO('docker-ipv6-routed.yaml'));
-    // docker.test.ts runs alongside with its own Docker networks: those are left out (see rootSnapshot)
+    // docker.test.ts runs alongside with its own Docker networks: those are left out (see rootSnapshot), and so are
+    // the kernel's anycast routes that follow the host's IPv6 forwarding: the forwarding sysctls are compared here
+    const [hostBefore, foreign] = [host(), await othersV6()];
     const before = await rootSnapshot({ onlyRun: t.runId });
     const r = await up(t);
     try {
@@ -140,10 +142,14 @@ describe.skipIf(!dockerUp)('runtime docker with IPv6 (root, dockerd)', () => {
       }
       const byKey = added.map((x) => x.key);
       expect(byKey).toEqual(expect.arrayContaining([`vx-${t.runId}-s0 ${t.segments[0]!.network!.gateway}`, `vx-${t.runId}-s1 ${t.segments[1]!.network!.gateway}`]));
+      expect(host(), 'IPv6 forwarding while the IPv6 networks exist').toEqual(['1', '1']);
     } finally {
       await r.down();
     }
     expect(await rootSnapshot({ onlyRun: t.runId })).toEqual(before);
+    // forwarding put back at down (unless another IPv6 Docker network, there before this run, still needs it)
+    if (foreign.length) expect(host(), `kept for ${foreign.join(', ')}`).toEqual(['1', '1']);
+    else expect(host()).toEqual(hostBefore);
   });
 
   // The auditor's hand breaks, on one live docker IPv6 topology: each break is made with ip/bridge inside a node's
