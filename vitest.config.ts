@@ -2,10 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 // Integration test files run in parallel worker processes: every file uses run ids derived from its worker's pid
 // (test/helpers/topo.ts testRunId), so namespaces, state files and Docker objects of two files never share a name,
-// and the tests judge only their own runs. Most of the time is spent waiting on the kernel (probes, captures,
-// timeouts), not computing, so more workers than the machine's cores pays off — up to a point: 8 workers next to
-// other 1,000-node runs (load average 40 on 2 cores) timed tests out by the dozen, so 4 by default
-// (VXLAB_TEST_WORKERS overrides). Long files are split (inproc-*, conformance-*) so that no single file
+// and the tests judge only their own runs. Single files wait on the kernel (probes, captures, timeouts), so more
+// workers than the machine's cores overlaps those waits — up to a point: the whole suite is CPU-bound on 2 cores
+// (process start-ups, ip/nsenter/ping/tcpdump; README "The test command" figures), and 8 workers next to other
+// 1,000-node runs (load average 40) timed tests out by the dozen, so 4 by default (VXLAB_TEST_WORKERS overrides). Long files are split (inproc-*, conformance-*) so that no single file
 // is the critical path; vitest starts the longest files first (its results cache).
 // One file needs the root namespace to itself: lifecycle.test.ts compares a snapshot of the root namespace before
 // `up` and after `down`, and docker.test.ts adds Docker bridges there meanwhile. It runs alone, after the rest
