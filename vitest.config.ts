@@ -2,21 +2,19 @@ import { defineConfig } from 'vitest/config';
 
 // Integration test files run in parallel worker processes: every file uses run ids derived from its worker's pid
 // (test/helpers/topo.ts testRunId), so namespaces, state files and Docker objects of two files never share a name,
-// and the tests judge only their own runs. Most of the time is spent waiting on the kernel (probes, captures,
-// timeouts), not computing, so more workers than the machine's cores pays off — up to a point: 8 workers next to
-// other 1,000-node runs (load average 40 on 2 cores) timed tests out by the dozen, so 4 by default
-// (VXLAB_TEST_WORKERS overrides). Long files are split (inproc-*, conformance-*) so that no single file
+// and the tests judge only their own runs. Single files wait on the kernel (probes, captures, timeouts), so more
+// workers than the machine's cores overlaps those waits — up to a point: the whole suite is CPU-bound on 2 cores
+// (process start-ups, ip/nsenter/ping/tcpdump; README "The test command" figures), and 8 workers next to other
+// 1,000-node runs (load average 40) timed tests out by the dozen, so 4 by default (VXLAB_TEST_WORKERS overrides). Long files are split (inproc-*, conformance-*) so that no single file
 // is the critical path; vitest starts the longest files first (its results cache).
 // One file needs the root namespace to itself: lifecycle.test.ts compares a snapshot of the root namespace before
 // `up` and after `down`, and docker.test.ts adds Docker bridges there meanwhile. It runs alone, after the rest
-// (sequence.groupOrder 1). docker.test.ts and docker-ipv6.test.ts run one after the other (project docker-serial,
-// alongside the parallel group): both compare the root namespace before `up` and after `down`, and an IPv6 Docker
-// network of the other file changes it meanwhile (dockerd turns the host's IPv6 forwarding on while one exists,
-// and the kernel then adds subnet-router anycast routes on every IPv6 link; the other file's labelled bridges
-// carry addresses) — seen in CI when scheduling put the two files side by side.
+// (sequence.groupOrder 1). docker.test.ts and docker-ipv6.test.ts run in the parallel group, side by side: each
+// compares the root namespace before `up` and after `down` leaving out only the other runs' labelled Docker bridges
+// and the kernel's anycast routes that follow the host's IPv6 forwarding (dockerd turns it on while any IPv6 Docker
+// network exists); docker-ipv6.test.ts checks the forwarding sysctls of its own runs directly (test/helpers/host.ts).
 const INTEGRATION_WORKERS = Number(process.env.VXLAB_TEST_WORKERS ?? 4);
 const ALONE = ['test/integration/lifecycle.test.ts'];
-const DOCKER_SERIAL = ['test/integration/docker.test.ts', 'test/integration/docker-ipv6.test.ts'];
 
 export default defineConfig({
   test: {
@@ -27,11 +25,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'parallel', include: ['test/**/*.test.ts'], exclude: [...ALONE, ...DOCKER_SERIAL], maxWorkers: INTEGRATION_WORKERS, sequence: { groupOrder: 0 } },
-      },
-      {
-        extends: true,
-        test: { name: 'docker-serial', include: DOCKER_SERIAL, maxWorkers: 1, fileParallelism: false, sequence: { groupOrder: 0 } },
+        test: { name: 'parallel', include: ['test/**/*.test.ts'], exclude: ALONE, maxWorkers: INTEGRATION_WORKERS, sequence: { groupOrder: 0 } },
       },
       {
         extends: true,

@@ -15,10 +15,21 @@ function scrub(v: any): any {
 /** A Docker bridge of a vxlab run (runtime docker: vx-<run>-s<i>; kind: vx-<run>-k) and the run it belongs to. */
 const RUN_BRIDGE = /^vx-([a-z0-9]{1,8})-(s\d+|k)$/;
 
+/** true if `name` is the Docker bridge of a vxlab run other than `run` */
+export function otherRunsBridge(name: unknown, run: string): boolean {
+  const m = typeof name === 'string' ? RUN_BRIDGE.exec(name) : null;
+  return !!m && m[1] !== run;
+}
+
 /**
  * `onlyRun`: the docker test files run in parallel, each with its own runs' Docker networks. Their bridges (and the
  * links on them, their addresses, routes and Docker's nft rules naming them) belong to another file's run, so a
- * snapshot for run `onlyRun` leaves out the Docker bridges of every other vxlab run. Without it, nothing is left out.
+ * snapshot for run `onlyRun` leaves out the Docker bridges of every other vxlab run (and Docker's veths not yet, or no
+ * longer, on a bridge: another run's container starting or stopping). It also leaves out the kernel's
+ * subnet-router anycast routes (type anycast, table local, proto kernel): the kernel adds one per IPv6 prefix on every
+ * link while the host's IPv6 forwarding is on, and dockerd turns that on while any IPv6 Docker network exists —
+ * another file's included. Whether a run put forwarding back is checked on its own (docker-ipv6.test.ts reads the
+ * sysctls next to every snapshot of an IPv6 run). Without `onlyRun`, nothing is left out.
  */
 export async function rootSnapshot(o: { onlyRun?: string } = {}): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
@@ -40,15 +51,16 @@ export async function rootSnapshot(o: { onlyRun?: string } = {}): Promise<Record
     }
   }
   if (o.onlyRun === undefined) return out;
-  const others = (name: unknown) => {
-    const m = typeof name === 'string' ? RUN_BRIDGE.exec(name) : null;
-    return !!m && m[1] !== o.onlyRun;
-  };
+  const others = (name: unknown) => otherRunsBridge(name, o.onlyRun!);
   const links = out.link as { ifname: string; master?: string }[];
-  const gone = new Set(links.filter((l) => others(l.ifname) || others(l.master)).map((l) => l.ifname));
+  // and Docker's veths caught half-made (named veth + 7 hex digits, not yet on a bridge) while another file's container
+  // starts or stops: vxlab names nothing in the root namespace so, and this run's own are on its bridges
+  const dockerVethInFlight = (l: { ifname: string; master?: string }) => /^veth[0-9a-f]{7}$/.test(l.ifname) && !l.master;
+  const gone = new Set(links.filter((l) => others(l.ifname) || others(l.master) || dockerVethInFlight(l)).map((l) => l.ifname));
   out.link = links.filter((l) => !gone.has(l.ifname));
   out.addr = (out.addr as { ifname: string }[]).filter((l) => !gone.has(l.ifname));
-  out.route = (out.route as { dev?: string }[]).filter((x) => !x.dev || !gone.has(x.dev));
+  const forwardingAnycast = (x: { type?: string; table?: string; protocol?: string }) => x.type === 'anycast' && x.table === 'local' && x.protocol === 'kernel';
+  out.route = (out.route as { dev?: string; type?: string; table?: string; protocol?: string }[]).filter((x) => (!x.dev || !gone.has(x.dev)) && !forwardingAnycast(x));
   if (typeof out.nft === 'string') out.nft = out.nft.split('\n').filter((l) => ![...gone].some((b) => RUN_BRIDGE.test(b) && l.includes(`"${b}"`))).join('\n');
   return out;
 }

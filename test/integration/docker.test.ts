@@ -23,6 +23,9 @@ import { setupTeardownHook, SETUP_WHAT } from '../../harness/overlay/external.ts
 const BIN = resolve(import.meta.dirname, '../../bin/vxlab.js');
 const AGENT = resolve(import.meta.dirname, '../fixtures/agents/flannel-agent.mjs');
 
+// a bound, not a target: the two docker files run side by side, and a whole run of container nodes with a setup
+// agent took 94–120 s there at load average 20–27 on 2 cores (vitest's default here is 120 s)
+const SLOW = 240_000;
 const dockerUp = !needsRoot && (await execa('docker', ['info'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
 if (!dockerUp && process.env.CI === 'true') throw new Error('docker integration tests must run in CI: dockerd is not answering (.ci/run starts it)');
 
@@ -38,7 +41,7 @@ function allPassOrSkip(r: Awaited<ReturnType<typeof runSession>>) {
   for (const must of ['routes/fdb', 'encapsulation/outer-addresses', 'mtu/df-boundary', 'mtu/tcp-transfer', 'connectivity/full-mesh']) expect(ids[must], must).toBe('pass');
 }
 
-describe.skipIf(!dockerUp)('runtime docker (root, dockerd)', () => {
+describe.skipIf(!dockerUp)('runtime docker (root, dockerd)', { timeout: SLOW }, () => {
   it('docker-3node: nodes are labelled containers whose network namespaces are bound under vxlab names', async () => {
     const t = resolveFile(TOPO('docker-3node.yaml'));
     const r = await up(t);
@@ -182,7 +185,7 @@ describe.skipIf(!dockerUp)('runtime docker (root, dockerd)', () => {
   });
 });
 
-describe.skipIf(!dockerUp)('builder: external on runtime docker (root, dockerd)', () => {
+describe.skipIf(!dockerUp)('builder: external on runtime docker (root, dockerd)', { timeout: SLOW }, () => {
   const result = (r: Awaited<ReturnType<typeof runSession>>, id: string) => r.report.results.find((x) => x.id === id)!;
 
   test('docker-external-agent: the agent runs in every container node\'s namespace, every suite passes, nothing is left', async ({ vxrun }) => {
@@ -251,7 +254,7 @@ overlay:
   });
 });
 
-describe.skipIf(!dockerUp)('runtime kind with the stand-in kind (root, dockerd)', () => {
+describe.skipIf(!dockerUp)('runtime kind with the stand-in kind (root, dockerd)', { timeout: SLOW }, () => {
 
   it('kind-3node: nodes are kind node containers; IPs and MACs are read from Docker; down deletes the cluster', async () => {
     await withStandin(async () => {
