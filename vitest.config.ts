@@ -9,12 +9,16 @@ import { defineConfig } from 'vitest/config';
 // is the critical path; vitest starts the longest files first (its results cache).
 // One file needs the root namespace to itself: lifecycle.test.ts compares a snapshot of the root namespace before
 // `up` and after `down`, and docker.test.ts adds Docker bridges there meanwhile. It runs alone, after the rest
-// (sequence.groupOrder 1). docker.test.ts and docker-ipv6.test.ts run in the parallel group, side by side: each
-// compares the root namespace before `up` and after `down` leaving out only the other runs' labelled Docker bridges
-// and the kernel's anycast routes that follow the host's IPv6 forwarding (dockerd turns it on while any IPv6 Docker
-// network exists); docker-ipv6.test.ts checks the forwarding sysctls of its own runs directly (test/helpers/host.ts).
+// (sequence.groupOrder 1). docker.test.ts and docker-ipv6.test.ts run one after the other (project docker-serial,
+// alongside the parallel group). Each compares the root namespace before `up` and after `down`, leaving out only the
+// other runs' labelled Docker bridges and the kernel's anycast routes that follow the host's IPv6 forwarding (dockerd
+// turns it on while any IPv6 Docker network exists; docker-ipv6.test.ts checks the forwarding sysctls of its own runs
+// directly, test/helpers/host.ts), so they can run side by side and were seen to; they stay serial because the suite
+// is CPU-bound on 2 cores, where side by side gains little wall time, and the two files' container start-ups at
+// once stretched a test past its 120 s bound at load 27 (session 7).
 const INTEGRATION_WORKERS = Number(process.env.VXLAB_TEST_WORKERS ?? 4);
 const ALONE = ['test/integration/lifecycle.test.ts'];
+const DOCKER_SERIAL = ['test/integration/docker.test.ts', 'test/integration/docker-ipv6.test.ts'];
 
 export default defineConfig({
   test: {
@@ -25,7 +29,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'parallel', include: ['test/**/*.test.ts'], exclude: ALONE, maxWorkers: INTEGRATION_WORKERS, sequence: { groupOrder: 0 } },
+        test: { name: 'parallel', include: ['test/**/*.test.ts'], exclude: [...ALONE, ...DOCKER_SERIAL], maxWorkers: INTEGRATION_WORKERS, sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'docker-serial', include: DOCKER_SERIAL, maxWorkers: 1, fileParallelism: false, sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
