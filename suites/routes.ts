@@ -21,13 +21,14 @@ interface NodeState {
   answers: k.RouteAnswer[];
 }
 
-/** Namespaces read at once (each read is one or two short processes). */
+/** Namespaces read at once (each read is one or two short processes; in-process reads run one at a time). */
 export const READ_PARALLEL = 16;
 
 /**
- * Every node's state, read once per run (routes and mtu share it): one `ip -d -batch` process per node for links,
- * routes, the VTEP's neighbours and every routing question of routes/remote-subnets, plus one `bridge fdb` (kernel
- * VTEP) — two processes per node whatever the size; every entry is then compared in maps, not lists.
+ * Every node's state, read once per run (routes and mtu share it): links, routes, the VTEP's neighbours, every routing
+ * question of routes/remote-subnets and the VTEP's FDB (kernel VTEP), read in-process (harness/probe/kernel.ts: setns
+ * and rtnetlink dumps, no process) — or, where the namespace cannot be entered so, one `ip -d -batch` process and one
+ * `bridge fdb` per node; every entry is then compared in maps, not lists.
  */
 export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
   return runMemo(ctx.t, 'routes/state', async () => {
@@ -487,14 +488,13 @@ function podAddrs(p: ResolvedPod): { family: Family; ip: string; prefixLen: numb
   return [first, ...(p.addrs ?? []).slice(1)];
 }
 
-/** Every pod's interface and default routes, one `ip -batch` process per pod, once per run (routes and mtu share it). */
+/** Every pod's interface and default routes, read in-process (or one `ip -batch` process per pod), once per run (routes and mtu share it). */
 export function observePods(ctx: CheckContext): Promise<Map<string, PodState>> {
   return runMemo(ctx.t, 'routes/pods', async () => {
     const m = new Map<string, PodState>();
     await pool(allPods(ctx.t), READ_PARALLEL, async (p) => {
-      const [a, r] = await k.ipBatch(p.ns, ['addr show', 'route show table all']).catch(() => [{ json: [] }, { json: [] }]);
-      const addrs = (a?.json as any[] | undefined) ?? [];
-      const defaults = ((r?.json as any[] | undefined) ?? []).filter((x) => x.dst === 'default' && (x.table ?? 'main') === 'main');
+      const { addrs, routes } = await k.addrsAndRoutes(p.ns).catch(() => ({ addrs: [] as any[], routes: [] as any[] }));
+      const defaults = routes.filter((x) => x.dst === 'default' && (x.table ?? 'main') === 'main');
       const v6 = (x: { gateway?: string }) => Boolean(x.gateway?.includes(':'));
       m.set(`${p.node}/${p.name}`, { link: addrs.find((l) => l.ifname === p.ifname), defaults: defaults.filter((x) => !v6(x)), defaults6: defaults.filter(v6) });
     });
