@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { CommandError, ipJson, run } from '../util/exec.ts';
 import type { ReadRequest, ReadResult } from '../runtime/netns/nl-dump-read.ts';
+import { containsIp, parseAnyCidr } from '../topology/ip.ts';
 
 let reader: typeof import('../runtime/netns/nl-dump-read.ts') | undefined;
 
@@ -211,7 +212,17 @@ export async function nodeSnapshot(ns: string, vtepDev: string, families: (4 | 6
 /** Routes in every table that cover `ip`, most specific first (what would have matched, for naming a cause). */
 export async function routesCovering(ns: string, ip: string): Promise<{ dst: string; type?: string; gateway?: string; dev?: string; table?: string }[]> {
   const v6 = ip.includes(':');
-  const rs = await ipJson<any[]>(ns, [v6 ? '-6' : '-4', 'route', 'show', 'table', 'all', 'match', ip]);
+  const x = await readInProcess(ns, { routes: [v6 ? 6 : 4] });
+  // ip's `match`: the routes whose prefix holds the address (a default route holds every address of its family)
+  const holds = (d: string) => {
+    if (d === 'default') return true;
+    try {
+      return containsIp(parseAnyCidr(d.includes('/') ? d : `${d}/${v6 ? 128 : 32}`, false), ip);
+    } catch {
+      return false;
+    }
+  };
+  const rs = x ? x.routes!.filter((r) => holds(r.dst)).map((r) => plainRoute(r, false)) : await ipJson<any[]>(ns, [v6 ? '-6' : '-4', 'route', 'show', 'table', 'all', 'match', ip]);
   const len = (d: string) => (d === 'default' ? 0 : Number(d.split('/')[1] ?? (v6 ? 128 : 32)));
   return rs.filter((x) => x.table !== 'local' || x.type !== 'broadcast').sort((a, b) => len(b.dst) - len(a.dst));
 }
