@@ -34,10 +34,11 @@ export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
   return runMemo(ctx.t, 'routes/state', async () => {
     const m = new Map<string, NodeState>();
     const fams = ctx.t.families ?? [4];
+    const lookUp = ctx.t.nodes.length > NEIGH_DUMP_NODES;
     await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
       const qs = routePlan(ctx.t, n).qs.map((x) => x.q);
       const [snap, fdb] = await Promise.all([
-        k.nodeSnapshot(n.ns, n.vtep.dev, fams, qs),
+        k.nodeSnapshot(n.ns, n.vtep.dev, fams, qs, lookUp ? neighbourKeys(ctx.t, n) : undefined),
         n.vtep.kind === 'kernel' ? k.fdb(n.ns, n.vtep.dev).catch(() => [] as k.FdbInfo[]) : readVtepFdb(ctx, n).catch(() => [] as k.FdbInfo[]),
       ]);
       const dev = snap.links.find((l) => l.ifname === n.vtep.dev);
@@ -45,6 +46,19 @@ export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
     });
     return m;
   });
+}
+
+/**
+ * Above this many nodes the VTEP's neighbours are looked up one by one (the peers' VTEP addresses, and those of
+ * departed nodes), not dumped: the kernel's neighbour dump walks the host-wide table of every namespace — at 1,000
+ * nodes two million entries, about a second per node — where a lookup is a hash probe. An entry for an address that is
+ * no peer's (and no departed node's) is then not seen; routes/neighbours says so.
+ */
+export const NEIGH_DUMP_NODES = BIG_NODES;
+
+/** The neighbour entries routes/neighbours expects on a node (every peer's VTEP address per family), and those departed nodes may have left behind. */
+function neighbourKeys(t: ResolvedTopology, n: ResolvedNode): string[] {
+  return [...new Set([...neighbourWant(t, n).keys(), ...(t.departed ?? []).map((d) => d.vtepIp)])];
 }
 
 /** Every node's sysctls that any check reads (node-sysctls, the pods' host side, the ephemeral port range), one process per node, once per run. */
@@ -396,12 +410,12 @@ function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spe
 function tableCheck<E>(
   id: string,
   title: string,
-  okText: string,
+  okText: string | ((t: ResolvedTopology) => string),
   entries: (st: NodeState, n: ResolvedNode) => E[],
   want: (t: ResolvedTopology, n: ResolvedNode) => Map<string, Wanted>,
   spec: (n: ResolvedNode) => TableSpec<E>,
 ): CheckDef {
-  return perNodeCheck(id, title, () => okText, (n, st, t) => {
+  return perNodeCheck(id, title, (t) => (typeof okText === 'string' ? okText : okText(t)), (n, st, t) => {
     const w = want(t, n);
     const have = entries(st, n);
     const sp = spec(n);
@@ -413,16 +427,20 @@ function tableCheck<E>(
   });
 }
 
+/** every pod family: the peer's VTEP address of that family → the peer's VTEP MAC */
+function neighbourWant(t: ResolvedTopology, n: ResolvedNode): Map<string, Wanted> {
+  return new Map(vxlanPeers(t, n).flatMap((r) => (n.vteps ?? [n.vtep]).flatMap((v) => {
+    const pv = r.vteps ? peerVtep(r, v) : { vtep: r.vtep };
+    return pv ? [[pv.vtep.ip, { peer: r.name, value: pv.vtep.mac, attrs: { state: 'PERMANENT' } }] as const] : [];
+  })));
+}
+
 const neighboursCheck = tableCheck<k.NeighInfo>(
   'routes/neighbours',
   'one permanent neighbour per remote node and pod family: remote VTEP address → remote VTEP MAC',
-  'neighbour entries complete and permanent',
+  (t) => `neighbour entries complete and permanent${t.nodes.length > NEIGH_DUMP_NODES ? ` (above ${NEIGH_DUMP_NODES} nodes each expected entry is looked up, not dumped: entries for addresses that are no peer's are not listed)` : ''}`,
   (st, n) => st.neigh.filter((x) => x.dev === n.vtep.dev),
-  // every pod family: the peer's VTEP address of that family → the peer's VTEP MAC
-  (t, n) => new Map(vxlanPeers(t, n).flatMap((r) => (n.vteps ?? [n.vtep]).flatMap((v) => {
-    const pv = r.vteps ? peerVtep(r, v) : { vtep: r.vtep };
-    return pv ? [[pv.vtep.ip, { peer: r.name, value: pv.vtep.mac, attrs: { state: 'PERMANENT' } }] as const] : [];
-  }))),
+  (t, n) => neighbourWant(t, n),
   () => ({
     noun: 'neighbour',
     field: 'lladdr',

@@ -48,7 +48,7 @@ async function routeGet(ns: string, dst: string): Promise<{ route?: any; error?:
 
 /** `ip -j neigh show IP dev DEV` in ns: the entry for IP on DEV, if any (in-process where it can). */
 async function neighOf(ns: string, ip: string, dev: string): Promise<any | undefined> {
-  const x = await readInProcess(ns, { neigh: { dev } }).catch(() => undefined);
+  const x = await readInProcess(ns, { neigh: { dev, only: [ip] } }).catch(() => undefined);
   if (x) return Array.isArray(x.neigh) ? x.neigh.find((n) => sameIp(n.dst, ip)) : undefined;
   return (await ipJson<any[]>(ns, ['neigh', 'show', ip, 'dev', dev]).catch(() => [] as any[]))[0];
 }

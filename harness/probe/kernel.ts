@@ -178,8 +178,12 @@ export interface NodeSnapshot {
   answers: RouteAnswer[];
 }
 
-export async function nodeSnapshot(ns: string, vtepDev: string, families: (4 | 6)[], qs: RouteQuery[] = []): Promise<NodeSnapshot> {
-  const x = await readInProcess(ns, { routes: [4, 6], neigh: { dev: vtepDev }, gets: qs });
+/**
+ * `neighOnly`: read just these neighbours of the VTEP, each looked up (in-process only; the processes list them all):
+ * a neighbour dump walks the kernel's host-wide table, every namespace's entries (two million at 1,000 nodes).
+ */
+export async function nodeSnapshot(ns: string, vtepDev: string, families: (4 | 6)[], qs: RouteQuery[] = [], neighOnly?: string[]): Promise<NodeSnapshot> {
+  const x = await readInProcess(ns, { routes: [4, 6], neigh: { dev: vtepDev, only: neighOnly }, gets: qs });
   if (x) {
     const routes = x.routes!
       .filter((r) => (r.table ?? 'main') === 'main' && families.includes(famOfRoute(r as RouteInfo)))

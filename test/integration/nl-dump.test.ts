@@ -184,7 +184,22 @@ describe.skipIf(needsRoot)('in-process state reads against iproute2 (root)', () 
         // and every device's neighbours and FDB, unfiltered (diagnosis reads those)
         if (x.dev) all.push(...(await again(undefined, [])).diffs);
       }
+      // neighbours looked up one by one (routes/neighbours above 64 nodes, diagnosis): what show lists of them, and
+      // nothing for an address without an entry or with one show hides (NOARP)
+      for (const n of t.nodes) {
+        for (const dev of [n.vtep.dev, n.underlayIf]) {
+          const shown = json(await ip(n.ns, ['-j', 'neigh', 'show', 'dev', dev])) as any[];
+          const only = [...shown.map((x) => x.dst), '10.99.0.10', '10.77.0.1', 'fd00:77::1'];
+          const again = async () => readState(n.ns, { neigh: { dev, only } }).neigh as any[];
+          let got = await again();
+          const want = [...shown].sort((a, b) => only.indexOf(a.dst) - only.indexOf(b.dst));
+          if (JSON.stringify(got) !== JSON.stringify(want)) got = await again();
+          if (JSON.stringify(got) !== JSON.stringify(want)) all.push(`${n.ns}: neigh get on ${dev}: in-process ${JSON.stringify(got)}, ip neigh show ${JSON.stringify(want)}`);
+          total.looked = (total.looked ?? 0) + got.length;
+        }
+      }
       expect(all, all.join('\n')).toEqual([]);
+      expect(total.looked).toBeGreaterThan(0);
       // the comparison saw what it is about: VTEP FDB entries, neighbours, routes, answers and errors
       expect(total.fdb).toBeGreaterThan(0);
       expect(total.neigh).toBeGreaterThan(0);

@@ -6,7 +6,7 @@
 import { c, errno, strerror } from '../../vtep/ffi.ts';
 import { InNsError, withNetns } from './inns.ts';
 import {
-  addrDumpRequest, fdbDumpRequest, linkDumpRequest, linkJson, messages, neighDumpRequest, NLMSG_DONE, NLMSG_ERROR, parseAddr, parseError, parseFdb,
+  addrDumpRequest, fdbDumpRequest, linkDumpRequest, linkJson, messages, neighDumpRequest, neighGetRequest, RTM_NEWNEIGH, NLMSG_DONE, NLMSG_ERROR, parseAddr, parseError, parseFdb,
   parseLink, parseNeigh, parseRoute, routeDumpRequest, routeGetRequest, RTM_NEWROUTE, type Names, type RawLink,
 } from './nl-dump.ts';
 
@@ -25,8 +25,11 @@ export interface ReadRequest {
   addrs?: boolean;
   /** `ip route show table all` of these families, in order */
   routes?: (4 | 6)[];
-  /** `ip neigh show [dev DEV]` (null: every device) */
-  neigh?: { dev: string | null };
+  /**
+   * `ip neigh show [dev DEV]` (null: every device); with `only`, just these addresses on DEV, each looked up by the
+   * kernel (`ip neigh get`) instead of a dump — what ip's show would list of them, in the order asked
+   */
+  neigh?: { dev: string | null; only?: string[] };
   /** `bridge fdb show [dev DEV]` (null: every device) */
   fdb?: { dev: string | null };
   /** `ip route get DST [from SRC] [iif DEV]` each */
@@ -149,6 +152,7 @@ export function readState(ns: string, req: ReadRequest): ReadResult {
       if (req.neigh) {
         const ix = devIndex(req.neigh.dev);
         if (typeof ix === 'object') out.neigh = ix;
+        else if (req.neigh.only && ix !== undefined) out.neigh = neighGets(s, req.neigh.only, ix, names);
         else {
           const ns_: Record<string, any>[] = [];
           s.dump((seq) => neighDumpRequest(ix, seq), (b, off, end) => {
@@ -222,4 +226,36 @@ function routeGets(s: Sock, qs: NonNullable<ReadRequest['gets']>, names: Names, 
     }
   }
   return answers;
+}
+
+/** Each address's entry on device `ix` as ip's show prints it (filtered: no dev key); absent ones (ENOENT) and those show hides are left out. */
+function neighGets(s: Sock, ips: string[], ix: number, names: Names): Record<string, any>[] {
+  const found: (Record<string, any> | undefined)[] = new Array(ips.length);
+  for (let i = 0; i < ips.length; ) {
+    const first = s.seq + 1;
+    const pending = new Map<number, number>();
+    const msgs: Buffer[] = [];
+    for (; i < ips.length && msgs.length < GET_BATCH; i++) {
+      const seq = ++s.seq;
+      pending.set(seq, i);
+      msgs.push(neighGetRequest(ips[i]!, ix, seq));
+    }
+    s.send(Buffer.concat(msgs));
+    while (pending.size) {
+      const n = s.read();
+      const buf = rbuf!;
+      for (const m of messages(buf, n)) {
+        const at = pending.get(m.seq);
+        if (at === undefined || m.seq < first) continue;
+        if (m.type === NLMSG_ERROR) {
+          const e = parseError(buf, m);
+          if (!e.errno) continue;
+          if (e.errno !== 2) throw new InNsError(`netns ${s.ns}: neigh get ${ips[at]}: ${e.msg ?? strerror(e.errno)}`);
+        } else if (m.type === RTM_NEWNEIGH) found[at] = parseNeigh(buf, m.off, m.end, names, true);
+        else continue;
+        pending.delete(m.seq);
+      }
+    }
+  }
+  return found.filter((x): x is Record<string, any> => !!x);
 }

@@ -81,6 +81,19 @@ export function neighDumpRequest(ifindex: number | undefined, seq: number): Buff
   return msg(RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq, Buffer.concat(body));
 }
 
+/**
+ * `ip neigh get IP dev DEV`: one neighbour looked up by the kernel (RTM_GETNEIGH without NLM_F_DUMP: a hash lookup in
+ * the device's table), where a dump walks the host-wide table of every namespace (at 1,000 nodes two million entries
+ * per dump). The answer is the entry (RTM_NEWNEIGH) or ENOENT.
+ */
+export function neighGetRequest(ip: string, ifindex: number, seq: number): Buffer {
+  const dst = ipBytes(ip);
+  const ndm = Buffer.alloc(12);
+  ndm[0] = dst.length === 16 ? AF_INET6 : AF_INET;
+  ndm.writeInt32LE(ifindex, 4);
+  return msg(RTM_GETNEIGH, NLM_F_REQUEST, seq, Buffer.concat([ndm, rawAttr(1, dst)]));
+}
+
 /** `bridge fdb show [dev DEV]`: RTM_GETNEIGH dump of PF_BRIDGE with an ifinfomsg header whose ifi_index is the port (the kernel filters by it) */
 export function fdbDumpRequest(ifindex: number | undefined, seq: number): Buffer {
   const ifm = Buffer.alloc(16);
