@@ -9,7 +9,11 @@
 // and value.
 import { afterEach, describe, expect } from 'vitest';
 import { needsRoot } from '../helpers/root.ts';
-import { test, TOPO } from '../helpers/topo.ts';
+import { tempTopology, test, TOPO } from '../helpers/topo.ts';
+import { runSuites } from '../../harness/runner/runner.ts';
+import { SUITES } from '../../suites/index.ts';
+import { NEIGH_DUMP_NODES } from '../../suites/routes.ts';
+import { scaleTopologyYaml } from '../../bench/scale-run.ts';
 import { expectOwnersFail } from '../helpers/breaks.ts';
 import { run } from '../../harness/util/exec.ts';
 import { readState, type ReadResult } from '../../harness/runtime/netns/nl-dump-read.ts';
@@ -241,6 +245,29 @@ describe.skipIf(needsRoot)('in-process state reads against iproute2 (root)', () 
     { name: 'a neighbour deleted', topology: FL, cmd: (t) => [node(t, 'node2').ns, ['ip', 'neigh', 'del', node(t, 'node1').vtep.ip, 'dev', 'flannel.1']], owner: 'routes/neighbours', fragment: (t) => new RegExp(`node2: missing neighbour ${node(t, 'node1').vtep.ip.replace(/\./g, '\\.')} lladdr ${node(t, 'node1').vtep.mac} \\(node1\\)`) },
     { name: 'an IPv6 neighbour made stale (calico, IPv6)', topology: () => TOPO('ipv6-only-calico.yaml'), cmd: (t) => [node(t, 'node1').ns, ['ip', 'neigh', 'replace', node(t, 'node3').vtep.ip, 'lladdr', '02:00:00:00:00:99', 'dev', node(t, 'node1').vtep.dev, 'nud', 'permanent']], owner: 'routes/neighbours', fragment: (t) => new RegExp(`node1: stale neighbour ${node(t, 'node3').vtep.ip}: expected lladdr ${node(t, 'node3').vtep.mac} \\(node3\\), observed 02:00:00:00:00:99`) },
   ];
+  test('hand break above 64 nodes (neighbours looked up one by one): a deleted and a stale neighbour, named by node, peer and value', { timeout: 600_000 }, async ({ bringUp }) => {
+    const n = NEIGH_DUMP_NODES + 2;
+    const r = await bringUp(tempTopology(scaleTopologyYaml(n, `nl-${n}`)));
+    const t = r.topology;
+    const [a, b, c, d] = [node(t, 'n7'), node(t, 'n40'), node(t, 'n20'), node(t, 'n55')];
+    await run(['ip', 'neigh', 'del', b.vtep.ip, 'dev', a.vtep.dev], { ns: a.ns, netOnly: true });
+    await run(['ip', 'neigh', 'replace', d.vtep.ip, 'lladdr', '02:00:00:00:00:55', 'dev', c.vtep.dev, 'nud', 'permanent'], { ns: c.ns, netOnly: true });
+    const suites = [{ ...SUITES.routes!, checks: SUITES.routes!.checks.filter((x) => x.id === 'routes/neighbours') }];
+    const { results } = await runSuites(t, suites, { workDir: r.state.workDir });
+    const x = results.find((y) => y.id === 'routes/neighbours')!;
+    expect(x.status).toBe('fail');
+    expect([...(x.diffs ?? [])].sort()).toEqual([
+      `n20: stale neighbour ${d.vtep.ip}: expected lladdr ${d.vtep.mac} (n55), observed 02:00:00:00:00:55 — n55 announces VTEP MAC ${d.vtep.mac}, which this node does not use (stale VTEP MAC: n55's MAC changed and this node kept the old one)`,
+      `n7: missing neighbour ${b.vtep.ip} lladdr ${b.vtep.mac} (n40)`,
+    ]);
+    // repaired, the check passes and says how it read
+    await run(['ip', 'neigh', 'add', b.vtep.ip, 'lladdr', b.vtep.mac, 'dev', a.vtep.dev, 'nud', 'permanent'], { ns: a.ns, netOnly: true });
+    await run(['ip', 'neigh', 'replace', d.vtep.ip, 'lladdr', d.vtep.mac, 'dev', c.vtep.dev, 'nud', 'permanent'], { ns: c.ns, netOnly: true });
+    const again = (await runSuites(t, suites, { workDir: r.state.workDir })).results.find((y) => y.id === 'routes/neighbours')!;
+    expect(again.status, again.message).toBe('pass');
+    expect(again.message).toMatch(/each expected entry is looked up, not dumped/);
+  });
+
   for (const b of BREAKS) {
     test(`hand break, read in-process: ${b.name}`, async ({ bringUp }) => {
       const r = await bringUp(b.topology());
