@@ -21,22 +21,24 @@ interface NodeState {
   answers: k.RouteAnswer[];
 }
 
-/** Namespaces read at once (each read is one or two short processes). */
+/** Namespaces read at once (each read is one or two short processes; in-process reads run one at a time). */
 export const READ_PARALLEL = 16;
 
 /**
- * Every node's state, read once per run (routes and mtu share it): one `ip -d -batch` process per node for links,
- * routes, the VTEP's neighbours and every routing question of routes/remote-subnets, plus one `bridge fdb` (kernel
- * VTEP) — two processes per node whatever the size; every entry is then compared in maps, not lists.
+ * Every node's state, read once per run (routes and mtu share it): links, routes, the VTEP's neighbours, every routing
+ * question of routes/remote-subnets and the VTEP's FDB (kernel VTEP), read in-process (harness/probe/kernel.ts: setns
+ * and rtnetlink dumps, no process) — or, where the namespace cannot be entered so, one `ip -d -batch` process and one
+ * `bridge fdb` per node; every entry is then compared in maps, not lists.
  */
 export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
   return runMemo(ctx.t, 'routes/state', async () => {
     const m = new Map<string, NodeState>();
     const fams = ctx.t.families ?? [4];
+    const lookUp = ctx.t.nodes.length > NEIGH_DUMP_NODES;
     await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
       const qs = routePlan(ctx.t, n).qs.map((x) => x.q);
       const [snap, fdb] = await Promise.all([
-        k.nodeSnapshot(n.ns, n.vtep.dev, fams, qs),
+        k.nodeSnapshot(n.ns, n.vtep.dev, fams, qs, lookUp ? neighbourKeys(ctx.t, n) : undefined),
         n.vtep.kind === 'kernel' ? k.fdb(n.ns, n.vtep.dev).catch(() => [] as k.FdbInfo[]) : readVtepFdb(ctx, n).catch(() => [] as k.FdbInfo[]),
       ]);
       const dev = snap.links.find((l) => l.ifname === n.vtep.dev);
@@ -44,6 +46,19 @@ export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
     });
     return m;
   });
+}
+
+/**
+ * Above this many nodes the VTEP's neighbours are looked up one by one (the peers' VTEP addresses, and those of
+ * departed nodes), not dumped: the kernel's neighbour dump walks the host-wide table of every namespace — at 1,000
+ * nodes two million entries, about a second per node — where a lookup is a hash probe. An entry for an address that is
+ * no peer's (and no departed node's) is then not seen; routes/neighbours says so.
+ */
+export const NEIGH_DUMP_NODES = BIG_NODES;
+
+/** The neighbour entries routes/neighbours expects on a node (every peer's VTEP address per family), and those departed nodes may have left behind. */
+function neighbourKeys(t: ResolvedTopology, n: ResolvedNode): string[] {
+  return [...new Set([...neighbourWant(t, n).keys(), ...(t.departed ?? []).map((d) => d.vtepIp)])];
 }
 
 /** Every node's sysctls that any check reads (node-sysctls, the pods' host side, the ephemeral port range), one process per node, once per run. */
@@ -395,12 +410,12 @@ function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spe
 function tableCheck<E>(
   id: string,
   title: string,
-  okText: string,
+  okText: string | ((t: ResolvedTopology) => string),
   entries: (st: NodeState, n: ResolvedNode) => E[],
   want: (t: ResolvedTopology, n: ResolvedNode) => Map<string, Wanted>,
   spec: (n: ResolvedNode) => TableSpec<E>,
 ): CheckDef {
-  return perNodeCheck(id, title, () => okText, (n, st, t) => {
+  return perNodeCheck(id, title, (t) => (typeof okText === 'string' ? okText : okText(t)), (n, st, t) => {
     const w = want(t, n);
     const have = entries(st, n);
     const sp = spec(n);
@@ -412,16 +427,20 @@ function tableCheck<E>(
   });
 }
 
+/** every pod family: the peer's VTEP address of that family → the peer's VTEP MAC */
+function neighbourWant(t: ResolvedTopology, n: ResolvedNode): Map<string, Wanted> {
+  return new Map(vxlanPeers(t, n).flatMap((r) => (n.vteps ?? [n.vtep]).flatMap((v) => {
+    const pv = r.vteps ? peerVtep(r, v) : { vtep: r.vtep };
+    return pv ? [[pv.vtep.ip, { peer: r.name, value: pv.vtep.mac, attrs: { state: 'PERMANENT' } }] as const] : [];
+  })));
+}
+
 const neighboursCheck = tableCheck<k.NeighInfo>(
   'routes/neighbours',
   'one permanent neighbour per remote node and pod family: remote VTEP address → remote VTEP MAC',
-  'neighbour entries complete and permanent',
+  (t) => `neighbour entries complete and permanent${t.nodes.length > NEIGH_DUMP_NODES ? ` (above ${NEIGH_DUMP_NODES} nodes each expected entry is looked up, not dumped: entries for addresses that are no peer's are not listed)` : ''}`,
   (st, n) => st.neigh.filter((x) => x.dev === n.vtep.dev),
-  // every pod family: the peer's VTEP address of that family → the peer's VTEP MAC
-  (t, n) => new Map(vxlanPeers(t, n).flatMap((r) => (n.vteps ?? [n.vtep]).flatMap((v) => {
-    const pv = r.vteps ? peerVtep(r, v) : { vtep: r.vtep };
-    return pv ? [[pv.vtep.ip, { peer: r.name, value: pv.vtep.mac, attrs: { state: 'PERMANENT' } }] as const] : [];
-  }))),
+  (t, n) => neighbourWant(t, n),
   () => ({
     noun: 'neighbour',
     field: 'lladdr',
@@ -487,14 +506,13 @@ function podAddrs(p: ResolvedPod): { family: Family; ip: string; prefixLen: numb
   return [first, ...(p.addrs ?? []).slice(1)];
 }
 
-/** Every pod's interface and default routes, one `ip -batch` process per pod, once per run (routes and mtu share it). */
+/** Every pod's interface and default routes, read in-process (or one `ip -batch` process per pod), once per run (routes and mtu share it). */
 export function observePods(ctx: CheckContext): Promise<Map<string, PodState>> {
   return runMemo(ctx.t, 'routes/pods', async () => {
     const m = new Map<string, PodState>();
     await pool(allPods(ctx.t), READ_PARALLEL, async (p) => {
-      const [a, r] = await k.ipBatch(p.ns, ['addr show', 'route show table all']).catch(() => [{ json: [] }, { json: [] }]);
-      const addrs = (a?.json as any[] | undefined) ?? [];
-      const defaults = ((r?.json as any[] | undefined) ?? []).filter((x) => x.dst === 'default' && (x.table ?? 'main') === 'main');
+      const { addrs, routes } = await k.addrsAndRoutes(p.ns).catch(() => ({ addrs: [] as any[], routes: [] as any[] }));
+      const defaults = routes.filter((x) => x.dst === 'default' && (x.table ?? 'main') === 'main');
       const v6 = (x: { gateway?: string }) => Boolean(x.gateway?.includes(':'));
       m.set(`${p.node}/${p.name}`, { link: addrs.find((l) => l.ifname === p.ifname), defaults: defaults.filter((x) => !v6(x)), defaults6: defaults.filter(v6) });
     });

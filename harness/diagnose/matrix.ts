@@ -2,6 +2,7 @@
 import type { ResolvedPod, ResolvedTopology } from '../topology/resolved.ts';
 import { recordReachTable } from '../runner/evidence.ts';
 import { ipJson, pool } from '../util/exec.ts';
+import { readInProcess } from '../probe/kernel.ts';
 
 /** The subset of suites/connectivity.ts's Matrix this module reads (no import cycle). */
 export interface MatrixLike {
@@ -31,7 +32,8 @@ const UNSETTLED = new Set(['INCOMPLETE']);
 /** Unresolved neighbour entries in the given namespaces, as "ns: ip dev X STATE". */
 export async function unresolvedNeighbours(nss: string[]): Promise<string[]> {
   const out = await pool([...new Set(nss)], 8, async (ns) => {
-    const xs = await ipJson<any[]>(ns, ['neigh', 'show']).catch(() => [] as any[]);
+    const x = await readInProcess(ns, { neigh: { dev: null } }).catch(() => undefined);
+    const xs = x && Array.isArray(x.neigh) ? x.neigh : await ipJson<any[]>(ns, ['neigh', 'show']).catch(() => [] as any[]);
     return xs.filter((n) => (n.state ?? []).some((s: string) => UNSETTLED.has(s))).map((n) => `${ns}: ${n.dst} dev ${n.dev} ${(n.state ?? []).join(',')}`);
   });
   return out.flat();

@@ -9,12 +9,12 @@
 import { join } from 'node:path';
 import { routesDirect, type ResolvedNode, type ResolvedPod, type ResolvedTopology, type ResolvedVtep } from '../topology/resolved.ts';
 import { canonicalIp, type Family } from '../topology/ip.ts';
-import { sysctls } from '../probe/kernel.ts';
+import { fdb as kfdb, plainRoute, readInProcess, routes, sysctls } from '../probe/kernel.ts';
 import type { CheckContext, Outcome } from '../runner/check.ts';
 import { evidence, knownReach, podName, runMemo, type CapturedAt } from '../runner/evidence.ts';
 import { readPcap, startCapture } from '../capture/tcpdump.ts';
 import type { DecodedPacket } from '../capture/pcap.ts';
-import { bridgeJson, ipJson, pool, run } from '../util/exec.ts';
+import { ipJson, pool, run } from '../util/exec.ts';
 import { probedCells, type MatrixLike } from './matrix.ts';
 
 const nodeOf = (t: ResolvedTopology, p: ResolvedPod) => t.nodes.find((n) => n.name === p.node)!;
@@ -30,8 +30,13 @@ const cidrOf = (t: ResolvedTopology, f: Family) => t.overlay.podCidrs?.[famIndex
 const resolution = (f: Family) => (f === 6 ? 'NDP' : 'ARP');
 const sameIp = (x: string | undefined, y: string) => !!x && canonicalIp(x) === canonicalIp(y);
 
-/** `ip -j route get DST` in ns: the route, or the kernel's error text (e.g. "Network is unreachable"). */
+/** `ip -j route get DST` in ns (in-process where it can: harness/probe/kernel.ts): the route, or the kernel's error text (e.g. "Network is unreachable"). */
 async function routeGet(ns: string, dst: string): Promise<{ route?: any; error?: string }> {
+  const x = await readInProcess(ns, { gets: [{ dst }] });
+  if (x) {
+    const a = x.answers![0]!;
+    return a.error !== undefined ? { error: a.error } : { route: plainRoute(a.route!, false) };
+  }
   const r = await run(['ip', '-j', 'route', 'get', dst], { ns, reject: false });
   if (r.exitCode !== 0) return { error: (r.stderr || r.stdout).trim().replace(/^RTNETLINK answers: /, '') };
   try {
@@ -39,6 +44,13 @@ async function routeGet(ns: string, dst: string): Promise<{ route?: any; error?:
   } catch {
     return { error: r.stdout.trim() };
   }
+}
+
+/** `ip -j neigh show IP dev DEV` in ns: the entry for IP on DEV, if any (in-process where it can). */
+async function neighOf(ns: string, ip: string, dev: string): Promise<any | undefined> {
+  const x = await readInProcess(ns, { neigh: { dev, only: [ip] } }).catch(() => undefined);
+  if (x) return Array.isArray(x.neigh) ? x.neigh.find((n) => sameIp(n.dst, ip)) : undefined;
+  return (await ipJson<any[]>(ns, ['neigh', 'show', ip, 'dev', dev]).catch(() => [] as any[]))[0];
 }
 
 function routeText(r: any): string {
@@ -117,7 +129,7 @@ async function nodeCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod, f:
   if (rg.error) return `no route on ${na.name} to ${bIp} (${rg.error}): missing route ${subnet} via ${vb.ip} dev ${va.dev}`;
   if (rg.route.dev !== va.dev) return `no route on ${na.name} for ${nb.name}'s pod subnet ${subnet}: ${bIp} goes ${routeText(rg.route)}, not through ${va.dev} (missing route ${subnet} via ${vb.ip} dev ${va.dev})`;
   const gw = rg.route.gateway ?? bIp;
-  const neigh = (await ipJson<any[]>(na.ns, ['neigh', 'show', gw, 'dev', va.dev]).catch(() => [] as any[]))[0];
+  const neigh = await neighOf(na.ns, gw, va.dev);
   if (!neigh || !neigh.lladdr) {
     const state = (neigh?.state ?? []) as string[];
     // an entry without an address: the kernel is resolving it (INCOMPLETE) or gave up (FAILED) — VTEPs that do not
@@ -127,7 +139,7 @@ async function nodeCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod, f:
   }
   if (neigh.lladdr.toLowerCase() !== vb.mac.toLowerCase()) return `stale neighbour entry on ${na.name}: ${gw} dev ${va.dev} lladdr ${neigh.lladdr}, but ${nb.name}'s VTEP MAC is ${vb.mac}`;
   if (na.vtep.kind !== 'kernel') return undefined;
-  const fdb = await bridgeJson<any[]>(na.ns, ['fdb', 'show', 'dev', va.dev]).catch(() => [] as any[]);
+  const fdb: any[] = await kfdb(na.ns, va.dev).catch(() => [] as any[]);
   const e = fdb.filter((x) => x.mac?.toLowerCase() === neigh.lladdr.toLowerCase() && x.dst);
   if (!e.length) return `no FDB entry on ${na.name} for ${neigh.lladdr} dev ${va.dev}: expected dst ${nb.ip} (${nb.name})`;
   if (!e.some((x) => sameIp(x.dst, nb.ip))) return `wrong FDB entry on ${na.name}: ${neigh.lladdr} dev ${va.dev} dst ${e.map((x) => x.dst).join(', ')}, expected dst ${nb.ip} (${nb.name})`;
@@ -141,7 +153,7 @@ async function nodeCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod, f:
 async function podNeighbourCause(a: ResolvedPod, route: any, f: Family): Promise<string | undefined> {
   const gw = route?.gateway;
   if (!gw || !route.dev) return undefined;
-  const read = async () => (await ipJson<any[]>(a.ns, ['neigh', 'show', gw, 'dev', route.dev]).catch(() => [] as any[]))[0];
+  const read = () => neighOf(a.ns, gw, route.dev);
   let n = await read();
   if (!n) {
     // no entry at all: a FAILED one is garbage-collected within seconds; one echo request to the gateway asks again
@@ -279,7 +291,7 @@ export async function diagnosePair(ctx: CheckContext, a: ResolvedPod, b: Resolve
   // 1. the pod's own routing decision, and its gateway's ARP / NDP entry
   const pr = await routeGet(a.ns, bIp);
   if (pr.error) {
-    const have = await ipJson<any[]>(a.ns, [`-${f}`, 'route', 'show']).catch(() => [] as any[]);
+    const have: any[] = await routes(a.ns, f).catch(() => [] as any[]);
     return `no route in pod ${podName(a)} to ${bIp} (${/unreachable/i.test(pr.error) ? 'ENETUNREACH' : pr.error}): missing route ${cidrOf(t, f)} or default via ${gatewayOf(a, f)}; the pod has ${have.length ? have.map(routeText).join(', ') : 'no routes'}`;
   }
   const pn = await podNeighbourCause(a, pr.route, f);

@@ -1,5 +1,38 @@
-// ip -j / bridge -j readers: the live state of one namespace.
-import { ipJson, run } from '../util/exec.ts';
+// ip -j / bridge -j readers: the live state of one namespace. A namespace under /var/run/netns (every runtime binds its
+// nodes and pods there) is read in-process (#16): the thread enters it with setns and asks rtnetlink itself, parsing the
+// answers into the JSON ip/bridge print (harness/runtime/netns/nl-dump*.ts; test/integration/nl-dump.test.ts holds it to
+// iproute2's output). VXLAB_STATE_READ=ip, a namespace that is not there, or one that cannot be entered: the processes.
+import { existsSync } from 'node:fs';
+import { CommandError, ipJson, run } from '../util/exec.ts';
+import type { ReadRequest, ReadResult } from '../runtime/netns/nl-dump-read.ts';
+import { containsIp, parseAnyCidr } from '../topology/ip.ts';
+
+let reader: typeof import('../runtime/netns/nl-dump-read.ts') | undefined;
+
+/** The namespace's state read in-process, or undefined when it must be read by ip/bridge processes instead. */
+export async function readInProcess(ns: string, req: ReadRequest): Promise<ReadResult | undefined> {
+  if (process.env.VXLAB_STATE_READ === 'ip' || !existsSync(`/var/run/netns/${ns}`)) return undefined;
+  reader ??= await import('../runtime/netns/nl-dump-read.ts');
+  const { InNsError } = await import('../runtime/netns/inns.ts');
+  try {
+    return reader.readState(ns, req);
+  } catch (e) {
+    if (e instanceof InNsError) return undefined;
+    throw e;
+  }
+}
+
+/** A route of `ip -d -j` as ip prints it without -d: type, protocol and scope only when not unicast, boot, global; the table only when not main (and never under a table filter). */
+export function plainRoute(r: Record<string, any>, tableFilter: boolean): Record<string, any> {
+  const o = { ...r };
+  if (o.type === 'unicast') delete o.type;
+  if (o.protocol === 'boot') delete o.protocol;
+  if (o.scope === 'global') delete o.scope;
+  if (tableFilter || o.table === 'main') delete o.table;
+  return o;
+}
+const famOfRoute = (r: { dst: string; gateway?: string }) => ((r.dst === 'default' ? r.gateway : r.dst)?.includes(':') ? 6 : 4);
+const famOfIp = (x: string | undefined) => (x?.includes(':') ? 6 : 4);
 
 export interface LinkInfo {
   ifname: string;
@@ -39,24 +72,49 @@ export interface FdbInfo {
 }
 
 export async function links(ns: string): Promise<LinkInfo[]> {
+  const r = await readInProcess(ns, {});
+  if (r) return r.links as LinkInfo[];
   return ipJson<LinkInfo[]>(ns, ['-d', 'link', 'show']);
 }
 export async function link(ns: string, dev: string): Promise<LinkInfo | undefined> {
   return (await links(ns)).find((l) => l.ifname === dev);
 }
 export async function routes(ns: string, family: 4 | 6 = 4): Promise<RouteInfo[]> {
+  // `ip -4|-6 route show table main`: a dump of the family (a default route's family is its own, not its gateway's)
+  const r = await readInProcess(ns, { routes: [family] });
+  if (r) return r.routes!.filter((x) => x.table === 'main').map((x) => plainRoute(x, true) as RouteInfo);
   return (await ipJson<any[]>(ns, [`-${family}`, 'route', 'show', 'table', 'main'])).map((r) => ({ ...r, flags: r.flags ?? [] }));
 }
 export async function neighbours(ns: string, dev?: string, family: 4 | 6 = 4): Promise<NeighInfo[]> {
+  const r = await readInProcess(ns, { neigh: { dev: dev ?? null } });
+  if (r) {
+    if (!Array.isArray(r.neigh)) throw new CommandError(['ip', '-j', `-${family}`, 'neigh', 'show', ...(dev ? ['dev', dev] : [])], ns, 1, '', r.neigh!.error, 0);
+    return r.neigh.filter((n) => famOfIp(n.dst) === family).map((n) => ({ ...n, dev: n.dev ?? dev, state: n.state ?? [] }) as NeighInfo);
+  }
   return (await ipJson<any[]>(ns, [`-${family}`, 'neigh', 'show', ...(dev ? ['dev', dev] : [])])).map((n) => ({ ...n, dev: n.dev ?? dev, state: n.state ?? [] }));
 }
 export async function fdb(ns: string, dev: string): Promise<FdbInfo[]> {
+  const x = await readInProcess(ns, { fdb: { dev } });
+  if (x) {
+    if (!Array.isArray(x.fdb)) throw new CommandError(['bridge', '-j', 'fdb', 'show', 'dev', dev], ns, 1, '', x.fdb!.error, 0);
+    return x.fdb.map((f) => ({ ...f, ifname: f.ifname ?? dev, flags: f.flags ?? [] }) as FdbInfo);
+  }
   const r = await run(['bridge', '-j', 'fdb', 'show', 'dev', dev], { ns, netOnly: true });
   const s = r.stdout.trim();
   return ((s ? JSON.parse(s) : []) as any[]).map((f) => ({ ...f, ifname: f.ifname ?? dev, flags: f.flags ?? [] }));
 }
 export async function addrs(ns: string): Promise<any[]> {
+  const r = await readInProcess(ns, { addrs: true });
+  if (r) return r.addrs!;
   return ipJson(ns, ['addr', 'show']);
+}
+
+/** `ip -j addr show` and `ip -j route show table all` of one namespace (a pod's), in one visit or one `ip -batch` process. */
+export async function addrsAndRoutes(ns: string): Promise<{ addrs: any[]; routes: any[] }> {
+  const r = await readInProcess(ns, { addrs: true, routes: [4, 6] });
+  if (r) return { addrs: r.addrs!, routes: r.routes!.map((x) => plainRoute(x, false)) };
+  const [a, rt] = await ipBatch(ns, ['addr show', 'route show table all']);
+  return { addrs: (a?.json as any[] | undefined) ?? [], routes: (rt?.json as any[] | undefined) ?? [] };
 }
 
 /** One question to the kernel's routing decision: `ip route get DST [from SRC iif IIF]`. */
@@ -120,7 +178,26 @@ export interface NodeSnapshot {
   answers: RouteAnswer[];
 }
 
-export async function nodeSnapshot(ns: string, vtepDev: string, families: (4 | 6)[], qs: RouteQuery[] = []): Promise<NodeSnapshot> {
+/**
+ * `neighOnly`: read just these neighbours of the VTEP, each looked up (in-process only; the processes list them all):
+ * a neighbour dump walks the kernel's host-wide table, every namespace's entries (two million at 1,000 nodes).
+ */
+export async function nodeSnapshot(ns: string, vtepDev: string, families: (4 | 6)[], qs: RouteQuery[] = [], neighOnly?: string[]): Promise<NodeSnapshot> {
+  const x = await readInProcess(ns, { routes: [4, 6], neigh: { dev: vtepDev, only: neighOnly }, gets: qs });
+  if (x) {
+    const routes = x.routes!
+      .filter((r) => (r.table ?? 'main') === 'main' && families.includes(famOfRoute(r as RouteInfo)))
+      .map((r) => {
+        const { table: _t, ...rest } = r;
+        return { ...rest, flags: r.flags ?? [] } as RouteInfo;
+      });
+    const neigh = !Array.isArray(x.neigh) ? [] : x.neigh.filter((n) => families.includes(famOfIp(n.dst))).map((n) => ({ ...n, dev: n.dev ?? vtepDev, state: n.state ?? [] }) as NeighInfo);
+    const answers = qs.map((q, i): RouteAnswer => {
+      const a = x.answers![i]!;
+      return a.error !== undefined ? { q, error: a.error } : { q, route: a.route as RouteAnswer['route'] };
+    });
+    return { links: x.links as LinkInfo[], routes, neigh, answers };
+  }
   const [l, rt, ng, ...as] = await ipBatch(ns, ['link show', 'route show table all', `neigh show dev ${vtepDev}`, ...qs.map(routeGetLine)], true);
   if (l!.error !== undefined) throw new Error(`ip link show in ${ns}: ${l!.error}`);
   if (rt!.error !== undefined) throw new Error(`ip route show in ${ns}: ${rt!.error}`);
@@ -139,7 +216,17 @@ export async function nodeSnapshot(ns: string, vtepDev: string, families: (4 | 6
 /** Routes in every table that cover `ip`, most specific first (what would have matched, for naming a cause). */
 export async function routesCovering(ns: string, ip: string): Promise<{ dst: string; type?: string; gateway?: string; dev?: string; table?: string }[]> {
   const v6 = ip.includes(':');
-  const rs = await ipJson<any[]>(ns, [v6 ? '-6' : '-4', 'route', 'show', 'table', 'all', 'match', ip]);
+  const x = await readInProcess(ns, { routes: [v6 ? 6 : 4] });
+  // ip's `match`: the routes whose prefix holds the address (a default route holds every address of its family)
+  const holds = (d: string) => {
+    if (d === 'default') return true;
+    try {
+      return containsIp(parseAnyCidr(d.includes('/') ? d : `${d}/${v6 ? 128 : 32}`, false), ip);
+    } catch {
+      return false;
+    }
+  };
+  const rs = x ? x.routes!.filter((r) => holds(r.dst)).map((r) => plainRoute(r, false)) : await ipJson<any[]>(ns, [v6 ? '-6' : '-4', 'route', 'show', 'table', 'all', 'match', ip]);
   const len = (d: string) => (d === 'default' ? 0 : Number(d.split('/')[1] ?? (v6 ? 128 : 32)));
   return rs.filter((x) => x.table !== 'local' || x.type !== 'broadcast').sort((a, b) => len(b.dst) - len(a.dst));
 }
