@@ -46,6 +46,12 @@ export interface EchoOptions {
   tries?: number;
   /** how long to wait for replies after a try's last request (ms), like fping's -t */
   timeoutMs?: number;
+  /**
+   * every try goes to every target, answered or not, `gapMs` after the previous one (fping -c COUNT -p GAP: traffic to
+   * be captured, not a reachability question); `timeoutMs` is then the wait after the last try only
+   */
+  resend?: boolean;
+  gapMs?: number;
   /** hard end of the call (epoch ms): what has not answered by then is silent */
   deadline?: number;
   /** progress text */
@@ -145,7 +151,7 @@ export async function echoProbe(nss: string[], ips: string[], targets: number[][
         break;
       }
       // this try's requests: every target that has not answered yet
-      const todo = rows.map((i) => [i, targets[i]!.filter((j) => !alive[i]![j])] as const).filter(([, js]) => js.length);
+      const todo = rows.map((i) => [i, o.resend ? targets[i]! : targets[i]!.filter((j) => !alive[i]![j])] as const).filter(([, js]) => js.length);
       const count = todo.reduce((a, [, js]) => a + js.length, 0);
       if (!count) break;
       o.progress?.(`icmp probe: try ${t + 1} of ${tries}, ${count} echo requests from ${todo.length} pods`);
@@ -183,10 +189,13 @@ export async function echoProbe(nss: string[], ips: string[], targets: number[][
         if (!res.complete) break;
       }
       // replies still in flight: wait up to timeoutMs after the try's last request, or until everything answered
-      const end = Math.min(deadline, Date.now() + timeoutMs);
+      // (resending: gapMs between tries, timeoutMs after the last)
+      const end = Math.min(deadline, Date.now() + (o.resend && t < tries - 1 ? (o.gapMs ?? 50) : timeoutMs));
       for (;;) {
         drainAll();
-        if (todo.every(([i]) => answered[i]! >= targets[i]!.length) || Date.now() >= end || signal?.aborted) break;
+        // every target answered (resending: every request of every try answered)
+        if (o.resend ? t === tries - 1 && res.replies >= res.sent : todo.every(([i]) => answered[i]! >= targets[i]!.length)) break;
+        if (Date.now() >= end || signal?.aborted) break;
         await sleep(Math.min(20, Math.max(1, end - Date.now())));
       }
     }
