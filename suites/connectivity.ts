@@ -1,7 +1,7 @@
 // Suite: connectivity — an expected matrix against an actual matrix, in the style of Calico felix's checker.
 import { fail, pass, skip, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
 import { allPods, type ResolvedPod, type ResolvedTopology } from '../harness/topology/resolved.ts';
-import { echoProbe } from '../harness/probe/icmp.ts';
+import { echoProbeParallel } from '../harness/probe/icmp.ts';
 import { evidence, runMemo } from '../harness/runner/evidence.ts';
 import { recordMatrix, retryDecision } from '../harness/diagnose/matrix.ts';
 import { configSettled, diagnoseWrong } from '../harness/diagnose/pair.ts';
@@ -112,7 +112,7 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
     const timeoutMs = attempts === 1 ? 300 : 600;
     const bound = roundBound(count * tries);
     // retries end at the budget; the first round is never cut short by it (only by its own bound)
-    const r = await echoProbe(nss, ips, pending, { tries, timeoutMs, deadline: attempts === 1 ? Date.now() + bound : Math.min(deadline, Date.now() + bound), progress: (m) => ctx.progress(`connectivity: round ${attempts}: ${m}`) });
+    const r = await echoProbeParallel(nss, ips, pending, { tries, timeoutMs, deadline: attempts === 1 ? Date.now() + bound : Math.min(deadline, Date.now() + bound), progress: (m) => ctx.progress(`connectivity: round ${attempts}: ${m}`) });
     sent += r.sent;
     replies += r.replies;
     if (!r.complete && attempts === 1) throw new Error(`the first round of ${count} pairs did not send its requests within ${bound} ms (${r.sent} sent)`);
