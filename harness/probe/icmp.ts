@@ -114,8 +114,12 @@ export async function echoProbe(nss: string[], ips: string[], targets: number[][
     // read everything queued on one source's socket
     const drain = (i: number, s: Src) => {
       for (;;) {
-        fromLen[0] = 28;
-        const n = c.recvfrom(s.fd, rbuf, rbuf.length, 0, from, fromLen) as number;
+        // IPv4: the sender is in the IP header (a plain read, no sockaddr to convert per call)
+        let n: number;
+        if (v6) {
+          fromLen[0] = 28;
+          n = c.recvfrom(s.fd, rbuf, rbuf.length, 0, from, fromLen) as number;
+        } else n = c.read(s.fd, rbuf, rbuf.length) as number;
         if (n < 0) {
           const e = errno();
           if (e === EAGAIN || e === EINTR) return;
