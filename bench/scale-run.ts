@@ -6,7 +6,7 @@
 // interrupted run reports the checks that finished), else the checks its progress lines on stderr name.
 // Kept in its own file so the scale section's up/down and Mininet rows (bench/index.ts) and this row merge without
 // touching each other.
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { spawn } from 'node:child_process';
@@ -35,8 +35,11 @@ export interface ScaleRunRow {
   suites: Record<string, number>;
   /** ms per check, in the order they finished */
   checks: { id: string; status: string; ms: number }[];
-  /** wall − suites: up, down, report */
+  /** wall − suites: up, down, report (the suites' sum counts the routes lane, which runs alongside, in full) */
   restMs: number;
+  /** from the CLI's progress lines, timed as they arrived: up (start → "running checks"), the checks' wall time (→ the
+   * last check's line), down and report (→ exit) */
+  phases?: { upMs: number; checksMs: number; downMs: number };
   counts: { pass: number; fail: number; skip: number };
   /** 1-minute load average before and after (the machine is shared) */
   load: [number, number];
@@ -58,6 +61,9 @@ interface Child {
   stderr: string;
   maxRssKb?: number;
   timedOut: boolean;
+  /** ms since start when the checks started and when the last check finished (progress lines) */
+  checksAt?: number;
+  lastCheckAt?: number;
 }
 
 function runChild(argv: string[], timeoutMs: number, log: (s: string) => void): Promise<Child> {
@@ -66,11 +72,43 @@ function runChild(argv: string[], timeoutMs: number, log: (s: string) => void): 
   const full = rss ? ['/usr/bin/time', '-f', `${marker}%M`, ...argv] : argv;
   const a = performance.now();
   return new Promise((done) => {
-    const c = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    // its own process group: /usr/bin/time ignores SIGINT while it waits, so a stop goes to the whole group (the
+    // CLI inside rolls back and prints the checks that finished); the bench's own SIGINT/SIGTERM is forwarded
+    const c = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const signalGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (c.pid) process.kill(-c.pid, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    // SIGINT / SIGTERM to the CLI alone (time's child), as `kill -INT` would: the CLI stops its own probes (sent to
+    // the whole group, they would die first and their checks be reported as crashed)
+    const signalCli = (sig: NodeJS.Signals) => {
+      let kids: number[] = [];
+      try {
+        kids = c.pid ? readFileSync(`/proc/${c.pid}/task/${c.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number) : [];
+      } catch {
+        /* no /proc entry: gone */
+      }
+      if (!rss || !kids.length) return signalGroup(sig);
+      for (const k of kids) {
+        try {
+          process.kill(k, sig);
+        } catch {
+          /* already gone */
+        }
+      }
+    };
+    const fwd = (sig: NodeJS.Signals) => signalCli(sig);
+    process.on('SIGINT', fwd);
+    process.on('SIGTERM', fwd);
     let stdout = '';
     let stderr = '';
     let line = '';
     let timedOut = false;
+    let checksAt: number | undefined;
+    let lastCheckAt: number | undefined;
     c.stdout!.on('data', (d) => (stdout += d));
     c.stderr!.on('data', (d) => {
       stderr += d;
@@ -78,23 +116,33 @@ function runChild(argv: string[], timeoutMs: number, log: (s: string) => void): 
       line += d;
       const ls = line.split(/\r|\n/);
       line = ls.pop() ?? '';
-      for (const l of ls) if (/\] (PASS|FAIL|SKIP) /.test(l)) log(`  ${l.trim()}`);
+      for (const l of ls) {
+        if (checksAt === undefined && /\] running checks/.test(l)) checksAt = performance.now() - a;
+        if (/\] (PASS|FAIL|SKIP) /.test(l)) {
+          lastCheckAt = performance.now() - a;
+          log(`  ${l.trim()}`);
+        }
+      }
       if (stderr.length > 4_000_000) stderr = stderr.slice(-2_000_000);
     });
     let kill: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      c.kill('SIGINT'); // vxlab run rolls back on SIGINT and prints the checks that finished
-      kill = setTimeout(() => c.kill('SIGKILL'), 60_000);
+      signalCli('SIGINT'); // vxlab run rolls back on SIGINT and prints the checks that finished
+      kill = setTimeout(() => signalGroup('SIGKILL'), 60_000);
     }, timeoutMs);
     c.on('close', (code, signal) => {
       clearTimeout(timer);
       clearTimeout(kill);
+      process.off('SIGINT', fwd);
+      process.off('SIGTERM', fwd);
       const m = new RegExp(`${marker}(\\d+)`).exec(stderr);
-      done({ ms: performance.now() - a, code, signal, stdout, stderr, timedOut, ...(m ? { maxRssKb: Number(m[1]) } : {}) });
+      done({ ms: performance.now() - a, code, signal, stdout, stderr, timedOut, checksAt, lastCheckAt, ...(m ? { maxRssKb: Number(m[1]) } : {}) });
     });
     c.on('error', (e) => {
       clearTimeout(timer);
+      process.off('SIGINT', fwd);
+      process.off('SIGTERM', fwd);
       done({ ms: performance.now() - a, code: -1, signal: null, stdout, stderr: String(e), timedOut });
     });
   });
@@ -138,9 +186,10 @@ export async function scaleRun(sizes: number[], o: { owned: Owned; scratch: stri
           if (x.status in counts) counts[x.status as keyof typeof counts]++;
         }
         const coverage = ['connectivity/full-mesh', 'encapsulation/udp-dst-port', 'mtu/df-boundary', 'routes/remote-subnets'].filter((id) => messages.has(id)).map((id) => `${id}: ${checks.find((x) => x.id === id)!.status} — ${messages.get(id)}`);
-        const end = c.timedOut ? `timed out after ${fmtS(RUN_TIMEOUT_MS)} s` : c.code === 130 || c.signal === 'SIGINT' ? 'interrupted' : c.code === 0 || c.code === 1 ? 'completed' : `crashed (exit ${c.code ?? c.signal})`;
+        const end = c.timedOut ? `timed out after ${fmtS(RUN_TIMEOUT_MS)}` : c.code === 130 || c.signal === 'SIGINT' ? 'interrupted' : c.code === 0 || c.code === 1 ? 'completed' : `crashed (exit ${c.code ?? c.signal})`;
         if (!end.startsWith('completed')) o.log(`full vxlab run of ${n} nodes: ${end}; its last output: ${c.stderr.trim().split('\n').filter((l) => !l.startsWith('VXLAB_BENCH_MAXRSS')).slice(-3).join(' | ')}`);
-        rows.push({ nodes: n, runId, wallMs: c.ms, suites, checks, restMs: c.ms - Object.values(suites).reduce((p, q) => p + q, 0), counts, load: [load0, loadavg()[0]!], coverage, end, ...(c.maxRssKb ? { maxRssMb: c.maxRssKb / 1024 } : {}), ...(only ? { only } : {}) });
+        const phases = c.checksAt !== undefined && c.lastCheckAt !== undefined ? { upMs: c.checksAt, checksMs: c.lastCheckAt - c.checksAt, downMs: c.ms - c.lastCheckAt } : undefined;
+        rows.push({ nodes: n, runId, wallMs: c.ms, suites, checks, restMs: c.ms - Object.values(suites).reduce((p, q) => p + q, 0), ...(phases ? { phases } : {}), counts, load: [load0, loadavg()[0]!], coverage, end, ...(c.maxRssKb ? { maxRssMb: c.maxRssKb / 1024 } : {}), ...(only ? { only } : {}) });
       } finally {
         await o.owned.reapAll();
       }
@@ -159,19 +208,19 @@ export function printScaleRun(rows: ScaleRunRow[]): void {
   if (!rows.length) return;
   const names = [...new Set(rows.flatMap((r) => Object.keys(r.suites)))];
   console.log(section('scale: full `vxlab run` at N nodes (flannel, 1 pod per node): seconds per suite, peak RSS'));
+  console.log('suite columns: the sum of its checks (routes reads alongside the others, and a check that sends traffic waits for it: the sums overlap); up, checks (wall) and down+report from the CLI\'s progress lines');
   console.log(
     table(
-      ['nodes', ...names.map((x) => `${x} s`), 'suites s', 'up+down+rest s', 'total s', 'target', 'peak RSS', 'pass/fail/skip', 'end', 'load 1m before→after'],
+      ['nodes', 'up', ...names.map((x) => x), 'checks (wall)', 'down+report', 'total', 'target', 'peak RSS', 'pass/fail/skip', 'end', 'load 1m before→after'],
       rows.map((r) => {
-        const suites = Object.values(r.suites).reduce((p, q) => p + q, 0);
-        return [r.nodes, ...names.map((x) => fmtS(r.suites[x] ?? 0)), fmtS(suites), fmtS(r.restMs), fmtS(r.wallMs), r.nodes === 1000 && !r.only ? `≤ ${fmtS(FULL_RUN_TARGET_MS)}` : '—', r.maxRssMb ? `${Math.round(r.maxRssMb)} MB` : '—', `${r.counts.pass}/${r.counts.fail}/${r.counts.skip}`, r.end, `${r.load[0].toFixed(1)}→${r.load[1].toFixed(1)}`];
+        return [r.nodes, r.phases ? fmtS(r.phases.upMs) : '—', ...names.map((x) => (x in r.suites ? fmtS(r.suites[x]!) : '—')), r.phases ? fmtS(r.phases.checksMs) : '—', r.phases ? fmtS(r.phases.downMs) : '—', fmtS(r.wallMs), r.nodes === 1000 && !r.only ? `≤ ${fmtS(FULL_RUN_TARGET_MS)}` : '—', r.maxRssMb ? `${Math.round(r.maxRssMb)} MB` : '—', `${r.counts.pass}/${r.counts.fail}/${r.counts.skip}`, r.end, `${r.load[0].toFixed(1)}→${r.load[1].toFixed(1)}`];
       }),
     ),
   );
   for (const r of rows) {
     if (r.only) console.log(`  ${r.nodes} nodes: only the suites ${r.only.join(', ')} (VXLAB_BENCH_RUN_SUITES)`);
     const slow = r.checks.filter((x) => x.ms >= 1000);
-    if (slow.length) console.log(`  ${r.nodes} nodes, checks of a second or more: ${slow.map((x) => `${x.id} ${fmtS(x.ms)} s${x.status === 'pass' ? '' : ` (${x.status})`}`).join(', ')}`);
+    if (slow.length) console.log(`  ${r.nodes} nodes, checks of a second or more: ${slow.map((x) => `${x.id} ${fmtS(x.ms)}${x.status === 'pass' ? '' : ` (${x.status})`}`).join(', ')}`);
     for (const c of r.coverage) console.log(`  ${r.nodes} nodes: ${c.slice(0, 300)}`);
   }
 }
