@@ -163,7 +163,15 @@ export async function echoProbe(nss: string[], ips: string[], targets: number[][
       if (!count) break;
       o.progress?.(`icmp probe: try ${t + 1} of ${tries}, ${count} echo requests from ${todo.length} pods`);
       let chunks = 0;
+      let done = 0;
+      let said = Date.now();
       for (const [i, js] of todo) {
+        // a big try takes a while: say how far it is every 5 s
+        if (Date.now() - said > 5000) {
+          said = Date.now();
+          o.progress?.(`icmp probe: try ${t + 1} of ${tries}, ${done} of ${count} echo requests sent`);
+        }
+        done += js.length;
         const s = srcs.get(i)!;
         for (let k = 0; k < js.length; k += CHUNK) {
           for (const j of js.slice(k, k + CHUNK)) {
