@@ -1,8 +1,7 @@
 // Suite: connectivity — an expected matrix against an actual matrix, in the style of Calico felix's checker.
 import { fail, pass, skip, type CheckContext, type CheckDef, type SuiteDef } from '../harness/runner/check.ts';
 import { allPods, type ResolvedPod, type ResolvedTopology } from '../harness/topology/resolved.ts';
-import { reachable } from '../harness/probe/fping.ts';
-import { pool } from '../harness/util/exec.ts';
+import { echoProbeParallel } from '../harness/probe/icmp.ts';
 import { evidence, runMemo } from '../harness/runner/evidence.ts';
 import { recordMatrix, retryDecision } from '../harness/diagnose/matrix.ts';
 import { configSettled, diagnoseWrong } from '../harness/diagnose/pair.ts';
@@ -12,8 +11,6 @@ import { BIG_NODES, planPairs } from '../harness/runner/sample.ts';
 
 /** Matrices of up to this many pods are drawn as grids (report details, HTML heat map); bigger ones list wrong cells only. */
 export const GRID_MAX_PODS = 200;
-/** Source pods probed at once: 8, or up to 24 on big topologies (one fping each, all its targets in one process). */
-export const fpingParallel = (pods: number) => (pods > 100 ? 24 : 8);
 
 export interface Matrix {
   /** the pod family probed (a dual-stack topology has one matrix per family) */
@@ -35,6 +32,9 @@ export interface Matrix {
   retried?: number;
   /** why retries ended before every reachable cell answered (empty: they all answered, or nothing was retried) */
   stopped?: string;
+  /** echo requests sent and matching replies received, over every round (the prober's own count) */
+  sent?: number;
+  replies?: number;
 }
 
 /** Reachability the topology intends: same node, or nodes sharing a VNI (different VNIs are separate overlays). */
@@ -68,14 +68,20 @@ export function matrixMeasured(t: ResolvedTopology, family: Family = (t.families
 const matrixKey = (t: ResolvedTopology, family: Family) => (family === (t.families ?? [4])[0] ? 'connectivity/matrix' : `connectivity/matrix/${family}`);
 
 /**
- * Measure the matrix: one fping per source pod, all targets at once. Cells expected to be unreachable are probed at
- * least as hard as a reachable cell ever is in one round: in the first NEGATIVE_ROUNDS rounds (2 probes at 300 ms,
- * then 3 at 600 ms), and a single answer in any round is a leak. Reachable cells that failed are retried only while
- * their result can still change (see retryDecision): a cell that answered in the last round (converging or flaky),
- * or address resolution still in progress; a cell that stays silent with everything resolved is final. A silent cell
- * whose node pair has a configuration cause after the first round (configSettled: a missing route, neighbour or FDB
- * entry, a VTEP rejecting the port or VNI; not loss, not a drop rule) is final at once — on topologies vxlab programs
- * itself, where nothing changes that state after `up`.
+ * Measure the matrix: ICMP echo requests from one raw socket per source pod, opened inside the pod's namespace, all
+ * from this process (harness/probe/icmp.ts: no process per source or pair). Each round sends to every pending cell
+ * up to `tries` requests (the later ones only to cells still silent), waiting `timeoutMs` after a try's last request:
+ * round 1 two tries at 300 ms, later rounds three at 600 ms (fping's -r 1 -t 300 and -r 2 -t 600 of earlier versions).
+ * Cells expected to be unreachable are probed at least as hard as a reachable cell ever is in one round: in the first
+ * NEGATIVE_ROUNDS rounds, and a single answer in any round is a leak. Reachable cells that failed are retried only
+ * while their result can still change (see retryDecision): a cell that answered in the last round (converging or
+ * flaky), or address resolution still in progress; a cell that stays silent with everything resolved is final. A
+ * silent cell whose node pair has a configuration cause after the first round (configSettled: a missing route,
+ * neighbour or FDB entry, a VTEP rejecting the port or VNI; not loss, not a drop rule) is final at once — on
+ * topologies vxlab programs itself, where nothing changes that state after `up`.
+ *
+ * Bounded: the first round must send every planned request (a round cut short would report cells never probed as
+ * unreachable: it fails the check instead, naming the bound); retries stop at the time budget.
  */
 export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family: Family = (ctx.t.families ?? [4])[0]!): Promise<Matrix> {
   // the pods that have an address of this family
@@ -87,25 +93,44 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
   // the retry budget grows with the pairs probed beyond 500,000 (20 s for a 1,000-pod matrix)
   budgetMs = Math.max(budgetMs, Math.ceil(plan.pairs / 50));
   const deadline = Date.now() + budgetMs;
+  // the bound of one round's sends: 1 ms per request of the round's tries, and 60 s (far above what the kernel needs:
+  // a 999,000-pair round is about ... s on 2 cores), so a wedged round ends
+  const roundBound = (requests: number) => 60_000 + requests;
   let pending = plan.probe.map((r) => [...r]);
   let attempts = 0;
   let retried = 0;
   let stopped = '';
   let settledByConfig = '';
+  let sent = 0;
+  let replies = 0;
+  const nss = pods.map((p) => p.ns);
   while (pending.some((p) => p.length)) {
     attempts++;
-    ctx.progress(`connectivity: round ${attempts}, ${pending.reduce((a, p) => a + p.length, 0)} pairs`);
-    const rows = pods.map((_, i) => i).filter((i) => pending[i]!.length);
+    const count = pending.reduce((a, p) => a + p.length, 0);
+    ctx.progress(`connectivity: round ${attempts}, ${count} pairs`);
+    const tries = attempts === 1 ? 2 : 3;
+    const timeoutMs = attempts === 1 ? 300 : 600;
+    const bound = roundBound(count * tries);
+    // retries end at the budget; the first round is never cut short by it (only by its own bound)
+    const r = await echoProbeParallel(nss, ips, pending, { tries, timeoutMs, deadline: attempts === 1 ? Date.now() + bound : Math.min(deadline, Date.now() + bound), progress: (m) => ctx.progress(`connectivity: round ${attempts}: ${m}`) });
+    sent += r.sent;
+    replies += r.replies;
+    if (!r.complete && attempts === 1) throw new Error(`the first round of ${count} pairs did not send its requests within ${bound} ms (${r.sent} sent)`);
     let gained = 0;
-    await pool(rows, fpingParallel(pods.length), async (i) => {
-      const alive = await reachable(pods[i]!.ns, pending[i]!.map((j) => ips[j]!), { retries: attempts === 1 ? 1 : 2, timeoutMs: attempts === 1 ? 300 : 600 });
+    for (const [i, cols] of pending.entries()) {
+      const row = r.alive[i]!;
       // a reachable cell counts as reached once; an isolated cell that answered once has leaked, whatever later rounds say
-      for (const j of pending[i]!) {
-        if (expected[i]![j] && alive.has(ips[j]!) && attempts > 1) gained++;
-        actual[i]![j] = expected[i]![j] ? alive.has(ips[j]!) : actual[i]![j]! || alive.has(ips[j]!);
+      for (const j of cols) {
+        const hit = row[j] === 1;
+        if (expected[i]![j] && hit && attempts > 1) gained++;
+        actual[i]![j] = expected[i]![j] ? hit : actual[i]![j]! || hit;
       }
-    });
+    }
     retried += gained;
+    if (!r.complete) {
+      stopped = `time budget of ${budgetMs} ms spent`;
+      break;
+    }
     pending = pending.map((cols, i) => cols.filter((j) => (expected[i]![j] ? !actual[i]![j] : !actual[i]![j] && attempts < NEGATIVE_ROUNDS)));
     if (attempts === 1) {
       // silent cells whose node pair has a configuration cause (a missing route / neighbour / FDB entry, a VTEP that
@@ -133,9 +158,9 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
         break;
       }
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((res) => setTimeout(res, 200));
   }
-  const m: Matrix = { family, pods, ips, expected, actual, attempts, probe: plan.probe, sampled: !plan.full, coverage: plan.coverage, retried, stopped };
+  const m: Matrix = { family, pods, ips, expected, actual, attempts, probe: plan.probe, sampled: !plan.full, coverage: plan.coverage, retried, stopped, sent, replies };
   recordMatrix(ctx.t, m);
   return m;
 }
@@ -189,8 +214,13 @@ function verdictAll(ms: Matrix[], which: 'positive' | 'negative', okText: string
 function verdict(m: Matrix, which: 'positive' | 'negative', okText: string) {
   const wrong: string[] = [];
   let cells = 0;
-  const probed = m.probe.map((r) => new Set(r));
-  const sel = (i: number, j: number) => i !== j && probed[i]!.has(j) && (which === 'positive' ? m.expected[i]![j]! : !m.expected[i]![j]!);
+  // which cells were probed: a byte per cell (a Set per row of a 1,000-pod matrix is tens of MB)
+  const probed = m.probe.map((r) => {
+    const row = new Uint8Array(m.pods.length);
+    for (const j of r) row[j] = 1;
+    return row;
+  });
+  const sel = (i: number, j: number) => i !== j && probed[i]![j] === 1 && (which === 'positive' ? m.expected[i]![j]! : !m.expected[i]![j]!);
   for (const [i, row] of m.probe.entries())
     for (const j of row) {
       if (!sel(i, j)) continue;

@@ -9,7 +9,8 @@ import { startCapture, readPcap, type CaptureHandle } from '../harness/capture/t
 import { BIG_NODES, CAPTURE_ROUND_MAX, captureRounds } from '../harness/runner/sample.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { summarize, type DecodedPacket } from '../harness/capture/pcap.ts';
-import { run, pool } from '../harness/util/exec.ts';
+import { pool } from '../harness/util/exec.ts';
+import { echoProbe } from '../harness/probe/icmp.ts';
 import { recordCaptured } from '../harness/runner/evidence.ts';
 import { observeSysctls } from './routes.ts';
 
@@ -105,8 +106,39 @@ export function flows(t: ResolvedTopology): Flow[] {
 export const flowKey = (f: { srcIp: string; dstIp: string }) => `${canonicalIp(f.srcIp)}>${canonicalIp(f.dstIp)}`;
 const pairKey = (a: ResolvedNode | string, b: ResolvedNode | string) => `${typeof a === 'string' ? a : a.name} -> ${typeof b === 'string' ? b : b.name}`;
 
-/** fping processes at once (each mostly waits: two echoes 50 ms apart, replies awaited 400 ms). */
-export const FPING_PARALLEL = 24;
+/**
+ * Drive the flows: per family, two echo requests per flow 50 ms apart from the flow's source pod (one raw socket per
+ * source pod, in-process), replies awaited up to 400 ms after the last. False if the sends were cut short.
+ */
+async function drive(fl: Flow[]): Promise<boolean> {
+  let complete = true;
+  for (const fam of [4, 6] as Family[]) {
+    const nss: string[] = [];
+    const ips: string[] = [];
+    const targets: number[][] = [];
+    const src = new Map<string, number>();
+    const dst = new Map<string, number>();
+    for (const f of fl) {
+      if (f.family !== fam) continue;
+      let i = src.get(f.src.ns);
+      if (i === undefined) {
+        src.set(f.src.ns, (i = nss.length));
+        nss.push(f.src.ns);
+        targets.push([]);
+      }
+      let j = dst.get(f.dstIp);
+      if (j === undefined) {
+        dst.set(f.dstIp, (j = ips.length));
+        ips.push(f.dstIp);
+      }
+      if (!targets[i]!.includes(j)) targets[i]!.push(j);
+    }
+    if (!nss.length) continue;
+    const r = await echoProbe(nss, ips, targets, { tries: 2, resend: true, gapMs: 50, timeoutMs: 400, deadline: Date.now() + 60_000 + 2 * fl.length });
+    complete &&= r.complete;
+  }
+  return complete;
+}
 
 /** tcpdump processes started at once (each start must reach "listening on" within its bound: no self-inflicted load). */
 export const CAPTURE_START_PARALLEL = 8;
@@ -239,27 +271,23 @@ async function captureRound(ctx: CheckContext, fl: Flow[], nodes: ResolvedNode[]
   const caps = all.slice(0, nodes.length);
   const localCaps = all.slice(nodes.length);
   let stops: Awaited<ReturnType<(typeof caps)[number]['stop']>>[] = [];
-  let senders: Awaited<ReturnType<typeof run>>[] = [];
+  let sent = true;
   try {
-    // traffic starts only once every tcpdump reported "listening on"; one fping per source pod and family, two echoes per target
-    const bySrc = new Map<string, { ns: string; family: Family; dsts: string[] }>();
-    for (const f of fl) {
-      const k = `${f.src.ns}|${f.family}`;
-      (bySrc.get(k) ?? bySrc.set(k, { ns: f.src.ns, family: f.family, dsts: [] }).get(k)!).dsts.push(f.dstIp);
-    }
-    // The checks judge what was sent (every planned pair is driven in both directions, so none needs a reply): fping
-    // waits for replies only 400 ms after its last request — a healthy pair answers well within it, and an unreachable
-    // one would otherwise hold every capture open a whole second for replies nothing reads. Whatever was sent is still
-    // all captured: stop() drains until tcpdump has written every packet the kernel handed it.
+    // The checks judge what was sent (every planned pair is driven in both directions, so none needs a reply): two
+    // echo requests per flow, 50 ms apart, from one raw socket per source pod opened in its namespace (in-process,
+    // harness/probe/icmp.ts; fping -c 2 -p 50 before: one process per source pod); replies are awaited 400 ms after
+    // the last request — a healthy pair answers well within it, and an unreachable one would otherwise hold every
+    // capture open for replies nothing reads. Whatever was sent is still all captured: stop() drains until tcpdump
+    // has written every packet the kernel handed it.
     // the reader suites (routes) read the state up left, before this run's first packet; the captures above are
     // already listening (their start-up overlaps the reads)
     await ctx.trafficGate?.();
-    senders = await pool([...bySrc.values()], FPING_PARALLEL, (b) => run(['fping', `-${b.family}`, '-q', '-c', '2', '-p', '50', '-t', '400', '-i', '1', ...new Set(b.dsts)], { ns: b.ns, netOnly: true, reject: false, timeoutMs: 10_000 }));
+    sent = await drive(fl);
   } finally {
     stops = await Promise.all([...caps, ...localCaps].map((c) => c.stop()));
   }
   // complete: every capture exited cleanly and its kernel counters show no drop — what it did not see did not happen
-  const complete = stops.every((s) => !s.killed && s.packetsDroppedByKernel === 0) && senders.every((r) => !r.timedOut);
+  const complete = stops.every((s) => !s.killed && s.packetsDroppedByKernel === 0) && sent;
   const ports = [...new Set([4789, 8472, ...t.nodes.map((n) => n.vtep.port)])];
   const packets: Seen[] = [];
   for (const [i, c] of caps.entries()) {

@@ -11,6 +11,8 @@ import { tcpTransfer } from '../harness/probe/tcp.ts';
 import { ipJson, pool } from '../harness/util/exec.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { evidence } from '../harness/runner/evidence.ts';
 import { matrixMeasured, measure } from './connectivity.ts';
 import { observe, observePods } from './routes.ts';
 import { BIG_NODES } from '../harness/runner/sample.ts';
@@ -68,6 +70,45 @@ export const icmpHeaders = (f: Family) => (f === 6 ? 48 : 28);
 /** every VTEP device of a node, once (dual-stack pods may share one device) */
 const vtepsOf = (n: ResolvedNode) => [...new Map((n.vteps?.length ? n.vteps : [n.vtep]).map((v) => [v.dev, v])).values()];
 
+/**
+ * The MTUs mtu/vtep-mtu reads, per node: [{ ifname, mtu }] of its underlay link and VTEP devices (a missing device
+ * is absent). In a named network namespace: SIOCGIFMTU in-process (suites/mtu-read.ts; no process, no table dump:
+ * at 1,000 nodes the full node snapshot was minutes of `ip -batch`); elsewhere, or when the routes suite's snapshot
+ * is already there, that snapshot's links.
+ */
+async function nodeMtus(ctx: CheckContext): Promise<Map<string, { ifname: string; mtu: number }[]>> {
+  const out = new Map<string, { ifname: string; mtu: number }[]>();
+  const far = ctx.t.nodes.filter((n) => !existsSync(`/var/run/netns/${n.ns}`));
+  if (!far.length && !evidence(ctx.t).memo.has('routes/state')) {
+    const { readMtusIn } = await import('./mtu-read.ts');
+    for (const n of ctx.t.nodes) {
+      const m = readMtusIn(n.ns, [n.underlayIf, ...vtepsOf(n).map((v) => v.dev)]);
+      out.set(n.name, Object.entries(m).flatMap(([ifname, mtu]) => (mtu === undefined ? [] : [{ ifname, mtu }])));
+    }
+    return out;
+  }
+  const st = await observe(ctx);
+  for (const n of ctx.t.nodes) out.set(n.name, st.get(n.name)!.links);
+  return out;
+}
+
+/** Each pod's interface MTU ("node/pod" → { mtu }, absent when the interface is missing), as nodeMtus reads them. */
+async function podMtus(ctx: CheckContext): Promise<Map<string, { mtu: number } | undefined>> {
+  const out = new Map<string, { mtu: number } | undefined>();
+  const pods = ctx.t.nodes.flatMap((n) => n.pods);
+  if (pods.every((p) => existsSync(`/var/run/netns/${p.ns}`)) && !evidence(ctx.t).memo.has('routes/pods')) {
+    const { readMtusIn } = await import('./mtu-read.ts');
+    for (const p of pods) {
+      const mtu = readMtusIn(p.ns, [p.ifname])[p.ifname];
+      out.set(`${p.node}/${p.name}`, mtu === undefined ? undefined : { mtu });
+    }
+    return out;
+  }
+  const st = await observePods(ctx);
+  for (const p of pods) out.set(`${p.node}/${p.name}`, st.get(`${p.node}/${p.name}`)?.link);
+  return out;
+}
+
 const vtepMtu: CheckDef = {
   id: 'mtu/vtep-mtu',
   title: 'VTEP MTU = underlay link MTU − 50 (IPv4 underlay) or − 70 (IPv6 underlay), for every VTEP device',
@@ -76,10 +117,9 @@ const vtepMtu: CheckDef = {
     const observed: Record<string, unknown> = {};
     const expected: Record<string, unknown> = {};
     const applied = new Set<string>();
-    // the run's node snapshot (one read per node, shared with the routes suite)
-    const st = await observe(ctx);
+    const mtus = await nodeMtus(ctx);
     await pool(ctx.t.nodes, 8, async (n) => {
-      const ls = st.get(n.name)!.links;
+      const ls = mtus.get(n.name)!;
       const u = ls.find((l) => l.ifname === n.underlayIf);
       const over = overheadOf(n);
       applied.add(`${over} (IPv${ulFamily(n)} underlay)`);
@@ -114,11 +154,10 @@ const podMtu: CheckDef = {
   async run(ctx) {
     const diffs: string[] = [];
     const observed: Record<string, number | undefined> = {};
-    // the run's pod snapshot (one read per pod, shared with routes/pod-attachment)
-    const pods = await observePods(ctx);
+    const pods = await podMtus(ctx);
     await pool(ctx.t.nodes.flatMap((n) => n.pods), 8, async (p) => {
       const n = node(ctx.t, p.node);
-      const l = pods.get(`${p.node}/${p.name}`)?.link;
+      const l = pods.get(`${p.node}/${p.name}`);
       observed[`${p.node}/${p.name}`] = l?.mtu;
       if (!l) return void diffs.push(`${p.node}/${p.name}: ${p.ifname} missing`);
       if (l.mtu !== p.mtu) diffs.push(`${p.node}/${p.name}: ${p.ifname} MTU: expected ${p.mtu}, observed ${l.mtu}`);
@@ -258,13 +297,20 @@ export function pathUnderlayMtus(t: ResolvedTopology, a: ResolvedNode, b: Resolv
   return [sa.mtu, sb.mtu, a.underlayMtu, b.underlayMtu, ...viaRouter];
 }
 
-/** Node pairs where the outer packet must cross a segment narrower than the sender's own link. */
-function narrowPairs(t: ResolvedTopology): [ResolvedNode, ResolvedNode, number][] {
+/**
+ * Node pairs where the outer packet must cross a segment narrower than the sender's own link, the first `limit` in
+ * node order. When no link anywhere on the underlay is narrower than any node's own link there are none, found
+ * without walking the N² pairs (a million at 1,000 nodes).
+ */
+export function narrowPairs(t: ResolvedTopology, limit = Infinity): [ResolvedNode, ResolvedNode, number][] {
   const out: [ResolvedNode, ResolvedNode, number][] = [];
+  const narrowest = Math.min(...t.segments.flatMap((s) => [s.mtu, s.routerMtu ?? s.mtu]), ...t.nodes.map((n) => n.underlayMtu));
+  if (t.nodes.every((n) => n.underlayMtu <= narrowest)) return out;
   for (const a of t.nodes) for (const b of t.nodes) {
     if (a === b || !a.pods[0] || !b.pods[0] || a.vtep.vni !== b.vtep.vni) continue;
     const narrow = Math.min(...pathUnderlayMtus(t, a, b));
     if (narrow < a.underlayMtu) out.push([a, b, narrow]);
+    if (out.length >= limit) return out;
   }
   return out;
 }
@@ -342,7 +388,7 @@ const pmtu: CheckDef = {
   id: 'mtu/path-mtu',
   title: 'narrower link on the underlay path: no outer fragmentation (RFC 7348 §4.3); with DF set (always, over IPv6) the node learns path MTU = narrow − 50 (IPv4 underlay) or − 70 (IPv6) (pmtu.sh)',
   async run(ctx) {
-    const pairs = narrowPairs(ctx.t).slice(0, 8);
+    const pairs = narrowPairs(ctx.t, 8);
     if (!pairs.length) return skip("no path crosses a link narrower than the sending node's own link");
     const res = await pool(pairs, 2, ([a, b, narrow]) => pmtuPair(ctx, a, b, narrow));
     const diffs = res.flatMap((r) => r.diffs);

@@ -59,11 +59,16 @@ export function recordMatrix(t: ResolvedTopology, m: MatrixLike): void {
   const rounds = `connectivity matrix, ${m.attempts} round(s)${m.stopped ? `, retries stopped: ${m.stopped}` : ''}`;
   const pos = new Map<string, number>();
   for (const [i, a] of m.pods.entries()) pos.set(m.ips?.[i] ?? a.ip, i);
-  const rows = m.probe?.map((r) => new Set(r));
+  // a byte per probed cell (a Set per row of a 1,000-pod matrix is tens of MB, kept for the whole run)
+  const rows = m.probe?.map((r) => {
+    const row = new Uint8Array(m.pods.length);
+    for (const j of r) row[j] = 1;
+    return row;
+  });
   recordReachTable(t, (src, dst) => {
     const i = pos.get(src);
     const j = pos.get(dst);
-    if (i === undefined || j === undefined || i === j || (rows && !rows[i]!.has(j))) return undefined;
+    if (i === undefined || j === undefined || i === j || (rows && rows[i]![j] !== 1)) return undefined;
     return { reachable: m.actual[i]![j]!, source: rounds, settled: true };
   });
 }
