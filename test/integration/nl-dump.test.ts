@@ -174,6 +174,12 @@ describe.skipIf(needsRoot)('in-process state reads against iproute2 (root)', () 
       const r = await bringUp(TOPO(file));
       const t = r.topology;
       const extra = await extras(t);
+      // IPv6 addresses still in duplicate address detection get their local route when DAD ends (seen: eth0's
+      // link-local appeared between the two reads): wait, bounded, until no namespace has a tentative address
+      const deadline = Date.now() + 15_000;
+      for (const x of namespaces(t)) {
+        while (Date.now() < deadline && (await run(['ip', '-6', 'addr', 'show', 'tentative'], { ns: x.ns, netOnly: true, reject: false })).stdout.trim()) await new Promise((res) => setTimeout(res, 100));
+      }
       const all: string[] = [];
       const total: Record<string, number> = {};
       for (const x of namespaces(t)) {
