@@ -21,7 +21,7 @@ export interface ReproPair {
 export interface ReproFigures {
   pairs: ReproPair[];
   worst: number;
-  library: { files: number; jobs: number; held: number[]; wallMs: number[]; load: string[] };
+  library: { files: number; jobs: number; held: number[]; wallMs: number[]; load: string[]; notHeld: string[][] };
   load: { before: string; after: string };
 }
 
@@ -42,13 +42,13 @@ const LIBRARY_JOBS = 3;
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-export async function reproSection(repo: string, libraryReps: number, signal: AbortSignal, log: (m: string) => void): Promise<ReproFigures> {
+export async function reproSection(repo: string, libraryReps: number, signal: AbortSignal, log: (m: string) => void, withPairs = true): Promise<ReproFigures> {
   const dir = join(repo, 'topologies/bugs');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
   const bugs = files.filter((f) => !f.endsWith('-fixed.yaml') && existsSync(join(dir, f.replace(/\.yaml$/, '-fixed.yaml'))));
   const before = loadavg();
   const pairs: ReproPair[] = [];
-  for (const b of bugs) {
+  for (const b of withPairs ? bugs : []) {
     if (signal.aborted) break;
     const fixed = b.replace(/\.yaml$/, '-fixed.yaml');
     log(`repro: ${b} against run ${fixed}`);
@@ -59,6 +59,7 @@ export async function reproSection(repo: string, libraryReps: number, signal: Ab
   const held: number[] = [];
   const wallMs: number[] = [];
   const load: string[] = [];
+  const notHeld: string[][] = [];
   for (let i = 0; i < libraryReps && !signal.aborted; i++) {
     log(`repro: whole library (${files.length} files, --jobs ${LIBRARY_JOBS}), pass ${i + 1}/${libraryReps}`);
     const r = await cli(repo, ['repro', '--jobs', String(LIBRARY_JOBS), ...files.map((f) => join('topologies/bugs', f))], signal);
@@ -66,25 +67,28 @@ export async function reproSection(repo: string, libraryReps: number, signal: Ab
     wallMs.push(r.ms);
     load.push(loadavg());
     held.push((r.stdout.match(/: REPRODUCED \(every expectation holds\)/g) ?? []).length);
-    log(`repro: pass ${i + 1}: ${held.at(-1)} / ${files.length} held, ${fmtS(r.ms)}, load avg ${load.at(-1)}`);
+    notHeld.push([...r.stdout.matchAll(/^repro (\S+): EXPECTATIONS DO NOT HOLD$/gm)].map((m) => m[1]!.replace(/^.*\//, '')));
+    log(`repro: pass ${i + 1}: ${held.at(-1)} / ${files.length} held, ${fmtS(r.ms)}, load avg ${load.at(-1)}${notHeld.at(-1)!.length ? `; did not hold: ${notHeld.at(-1)!.join(', ')}` : ''}`);
   }
   const worst = pairs.length ? Math.max(...pairs.map((p) => p.reproMs / p.runMs)) : NaN;
-  return { pairs, worst, library: { files: files.length, jobs: LIBRARY_JOBS, held, wallMs, load }, load: { before, after: loadavg() } };
+  return { pairs, worst, library: { files: files.length, jobs: LIBRARY_JOBS, held, wallMs, load, notHeld }, load: { before, after: loadavg() } };
 }
 
 export function printRepro(f: ReproFigures): void {
-  console.log(section(`6. repro vs run: \`vxlab repro BUG\` against \`vxlab run BUG-fixed\` (CLI, fresh process each), load avg ${f.load.before} → ${f.load.after}`));
+  if (f.pairs.length) {
+    console.log(section(`6. repro vs run: \`vxlab repro BUG\` against \`vxlab run BUG-fixed\` (CLI, fresh process each), load avg ${f.load.before} → ${f.load.after}`));
+    console.log(
+      table(
+        ['bug file', 'repro', 'exit', 'run -fixed', 'exit', 'ratio', 'target'],
+        f.pairs.map((p) => [p.bug, fmtS(p.reproMs), p.reproExit, fmtS(p.runMs), p.runExit, fmtRatio(p.reproMs / p.runMs), '≤ 2.0×']),
+      ),
+    );
+    console.log(`worst ratio: ${fmtRatio(f.worst)} (target ≤ 2.0×); exit 0 = every expectation held (repro) / every check passed (run)`);
+  }
   console.log(
     table(
-      ['bug file', 'repro', 'exit', 'run -fixed', 'exit', 'ratio', 'target'],
-      f.pairs.map((p) => [p.bug, fmtS(p.reproMs), p.reproExit, fmtS(p.runMs), p.runExit, fmtRatio(p.reproMs / p.runMs), '≤ 2.0×']),
-    ),
-  );
-  console.log(`worst ratio: ${fmtRatio(f.worst)} (target ≤ 2.0×); exit 0 = every expectation held (repro) / every check passed (run)`);
-  console.log(
-    table(
-      ['library pass', 'files', 'expectations held', `wall (--jobs ${f.library.jobs})`, 'load avg after'],
-      f.library.held.map((h, i) => [String(i + 1), f.library.files, `${h} / ${f.library.files}`, fmtS(f.library.wallMs[i]!), f.library.load[i]!]),
+      ['library pass', 'files', 'expectations held', `wall (--jobs ${f.library.jobs})`, 'load avg after', 'did not hold'],
+      f.library.held.map((h, i) => [String(i + 1), f.library.files, `${h} / ${f.library.files}`, fmtS(f.library.wallMs[i]!), f.library.load[i]!, f.library.notHeld[i]!.join(', ') || '—']),
     ),
   );
 }

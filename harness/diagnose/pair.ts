@@ -62,9 +62,27 @@ export async function nftDrops(ns: string): Promise<string[]> {
     const exprs: any[] = rule.expr ?? [];
     const counter = exprs.find((e) => e.counter)?.counter;
     if (!counter?.packets || !exprs.some((e) => 'drop' in e || e.reject !== undefined)) continue;
-    out.push(`${rule.family} ${rule.table}/${rule.chain}: ${describeRule(exprs)} (${counter.packets} packets)`);
+    // a rule whose verdict depends on chance or on a rate (numgen random, limit, quota, meters) drops some packets and
+    // lets others pass: loss, which another probe round may get through; any other drop rule is configuration
+    const chance = probabilistic(exprs);
+    out.push(`${rule.family} ${rule.table}/${rule.chain}: ${describeRule(exprs)} (${counter.packets} packets${chance ? `; probabilistic: ${chance}` : ''})`);
   }
   return out;
+}
+
+/** The expression kinds that make a rule's verdict depend on chance or rate, comma-separated ('' when none). */
+export function probabilistic(exprs: any[]): string {
+  const kinds = new Set<string>();
+  const walk = (x: unknown): void => {
+    if (!x || typeof x !== 'object') return;
+    for (const [k, v] of Object.entries(x)) {
+      // a dynamic set update ({"set": {"op": "update", …}}) is a meter; an anonymous set of values ({"set": [4789, 8472]}) is not
+      if (['numgen', 'limit', 'quota', 'meter'].includes(k) || (k === 'set' && !!v && typeof v === 'object' && 'op' in v)) kinds.add(k === 'set' ? 'meter' : k);
+      walk(v);
+    }
+  };
+  walk(exprs);
+  return [...kinds].sort().join(', ');
 }
 
 function describeRule(exprs: any[]): string {
@@ -336,17 +354,27 @@ export async function unreachableEvidence(ctx: CheckContext, a: ResolvedPod, b: 
 /**
  * Causes that are configuration, not loss: kernel state vxlab reads (a route, neighbour or FDB entry missing or
  * wrong on the sending node) or a rejection the capture saw (the receiving VTEP listens on another port or VNI).
- * Another probe round cannot change a cell behind one of these — unless something is still programming the nodes
- * (builder: external, whose control plane converges after up) or a neighbour is still being resolved. Loss on the
- * underlay ("dropped on the underlay"), drop rules, reverse-path filtering and causes vxlab cannot name are not in
- * this list: cells behind them get their retry rounds.
+ * Also strict reverse-path filtering against an asymmetric route (a sysctl and a route, both read), and an nftables
+ * drop rule that counted the pair's packets and has no chance or rate in it (RULE_CAUSE). Another probe round cannot
+ * change a cell behind one of these — unless something is still programming the nodes (builder: external, whose
+ * control plane converges after up) or a neighbour is still being resolved. Loss on the underlay ("dropped on the
+ * underlay"), probabilistic drop rules (numgen, limit, quota, meters: a `loss:` fault), ICMP errors, a pod's own
+ * routes and causes vxlab cannot name are not in this list: cells behind them get their retry rounds.
  */
-const CONFIG_CAUSE = /^(no route on |wrong route on |no neighbour entry on |stale neighbour entry on |no FDB entry on |wrong FDB entry on |rejected by \S+'s VTEP: )/;
+const CONFIG_CAUSE = /^(no route on |wrong route on |no neighbour entry on |stale neighbour entry on |no FDB entry on |wrong FDB entry on |rejected by \S+'s VTEP: |dropped by strict reverse-path filtering on )/;
+/**
+ * A drop rule that counted this node pair's packets (outer packets that arrived, or nothing left the sender), with no
+ * chance or rate in its match (nftDrops marks `probabilistic: numgen` and the like): the same packets meet the same
+ * rule next round. A `loss:` fault's `numgen random` rule is loss, and retried.
+ */
+const RULE_CAUSE = /^(arrived at \S+'s \S+ \(\d+ packet\(s\) from \S+\) and dropped there by nftables |nothing left \S+'s \S+ for \S+ \(.*\): dropped on \S+ by nftables )/;
 
 export function isConfigCause(cause: string | undefined): boolean {
   // the reply direction's cause counts the same ("requests reach B; the replies fail: <cause>")
   const c = cause?.replace(/^requests reach \S+; the replies fail: /, '');
-  return !!c && CONFIG_CAUSE.test(c) && !/INCOMPLETE|PROBE|DELAY/.test(c);
+  if (!c) return false;
+  if (RULE_CAUSE.test(c)) return !/; probabilistic: /.test(c);
+  return CONFIG_CAUSE.test(c) && !/INCOMPLETE|PROBE|DELAY/.test(c);
 }
 
 /** At most this many directed node pairs are diagnosed to settle silent cells early (each diagnosis is a few reads). */
