@@ -6,7 +6,7 @@ import { routesDirect, type Family, type ResolvedNode, type ResolvedPod, type Re
 import { vxlanOverhead } from '../harness/topology/normalize.ts';
 import { podAddr, podFamilies, vtepFor } from './encapsulation.ts';
 import * as k from '../harness/probe/kernel.ts';
-import { pingDf, pingDfBurst } from '../harness/probe/ping.ts';
+import { pingDf, pingDfBurst, type DfResult } from '../harness/probe/ping.ts';
 import { tcpTransfer } from '../harness/probe/tcp.ts';
 import { ipJson, pool } from '../harness/util/exec.ts';
 import { startCapture, readPcap } from '../harness/capture/tcpdump.ts';
@@ -145,22 +145,34 @@ interface BoundaryProbe {
  * error comes back), the later ones meet the learned MTU and fail loudly; only a burst lost whole is a silent failure.
  * A fitting probe that got no answer at all is taken once more (a loaded machine); a local error is an answer.
  */
+/** ICMP payload of the small probe beside a boundary's sized ones (ping's default: fits every path). */
+const SMALL_PAYLOAD = 56;
+
 async function boundary(ns: string, dst: string, max: number, label: string, limit: string, hdr = 28): Promise<BoundaryProbe & { hole?: number }> {
   // two fitting pings: the first may teach the kernel a smaller path MTU as it leaves (it is sent regardless), the second meets it
-  const fitting = (wait: number) => pingDf(ns, dst, max, wait, 2);
-  let [fits, over] = await Promise.all([fitting(1), pingDfBurst(ns, dst, max + 1)]);
+  const fitting = (wait: number, count = 2) => pingDf(ns, dst, max, wait, count);
+  // beside them, two small DF pings: the pair's round trip for a packet that fits any path, the yardstick silence is
+  // judged by when the fitting size itself vanishes (a black hole at the boundary: then neither sized probe answers)
+  let [fits, over, small] = await Promise.all([fitting(1), pingDfBurst(ns, dst, max + 1), pingDf(ns, dst, SMALL_PAYLOAD, 1, 2)]);
+  const silentOutcome = (x: DfResult) => x.outcome === 'timeout' || x.outcome === 'error';
+  // silence is judged against the path's own round trip: 1 s after the last packet is ≥ 10× a round trip of at most
+  // 100 ms; where the round trip was slower (load) or unknown, the silence is confirmed with 3 s
+  const quick = (rtt: number | undefined) => rtt !== undefined && rtt <= 100;
+  const smallRtt = small.outcome === 'ok' ? small.rttMaxMs : undefined;
   let retried = false;
-  if (fits.outcome === 'timeout' || fits.outcome === 'error') {
-    // asked once more, with a longer wait (a loaded machine answers late, not never)
+  // the fitting size unanswered: asked once more (three pings; a loaded machine answers late, not never, and a lossy
+  // one loses a few), with 1 s where small packets came back within 100 ms, else 3 s — at the same time as the
+  // oversize confirmation below
+  const refit = silentOutcome(fits) ? fitting(quick(smallRtt) ? 1 : 3, 3) : undefined;
+  const overRtt = fits.rttMaxMs ?? smallRtt;
+  const reover = silentOutcome(over) && !quick(overRtt) ? pingDf(ns, dst, max + 1, 3) : undefined;
+  if (refit) {
     retried = true;
-    fits = await fitting(3);
+    fits = await refit;
   }
-  // silence is judged against the path's own round trip: 1 s after the last is ≥ 10× the fitting probe's round trip
-  // on a machine that answers within 100 ms; where it answered slower (load), the silence is confirmed by one more
-  // oversize probe given 3 s
-  if ((over.outcome === 'timeout' || over.outcome === 'error') && (fits.rttMaxMs === undefined || fits.rttMaxMs > 100)) {
-    const again = await pingDf(ns, dst, max + 1, 3);
-    over = { ...again, output: `${again.output} (confirmed: the burst before it was silent too, the fitting probe's round trip ${fits.rttMaxMs ?? '?'} ms)`, ms: over.ms + again.ms };
+  if (reover) {
+    const again = await reover;
+    over = { ...again, output: `${again.output} (confirmed: the burst before it was silent too, ${fits.rttMaxMs !== undefined ? `the fitting probe's round trip ${fits.rttMaxMs} ms` : `small pings' round trip ${smallRtt ?? '?'} ms`})`, ms: over.ms + again.ms };
   }
   const diffs: string[] = [];
   if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (${limit} − ${hdr}) should pass, observed ${fits.outcome}${retried ? ' (twice)' : ''}: ${fits.output}`);

@@ -3,8 +3,12 @@
 import net from 'node:net';
 const [host, port, timeoutMs] = process.argv.slice(2);
 let n = 0;
-const timer = setTimeout(() => { console.log(`error timeout received ${n}`); process.exit(1); }, Number(timeoutMs));
+// before a connection: the transfer's timeout plus 30 s for the source to start (a Node start-up inside `ip netns
+// exec` has taken seconds at load 20+; the prober kills this sink when the source gives up); after: the timeout
+let timer = setTimeout(() => { console.log(`error timeout received ${n}`); process.exit(1); }, Number(timeoutMs) + 30000);
 const srv = net.createServer((s) => {
+  clearTimeout(timer);
+  timer = setTimeout(() => { console.log(`error timeout received ${n}`); process.exit(1); }, Number(timeoutMs));
   console.log('accepted');
   // progress lines (at most every 100 ms) let the prober tell a stalled transfer from a slow one without a long timeout
   let last = 0;

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { stripStack } from '../util/exec.ts';
+import { run, stripStack } from '../util/exec.ts';
 import { currentSignal, InterruptedError } from '../util/scope.ts';
 
 const SINK = fileURLToPath(new URL('./tcp-sink.mjs', import.meta.url));
@@ -40,7 +40,9 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
   let err = '';
   sink.stdout.on('data', (d) => (out += d));
   sink.stderr.on('data', (d) => (err += d));
-  const done = new Promise<void>((res) => sink.once('exit', () => res()));
+  // 'close', not 'exit': a child's stdout can still hold its last lines when it has exited ("accepted", "received N"),
+  // and under load that read came after the verdict — a whole transfer reported as "never came up"
+  const done = new Promise<void>((res) => sink.once('close', () => res()));
   try {
     // wait until the sink listens (it prints "listening") or exits; bounded by 20 s — a Node start-up inside
     // `ip netns exec` has taken more than 5 s at load average 30–40 on 2 cores (the wait ends at the event)
@@ -50,20 +52,33 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
     if (!out.includes('listening')) return { sent: 0, received: 0, connected: false, ms: 0, error: `sink did not start: ${oneLine(`${out}\n${err}`)}` };
     const t1 = performance.now();
     // stall detection: once the connection is up, no new bytes at the sink for `stallMs` ends the probe (the sink
-    // prints progress on data); a black hole is told apart from "never came up" by `connected`
+    // prints progress on data); a black hole is told apart from "never came up" by `connected`. The network is
+    // blamed only on the kernel's word: the sender's socket retransmits (ss: retrans, backoff). No progress without
+    // a retransmission is the machine, not the path (a sender or sink starved of CPU at load 20+ on 2 cores, a
+    // receive window the sink has not yet drained): the window starts again, within the transfer's own timeout.
     let stalled = false;
+    let stallEvidence = '';
     let seen = -1;
     let since = Date.now();
+    let asking = false;
     const watch = setInterval(() => {
-      if (!out.includes('accepted')) return;
+      if (!out.includes('accepted') || asking || stalled) return;
       const now = Number(/.*progress (\d+)/s.exec(out)?.[1] ?? 0);
       if (now !== seen) {
         seen = now;
         since = Date.now();
       } else if (Date.now() - since > stallMs) {
-        stalled = true;
-        sink.kill('SIGKILL');
-        source?.kill('SIGKILL');
+        asking = true;
+        void senderRetransmits(srcNs, dstIp, port)
+          .then((ev) => {
+            if (ev && !stalled && Number(/.*progress (\d+)/s.exec(out)?.[1] ?? 0) === seen) {
+              stalled = true;
+              stallEvidence = ev;
+              sink.kill('SIGKILL');
+              source?.kill('SIGKILL');
+            } else since = Date.now();
+          })
+          .finally(() => (asking = false));
       }
     }, 50);
     if (signal?.aborted) throw new InterruptedError(signal.reason);
@@ -75,19 +90,21 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
       p.stdout!.on('data', (d) => (so += d));
       p.stderr!.on('data', (d) => (se += d));
       const kill = setTimeout(() => p.kill('SIGKILL'), timeoutMs + 2000);
-      p.once('exit', (code) => {
+      p.once('close', (code) => {
         clearTimeout(kill);
         res({ exitCode: code ?? 1, stdout: so, stderr: se });
       });
     });
     let timer: NodeJS.Timeout | undefined;
+    // a source that ended without the sink ever accepting (refused, unreachable, timed out): nothing more will come
+    if (!out.includes('accepted') && r.exitCode !== 0) sink.kill('SIGKILL');
     await Promise.race([done, new Promise((r2) => (timer = setTimeout(r2, timeoutMs)))]);
     clearTimeout(timer);
     clearInterval(watch);
     if (signal?.aborted) throw new InterruptedError(signal.reason);
     if (stalled) {
       const received = Number(/.*progress (\d+)/s.exec(out)?.[1] ?? 0);
-      return { sent: 0, received, connected: true, ms: Math.round(performance.now() - t1), error: `stalled: no data arrived for ${stallMs} ms after ${received} bytes` };
+      return { sent: 0, received, connected: true, ms: Math.round(performance.now() - t1), error: `stalled: no data arrived for ${stallMs} ms after ${received} bytes while the sender retransmitted (${stallEvidence})` };
     }
     const received = Number(/received (\d+)/.exec(out)?.[1] ?? 0);
     const sent = Number(/sent (\d+)/.exec(r.stdout)?.[1] ?? 0);
@@ -97,6 +114,26 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
     signal?.removeEventListener('abort', onAbort);
     if (sink.exitCode === null) sink.kill('SIGKILL');
   }
+}
+
+/**
+ * The sender's TCP socket to dst:port retransmitting, in the kernel's words (`ss -tin`: "retrans:0/3 backoff:2
+ * unacked:12"), or undefined when it does not (or there is no such socket).
+ */
+export async function senderRetransmits(ns: string, dstIp: string, port: number): Promise<string | undefined> {
+  const r = await run(['ss', '-H', '-tin', 'dst', dstIp, 'dport', '=', String(port)], { ns, reject: false, timeoutMs: 10_000 });
+  return retransEvidence(r.stdout);
+}
+
+/** Pure: retransmission evidence from `ss -tin` output (unit-tested). */
+export function retransEvidence(ssOut: string): string | undefined {
+  const total = Number(/\bretrans:\d+\/(\d+)/.exec(ssOut)?.[1] ?? 0);
+  const backoff = Number(/\bbackoff:(\d+)/.exec(ssOut)?.[1] ?? 0);
+  const unacked = Number(/\bunacked:(\d+)/.exec(ssOut)?.[1] ?? 0);
+  // data in flight that is not acknowledged, and the retransmission timer at work; a zero window (a sink that does
+  // not read) backs off its probes too, but with nothing unacknowledged
+  if (!unacked || (!total && !backoff)) return undefined;
+  return [`retrans ${total}`, ...(backoff ? [`backoff ${backoff}`] : []), `unacked ${unacked}`].join(', ');
 }
 
 /** What went wrong, in one line: the error line of a helper's output, without any stack. */
