@@ -54,10 +54,14 @@ export function loadLite(file: string): Loaded | undefined {
   };
 }
 
-/** `vxlab validate ARGS` when every file is good and within the quick path; undefined (nothing printed) otherwise. */
-export function fastValidate(argv: string[]): number | undefined {
+/**
+ * What `vxlab validate ARGS` prints on stdout (one line per file) when every file is good and within the quick path;
+ * undefined otherwise. Prints nothing: bin/vxlab.js writes the lines itself (straight to fd 1, without setting up
+ * process.stdout: a pipe or a TTY stream costs a few milliseconds of start-up).
+ */
+export function quickValidate(argv: string[]): { code: number; lines: string[] } | undefined {
   if (!argv.length || argv.some((a) => a.startsWith('-'))) return undefined;
-  const out: string[] = [];
+  const lines: string[] = [];
   for (const f of argv) {
     try {
       if (!existsSync(f)) return undefined;
@@ -65,12 +69,19 @@ export function fastValidate(argv: string[]): number | undefined {
       if (!loaded) return undefined;
       const t = resolveStatic(loaded, 'check');
       if (t.cni) return undefined;
-      out.push(okLine(f, validationOf(t)));
+      lines.push(okLine(f, validationOf(t)));
     } catch {
       return undefined;
     }
   }
+  return { code: 0, lines };
+}
+
+/** `vxlab validate ARGS` when every file is good and within the quick path; undefined (nothing printed) otherwise. */
+export function fastValidate(argv: string[]): number | undefined {
+  const r = quickValidate(argv);
+  if (!r) return undefined;
   survivePipeClose();
-  for (const l of out) console.log(l);
-  return 0;
+  for (const l of r.lines) console.log(l);
+  return r.code;
 }

@@ -1,4 +1,5 @@
-// The runtime registry: a runtime is one folder under harness/runtime/ plus one line here.
+// The runtime registry: a runtime is one folder under harness/runtime/ plus one line here (and one in resolve.ts, for
+// its pure part: what normalize asks of it).
 import type { Runtime } from './types.ts';
 import { netnsRuntime } from './netns/index.ts';
 import { dockerRuntime } from './docker/index.ts';

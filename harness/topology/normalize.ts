@@ -8,7 +8,7 @@ import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE } from './constants.ts';
 import type { SetupStep, Step, TopoNode, Topology } from './schema.ts';
 import type { ResolvedStep } from '../steps/types.ts';
 import { checkIfName } from './names.ts';
-import { getRuntime } from '../runtime/registry.ts';
+import { getRuntimeResolve } from '../runtime/resolve.ts';
 import { resolveControl, resolveSteps } from '../steps/resolve.ts';
 
 export { checkIfName, IFNAMSIZ } from './names.ts';
@@ -194,7 +194,7 @@ export function normalize(t: Topology, opts: NormalizeOptions): ResolvedTopology
 function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
   if (!RUN_ID_RE.test(opts.runId)) throw new SemanticError([], `run id '${opts.runId}' must match ${RUN_ID_RE}`);
   const runtime = t.runtime ?? 'netns';
-  const rt = getRuntime(runtime);
+  const rt = getRuntimeResolve(runtime);
   rt.validate(t); // what the runtime cannot do, at its key
   if (opts.discovered) {
     const d = opts.discovered;

@@ -2,7 +2,7 @@
 // and the README's topology reference all come from here.
 // a namespace import, not { z }: the CLI bundle (scripts/build.mjs) then keeps only the parts of zod the schema uses
 import * as z from 'zod';
-import { runtimeNames } from '../runtime/registry.ts';
+import { runtimeNames } from '../runtime/resolve.ts';
 
 import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE } from './constants.ts';
 export { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE };

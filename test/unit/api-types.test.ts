@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { COMMANDS, SUMMARIES } from '../../harness/cli/main.ts';
 // @ts-expect-error plain JavaScript module without types
-import { distState } from '../../bin/dist-state.js';
+import { distState, writeStamp } from '../../bin/dist-state.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -99,6 +99,43 @@ describe('dist freshness (bin/dist-state.js)', () => {
     }
   });
 
+  it('with the list of sources in the stamp (no directory reads): an edit in place, a new file, a removed file', () => {
+    const d = fakeCheckout();
+    try {
+      mkdirSync(join(d, 'harness/cli/deep'), { recursive: true });
+      writeFileSync(join(d, 'harness/cli/deep/y.ts'), '');
+      mkdirSync(join(d, 'dist'));
+      const past = new Date(Date.now() - 60_000);
+      for (const p of ['harness', 'harness/cli', 'harness/cli/deep', 'harness/cli/x.ts', 'harness/cli/deep/y.ts', 'package.json']) utimesSync(join(d, p), past, past);
+      writeStamp(d);
+      const stamp = JSON.parse(readFileSync(join(d, 'dist/.build-stamp'), 'utf8'));
+      expect(stamp.dirs).toStrictEqual(['harness', 'harness/cli', 'harness/cli/deep']);
+      expect(stamp.files.sort()).toStrictEqual(['harness/cli/deep/y.ts', 'harness/cli/x.ts']);
+      expect(distState(d)).toEqual({ state: 'fresh' });
+      // an edit in place changes no directory: the listed file itself is newer
+      const future = new Date(Date.now() + 60_000);
+      utimesSync(join(d, 'harness/cli/deep/y.ts'), future, future);
+      expect(distState(d)).toEqual({ state: 'stale', newer: 'harness/cli/deep/y.ts' });
+      utimesSync(join(d, 'harness/cli/deep/y.ts'), past, past);
+      expect(distState(d)).toEqual({ state: 'fresh' });
+      // a new file (not in the list) makes its directory newer: the walk finds it
+      writeFileSync(join(d, 'harness/cli/deep/z.ts'), '');
+      utimesSync(join(d, 'harness/cli/deep/z.ts'), future, future);
+      expect(distState(d)).toEqual({ state: 'stale', newer: 'harness/cli/deep/z.ts' });
+      rmSync(join(d, 'harness/cli/deep/z.ts'));
+      // a removed file: its directory is newer, the walk decides (nothing newer: fresh, as without a list)
+      rmSync(join(d, 'harness/cli/x.ts'));
+      expect(distState(d)).toEqual({ state: 'fresh' });
+      // a stamp without a list (an older build): the walk, as before
+      writeFileSync(join(d, 'harness/cli/deep/y.ts'), 'edited');
+      writeFileSync(join(d, 'dist/.build-stamp'), '2026-01-01T00:00:00.000Z\n');
+      utimesSync(join(d, 'dist/.build-stamp'), past, past);
+      expect(distState(d)).toEqual({ state: 'stale', newer: 'harness/cli/deep/y.ts' });
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('bin/vxlab.js never runs a stale dist/: it says so and runs the sources', async () => {
     // a copy of the checkout's bin/ + dist/ + sources with one source newer than the stamp
     const d = mkdtempSync(join(tmpdir(), 'vxlab-stale-'));
@@ -115,6 +152,11 @@ describe('dist freshness (bin/dist-state.js)', () => {
       const r2 = await execa(process.execPath, [join(d, 'bin/vxlab.js'), '--help'], { reject: false });
       expect(r2.stderr).toMatch(/^vxlab: dist\/ is older than harness\/cli\/main\.ts; running the TypeScript sources through tsx/);
       expect(r2.stdout).toMatch(/validate +CHANGED check a topology file/);
+      // validate's quick path too runs nothing of a stale dist/
+      const r3 = await execa(process.execPath, [join(d, 'bin/vxlab.js'), 'validate', join(d, 'topologies/flannel-3node.yaml')], { reject: false });
+      expect(r3.stderr).toMatch(/^vxlab: dist\/ is older than harness\/cli\/main\.ts; running the TypeScript sources through tsx/);
+      expect(r3.stdout).toMatch(/flannel-3node\.yaml: ok \(flannel-3node: 3 nodes/);
+      expect(r3.exitCode).toBe(0);
     } finally {
       rmSync(d, { recursive: true, force: true });
     }

@@ -11,8 +11,7 @@ import { attachNetns } from '../netns/runtime.ts';
 import { bridgeOf, containersOf, docker, dockerConfigured, linksOnBridges, waitLinksGone, LABEL_NODE, LABEL_RUN, LABEL_SEGMENT, LABEL_TOPOLOGY, networksOf, removeAll } from './client.ts';
 import { ensureNodeImage } from './image.ts';
 import { forwardingRecords, restoreForwarding } from './host-forwarding.ts';
-import { checkIfName } from '../../topology/names.ts';
-import { hostAny, parseAnyCidr, sizeN } from '../../topology/ip.ts';
+import { dockerResolve } from './resolve.ts';
 import { defaultDst } from '../../plan/plan.ts';
 
 export interface Endpoint {
@@ -128,26 +127,9 @@ function v6Underlay(dev: string): string[] {
 }
 
 export const dockerRuntime: Runtime = {
+  ...dockerResolve,
   name: 'docker',
   attachesNodes: true,
-  validate() {},
-  reservedHost(n) {
-    return { offset: n - 2n, why: "is the gateway Docker puts on the segment's bridge (runtime docker reserves the last host address)" };
-  },
-  decorate(r, t) {
-    const base = `${r.prefix}-${r.name}`;
-    r.segments.forEach((s, i) => {
-      // the gateway Docker puts on the segment's bridge: the last host address, so .1 stays free for the router
-      s.bridge = checkIfName(`${r.prefix}-s${i}`, ['underlay', 'segments', i, 'name']);
-      const c = parseAnyCidr(s.cidr);
-      s.network = { name: `${base}-seg-${s.name}`, bridge: s.bridge, gateway: hostAny(c, sizeN(c) - 2n), internal: !r.routed };
-    });
-    r.nodes.forEach((n, i) => {
-      n.container = `${base}-${n.name}`;
-      n.image = t.nodes[i]!.image ?? t.image;
-    });
-    if (r.routed) r.routerContainer = `${base}-router`;
-  },
   async prepare(t) {
     const { docker: d } = await docker();
     for (const img of images(t)) {

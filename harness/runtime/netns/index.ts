@@ -2,7 +2,7 @@
 import { addrLine, defaultDst, type Stage } from '../../plan/plan.ts';
 import type { ResolvedNode, ResolvedTopology } from '../../topology/resolved.ts';
 import type { Runtime } from '../types.ts';
-import { SemanticError } from '../../topology/errors.ts';
+import { netnsResolve } from './resolve.ts';
 import { createNamespaces } from './runtime.ts';
 
 function nodeNamespaces(t: ResolvedTopology): string[] {
@@ -10,17 +10,9 @@ function nodeNamespaces(t: ResolvedTopology): string[] {
 }
 
 export const netnsRuntime: Runtime = {
+  ...netnsResolve,
   name: 'netns',
   attachesNodes: false,
-  validate(t) {
-    if (t.image !== undefined) throw new SemanticError(['image'], 'image needs runtime docker or kind; runtime netns nodes are network namespaces');
-    t.nodes.forEach((n, i) => {
-      if (n.image !== undefined) throw new SemanticError(['nodes', i, 'image'], 'image needs runtime docker or kind; runtime netns nodes are network namespaces');
-    });
-  },
-  decorate(r) {
-    for (const s of r.segments) s.ns = `${r.prefix}-${r.name}-seg-${s.name}`;
-  },
   async prepare() {},
   underlayStage(t) {
     // one bridge per segment; veths to nodes (and to the router) are created from here
