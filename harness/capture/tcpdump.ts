@@ -246,7 +246,9 @@ export async function startCapture(o: CaptureOptions): Promise<CaptureHandle> {
         if (pred()) done(true);
         else if (exited) done(false);
       };
-      const t = setTimeout(() => done(pred()), timeoutMs);
+      // at the bound, let pending I/O in first (two turns of the loop): after the event loop was busy (in-process reads
+      // of 1,000 namespaces), the timer can fire before the poll phase has read the "listening on" already written
+      const t = setTimeout(() => setImmediate(() => setImmediate(() => done(pred()))), timeoutMs);
       waiters.add(check);
       check();
     });

@@ -14,6 +14,10 @@ export async function readInProcess(ns: string, req: ReadRequest): Promise<ReadR
   if (process.env.VXLAB_STATE_READ === 'ip' || !existsSync(`/var/run/netns/${ns}`)) return undefined;
   reader ??= await import('../runtime/netns/nl-dump-read.ts');
   const { InNsError } = await import('../runtime/netns/inns.ts');
+  // a read is synchronous (setns, dumps, parse: ~45 ms per node at 1,000 nodes) and callers chain them through
+  // promises only: without a turn of the event loop between reads, a pool of them holds the loop for the whole suite
+  // (44 s at 1,000 nodes) — captures starting meanwhile never see their "listening on", signals wait
+  await new Promise<void>((r) => setImmediate(r));
   try {
     return reader.readState(ns, req);
   } catch (e) {

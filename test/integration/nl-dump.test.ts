@@ -242,6 +242,28 @@ describe.skipIf(needsRoot)('in-process state reads against iproute2 (root)', () 
     await expect(ip(n.ns, ['neigh', 'show', 'dev', 'nosuch0'])).rejects.toThrow(/Cannot find device "nosuch0"/);
   });
 
+  test('a chain of in-process reads gives the event loop a turn between reads (a capture starting meanwhile sees its output)', async ({ bringUp }) => {
+    const r = await bringUp(TOPO('flannel-3node.yaml'));
+    const nss = r.topology.nodes.map((n) => n.ns);
+    // 60 reads chained through promises only, as a pool of suite readers chains them; a timer due at once must fire
+    // in between, not after the whole chain (at 1,000 nodes the chain held the loop for 44 s and a tcpdump's
+    // "listening on" was read only after its 20 s bound had fired)
+    let fired = 0;
+    let readsBeforeFirst = -1;
+    let reads = 0;
+    const t = setTimeout(() => {
+      fired++;
+      readsBeforeFirst = reads;
+    }, 0);
+    for (let i = 0; i < 60; i++) {
+      expect(await k.readInProcess(nss[i % nss.length]!, { addrs: true })).toBeDefined();
+      reads++;
+    }
+    clearTimeout(t);
+    expect(fired).toBe(1);
+    expect(readsBeforeFirst).toBeLessThan(60);
+  });
+
   // hand breaks, read in-process: the owning routes check names node, peer and value
   const FL = () => TOPO('flannel-3node.yaml');
   const node = (t: ResolvedTopology, name: string) => t.nodes.find((x) => x.name === name)!;
