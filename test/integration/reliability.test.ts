@@ -173,7 +173,9 @@ describe.skipIf(needsRoot)('helper processes end with the run (root)', () => {
 
   it('SIGKILL of run during mtu/tcp-transfer, then cleanup: no sink, source or probe of that run is alive', async () => {
     const id = testRunId();
-    const child = execa(process.execPath, [BIN, 'run', TOPO('flannel-3node.yaml'), '--run-id', id, '--suite', 'mtu'], { reject: false });
+    // an MTU black hole: the transfer's sink lives at least its 1 s stall window (on a healthy topology 1 MiB crosses
+    // in milliseconds, and a poll of /proc on a loaded machine could miss the sink altogether — seen in CI)
+    const child = execa(process.execPath, [BIN, 'run', TOPO('bugs/mtu-blackhole.yaml'), '--run-id', id, '--suite', 'mtu'], { reject: false });
     const deadline = Date.now() + 60_000;
     const watch = new RunWatch(id);
     // wait until a tcp-sink runs inside one of the run's namespaces
