@@ -176,22 +176,29 @@ describe.skipIf(needsRoot)('helper processes end with the run (root)', () => {
     // an MTU black hole: the transfer's sink lives at least its 1 s stall window (on a healthy topology 1 MiB crosses
     // in milliseconds, and a poll of /proc on a loaded machine could miss the sink altogether — seen in CI)
     const child = execa(process.execPath, [BIN, 'run', TOPO('bugs/mtu-blackhole.yaml'), '--run-id', id, '--suite', 'mtu'], { reject: false });
-    const deadline = Date.now() + 60_000;
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    // bounded by the test's own timeout, not a shorter guess: under CI's load `up` plus the first mtu checks have
+    // taken longer than a minute (the precondition then failed without saying why)
+    const deadline = Date.now() + 200_000;
     const watch = new RunWatch(id);
     // wait until a tcp-sink runs inside one of the run's namespaces
+    let sink = false;
     while (Date.now() < deadline && child.exitCode === null) {
       watch.poll();
-      if (watch.processes().some((p) => p.includes('tcp-sink.mjs'))) break;
+      if ((sink = watch.processes().some((p) => p.includes('tcp-sink.mjs')))) break;
       await sleep(20);
     }
-    expect(watch.processes().some((p) => p.includes('tcp-sink.mjs'))).toBe(true);
+    const ended = child.exitCode;
     child.kill('SIGKILL');
     await child;
     const c = await vx('cleanup');
+    // the precondition, with the run's own words when it was not met (the run ended first, or the deadline passed)
+    expect(sink, `no tcp-sink of run ${id} seen (run ${ended === null ? 'still running at the deadline' : `exited ${ended} first`}); its stderr:\n${err.slice(-3000)}`).toBe(true);
     expect(c.exitCode).toBe(0);
     expect(watch.processes()).toEqual([]);
     expectGone(id);
-  });
+  }, 240_000);
 });
 
 describe.skipIf(needsRoot)('mid-run faults (root)', () => {
