@@ -166,7 +166,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     if (!interrupted && (anyFail || !ok) && state) {
       artifactsDir = resolve(o.outDir ?? 'artifacts', `${t.name}-${t.runId}`);
       mkdirSync(artifactsDir, { recursive: true });
-      await writeArtifacts(t, artifactsDir, kept);
+      await writeArtifacts(t, artifactsDir, kept, results);
       for (const r of results) if (r.status === 'fail') r.artifacts = artifactsDir;
     }
     const report: RunReport = {
