@@ -8,49 +8,12 @@
 // node. No I/O here except reading iproute2's name tables once.
 import { readdirSync, readFileSync } from 'node:fs';
 
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-export const RTM_NEWLINK = 16;
-export const RTM_GETLINK = 18;
-export const RTM_NEWADDR = 20;
-export const RTM_GETADDR = 22;
-export const RTM_NEWROUTE = 24;
-export const RTM_GETROUTE = 26;
-export const RTM_NEWNEIGH = 28;
-export const RTM_GETNEIGH = 30;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const AF_BRIDGE = 7;
-const AF_INET6 = 10;
+import { AF_BRIDGE, AF_INET, AF_INET6, attr as rawAttr, NLM_F_DUMP, NLM_F_REQUEST, nlHeader as msg, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, u32attr } from './nl-const.ts';
+
+// the shared numbers (harness/runtime/netns/nl-const.ts), still exported from here
+export { NLMSG_DONE, NLMSG_ERROR, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE } from './nl-const.ts';
 
 // ------------------------------------------------------------------------------------------------ requests
-
-function msg(type: number, flags: number, seq: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + body.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(flags, 6);
-  h.writeUInt32LE(seq >>> 0, 8);
-  return Buffer.concat([h, body]);
-}
-
-function u32attr(type: number, v: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt16LE(8, 0);
-  b.writeUInt16LE(type, 2);
-  b.writeUInt32LE(v >>> 0, 4);
-  return b;
-}
-
-function rawAttr(type: number, data: Buffer): Buffer {
-  const b = Buffer.alloc((4 + data.length + 3) & ~3);
-  b.writeUInt16LE(4 + data.length, 0);
-  b.writeUInt16LE(type, 2);
-  data.copy(b, 4);
-  return b;
-}
 
 const IFLA_EXT_MASK = 29;
 const RTEXT_FILTER_SKIP_STATS = 8;
