@@ -7,6 +7,7 @@
 // harness/probe/kernel.ts); test/integration/nl-dump.test.ts holds every one of them to iproute2's output, node by
 // node. No I/O here except reading iproute2's name tables once.
 import { readdirSync, readFileSync } from 'node:fs';
+import { formatIp4, formatIp6 } from '../../topology/ip.ts';
 
 import { AF_BRIDGE, AF_INET, AF_INET6, attr as rawAttr, NLM_F_DUMP, NLM_F_REQUEST, nlHeader as msg, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, u32attr } from './nl-const.ts';
 
@@ -116,44 +117,10 @@ export function ipBytes(ip: string): Buffer {
   return b;
 }
 
-/** inet_ntop(3) as glibc writes it (what ip prints): IPv6 with the longest run of ≥ 2 zero groups as '::', IPv4-mapped and -compatible tails dotted. */
+/** inet_ntop(3) as glibc writes it (what ip prints): harness/topology/ip.ts's formatters (test/unit/ip6-format.test.ts) */
 export function formatIp(b: Buffer, off: number, len: number): string {
-  if (len === 4) return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
-  if (len !== 16) return hex(b, off, len);
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push(b.readUInt16BE(off + i * 2));
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) best = -1;
-  let s = '';
-  for (let i = 0; i < 8; i++) {
-    if (best >= 0 && i >= best && i < best + bestLen) {
-      if (i === best) s += ':';
-      continue;
-    }
-    if (i) s += ':';
-    // ::a.b.c.d and ::ffff:a.b.c.d
-    if (i === 6 && best === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
-      s += `${b[off + 12]}.${b[off + 13]}.${b[off + 14]}.${b[off + 15]}`;
-      break;
-    }
-    s += w[i]!.toString(16);
-  }
-  if (best >= 0 && best + bestLen === 8) s += ':';
-  return s;
+  if (len === 4) return formatIp4(b, off);
+  return len === 16 ? formatIp6(b, off) : hex(b, off, len);
 }
 
 function hex(b: Buffer, off: number, len: number): string {
