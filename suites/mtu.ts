@@ -431,9 +431,11 @@ const tcpBulk: CheckDef = {
       const r = await tcpTransfer(a.ns, b.ns, dst, bytes, 8000, undefined, hole ? 1000 : undefined);
       observed[tag] = { connected: r.connected, sent: r.sent, received: r.received, ms: r.ms, error: r.error, ...(hole ? { stallWindowMs: 1000, evidence: hole } : {}) };
       if (r.received !== bytes) {
-        const why = r.connected
-          ? 'the connection came up (small packets pass) but the transfer stalled: the signature of an MTU black hole'
-          : 'the connection never came up: even small packets do not get through';
+        const why = r.probeError
+          ? 'the probe could not run, so this says nothing about the network'
+          : r.connected
+            ? 'the connection came up (small packets pass) but the transfer stalled: the signature of an MTU black hole'
+            : 'the connection never came up: even small packets do not get through';
         const big = r.connected ? await tooBig(ctx.t, a, b) : undefined;
         fails.push(`${a.node}/${a.name} -> ${b.node}/${b.name} over ${tag} (${dst}): expected ${bytes} bytes, received ${r.received}${r.error ? ` (${r.error})` : ''} — ${why}${big ? `; cause: ${big}` : ''}${hole && r.connected ? `; ${hole}` : ''}`);
       } else oks.push(`${tag}: ${bytes} bytes in ${r.ms} ms`);

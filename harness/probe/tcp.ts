@@ -15,9 +15,24 @@ export interface TransferResult {
   connected: boolean;
   ms: number;
   error?: string;
+  /** the probe itself failed (its sink never started): says nothing about the network */
+  probeError?: boolean;
 }
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+/**
+ * argv entering only `ns`'s network namespace. The sink and source need no /sys: `nsenter --net` skips what
+ * `ip netns exec` does first (a private mount namespace, /sys remounted), which takes the kernel's mount lock and, next
+ * to other runs creating and deleting namespaces by the hundred, held a sink's start-up past 20 s (the library at load
+ * 17: a healthy pair reported as "never came up"). A namespace not under /var/run/netns goes through `ip netns exec`.
+ */
+function inNs(ns: string, argv: string[]): [string, string[]] {
+  return existsSync(`/var/run/netns/${ns}`) ? ['nsenter', [`--net=/var/run/netns/${ns}`, ...argv]] : ['ip', ['netns', 'exec', ns, ...argv]];
+}
+
+/** how long a sink may take to print "listening": the wait ends at the event, so the bound costs nothing when healthy */
+const SINK_START_MS = 60_000;
 
 /**
  * One TCP transfer of `bytes` from srcNs to dstIp:port (a sink in dstNs). Ends when the sink saw the connection close,
@@ -29,7 +44,7 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
   if (signal?.aborted) throw new InterruptedError(signal.reason);
   // the sink dies with us (parent-death signal), even on SIGKILL; cleanup also ends every process in the run's namespaces
   const pdeath = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL'] : [];
-  const sink = spawn('ip', ['netns', 'exec', dstNs, ...pdeath, process.execPath, SINK, dstIp, String(port), String(timeoutMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const sink = spawn(...inNs(dstNs, [...pdeath, process.execPath, SINK, dstIp, String(port), String(timeoutMs)]), { stdio: ['ignore', 'pipe', 'pipe'] });
   let source: ReturnType<typeof spawn> | undefined;
   const onAbort = () => {
     sink.kill('SIGKILL');
@@ -44,12 +59,15 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
   // and under load that read came after the verdict — a whole transfer reported as "never came up"
   const done = new Promise<void>((res) => sink.once('close', () => res()));
   try {
-    // wait until the sink listens (it prints "listening") or exits; bounded by 20 s — a Node start-up inside
-    // `ip netns exec` has taken more than 5 s at load average 30–40 on 2 cores (the wait ends at the event)
+    // wait until the sink listens (it prints "listening") or exits; bounded by SINK_START_MS — a Node start-up has
+    // taken more than 5 s at load average 30–40 on 2 cores (the wait ends at the event)
     const t0 = Date.now();
-    while (!out.includes('listening') && Date.now() - t0 < 20_000 && sink.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+    while (!out.includes('listening') && Date.now() - t0 < SINK_START_MS && sink.exitCode === null) await new Promise((r) => setTimeout(r, 10));
     if (signal?.aborted) throw new InterruptedError(signal.reason);
-    if (!out.includes('listening')) return { sent: 0, received: 0, connected: false, ms: 0, error: `sink did not start: ${oneLine(`${out}\n${err}`)}` };
+    if (!out.includes('listening')) {
+      const how = sink.exitCode !== null || sink.signalCode ? `it exited (${sink.signalCode ?? `code ${sink.exitCode}`})` : `not listening after ${SINK_START_MS / 1000} s`;
+      return { sent: 0, received: 0, connected: false, ms: 0, probeError: true, error: `vxlab's TCP sink did not start in ${dstNs}: ${how}${out || err ? `: ${oneLine(`${out}\n${err}`)}` : ''}` };
+    }
     const t1 = performance.now();
     // stall detection: once the connection is up, no new bytes at the sink for `stallMs` ends the probe (the sink
     // prints progress on data); a black hole is told apart from "never came up" by `connected`. The network is
@@ -83,8 +101,7 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
     }, 50);
     if (signal?.aborted) throw new InterruptedError(signal.reason);
     const r = await new Promise<{ exitCode: number; stdout: string; stderr: string }>((res) => {
-      const argv = ['netns', 'exec', srcNs, ...pdeath, process.execPath, SOURCE, dstIp, String(port), String(bytes), String(timeoutMs)];
-      const p = (source = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'] }));
+      const p = (source = spawn(...inNs(srcNs, [...pdeath, process.execPath, SOURCE, dstIp, String(port), String(bytes), String(timeoutMs)]), { stdio: ['ignore', 'pipe', 'pipe'] }));
       let so = '';
       let se = '';
       p.stdout!.on('data', (d) => (so += d));
@@ -121,7 +138,7 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
  * unacked:12"), or undefined when it does not (or there is no such socket).
  */
 export async function senderRetransmits(ns: string, dstIp: string, port: number): Promise<string | undefined> {
-  const r = await run(['ss', '-H', '-tin', 'dst', dstIp, 'dport', '=', String(port)], { ns, reject: false, timeoutMs: 10_000 });
+  const r = await run(['ss', '-H', '-tin', 'dst', dstIp, 'dport', '=', String(port)], { ns, netOnly: existsSync(`/var/run/netns/${ns}`), reject: false, timeoutMs: 10_000 });
   return retransEvidence(r.stdout);
 }
 

@@ -56,4 +56,16 @@ describe('tcp-transfer stall verdict', () => {
     expect(x.received).toBeLessThan(1 << 20);
     expect(x.error).toMatch(/^stalled: no data arrived for 500 ms after \d+ bytes while the sender retransmitted \(retrans \d+(, backoff \d+)?, unacked [1-9]\d*\)$/);
   });
+
+  test('a sink that cannot start is the probe failing, named as such, not a pair that "never came up"', async ({ bringUp }) => {
+    const r = await bringUp(TOPO('flannel-3node.yaml'));
+    const t = r.topology;
+    const a = t.nodes[0]!.pods[0]!;
+    const b = t.nodes[1]!.pods[0]!;
+    // the sink is asked to listen on an address its namespace does not have (node1's pod's, in node2's pod): it exits
+    const x = await tcpTransfer(a.ns, b.ns, a.ip, 1 << 20, 10_000, 5293, STALL_MS);
+    expect(x.probeError).toBe(true);
+    expect(x.connected).toBe(false);
+    expect(x.error).toMatch(new RegExp(`^vxlab's TCP sink did not start in ${b.ns}: it exited \\(code 1\\): error listen on ${a.ip.replace(/\./g, '\\.')}:5293: EADDRNOTAVAIL$`));
+  });
 });
