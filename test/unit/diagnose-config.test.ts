@@ -11,6 +11,8 @@ describe('isConfigCause', () => {
       'wrong FDB entry on node1: 02:00:00:00:00:02 dev flannel.1 dst 192.168.1.4, expected dst 192.168.1.3 (node2)',
       "rejected by node2's VTEP: 4 packet(s) from node1 arrive on UDP port 4789, node2's VTEP listens on 8472 (seen by the encapsulation capture)",
       "requests reach node2; the replies fail: rejected by node1's VTEP: packets from node2 arrive with VNI 99, node1's VTEP has VNI 1 (seen by the encapsulation capture)",
+      // the reply path's node state, read before any capture of the diagnosis's own (diagnosePair 2b)
+      "the replies cannot come back, whatever the requests meet: on node1's side, stale neighbour entry on node1: 10.244.3.0 dev flannel.1 lladdr 02:bf:e9:07:b1:93, but node3's VTEP MAC is 02:aa:bb:cc:dd:03",
       // a drop rule with no chance or rate in it drops the same packets next round
       "arrived at node2's eth0 (2 packet(s) from node1) and dropped there by nftables inet t/c: udp dport 4789 drop (3 packets)",
       "nothing left node3's eth0 for node1 (192.168.1.4 -> 192.168.1.2, seen by the encapsulation capture): dropped on node3 by nftables inet vxlab_fault_drop/output: udp dport 4789 drop (7 packets)",
@@ -28,6 +30,7 @@ describe('isConfigCause', () => {
       // nothing left, and no rule counted: vxlab cannot say what dropped it
       "nothing left node1's eth0 for node2 (192.168.1.2 -> 192.168.1.3, seen by the encapsulation capture): dropped inside node1",
       'no neighbour entry on node1 for 10.244.2.0 dev flannel.1 (ARP incomplete: state INCOMPLETE): expected lladdr 02:00:00:00:00:02',
+      "the replies cannot come back, whatever the requests meet: on node1's side, no neighbour entry on node1 for 10.244.3.0 dev flannel.1 (ARP incomplete: state INCOMPLETE): expected lladdr 02:00:00:00:00:03",
       'ICMPv6 error from node2 (flannel.1, fd00:10:244:2::): "Destination unreachable: Administratively prohibited" for node1/pod1 -> fd00:10:244:2::2',
       "no route in pod node1/pod1 to 10.244.2.2 (ENETUNREACH): missing route 10.244.0.0/16 or default via 10.244.1.1; the pod has no routes",
     ])
