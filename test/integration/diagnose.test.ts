@@ -127,7 +127,11 @@ describe.skipIf(needsRoot)('the reply path decides a pair before a capture of th
     await run(['ip', 'neigh', 'replace', n2.vtep.ip, 'lladdr', '02:de:ad:00:00:02', 'dev', n1.vtep.dev, 'nud', 'permanent'], { ns: n1.ns });
     const stale = `stale neighbour entry on node1: ${esc(n2.vtep.ip)} dev flannel\\.1 lladdr 02:de:ad:00:00:02, but node2's VTEP MAC is ${esc(n2.vtep.mac)}`;
     // connectivity alone: no capture of the run's; node2's own state is right, node1's (the reply path) is not
-    const alone = (await runSuites(t, [SUITES.connectivity!], { workDir: join(r.state.workDir) })).results.find((x) => x.id === 'connectivity/full-mesh')!;
+    const first = (await runSuites(t, [SUITES.connectivity!, SUITES.mtu!], { workDir: join(r.state.workDir) })).results;
+    const alone = first.find((x) => x.id === 'connectivity/full-mesh')!;
+    // df-boundary's node probe node1 -> node2's VTEP meets the same stale entry: named from the diagnosis, not pinged
+    const df = first.find((x) => x.id === 'mtu/df-boundary')!;
+    expect(df.diffs!.join('\n')).toMatch(new RegExp(`node1 \\(node, via flannel\\.1\\) -> node2 \\(${esc(n2.vtep.ip)}\\): DF boundary not probed: ${esc(n2.vtep.ip)} is behind the same node-level cause as the pods .*: ${stale}`));
     expect(alone.status).toBe('fail');
     expect(alone.details).toMatch(new RegExp(`node2/pod1 -> node1/pod1: the replies cannot come back, whatever the requests meet: on node1's side, ${stale}`));
     expect(alone.details).toMatch(new RegExp(`node1/pod1 -> node2/pod1: ${stale}`));

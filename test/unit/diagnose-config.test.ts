@@ -1,6 +1,7 @@
 // Which diagnosed causes settle a silent matrix cell after one round (#14: retries only where a result can change).
 import { describe, expect, it } from 'vitest';
 import { isConfigCause, probabilistic } from '../../harness/diagnose/pair.ts';
+import { sharedNodeCause } from '../../harness/diagnose/boundary.ts';
 
 describe('isConfigCause', () => {
   it('configuration read from the kernel or seen rejected by the receiving VTEP: final', () => {
@@ -45,5 +46,29 @@ describe('probabilistic', () => {
     expect(probabilistic([{ set: { op: 'update', elem: { payload: { protocol: 'ip', field: 'saddr' } }, set: '@m' } }, { drop: null }])).toBe('meter');
     expect(probabilistic([{ match: { op: '==', left: { payload: { protocol: 'udp', field: 'dport' } }, right: { set: [4789, 8472] } } }, { counter: { packets: 1, bytes: 1 } }, { drop: null }])).toBe('');
     expect(probabilistic([{ match: { op: '==', left: { payload: { protocol: 'udp', field: 'dport' } }, right: 4789 } }, { drop: null }])).toBe('');
+  });
+});
+
+describe('sharedNodeCause: a dead pod pair whose cause the node-to-VTEP probe meets too (df-boundary skips that ping)', () => {
+  it('node forwarding state for the peer, on either path, and a VTEP rejecting port or VNI', () => {
+    for (const c of [
+      'stale neighbour entry on node1: 10.244.3.0 dev flannel.1 lladdr 02:bf:e9:07:b1:93, but node3\'s VTEP MAC is 02:aa:bb:cc:dd:03',
+      "the replies cannot come back, whatever the requests meet: on node1's side, stale neighbour entry on node1: 10.244.3.0 dev flannel.1 lladdr 02:bf:e9:07:b1:93, but node3's VTEP MAC is 02:aa:bb:cc:dd:03",
+      'requests reach node2; the replies fail: wrong FDB entry on node2: 02:00:00:00:00:01 dev flannel.1 dst 192.168.1.2, expected dst 192.168.1.50 (node1)',
+      'no route on node1 to 10.244.2.2 (Network is unreachable): missing route 10.244.2.0/24 via 10.244.2.0 dev flannel.1',
+      "rejected by node2's VTEP: 4 packet(s) from node1 arrive on UDP port 4789, node2's VTEP listens on 8472 (seen by the encapsulation capture)",
+    ])
+      expect(sharedNodeCause(c), c).toBe(true);
+  });
+  it('drop rules (may match pod addresses only), rp_filter, resolution in progress, pod-side causes, loss, none: probed', () => {
+    for (const c of [
+      undefined,
+      "arrived at node2's eth0 (2 packet(s) from node1) and dropped there by nftables inet t/c: udp dport 4789 drop (3 packets)",
+      "dropped by strict reverse-path filtering on node2: node1's pod packets (10.244.1.2) arrive on eth0, but node2's route back to 10.244.1.2 is 10.244.1.0/24 dev flannel.1 (asymmetric routing; rp_filter = 1)",
+      'no neighbour entry on node1 for 10.244.2.0 dev flannel.1 (ARP incomplete: state INCOMPLETE): expected lladdr 02:00:00:00:00:02',
+      'no route in pod node1/pod1 to 10.244.2.2 (ENETUNREACH): missing route 10.244.0.0/16 or default via 10.244.1.1; the pod has no routes',
+      "dropped on the underlay: 2 VXLAN packet(s) left node1's eth0 (192.168.1.2 -> 192.168.1.3:4789), none arrived at node2's eth0",
+    ])
+      expect(sharedNodeCause(c), String(c)).toBe(false);
   });
 });
