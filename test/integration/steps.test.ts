@@ -85,8 +85,9 @@ describe.skipIf(needsRoot)('steps (root)', () => {
       expect(fdb.settled).toBeUndefined();
       expect(timeline[0]).toMatchObject({ converged: false });
       expect(timeline[0]!.settled).toBeUndefined();
-      expect(timeline[0]!.attempts).toBeGreaterThan(1);
-      expect(fdb.message).toMatch(/did not converge within 1s \(\d+ attempts/);
+      // retried until the window was over (how many attempts fit in it depends on the machine's load)
+      expect(timeline[0]!.ms).toBeGreaterThanOrEqual(1000);
+      expect(fdb.message).toMatch(/did not converge within 1s \(\d+ attempts?/);
       // the same entry made permanent: settled on the first attempt
       await execa('ip', ['netns', 'exec', `${t.prefix}-heal-node1`, 'bridge', 'fdb', 'replace', '66:00:00:00:00:09', 'dev', 'flannel.1', 'dst', '192.168.1.99', 'permanent']);
       const again = await runSteps(t, r.state, { workDir: r.state.workDir });
