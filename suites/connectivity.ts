@@ -35,6 +35,8 @@ export interface Matrix {
   /** echo requests sent and matching replies received, over every round (the prober's own count) */
   sent?: number;
   replies?: number;
+  /** silent reachable cells ("i,j") final after round 1: their node pair's cause is configuration (configSettled) */
+  configSettled?: Set<string>;
 }
 
 /** Reachability the topology intends: same node, or nodes sharing a VNI (different VNIs are separate overlays). */
@@ -101,6 +103,7 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
   let retried = 0;
   let stopped = '';
   let settledByConfig = '';
+  let settledCells: Set<string> | undefined;
   let sent = 0;
   let replies = 0;
   const nss = pods.map((p) => p.ns);
@@ -138,6 +141,7 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
       const silent = pending.flatMap((cols, i) => cols.filter((j) => expected[i]![j]).map((j) => [i, j] as [number, number]));
       const cfg = await configSettled(ctx, pods, silent, family);
       if (cfg.cells.size) {
+        settledCells = cfg.cells;
         pending = pending.map((cols, i) => cols.filter((j) => !expected[i]![j] || !cfg.cells.has(`${i},${j}`)));
         // the cause itself is named by the diagnosis (full-mesh's message, the mtu checks' evidence): not repeated here
         settledByConfig = `${cfg.cells.size} silent cell(s) not retried, their node pair's cause is configuration (${cfg.causes.length} node pair(s) diagnosed)`;
@@ -160,7 +164,7 @@ export async function measureMatrix(ctx: CheckContext, budgetMs = 10_000, family
     }
     await new Promise((res) => setTimeout(res, 200));
   }
-  const m: Matrix = { family, pods, ips, expected, actual, attempts, probe: plan.probe, sampled: !plan.full, coverage: plan.coverage, retried, stopped, sent, replies };
+  const m: Matrix = { family, pods, ips, expected, actual, attempts, probe: plan.probe, sampled: !plan.full, coverage: plan.coverage, retried, stopped, sent, replies, ...(settledCells ? { configSettled: settledCells } : {}) };
   recordMatrix(ctx.t, m);
   return m;
 }
@@ -257,6 +261,16 @@ function wrongPerNode(m: Matrix, sel: (i: number, j: number) => boolean): string
   return `wrong cells by source node: ${top(from)}\nwrong cells by target node: ${top(to)}`;
 }
 
+/** Why a failing full-mesh cannot change without a control plane's write (CheckResult.settled). */
+export const SETTLED_MATRIX = "every unreachable pair has a configuration cause on a node (diagnosed after the matrix's first round: a route, neighbour or FDB entry, a VTEP's port or VNI, a drop rule without chance), which only a control plane's write changes";
+
+/** The probed cells ("i,j") expected reachable that did not answer. */
+export function wrongReachable(m: Pick<Matrix, 'probe' | 'expected' | 'actual'>): string[] {
+  const out: string[] = [];
+  for (const [i, row] of m.probe.entries()) for (const j of row) if (i !== j && m.expected[i]![j] && !m.actual[i]![j]) out.push(`${i},${j}`);
+  return out;
+}
+
 const fullMesh: CheckDef = {
   id: 'connectivity/full-mesh',
   title: 'every pod reaches every pod it should (cross-node and same-node), in every pod family',
@@ -266,6 +280,9 @@ const fullMesh: CheckDef = {
     // ICMP / ICMPv6 errors), IPv4 first; on a dual-stack topology each cause names its family
     let out = verdictAll(ms, 'positive', 'directed pairs reachable');
     for (const m of ms) out = await diagnoseWrong(ctx, m, out, m.family, ms.length > 1);
+    // every wrong cell behind a configuration cause on a node (a route, neighbour or FDB entry, a VTEP's port or VNI,
+    // a drop rule without chance in it): only a control plane's write changes it (CheckResult.settled)
+    if (out.status === 'fail' && ms.every((m) => wrongReachable(m).every((c) => m.configSettled?.has(c)))) out = { ...out, settled: SETTLED_MATRIX };
     return out;
   },
 };

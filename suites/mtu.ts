@@ -186,13 +186,24 @@ interface BoundaryProbe {
  */
 /** ICMP payload of the small probe beside a boundary's sized ones (ping's default: fits every path). */
 const SMALL_PAYLOAD = 56;
+/**
+ * The oversize burst's silence window after its last packet (s), and the round trip it must be at least 10× of to
+ * stand on its own (ms): where the fitting or small probes' slowest round trip beside it was longer (a loaded
+ * machine) or unknown, a silent burst is confirmed by one more 3 s probe. A healthy path answers the burst long
+ * before the window ends: its 2nd and 3rd packets fail at send time (EMSGSIZE) once the first one's ICMP error has
+ * taught the route its MTU, one round trip after it left.
+ */
+export const OVER_WAIT_S = 0.5;
+export const OVER_QUICK_MS = 50;
+/** mtu/path-mtu, where the live overlay exceeds the path: how long after the probes' last packet the route exception is read (s) */
+export const PMTU_WAIT_S = 0.5;
 
 async function boundary(ns: string, dst: string, max: number, label: string, limit: string, hdr = 28): Promise<BoundaryProbe & { hole?: number }> {
   // two fitting pings: the first may teach the kernel a smaller path MTU as it leaves (it is sent regardless), the second meets it
   const fitting = (wait: number, count = 2) => pingDf(ns, dst, max, wait, count);
   // beside them, two small DF pings: the pair's round trip for a packet that fits any path, the yardstick silence is
   // judged by when the fitting size itself vanishes (a black hole at the boundary: then neither sized probe answers)
-  let [fits, over, small] = await Promise.all([fitting(1), pingDfBurst(ns, dst, max + 1), pingDf(ns, dst, SMALL_PAYLOAD, 1, 2)]);
+  let [fits, over, small] = await Promise.all([fitting(1), pingDfBurst(ns, dst, max + 1, 3, OVER_WAIT_S), pingDf(ns, dst, SMALL_PAYLOAD, 1, 2)]);
   const silentOutcome = (x: DfResult) => x.outcome === 'timeout' || x.outcome === 'error';
   // silence is judged against the path's own round trip: 1 s after the last packet is ≥ 10× a round trip of at most
   // 100 ms; where the round trip was slower (load) or unknown, the silence is confirmed with 3 s
@@ -200,11 +211,11 @@ async function boundary(ns: string, dst: string, max: number, label: string, lim
   const smallRtt = small.outcome === 'ok' ? small.rttMaxMs : undefined;
   let retried = false;
   // the fitting size unanswered: asked once more (three pings; a loaded machine answers late, not never, and a lossy
-  // one loses a few), with 1 s where small packets came back within 100 ms, else 3 s — at the same time as the
-  // oversize confirmation below
-  const refit = silentOutcome(fits) ? fitting(quick(smallRtt) ? 1 : 3, 3) : undefined;
+  // one loses a few), with OVER_WAIT_S where small packets came back within OVER_QUICK_MS, 1 s within 100 ms, else
+  // 3 s (each ≥ 10× the round trip) — at the same time as the oversize confirmation below
+  const refit = silentOutcome(fits) ? fitting(smallRtt !== undefined && smallRtt <= OVER_QUICK_MS ? OVER_WAIT_S : quick(smallRtt) ? 1 : 3, 3) : undefined;
   const overRtt = fits.rttMaxMs ?? smallRtt;
-  const reover = silentOutcome(over) && !quick(overRtt) ? pingDf(ns, dst, max + 1, 3) : undefined;
+  const reover = silentOutcome(over) && !(overRtt !== undefined && overRtt <= OVER_QUICK_MS) ? pingDf(ns, dst, max + 1, 3) : undefined;
   if (refit) {
     retried = true;
     fits = await refit;
@@ -217,7 +228,7 @@ async function boundary(ns: string, dst: string, max: number, label: string, lim
   if (fits.outcome !== 'ok') diffs.push(`${label}: DF ping of ${max} bytes (${limit} − ${hdr}) should pass, observed ${fits.outcome}${retried ? ' (twice)' : ''}: ${fits.output}`);
   const silent = over.outcome === 'timeout' || over.outcome === 'error';
   if (over.outcome === 'ok') diffs.push(`${label}: DF ping of ${max + 1} bytes should not fit, but it passed (a link on the path has a larger MTU than the topology says)`);
-  else if (silent) diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}: a burst of 3, 100 ms apart, none answered within 1 s of the last: ${over.output}) instead of a local "message too long", frag-needed or ICMPv6 packet-too-big error: an MTU black hole`);
+  else if (silent) diffs.push(`${label}: DF ping of ${max + 1} bytes failed silently (${over.outcome}: a burst of 3, 100 ms apart, none answered within ${OVER_WAIT_S * 1000} ms of the last: ${over.output}) instead of a local "message too long", frag-needed or ICMPv6 packet-too-big error: an MTU black hole`);
   const observed = `${label}: ${max} bytes ${fits.outcome}${retried ? ' (asked twice)' : ''}; ${max + 1} bytes ${over.outcome}${over.mtu ? ` (mtu ${over.mtu})` : ''} in ${over.ms} ms (burst of 3)`;
   // a silent loss (the pair is reachable: dead pairs are not probed): one byte more, or the fitting size itself
   const hole = fits.outcome === 'timeout' ? max : silent && fits.outcome === 'ok' ? max + 1 : undefined;
@@ -354,7 +365,10 @@ async function pmtuPair(ctx: CheckContext, a: ResolvedNode, b: ResolvedNode, nar
   //    Where the live overlay fits the path there is nothing to learn: two pings 10 ms apart (the second meets whatever
   //    the first taught) instead of the burst.
   const fitsPath = vtepMtu <= expectPmtu;
-  let [podPing, nodeBurst] = await Promise.all([pingDf(pa.ns, pbIp, podSize, 1), fitsPath ? pingDf(a.ns, vb.ip, nodeSize, 1, 2) : pingDfBurst(a.ns, vb.ip, nodeSize, 3)]);
+  //    Where it must be learned, the exception is read PMTU_WAIT_S after the burst's last packet: the router's error
+  //    comes back one round trip after the first packet (and the later ones then fail at send time); the replies the
+  //    pings wait for are not the verdict.
+  let [podPing, nodeBurst] = await Promise.all([pingDf(pa.ns, pbIp, podSize, fitsPath ? 1 : PMTU_WAIT_S), fitsPath ? pingDf(a.ns, vb.ip, nodeSize, 1, 2) : pingDfBurst(a.ns, vb.ip, nodeSize, 3, PMTU_WAIT_S)]);
   // where the overlay fits the path, a lost pod probe is a verdict only if it is lost again (a loaded machine)
   if (fitsPath && podPing.outcome === 'timeout') podPing = await pingDf(pa.ns, pbIp, podSize, 3);
   await cap.stop();

@@ -88,6 +88,12 @@ interface NodeComparison {
   expected: unknown;
   observed: unknown;
   diffs: string[];
+  /**
+   * The node's diffs concern only entries nothing but a control plane writes (permanent ones, or wanted permanent
+   * ones that are missing): the kernel neither creates, changes nor ages out a permanent entry, so without a write
+   * they stay as they are. Unset: some diff could heal by itself (an extra dynamic entry ages out).
+   */
+  settled?: boolean;
 }
 
 /** Above ROUTE_GET_ALL_NODES nodes, expected/observed keep only the nodes that differ (the full lists are N² lines). */
@@ -107,6 +113,7 @@ function perNodeCheck(id: string, title: string, okText: (t: ResolvedTopology) =
       const diffs: string[] = [];
       const expected: Record<string, unknown> = {};
       const observed: Record<string, unknown> = {};
+      let settled = true;
       for (const n of ctx.t.nodes) {
         const c = compare(n, st.get(n.name)!, ctx.t);
         if (!big || c.diffs.length) {
@@ -114,11 +121,16 @@ function perNodeCheck(id: string, title: string, okText: (t: ResolvedTopology) =
           observed[n.name] = c.observed;
         }
         diffs.push(...c.diffs);
+        if (c.diffs.length && !c.settled) settled = false;
       }
-      return fromDiffs(diffs, okText(ctx.t), big ? bigExtra(ctx.t, expected, observed) : { expected, observed });
+      const out = fromDiffs(diffs, okText(ctx.t), big ? bigExtra(ctx.t, expected, observed) : { expected, observed });
+      return out.status === 'fail' && settled ? { ...out, settled: SETTLED_TABLES } : out;
     },
   };
 }
+
+/** Why a failing routes/neighbours or routes/fdb cannot change without a control plane's write (CheckResult.settled). */
+export const SETTLED_TABLES = 'every difference is a permanent entry (or a missing one that must be permanent): the kernel neither creates, changes nor ages out permanent entries';
 
 /** An entry a departed node (remove-node step) left behind on a peer: whose it was. */
 function departedNote(t: ResolvedTopology, line: string): string {
@@ -360,6 +372,8 @@ interface TableSpec<E> {
   missingCause?(have: E[]): string;
   /** where the peer's VTEP MAC is: the key (FDB) or the value (neighbours); a wrong one there is a stale VTEP MAC */
   macIn: 'key' | 'value';
+  /** the entry is permanent (only a control plane writes or removes it); undefined: the table's entries may change by themselves */
+  permanent?(e: E): boolean;
 }
 
 interface Wanted {
@@ -371,9 +385,15 @@ interface Wanted {
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const staleMac = (peer: string, mac: string) => `${peer} announces VTEP MAC ${mac}, which this node does not use (stale VTEP MAC: ${peer}'s MAC changed and this node kept the old one)`;
 
-/** Missing, stale, extra entries and every attribute that differs, one line each, naming node, peer and value. */
-function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spec: TableSpec<E>): string[] {
+/**
+ * Missing, stale, extra entries and every attribute that differs, one line each, naming node, peer and value.
+ * `healable`: set when a diff could vanish without a write — an extra entry that is not permanent (it ages out), or a
+ * table whose entries the spec cannot call permanent. Every wanted entry is permanent, so a wanted entry that is
+ * missing, or present with another value or attribute, stays a diff until a control plane writes it.
+ */
+export function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spec: TableSpec<E>, out?: { healable?: boolean }): string[] {
   const diffs: string[] = [];
+  if (out && !spec.permanent) out.healable = true;
   const explained = new Set<E>();
   // indexed once: a node of a 1,000-node topology has ~1,000 entries to match against ~1,000 wanted ones
   const byKey = new Map<string, E>();
@@ -403,7 +423,11 @@ function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spe
       }
     }
   }
-  for (const e of have) if (!want.has(spec.key(e)) && !explained.has(e) && !spec.tolerated?.(e)) diffs.push(`${node}: extra ${spec.noun} ${spec.show(e)}`);
+  for (const e of have)
+    if (!want.has(spec.key(e)) && !explained.has(e) && !spec.tolerated?.(e)) {
+      diffs.push(`${node}: extra ${spec.noun} ${spec.show(e)}`);
+      if (out && !spec.permanent?.(e)) out.healable = true;
+    }
   return diffs;
 }
 
@@ -419,10 +443,12 @@ function tableCheck<E>(
     const w = want(t, n);
     const have = entries(st, n);
     const sp = spec(n);
+    const h: { healable?: boolean } = {};
     return {
       expected: [...w].map(([key, v]) => `${key} ${sp.field} ${v.value} ${Object.values(v.attrs).join(' ')}`.trim()),
       observed: have.map(sp.show),
-      diffs: compareTable(n.name, w, have, sp).map((d) => (d.includes(': extra ') ? d + departedNote(t, d) : d)),
+      diffs: compareTable(n.name, w, have, sp, h).map((d) => (d.includes(': extra ') ? d + departedNote(t, d) : d)),
+      settled: !h.healable,
     };
   });
 }
@@ -449,6 +475,7 @@ const neighboursCheck = tableCheck<k.NeighInfo>(
     value: (e) => e.lladdr,
     attrs: (e) => ({ state: e.state.join(',') || 'none' }),
     show: (e) => `${e.dst} lladdr ${e.lladdr ?? '-'} ${e.state.join(',')}`,
+    permanent: (e) => e.state.includes('PERMANENT'),
   }),
 );
 
@@ -484,6 +511,8 @@ const fdbCheck = tableCheck<k.FdbInfo>(
     attrs: (e) => (n.vtep.kind === 'kernel' ? fdbAttrs(e) : { flags: 'self', state: e.state || 'dynamic' }),
     show: (e) => `${e.mac} dst ${e.dst} ${Object.entries(n.vtep.kind === 'kernel' ? fdbAttrs(e) : { state: e.state || 'dynamic' }).map(([a, v]) => `${a} ${v}`).join(' ')}`.trim(),
     tolerated: (e) => n.vtep.learning && e.state !== 'permanent',
+    // a kernel VTEP's permanent entries change only by netlink writes; the userspace VTEP's table is its own process's
+    permanent: n.vtep.kind !== 'kernel' ? undefined : (e) => e.state === 'permanent',
     // the kernel's answer (a userspace VTEP floods unknown unicast by head-end replication instead)
     missingCause: n.vtep.kind !== 'kernel' ? undefined : (have) => {
       const dflt = have.find((e) => e.mac === '00:00:00:00:00:00');

@@ -57,6 +57,8 @@ export interface StepOutcome {
   /** check steps: attempts made, and whether the checks passed within the deadline */
   attempts?: number;
   converged?: boolean;
+  /** check steps: ended before `within` ran out because every failure was settled (CheckResult.settled) */
+  settled?: boolean;
 }
 
 export interface LabUpOptions {
@@ -646,7 +648,7 @@ export class Lab implements AsyncDisposable {
     try {
       const r = await runSteps(this.#t, state, { workDir: state.workDir, signal: opts.signal });
       const tl = r.timeline[0]!;
-      return { n: s.n, what: describeStep(s), ms: Math.round(tl.ms), results: r.results, ok: r.results.every((x) => x.status !== 'fail'), ...(tl.attempts !== undefined ? { attempts: tl.attempts, converged: tl.converged } : {}) };
+      return { n: s.n, what: describeStep(s), ms: Math.round(tl.ms), results: r.results, ok: r.results.every((x) => x.status !== 'fail'), ...(tl.attempts !== undefined ? { attempts: tl.attempts, converged: tl.converged, ...(tl.settled ? { settled: true } : {}) } : {}) };
     } finally {
       this.#t.steps = saved;
     }

@@ -2,7 +2,7 @@
 import { reachable } from '../probe/fping.ts';
 import type { CheckContext } from '../runner/check.ts';
 import { pool } from '../util/exec.ts';
-import { unreachableEvidence } from './pair.ts';
+import { diagnoseOnce, unreachableEvidence } from './pair.ts';
 import { link, links } from '../probe/kernel.ts';
 import { vxlanOverhead } from '../topology/normalize.ts';
 import type { ResolvedNode, ResolvedPod, ResolvedTopology } from '../topology/resolved.ts';
@@ -51,8 +51,25 @@ export async function deadPairs(ctx: CheckContext, pairs: [ResolvedPod, Resolved
     if (!dead) return {};
     const na = ctx.t.nodes.find((n) => n.name === a.node)!;
     const nb = ctx.t.nodes.find((n) => n.name === b.node)!;
+    // the pod pair's cause is node forwarding state its nodes' own packets to each other's VTEP address meet as
+    // well: no ping needed to know the node probe is dead too (an early node probe still running ends on its own,
+    // bounded: three 400 ms requests; it is small echo traffic no later check counts)
+    const cause = await diagnoseOnce(ctx, a, b, f);
+    if (sharedNodeCause(cause)) return { dead, nodeDead: `${vtepIp(nb, f)} is behind the same node-level cause as the pods (${na.name}'s packets to it use the same route, neighbour and FDB entries, and their replies ${nb.name}'s): ${cause}` };
     return { dead, nodeDead: await (nodeProbes?.get(`${na.name}>${nb.name}`) ?? nodeUnreachable(na.ns, vtepIp(nb, f))) };
   });
+}
+
+/**
+ * A diagnosed pod-pair cause that the node-to-peer-VTEP probe meets too: a route, neighbour or FDB entry for the
+ * peer's pod subnet or VTEP (the VTEP address is in that subnet and is that neighbour), on the sending node or on the
+ * reply path, or the receiving VTEP rejecting the port or VNI — settled configuration, not in resolution. Not a drop
+ * rule (it may match pod addresses only), reverse-path filtering, loss or an ICMP error. Pure.
+ */
+export function sharedNodeCause(cause: string | undefined): boolean {
+  if (!cause || /INCOMPLETE|PROBE|DELAY/.test(cause)) return false;
+  const c = cause.replace(/^requests reach \S+; the replies fail: /, '').replace(/^the replies cannot come back, whatever the requests meet: on \S+'s side, /, '');
+  return /^(no route on |wrong route on |no neighbour entry on |stale neighbour entry on |no FDB entry on |wrong FDB entry on |rejected by \S+'s VTEP: )/.test(c);
 }
 
 const vtepIp = (n: ResolvedNode, f: Family) => (n.vteps?.find((v) => v.family === f) ?? n.vtep).ip;

@@ -215,6 +215,14 @@ async function captureOnce(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, f:
   return out;
 }
 
+/** The prefix of a cause found on the reply path's node before any capture (diagnosePair 2b). */
+const REPLY_PATH = (node: string) => `the replies cannot come back, whatever the requests meet: on ${node}'s side, `;
+
+/** Whether the run's encapsulation capture drove A's node -> B's node (wireCause then reads it, no capture of its own). */
+function hasWireEvidence(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod): boolean {
+  return evidence(t).drove.has(`${nodeOf(t, a).name}>${nodeOf(t, b).name}`);
+}
+
 /** The wire-side cause for A -> B, from the run's captures or one short capture of its own. */
 async function wireCause(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, f: Family): Promise<{ cause?: string; clean: boolean }> {
   const t = ctx.t;
@@ -303,8 +311,18 @@ export async function diagnosePair(ctx: CheckContext, a: ResolvedPod, b: Resolve
   // the receiver's reverse-path filter against an asymmetric route back
   const rp = await reversePathCause(t, a, b, f);
   if (rp) return rp;
+  const direct = routesDirect(nodeOf(t, a), nodeOf(t, b));
+  // 2b. no capture of the run's to read (the encapsulation suite's drove this node pair): before a capture of its own
+  //     (two captures and two pings, ~1.5 s), the reply path's forwarding state on B — a few table reads. A
+  //     configuration cause there (isConfigCause: a missing or wrong route, a stale neighbour, a wrong FDB entry) keeps
+  //     every echo reply from coming back whatever the requests meet, so it decides the pair; said as such, without
+  //     claiming the requests arrive (that is what the capture would have shown)
+  if (!reverse && !direct && !hasWireEvidence(t, a, b)) {
+    const back = await nodeCause(t, b, a, f);
+    if (back && isConfigCause(back)) return `${REPLY_PATH(b.node)}${back}`;
+  }
   // 3. the wire (VXLAN pairs: a direct-routed pair has no outer packets to find)
-  const w = routesDirect(nodeOf(t, a), nodeOf(t, b)) ? { cause: undefined } : await wireCause(ctx, a, b, f);
+  const w = direct ? { cause: undefined } : await wireCause(ctx, a, b, f);
   if (w.cause && !/: dropped inside \S+$/.test(w.cause)) return w.cause;
   if (reverse) return w.cause;
   // 4. requests cross cleanly: the reply path
@@ -383,7 +401,7 @@ const RULE_CAUSE = /^(arrived at \S+'s \S+ \(\d+ packet\(s\) from \S+\) and drop
 
 export function isConfigCause(cause: string | undefined): boolean {
   // the reply direction's cause counts the same ("requests reach B; the replies fail: <cause>")
-  const c = cause?.replace(/^requests reach \S+; the replies fail: /, '');
+  const c = cause?.replace(/^requests reach \S+; the replies fail: /, '').replace(/^the replies cannot come back, whatever the requests meet: on \S+'s side, /, '');
   if (!c) return false;
   if (RULE_CAUSE.test(c)) return !/; probabilistic: /.test(c);
   return CONFIG_CAUSE.test(c) && !/INCOMPLETE|PROBE|DELAY/.test(c);

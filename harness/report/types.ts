@@ -28,6 +28,12 @@ export interface CheckResult {
   subtests?: CheckResult[];
   /** a reachability matrix (connectivity suite), for heat maps */
   matrix?: MatrixData;
+  /**
+   * A failure that cannot turn into a pass unless a control plane writes to the nodes, and why (e.g. routes/fdb when
+   * every difference is a permanent entry). A `within:` check step of a steps run — where vxlab is the only control
+   * plane — stops retrying once every failure is settled (harness/steps/apply.ts).
+   */
+  settled?: string;
 }
 
 /** Pod-to-pod matrices, one string per source row, one character per target: '1' yes, '0' no. */

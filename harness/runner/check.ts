@@ -3,7 +3,7 @@ import type { ResolvedTopology } from '../topology/resolved.ts';
 import type { CheckResult } from '../report/types.ts';
 
 /** What a check returns; the runner adds id, suite, title and duration to make a CheckResult. */
-export type Outcome = Pick<CheckResult, 'status' | 'message' | 'expected' | 'observed' | 'diffs' | 'details' | 'skipReason' | 'matrix'>;
+export type Outcome = Pick<CheckResult, 'status' | 'message' | 'expected' | 'observed' | 'diffs' | 'details' | 'skipReason' | 'matrix' | 'settled'>;
 
 export interface CheckContext {
   t: ResolvedTopology;

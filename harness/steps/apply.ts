@@ -244,6 +244,19 @@ export interface TimelineEntry {
   ms: number;
   attempts?: number;
   converged?: boolean;
+  /** a check step that ended before its window because every failure was settled (settledFailures) */
+  settled?: boolean;
+}
+
+/**
+ * Whether a failing attempt of a `within:` check step is final: every failing check says why its failure cannot
+ * change without a control plane's write (CheckResult.settled, e.g. routes/fdb on permanent entries). A failure
+ * without that — connectivity (traffic: address resolution, DAD, loss), anything timing can change — keeps the
+ * retries going to the window's end. Pure.
+ */
+export function settledFailures(results: Pick<CheckResult, 'status' | 'settled'>[]): boolean {
+  const failed = results.filter((x) => x.status === 'fail');
+  return failed.length > 0 && failed.every((x) => !!x.settled);
 }
 
 /** What a job of a phase runs, in order: netlink requests from this process, or an op as iproute2 and co. run it. */
@@ -409,6 +422,7 @@ export async function runSteps(t: ResolvedTopology, state: RunState, o: StepRunO
     const deadline = start + (s.withinMs ?? 0);
     let attempts = 0;
     let last: CheckResult[] = [];
+    let settled = false;
     for (;;) {
       attempts++;
       // every attempt observes afresh: runSuites starts from no run-level evidence (state snapshots, the matrix)
@@ -417,14 +431,23 @@ export async function runSteps(t: ResolvedTopology, state: RunState, o: StepRunO
       last = r.results;
       if (r.interrupted) throwIfAborted(o.signal);
       if (last.every((x) => x.status !== 'fail') || performance.now() >= deadline) break;
+      // the window is for a control plane to converge in; in a steps run vxlab is the control plane (steps need
+      // builder: vxlab) and applied every step before this one in full, so a failure that only a control plane's
+      // write can change (CheckResult.settled) is this step's verdict now and at the window's end: not waited out
+      if (settledFailures(last)) {
+        settled = true;
+        break;
+      }
       await new Promise((res) => setTimeout(res, Math.min(o.retryMs ?? 100, Math.max(0, deadline - performance.now()))));
     }
     const ms = performance.now() - start;
     const converged = last.every((x) => x.status !== 'fail');
-    timeline.push({ n: s.n, what, at: start - t0, ms, attempts, converged });
+    timeline.push({ n: s.n, what, at: start - t0, ms, attempts, converged, ...(settled ? { settled: true } : {}) });
     const when = converged
       ? `${attempts === 1 ? 'on the first attempt' : `after ${attempts} attempts`}, ${fmtMs(ms)} after the step began${s.within ? ` (within ${s.within})` : ''}`
-      : `${s.within ? `did not converge within ${s.within}` : 'run once'} (${attempts} attempt${attempts === 1 ? '' : 's'}, ${fmtMs(ms)})`;
+      : settled
+        ? `did not converge: settled after ${attempts} attempt${attempts === 1 ? '' : 's'} (${fmtMs(ms)}), so the rest of the ${s.within} window was not waited — vxlab is this run's only control plane and applied the steps before this one in full; ${[...new Set(last.filter((x) => x.status === 'fail').map((x) => x.settled))].join('; ')}`
+        : `${s.within ? `did not converge within ${s.within}` : 'run once'} (${attempts} attempt${attempts === 1 ? '' : 's'}, ${fmtMs(ms)})`;
     for (const r of last) push({ ...r, id: stepId(s.n, r.id), suite: stepId(s.n, r.suite), title: `step ${s.n}: ${r.title}`, message: `${r.message ?? r.status} — ${when}` });
   }
   return { results, timeline };
@@ -436,7 +459,7 @@ export function fmtMs(ms: number): string {
 
 export function renderTimeline(tl: TimelineEntry[]): string {
   return tl
-    .map((e) => `  step ${String(e.n).padStart(2)}  +${fmtMs(e.at).padStart(8)}  ${e.what.padEnd(48)}  ${e.attempts === undefined ? `applied in ${fmtMs(e.ms)}` : e.converged ? `converged in ${fmtMs(e.ms)} (${e.attempts} attempt${e.attempts === 1 ? '' : 's'})` : `NOT converged after ${fmtMs(e.ms)} (${e.attempts} attempt${e.attempts === 1 ? '' : 's'})`}`)
+    .map((e) => `  step ${String(e.n).padStart(2)}  +${fmtMs(e.at).padStart(8)}  ${e.what.padEnd(48)}  ${e.attempts === undefined ? `applied in ${fmtMs(e.ms)}` : e.converged ? `converged in ${fmtMs(e.ms)} (${e.attempts} attempt${e.attempts === 1 ? '' : 's'})` : e.settled ? `NOT converged, settled after ${fmtMs(e.ms)} (${e.attempts} attempt${e.attempts === 1 ? '' : 's'}; window not waited out)` : `NOT converged after ${fmtMs(e.ms)} (${e.attempts} attempt${e.attempts === 1 ? '' : 's'})`}`)
     .join('\n');
 }
 

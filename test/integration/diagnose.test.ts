@@ -118,6 +118,31 @@ describe.skipIf(needsRoot)('diagnosis of an unreachable pair names the cause', (
   });
 });
 
+describe.skipIf(needsRoot)('the reply path decides a pair before a capture of the diagnosis\'s own (#14)', () => {
+  test("node1's neighbour for node2's VTEP has a stale MAC: node2 -> node1 is named by node1's side without a capture; with the encapsulation capture's evidence, the requests are shown to arrive", async ({ bringUp }) => {
+    const r = await bringUp(TOPO('flannel-3node.yaml'));
+    const t = r.topology;
+    const n1 = node(t, 'node1');
+    const n2 = node(t, 'node2');
+    await run(['ip', 'neigh', 'replace', n2.vtep.ip, 'lladdr', '02:de:ad:00:00:02', 'dev', n1.vtep.dev, 'nud', 'permanent'], { ns: n1.ns });
+    const stale = `stale neighbour entry on node1: ${esc(n2.vtep.ip)} dev flannel\\.1 lladdr 02:de:ad:00:00:02, but node2's VTEP MAC is ${esc(n2.vtep.mac)}`;
+    // connectivity alone: no capture of the run's; node2's own state is right, node1's (the reply path) is not
+    const first = (await runSuites(t, [SUITES.connectivity!, SUITES.mtu!], { workDir: join(r.state.workDir) })).results;
+    const alone = first.find((x) => x.id === 'connectivity/full-mesh')!;
+    // df-boundary's node probe node1 -> node2's VTEP meets the same stale entry: named from the diagnosis, not pinged
+    const df = first.find((x) => x.id === 'mtu/df-boundary')!;
+    expect(df.diffs!.join('\n')).toMatch(new RegExp(`node1 \\(node, via flannel\\.1\\) -> node2 \\(${esc(n2.vtep.ip)}\\): DF boundary not probed: ${esc(n2.vtep.ip)} is behind the same node-level cause as the pods .*: ${stale}`));
+    expect(alone.status).toBe('fail');
+    expect(alone.details).toMatch(new RegExp(`node2/pod1 -> node1/pod1: the replies cannot come back, whatever the requests meet: on node1's side, ${stale}`));
+    expect(alone.details).toMatch(new RegExp(`node1/pod1 -> node2/pod1: ${stale}`));
+    // both causes are configuration: the failure is settled (a within: step would not wait out its window)
+    expect(alone.settled).toMatch(/configuration cause/);
+    // with the encapsulation capture first, its evidence shows the requests arriving
+    const both = (await runSuites(t, [SUITES.encapsulation!, SUITES.connectivity!], { workDir: join(r.state.workDir) })).results.find((x) => x.id === 'connectivity/full-mesh')!;
+    expect(both.details).toMatch(new RegExp(`node2/pod1 -> node1/pod1: requests reach node1; the replies fail: ${stale}`));
+  });
+});
+
 // IPv6 (#14, ICMPv6/NDP): on a dual-stack topology, IPv6 breaks by hand; the IPv6 matrix fails with its cause named
 // like the IPv4 ones (IPv4 stays reachable, so the message says so and each cause carries its family).
 interface Row6 {

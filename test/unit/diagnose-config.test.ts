@@ -1,6 +1,7 @@
 // Which diagnosed causes settle a silent matrix cell after one round (#14: retries only where a result can change).
 import { describe, expect, it } from 'vitest';
 import { isConfigCause, probabilistic } from '../../harness/diagnose/pair.ts';
+import { sharedNodeCause } from '../../harness/diagnose/boundary.ts';
 
 describe('isConfigCause', () => {
   it('configuration read from the kernel or seen rejected by the receiving VTEP: final', () => {
@@ -11,6 +12,8 @@ describe('isConfigCause', () => {
       'wrong FDB entry on node1: 02:00:00:00:00:02 dev flannel.1 dst 192.168.1.4, expected dst 192.168.1.3 (node2)',
       "rejected by node2's VTEP: 4 packet(s) from node1 arrive on UDP port 4789, node2's VTEP listens on 8472 (seen by the encapsulation capture)",
       "requests reach node2; the replies fail: rejected by node1's VTEP: packets from node2 arrive with VNI 99, node1's VTEP has VNI 1 (seen by the encapsulation capture)",
+      // the reply path's node state, read before any capture of the diagnosis's own (diagnosePair 2b)
+      "the replies cannot come back, whatever the requests meet: on node1's side, stale neighbour entry on node1: 10.244.3.0 dev flannel.1 lladdr 02:bf:e9:07:b1:93, but node3's VTEP MAC is 02:aa:bb:cc:dd:03",
       // a drop rule with no chance or rate in it drops the same packets next round
       "arrived at node2's eth0 (2 packet(s) from node1) and dropped there by nftables inet t/c: udp dport 4789 drop (3 packets)",
       "nothing left node3's eth0 for node1 (192.168.1.4 -> 192.168.1.2, seen by the encapsulation capture): dropped on node3 by nftables inet vxlab_fault_drop/output: udp dport 4789 drop (7 packets)",
@@ -28,6 +31,7 @@ describe('isConfigCause', () => {
       // nothing left, and no rule counted: vxlab cannot say what dropped it
       "nothing left node1's eth0 for node2 (192.168.1.2 -> 192.168.1.3, seen by the encapsulation capture): dropped inside node1",
       'no neighbour entry on node1 for 10.244.2.0 dev flannel.1 (ARP incomplete: state INCOMPLETE): expected lladdr 02:00:00:00:00:02',
+      "the replies cannot come back, whatever the requests meet: on node1's side, no neighbour entry on node1 for 10.244.3.0 dev flannel.1 (ARP incomplete: state INCOMPLETE): expected lladdr 02:00:00:00:00:03",
       'ICMPv6 error from node2 (flannel.1, fd00:10:244:2::): "Destination unreachable: Administratively prohibited" for node1/pod1 -> fd00:10:244:2::2',
       "no route in pod node1/pod1 to 10.244.2.2 (ENETUNREACH): missing route 10.244.0.0/16 or default via 10.244.1.1; the pod has no routes",
     ])
@@ -42,5 +46,29 @@ describe('probabilistic', () => {
     expect(probabilistic([{ set: { op: 'update', elem: { payload: { protocol: 'ip', field: 'saddr' } }, set: '@m' } }, { drop: null }])).toBe('meter');
     expect(probabilistic([{ match: { op: '==', left: { payload: { protocol: 'udp', field: 'dport' } }, right: { set: [4789, 8472] } } }, { counter: { packets: 1, bytes: 1 } }, { drop: null }])).toBe('');
     expect(probabilistic([{ match: { op: '==', left: { payload: { protocol: 'udp', field: 'dport' } }, right: 4789 } }, { drop: null }])).toBe('');
+  });
+});
+
+describe('sharedNodeCause: a dead pod pair whose cause the node-to-VTEP probe meets too (df-boundary skips that ping)', () => {
+  it('node forwarding state for the peer, on either path, and a VTEP rejecting port or VNI', () => {
+    for (const c of [
+      'stale neighbour entry on node1: 10.244.3.0 dev flannel.1 lladdr 02:bf:e9:07:b1:93, but node3\'s VTEP MAC is 02:aa:bb:cc:dd:03',
+      "the replies cannot come back, whatever the requests meet: on node1's side, stale neighbour entry on node1: 10.244.3.0 dev flannel.1 lladdr 02:bf:e9:07:b1:93, but node3's VTEP MAC is 02:aa:bb:cc:dd:03",
+      'requests reach node2; the replies fail: wrong FDB entry on node2: 02:00:00:00:00:01 dev flannel.1 dst 192.168.1.2, expected dst 192.168.1.50 (node1)',
+      'no route on node1 to 10.244.2.2 (Network is unreachable): missing route 10.244.2.0/24 via 10.244.2.0 dev flannel.1',
+      "rejected by node2's VTEP: 4 packet(s) from node1 arrive on UDP port 4789, node2's VTEP listens on 8472 (seen by the encapsulation capture)",
+    ])
+      expect(sharedNodeCause(c), c).toBe(true);
+  });
+  it('drop rules (may match pod addresses only), rp_filter, resolution in progress, pod-side causes, loss, none: probed', () => {
+    for (const c of [
+      undefined,
+      "arrived at node2's eth0 (2 packet(s) from node1) and dropped there by nftables inet t/c: udp dport 4789 drop (3 packets)",
+      "dropped by strict reverse-path filtering on node2: node1's pod packets (10.244.1.2) arrive on eth0, but node2's route back to 10.244.1.2 is 10.244.1.0/24 dev flannel.1 (asymmetric routing; rp_filter = 1)",
+      'no neighbour entry on node1 for 10.244.2.0 dev flannel.1 (ARP incomplete: state INCOMPLETE): expected lladdr 02:00:00:00:00:02',
+      'no route in pod node1/pod1 to 10.244.2.2 (ENETUNREACH): missing route 10.244.0.0/16 or default via 10.244.1.1; the pod has no routes',
+      "dropped on the underlay: 2 VXLAN packet(s) left node1's eth0 (192.168.1.2 -> 192.168.1.3:4789), none arrived at node2's eth0",
+    ])
+      expect(sharedNodeCause(c), String(c)).toBe(false);
   });
 });
