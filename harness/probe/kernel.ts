@@ -101,7 +101,12 @@ export async function fdb(ns: string, dev: string): Promise<FdbInfo[]> {
   const x = await readInProcess(ns, { fdb: { dev } });
   if (x) {
     if (!Array.isArray(x.fdb)) throw new CommandError(['bridge', '-j', 'fdb', 'show', 'dev', dev], ns, 1, '', x.fdb!.error, 0);
-    return x.fdb.map((f) => ({ ...f, ifname: f.ifname ?? dev, flags: f.flags ?? [] }) as FdbInfo);
+    // completed in place: the reader's objects are this call's own (a copy each is a million objects at 1,000 nodes)
+    for (const f of x.fdb) {
+      f.ifname ??= dev;
+      f.flags ??= [];
+    }
+    return x.fdb as FdbInfo[];
   }
   const r = await run(['bridge', '-j', 'fdb', 'show', 'dev', dev], { ns, netOnly: true });
   const s = r.stdout.trim();
@@ -189,13 +194,17 @@ export interface NodeSnapshot {
 export async function nodeSnapshot(ns: string, vtepDev: string, families: (4 | 6)[], qs: RouteQuery[] = [], neighOnly?: string[]): Promise<NodeSnapshot> {
   const x = await readInProcess(ns, { routes: [4, 6], neigh: { dev: vtepDev, only: neighOnly }, gets: qs });
   if (x) {
-    const routes = x.routes!
-      .filter((r) => (r.table ?? 'main') === 'main' && families.includes(famOfRoute(r as RouteInfo)))
-      .map((r) => {
-        const { table: _t, ...rest } = r;
-        return { ...rest, flags: r.flags ?? [] } as RouteInfo;
-      });
-    const neigh = !Array.isArray(x.neigh) ? [] : x.neigh.filter((n) => families.includes(famOfIp(n.dst))).map((n) => ({ ...n, dev: n.dev ?? vtepDev, state: n.state ?? [] }) as NeighInfo);
+    // the reader's objects are this call's own: completed in place, not copied (a million routes at 1,000 nodes)
+    const routes = x.routes!.filter((r) => (r.table ?? 'main') === 'main' && families.includes(famOfRoute(r as RouteInfo))) as RouteInfo[];
+    for (const r of routes as Record<string, any>[]) {
+      r.table = undefined; // not deleted: a deleted key turns the object into a slow dictionary
+      r.flags ??= [];
+    }
+    const neigh = !Array.isArray(x.neigh) ? [] : (x.neigh.filter((n) => families.includes(famOfIp(n.dst))) as NeighInfo[]);
+    for (const n of neigh) {
+      n.dev ??= vtepDev;
+      n.state ??= [];
+    }
     const answers = qs.map((q, i): RouteAnswer => {
       const a = x.answers![i]!;
       return a.error !== undefined ? { q, error: a.error } : { q, route: a.route as RouteAnswer['route'] };
