@@ -6,6 +6,7 @@ import { peerVtep } from '../harness/plan/plan.ts';
 import type { ResolvedVtep } from '../harness/topology/resolved.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { readVtepFdb } from '../harness/probe/vtep.ts';
+import { idleCores } from '../harness/probe/icmp.ts';
 import { pool } from '../harness/util/exec.ts';
 import { existsSync } from 'node:fs';
 import { runMemo } from '../harness/runner/evidence.ts';
@@ -38,6 +39,22 @@ export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
     const fams = ctx.t.families ?? [4];
     const lookUp = ctx.t.nodes.length > NEIGH_DUMP_NODES;
     const cache: SampleCache = new Map();
+    // a big topology of kernel VTEPs, read in-process, with two cores idle: a worker thread reads every other node
+    if (ctx.t.nodes.length > BIG_NODES && ctx.t.nodes.every((n) => n.vtep.kind === 'kernel') && process.env.VXLAB_STATE_READ !== 'ip' && (await sharedReads())) {
+      const plans = ctx.t.nodes.map((n) => routePlan(ctx.t, n, cache));
+      const keys = ctx.t.nodes.map((n) => (lookUp ? neighbourKeys(ctx.t, n) : undefined));
+      const jobs = ctx.t.nodes.map((n, i) => ({ ns: n.ns, req: k.snapshotRequest(n.vtep.dev, plans[i]!.qs.map((x) => x.q), keys[i], true) }));
+      await k.readSharedInProcess(jobs, async (i, x) => {
+        const n = ctx.t.nodes[i]!;
+        const qs = plans[i]!.qs.map((q) => q.q);
+        // a namespace the in-process reader cannot enter: its processes, as below
+        const snap = await k.nodeSnapshot(n.ns, n.vtep.dev, fams, qs, keys[i], x);
+        const fdb = x ? k.fdbOf(x, n.vtep.dev) : await k.fdb(n.ns, n.vtep.dev).catch(() => [] as k.FdbInfo[]);
+        const dev = snap.links.find((l) => l.ifname === n.vtep.dev);
+        m.set(n.name, { links: snap.links, routes: snap.routes, neigh: dev ? snap.neigh : [], fdb: dev ? fdb : [], answers: snap.answers, plan: plans[i]! });
+      });
+      return m;
+    }
     await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
       const plan = routePlan(ctx.t, n, cache);
       const qs = plan.qs.map((x) => x.q);
@@ -50,6 +67,17 @@ export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
     });
     return m;
   });
+}
+
+/**
+ * Whether the routes suite's reads are shared with a worker thread: VXLAB_READ_THREADS=1 never, =2 always; else when
+ * two cores are idle right now (on a busy machine a second reading thread only competes with the first).
+ */
+async function sharedReads(): Promise<boolean> {
+  const env = process.env.VXLAB_READ_THREADS;
+  if (env === '1') return false;
+  if (env === '2') return true;
+  return ((await idleCores()) ?? 0) >= 2;
 }
 
 /**

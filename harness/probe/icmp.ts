@@ -324,14 +324,20 @@ export function probeThreads(): number {
 export async function idleProbeThreads(ms = 300): Promise<number> {
   const env = Number(process.env.VXLAB_PROBE_THREADS);
   if (Number.isInteger(env) && env >= 1) return Math.min(env, 16);
+  const idle = await idleCores(ms);
+  if (idle === undefined) return probeThreads();
+  return Math.max(1, Math.min(4, idle));
+}
+
+/** How many cores were idle over the next `ms` (/proc/stat), rounded; undefined when it cannot tell. */
+export async function idleCores(ms = 300): Promise<number | undefined> {
   const cpus = availableParallelism();
-  if (cpus < 2) return 1;
+  if (cpus < 2) return cpus - 1;
   const a = cpuTimes();
   await sleep(ms);
   const b = cpuTimes();
-  if (!a || !b || b.total <= a.total) return probeThreads();
-  const idle = ((b.idle - a.idle) / (b.total - a.total)) * cpus;
-  return Math.max(1, Math.min(4, cpus, Math.round(idle)));
+  if (!a || !b || b.total <= a.total) return undefined;
+  return Math.min(cpus, Math.round(((b.idle - a.idle) / (b.total - a.total)) * cpus));
 }
 
 /** The machine's CPU time so far (jiffies): all of it, and the idle part (idle + iowait), from /proc/stat's first line. */
