@@ -440,6 +440,18 @@ function compareTable<E>(node: string, want: Map<string, Wanted>, have: E[], spe
         diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${w.value} (${w.peer}), observed ${spec.value(e) ?? 'none'}${why}`);
       }
       const a = spec.attrs(e);
+      // the common case first, without a set per entry (a million entries at 1,000 nodes): the same keys, equal values
+      let same = true;
+      let keys = 0;
+      for (const attr in a) {
+        keys++;
+        if (a[attr] !== w.attrs[attr]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) for (const _ in w.attrs) keys--;
+      if (same && keys === 0) continue;
       for (const attr of new Set([...Object.keys(w.attrs), ...Object.keys(a)])) {
         if (a[attr] !== w.attrs[attr]) diffs.push(`${node}: ${spec.noun} ${key} (${w.peer}): ${attr}: expected ${w.attrs[attr] ?? 'absent'}, observed ${a[attr] ?? 'absent'}`);
       }
