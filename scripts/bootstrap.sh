@@ -14,6 +14,7 @@ declare -A PKG=(
   [ip]=iproute2 [bridge]=iproute2 [tcpdump]=tcpdump [ping]=iputils-ping [nft]=nftables
   [fping]=fping [ethtool]=ethtool [sysctl]=procps [iperf3]=iperf3 [setpriv]=util-linux
   [timeout]=coreutils
+  [strace]=strace # only the tests: the cleanup race is reproduced by holding a real `ip netns exec` at setns
 )
 missing=()
 for c in "${!PKG[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("${PKG[$c]}"); done

@@ -312,7 +312,7 @@ ${(['fail', 'pass', 'skip'] as Status[]).map((st) => `<label><input type="checkb
 ${checkRows(report.results)}
 </table></section>
 ${heat.length ? `<section id="matrices"><h2>Connectivity matrices</h2><div class="heatmaps">${heat.join('\n')}</div></section>` : ''}
-${artifacts.length ? `<section id="artifacts"><h2>Artifacts</h2><p class="meta">${esc(report.artifactsDir)} — pcaps, <code>ip -j</code> dumps of every namespace, the resolved topology</p><div class="artifacts">${artifacts.map((a) => `<div><a href="${esc(a)}">${esc(decodeURIComponent(a))}</a></div>`).join('')}</div></section>` : ''}
+${artifacts.length ? `<section id="artifacts"><h2>Artifacts</h2><p class="meta">${esc(report.artifactsDir)} — pcaps, <code>ip -j</code> dumps of the namespaces (index.json lists them), the resolved topology</p><div class="artifacts">${artifacts.map((a) => `<div><a href="${esc(a)}">${esc(decodeURIComponent(a))}</a></div>`).join('')}</div></section>` : ''}
 </main>
 <script>${SCRIPT}</script>
 </body></html>

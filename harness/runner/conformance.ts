@@ -216,7 +216,7 @@ export async function runConformance(inp: ConformanceInput, o: { quiet?: boolean
 
       if (inp.outDir && results.some((r) => r.status === 'fail')) {
         artifactsDir = resolve(inp.outDir, `${t.name}-${t.runId}`);
-        await writeArtifacts(t, artifactsDir, kept);
+        await writeArtifacts(t, artifactsDir, kept, results);
         for (const r of results) if (r.status === 'fail') r.artifacts = artifactsDir;
       }
     });

@@ -1,14 +1,9 @@
 // Runs suites against a live topology and collects CheckResults; writes artifacts when something fails.
 import { resetEvidence } from './evidence.ts';
-import { copyFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
 import type { CheckResult } from '../report/types.ts';
 import type { ResolvedTopology } from '../topology/resolved.ts';
 import type { CheckContext, SuiteDef } from './check.ts';
-import { namespaces } from '../topology/resolved.ts';
 import { run, pool, stripStack } from '../util/exec.ts';
-import { nsExists } from '../runtime/netns/runtime.ts';
-import { ipBatch, type BatchResult } from '../probe/kernel.ts';
 import { InterruptedError, whenAborted, withScope } from '../util/scope.ts';
 import type { HealthProblem } from './health.ts';
 
@@ -156,35 +151,5 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
   return { results, kept, interrupted: false };
 }
 
-/** On failure: pcaps, `ip -j` dumps of every namespace, and the resolved topology, into DIR. */
-export async function writeArtifacts(t: ResolvedTopology, dir: string, files: string[]): Promise<string> {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'resolved.json'), JSON.stringify(t, null, 2));
-  for (const f of files) if (existsSync(f)) copyFileSync(f, join(dir, basename(f)));
-  const live = namespaces(t).filter(nsExists);
-  mkdirSync(join(dir, 'ns'), { recursive: true });
-  // three processes per namespace, entering only its network namespace: one `ip -d -batch` for the four ip tables,
-  // `bridge` and `nft` (a failing run writes these on every repro; one process per table was most of its extra time)
-  await pool(live, 8, async (ns) => {
-    const dump: Record<string, unknown> = {};
-    const keys = ['link', 'addr', 'route', 'neigh'] as const;
-    const [ip, fdb, nft] = await Promise.all([
-      ipBatch(ns, ['link show', 'addr show', 'route show table all', 'neigh show'], true).catch((e): BatchResult[] => keys.map(() => ({ error: String(e?.message ?? e) }))),
-      run(['bridge', '-j', 'fdb', 'show'], { ns, netOnly: true, reject: false }),
-      run(['nft', '-j', 'list', 'ruleset'], { ns, netOnly: true, reject: false }),
-    ]);
-    for (const [i, key] of keys.entries()) dump[key] = ip[i]!.json ?? ip[i]!.error;
-    dump.fdb = safeJson(fdb.stdout || 'null');
-    dump.nft = nft.exitCode === 0 ? safeJson(nft.stdout) : null;
-    writeFileSync(join(dir, 'ns', `${ns}.json`), JSON.stringify(dump, null, 2));
-  });
-  return dir;
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return s;
-  }
-}
+// On failure: the artifacts (pcaps, state dumps, resolved topology, index.json): harness/report/artifacts.ts
+export { writeArtifacts } from '../report/artifacts.ts';

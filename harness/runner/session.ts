@@ -166,7 +166,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     if (!interrupted && (anyFail || !ok) && state) {
       artifactsDir = resolve(o.outDir ?? 'artifacts', `${t.name}-${t.runId}`);
       mkdirSync(artifactsDir, { recursive: true });
-      await writeArtifacts(t, artifactsDir, kept);
+      await writeArtifacts(t, artifactsDir, kept, results);
       for (const r of results) if (r.status === 'fail') r.artifacts = artifactsDir;
     }
     const report: RunReport = {
@@ -201,7 +201,7 @@ export async function runSession(o: SessionOptions): Promise<SessionResult> {
     }
     if (artifactsDir) {
       // the pretty report names the directory itself; machine formats keep stdout clean
-      if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`artifacts: ${artifactsDir} (pcaps, ip -j dumps of every namespace, resolved topology)\n`);
+      if (reporter !== 'pretty' && !o.quiet) process.stderr.write(`artifacts: ${artifactsDir} (pcaps, ip -j dumps of the namespaces listed in index.json, resolved topology)\n`);
     }
     if (running && o.keep && !ok && !interrupted) {
       keepUp = true;

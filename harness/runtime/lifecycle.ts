@@ -12,7 +12,7 @@ import type { RuntimeContext } from './types.ts';
 import { pool } from '../util/exec.ts';
 import { isAlive, listStates, procStartTime, readState, removeState, writeState, type OwnedProcess, type RunState } from './state.ts';
 import { startVtep } from './vtep-launch.ts';
-import { killProcessesIn } from './netns/procs.ts';
+import { killProcessesIn, NamespaceHold } from './netns/procs.ts';
 import { outsideScope } from '../util/scope.ts';
 import { runSetupStage, setupTeardownHook } from '../overlay/external.ts';
 import { attachCni, cniTeardownHook, prepareCni, type PreparedCni } from '../overlay/cni-attach.ts';
@@ -159,7 +159,7 @@ async function killProcesses(procs: OwnedProcess[]): Promise<void> {
 /**
  * Remove exactly what the state file records, in reverse order. Idempotent. Runs outside any work scope: the signal
  * that stopped a run must not stop its undo. Every process still inside the run's namespaces (probes, captures,
- * sinks, VTEPs — recorded or not) is ended before the namespaces go.
+ * sinks, VTEPs — recorded or not, and any on its way in) is ended before the namespaces go, and again after.
  */
 export function teardown(state: RunState): Promise<void> {
   return outsideScope(() => teardownNow(state));
@@ -172,8 +172,17 @@ async function teardownNow(state: RunState): Promise<void> {
   const hooks = [...teardownHooks];
   for (const h of hooks) await h(state).catch(() => {});
   await killProcesses(state.processes);
-  await killProcessesIn(state.namespaces);
-  const left = await deleteNamespaces([...state.namespaces].reverse());
+  // held open until the last scan: a process that was on its way in (`ip netns exec NS`, past open(), before setns)
+  // when we looked may enter after; the scan after deletion finds it by the inode we still hold (procs.ts)
+  const hold = new NamespaceHold(state.namespaces);
+  let left: string[];
+  try {
+    await killProcessesIn(state.namespaces, 3000, hold);
+    left = await deleteNamespaces([...state.namespaces].reverse());
+    await killProcessesIn(state.namespaces, 3000, hold);
+  } finally {
+    hold.close();
+  }
   // containers, Docker networks, a kind cluster: after the names that pointed into them are gone
   const kept = await getRuntime(state.runtime).remove(state);
   if (left.length) throw new Error(`could not remove namespaces: ${left.join(', ')}`);

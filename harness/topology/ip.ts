@@ -251,7 +251,11 @@ export function formatIp4(b: Uint8Array, off = 0): string {
   return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
 }
 
-/** RFC 5952 compressed form (lowercase, longest zero run >= 2 groups compressed, leftmost on ties). */
+/**
+ * RFC 5952 compressed form as glibc's inet_ntop(3) writes it (so ip(8) and tcpdump): lowercase, the longest run of
+ * two or more zero groups as '::' (the leftmost on a tie), IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d
+ * tails dotted (test/unit/ip6-format.test.ts).
+ */
 export function formatIp6(b: Uint8Array, off = 0): string {
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!);
@@ -270,10 +274,11 @@ export function formatIp6(b: Uint8Array, off = 0): string {
     }
     i = j;
   }
-  // IPv4-mapped ::ffff:a.b.c.d
+  // IPv4-mapped ::ffff:a.b.c.d, and IPv4-compatible ::a.b.c.d (six zero groups, then a non-zero one: glibc's rule)
   if (bestStart === 0 && bestLen === 5 && g[5] === 0xffff) {
     return `::ffff:${formatIp4(b, off + 12)}`;
   }
+  if (bestStart === 0 && bestLen === 6) return `::${formatIp4(b, off + 12)}`;
   const hex = (x: number) => x.toString(16);
   if (bestLen < 2) return g.map(hex).join(':');
   const left = g.slice(0, bestStart).map(hex).join(':');

@@ -7,50 +7,14 @@
 // harness/probe/kernel.ts); test/integration/nl-dump.test.ts holds every one of them to iproute2's output, node by
 // node. No I/O here except reading iproute2's name tables once.
 import { readdirSync, readFileSync } from 'node:fs';
+import { formatIp4, formatIp6 } from '../../topology/ip.ts';
 
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-export const RTM_NEWLINK = 16;
-export const RTM_GETLINK = 18;
-export const RTM_NEWADDR = 20;
-export const RTM_GETADDR = 22;
-export const RTM_NEWROUTE = 24;
-export const RTM_GETROUTE = 26;
-export const RTM_NEWNEIGH = 28;
-export const RTM_GETNEIGH = 30;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const AF_BRIDGE = 7;
-const AF_INET6 = 10;
+import { AF_BRIDGE, AF_INET, AF_INET6, attr as rawAttr, NLM_F_DUMP, NLM_F_REQUEST, nlHeader as msg, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, u32attr } from './nl-const.ts';
+
+// the shared numbers (harness/runtime/netns/nl-const.ts), still exported from here
+export { NLMSG_DONE, NLMSG_ERROR, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE } from './nl-const.ts';
 
 // ------------------------------------------------------------------------------------------------ requests
-
-function msg(type: number, flags: number, seq: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + body.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(flags, 6);
-  h.writeUInt32LE(seq >>> 0, 8);
-  return Buffer.concat([h, body]);
-}
-
-function u32attr(type: number, v: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt16LE(8, 0);
-  b.writeUInt16LE(type, 2);
-  b.writeUInt32LE(v >>> 0, 4);
-  return b;
-}
-
-function rawAttr(type: number, data: Buffer): Buffer {
-  const b = Buffer.alloc((4 + data.length + 3) & ~3);
-  b.writeUInt16LE(4 + data.length, 0);
-  b.writeUInt16LE(type, 2);
-  data.copy(b, 4);
-  return b;
-}
 
 const IFLA_EXT_MASK = 29;
 const RTEXT_FILTER_SKIP_STATS = 8;
@@ -164,44 +128,10 @@ export function ipBytes(ip: string): Buffer {
   return b;
 }
 
-/** inet_ntop(3) as glibc writes it (what ip prints): IPv6 with the longest run of ≥ 2 zero groups as '::', IPv4-mapped and -compatible tails dotted. */
+/** inet_ntop(3) as glibc writes it (what ip prints): harness/topology/ip.ts's formatters (test/unit/ip6-format.test.ts) */
 export function formatIp(b: Buffer, off: number, len: number): string {
-  if (len === 4) return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
-  if (len !== 16) return hex(b, off, len);
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push(b.readUInt16BE(off + i * 2));
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestLen < 2) best = -1;
-  let s = '';
-  for (let i = 0; i < 8; i++) {
-    if (best >= 0 && i >= best && i < best + bestLen) {
-      if (i === best) s += ':';
-      continue;
-    }
-    if (i) s += ':';
-    // ::a.b.c.d and ::ffff:a.b.c.d
-    if (i === 6 && best === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
-      s += `${b[off + 12]}.${b[off + 13]}.${b[off + 14]}.${b[off + 15]}`;
-      break;
-    }
-    s += w[i]!.toString(16);
-  }
-  if (best >= 0 && best + bestLen === 8) s += ':';
-  return s;
+  if (len === 4) return formatIp4(b, off);
+  return len === 16 ? formatIp6(b, off) : hex(b, off, len);
 }
 
 function hex(b: Buffer, off: number, len: number): string {

@@ -6,10 +6,10 @@
 // (harness/runtime/netns/nl-apply.ts) resolves the ifindex of every name a request needs inside the namespace, and
 // opens the namespace a veth's peer goes to. No I/O here.
 import { isIP } from 'node:net';
-import { attr, entryDev, ipBytes, nlMessage, parseBridgeLine, parseIpLine, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST } from './nl.ts';
+import { entryDev, ipBytes, nlMessage, parseBridgeLine, parseIpLine } from './nl.ts';
+import { AF_INET, AF_INET6, attr, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, nlHeader, RTM_NEWADDR, RTM_NEWLINK } from './nl-const.ts';
 
-export const RTM_NEWLINK = 16;
-export const RTM_NEWADDR = 20;
+export { RTM_NEWADDR, RTM_NEWLINK } from './nl-const.ts';
 const IFLA_ADDRESS = 1;
 const IFLA_IFNAME = 3;
 const IFLA_MTU = 4;
@@ -34,8 +34,6 @@ const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
 export const IFA_F_NODAD = 0x02;
 const IFF_UP = 0x1;
-const AF_INET = 2;
-const AF_INET6 = 10;
 const RT_SCOPE_HOST = 254;
 const VXLAN_DF: Record<string, number> = { unset: 0, set: 1, inherit: 2 };
 
@@ -222,14 +220,7 @@ function ifinfomsg(index: number, flags: number, change: number): Buffer {
   return b;
 }
 
-function msg(type: number, flags: number, seq: number, body: Buffer): Buffer {
-  const h = Buffer.allocUnsafe(16).fill(0);
-  h.writeUInt32LE(16 + body.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK | flags, 6);
-  h.writeUInt32LE(seq >>> 0, 8);
-  return Buffer.concat([h, body]);
-}
+const msg = (type: number, flags: number, seq: number, body: Buffer) => nlHeader(type, NLM_F_REQUEST | NLM_F_ACK | flags, seq, body);
 
 /**
  * The request for a parsed line. `ifindex(name)` gives the ifindex of a device in linkReqDevs(r) (resolved in the

@@ -12,19 +12,10 @@
 //   parseAcks, errnoName            reading the answers
 import { isIP } from 'node:net';
 
-export const RTM_NEWROUTE = 24;
-export const RTM_DELROUTE = 25;
-export const RTM_NEWNEIGH = 28;
-export const RTM_DELNEIGH = 29;
-export const NLMSG_ERROR = 2;
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_REPLACE = 0x100;
-export const NLM_F_EXCL = 0x200;
-export const NLM_F_CREATE = 0x400;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-export const AF_BRIDGE = 7;
+import { AF_BRIDGE, AF_INET, AF_INET6, attr, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_ERROR, nlHeader, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE } from './nl-const.ts';
+
+// the shared numbers and attr(), still exported from here (harness/runtime/netns/nl-const.ts)
+export { AF_BRIDGE, AF_INET, AF_INET6, attr, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_ERROR, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE } from './nl-const.ts';
 export const NUD_NOARP = 0x40;
 export const NUD_PERMANENT = 0x80;
 export const NTF_SELF = 0x02;
@@ -233,15 +224,6 @@ export function ipBytes(ip: string): Buffer {
 
 const macBytes = (mac: string) => Buffer.from(mac.split(':').map((x) => parseInt(x, 16)));
 
-export function attr(type: number, data: Buffer): Buffer {
-  const len = 4 + data.length;
-  const b = Buffer.alloc((len + 3) & ~3);
-  b.writeUInt16LE(len, 0);
-  b.writeUInt16LE(type, 2);
-  data.copy(b, 4);
-  return b;
-}
-
 const u32 = (v: number) => {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(v >>> 0, 0);
@@ -250,13 +232,7 @@ const u32 = (v: number) => {
 
 /** nlmsghdr + body; flags by op as ip(8) sets them: add CREATE|EXCL, replace CREATE|REPLACE, del none */
 export function nlmsg(type: number, op: NlOp, seq: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + body.length, 0);
-  h.writeUInt16LE(type, 4);
-  h.writeUInt16LE(NLM_F_REQUEST | NLM_F_ACK | (op === 'add' ? NLM_F_CREATE | NLM_F_EXCL : op === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : 0), 6);
-  h.writeUInt32LE(seq >>> 0, 8);
-  h.writeUInt32LE(0, 12);
-  return Buffer.concat([h, body]);
+  return nlHeader(type, NLM_F_REQUEST | NLM_F_ACK | (op === 'add' ? NLM_F_CREATE | NLM_F_EXCL : op === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : 0), seq, body);
 }
 
 function ndmsg(family: number, ifindex: number, state: number, flags: number): Buffer {
