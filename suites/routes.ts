@@ -6,6 +6,7 @@ import { peerVtep } from '../harness/plan/plan.ts';
 import type { ResolvedVtep } from '../harness/topology/resolved.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { readVtepFdb } from '../harness/probe/vtep.ts';
+import { idleCores } from '../harness/probe/icmp.ts';
 import { pool } from '../harness/util/exec.ts';
 import { existsSync } from 'node:fs';
 import { runMemo } from '../harness/runner/evidence.ts';
@@ -17,8 +18,10 @@ interface NodeState {
   routes: k.RouteInfo[];
   neigh: k.NeighInfo[];
   fdb: k.FdbInfo[];
-  /** the kernel's answers to routePlan(t, n).qs, in order */
+  /** the kernel's answers to plan.qs, in order */
   answers: k.RouteAnswer[];
+  /** routePlan(t, n), computed once per run (at 1,000 nodes a million routing questions: 10 s of CPU when made twice) */
+  plan: RoutePlan;
 }
 
 /** Namespaces read at once (each read is one or two short processes; in-process reads run one at a time). */
@@ -35,17 +38,46 @@ export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
     const m = new Map<string, NodeState>();
     const fams = ctx.t.families ?? [4];
     const lookUp = ctx.t.nodes.length > NEIGH_DUMP_NODES;
+    const cache: SampleCache = new Map();
+    // a big topology of kernel VTEPs, read in-process, with two cores idle: a worker thread reads every other node
+    if (ctx.t.nodes.length > BIG_NODES && ctx.t.nodes.every((n) => n.vtep.kind === 'kernel') && process.env.VXLAB_STATE_READ !== 'ip' && (await sharedReads())) {
+      const plans = ctx.t.nodes.map((n) => routePlan(ctx.t, n, cache));
+      const keys = ctx.t.nodes.map((n) => (lookUp ? neighbourKeys(ctx.t, n) : undefined));
+      const jobs = ctx.t.nodes.map((n, i) => ({ ns: n.ns, req: k.snapshotRequest(n.vtep.dev, plans[i]!.qs.map((x) => x.q), keys[i], true) }));
+      await k.readSharedInProcess(jobs, async (i, x) => {
+        const n = ctx.t.nodes[i]!;
+        const qs = plans[i]!.qs.map((q) => q.q);
+        // a namespace the in-process reader cannot enter: its processes, as below
+        const snap = await k.nodeSnapshot(n.ns, n.vtep.dev, fams, qs, keys[i], x);
+        const fdb = x ? k.fdbOf(x, n.vtep.dev) : await k.fdb(n.ns, n.vtep.dev).catch(() => [] as k.FdbInfo[]);
+        const dev = snap.links.find((l) => l.ifname === n.vtep.dev);
+        m.set(n.name, { links: snap.links, routes: snap.routes, neigh: dev ? snap.neigh : [], fdb: dev ? fdb : [], answers: snap.answers, plan: plans[i]! });
+      });
+      return m;
+    }
     await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
-      const qs = routePlan(ctx.t, n).qs.map((x) => x.q);
+      const plan = routePlan(ctx.t, n, cache);
+      const qs = plan.qs.map((x) => x.q);
       const [snap, fdb] = await Promise.all([
         k.nodeSnapshot(n.ns, n.vtep.dev, fams, qs, lookUp ? neighbourKeys(ctx.t, n) : undefined),
         n.vtep.kind === 'kernel' ? k.fdb(n.ns, n.vtep.dev).catch(() => [] as k.FdbInfo[]) : readVtepFdb(ctx, n).catch(() => [] as k.FdbInfo[]),
       ]);
       const dev = snap.links.find((l) => l.ifname === n.vtep.dev);
-      m.set(n.name, { links: snap.links, routes: snap.routes, neigh: dev ? snap.neigh : [], fdb: dev ? fdb : [], answers: snap.answers });
+      m.set(n.name, { links: snap.links, routes: snap.routes, neigh: dev ? snap.neigh : [], fdb: dev ? fdb : [], answers: snap.answers, plan });
     });
     return m;
   });
+}
+
+/**
+ * Whether the routes suite's reads are shared with a worker thread: VXLAB_READ_THREADS=1 never, =2 always; else when
+ * two cores are idle right now (on a busy machine a second reading thread only competes with the first).
+ */
+async function sharedReads(): Promise<boolean> {
+  const env = process.env.VXLAB_READ_THREADS;
+  if (env === '1') return false;
+  if (env === '2') return true;
+  return ((await idleCores()) ?? 0) >= 2;
 }
 
 /**
@@ -85,8 +117,9 @@ const vxlanPeers = (t: ResolvedTopology, n: ResolvedNode) => remotes(t, n).filte
 
 /** One node's side of a check: what the topology implies, what the kernel shows, and every difference. */
 interface NodeComparison {
-  expected: unknown;
-  observed: unknown;
+  /** a function: made only when kept (a big topology keeps only the nodes that differ) */
+  expected: unknown | (() => unknown);
+  observed: unknown | (() => unknown);
   diffs: string[];
   /**
    * The node's diffs concern only entries nothing but a control plane writes (permanent ones, or wanted permanent
@@ -95,6 +128,7 @@ interface NodeComparison {
    */
   settled?: boolean;
 }
+const made = (v: unknown) => (typeof v === 'function' ? (v as () => unknown)() : v);
 
 /** Above ROUTE_GET_ALL_NODES nodes, expected/observed keep only the nodes that differ (the full lists are N² lines). */
 function bigExtra(t: ResolvedTopology, expected: Record<string, unknown>, observed: Record<string, unknown>) {
@@ -117,8 +151,8 @@ function perNodeCheck(id: string, title: string, okText: (t: ResolvedTopology) =
       for (const n of ctx.t.nodes) {
         const c = compare(n, st.get(n.name)!, ctx.t);
         if (!big || c.diffs.length) {
-          expected[n.name] = c.expected;
-          observed[n.name] = c.observed;
+          expected[n.name] = made(c.expected);
+          observed[n.name] = made(c.observed);
         }
         diffs.push(...c.diffs);
         if (c.diffs.length && !c.settled) settled = false;
@@ -173,7 +207,13 @@ const device = perNodeCheck(
 export const ROUTE_GET_ALL_NODES = BIG_NODES;
 
 /** Addresses to ask the kernel about in a remote subnet: its first and last host, and every pod the topology puts there. */
-function samples(r: ResolvedNode, subnet: string = r.podSubnet, few = false): string[] {
+function samples(r: ResolvedNode, subnet: string = r.podSubnet, few = false, cache?: SampleCache): string[] {
+  if (cache) {
+    const key = `${r.name}|${subnet}|${few}`;
+    let x = cache.get(key);
+    if (!x) cache.set(key, (x = samples(r, subnet, few)));
+    return x;
+  }
   const c = parseAnyCidr(subnet);
   if (few) return [r.pods.map((p) => podIp(p, c.family)).find((x): x is string => !!x) ?? hostAny(c, 1)];
   const first = hostAny(c, 1);
@@ -239,8 +279,12 @@ async function cause(n: ResolvedNode, a: k.RouteAnswer): Promise<string> {
   return ` (matching route: ${fmt(cover)})`;
 }
 
+/** A peer's sample addresses per subnet, shared by every node's plan of one run (each peer is every other node's remote). */
+type SampleCache = Map<string, string[]>;
+type RoutePlan = ReturnType<typeof routePlan>;
+
 /** What routes/remote-subnets expects on node n, and the routing questions it asks the kernel (read with the node's snapshot). */
-function routePlan(t: ResolvedTopology, n: ResolvedNode) {
+function routePlan(t: ResolvedTopology, n: ResolvedNode, cache?: SampleCache) {
   const rs = remotes(t, n);
   // every pod family: the peer's subnet of that family via the peer's VTEP address of that family
   const vts: ResolvedVtep[] = n.vteps ?? [n.vtep];
@@ -253,7 +297,7 @@ function routePlan(t: ResolvedTopology, n: ResolvedNode) {
   }));
   const srcs = new Map(vts.map((v) => [v.family ?? 4, localSource(n, v.family ?? 4)]));
   const few = t.nodes.length > ROUTE_GET_ALL_NODES;
-  const qs = pairs.flatMap((x) => samples(x.r, x.subnet, few).map((dst) => {
+  const qs = pairs.flatMap((x) => samples(x.r, x.subnet, few, cache).map((dst) => {
     const src = srcs.get(famOf(dst))!;
     return { r: x.r, via: x.via, dev: x.dev, direct: x.direct, subnet: x.subnet, src, q: { dst, from: src.from, iif: src.iif } };
   }));
@@ -270,10 +314,11 @@ const remoteSubnets: CheckDef = {
     const expected: Record<string, unknown> = {};
     const observed: Record<string, unknown> = {};
     let asked = 0;
+    const inPodCidr = podCidrTest(ctx.t);
     await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
       const s = st.get(n.name)!;
       const dev = n.vtep.dev;
-      const { pairs, qs } = routePlan(ctx.t, n);
+      const { pairs, qs } = s.plan;
       const want = new Map(pairs.map((x) => [x.subnet, x]));
       const peer = new Map(pairs.map((x) => [x.subnet, x.r.name]));
       const own = new Set(n.podSubnets ?? [n.podSubnet]);
@@ -319,7 +364,6 @@ const remoteSubnets: CheckDef = {
         else if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${dev}${departedNote(ctx.t, ` ${r.dst} `)}`);
       }
       // a departed peer's direct route stays on eth0: pod-CIDR routes there must be wanted ones
-      const inPodCidr = podCidrTest(ctx.t);
       for (const r of s.routes) {
         if (r.dev !== n.underlayIf || r.type === 'blackhole' || !inPodCidr(r.dst) || want.get(r.dst)?.direct) continue;
         if (!want.has(r.dst)) nd.push(`${n.name}: extra route ${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${departedNote(ctx.t, ` ${r.dst} `)}`);
@@ -329,12 +373,10 @@ const remoteSubnets: CheckDef = {
       //    asked in the node's snapshot
       const answers = s.answers;
       asked += answers.length;
-      const obs: string[] = [];
       // wrong answers grouped per remote subnet and answer: one line names the node, the peer, the addresses and the cause
       const wrong = new Map<string, { x: (typeof qs)[number]; a: k.RouteAnswer; dsts: string[] }>();
       for (const [i, a] of answers.entries()) {
         const x = qs[i]!;
-        obs.push(`${a.q.dst}: ${k.describeAnswer(a)}`);
         const ok = !a.error && a.route?.dev === x.dev && a.route?.gateway === x.via && (!a.route.type || a.route.type === 'unicast');
         if (ok) continue;
         const key = `${x.r.name}|${x.subnet}|${k.describeAnswer(a)}`;
@@ -347,7 +389,7 @@ const remoteSubnets: CheckDef = {
       if (!big || nd.length) {
         expected[n.name] = [...want.values()].map(form);
         const shown = s.routes.filter((r) => (r.dev === dev && !kernelOwn(n, r)) || (r.dev === n.underlayIf && r.type !== 'blackhole' && inPodCidr(r.dst)));
-        observed[n.name] = { routes: shown.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`), routeGet: obs };
+        observed[n.name] = { routes: shown.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`), routeGet: answers.map((a) => `${a.q.dst}: ${k.describeAnswer(a)}`) };
       }
       diffs.push(...nd);
     });
@@ -418,6 +460,18 @@ export function compareTable<E>(node: string, want: Map<string, Wanted>, have: E
         diffs.push(`${node}: stale ${spec.noun} ${key}: expected ${spec.field} ${w.value} (${w.peer}), observed ${spec.value(e) ?? 'none'}${why}`);
       }
       const a = spec.attrs(e);
+      // the common case first, without a set per entry (a million entries at 1,000 nodes): the same keys, equal values
+      let same = true;
+      let keys = 0;
+      for (const attr in a) {
+        keys++;
+        if (a[attr] !== w.attrs[attr]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) for (const _ in w.attrs) keys--;
+      if (same && keys === 0) continue;
       for (const attr of new Set([...Object.keys(w.attrs), ...Object.keys(a)])) {
         if (a[attr] !== w.attrs[attr]) diffs.push(`${node}: ${spec.noun} ${key} (${w.peer}): ${attr}: expected ${w.attrs[attr] ?? 'absent'}, observed ${a[attr] ?? 'absent'}`);
       }
@@ -445,8 +499,8 @@ function tableCheck<E>(
     const sp = spec(n);
     const h: { healable?: boolean } = {};
     return {
-      expected: [...w].map(([key, v]) => `${key} ${sp.field} ${v.value} ${Object.values(v.attrs).join(' ')}`.trim()),
-      observed: have.map(sp.show),
+      expected: () => [...w].map(([key, v]) => `${key} ${sp.field} ${v.value} ${Object.values(v.attrs).join(' ')}`.trim()),
+      observed: () => have.map(sp.show),
       diffs: compareTable(n.name, w, have, sp, h).map((d) => (d.includes(': extra ') ? d + departedNote(t, d) : d)),
       settled: !h.healable,
     };

@@ -20,6 +20,7 @@ import { currentSignal, InterruptedError, throwIfAborted } from '../util/scope.t
 import { tsWorker } from '../vtep/worker-boot.ts';
 import { moduleUrl } from '../util/module.ts';
 import { availableParallelism, loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -314,6 +315,44 @@ export function probeThreads(): number {
   return loadavg()[0]! <= cpus - 1 ? Math.min(4, cpus) : 1;
 }
 
+/**
+ * Threads for a big probe, from what the CPUs are doing now rather than the load average (which counts this run's own
+ * threads and lags by a minute): VXLAB_PROBE_THREADS when set; else the cores that were idle over the last `ms`
+ * (/proc/stat), rounded, at least 1, at most 4. The kernel's work for a request and its reply runs in the sending
+ * thread, so a second thread helps exactly when a second core is idle (#16).
+ */
+export async function idleProbeThreads(ms = 300): Promise<number> {
+  const env = Number(process.env.VXLAB_PROBE_THREADS);
+  if (Number.isInteger(env) && env >= 1) return Math.min(env, 16);
+  const idle = await idleCores(ms);
+  if (idle === undefined) return probeThreads();
+  return Math.max(1, Math.min(4, idle));
+}
+
+/** How many cores were idle over the next `ms` (/proc/stat), rounded; undefined when it cannot tell. */
+export async function idleCores(ms = 300): Promise<number | undefined> {
+  const cpus = availableParallelism();
+  if (cpus < 2) return cpus - 1;
+  const a = cpuTimes();
+  await sleep(ms);
+  const b = cpuTimes();
+  if (!a || !b || b.total <= a.total) return undefined;
+  return Math.min(cpus, Math.round(((b.idle - a.idle) / (b.total - a.total)) * cpus));
+}
+
+/** The machine's CPU time so far (jiffies): all of it, and the idle part (idle + iowait), from /proc/stat's first line. */
+function cpuTimes(): { total: number; idle: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8');
+    const xs = f.slice(0, f.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already)
+    const v = xs.slice(0, 8);
+    return { total: v.reduce((p, q) => p + q, 0), idle: (v[3] ?? 0) + (v[4] ?? 0) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Below this many requests a matrix is probed on the main thread (a worker's start-up costs more than it saves). */
 export const PARALLEL_MIN_REQUESTS = 20_000;
 
@@ -323,9 +362,12 @@ export const PARALLEL_MIN_REQUESTS = 20_000;
  * about twice as fast as one. Sources are split into contiguous groups of about equal request counts; the result is
  * the same as one echoProbe over all of them. Small probes run on this thread.
  */
-export async function echoProbeParallel(nss: string[], ips: string[], targets: number[][], o: EchoOptions = {}, threads = probeThreads()): Promise<EchoResult> {
+export async function echoProbeParallel(nss: string[], ips: string[], targets: number[][], o: EchoOptions = {}, threads?: number): Promise<EchoResult> {
   const total = targets.reduce((a, t) => a + t.length, 0);
-  if (threads < 2 || total < PARALLEL_MIN_REQUESTS) return echoProbe(nss, ips, targets, o);
+  if (total < PARALLEL_MIN_REQUESTS) return echoProbe(nss, ips, targets, o);
+  threads ??= await idleProbeThreads();
+  if (threads < 2) return echoProbe(nss, ips, targets, o);
+  o.progress?.(`icmp probe: ${threads} threads (cores idle now)`);
   const signal = currentSignal();
   throwIfAborted(signal);
   // contiguous groups of sources, about total / threads requests each

@@ -51,7 +51,7 @@ export function neighDumpRequest(ifindex: number | undefined, seq: number): Buff
  * per dump). The answer is the entry (RTM_NEWNEIGH) or ENOENT.
  */
 export function neighGetRequest(ip: string, ifindex: number, seq: number): Buffer {
-  const dst = ipBytes(ip);
+  const dst = ipBytesOnce(ip);
   const ndm = Buffer.alloc(12);
   ndm[0] = dst.length === 16 ? AF_INET6 : AF_INET;
   ndm.writeInt32LE(ifindex, 4);
@@ -88,13 +88,13 @@ const RTM_F_LOOKUP_TABLE = 0x1000;
  * the kernel answers with the route or an NLMSG_ERROR.
  */
 export function routeGetRequest(q: { dst: string; from?: string; iif?: string }, iifIndex: number | undefined, seq: number): Buffer {
-  const dst = ipBytes(q.dst);
+  const dst = ipBytesOnce(q.dst);
   const rtm = Buffer.alloc(12);
   rtm[0] = dst.length === 16 ? AF_INET6 : AF_INET;
   rtm[1] = dst.length * 8;
   const attrs: Buffer[] = [rtm, rawAttr(RTA_DST, dst)];
   if (q.from) {
-    const src = ipBytes(q.from);
+    const src = ipBytesOnce(q.from);
     rtm[2] = src.length * 8;
     attrs.push(rawAttr(RTA_SRC, src));
   }
@@ -104,6 +104,17 @@ export function routeGetRequest(q: { dst: string; from?: string; iif?: string },
 }
 
 // ------------------------------------------------------------------------------------------------ addresses
+
+/** ipBytes, remembered (read-only results): a 1,000-node read asks about the same thousand addresses on every node (#16) */
+const ipCache = new Map<string, Buffer>();
+function ipBytesOnce(ip: string): Buffer {
+  let b = ipCache.get(ip);
+  if (!b) {
+    if (ipCache.size > 65_536) ipCache.clear();
+    ipCache.set(ip, (b = ipBytes(ip)));
+  }
+  return b;
+}
 
 /** An IPv4 or IPv6 address (no zone, no embedded IPv4) as bytes. */
 export function ipBytes(ip: string): Buffer {
