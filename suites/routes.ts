@@ -18,6 +18,12 @@ interface NodeState {
   routes: k.RouteInfo[];
   neigh: k.NeighInfo[];
   fdb: k.FdbInfo[];
+  /**
+   * why the FDB could not be read (a `bridge fdb` that failed, a userspace VTEP's control socket that did not answer):
+   * then `fdb` is empty because nothing was read, not because the table is, and routes/fdb says so instead of calling
+   * every entry missing (seen: a starved userspace VTEP at load 17 made three "missing FDB entry" false failures)
+   */
+  fdbError?: string;
   /** the kernel's answers to plan.qs, in order */
   answers: k.RouteAnswer[];
   /** routePlan(t, n), computed once per run (at 1,000 nodes a million routing questions: 10 s of CPU when made twice) */
@@ -49,9 +55,9 @@ export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
         const qs = plans[i]!.qs.map((q) => q.q);
         // a namespace the in-process reader cannot enter: its processes, as below
         const snap = await k.nodeSnapshot(n.ns, n.vtep.dev, fams, qs, keys[i], x);
-        const fdb = x ? k.fdbOf(x, n.vtep.dev) : await k.fdb(n.ns, n.vtep.dev).catch(() => [] as k.FdbInfo[]);
+        const fdb = x ? { entries: k.fdbOf(x, n.vtep.dev) } : await readFdb(ctx, n);
         const dev = snap.links.find((l) => l.ifname === n.vtep.dev);
-        m.set(n.name, { links: snap.links, routes: snap.routes, neigh: dev ? snap.neigh : [], fdb: dev ? fdb : [], answers: snap.answers, plan: plans[i]! });
+        m.set(n.name, { links: snap.links, routes: snap.routes, neigh: dev ? snap.neigh : [], fdb: dev ? fdb.entries : [], fdbError: dev ? fdb.error : undefined, answers: snap.answers, plan: plans[i]! });
       });
       return m;
     }
@@ -60,14 +66,34 @@ export function observe(ctx: CheckContext): Promise<Map<string, NodeState>> {
       const qs = plan.qs.map((x) => x.q);
       const [snap, fdb] = await Promise.all([
         k.nodeSnapshot(n.ns, n.vtep.dev, fams, qs, lookUp ? neighbourKeys(ctx.t, n) : undefined),
-        n.vtep.kind === 'kernel' ? k.fdb(n.ns, n.vtep.dev).catch(() => [] as k.FdbInfo[]) : readVtepFdb(ctx, n).catch(() => [] as k.FdbInfo[]),
+        readFdb(ctx, n),
       ]);
       const dev = snap.links.find((l) => l.ifname === n.vtep.dev);
-      m.set(n.name, { links: snap.links, routes: snap.routes, neigh: dev ? snap.neigh : [], fdb: dev ? fdb : [], answers: snap.answers, plan });
+      m.set(n.name, { links: snap.links, routes: snap.routes, neigh: dev ? snap.neigh : [], fdb: dev ? fdb.entries : [], fdbError: dev ? fdb.error : undefined, answers: snap.answers, plan });
     });
     return m;
   });
 }
+
+/**
+ * A node's VTEP FDB, or why it could not be read. The userspace VTEP answers on its control socket from the same
+ * event loop that forwards packets: starved of CPU it can miss a short bound, so it is asked again with longer ones
+ * (3, 10, 20 s; the wait ends at the answer). An error is kept, never read as an empty table.
+ */
+async function readFdb(ctx: CheckContext, n: ResolvedNode): Promise<{ entries: k.FdbInfo[]; error?: string }> {
+  if (n.vtep.kind === 'kernel') return k.fdb(n.ns, n.vtep.dev).then((entries) => ({ entries }), (e) => ({ entries: [], error: errText(e) }));
+  let error = '';
+  for (const ms of [3000, 10_000, 20_000]) {
+    try {
+      return { entries: await readVtepFdb(ctx, n, ms) };
+    } catch (e) {
+      error = errText(e);
+    }
+  }
+  return { entries: [], error };
+}
+
+const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 
 /**
  * Whether the routes suite's reads are shared with a worker thread: VXLAB_READ_THREADS=1 never, =2 always; else when
@@ -492,11 +518,18 @@ function tableCheck<E>(
   entries: (st: NodeState, n: ResolvedNode) => E[],
   want: (t: ResolvedTopology, n: ResolvedNode) => Map<string, Wanted>,
   spec: (n: ResolvedNode) => TableSpec<E>,
+  /** why this node's table could not be read, if it could not: the node fails with that, no entry is judged */
+  unread?: (st: NodeState) => string | undefined,
 ): CheckDef {
   return perNodeCheck(id, title, (t) => (typeof okText === 'string' ? okText : okText(t)), (n, st, t) => {
     const w = want(t, n);
-    const have = entries(st, n);
     const sp = spec(n);
+    const why = unread?.(st);
+    if (why !== undefined) {
+      const d = `${n.name}: the ${sp.noun.replace(/ entry$/, '')} could not be read (${why}), so no entry of it is judged`;
+      return { expected: () => [...w].map(([key, v]) => `${key} ${sp.field} ${v.value}`), observed: () => [`unread: ${why}`], diffs: [d], settled: false };
+    }
+    const have = entries(st, n);
     const h: { healable?: boolean } = {};
     return {
       expected: () => [...w].map(([key, v]) => `${key} ${sp.field} ${v.value} ${Object.values(v.attrs).join(' ')}`.trim()),
@@ -573,6 +606,7 @@ const fdbCheck = tableCheck<k.FdbInfo>(
       return dflt ? `frames to it go to the default entry's dst ${dflt.dst} instead` : 'frames to it are dropped (no default entry)';
     },
   }),
+  (st) => st.fdbError,
 );
 
 interface PodState {
