@@ -5,7 +5,8 @@
 //     expectations held each time (speed must not buy flakiness). Three files at once: each file is its own run (run
 //     id, namespaces, captures), and a file's time is mostly waiting on the kernel (probe replies, timeouts).
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fmtRatio, fmtS, section, table } from './lib.ts';
 
@@ -68,7 +69,13 @@ export async function reproSection(repo: string, libraryReps: number, signal: Ab
     load.push(loadavg());
     held.push((r.stdout.match(/: REPRODUCED \(every expectation holds\)/g) ?? []).length);
     notHeld.push([...r.stdout.matchAll(/^repro (\S+): EXPECTATIONS DO NOT HOLD$/gm)].map((m) => m[1]!.replace(/^.*\//, '')));
-    log(`repro: pass ${i + 1}: ${held.at(-1)} / ${files.length} held, ${fmtS(r.ms)}, load avg ${load.at(-1)}${notHeld.at(-1)!.length ? `; did not hold: ${notHeld.at(-1)!.join(', ')}` : ''}`);
+    // a pass where an expectation did not hold keeps its whole output (every check's message): a flake is a bug to read
+    let kept = '';
+    if (notHeld.at(-1)!.length) {
+      kept = join(tmpdir(), `vxlab-bench-library-pass${i + 1}-${process.pid}.log`);
+      writeFileSync(kept, r.stdout);
+    }
+    log(`repro: pass ${i + 1}: ${held.at(-1)} / ${files.length} held, ${fmtS(r.ms)}, load avg ${load.at(-1)}${notHeld.at(-1)!.length ? `; did not hold: ${notHeld.at(-1)!.join(', ')} (output kept: ${kept})` : ''}`);
   }
   const worst = pairs.length ? Math.max(...pairs.map((p) => p.reproMs / p.runMs)) : NaN;
   return { pairs, worst, library: { files: files.length, jobs: LIBRARY_JOBS, held, wallMs, load, notHeld }, load: { before, after: loadavg() } };
