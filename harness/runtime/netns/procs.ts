@@ -154,13 +154,17 @@ export function processesIn(names: string[], held?: NamespaceHold): NsProcess[] 
  */
 export async function killProcessesIn(names: string[], waitMs = 3000, held?: NamespaceHold): Promise<NsProcess[]> {
   const killed: NsProcess[] = [];
+  const sent = new Set<string>();
   const deadline = Date.now() + waitMs;
-  // a process may fork while we look: a few rounds
+  // a process may fork while we look: a few rounds. One already sent SIGKILL is dying, not new: a later round that
+  // still lists it (on its way out, still in the namespace) neither signals nor reports it again (seen in CI: one
+  // process reported killed twice)
   for (let round = 0; round < 5; round++) {
-    const procs = processesIn(names, held);
+    const procs = processesIn(names, held).filter((p) => !sent.has(`${p.pid}:${p.startTime}`));
     if (!procs.length) break;
     for (const p of procs) {
       if (procStartTime(p.pid) !== p.startTime) continue;
+      sent.add(`${p.pid}:${p.startTime}`);
       try {
         process.kill(p.pid, 'SIGKILL');
         killed.push(p);
