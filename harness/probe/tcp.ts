@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { run, stripStack } from '../util/exec.ts';
+import { nsArgv, run, stripStack } from '../util/exec.ts';
 import { currentSignal, InterruptedError } from '../util/scope.ts';
 
 const SINK = fileURLToPath(new URL('./tcp-sink.mjs', import.meta.url));
@@ -28,7 +28,8 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
  * 17: a healthy pair reported as "never came up"). A namespace not under /var/run/netns goes through `ip netns exec`.
  */
 function inNs(ns: string, argv: string[]): [string, string[]] {
-  return existsSync(`/var/run/netns/${ns}`) ? ['nsenter', [`--net=/var/run/netns/${ns}`, ...argv]] : ['ip', ['netns', 'exec', ns, ...argv]];
+  const full = nsArgv(argv, ns, existsSync(`/var/run/netns/${ns}`));
+  return [full[0]!, full.slice(1)];
 }
 
 /** how long a sink may take to print "listening": the wait ends at the event, so the bound costs nothing when healthy */
