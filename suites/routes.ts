@@ -524,15 +524,16 @@ function tableCheck<E>(
   return perNodeCheck(id, title, (t) => (typeof okText === 'string' ? okText : okText(t)), (n, st, t) => {
     const w = want(t, n);
     const sp = spec(n);
+    const expected = () => [...w].map(([key, v]) => `${key} ${sp.field} ${v.value} ${Object.values(v.attrs).join(' ')}`.trim());
     const why = unread?.(st);
     if (why !== undefined) {
       const d = `${n.name}: the ${sp.noun.replace(/ entry$/, '')} could not be read (${why}), so no entry of it is judged`;
-      return { expected: () => [...w].map(([key, v]) => `${key} ${sp.field} ${v.value}`), observed: () => [`unread: ${why}`], diffs: [d], settled: false };
+      return { expected, observed: () => [`unread: ${why}`], diffs: [d], settled: false };
     }
     const have = entries(st, n);
     const h: { healable?: boolean } = {};
     return {
-      expected: () => [...w].map(([key, v]) => `${key} ${sp.field} ${v.value} ${Object.values(v.attrs).join(' ')}`.trim()),
+      expected,
       observed: () => have.map(sp.show),
       diffs: compareTable(n.name, w, have, sp, h).map((d) => (d.includes(': extra ') ? d + departedNote(t, d) : d)),
       settled: !h.healable,
