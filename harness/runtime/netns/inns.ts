@@ -7,13 +7,10 @@
 import { c, errno, O_CLOEXEC, strerror } from '../../vtep/ffi.ts';
 import { closeSync, mkdirSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { entryDev, entryLine, errnoName, nlMessage, parseAcks, requestName, sysctlPath, type FdbAdd, type NlEntry } from './nl.ts';
+import { AF_NETLINK, NETLINK_ROUTE, SOCK_CLOEXEC, SOCK_RAW } from './nl-const.ts';
 
 const CLONE_NEWNET = 0x40000000;
 const O_RDONLY = 0;
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0x80000;
-const NETLINK_ROUTE = 0;
 
 let home = -1;
 

@@ -9,18 +9,8 @@ import { c, errno, O_CLOEXEC, strerror } from '../../vtep/ffi.ts';
 import { InNsError, withNetns } from './inns.ts';
 import { bridgeRequest, ipRequest } from './nl-link.ts';
 import { encodeFdbFast, encodeIpFast, FAST_MAX, type Sink } from './nl-fast.ts';
+import { AF_NETLINK, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_ROUTE, NLM_F_ACK, NLM_F_ACK_TLVS, NLMSG_ERROR, NLMSGERR_ATTR_MSG, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK } from './nl-const.ts';
 
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0x80000;
-const NETLINK_ROUTE = 0;
-const SOL_NETLINK = 270;
-const NETLINK_CAP_ACK = 10;
-const NETLINK_EXT_ACK = 11;
-const NLMSG_ERROR = 2;
-const NLM_F_ACK_TLVS = 0x200;
-const NLM_F_ACK = 0x4;
-const NLMSGERR_ATTR_MSG = 1;
 const O_RDONLY = 0;
 /**
  * requests per send. Only failures and each batch's last request are answered; an answer queues as a whole skb

@@ -9,31 +9,11 @@
 // returns -1 and goes the general way. No I/O here.
 import { isIP } from 'node:net';
 import { ipBytes } from './nl.ts';
+import {
+  AF_BRIDGE, AF_INET, AF_INET6, NDA_DST, NDA_LLADDR, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NTF_SELF, NUD_NOARP, NUD_PERMANENT, RT_TABLE_MAIN, RTA_DST,
+  RTA_GATEWAY, RTA_METRICS, RTA_OIF, RTAX_MTU, RTM_NEWNEIGH, RTM_NEWROUTE, RTN_UNICAST, RTNH_F_ONLINK, RTPROT_BOOT,
+} from './nl-const.ts';
 
-const NLM_F_REQUEST = 0x1;
-const NLM_F_ACK = 0x4;
-const NLM_F_REPLACE = 0x100;
-const NLM_F_EXCL = 0x200;
-const NLM_F_CREATE = 0x400;
-const RTM_NEWROUTE = 24;
-const RTM_NEWNEIGH = 28;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const AF_BRIDGE = 7;
-const NUD_NOARP = 0x40;
-const NUD_PERMANENT = 0x80;
-const NTF_SELF = 0x02;
-const NDA_DST = 1;
-const NDA_LLADDR = 2;
-const RTA_DST = 1;
-const RTA_OIF = 4;
-const RTA_GATEWAY = 5;
-const RTA_METRICS = 8;
-const RTAX_MTU = 2;
-const RTNH_F_ONLINK = 4;
-const RT_TABLE_MAIN = 254;
-const RTPROT_BOOT = 3;
-const RTN_UNICAST = 1;
 
 const MAC_RE = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
 const DEV_RE = /^[A-Za-z0-9_.@:-]{1,15}$/;

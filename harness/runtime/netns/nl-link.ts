@@ -7,7 +7,7 @@
 // opens the namespace a veth's peer goes to. No I/O here.
 import { isIP } from 'node:net';
 import { entryDev, ipBytes, nlMessage, parseBridgeLine, parseIpLine } from './nl.ts';
-import { AF_INET, AF_INET6, attr, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, nlHeader, RTM_NEWADDR, RTM_NEWLINK } from './nl-const.ts';
+import { AF_INET, AF_INET6, attr, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, nlHeader, RT_SCOPE_HOST, RTM_NEWADDR, RTM_NEWLINK } from './nl-const.ts';
 
 export { RTM_NEWADDR, RTM_NEWLINK } from './nl-const.ts';
 const IFLA_ADDRESS = 1;
@@ -34,7 +34,6 @@ const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
 export const IFA_F_NODAD = 0x02;
 const IFF_UP = 0x1;
-const RT_SCOPE_HOST = 254;
 const VXLAN_DF: Record<string, number> = { unset: 0, set: 1, inherit: 2 };
 
 const MAC_RE = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;

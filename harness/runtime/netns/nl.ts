@@ -12,30 +12,18 @@
 //   parseAcks, errnoName            reading the answers
 import { isIP } from 'node:net';
 
-import { AF_BRIDGE, AF_INET, AF_INET6, attr, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_ERROR, nlHeader, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE } from './nl-const.ts';
+import {
+  AF_BRIDGE, AF_INET, AF_INET6, attr, NDA_DST, NDA_LLADDR, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_ERROR, nlHeader, NTF_SELF, NUD_NOARP, NUD_PERMANENT,
+  RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTA_DST, RTA_GATEWAY, RTA_METRICS, RTA_OIF, RTAX_MTU, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE,
+  RTN_BLACKHOLE, RTN_UNICAST, RTN_UNSPEC, RTNH_F_ONLINK, RTPROT_BOOT,
+} from './nl-const.ts';
 
 // the shared numbers and attr(), still exported from here (harness/runtime/netns/nl-const.ts)
-export { AF_BRIDGE, AF_INET, AF_INET6, attr, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_ERROR, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE } from './nl-const.ts';
-export const NUD_NOARP = 0x40;
-export const NUD_PERMANENT = 0x80;
-export const NTF_SELF = 0x02;
-export const NDA_DST = 1;
-export const NDA_LLADDR = 2;
-export const RTA_DST = 1;
-export const RTA_OIF = 4;
-export const RTA_GATEWAY = 5;
-export const RTA_METRICS = 8;
-export const RTAX_MTU = 2;
-export const RTNH_F_ONLINK = 4;
-export const RT_TABLE_MAIN = 254;
-export const RTPROT_BOOT = 3;
-export const RTN_UNSPEC = 0;
-export const RTN_UNICAST = 1;
-export const RTN_BLACKHOLE = 6;
-export const RT_SCOPE_UNIVERSE = 0;
-export const RT_SCOPE_LINK = 253;
-export const RT_SCOPE_HOST = 254;
-export const RT_SCOPE_NOWHERE = 255;
+export {
+  AF_BRIDGE, AF_INET, AF_INET6, attr, NDA_DST, NDA_LLADDR, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_ERROR, NTF_SELF, NUD_NOARP, NUD_PERMANENT,
+  RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTA_DST, RTA_GATEWAY, RTA_METRICS, RTA_OIF, RTAX_MTU, RTM_DELNEIGH, RTM_DELROUTE, RTM_NEWNEIGH, RTM_NEWROUTE,
+  RTN_BLACKHOLE, RTN_UNICAST, RTN_UNSPEC, RTNH_F_ONLINK, RTPROT_BOOT,
+} from './nl-const.ts';
 
 /** add: create, fail if it exists (NLM_F_EXCL); replace: create or replace (NLM_F_REPLACE, as flannel and felix write); del */
 export type NlOp = 'add' | 'replace' | 'del';
