@@ -2,7 +2,7 @@
 // Mininet building and stopping N hosts, in the same run, plus the peak memory of the `vxlab up` process and a
 // stage profile of up/down. The "full run" row (a `vxlab run` of the same topology) is added by its own function.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { up } from '../harness/runtime/lifecycle.ts';
@@ -76,8 +76,89 @@ export function ensureMininet(log: (s: string) => void): string | undefined {
   return undefined;
 }
 
+/**
+ * The kernel frees deleted network namespaces asynchronously (cleanup_net, on the `netns` workqueue): after the
+ * `down` of 1,000 nodes it is still tearing 2,000 namespaces down for seconds, and a figure timed meanwhile measures
+ * that too (session 8: the 100-node up+down read 21.3 s right after the 1,000-node full run, 1.7 s alone). Two
+ * signals, both the kernel's own: the number of `struct net` objects allocated (the net_namespace slab cache in
+ * /proc/slabinfo, root only), and whether a kworker is executing netns work right now (its /proc/PID/comm reads
+ * `kworker/…+netns` while it does, `-netns` once idle: the workqueue's own naming).
+ */
+export function netnsObjects(): number | undefined {
+  try {
+    const m = /^net_namespace\s+(\d+)/m.exec(readFileSync('/proc/slabinfo', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a kworker is executing work of the `netns` workqueue (cleanup_net) at this moment. */
+export function netnsCleanupRunning(): boolean {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc');
+  } catch {
+    return false;
+  }
+  for (const d of pids) {
+    if (d.charCodeAt(0) > 57) continue;
+    try {
+      const c = readFileSync(`/proc/${d}/comm`, 'utf8');
+      if (c.startsWith('kworker/') && c.trimEnd().endsWith('+netns')) return true;
+    } catch {
+      /* gone */
+    }
+  }
+  return false;
+}
+
+export interface Settled {
+  waitedMs: number;
+  /** net_namespace objects when the wait started and when it ended */
+  from?: number;
+  to?: number;
+  /** false: the bound ran out first (the figure after it is timed anyway, and says so) */
+  settled: boolean;
+  /** what was waited for, for the bench's output */
+  how: string;
+}
+
+/**
+ * Wait (bounded) until the kernel has finished freeing the namespaces deleted before: no kworker executing netns
+ * work and the net_namespace object count not falling, both for `quietMs` in a row (polled every 100 ms). Without
+ * /proc/slabinfo the kworker signal alone decides. Other sessions on the machine may create and delete namespaces
+ * meanwhile: their brief cleanups only lengthen the wait, within `boundMs`.
+ */
+export async function waitNamespacesFreed(o: { boundMs?: number; quietMs?: number; signal?: AbortSignal } = {}): Promise<Settled> {
+  const bound = o.boundMs ?? 180_000;
+  const quiet = o.quietMs ?? 1_000;
+  const a = performance.now();
+  const from = netnsObjects();
+  let low = from;
+  let quietSince = performance.now();
+  for (;;) {
+    const now = performance.now();
+    const n = netnsObjects();
+    const running = netnsCleanupRunning();
+    const falling = n !== undefined && low !== undefined && n < low;
+    if (n !== undefined && (low === undefined || n < low)) low = n;
+    if (running || falling) quietSince = now;
+    const how = `kworker netns work idle and net_namespace objects steady for ${quiet / 1000} s`;
+    if (now - quietSince >= quiet) return { waitedMs: now - a, from, to: n, settled: true, how };
+    if (now - a >= bound || o.signal?.aborted) return { waitedMs: now - a, from, to: n, settled: false, how: `${how}: bound of ${bound / 1000} s reached` };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function fmtSettled(s: Settled): string {
+  const objs = s.from !== undefined ? `, net_namespace objects ${s.from} → ${s.to}` : ' (no /proc/slabinfo: kworker signal only)';
+  return `waited ${(s.waitedMs / 1000).toFixed(1)} s for the kernel to free namespaces${objs}${s.settled ? '' : ` — NOT settled (${s.how})`}`;
+}
+
 export interface ScaleStageProfile {
   nodes: number;
+  settledBefore?: Settled;
   /** seconds per stage of up (library, in-process) and of down */
   stages: Record<string, number>;
 }
@@ -130,6 +211,9 @@ export interface ScaleRow {
   mininetMs?: number;
   mininetSkip?: string;
   error?: string;
+  /** the waits for the kernel to free earlier namespaces, before vxlab's up and before Mininet */
+  settledBeforeUp?: Settled;
+  settledBeforeMininet?: Settled;
 }
 
 export interface ScaleResult {
@@ -162,8 +246,12 @@ export async function scaleSection(o: {
     const runId = o.owned.newRunId(); // recorded before up: reapAll downs it whatever happens
     const bound = 120_000 + n * 1_000;
     o.log(`scale: vxlab up ${n} nodes (run ${runId})`);
+    // every figure starts once the kernel has freed what the one before deleted (the full run's 2,000 namespaces,
+    // the previous size's, Mininet's hosts): else it times that teardown too
+    const settledBeforeUp = await waitNamespacesFreed({ signal: o.signal });
+    o.log(`scale: before vxlab up ${n}: ${fmtSettled(settledBeforeUp)}`);
     const u = await timed(['node', VXLAB, 'up', file, '--run-id', runId], bound, existsSync('/usr/bin/time'));
-    const row: ScaleRow = { nodes: n, vxlabUpMs: u.ms, vxlabDownMs: NaN, ...(u.maxRssKb ? { vxlabMaxRssMb: u.maxRssKb / 1024 } : {}) };
+    const row: ScaleRow = { nodes: n, vxlabUpMs: u.ms, vxlabDownMs: NaN, ...(u.maxRssKb ? { vxlabMaxRssMb: u.maxRssKb / 1024 } : {}), settledBeforeUp };
     o.log(`scale: vxlab down ${n} nodes`);
     const d = await timed(['node', VXLAB, 'down', file, '--run-id', runId], bound);
     row.vxlabDownMs = d.ms;
@@ -171,6 +259,8 @@ export async function scaleSection(o: {
     if (mnSkip) row.mininetSkip = mnSkip;
     else {
       o.check();
+      row.settledBeforeMininet = await waitNamespacesFreed({ signal: o.signal });
+      o.log(`scale: before mininet ${n}: ${fmtSettled(row.settledBeforeMininet)}`);
       o.log(`scale: mininet ${n} hosts`);
       // Mininet's lxbr switch s1 and its s1-ethN veth ends live in the root namespace while it runs; mn removes them
       const m = await timed(['mn', '--topo', `single,${n}`, '--switch', 'lxbr', '--controller', 'none', '--test', 'none'], bound);
@@ -185,7 +275,9 @@ export async function scaleSection(o: {
   for (const n of o.profileSizes) {
     o.check();
     o.log(`scale: stage profile of library up()/down() at ${n} nodes`);
-    profiles.push(await profileUpDown(n, o.owned, o.signal));
+    const settledBefore = await waitNamespacesFreed({ signal: o.signal });
+    o.log(`scale: before the ${n}-node profile: ${fmtSettled(settledBefore)}`);
+    profiles.push({ ...(await profileUpDown(n, o.owned, o.signal)), settledBefore });
   }
   const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   return { rows, profiles, load: `load average before ${loadBefore}, after ${loadAfter}` };
@@ -222,8 +314,15 @@ export function printScale(r: ScaleResult, targets: { section: string; figure: s
   console.log('CLI processes, as a user runs them: `vxlab up FILE` then `vxlab down FILE` (Node start-up included), then');
   console.log('`mn --topo single,N --switch lxbr --controller none --test none` (Python start-up included). Peak RSS: /usr/bin/time %M.');
   console.log(r.load);
+  console.log('Each figure is timed once the kernel has finished freeing the namespaces deleted before it (the full run\'s,');
+  console.log('the previous size\'s, Mininet\'s): no kworker running netns work and the net_namespace slab count steady for 1 s.');
+  for (const x of r.rows) {
+    if (x.settledBeforeUp) console.log(`  ${x.nodes} nodes, before vxlab up: ${fmtSettled(x.settledBeforeUp)}`);
+    if (x.settledBeforeMininet) console.log(`  ${x.nodes} nodes, before Mininet: ${fmtSettled(x.settledBeforeMininet)}`);
+  }
   for (const p of r.profiles) {
     console.log(section(`scale: where up/down time goes at ${p.nodes} nodes (library up()/down(), in-process)`));
+    if (p.settledBefore) console.log(`before it: ${fmtSettled(p.settledBefore)}`);
     console.log(table(['stage', 's'], Object.entries(p.stages).map(([k, v]) => [k, v.toFixed(2)]), ['l', 'r']));
   }
 }
