@@ -68,6 +68,35 @@ describe.skipIf(needsRoot)('in-process apply (setns + /proc/sys/net + rtnetlink)
     // still home: the root namespace has none of it
     expect((await ipJson<any[]>(undefined, ['link', 'show'])).map((l) => l.ifname)).not.toContain('flannel.1');
   });
+
+  it('big batches: every request of every batch failing (999 answers) reports the first line, not a lost ack or ENOBUFS; a failure on the request that carries the ack, or right after it, names that line', async () => {
+    const r = await up(topo(testRunId(), 1000, 'ipv4'), { ephemeral: true });
+    live.push(r);
+    const [a, b] = r.topology.nodes;
+    const mac = (k: number) => `02:00:00:02:${(k >> 8).toString(16).padStart(2, '0')}:${(k & 255).toString(16).padStart(2, '0')}`;
+    // a node's worth of FDB entries of a 1,000-node topology, applied, then applied again: each of the 999 requests
+    // fails (EEXIST); only each batch's last request asks for an ack, the kernel answers every failure anyway
+    const fdb = Array.from({ length: 999 }, (_, k) => `fdb add ${mac(k)} dev flannel.1 dst 192.168.9.${(k % 250) + 1} self permanent`);
+    expect(applyLines(b!.ns, 'bridge', fdb)).toBe(999);
+    expect(() => applyLines(b!.ns, 'bridge', fdb)).toThrow(`netns ${b!.ns}: bridge ${fdb[0]}: RTNETLINK answers: File exists`);
+    // the same for neighbours: 999 failing `neigh add` in 8 batches
+    const neigh = Array.from({ length: 999 }, (_, k) => `neigh add 10.97.${k >> 8}.${k & 255} lladdr ${mac(k)} dev flannel.1 nud permanent`);
+    expect(applyLines(a!.ns, 'ip', neigh)).toBe(999);
+    expect(() => applyLines(a!.ns, 'ip', neigh)).toThrow(`netns ${a!.ns}: ip ${neigh[0]}: RTNETLINK answers: File exists`);
+    // the failing request is the one that asks for the batch's ack (the 128th): it is named, the 127 before it applied
+    const routes = Array.from({ length: 300 }, (_, k) => `route add 10.${96 + (k >> 8)}.${k & 255}.0/24 via 10.97.0.1 dev flannel.1 onlink`);
+    const dupAtAck = [...routes.slice(0, 127), routes[3]!, ...routes.slice(127)];
+    expect(() => applyLines(a!.ns, 'ip', dupAtAck)).toThrow(`netns ${a!.ns}: ip ${routes[3]}: RTNETLINK answers: File exists`);
+    const has = async () => (await ipJson<any[]>(a!.ns, ['route', 'show', 'dev', 'flannel.1'])).filter((x) => /^10\.9[67]\./.test(x.dst)).length;
+    expect(await has()).toBe(127);
+    // the first request of the next batch failing: the batch before it is applied whole, the failing line named; the
+    // rest of its own batch was sent with it (as with ip -batch's requests in flight), nothing after that batch
+    const more = Array.from({ length: 400 }, (_, k) => `route add 10.${94 + (k >> 8)}.${k & 255}.0/24 via 10.97.0.1 dev flannel.1 onlink`);
+    const dupAfterAck = [...more.slice(0, 128), more[0]!, ...more.slice(128)];
+    expect(() => applyLines(a!.ns, 'ip', dupAfterAck)).toThrow(`netns ${a!.ns}: ip ${more[0]}: RTNETLINK answers: File exists`);
+    // batch 1: more[0..127]; batch 2: the duplicate and more[128..254]; more[255..] never sent
+    expect((await ipJson<any[]>(a!.ns, ['route', 'show', 'dev', 'flannel.1'])).filter((x) => /^10\.9[45]\./.test(x.dst)).length).toBe(255);
+  });
 });
 
 describe.skipIf(needsRoot)('steps applied in-process equal the same steps applied by processes (root)', () => {
