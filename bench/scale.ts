@@ -128,7 +128,9 @@ export interface Settled {
  * Wait (bounded) until the kernel has finished freeing the namespaces deleted before: no kworker executing netns
  * work and the net_namespace object count not falling, both for `quietMs` in a row (polled every 100 ms). Without
  * /proc/slabinfo the kworker signal alone decides. Other sessions on the machine may create and delete namespaces
- * meanwhile: their brief cleanups only lengthen the wait, within `boundMs`.
+ * meanwhile: their brief cleanups only lengthen the wait, within `boundMs`. The object count may stay above its earlier
+ * value after the work has ended (the last frees of `struct net` come when their last references go); that is not
+ * waited for.
  */
 export async function waitNamespacesFreed(o: { boundMs?: number; quietMs?: number; signal?: AbortSignal } = {}): Promise<Settled> {
   const bound = o.boundMs ?? 180_000;
