@@ -83,6 +83,8 @@ class Sock {
       const got: [Buffer, number, number, number][] = [];
       for (let done = false; !done; ) {
         const n = this.read();
+        // the read buffer is reused: the messages of this read are kept in one copy of it until the dump is whole
+        let chunk: Buffer | undefined;
         for (const m of messages(rbuf!, n)) {
           if (m.seq !== seq) continue;
           if (m.flags & NLM_F_DUMP_INTR) intr = true;
@@ -97,8 +99,8 @@ class Sock {
             if (e.errno) throw new InNsError(`netns ${this.ns}: ${what}: ${e.msg ?? strerror(e.errno)}`);
             continue;
           }
-          // the read buffer is reused: keep a copy of the message until the dump is whole
-          got.push([Buffer.from(rbuf!.subarray(m.off - 16, m.end)), 16, m.end - m.off + 16, m.type]);
+          chunk ??= Buffer.from(rbuf!.subarray(0, n));
+          got.push([chunk, m.off, m.end, m.type]);
         }
       }
       if (intr && attempt < 2) continue;
