@@ -1,12 +1,14 @@
 // Per-file CPU accounting for `npm test`, on only when VXLAB_TEST_CPU names a file (a setupFile; see vitest.config.ts).
 // /proc/self/stat of the worker at the file's start and end: the worker's own CPU (module evaluation, the tests) plus
-// that of every child it reaped (CLI processes, ip, nsenter, tcpdump, ping, userspace VTEPs it stopped). A worker
-// that runs one file (isolate) counts its start-up too: `boot` is its CPU when the setup file ran. With VXLAB_TEST_CPU_CGROUP (a cgroup v1 cpuacct
-// directory, e.g. /sys/fs/cgroup/cpuacct/vxlab-test) the worker also moves itself into a cgroup of its own there, so
-// that processes it does not reap (daemons, reparented children) count too: `cg` is that cgroup's CPU (s), from the
-// moment the setup file ran. Never counted: Docker containers (containerd's), the vitest main process's transforms.
-// One JSON line per file is appended: { file, pid, wallMs, procMs, boot, user, sys, cuser, csys, cg } (CPU in seconds,
-// deltas over the file).
+// that of every child it reaped (CLI processes, ip, nsenter, tcpdump, ping, userspace VTEPs it stopped). `boot` is the
+// worker's own CPU when the file's setup file ran: its start-up for the first file of a worker (for a worker shared
+// by several files, isolate: false, the later files' `boot` includes the earlier files: count it once per pid).
+// With VXLAB_TEST_CPU_CGROUP (a cgroup v1 cpuacct directory, e.g. /sys/fs/cgroup/cpuacct/vxlab-test) the worker also
+// moves itself into a cgroup of its own there, so that processes it does not reap (daemons, reparented children)
+// count too: `cg` is that cgroup's CPU (s) since the worker joined it. Never counted: Docker containers
+// (containerd's), the vitest main process's transforms.
+// One JSON line per file is appended: { file, pid, wallMs, procMs, boot, user, sys, cuser, csys, cg } (CPU in seconds;
+// user … csys are deltas over the file).
 import { afterAll, beforeAll } from 'vitest';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
