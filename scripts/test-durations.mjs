@@ -13,7 +13,7 @@ if (!report) {
 const ROOT = resolve(import.meta.dirname, '..');
 const r = JSON.parse(readFileSync(report, 'utf8'));
 const files = {};
-for (const f of r.testResults) files[relative(ROOT, f.name)] = Math.round((f.endTime - f.startTime) / 100) / 10;
+for (const f of r.testResults) files[relative(ROOT, f.name)] = Math.max(0.1, Math.round((f.endTime - f.startTime) / 100) / 10);
 const sorted = Object.fromEntries(Object.entries(files).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)));
 writeFileSync(resolve(ROOT, 'test/durations.json'), `${JSON.stringify({ note, files: sorted }, null, 1)}\n`);
 console.log(`test/durations.json: ${Object.keys(sorted).length} files`);
