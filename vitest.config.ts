@@ -39,7 +39,9 @@ export default defineConfig({
       {
         // pure-logic files share their workers and module graph (isolate: false): a fresh worker and a fresh import of
         // the harness per file was most of their CPU (test/unit: 128 CPU-s isolated, 70 shared, all 1,008 tests pass
-        // either way; 2026-11-30 at load average 11–16). They restore what they stub (vi.restoreAllMocks).
+        // either way; 2026-11-30 at load average 11–16). They restore what they stub (vi.restoreAllMocks). Integration
+        // files stay one worker each: shared, six of them used more CPU, not less (95 vs 68 CPU-s, mostly system time:
+        // every process a long-lived worker spawns costs more; load average ~20).
         extends: true,
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false, maxWorkers: INTEGRATION_WORKERS, sequence: { groupOrder: 0 } },
       },
