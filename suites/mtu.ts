@@ -216,7 +216,10 @@ async function boundary(ns: string, dst: string, max: number, label: string, lim
   const fitting = (wait: number, count = 2) => pingDf(ns, dst, max, wait, count);
   // beside them, two small DF pings: the pair's round trip for a packet that fits any path, the yardstick silence is
   // judged by when the fitting size itself vanishes (a black hole at the boundary: then neither sized probe answers)
-  let [fits, over, small] = await Promise.all([fitting(1), pingDfBurst(ns, dst, max + 1, 3, OVER_WAIT_S), pingDf(ns, dst, SMALL_PAYLOAD, 1, 2)]);
+  // (the fitting pings' first wait is the burst's OVER_WAIT_S: their silence is never a verdict alone — it is always
+  //  asked once more below, with a window sized from the round trip — so a first wait longer than the burst's only
+  //  delays that second asking; a reply arrives in microseconds between namespaces, so a healthy path never waits)
+  let [fits, over, small] = await Promise.all([fitting(OVER_WAIT_S), pingDfBurst(ns, dst, max + 1, 3, OVER_WAIT_S), pingDf(ns, dst, SMALL_PAYLOAD, 1, 2)]);
   const silentOutcome = (x: DfResult) => x.outcome === 'timeout' || x.outcome === 'error';
   // silence is judged against the path's own round trip: 1 s after the last packet is ≥ 10× a round trip of at most
   // 100 ms; where the round trip was slower (load) or unknown, the silence is confirmed with 3 s
