@@ -167,6 +167,7 @@ function perNodeCheck(id: string, title: string, okText: (t: ResolvedTopology) =
   return {
     id,
     title,
+    reads: observe,
     async run(ctx) {
       const st = await observe(ctx);
       const big = ctx.t.nodes.length > ROUTE_GET_ALL_NODES;
@@ -333,6 +334,9 @@ function routePlan(t: ResolvedTopology, n: ResolvedNode, cache?: SampleCache) {
 const remoteSubnets: CheckDef = {
   id: 'routes/remote-subnets',
   title: "every remote pod subnet goes via the VTEP (the kernel's own routing decision, all tables and rules); the VTEP routes in the layout's form",
+  // after these, only comparisons — and, for a wrong answer, cause()'s reads of route tables (cached clones left out)
+  // and sysctls, which no traffic changes
+  reads: observe,
   async run(ctx) {
     const st = await observe(ctx);
     const diffs: string[] = [];
@@ -664,6 +668,7 @@ const isUp = (l: { flags: string[]; operstate: string }) => l.flags.includes('UP
 const podRoutes: CheckDef = {
   id: 'routes/pod-attachment',
   title: "pods attached on the node: both veth ends up; flannel: cni0 MTU, bridge port with hairpin; calico: /32 route, host veth MAC ee:ee:ee:ee:ee:ee and the cali* sysctls; the pod's address and default route",
+  reads: (ctx) => Promise.all([observe(ctx), observePods(ctx), observeSysctls(ctx)]),
   async run(ctx) {
     const st = await observe(ctx);
     const pods = await observePods(ctx);
@@ -734,6 +739,7 @@ export function nodeSysctls(t: ResolvedTopology, n?: ResolvedNode): Record<strin
 const nodeSysctlCheck: CheckDef = {
   id: 'routes/node-sysctls',
   title: 'node sysctls the layout needs: net.ipv4.ip_forward = 1, and net.ipv6.conf.all.forwarding = 1 with IPv6 pods (pod traffic is routed between the VTEP and the pods); flannel: accept_ra = 0 on its VXLAN device; sysctls: and hostProfile:',
+  reads: observeSysctls,
   async run(ctx) {
     const diffs: string[] = [];
     const observed: Record<string, unknown> = {};
@@ -753,6 +759,7 @@ export const routesSuite: SuiteDef = {
   name: 'routes',
   title: 'routes, neighbours and FDB',
   checks: [device, remoteSubnets, neighboursCheck, fdbCheck, podRoutes, nodeSysctlCheck],
-  // only reads tables and sysctls: runs alongside the other suites, before any of their traffic (runner.ts)
+  // only reads tables and sysctls: runs alongside the other suites; their traffic waits for its reads (each check's
+  // `reads`), and its comparisons run alongside that traffic (runner.ts)
   readsOnly: true,
 };

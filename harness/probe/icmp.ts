@@ -329,7 +329,13 @@ export async function idleProbeThreads(ms = 300): Promise<number> {
   return Math.max(1, Math.min(4, idle));
 }
 
-/** How many cores were idle over the next `ms` (/proc/stat), rounded; undefined when it cannot tell. */
+/**
+ * How many cores are free for this process's next piece of work, over the next `ms` (/proc/stat), rounded; undefined
+ * when it cannot tell: the idle ones, plus what this process itself was using (/proc/self/stat) — its own threads
+ * (another lane's comparisons, its garbage collector) are not a competitor the new work should yield to: they run
+ * either way, and on the main thread they would run one after the other with it (#16: at 1,000 nodes the matrix
+ * measured one idle core while the run's own comparisons and collector used the other, and ran on one thread).
+ */
 export async function idleCores(ms = 300): Promise<number | undefined> {
   const cpus = availableParallelism();
   if (cpus < 2) return cpus - 1;
@@ -337,17 +343,29 @@ export async function idleCores(ms = 300): Promise<number | undefined> {
   await sleep(ms);
   const b = cpuTimes();
   if (!a || !b || b.total <= a.total) return undefined;
-  return Math.min(cpus, Math.round(((b.idle - a.idle) / (b.total - a.total)) * cpus));
+  return Math.min(cpus, Math.round(((b.idle - a.idle + Math.max(0, b.self - a.self)) / (b.total - a.total)) * cpus));
 }
 
-/** The machine's CPU time so far (jiffies): all of it, and the idle part (idle + iowait), from /proc/stat's first line. */
-function cpuTimes(): { total: number; idle: number } | undefined {
+/**
+ * The machine's CPU time so far (jiffies): all of it, the idle part (idle + iowait), from /proc/stat's first line, and
+ * this process's (utime + stime of /proc/self/stat, in the same clock ticks; 0 when unreadable).
+ */
+function cpuTimes(): { total: number; idle: number; self: number } | undefined {
   try {
     const f = readFileSync('/proc/stat', 'utf8');
     const xs = f.slice(0, f.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
     // user nice system idle iowait irq softirq steal (guest time is counted in user already)
     const v = xs.slice(0, 8);
-    return { total: v.reduce((p, q) => p + q, 0), idle: (v[3] ?? 0) + (v[4] ?? 0) };
+    let self = 0;
+    try {
+      // after the command name (in parentheses, may hold spaces): state is field 3, utime 14, stime 15
+      const st = readFileSync('/proc/self/stat', 'utf8');
+      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      self = Number(rest[11]) + Number(rest[12]) || 0;
+    } catch {
+      self = 0;
+    }
+    return { total: v.reduce((p, q) => p + q, 0), idle: (v[3] ?? 0) + (v[4] ?? 0), self };
   } catch {
     return undefined;
   }

@@ -16,7 +16,8 @@ export interface CheckContext {
   /** values shared between checks of one suite (e.g. one capture feeds several encapsulation checks) */
   memo<T>(key: string, make: () => Promise<T>): Promise<T>;
   /**
-   * Resolves once the run's reader suites (SuiteDef.readsOnly) have read what they read: a check that sends traffic
+   * Resolves once the run's reader suites (SuiteDef.readsOnly) have read what they read (CheckDef.reads; a reader check
+   * without it: once it has run): a check that sends traffic
    * waits for it, so the readers see the state `up` left, not one traffic changed (a neighbour entry traffic
    * created, a learned FDB entry). The runner waits for it before every check of a suite that is neither readsOnly
    * nor gatesTraffic; a gatesTraffic suite calls it itself, right before its first packet (after starting captures).
@@ -28,6 +29,14 @@ export interface CheckDef {
   id: string;
   title: string;
   run(ctx: CheckContext): Promise<Outcome>;
+  /**
+   * A readsOnly suite's check: every read of kernel state the check makes (memoised per run, so run() finds it done),
+   * and nothing after it but comparisons of what was read. The runner starts these reads when the readers' lane starts
+   * and opens the traffic gate once every reader check's reads have resolved, not when the readers' comparisons end
+   * (#16: at 1,000 nodes the comparisons then overlap the traffic checks). A reader check without it holds the gate
+   * until it has run.
+   */
+  reads?(ctx: CheckContext): Promise<unknown>;
 }
 
 export interface SuiteDef {
@@ -36,7 +45,7 @@ export interface SuiteDef {
   checks: CheckDef[];
   /**
    * Every check only reads kernel state (tables, sysctls): no traffic, no capture. Such suites run concurrently with
-   * the others (see runSuites); traffic waits for them (CheckContext.trafficGate).
+   * the others (see runSuites); traffic waits for their reads (CheckDef.reads, CheckContext.trafficGate).
    */
   readsOnly?: boolean;
   /** the suite's checks call ctx.trafficGate() themselves before their first packet (so their captures can start earlier) */

@@ -56,9 +56,9 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
       durationMs: 0,
     });
   };
-  const runSuite = async (suite: SuiteDef, push: (r: CheckResult) => void): Promise<boolean> => {
+  const makeCtx = (): CheckContext => {
     const memo = new Map<string, Promise<unknown>>();
-    const ctx: CheckContext = {
+    return {
       t,
       workDir: o.workDir,
       keep: (f) => kept.push(f),
@@ -69,6 +69,10 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
       },
       trafficGate: () => readersDone,
     };
+  };
+  const ctxs = new Map<SuiteDef, CheckContext>(suites.map((s) => [s, makeCtx()]));
+  const runSuite = async (suite: SuiteDef, push: (r: CheckResult) => void): Promise<boolean> => {
+    const ctx = ctxs.get(suite)!;
     for (const c of suite.checks) {
       if (o.signal?.aborted) return false;
       if (!suite.readsOnly && !suite.gatesTraffic) await readersDone;
@@ -143,6 +147,19 @@ export async function runSuites(t: ResolvedTopology, suites: SuiteDef[], o: RunS
   };
   let openGate!: () => void;
   const readersDone = new Promise<void>((r) => (openGate = r));
+  // the gate opens when every reader check's reads (CheckDef.reads) have resolved — started here, one after another,
+  // under the run's signal — or, at the latest, when the readers' lane ends (a reader check without reads, a failed
+  // read, a stop). The readers' comparisons then run alongside the traffic: they only look at what was read.
+  const readerChecks = readers.flatMap((s) => s.checks.map((c) => [s, c] as const));
+  if (readerChecks.length && readerChecks.every(([, c]) => c.reads)) {
+    const readAll = async () => {
+      for (const [s, c] of readerChecks) {
+        if (o.signal?.aborted) return;
+        await c.reads!(ctxs.get(s)!);
+      }
+    };
+    (o.signal ? withScope({ signal: o.signal }, readAll) : readAll()).then(() => openGate(), () => undefined);
+  }
   const readerLane = lane(readers).finally(() => openGate());
   const [a, b] = await Promise.all([readerLane, lane(others)]);
   // the report keeps the suites' order; a health failure is reported once, where it was first seen

@@ -162,10 +162,11 @@ describe.skipIf(needsRoot)('helper processes end with the run (root)', () => {
     const b = spawn('ip', ['netns', 'exec', `vx-${id}-flannel-3node-node1-pod1`, 'sleep', '300'], { detached: true, stdio: 'ignore' });
     a.unref();
     b.unref();
-    await sleep(300);
+    // until both have exec'd into their namespaces (bounded), not a fixed pause
     const watch = new RunWatch(id);
-    watch.poll();
-    expect(watch.processes().filter((p) => /^\d+ sleep 300$/.test(p)).length).toBe(2);
+    const sleepers = () => (watch.poll(), watch.processes().filter((p) => /^\d+ sleep 300$/.test(p)).length);
+    for (const end = Date.now() + 10_000; sleepers() < 2 && Date.now() < end; ) await sleep(20);
+    expect(sleepers()).toBe(2);
     expect((await vx('down', f, '--run-id', id)).exitCode).toBe(0);
     expect(watch.processes()).toEqual([]); // at once: no grace period after down returns
     expectGone(id);

@@ -3,6 +3,7 @@
 // keeps concurrent runs of this file (other worktrees on the same kernel) from sweeping each other's namespaces.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tcpdumpIn } from '../helpers/capture.ts';
 import { run } from '../../harness/util/exec.ts';
 import { createVtepLab, listVtepNamespaces, ping, sleep, sweepNamespaces, type LabSide, type VtepLab } from '../../harness/vtep/lab.ts';
 import type { VtepCounters } from '../../harness/vtep/stats.ts';
@@ -160,17 +161,16 @@ suite('userspace VTEP over an IPv6 underlay', () => {
     });
 
     it('two inner flows leave with two different outer UDP source ports over IPv6', async () => {
-      const td = spawn('ip', ['netns', 'exec', lab.b.ns, 'tcpdump', '-i', 'eth0', '-n', '-l', '-c', '2', `ip6 and udp dst port 4789 and src host ${lab.a.underlayIp}`], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      td.stdout.on('data', (d) => (out += d));
-      const done = new Promise((r) => td.on('exit', r));
+      const td = tcpdumpIn(lab.b.ns, ['-i', 'eth0', '-n', '-l', '-c', '2', `ip6 and udp dst port 4789 and src host ${lab.a.underlayIp}`]);
+      let out: string;
       try {
-        await sleep(800);
+        await td.ready;
         await ping(lab.a.ns, lab.b.podIp6!, { count: 1, src: lab.a.vtepIp6 });
         await ping(lab.a.ns, lab.b.podIp6!, { count: 1, src: lab.a.podIp6 });
-        await Promise.race([done, sleep(5000)]);
+        await Promise.race([td.done, sleep(5000)]);
       } finally {
-        td.kill('SIGKILL');
+        out = td.out;
+        td.child.kill('SIGKILL');
       }
       const ports = [...out.matchAll(/IP6 fd00:192:0:2::1\.(\d+) > fd00:192:0:2::2\.4789/g)].map((m) => Number(m[1]));
       expect(ports.length, out).toBe(2);

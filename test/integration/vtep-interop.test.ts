@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tcpdumpIn } from '../helpers/capture.ts';
 import { run } from '../../harness/util/exec.ts';
 import { createVtepLab, deleteNamespace, listVtepNamespaces, ping, sleep, sweepNamespaces, type VtepLab } from '../../harness/vtep/lab.ts';
 import type { VtepCounters } from '../../harness/vtep/stats.ts';
@@ -193,8 +194,12 @@ suite('userspace VTEP interop with the kernel vxlan device', () => {
         Buffer.from('0800000000000100', 'hex').toString('hex'), // header only: runt
         vxlan(0x08 | 0x40, 1, inner, 0xff), // reserved bits: accepted
       ]);
-      await sleep(300);
-      const after = (await lab.b.vtep!.stats()).counters;
+      // until the VTEP has taken in all seven (bounded), not a fixed pause; then the exact counts
+      let after = (await lab.b.vtep!.stats()).counters;
+      for (const end = Date.now() + 10_000; (delta(after, before, 'rxPackets') < 7 || delta(after, before, 'tapTxFrames') < 1) && Date.now() < end; ) {
+        await sleep(20);
+        after = (await lab.b.vtep!.stats()).counters;
+      }
       expect(delta(after, before, 'wrongVni')).toBe(3);
       expect(delta(after, before, 'noIFlag')).toBe(2);
       expect(delta(after, before, 'runt')).toBe(1);
@@ -242,17 +247,16 @@ suite('userspace VTEP interop with the kernel vxlan device', () => {
     });
 
     it('two inner flows leave with two different outer UDP source ports', async () => {
-      const td = spawn('ip', ['netns', 'exec', lab.b.ns, 'tcpdump', '-i', 'eth0', '-n', '-l', '-c', '2', 'udp dst port 4789 and src host 192.0.2.1'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      td.stdout.on('data', (d) => (out += d));
-      const done = new Promise((r) => td.on('exit', r));
+      const td = tcpdumpIn(lab.b.ns, ['-i', 'eth0', '-n', '-l', '-c', '2', 'udp dst port 4789 and src host 192.0.2.1']);
+      let out: string;
       try {
-        await sleep(800);
+        await td.ready;
         await ping(lab.a.ns, lab.b.podIp, { count: 1, src: lab.a.vtepIp });
         await ping(lab.a.ns, lab.b.podIp, { count: 1, src: lab.a.podIp });
-        await Promise.race([done, sleep(5000)]);
+        await Promise.race([td.done, sleep(5000)]);
       } finally {
-        td.kill('SIGKILL');
+        out = td.out;
+        td.child.kill('SIGKILL');
       }
       const ports = [...out.matchAll(/192\.0\.2\.1\.(\d+) > 192\.0\.2\.2\.4789/g)].map((m) => Number(m[1]));
       expect(ports.length, out).toBe(2);

@@ -6,8 +6,8 @@
 import { c, errno, strerror } from '../../vtep/ffi.ts';
 import { InNsError, withNetns } from './inns.ts';
 import {
-  addrDumpRequest, fdbDumpRequest, linkDumpRequest, linkJson, messages, neighDumpRequest, neighGetRequest, RTM_NEWNEIGH, NLMSG_DONE, NLMSG_ERROR, parseAddr, parseError, parseFdb,
-  parseLink, parseNeigh, parseRoute, routeDumpRequest, routeGetRequest, RTM_NEWROUTE, type Names, type RawLink,
+  addrDumpRequest, fdbDumpRequest, linkDumpRequest, linkJson, messages, neighDumpRequest, encodeNeighGet, encodeRouteGet, GET_MAX, RTM_NEWNEIGH, NLMSG_DONE, NLMSG_ERROR, parseAddr, parseError, parseFdb,
+  parseLink, parseNeigh, parseRoute, routeDumpRequest, RTM_NEWROUTE, type Names, type RawLink,
 } from './nl-dump.ts';
 
 const AF_NETLINK = 16;
@@ -54,6 +54,9 @@ export interface ReadResult {
 }
 
 let rbuf: Buffer | undefined;
+/** one batch of `get` requests, written in place (per thread: a worker has its own module instance) */
+let sbuf: Buffer | undefined;
+const sendBuf = () => (sbuf ??= Buffer.alloc(GET_BATCH * GET_MAX));
 /** 32 KB: a dump's skb is sized after the reader's buffer (at most 32 KB), so nothing is cut */
 const RBUF = 32 * 1024;
 
@@ -83,6 +86,8 @@ class Sock {
       const got: [Buffer, number, number, number][] = [];
       for (let done = false; !done; ) {
         const n = this.read();
+        // the read buffer is reused: the messages of this read are kept in one copy of it until the dump is whole
+        let chunk: Buffer | undefined;
         for (const m of messages(rbuf!, n)) {
           if (m.seq !== seq) continue;
           if (m.flags & NLM_F_DUMP_INTR) intr = true;
@@ -97,8 +102,8 @@ class Sock {
             if (e.errno) throw new InNsError(`netns ${this.ns}: ${what}: ${e.msg ?? strerror(e.errno)}`);
             continue;
           }
-          // the read buffer is reused: keep a copy of the message until the dump is whole
-          got.push([Buffer.from(rbuf!.subarray(m.off - 16, m.end)), 16, m.end - m.off + 16, m.type]);
+          chunk ??= Buffer.from(rbuf!.subarray(0, n));
+          got.push([chunk, m.off, m.end, m.type]);
         }
       }
       if (intr && attempt < 2) continue;
@@ -190,8 +195,9 @@ function routeGets(s: Sock, qs: NonNullable<ReadRequest['gets']>, names: Names, 
   for (let i = 0; i < qs.length; ) {
     const first = s.seq + 1;
     const pending = new Map<number, number>();
-    const msgs: Buffer[] = [];
-    for (; i < qs.length && msgs.length < GET_BATCH; i++) {
+    const out = sendBuf();
+    let at = 0;
+    for (let k = 0; i < qs.length && k < GET_BATCH; i++) {
       const q = qs[i]!;
       let iif: number | undefined;
       if (q.iif) {
@@ -203,10 +209,11 @@ function routeGets(s: Sock, qs: NonNullable<ReadRequest['gets']>, names: Names, 
       }
       const seq = ++s.seq;
       pending.set(seq, i);
-      msgs.push(routeGetRequest(q, iif, seq));
+      at = encodeRouteGet(out, at, q, iif, seq);
+      k++;
     }
-    if (!msgs.length) continue;
-    s.send(Buffer.concat(msgs));
+    if (!at) continue;
+    s.send(out.subarray(0, at));
     while (pending.size) {
       const n = s.read();
       const buf = rbuf!;
@@ -234,13 +241,14 @@ function neighGets(s: Sock, ips: string[], ix: number, names: Names): Record<str
   for (let i = 0; i < ips.length; ) {
     const first = s.seq + 1;
     const pending = new Map<number, number>();
-    const msgs: Buffer[] = [];
-    for (; i < ips.length && msgs.length < GET_BATCH; i++) {
+    const out = sendBuf();
+    let at = 0;
+    for (let k = 0; i < ips.length && k < GET_BATCH; i++, k++) {
       const seq = ++s.seq;
       pending.set(seq, i);
-      msgs.push(neighGetRequest(ips[i]!, ix, seq));
+      at = encodeNeighGet(out, at, ips[i]!, ix, seq);
     }
-    s.send(Buffer.concat(msgs));
+    s.send(out.subarray(0, at));
     while (pending.size) {
       const n = s.read();
       const buf = rbuf!;

@@ -51,11 +51,43 @@ export function neighDumpRequest(ifindex: number | undefined, seq: number): Buff
  * per dump). The answer is the entry (RTM_NEWNEIGH) or ENOENT.
  */
 export function neighGetRequest(ip: string, ifindex: number, seq: number): Buffer {
+  const b = Buffer.alloc(GET_MAX);
+  return b.subarray(0, encodeNeighGet(b, 0, ip, ifindex, seq));
+}
+
+/** The most bytes one `route get` or `neigh get` request takes (header, rtmsg, two IPv6 attributes, iif). */
+export const GET_MAX = 16 + 12 + 20 + 20 + 8;
+
+/** nlmsghdr at `at` (its length written by the caller's end) */
+function header(b: Buffer, at: number, type: number, flags: number, seq: number): void {
+  b.writeUInt16LE(type, at + 4);
+  b.writeUInt16LE(flags, at + 6);
+  b.writeUInt32LE(seq >>> 0, at + 8);
+  b.writeUInt32LE(0, at + 12);
+}
+
+/** an address attribute at `at`; returns the offset after it */
+function addrAttr(b: Buffer, at: number, type: number, ip: Buffer): number {
+  b.writeUInt16LE(4 + ip.length, at);
+  b.writeUInt16LE(type, at + 2);
+  ip.copy(b, at + 4);
+  return at + 4 + ip.length;
+}
+
+/**
+ * neighGetRequest written into `b` at `at` (#16: a 1,000-node read asks a million of these; written in place, no
+ * buffer per request); returns the offset after it.
+ */
+export function encodeNeighGet(b: Buffer, at: number, ip: string, ifindex: number, seq: number): number {
   const dst = ipBytesOnce(ip);
-  const ndm = Buffer.alloc(12);
-  ndm[0] = dst.length === 16 ? AF_INET6 : AF_INET;
-  ndm.writeInt32LE(ifindex, 4);
-  return msg(RTM_GETNEIGH, NLM_F_REQUEST, seq, Buffer.concat([ndm, rawAttr(1, dst)]));
+  header(b, at, RTM_GETNEIGH, NLM_F_REQUEST, seq);
+  const m = at + 16;
+  b.fill(0, m, m + 12);
+  b[m] = dst.length === 16 ? AF_INET6 : AF_INET;
+  b.writeInt32LE(ifindex, m + 4);
+  const end = addrAttr(b, m + 12, 1, dst);
+  b.writeUInt32LE(end - at, at);
+  return end;
 }
 
 /** `bridge fdb show [dev DEV]`: RTM_GETNEIGH dump of PF_BRIDGE with an ifinfomsg header whose ifi_index is the port (the kernel filters by it) */
@@ -88,19 +120,33 @@ const RTM_F_LOOKUP_TABLE = 0x1000;
  * the kernel answers with the route or an NLMSG_ERROR.
  */
 export function routeGetRequest(q: { dst: string; from?: string; iif?: string }, iifIndex: number | undefined, seq: number): Buffer {
+  const b = Buffer.alloc(GET_MAX);
+  return b.subarray(0, encodeRouteGet(b, 0, q, iifIndex, seq));
+}
+
+/** routeGetRequest written into `b` at `at` (no buffer per request); returns the offset after it. */
+export function encodeRouteGet(b: Buffer, at: number, q: { dst: string; from?: string; iif?: string }, iifIndex: number | undefined, seq: number): number {
   const dst = ipBytesOnce(q.dst);
-  const rtm = Buffer.alloc(12);
-  rtm[0] = dst.length === 16 ? AF_INET6 : AF_INET;
-  rtm[1] = dst.length * 8;
-  const attrs: Buffer[] = [rtm, rawAttr(RTA_DST, dst)];
+  header(b, at, RTM_GETROUTE, NLM_F_REQUEST, seq);
+  const m = at + 16;
+  b.fill(0, m, m + 12);
+  b[m] = dst.length === 16 ? AF_INET6 : AF_INET;
+  b[m + 1] = dst.length * 8;
+  b.writeUInt32LE(RTM_F_LOOKUP_TABLE, m + 8);
+  let end = addrAttr(b, m + 12, RTA_DST, dst);
   if (q.from) {
     const src = ipBytesOnce(q.from);
-    rtm[2] = src.length * 8;
-    attrs.push(rawAttr(RTA_SRC, src));
+    b[m + 2] = src.length * 8;
+    end = addrAttr(b, end, RTA_SRC, src);
   }
-  if (q.iif) attrs.push(u32attr(RTA_IIF, iifIndex ?? 0));
-  rtm.writeUInt32LE(RTM_F_LOOKUP_TABLE, 8);
-  return msg(RTM_GETROUTE, NLM_F_REQUEST, seq, Buffer.concat(attrs));
+  if (q.iif) {
+    b.writeUInt16LE(8, end);
+    b.writeUInt16LE(RTA_IIF, end + 2);
+    b.writeUInt32LE((iifIndex ?? 0) >>> 0, end + 4);
+    end += 8;
+  }
+  b.writeUInt32LE(end - at, at);
+  return end;
 }
 
 // ------------------------------------------------------------------------------------------------ addresses
@@ -128,13 +174,45 @@ export function ipBytes(ip: string): Buffer {
   return b;
 }
 
+// Interned text (#16): a 1,000-node read holds ~3 million entries whose addresses, prefixes and MACs are the same
+// ~3,000 values on every node (every node routes to the same subnets via the same VTEPs). Each value is formatted once
+// and the one string shared — no new string per entry, and a heap of thousands of strings instead of millions (which
+// the garbage collector otherwise walks on every full collection for the rest of the run). Bounded: a table that
+// grows past INTERN_MAX is emptied.
+const INTERN_MAX = 1 << 18;
+const ip4s = new Map<number, string>();
+const prefixes4 = new Map<number, string>();
+const macs = new Map<number, string>();
+const texts = new Map<string, string>();
+function interned<K>(m: Map<K, string>, key: K, make: () => string): string {
+  let v = m.get(key);
+  if (v === undefined) {
+    if (m.size >= INTERN_MAX) m.clear();
+    m.set(key, (v = make()));
+  }
+  return v;
+}
+/** one string per distinct text (IPv6 addresses and prefixes, whose bytes make no number key) */
+const intern = (x: string) => interned(texts, x, () => x);
+
 /** inet_ntop(3) as glibc writes it (what ip prints): harness/topology/ip.ts's formatters (test/unit/ip6-format.test.ts) */
 export function formatIp(b: Buffer, off: number, len: number): string {
-  if (len === 4) return formatIp4(b, off);
-  return len === 16 ? formatIp6(b, off) : hex(b, off, len);
+  if (len === 4) return interned(ip4s, b.readUInt32BE(off), () => formatIp4(b, off));
+  return len === 16 ? intern(formatIp6(b, off)) : hex(b, off, len);
+}
+
+/** "ADDR/LEN" as ip prints a route's prefix */
+function formatPrefix(b: Buffer, off: number, len: number, plen: number): string {
+  if (len === 4) return interned(prefixes4, b.readUInt32BE(off) * 256 + plen, () => `${formatIp4(b, off)}/${plen}`);
+  return intern(`${formatIp(b, off, len)}/${plen}`);
 }
 
 function hex(b: Buffer, off: number, len: number): string {
+  if (len === 6) return interned(macs, b.readUIntBE(off, 6), () => hexText(b, off, 6));
+  return hexText(b, off, len);
+}
+
+function hexText(b: Buffer, off: number, len: number): string {
   const out: string[] = [];
   for (let i = 0; i < len; i++) out.push(b[off + i]!.toString(16).padStart(2, '0'));
   return out.join(':');
@@ -177,6 +255,39 @@ function attrs(buf: Buffer, off: number, end: number): Map<number, [number, numb
   }
   return m;
 }
+
+/**
+ * The top-level attributes of one message, in a table reused for every message (#16: a Map and a tuple per attribute
+ * of three million entries was most of a 1,000-node read's garbage): scan() fills it, has/atOff/atLen read it. The
+ * last attribute of a type wins, as with attrs(). Only one message's table at a time: nested attributes use attrs().
+ */
+const AT_MAX = 64;
+const atOff = new Int32Array(AT_MAX);
+const atLen = new Int32Array(AT_MAX);
+const atGen = new Uint32Array(AT_MAX);
+let gen = 0;
+function scan(buf: Buffer, off: number, end: number): void {
+  if (++gen > 0xfffffff0) {
+    atGen.fill(0);
+    gen = 1;
+  }
+  while (off + 4 <= end) {
+    const len = buf.readUInt16LE(off);
+    if (len < 4 || off + len > end) break;
+    const t = buf.readUInt16LE(off + 2) & 0x3fff;
+    if (t < AT_MAX) {
+      atGen[t] = gen;
+      atOff[t] = off + 4;
+      atLen[t] = len - 4;
+    }
+    off += (len + 3) & ~3;
+  }
+}
+const has = (t: number) => atGen[t] === gen;
+/** the scanned attribute t as attrs() would give it, or undefined */
+const at = (t: number): [number, number] | undefined => (atGen[t] === gen ? [atOff[t]!, atLen[t]!] : undefined);
+const atU32 = (buf: Buffer, t: number) => (atGen[t] === gen ? buf.readUInt32LE(atOff[t]!) : undefined);
+const atU8 = (buf: Buffer, t: number) => (atGen[t] === gen ? buf[atOff[t]!]! : undefined);
 
 const u32 = (buf: Buffer, a: [number, number] | undefined) => (a ? buf.readUInt32LE(a[0]) : undefined);
 const u8 = (buf: Buffer, a: [number, number] | undefined) => (a ? buf[a[0]]! : undefined);
@@ -445,6 +556,14 @@ export function parseAddr(buf: Buffer, off: number, end: number): { index: numbe
 const RT_FLAGS: [number, string][] = [[1, 'dead'], [4, 'onlink'], [2, 'pervasive'], [8, 'offload'], [0x100, 'notify'], [16, 'linkdown'], [32, 'unresolved'], [0x4000, 'rt_offload'], [0x8000, 'rt_trap'], [0x20000000, 'rt_offload_failed']];
 const MX_NAMES: Record<number, string> = { 2: 'mtu', 3: 'window', 6: 'ssthresh', 7: 'cwnd', 8: 'advmss', 9: 'reordering', 10: 'hoplimit', 11: 'initcwnd', 14: 'initrwnd', 15: 'quickack', 17: 'fastopen_no_cookie' };
 const PREFS: Record<number, string> = { 0: 'medium', 1: 'high', 3: 'low' };
+/** A route's flag words, one array per distinct flags value, shared by every route that has it (never changed in place). */
+const rtFlagWords = new Map<number, string[]>();
+const rtFlags = (f: number) => interned2(rtFlagWords, f, () => RT_FLAGS.filter(([bit]) => f & bit).map(([, n]) => n));
+function interned2<V extends object>(m: Map<number, V>, key: number, make: () => V): V {
+  let v = m.get(key);
+  if (v === undefined) m.set(key, (v = Object.freeze(make()) as V));
+  return v;
+}
 
 /**
  * One RTM_NEWROUTE as `ip -d -j route show table all` (or the answer of `ip -d -j route get`) prints it; undefined
@@ -454,37 +573,38 @@ export function parseRoute(buf: Buffer, off: number, end: number, names: Names, 
   const family = buf[off]!;
   const dstLen = buf[off + 1]!;
   const srcLen = buf[off + 2]!;
-  const a = attrs(buf, off + 12, end);
   const rtmFlags = buf.readUInt32LE(off + 8);
   if (!get && rtmFlags & RTM_F_CLONED) return undefined;
+  scan(buf, off + 12, end);
   const hostLen = family === AF_INET6 ? 128 : 32;
   const o: Record<string, any> = { type: typeName(buf[off + 7]!) };
-  const dst = a.get(RTA_DST);
-  if (dst) o.dst = dstLen !== hostLen ? `${formatIp(buf, dst[0], dst[1])}/${dstLen}` : formatIp(buf, dst[0], dst[1]);
+  if (has(RTA_DST)) o.dst = dstLen !== hostLen ? formatPrefix(buf, atOff[RTA_DST]!, atLen[RTA_DST]!, dstLen) : formatIp(buf, atOff[RTA_DST]!, atLen[RTA_DST]!);
   else o.dst = dstLen ? `0/${dstLen}` : 'default';
-  const src = a.get(RTA_SRC);
-  if (src) o.from = srcLen !== hostLen ? `${formatIp(buf, src[0], src[1])}/${srcLen}` : formatIp(buf, src[0], src[1]);
+  if (has(RTA_SRC)) o.from = srcLen !== hostLen ? formatPrefix(buf, atOff[RTA_SRC]!, atLen[RTA_SRC]!, srcLen) : formatIp(buf, atOff[RTA_SRC]!, atLen[RTA_SRC]!);
   else if (srcLen) o.from = `0/${srcLen}`;
-  const nh = u32(buf, a.get(RTA_NH_ID));
+  const nh = atU32(buf, RTA_NH_ID);
   if (nh !== undefined) o.nhid = nh;
-  const gw = a.get(RTA_GATEWAY);
-  if (gw) o.gateway = formatIp(buf, gw[0], gw[1]);
-  const via = a.get(RTA_VIA);
-  if (via) o.via = { family: buf.readUInt16LE(via[0]) === AF_INET6 ? 'inet6' : 'inet', host: formatIp(buf, via[0] + 2, via[1] - 2) };
-  const oif = u32(buf, a.get(RTA_OIF));
+  if (has(RTA_GATEWAY)) o.gateway = formatIp(buf, atOff[RTA_GATEWAY]!, atLen[RTA_GATEWAY]!);
+  if (has(RTA_VIA)) {
+    const v = atOff[RTA_VIA]!;
+    o.via = { family: buf.readUInt16LE(v) === AF_INET6 ? 'inet6' : 'inet', host: formatIp(buf, v + 2, atLen[RTA_VIA]! - 2) };
+  }
+  const oif = atU32(buf, RTA_OIF);
   if (oif !== undefined) o.dev = nameOf(names, oif);
-  const table = u32(buf, a.get(RTA_TABLE)) ?? buf[off + 4]!;
+  const table = atU32(buf, RTA_TABLE) ?? buf[off + 4]!;
   if (table) o.table = tableName(table);
   if (!(rtmFlags & RTM_F_CLONED)) {
     o.protocol = protoName(buf[off + 5]!);
     o.scope = scopeName(buf[off + 6]!);
   }
-  const ps = a.get(RTA_PREFSRC);
-  if (ps) o.prefsrc = formatIp(buf, ps[0], ps[1]);
-  const prio = u32(buf, a.get(RTA_PRIORITY));
+  if (has(RTA_PREFSRC)) o.prefsrc = formatIp(buf, atOff[RTA_PREFSRC]!, atLen[RTA_PREFSRC]!);
+  const prio = atU32(buf, RTA_PRIORITY);
   if (prio !== undefined) o.metric = prio;
-  o.flags = RT_FLAGS.filter(([bit]) => rtmFlags & bit).map(([, n]) => n);
-  const mx = a.get(RTA_METRICS);
+  o.flags = rtFlags(rtmFlags);
+  const mx = at(RTA_METRICS);
+  const iif = atU32(buf, RTA_IIF);
+  const mp = at(RTA_MULTIPATH);
+  const pref = atU8(buf, RTA_PREF);
   if (mx) {
     const m: Record<string, number> = {};
     for (const [t, [p, l]] of attrs(buf, mx[0], mx[0] + mx[1])) {
@@ -495,9 +615,7 @@ export function parseRoute(buf: Buffer, off: number, end: number, names: Names, 
     }
     o.metrics = [m];
   }
-  const iif = u32(buf, a.get(RTA_IIF));
   if (iif !== undefined) o.iif = nameOf(names, iif);
-  const mp = a.get(RTA_MULTIPATH);
   if (mp) {
     // rtnexthop: len u16, flags u8, hops u8, ifindex i32, then attributes
     const hops: Record<string, any>[] = [];
@@ -510,13 +628,12 @@ export function parseRoute(buf: Buffer, off: number, end: number, names: Names, 
       if (g) h.gateway = formatIp(buf, g[0], g[1]);
       h.dev = nameOf(names, buf.readInt32LE(p + 4));
       h.weight = buf[p + 3]! + 1;
-      h.flags = RT_FLAGS.filter(([bit]) => buf[p + 2]! & bit).map(([, n]) => n);
+      h.flags = rtFlags(buf[p + 2]!);
       hops.push(h);
       p += (len + 3) & ~3;
     }
     o.nexthops = hops;
   }
-  const pref = u8(buf, a.get(RTA_PREF));
   if (pref !== undefined) o.pref = PREFS[pref] ?? String(pref);
   return o;
 }
@@ -557,18 +674,23 @@ export function parseNeigh(buf: Buffer, off: number, end: number, names: Names, 
   const state = buf.readUInt16LE(off + 8);
   const flags = buf[off + 10]!;
   if (!(state & (0xff & ~NUD_NOARP)) && !(flags & NTF_PROXY) && !(flags & NTF_EXT_LEARNED)) return undefined;
-  const a = attrs(buf, off + 12, end);
+  scan(buf, off + 12, end);
   const o: Record<string, any> = {};
-  const dst = a.get(NDA_DST);
-  if (dst) o.dst = formatIp(buf, dst[0], dst[1]);
+  if (has(NDA_DST)) o.dst = formatIp(buf, atOff[NDA_DST]!, atLen[NDA_DST]!);
   if (!filtered && ifindex) o.dev = nameOf(names, ifindex);
-  const ll = a.get(NDA_LLADDR);
-  if (ll) o.lladdr = llAddr(buf, ll[0], ll[1], names.get(ifindex)?.type ?? 1);
+  if (has(NDA_LLADDR)) o.lladdr = llAddr(buf, atOff[NDA_LLADDR]!, atLen[NDA_LLADDR]!, names.get(ifindex)?.type ?? 1);
   if (flags & NTF_ROUTER) o.router = null;
   if (flags & NTF_PROXY) o.proxy = null;
   if (flags & NTF_EXT_LEARNED) o.extern_learn = null;
   if (flags & NTF_OFFLOADED) o.offload = null;
-  if (state) {
+  if (state) o.state = nudWords(state);
+  return o;
+}
+
+/** A neighbour state's words, one array per distinct state, shared (never changed in place). */
+const nudWordsOf = new Map<number, string[]>();
+const nudWords = (state: number) =>
+  interned2(nudWordsOf, state, () => {
     const s: string[] = [];
     let rest = state;
     for (const [bit, n] of NUD_NAMES) {
@@ -578,10 +700,8 @@ export function parseNeigh(buf: Buffer, off: number, end: number, names: Names, 
       }
     }
     if (rest) s.push(`0x${rest.toString(16)}`);
-    o.state = s;
-  }
-  return o;
-}
+    return s;
+  });
 
 function fdbState(s: number): string {
   if (s & NUD_PERMANENT) return 'permanent';
@@ -597,42 +717,44 @@ export function parseFdb(buf: Buffer, off: number, end: number, names: Names, fi
   const ifindex = buf.readInt32LE(off + 4);
   const state = buf.readUInt16LE(off + 8);
   const flags = buf[off + 10]!;
-  const a = attrs(buf, off + 12, end);
+  scan(buf, off + 12, end);
   const o: Record<string, any> = {};
-  const ll = a.get(NDA_LLADDR);
-  if (ll) o.mac = llAddr(buf, ll[0], ll[1], names.get(ifindex)?.type ?? 1);
+  if (has(NDA_LLADDR)) o.mac = llAddr(buf, atOff[NDA_LLADDR]!, atLen[NDA_LLADDR]!, names.get(ifindex)?.type ?? 1);
   if (!filtered && ifindex) o.ifname = nameOf(names, ifindex);
-  const dst = a.get(NDA_DST);
-  if (dst) o.dst = formatIp(buf, dst[0], dst[1]);
-  const vlan = a.get(NDA_VLAN);
-  if (vlan && buf.readUInt16LE(vlan[0])) o.vlan = buf.readUInt16LE(vlan[0]);
-  const port = a.get(NDA_PORT);
-  if (port) o.port = buf.readUInt16BE(port[0]);
-  const vni = u32(buf, a.get(NDA_VNI));
+  if (has(NDA_DST)) o.dst = formatIp(buf, atOff[NDA_DST]!, atLen[NDA_DST]!);
+  if (has(NDA_VLAN) && buf.readUInt16LE(atOff[NDA_VLAN]!)) o.vlan = buf.readUInt16LE(atOff[NDA_VLAN]!);
+  if (has(NDA_PORT)) o.port = buf.readUInt16BE(atOff[NDA_PORT]!);
+  const vni = atU32(buf, NDA_VNI);
   if (vni !== undefined) o.vni = vni;
-  const svni = u32(buf, a.get(NDA_SRC_VNI));
+  const svni = atU32(buf, NDA_SRC_VNI);
   if (svni !== undefined) o.src_vni = svni;
-  const via = u32(buf, a.get(NDA_IFINDEX));
+  const via = atU32(buf, NDA_IFINDEX);
   if (via) {
-    if (a.has(NDA_LINK_NETNSID)) o.viaIfIndex = via;
+    if (has(NDA_LINK_NETNSID)) o.viaIfIndex = via;
     else o.viaIf = nameOf(names, via);
   }
-  const nh = u32(buf, a.get(NDA_NH_ID));
+  const nh = atU32(buf, NDA_NH_ID);
   if (nh !== undefined) o.nhid = nh;
-  const nsid = a.get(NDA_LINK_NETNSID);
-  if (nsid) o.linkNetNsId = buf.readInt32LE(nsid[0]);
-  const ext = u32(buf, a.get(NDA_FLAGS_EXT)) ?? 0;
-  const f: string[] = [];
-  if (flags & NTF_SELF) f.push('self');
-  if (flags & NTF_ROUTER) f.push('router');
-  if (flags & NTF_EXT_LEARNED) f.push('extern_learn');
-  if (flags & NTF_OFFLOADED) f.push('offload');
-  if (flags & NTF_MASTER) f.push('master');
-  if (flags & NTF_STICKY) f.push('sticky');
-  if (ext & 0x2) f.push('locked');
-  o.flags = f;
-  const master = u32(buf, a.get(NDA_MASTER));
+  if (has(NDA_LINK_NETNSID)) o.linkNetNsId = buf.readInt32LE(atOff[NDA_LINK_NETNSID]!);
+  const ext = atU32(buf, NDA_FLAGS_EXT) ?? 0;
+  o.flags = fdbFlags(flags, ext);
+  const master = atU32(buf, NDA_MASTER);
   if (master) o.master = nameOf(names, master);
   o.state = fdbState(state);
   return o;
 }
+
+/** An FDB entry's flag words, one array per distinct (flags, extended flags), shared (never changed in place). */
+const fdbFlagWords = new Map<number, string[]>();
+const fdbFlags = (flags: number, ext: number) =>
+  interned2(fdbFlagWords, flags + (ext & 0x2) * 256, () => {
+    const f: string[] = [];
+    if (flags & NTF_SELF) f.push('self');
+    if (flags & NTF_ROUTER) f.push('router');
+    if (flags & NTF_EXT_LEARNED) f.push('extern_learn');
+    if (flags & NTF_OFFLOADED) f.push('offload');
+    if (flags & NTF_MASTER) f.push('master');
+    if (flags & NTF_STICKY) f.push('sticky');
+    if (ext & 0x2) f.push('locked');
+    return f;
+  });
