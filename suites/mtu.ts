@@ -197,13 +197,29 @@ export const OVER_WAIT_S = 0.5;
 export const OVER_QUICK_MS = 50;
 /** mtu/path-mtu, where the live overlay exceeds the path: how long after the probes' last packet the route exception is read (s) */
 export const PMTU_WAIT_S = 0.5;
+/**
+ * mtu/path-mtu, where df-boundary's oversize burst from the same node to the same VTEP address already crossed the
+ * narrow link and met OVER_WAIT_S of silence (no ICMP error came back): the silence is already established (a larger
+ * DF packet on the same path cannot fare better), so the route exception is read once the burst's packets have had
+ * time to reach the capture (s). A path MTU learned anyway shows up in the read all the same.
+ */
+export const PMTU_SETTLE_S = 0.1;
+/**
+ * mtu/tcp-transfer, on a pair df-boundary proved a black hole: the stall window (ms). TCP's first retransmission
+ * comes one RTO (≥ 200 ms, TCP_RTO_MIN) after the lost segment; the stall is declared only when, after this long
+ * without progress, the sender's socket shows retransmissions (ss: retrans, backoff, unacked) — the kernel's word.
+ */
+export const HOLE_STALL_MS = 500;
 
-async function boundary(ns: string, dst: string, max: number, label: string, limit: string, hdr = 28): Promise<BoundaryProbe & { hole?: number }> {
+async function boundary(ns: string, dst: string, max: number, label: string, limit: string, hdr = 28): Promise<BoundaryProbe & { hole?: number; silentOver?: string }> {
   // two fitting pings: the first may teach the kernel a smaller path MTU as it leaves (it is sent regardless), the second meets it
   const fitting = (wait: number, count = 2) => pingDf(ns, dst, max, wait, count);
   // beside them, two small DF pings: the pair's round trip for a packet that fits any path, the yardstick silence is
   // judged by when the fitting size itself vanishes (a black hole at the boundary: then neither sized probe answers)
-  let [fits, over, small] = await Promise.all([fitting(1), pingDfBurst(ns, dst, max + 1, 3, OVER_WAIT_S), pingDf(ns, dst, SMALL_PAYLOAD, 1, 2)]);
+  // (the fitting pings' first wait is the burst's OVER_WAIT_S: their silence is never a verdict alone — it is always
+  //  asked once more below, with a window sized from the round trip — so a first wait longer than the burst's only
+  //  delays that second asking; a reply arrives in microseconds between namespaces, so a healthy path never waits)
+  let [fits, over, small] = await Promise.all([fitting(OVER_WAIT_S), pingDfBurst(ns, dst, max + 1, 3, OVER_WAIT_S), pingDf(ns, dst, SMALL_PAYLOAD, 1, 2)]);
   const silentOutcome = (x: DfResult) => x.outcome === 'timeout' || x.outcome === 'error';
   // silence is judged against the path's own round trip: 1 s after the last packet is ≥ 10× a round trip of at most
   // 100 ms; where the round trip was slower (load) or unknown, the silence is confirmed with 3 s
@@ -232,7 +248,7 @@ async function boundary(ns: string, dst: string, max: number, label: string, lim
   const observed = `${label}: ${max} bytes ${fits.outcome}${retried ? ' (asked twice)' : ''}; ${max + 1} bytes ${over.outcome}${over.mtu ? ` (mtu ${over.mtu})` : ''} in ${over.ms} ms (burst of 3)`;
   // a silent loss (the pair is reachable: dead pairs are not probed): one byte more, or the fitting size itself
   const hole = fits.outcome === 'timeout' ? max : silent && fits.outcome === 'ok' ? max + 1 : undefined;
-  return { label, diffs, observed, hole };
+  return { label, diffs, observed, hole, ...(silent ? { silentOver: `a burst of 3 DF pings of ${max + 1} bytes, none answered, no ICMP error within ${OVER_WAIT_S * 1000} ms of the last` } : {}) };
 }
 
 /**
@@ -241,6 +257,12 @@ async function boundary(ns: string, dst: string, max: number, label: string, lim
  * evidence in words: mtu/tcp-transfer reads it (same suite, after).
  */
 const blackHoles = (ctx: CheckContext) => ctx.memo('mtu/black-holes', async () => new Map<string, string>());
+
+/**
+ * Node -> VTEP address probes of df-boundary whose oversize burst met silence (no reply, no ICMP error), keyed
+ * `srcNs>dstIp`, with the oversize payload and what was seen: mtu/path-mtu (same suite, after) reads it.
+ */
+const silentOversize = (ctx: CheckContext) => ctx.memo('mtu/silent-oversize', async () => new Map<string, { payload: number; hdr: number; what: string }>());
 
 const dfBoundary: CheckDef = {
   id: 'mtu/df-boundary',
@@ -262,6 +284,7 @@ const dfBoundary: CheckDef = {
     const diffs: string[] = [];
     const observed: string[] = [];
     const holes = await blackHoles(ctx);
+    const silences = await silentOversize(ctx);
     await pool(pairs.flatMap((p, i) => fams.map((f) => [...p, f, i] as const)), 8, async ([a, b, fam, i]) => {
       const na = node(ctx.t, a.node);
       const nb = node(ctx.t, b.node);
@@ -290,6 +313,8 @@ const dfBoundary: CheckDef = {
       const nodeProbe = nodeDead ? Promise.resolve({ label: nodeLabel, diffs: [`${nodeLabel}: DF boundary not probed: ${nodeDead}`], observed: `${nodeLabel}: unreachable` }) : boundary(na.ns, vb.ip, vtepPath - hdr, nodeLabel, `VTEP path MTU ${vtepPath}`, hdr);
       const [pod, viaNode] = await Promise.all([podProbe, nodeProbe]);
       if ('hole' in pod && pod.hole) holes.set(`${a.ns}>${bIp}`, `df-boundary showed it: ${pod.hole}-byte DF pings vanish without an ICMP error while small packets pass`);
+      const silentOver = (viaNode as { silentOver?: string }).silentOver;
+      if (silentOver) silences.set(`${na.ns}>${vb.ip}`, { payload: vtepPath - hdr + 1, hdr, what: silentOver });
       for (const x of [pod, viaNode]) {
         observed.push(x.observed);
         diffs.push(...x.diffs);
@@ -368,7 +393,17 @@ async function pmtuPair(ctx: CheckContext, a: ResolvedNode, b: ResolvedNode, nar
   //    Where it must be learned, the exception is read PMTU_WAIT_S after the burst's last packet: the router's error
   //    comes back one round trip after the first packet (and the later ones then fail at send time); the replies the
   //    pings wait for are not the verdict.
-  let [podPing, nodeBurst] = await Promise.all([pingDf(pa.ns, pbIp, podSize, fitsPath ? 1 : PMTU_WAIT_S), fitsPath ? pingDf(a.ns, vb.ip, nodeSize, 1, 2) : pingDfBurst(a.ns, vb.ip, nodeSize, 3, PMTU_WAIT_S)]);
+  //    df-boundary's oversize burst from this node to this VTEP address, bigger than the narrow link, already met its
+  //    silence (no reply, no ICMP error): a larger DF packet on the same path fares no better, so the read need not
+  //    wait it out again (PMTU_SETTLE_S: the probes reach the capture; a path MTU learned anyway is read all the same)
+  const heard = (await silentOversize(ctx)).get(`${a.ns}>${vb.ip}`);
+  const silence = !fitsPath && heard && heard.payload + heard.hdr + OVER > narrow ? heard : undefined;
+  const waitS = silence ? PMTU_SETTLE_S : PMTU_WAIT_S;
+  //    The pod probe's reply is no verdict where the exception is (DF set, or IPv6): its exception would be for the pod's
+  //    address, and the read is of the VTEP address's; it waits as long as the burst's packets need to reach the capture
+  const exceptionVerdict = !fitsPath && (v6 || a.vtep.df !== 'unset');
+  const podWait = fitsPath ? 1 : exceptionVerdict ? PMTU_SETTLE_S + 0.2 : PMTU_WAIT_S;
+  let [podPing, nodeBurst] = await Promise.all([pingDf(pa.ns, pbIp, podSize, podWait), fitsPath ? pingDf(a.ns, vb.ip, nodeSize, 1, 2) : pingDfBurst(a.ns, vb.ip, nodeSize, 3, waitS)]);
   // where the overlay fits the path, a lost pod probe is a verdict only if it is lost again (a loaded machine)
   if (fitsPath && podPing.outcome === 'timeout') podPing = await pingDf(pa.ns, pbIp, podSize, 3);
   await cap.stop();
@@ -381,7 +416,7 @@ async function pmtuPair(ctx: CheckContext, a: ResolvedNode, b: ResolvedNode, nar
   const seenNode = outerOf(nodeSize + hdr);
   const rg = await ipJson<any[]>(a.ns, ['route', 'get', vb.ip]);
   const learned = Number(rg[0]?.metrics?.find?.((m: any) => m.mtu)?.mtu ?? rg[0]?.mtu ?? NaN);
-  const observed = { underlay: `IPv${ulFamily(a)}, overhead ${OVER}`, df: v6 ? 'n/a (IPv6 outer: never fragmented by the path)' : a.vtep.df, vtepMtu, podMtu: live.pod, podPing: `${podSize} bytes ${podPing.outcome}`, nodePings: `${nodeSize} bytes ×${fitsPath ? '2' : '3 (100 ms apart)'}: ${nodeBurst.outcome}`, probesOnWire: `${seenPod} pod, ${seenNode} node outer packets whole at ${b.name}`, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length };
+  const observed = { underlay: `IPv${ulFamily(a)}, overhead ${OVER}`, df: v6 ? 'n/a (IPv6 outer: never fragmented by the path)' : a.vtep.df, vtepMtu, podMtu: live.pod, podPing: `${podSize} bytes ${podPing.outcome}${podPing.outcome === 'timeout' ? ` (no answer within ${Math.round(podWait * 1000)} ms)` : ''}`, nodePings: `${nodeSize} bytes ×${fitsPath ? '2' : '3 (100 ms apart)'}: ${nodeBurst.outcome}`, probesOnWire: `${seenPod} pod, ${seenNode} node outer packets whole at ${b.name}`, routeGetMtu: Number.isNaN(learned) ? null : learned, outerFragments: frags.length, readAfterMs: Math.round(waitS * 1000), ...(silence ? { silenceFrom: `df-boundary, ${a.name} -> ${vb.ip}: ${silence.what}` } : {}) };
   if (frags.length) {
     diffs.push(`${pair}: outer VXLAN packets were fragmented on the underlay: ${frags.length} IPv${ulFamily(a)} fragments after a ${narrow}-byte link (RFC 7348 §4.3: VXLAN packets must not be fragmented). Overlay MTU ${vtepMtu} exceeds the path's ${expectPmtu}; lower it${v6 ? '' : ' or set df: set'}.`);
   } else if (vtepMtu <= expectPmtu) {
@@ -392,7 +427,7 @@ async function pmtuPair(ctx: CheckContext, a: ResolvedNode, b: ResolvedNode, nar
   } else if (!v6 && a.vtep.df === 'unset') {
     diffs.push(`${pair}: DF unset, overlay MTU ${vtepMtu} > path ${expectPmtu}, and no outer fragments reached ${b.name}: oversize packets vanish on the path (pod ping ${podPing.outcome})`);
   } else if (learned !== expectPmtu) {
-    diffs.push(`${pair}: ${a.name} -> ${vb.ip} via ${vtepFor(a, fam).dev}: expected a path MTU exception of ${expectPmtu} (${narrow} − ${OVER}${v6 ? ', VXLAN over IPv6' : ''}), observed ${Number.isNaN(learned) ? 'none' : learned}${v6 ? ' (an ICMPv6 Packet Too Big that never arrived leaves none)' : ''}`);
+    diffs.push(`${pair}: ${a.name} -> ${vb.ip} via ${vtepFor(a, fam).dev}: expected a path MTU exception of ${expectPmtu} (${narrow} − ${OVER}${v6 ? ', VXLAN over IPv6' : ''}), observed ${Number.isNaN(learned) ? 'none' : learned}${v6 ? ' (an ICMPv6 Packet Too Big that never arrived leaves none)' : ''}${silence && Number.isNaN(learned) ? `; df-boundary's ${silence.payload}-byte DF burst to ${vb.ip} met silence too (${silence.what})` : ''}`);
   }
   const ok = vtepMtu <= expectPmtu ? `${pair}: overlay MTU ${vtepMtu} fits (${narrow} − ${OVER}), probes crossed whole` : `${pair}: learned path MTU ${expectPmtu} (${narrow} − ${OVER}), no outer fragments`;
   return { diffs, observed, ok };
@@ -439,11 +474,12 @@ const tcpBulk: CheckDef = {
         }
       }
       // a pair df-boundary already proved a black hole (a size vanishes without an ICMP error): TCP's full-size
-      // segments are that size or larger, so a transfer that makes no progress for 1 s (the first retransmissions,
-      // RTO ≥ 200 ms, lost too) is that black hole, not slowness; elsewhere the usual 3 s stall window
+      // segments are that size or larger, so a transfer that makes no progress for HOLE_STALL_MS while the sender's
+      // kernel says it retransmits (the first retransmission, RTO ≥ 200 ms, lost too) is that black hole, not
+      // slowness; elsewhere the usual 3 s stall window
       const hole = (await blackHoles(ctx)).get(`${a.ns}>${dst}`);
-      const r = await tcpTransfer(a.ns, b.ns, dst, bytes, 8000, undefined, hole ? 1000 : undefined);
-      observed[tag] = { connected: r.connected, sent: r.sent, received: r.received, ms: r.ms, error: r.error, ...(hole ? { stallWindowMs: 1000, evidence: hole } : {}) };
+      const r = await tcpTransfer(a.ns, b.ns, dst, bytes, 8000, undefined, hole ? HOLE_STALL_MS : undefined);
+      observed[tag] = { connected: r.connected, sent: r.sent, received: r.received, ms: r.ms, error: r.error, ...(hole ? { stallWindowMs: HOLE_STALL_MS, evidence: hole } : {}) };
       if (r.received !== bytes) {
         const why = r.probeError
           ? 'the probe could not run, so this says nothing about the network'

@@ -344,6 +344,7 @@ const remoteSubnets: CheckDef = {
     const expected: Record<string, unknown> = {};
     const observed: Record<string, unknown> = {};
     let asked = 0;
+    let expiring = false;
     const inPodCidr = podCidrTest(ctx.t);
     await pool(ctx.t.nodes, READ_PARALLEL, async (n) => {
       const s = st.get(n.name)!;
@@ -422,10 +423,21 @@ const remoteSubnets: CheckDef = {
         observed[n.name] = { routes: shown.map((r) => `${r.dst} via ${r.gateway ?? '-'} dev ${r.dev}${r.flags.includes('onlink') ? ' onlink' : ''}`), routeGet: answers.map((a) => `${a.q.dst}: ${k.describeAnswer(a)}`) };
       }
       diffs.push(...nd);
+      // a route the kernel can drop by itself (learned from a router advertisement or a redirect: they expire) may
+      // heal a difference without a control plane's write
+      if (nd.length && s.routes.some((r) => r.protocol === 'ra' || r.protocol === 'redirect')) expiring = true;
     });
-    return fromDiffs(diffs.sort(), `all remote pod subnets routed via the VTEP, nothing extra (${asked} kernel routing decisions asked${big ? `: one address per remote subnet above ${ROUTE_GET_ALL_NODES} nodes` : ''})`, big ? bigExtra(ctx.t, expected, observed) : { expected, observed });
+    const out = fromDiffs(diffs.sort(), `all remote pod subnets routed via the VTEP, nothing extra (${asked} kernel routing decisions asked${big ? `: one address per remote subnet above ${ROUTE_GET_ALL_NODES} nodes` : ''})`, big ? bigExtra(ctx.t, expected, observed) : { expected, observed });
+    return out.status === 'fail' && !expiring ? { ...out, settled: SETTLED_ROUTES } : out;
   },
 };
+
+/**
+ * Why a failing routes/remote-subnets cannot change without a control plane's write (CheckResult.settled): routes,
+ * policy rules, forwarding sysctls and device state — all the kernel's routing answers depend on — are written, never
+ * aged out (a route that expires, from a router advertisement or a redirect, makes the failure unsettled).
+ */
+export const SETTLED_ROUTES = 'every difference is in the routes, rules or forwarding settings, which the kernel neither creates, changes nor expires by itself (no route learned from a router advertisement or redirect)';
 
 /** What a per-node table (neighbours, FDB) looks like to the comparison: entries keyed by one field, pointing at another. */
 interface TableSpec<E> {

@@ -57,8 +57,15 @@ export function artifactOrder(t: ResolvedTopology, failing: Pick<CheckResult, 'm
   return { order, named: [...named] };
 }
 
-/** On failure: pcaps, a state dump of the namespaces (all, up to the cap), the resolved topology and index.json, into DIR. */
-export async function writeArtifacts(t: ResolvedTopology, dir: string, files: string[], results: CheckResult[] = []): Promise<string> {
+/** Whether VXLAB_ARTIFACT_NAMESPACES was given (then it is obeyed even where the state dump would be skipped). */
+export const capGiven = (): boolean => (process.env.VXLAB_ARTIFACT_NAMESPACES ?? '') !== '';
+
+/**
+ * On failure: pcaps, a state dump of the namespaces (all, up to the cap), the resolved topology and index.json, into
+ * DIR. `noStateDump`: why no namespace is dumped this time (index.json says so; the pcaps and resolved topology are
+ * still written) — `vxlab repro` when every expectation held: the failures are the ones the file documents.
+ */
+export async function writeArtifacts(t: ResolvedTopology, dir: string, files: string[], results: CheckResult[] = [], noStateDump?: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'resolved.json'), JSON.stringify(t, null, 2));
   const copied: string[] = [];
@@ -67,13 +74,13 @@ export async function writeArtifacts(t: ResolvedTopology, dir: string, files: st
     copyFileSync(f, join(dir, basename(f)));
     copied.push(basename(f));
   }
-  const limit = cap();
+  const limit = noStateDump ? 0 : cap();
   const failing = results.filter((r) => r.status === 'fail');
   const { order, named } = artifactOrder(t, failing);
   const live = order.filter(nsExists);
   const liveSet = new Set(live);
   const missing = order.filter((n) => !liveSet.has(n));
-  const dumped = live.slice(0, limit);
+  const dumped = noStateDump ? [] : live.slice(0, limit);
   const leftOut = live.slice(dumped.length);
   mkdirSync(join(dir, 'ns'), { recursive: true });
   // three processes per namespace, entering only its network namespace: one `ip -d -batch` for the four ip tables,
@@ -93,10 +100,12 @@ export async function writeArtifacts(t: ResolvedTopology, dir: string, files: st
     writeFileSync(join(dir, 'ns', `${ns}.json`), JSON.stringify(dump, null, 2));
   });
   const index: ArtifactIndex = {
-    cap: Number.isFinite(limit) ? limit : null,
+    cap: noStateDump ? 0 : Number.isFinite(limit) ? limit : null,
     dumped,
     leftOut,
-    ...(leftOut.length
+    ...(noStateDump && leftOut.length
+      ? { leftOutReason: noStateDump }
+      : leftOut.length
       ? { leftOutReason: `${live.length} namespaces, more than the cap of ${limit} (VXLAB_ARTIFACT_NAMESPACES): dumped the segments' and router's, then those of the nodes the failing checks name (${named.length ? named.slice(0, 20).join(', ') + (named.length > 20 ? `, … ${named.length} in all` : '') : 'none named'}), then the rest in topology order` }
       : {}),
     missing,

@@ -14,10 +14,12 @@ import { TOPO, testRunId } from '../helpers/topo.ts';
 const BIN = resolve(import.meta.dirname, '../../bin/vxlab.js');
 const NAME = 'bug-missing-route';
 
-async function failingRun(env: Record<string, string> = {}) {
+async function failingRun(env: Record<string, string> = {}, command: 'run' | 'repro' = 'run') {
   const id = testRunId();
   const out = mkdtempSync(join(tmpdir(), 'vx-art-'));
-  const r = await execa(process.execPath, [BIN, 'run', TOPO('bugs/missing-route.yaml'), '--suite', 'routes', '--run-id', id, '--out', out, '--reporter', 'json'], { reject: false, env });
+  // repro takes its run id from VXLAB_RUN_ID (it has no --run-id: several files, one id each)
+  const r = await execa(process.execPath, [BIN, command, TOPO('bugs/missing-route.yaml'), '--suite', 'routes', ...(command === 'run' ? ['--run-id', id] : []), '--out', out, '--reporter', 'json'], { reject: false, env: { ...env, ...(command === 'repro' ? { VXLAB_RUN_ID: id } : {}) } });
+  if (command === 'repro') expect(r.exitCode, r.stderr).toBe(0);
   const dir = join(out, `${NAME}-${id}`);
   expect(vxNamespaces(`vx-${id}-`)).toEqual([]);
   const results = JSON.parse(r.stdout).results as { id: string; status: string; message?: string }[];
@@ -66,6 +68,28 @@ describe.skipIf(needsRoot)('failure artifacts (root)', () => {
       expect(a.index.leftOutReason).toMatch(/^10 namespaces, more than the cap of 5 \(VXLAB_ARTIFACT_NAMESPACES\): .*nodes the failing checks name \(node1, node2\)/);
     } finally {
       rmSync(a.out, { recursive: true, force: true });
+    }
+  });
+
+  it('vxlab repro where every expectation held: pcaps and resolved topology, no state dump (index.json says why); VXLAB_ARTIFACT_NAMESPACES=0 dumps every namespace (#14)', async () => {
+    const a = await failingRun({}, 'repro');
+    try {
+      expect(a.files).toEqual([]);
+      expect(a.index.dumped).toEqual([]);
+      expect(a.index.cap).toBe(0);
+      expect(a.index.leftOut).toHaveLength(10);
+      expect(a.index.leftOutReason).toMatch(/^every expectation of the file held \(the failures are the ones it documents\): the namespaces' state was not dumped/);
+      expect(a.index.files).toContain('resolved.json');
+    } finally {
+      rmSync(a.out, { recursive: true, force: true });
+    }
+    const b = await failingRun({ VXLAB_ARTIFACT_NAMESPACES: '0' }, 'repro');
+    try {
+      expect(b.index.dumped).toHaveLength(10);
+      expect(b.index.leftOut).toEqual([]);
+      expect(b.index.leftOutReason).toBeUndefined();
+    } finally {
+      rmSync(b.out, { recursive: true, force: true });
     }
   });
 });

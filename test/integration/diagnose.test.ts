@@ -10,6 +10,7 @@ import type { ResolvedTopology } from '../../harness/topology/resolved.ts';
 import { runSuites } from '../../harness/runner/runner.ts';
 import { SUITES } from '../../suites/index.ts';
 import { run } from '../../harness/util/exec.ts';
+import { HOLE_STALL_MS, PMTU_SETTLE_S, PMTU_WAIT_S } from '../../suites/mtu.ts';
 
 const node = (t: ResolvedTopology, name: string) => t.nodes.find((n) => n.name === name)!;
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -105,16 +106,47 @@ describe.skipIf(needsRoot)('diagnosis of an unreachable pair names the cause', (
     const df = results.find((x) => x.id === 'mtu/df-boundary')!;
     expect(df.message).toMatch(/failed silently/);
     // the oversize DF probe is one burst (3 pings), not probe-wait-probe; the transfer's stall is decided on
-    // df-boundary's evidence (a 1 s window), and the message names that evidence
+    // df-boundary's evidence (a HOLE_STALL_MS window, and the sender's retransmissions), and the message names that evidence
     expect(df.message).toMatch(/a burst of 3, 100 ms apart, none answered/);
-    expect(tcp.message).toMatch(/no data arrived for 1000 ms .*; df-boundary showed it: 1423-byte DF pings vanish without an ICMP error while small packets pass/);
-    expect((tcp.observed as any).IPv4).toMatchObject({ connected: true, stallWindowMs: 1000 });
+    expect(tcp.message).toMatch(new RegExp(`no data arrived for ${HOLE_STALL_MS} ms .*while the sender retransmitted \\(retrans \\d+.*; df-boundary showed it: 1423-byte DF pings vanish without an ICMP error while small packets pass`));
+    expect((tcp.observed as any).IPv4).toMatchObject({ connected: true, stallWindowMs: HOLE_STALL_MS });
     // without that evidence (tcp-transfer alone), the same black hole is decided by the usual 3 s stall window
     const alone = { ...SUITES.mtu!, checks: SUITES.mtu!.checks.filter((c) => c.id === 'mtu/tcp-transfer') };
     const again = (await runSuites(t, [SUITES.connectivity!, alone], { workDir: join(r.state.workDir) })).results.find((x) => x.id === 'mtu/tcp-transfer')!;
     expect(again.status).toBe('fail');
     expect(again.message).toMatch(/no data arrived for 3000 ms .*the signature of an MTU black hole/);
     expect(again.message).not.toMatch(/df-boundary showed it/);
+  });
+
+  test("a narrow IPv6 path whose Packet Too Big is dropped by hand: path-mtu names node, peer and the 3930 it should have learned, reading right after its burst on df-boundary's silence", async ({ bringUp }) => {
+    // ipv6-narrow-path.yaml without a fault: node1 (rack1, 9000) -> router (4000 into rack2) -> node3
+    const r = await bringUp(TOPO('bugs/ipv6-narrow-path.yaml'));
+    const t = r.topology;
+    const n1 = node(t, 'node1');
+    // by hand: node1 drops every ICMPv6 Packet Too Big it receives (the router's answer to its oversize packets)
+    for (const [ns, argv] of nft(n1.ns, 'inet', 'input', 'icmpv6 type packet-too-big drop')) await run(argv, { ns });
+    const { results } = await runSuites(t, [SUITES.mtu!], { workDir: join(r.state.workDir) });
+    const pm = results.find((x) => x.id === 'mtu/path-mtu')!;
+    expect(pm.status).toBe('fail');
+    const d13 = pm.diffs!.find((d) => d.startsWith('node1 -> node3:'))!;
+    expect(d13).toMatch(/^node1 -> node3: node1 -> 10\.244\.2\.0 via flannel\.1: expected a path MTU exception of 3930 \(4000 − 70, VXLAN over IPv6\), observed none \(an ICMPv6 Packet Too Big that never arrived leaves none\); df-boundary's 3903-byte DF burst to 10\.244\.2\.0 met silence too/);
+    // df-boundary's oversize burst node1 -> node3's VTEP met its silence: path-mtu read after PMTU_SETTLE_S, not PMTU_WAIT_S
+    const o13 = (pm.observed as any)['node1 -> node3'];
+    expect(o13).toMatchObject({ routeGetMtu: null, readAfterMs: PMTU_SETTLE_S * 1000, silenceFrom: expect.stringMatching(/^df-boundary, node1 -> 10\.244\.2\.0: a burst of 3 DF pings of 3903 bytes, none answered/) });
+    // path-mtu alone (no df-boundary before it): the same verdict, with its own silence waited out
+    const alone = { ...SUITES.mtu!, checks: SUITES.mtu!.checks.filter((c) => c.id === 'mtu/path-mtu') };
+    const again = (await runSuites(t, [alone], { workDir: join(r.state.workDir) })).results[0]!;
+    expect(again.status).toBe('fail');
+    const a13 = again.diffs!.find((d) => d.startsWith('node1 -> node3:'))!;
+    expect(a13).toMatch(/expected a path MTU exception of 3930 \(4000 − 70, VXLAN over IPv6\), observed none/);
+    expect(a13).not.toMatch(/df-boundary/);
+    expect((again.observed as any)['node1 -> node3']).toMatchObject({ routeGetMtu: null, readAfterMs: PMTU_WAIT_S * 1000 });
+    expect((again.observed as any)['node1 -> node3'].silenceFrom).toBeUndefined();
+    // the filter removed: node1 learns exactly 3930 (the check can pass on this path)
+    await run(['nft', 'delete', 'table', 'inet', 'diagbreak'], { ns: n1.ns });
+    const healed = (await runSuites(t, [SUITES.mtu!], { workDir: join(r.state.workDir) })).results.find((x) => x.id === 'mtu/path-mtu')!;
+    expect((healed.observed as any)['node1 -> node3'].routeGetMtu).toBe(3930);
+    expect(healed.diffs?.some((d) => d.startsWith('node1 -> node3:')) ?? false).toBe(false);
   });
 });
 

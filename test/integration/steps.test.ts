@@ -98,6 +98,36 @@ describe.skipIf(needsRoot)('steps (root)', () => {
     }
   });
 
+  test('an extra route by hand (as a departed node leaves it): routes/remote-subnets names node and route, settled on the first attempt; the same route learned from a router advertisement (it expires) is retried to the window\'s end (#14)', async () => {
+    const f = tempTopology(`extends: ${TOPO('flannel-3node.yaml')}\nname: extra\nnodes:\n  - { name: node1, pods: 1 }\n  - { name: node2, pods: 1 }\nsteps:\n  - { check: [routes/remote-subnets], within: 1s }\n`);
+    const t = await resolveChecked(f, testRunId());
+    const r = await up(t, { ephemeral: true });
+    try {
+      const n1 = `${t.prefix}-extra-node1`;
+      await execa('ip', ['-n', n1, 'route', 'add', '10.244.9.0/24', 'via', '10.244.9.0', 'dev', 'flannel.1', 'onlink']);
+      const { results, timeline } = await runSteps(t, r.state, { workDir: r.state.workDir });
+      const rs = results.find((x) => x.id === 'steps/1/routes/remote-subnets')!;
+      expect(rs.status).toBe('fail');
+      expect(rs.diffs).toEqual(['node1: extra route 10.244.9.0/24 via 10.244.9.0 dev flannel.1']);
+      // a static route: only a control plane's write removes it, and vxlab (the only one) wrote every step
+      expect(rs.settled).toMatch(/routes, rules or forwarding settings, which the kernel neither creates, changes nor expires by itself/);
+      expect(timeline[0]).toMatchObject({ converged: false, settled: true, attempts: 1 });
+      expect(rs.message).toMatch(/did not converge: settled after 1 attempt/);
+      // the same route as a router advertisement would leave it (proto ra: the kernel expires those): not settled
+      await execa('ip', ['-n', n1, 'route', 'replace', '10.244.9.0/24', 'via', '10.244.9.0', 'dev', 'flannel.1', 'onlink', 'proto', 'ra']);
+      const again = await runSteps(t, r.state, { workDir: r.state.workDir });
+      const rs2 = again.results.find((x) => x.id === 'steps/1/routes/remote-subnets')!;
+      expect(rs2.status).toBe('fail');
+      expect(rs2.diffs).toEqual(['node1: extra route 10.244.9.0/24 via 10.244.9.0 dev flannel.1']);
+      expect(rs2.settled).toBeUndefined();
+      expect(again.timeline[0]!.settled).toBeUndefined();
+      expect(again.timeline[0]!.ms).toBeGreaterThanOrEqual(1000);
+      expect(rs2.message).toMatch(/did not converge within 1s \(\d+ attempts?/);
+    } finally {
+      await r.down();
+    }
+  });
+
   test('a crash mid-step (owner killed while add-node builds node4) is cleaned up: node4 included', async () => {
     // a private state dir: `cleanup` below can only see this test's run
     const stateDir = mkdtempSync(join(tmpdir(), 'vxlab-steps-state-'));
