@@ -1,8 +1,21 @@
 // Pure parts of the in-process ICMP prober (harness/probe/icmp.ts): the ICMP checksum and address bytes.
 import { describe, expect, it } from 'vitest';
-import { checksum, rawAddr } from '../../harness/probe/icmp.ts';
+import { checksum, rawAddr, threadsForFreeCores } from '../../harness/probe/icmp.ts';
 
 describe('icmp prober helpers', () => {
+  it('threadsForFreeCores: one sending thread per core at least a tenth free, 1 to 4', () => {
+    // session 9, 1,000 nodes, quiet: 1.497 cores free read as 1 by rounding (57 s); two threads took 33 s
+    expect(threadsForFreeCores(1.497)).toBe(2);
+    expect(threadsForFreeCores(2)).toBe(2);
+    expect(threadsForFreeCores(1.11)).toBe(2);
+    // a busy machine: the other core taken (load 19: two threads were slower)
+    expect(threadsForFreeCores(1.05)).toBe(1);
+    expect(threadsForFreeCores(1)).toBe(1);
+    expect(threadsForFreeCores(0.2)).toBe(1);
+    expect(threadsForFreeCores(0)).toBe(1);
+    expect(threadsForFreeCores(16)).toBe(4);
+  });
+
   it('checksum: the one’s-complement sum of RFC 1071, zero when verified over a packet carrying it', () => {
     // echo request, id 0x1234, seq 1, payload "abcd"
     const p = Buffer.from([8, 0, 0, 0, 0x12, 0x34, 0, 1, 0x61, 0x62, 0x63, 0x64]);
