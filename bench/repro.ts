@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fmtRatio, fmtS, section, table } from './lib.ts';
+import { fmtSettled, waitNamespacesFreed } from './scale.ts';
 
 export interface ReproPair {
   bug: string;
@@ -47,6 +48,9 @@ export async function reproSection(repo: string, libraryReps: number, signal: Ab
   const dir = join(repo, 'topologies/bugs');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
   const bugs = files.filter((f) => !f.endsWith('-fixed.yaml') && existsSync(join(dir, f.replace(/\.yaml$/, '-fixed.yaml'))));
+  // namespaces deleted just before (a scale section, another bench) are still being torn down by the kernel for up to
+  // half a minute, and the first pair timed meanwhile measures that too (session 9: 18.8 s instead of 3.3 s)
+  log(`repro: before the first pair: ${fmtSettled(await waitNamespacesFreed({ signal }))}`);
   const before = loadavg();
   const pairs: ReproPair[] = [];
   for (const b of withPairs ? bugs : []) {
