@@ -6,7 +6,7 @@ import { peerVtep } from '../harness/plan/plan.ts';
 import type { ResolvedVtep } from '../harness/topology/resolved.ts';
 import * as k from '../harness/probe/kernel.ts';
 import { readVtepFdb } from '../harness/probe/vtep.ts';
-import { idleCores } from '../harness/probe/icmp.ts';
+import { freeCores, threadsForFreeCores } from '../harness/probe/icmp.ts';
 import { pool } from '../harness/util/exec.ts';
 import { existsSync } from 'node:fs';
 import { runMemo } from '../harness/runner/evidence.ts';
@@ -97,13 +97,16 @@ const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).spl
 
 /**
  * Whether the routes suite's reads are shared with a worker thread: VXLAB_READ_THREADS=1 never, =2 always; else when
- * two cores are idle right now (on a busy machine a second reading thread only competes with the first).
+ * the prober's rule (threadsForFreeCores) would give two threads for the cores free right now — one rule for both, so
+ * that 1.5 free cores are not rounded down to one here while the matrix counts them as two (on a busy machine a second
+ * reading thread only competes with the first).
  */
 async function sharedReads(): Promise<boolean> {
   const env = process.env.VXLAB_READ_THREADS;
   if (env === '1') return false;
   if (env === '2') return true;
-  return ((await idleCores()) ?? 0) >= 2;
+  const free = await freeCores();
+  return free !== undefined && threadsForFreeCores(free) >= 2;
 }
 
 /**

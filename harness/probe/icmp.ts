@@ -342,18 +342,12 @@ export function threadsForFreeCores(free: number): number {
 }
 
 /**
- * How many cores are free for this process's next piece of work, over the next `ms` (/proc/stat), rounded; undefined
+ * How many cores are free for this process's next piece of work, over the next `ms` (/proc/stat), unrounded; undefined
  * when it cannot tell: the idle ones, plus what this process itself was using (/proc/self/stat) — its own threads
  * (another lane's comparisons, its garbage collector) are not a competitor the new work should yield to: they run
  * either way, and on the main thread they would run one after the other with it (#16: at 1,000 nodes the matrix
  * measured one idle core while the run's own comparisons and collector used the other, and ran on one thread).
  */
-export async function idleCores(ms = 300): Promise<number | undefined> {
-  const free = await freeCores(ms);
-  return free === undefined ? undefined : Math.round(free);
-}
-
-/** idleCores, unrounded. */
 export async function freeCores(ms = 300): Promise<number | undefined> {
   const cpus = availableParallelism();
   if (cpus < 2) return cpus - 1;

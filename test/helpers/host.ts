@@ -21,6 +21,14 @@ export function otherRunsBridge(name: unknown, run: string): boolean {
   return !!m && m[1] !== run;
 }
 
+const QUOTED_RUN_BRIDGE = /"vx-([a-z0-9]{1,8})-(?:s\d+|k)"/g;
+
+/** true if an nft ruleset line names (quoted, as nft prints interface names) the Docker bridge of a run other than `run` */
+export function namesOtherRunsBridge(line: string, run: string): boolean {
+  for (const m of line.matchAll(QUOTED_RUN_BRIDGE)) if (m[1] !== run) return true;
+  return false;
+}
+
 /**
  * `onlyRun`: the docker test files run in parallel, each with its own runs' Docker networks. Their bridges (and the
  * links on them, their addresses, routes and Docker's nft rules naming them) belong to another file's run, so a
@@ -52,16 +60,23 @@ export async function rootSnapshot(o: { onlyRun?: string } = {}): Promise<Record
   }
   if (o.onlyRun === undefined) return out;
   const others = (name: unknown) => otherRunsBridge(name, o.onlyRun!);
-  const links = out.link as { ifname: string; master?: string }[];
   // and Docker's veths caught half-made (named veth + 7 hex digits, not yet on a bridge) while another file's container
   // starts or stops: vxlab names nothing in the root namespace so, and this run's own are on its bridges
   const dockerVethInFlight = (l: { ifname: string; master?: string }) => /^veth[0-9a-f]{7}$/.test(l.ifname) && !l.master;
-  const gone = new Set(links.filter((l) => others(l.ifname) || others(l.master) || dockerVethInFlight(l)).map((l) => l.ifname));
+  // Every list is read at its own moment, so another run's bridge can be in one and not yet (or no longer) in the
+  // one before: Docker writes a network's nft rules around the moment its bridge appears or goes. Each list is
+  // therefore filtered by the names themselves, not by the links seen in the link list (CI, session 9: the rules of
+  // docker.test.ts's bridge vx-t46wb-s0 were in the nft list while the bridge was in no link list).
+  const foreignLink = (l: { ifname: string; master?: string }) => others(l.ifname) || others(l.master) || dockerVethInFlight(l);
+  const links = out.link as { ifname: string; master?: string }[];
+  const gone = new Set(links.filter(foreignLink).map((l) => l.ifname));
   out.link = links.filter((l) => !gone.has(l.ifname));
-  out.addr = (out.addr as { ifname: string }[]).filter((l) => !gone.has(l.ifname));
+  out.addr = (out.addr as { ifname: string; master?: string }[]).filter((l) => !gone.has(l.ifname) && !foreignLink(l));
   const forwardingAnycast = (x: { type?: string; table?: string; protocol?: string }) => x.type === 'anycast' && x.table === 'local' && x.protocol === 'kernel';
-  out.route = (out.route as { dev?: string; type?: string; table?: string; protocol?: string }[]).filter((x) => (!x.dev || !gone.has(x.dev)) && !forwardingAnycast(x));
-  if (typeof out.nft === 'string') out.nft = out.nft.split('\n').filter((l) => ![...gone].some((b) => RUN_BRIDGE.test(b) && l.includes(`"${b}"`))).join('\n');
+  out.route = (out.route as { dev?: string; type?: string; table?: string; protocol?: string }[]).filter(
+    (x) => (!x.dev || (!gone.has(x.dev) && !others(x.dev))) && !forwardingAnycast(x),
+  );
+  if (typeof out.nft === 'string') out.nft = out.nft.split('\n').filter((l) => !namesOtherRunsBridge(l, o.onlyRun!)).join('\n');
   return out;
 }
 
