@@ -499,6 +499,10 @@ export function compareTable<E>(node: string, want: Map<string, Wanted>, have: E
         explained.add(old);
         diffs.push(`${node}: stale ${spec.noun} for ${w.peer}: ${spec.show(old)}, expected ${key} ${spec.field} ${w.value}: ${staleMac(w.peer, key)}`);
       } else diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${w.value} (${w.peer})${spec.missingCause ? `: ${spec.missingCause(have)}` : ''}`);
+    } else if (spec.value(e) === undefined && spec.macIn === 'value') {
+      // an entry without a value (a neighbour INCOMPLETE or FAILED, no lladdr) is the kernel's own, made when traffic
+      // asked for the address: the wanted entry is missing, whatever the state of that one (not a stale VTEP MAC)
+      diffs.push(`${node}: missing ${spec.noun} ${key} ${spec.field} ${w.value} (${w.peer}): only the kernel's unresolved entry is there (${spec.show(e).trim()}), made when traffic asked for the address`);
     } else {
       if (spec.value(e) !== w.value) {
         const why = spec.macIn === 'value' && MAC_RE.test(w.value) ? ` — ${staleMac(w.peer, w.value)}` : '';

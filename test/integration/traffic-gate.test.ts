@@ -31,5 +31,15 @@ describe.skipIf(needsRoot)('traffic gate: traffic checks run alongside the route
     const entries = JSON.parse(after.stdout || '[]') as { dst: string; state?: string[] }[];
     expect(entries.map((e) => e.dst)).toEqual([n2.vtep.ip]);
     expect(entries[0]!.state ?? []).not.toContain('PERMANENT');
+    // read again, now that the kernel's own entry is there: still the wanted entry missing (naming the unresolved
+    // one), never a "stale VTEP MAC" with an observed lladdr of none
+    const again = await runSuites(t, [SUITES.routes!], { workDir: r.state.workDir });
+    const nb = again.results.find((x) => x.id === 'routes/neighbours')!;
+    expect(nb.status).toBe('fail');
+    expect(nb.diffs).toHaveLength(1);
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(nb.diffs[0]).toMatch(
+      new RegExp(`^n1: missing neighbour ${esc(n2.vtep.ip)} lladdr ${esc(n2.vtep.mac)} \\(n2\\): only the kernel's unresolved entry is there \\(${esc(n2.vtep.ip)} lladdr - (INCOMPLETE|FAILED)\\), made when traffic asked for the address$`),
+    );
   });
 });
