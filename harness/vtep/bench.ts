@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { run } from '../util/exec.ts';
 import type { VtepConfigInput } from './config.ts';
-import { createVtepLab, ping, sleep, type VtepKind } from './lab.ts';
+import { createVtepLab, NS_PREFIX, ping, sleep, sweepDeadPidNamespaces, type VtepKind } from './lab.ts';
 
 export interface VtepBenchRow {
   pair: string;
@@ -53,6 +53,8 @@ export async function benchVtep(opts: BenchOptions = {}): Promise<VtepBenchRow[]
   ];
   const log = opts.log ?? (() => {});
   const rows: VtepBenchRow[] = [];
+  // leftovers of a bench killed before it could clean up (its pid gone)
+  for (const ns of await sweepDeadPidNamespaces(`${NS_PREFIX}bench`)) log(`removed ${ns}, left by a bench that is no longer running`);
   for (const [ka, kb] of pairs) {
     const side = (k: VtepKind) => (k === 'user' && opts.userConfig ? { kind: k, config: opts.userConfig } : k);
     const lab = await createVtepLab({ tag: `bench${process.pid}`, a: side(ka), b: side(kb), family: opts.family ?? 4 });

@@ -121,6 +121,32 @@ export async function sweepNamespaces(prefix: string): Promise<void> {
   for (const ns of await listVtepNamespaces(prefix)) await deleteNamespace(ns);
 }
 
+/**
+ * Remove the namespaces `<prefix><pid>-*` whose pid is no longer alive: what a bench or test killed at its bound (a
+ * vitest worker, SIGKILL) could not remove itself. A live pid's namespaces are never touched (another bench running
+ * alongside); a reused pid keeps its leftovers until that process is gone too.
+ */
+export async function sweepDeadPidNamespaces(prefix: string): Promise<string[]> {
+  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d+)-`);
+  const swept: string[] = [];
+  for (const ns of await listVtepNamespaces(prefix)) {
+    const m = re.exec(ns);
+    if (!m || alive(Number(m[1]))) continue;
+    await deleteNamespace(ns);
+    swept.push(ns);
+  }
+  return swept;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

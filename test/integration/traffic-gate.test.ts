@@ -38,7 +38,7 @@ describe.skipIf(needsRoot)('traffic gate: traffic checks run alongside the route
     expect(nb.status).toBe('fail');
     expect(nb.diffs).toHaveLength(1);
     const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    expect(nb.diffs[0]).toMatch(
+    expect(nb.diffs![0]).toMatch(
       new RegExp(`^n1: missing neighbour ${esc(n2.vtep.ip)} lladdr ${esc(n2.vtep.mac)} \\(n2\\): only the kernel's unresolved entry is there \\(${esc(n2.vtep.ip)} lladdr - (INCOMPLETE|FAILED)\\), made when traffic asked for the address$`),
     );
   });

@@ -1,7 +1,8 @@
 // benchVtep() runs end to end and cleans up. Asserts shape and that traffic flowed — no timing thresholds.
 import { describe, expect, it } from 'vitest';
 import { benchVtep } from '../../harness/vtep/bench.ts';
-import { listVtepNamespaces } from '../../harness/vtep/lab.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { deleteNamespace, listVtepNamespaces } from '../../harness/vtep/lab.ts';
 
 const isRoot = process.getuid?.() === 0;
 const suite = isRoot || process.env.CI === 'true' ? describe : describe.skip;
@@ -9,7 +10,24 @@ const suite = isRoot || process.env.CI === 'true' ? describe : describe.skip;
 suite('benchVtep', () => {
   it('returns a row per pair with ratios vs kernel↔kernel and leaves no namespaces behind', async () => {
     if (!isRoot) throw new Error('benchVtep needs root');
-    const rows = await benchVtep({ seconds: 1, pings: 20 });
+    // a killed bench's leftovers (its pid gone) are removed; a running one's (a live pid) are not
+    const dead = spawnSync('true').pid!;
+    const live = spawn('sleep', ['120'], { stdio: 'ignore' });
+    const [deadNs, liveNs] = [`vxt-vtep-bench${dead}-a`, `vxt-vtep-bench${live.pid}-a`];
+    for (const ns of [deadNs, liveNs]) spawnSync('ip', ['netns', 'add', ns]);
+    const logged: string[] = [];
+    let rows;
+    try {
+      expect(await listVtepNamespaces('vxt-vtep-bench')).toEqual(expect.arrayContaining([deadNs, liveNs]));
+      rows = await benchVtep({ seconds: 1, pings: 20, log: (s: string) => logged.push(s) });
+      const left = await listVtepNamespaces('vxt-vtep-bench');
+      expect(left).not.toContain(deadNs);
+      expect(left).toContain(liveNs);
+      expect(logged).toContain(`removed ${deadNs}, left by a bench that is no longer running`);
+    } finally {
+      live.kill();
+      for (const ns of [deadNs, liveNs]) await deleteNamespace(ns);
+    }
     expect(rows.map((r) => r.pair)).toEqual(['kernel↔kernel', 'user↔user', 'kernel↔user', 'user↔kernel']);
     for (const r of rows) {
       expect(r.tcpBps, r.pair).toBeGreaterThan(0);
