@@ -10,7 +10,9 @@ import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { spawn } from 'node:child_process';
-import { fmtS, section, table, type Owned } from './lib.ts';
+import { arpTableFulls, fmtS, section, table, type Owned } from './lib.ts';
+
+const gcThresh3 = () => Number(readFileSync('/proc/sys/net/ipv4/neigh/default/gc_thresh3', 'utf8').trim());
 
 const REPO = resolve(import.meta.dirname, '..');
 const VXLAB = join(REPO, 'bin', 'vxlab.js');
@@ -41,6 +43,9 @@ export interface ScaleRunRow {
    * last check's line), down and report (→ exit) */
   phases?: { upMs: number; checksMs: number; downMs: number };
   counts: { pass: number; fail: number; skip: number };
+  /** increase of the kernel's ARP table_fulls during the run (shared by every namespace; gc_thresh3 below) */
+  arpTableFulls?: number;
+  gcThresh3?: number;
   /** 1-minute load average before and after (the machine is shared) */
   load: [number, number];
   /** coverage lines the suites reported (full matrix / sample, ring of captures, …) */
@@ -175,6 +180,7 @@ export async function scaleRun(sizes: number[], o: { owned: Owned; scratch: stri
       const runId = o.owned.newRunId();
       o.log(`full vxlab run of ${n} nodes (run ${runId}${only ? `, suites ${only.join(',')}` : ''})`);
       const load0 = loadavg()[0]!;
+      const fulls0 = arpTableFulls();
       try {
         const c = await runChild(['node', VXLAB, 'run', file, '--run-id', runId, '--reporter', 'json', '--out', join(dir, 'out'), ...(only ? ['--suite', only.join(',')] : [])], RUN_TIMEOUT_MS, o.log);
         const { checks, messages } = runChecks(c.stdout, c.stderr);
@@ -189,7 +195,8 @@ export async function scaleRun(sizes: number[], o: { owned: Owned; scratch: stri
         const end = c.timedOut ? `timed out after ${fmtS(RUN_TIMEOUT_MS)}` : c.code === 130 || c.signal === 'SIGINT' ? 'interrupted' : c.code === 0 || c.code === 1 ? 'completed' : `crashed (exit ${c.code ?? c.signal})`;
         if (!end.startsWith('completed')) o.log(`full vxlab run of ${n} nodes: ${end}; its last output: ${c.stderr.trim().split('\n').filter((l) => !l.startsWith('VXLAB_BENCH_MAXRSS')).slice(-3).join(' | ')}`);
         const phases = c.checksAt !== undefined && c.lastCheckAt !== undefined ? { upMs: c.checksAt, checksMs: c.lastCheckAt - c.checksAt, downMs: c.ms - c.lastCheckAt } : undefined;
-        rows.push({ nodes: n, runId, wallMs: c.ms, suites, checks, restMs: c.ms - Object.values(suites).reduce((p, q) => p + q, 0), ...(phases ? { phases } : {}), counts, load: [load0, loadavg()[0]!], coverage, end, ...(c.maxRssKb ? { maxRssMb: c.maxRssKb / 1024 } : {}), ...(only ? { only } : {}) });
+        const fulls = arpTableFulls() - fulls0;
+        rows.push({ nodes: n, runId, arpTableFulls: fulls, gcThresh3: gcThresh3(), wallMs: c.ms, suites, checks, restMs: c.ms - Object.values(suites).reduce((p, q) => p + q, 0), ...(phases ? { phases } : {}), counts, load: [load0, loadavg()[0]!], coverage, end, ...(c.maxRssKb ? { maxRssMb: c.maxRssKb / 1024 } : {}), ...(only ? { only } : {}) });
       } finally {
         await o.owned.reapAll();
       }
@@ -222,5 +229,7 @@ export function printScaleRun(rows: ScaleRunRow[]): void {
     const slow = r.checks.filter((x) => x.ms >= 1000);
     if (slow.length) console.log(`  ${r.nodes} nodes, checks of a second or more: ${slow.map((x) => `${x.id} ${fmtS(x.ms)}${x.status === 'pass' ? '' : ` (${x.status})`}`).join(', ')}`);
     for (const c of r.coverage) console.log(`  ${r.nodes} nodes: ${c.slice(0, 300)}`);
+    if (r.arpTableFulls) console.log(`  ${r.nodes} nodes: the kernel's shared ARP table was full ${r.arpTableFulls} times during the run (gc_thresh3 ${r.gcThresh3}): packets needing a new entry were dropped`);
+    if (r.counts.fail && !r.only) console.log(`  ${r.nodes} nodes: ${r.counts.fail} checks failed on a healthy topology: the target is not met`);
   }
 }

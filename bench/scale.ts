@@ -64,6 +64,53 @@ function which(cmd: string): boolean {
  * Mininet for the baseline: Debian's `mininet` (apt-get when missing). `--switch lxbr` needs `brctl` (bridge-utils),
  * not Open vSwitch. Returns the reason when it cannot run.
  */
+/** The host sysctls Mininet's fixLimits() may raise (Debian mininet 2.3, mininet/util.py). */
+export const MININET_SYSCTLS = [
+  'fs.file-max',
+  'net.core.wmem_max',
+  'net.core.rmem_max',
+  'net.ipv4.tcp_rmem',
+  'net.ipv4.tcp_wmem',
+  'net.core.netdev_max_backlog',
+  'net.ipv4.neigh.default.gc_thresh1',
+  'net.ipv4.neigh.default.gc_thresh2',
+  'net.ipv4.neigh.default.gc_thresh3',
+  'net.ipv4.route.max_size',
+  'kernel.pty.max',
+];
+const sysctlPath = (k: string) => `/proc/sys/${k.replaceAll('.', '/')}`;
+
+export function readSysctls(keys: string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const k of keys) {
+    try {
+      m.set(k, readFileSync(sysctlPath(k), 'utf8').trim());
+    } catch {}
+  }
+  return m;
+}
+
+/** Write back every value that changed; returns `key old→now` for each one put back. */
+export function restoreSysctls(before: Map<string, string>): string[] {
+  const put: string[] = [];
+  for (const [k, v] of before) {
+    let now: string;
+    try {
+      now = readFileSync(sysctlPath(k), 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (now.replace(/\s+/g, ' ') === v.replace(/\s+/g, ' ')) continue;
+    try {
+      writeFileSync(sysctlPath(k), v.replace(/\s+/g, ' '));
+      put.push(`${k} ${now.replace(/\s+/g, ' ')}→${v.replace(/\s+/g, ' ')}`);
+    } catch (e) {
+      put.push(`${k}: could not put back ${v} (${(e as Error).message})`);
+    }
+  }
+  return put;
+}
+
 export function ensureMininet(log: (s: string) => void): string | undefined {
   const missing = () => ['mn', 'brctl'].filter((c) => !which(c));
   if (missing().length) {
@@ -265,7 +312,18 @@ export async function scaleSection(o: {
       o.log(`scale: before mininet ${n}: ${fmtSettled(row.settledBeforeMininet)}`);
       o.log(`scale: mininet ${n} hosts`);
       // Mininet's lxbr switch s1 and its s1-ethN veth ends live in the root namespace while it runs; mn removes them
-      const m = await timed(['mn', '--topo', `single,${n}`, '--switch', 'lxbr', '--controller', 'none', '--test', 'none'], bound);
+      // and Mininet raises host sysctls when it starts (mininet.util.fixLimits: the shared ARP table's gc_thresh3 from
+      // 1,024 to 16,384, socket buffers, the backlog): put back as they were, so that the next figure — and the rest
+      // of the host's life — runs on the host's own settings (session 10: a 1,000-node vxlab run passed only after a
+      // Mininet run had raised gc_thresh3)
+      const before = readSysctls(MININET_SYSCTLS);
+      let m: Awaited<ReturnType<typeof timed>>;
+      try {
+        m = await timed(['mn', '--topo', `single,${n}`, '--switch', 'lxbr', '--controller', 'none', '--test', 'none'], bound);
+      } finally {
+        const put = restoreSysctls(before);
+        if (put.length) o.log(`scale: after mininet ${n}: put back ${put.join(', ')}`);
+      }
       if (m.code === 0 && /\*\*\* Done/.test(m.out)) row.mininetMs = m.ms;
       else row.mininetSkip = `mn exited ${m.code}: ${m.out.trim().split('\n').slice(-2).join(' / ')}`;
     }

@@ -3,7 +3,7 @@ import type { ResolvedNode, ResolvedSetupStep, ResolvedTopology, ResolvedVtep } 
 import { dirname } from 'node:path';
 import { allPods, namespaces, routesDirect } from '../topology/resolved.ts';
 import { getRuntime } from '../runtime/registry.ts';
-import { vtepDevices, vxlanOverhead } from '../topology/normalize.ts';
+import { CALICO_HOST_VETH_MAC, vtepDevices, vxlanOverhead } from '../topology/normalize.ts';
 
 export type Op =
   /** lines for one `ip -n NS -batch -` process */
@@ -147,8 +147,7 @@ export function directRouteLine(t: ResolvedTopology, n: ResolvedNode, r: Resolve
 /** felix's block routes: its route protocol (80) and the VXLAN MTU on every route (see README: what up builds) */
 export const FELIX_PROTO = 80;
 export const calicoRouteAttrs = (v: ResolvedVtep) => ` proto ${FELIX_PROTO} mtu ${v.mtu}`;
-/** the Calico CNI plugin gives every host-side veth this MAC (the pod's gateway 169.254.1.1 answers with it) */
-export const CALICO_HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
+export { CALICO_HOST_VETH_MAC };
 
 /** Sysctls every namespace with IPv6 gets first: no DAD on interfaces created from now on (inside vxlab's namespaces only). */
 export function noDadSysctls(t: ResolvedTopology, devs: string[] = []): Record<string, string> {
@@ -176,18 +175,20 @@ function podAttachLines(t: ResolvedTopology, n: ResolvedNode): string[] {
   const b: string[] = [];
   if (n.bridge && !cni) {
     // as the bridge CNI plugin in flannel's manifest configures it: the MTU flannel hands it (the pods'), hairpin ports
-    b.push(`link add ${n.bridge.name} mtu ${n.pods[0]?.mtu ?? n.vtep.mtu} type bridge`, ...n.bridge.addrs.map((a) => addrLine(a.ip, a.prefixLen, n.bridge!.name)), `link set ${n.bridge.name} up`);
+    b.push(`link add ${n.bridge.name}${n.bridge.mac ? ` address ${n.bridge.mac}` : ''} mtu ${n.pods[0]?.mtu ?? n.vtep.mtu} type bridge`, ...n.bridge.addrs.map((a) => addrLine(a.ip, a.prefixLen, n.bridge!.name)), `link set ${n.bridge.name} up`);
   }
   // calico: every cali veth has the Calico CNI's MAC ee:ee:ee:ee:ee:ee (IPv6: its link-local is the pods' gateway fe80::ecee:eeff:feee:eeee)
   const caliMac = t.layout === 'calico' ? ` address ${CALICO_HOST_VETH_MAC}` : '';
   for (const p of cni ? [] : n.pods) {
-    b.push(`link add ${p.hostIf}${n.bridge ? '' : caliMac} mtu ${p.mtu} type veth peer name ${p.ifname} mtu ${p.mtu} netns ${p.ns}`);
+    b.push(`link add ${p.hostIf}${n.bridge ? '' : caliMac} mtu ${p.mtu} type veth peer name ${p.ifname}${p.mac ? ` address ${p.mac}` : ''} mtu ${p.mtu} netns ${p.ns}`);
     if (n.bridge) b.push(`link set ${p.hostIf} master ${n.bridge.name} up`, `link set ${p.hostIf} type bridge_slave hairpin on`);
     else b.push(`link set ${p.hostIf} up`, ...p.addrs.map((a) => `route add ${a.ip}/${a.family === 6 ? 128 : 32} dev ${p.hostIf} scope link`));
   }
   // calico: pods resolve their gateway 169.254.1.1 by proxy ARP, which answers only for a destination the node routes
   // out of another interface. Real nodes have a default route for that; vxlab's nodes get a host route on lo.
   if (t.layout === 'calico' && t.families.includes(4) && n.pods.length && !cni) b.push(`route add ${n.pods[0]!.addrs[0]!.gateway}/32 dev lo`);
+  // many pods: the node's entries for its pods are permanent (see normalize: staticPodNeighbours)
+  if (!cni) for (const [ip, mac, dev] of n.podNeighbours ?? []) b.push(`neigh replace ${ip} lladdr ${mac} dev ${dev} nud permanent`);
   return b;
 }
 
@@ -317,6 +318,7 @@ export function plan(t: ResolvedTopology): Plan {
         if (t.layout === 'calico' && a.family === 4) lines.push(`route add ${a.gateway} dev ${p.ifname} scope link`);
         lines.push(`route add ${defaultDst(a.ip)} via ${a.gateway} dev ${p.ifname}`);
       }
+      for (const [ip, mac] of p.neighbours ?? []) lines.push(`neigh replace ${ip} lladdr ${mac} dev ${p.ifname} nud permanent`);
       const dad = noDadSysctls(t, [p.ifname]);
       return { ns: p.ns, ops: [...(Object.keys(dad).length ? [{ kind: 'sysctl', settings: dad } as Op] : []), { kind: 'ip', lines }] };
     }),

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { SemanticError, type Path } from './errors.ts';
 import { bits, familyOfIp, hostAny, hostPrefix, intToIp, nthSubnetAny, offsetIn, overlapsAny, parseAnyCidr, sizeN, type Cidr, type Family } from './ip.ts';
 import { routesDirect, type DiscoveredNode, type PodAddr, type ResolvedNode, type ResolvedPod, type ResolvedSegment, type ResolvedSetupStep, type ResolvedTopology, type ResolvedVtep } from './resolved.ts';
-import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE } from './constants.ts';
+import { STATIC_ARP_AUTO_NODES, STATIC_POD_NEIGH_AUTO_ENTRIES, SYSCTL_KEY_RE } from './constants.ts';
 import type { SetupStep, Step, TopoNode, Topology } from './schema.ts';
 import type { ResolvedStep } from '../steps/types.ts';
 import { checkIfName } from './names.ts';
@@ -24,6 +24,8 @@ export function vxlanOverhead(f: Family): number {
 
 /** Calico's pod gateway per family: a link-local the pod reaches by proxy ARP (IPv4) or on the cali veth (IPv6). */
 export const CALICO_GATEWAY = { 4: '169.254.1.1', 6: 'fe80::ecee:eeff:feee:eeee' } as const;
+/** the Calico CNI plugin gives every host-side veth this MAC (the pod's gateway 169.254.1.1 answers with it) */
+export const CALICO_HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 /** Calico gives every host-side cali veth this MAC; its IPv6 link-local is CALICO_GATEWAY[6]. */
 export const CALICO_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 /** default nodeCidrSize per family */
@@ -58,6 +60,42 @@ export function underlayMac(topology: string, node: string): string {
 function macFrom(seed: string, first: string): string {
   const h = createHash('sha256').update(seed).digest();
   return [first, ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+/** A pod's eth0 MAC (0a:…) and a node's cni0 MAC (0e:…), set when the pods' neighbours are permanent. */
+export function podMac(topology: string, node: string, pod: string): string {
+  return macFrom(`vxlab/${topology}/${node}/${pod}/eth0`, '0a');
+}
+export function bridgeMac(topology: string, node: string): string {
+  return macFrom(`vxlab/${topology}/${node}/cni0`, '0e');
+}
+
+/**
+ * The dynamic neighbour entries of one family the pods make when every pod talks to every other (the connectivity
+ * matrix): each pod resolves its gateway and its node resolves it; on a flannel bridge the pods of one node also
+ * resolve each other. The kernel counts them together across namespaces against gc_thresh3.
+ */
+export function podDynamicNeighbours(nodes: { bridge?: unknown; pods: unknown[] }[]): number {
+  let sum = 0;
+  for (const n of nodes) sum += n.pods.length * 2 + (n.bridge ? n.pods.length * (n.pods.length - 1) : 0);
+  return sum;
+}
+
+/** overlay.staticPodNeighbours: deterministic MACs on pod eth0 and cni0, and the neighbour entries that use them. */
+function staticPodNeighbours(topology: string, nodes: ResolvedNode[]): void {
+  for (const n of nodes) {
+    if (n.bridge) n.bridge.mac = bridgeMac(topology, n.name);
+    for (const p of n.pods) p.mac = podMac(topology, n.name, p.name);
+    n.podNeighbours = n.pods.flatMap((p) => p.addrs.map((a) => [a.ip, p.mac!, n.bridge ? n.bridge.name : p.hostIf] as [string, string, string]));
+    for (const p of n.pods) {
+      // the gateway: cni0 (flannel) or the cali veth's fixed MAC (calico: 169.254.1.1 / fe80::ecee:eeff:feee:eeee)
+      const gw = n.bridge ? n.bridge.mac! : CALICO_HOST_VETH_MAC;
+      p.neighbours = [
+        ...p.addrs.map((a) => [a.gateway, gw] as [string, string]),
+        ...(n.bridge ? n.pods.filter((o) => o !== p).flatMap((o) => o.addrs.map((a) => [a.ip, o.mac!] as [string, string])) : []),
+      ];
+    }
+  }
 }
 
 /** Why a MAC cannot be a VTEP's (or any interface's) address, or undefined if it can. */
@@ -462,6 +500,11 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
       for (const n of members) n.underlayNeighbours = members.filter((o) => o !== n).map((o) => [o.ip, o.underlayMac]);
     }
   }
+
+  // many pods: permanent pod neighbours (the shared neighbour table would overflow with their dynamic entries)
+  const spn = t.overlay?.staticPodNeighbours ?? 'auto';
+  if (spn === true && t.overlay?.cni) throw new SemanticError(['overlay', 'staticPodNeighbours'], 'overlay.cni attaches the pods, so vxlab writes no neighbour entries for them; expected auto or false with overlay.cni');
+  if (!t.overlay?.cni && (spn === true || (spn === 'auto' && podDynamicNeighbours(nodes) > STATIC_POD_NEIGH_AUTO_ENTRIES))) staticPodNeighbours(t.name, nodes);
 
   const macs = new Map<string, string>();
   nodes.forEach((n, i) => {

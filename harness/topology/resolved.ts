@@ -96,6 +96,10 @@ export interface ResolvedPod {
   addrs: PodAddr[];
   /** host-side veth in the node namespace */
   hostIf: string;
+  /** the pod's eth0 MAC, set only when its neighbours are written permanently (overlay.staticPodNeighbours) */
+  mac?: string;
+  /** permanent neighbours in the pod [ip, mac]: its gateway, and (flannel) the other pods of its node */
+  neighbours?: [string, string][];
 }
 
 export interface ResolvedNode {
@@ -128,8 +132,10 @@ export interface ResolvedNode {
   /** one VTEP identity (address, device, MAC) per pod family; dual-stack pods share one device (vtepDevices()) */
   vteps: ResolvedVtep[];
   /** flannel: cni0 with the pod subnet's .1 / ::1 (ip: the first family's; addrs: every family's) */
-  bridge?: { name: string; ip: string; addrs: { family: Family; ip: string; prefixLen: number }[] };
+  bridge?: { name: string; ip: string; addrs: { family: Family; ip: string; prefixLen: number }[]; mac?: string };
   pods: ResolvedPod[];
+  /** permanent neighbours of the node for its pods [ip, mac, dev] (overlay.staticPodNeighbours) */
+  podNeighbours?: [string, string, string][];
   /** docker/kind: the node's container name and image (undefined image = the runtime's default) */
   container?: string;
   image?: string;

@@ -4,8 +4,8 @@
 import * as z from 'zod';
 import { runtimeNames } from '../runtime/resolve.ts';
 
-import { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE } from './constants.ts';
-export { STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE };
+import { STATIC_POD_NEIGH_AUTO_ENTRIES, STATIC_ARP_AUTO_NODES, SYSCTL_KEY_RE } from './constants.ts';
+export { STATIC_ARP_AUTO_NODES, STATIC_POD_NEIGH_AUTO_ENTRIES, SYSCTL_KEY_RE };
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 /** Names become part of namespace names (at most 254 bytes): each is bounded like a DNS label. */
 export const NAME_MAX = 63;
@@ -101,6 +101,10 @@ export const OverlaySchema = z
     directRouting: directRouting.optional().describe("flannel (net-conf Backend.DirectRouting): a peer on the node's own underlay subnet gets a plain route `<its pod subnet> via <its node IP> dev eth0` and no VXLAN entries; other peers are reached over VXLAN (default false)."),
     vxlanMode: z.enum(VXLAN_MODES, { error: `expected one of: ${VXLAN_MODES.join(', ')}` }).optional().describe("calico (the IPPool's vxlanMode): Always (default) tunnels every peer; CrossSubnet routes a peer on the same underlay subnet unencapsulated (`<block> via <its node IP> dev eth0 proto 80`) and tunnels the others."),
     cni: CniSchema.optional(),
+    staticPodNeighbours: z
+      .union([z.literal('auto'), z.boolean()], { error: 'expected auto, true or false' })
+      .optional()
+      .describe(`Write the pods' neighbour entries as permanent ones (each pod: its gateway and, flannel, the other pods of its node; each node: its pods), with deterministic MACs on pod eth0 and cni0, instead of resolving them by ARP/ND. auto (default): on when the pods' dynamic entries of one family would pass ${STATIC_POD_NEIGH_AUTO_ENTRIES} (about two per pod, plus the pairs of pods sharing a flannel node) — the kernel's neighbour table is shared by all namespaces and its gc_thresh3 (1024 by default, settable only in the root namespace) counts every dynamic entry; a full table drops the packets that need a new one. Not with overlay.cni (the plugin attaches the pods).`),
     builder: z.enum(BUILDERS, { error: `expected one of: ${BUILDERS.join(', ')}` }).optional().describe("Who programs the VXLAN overlay: vxlab (default) or external — the setup programs (your CNI's daemon); the layout then names the shape to expect and the nodes' VTEP identities are read from the live nodes."),
     setup: z.array(SetupStepSchema).optional().describe("builder: external: programs run in every node's namespace once the underlay is up, in order, before pods are attached."),
   })

@@ -177,72 +177,72 @@ function c56(v: any): boolean {
 function c55(v: any): boolean {
   return (v === undefined || c56(v));
 }
-function c66(v: any): boolean {
+function c70(v: any): boolean {
   return (v === "vxlab" || v === "external");
 }
-function c65(v: any): boolean {
-  return (v === undefined || c66(v));
-}
-function c71(v: any): boolean {
-  return typeof v === "string" && v.length >= 1;
-}
-function c70(v: any): boolean {
-  if (!Array.isArray(v) || !(v.length >= 1)) return false;
-  for (let i = 0; i < v.length; i++) if (!c71(v[i])) return false;
-  return true;
+function c69(v: any): boolean {
+  return (v === undefined || c70(v));
 }
 function c75(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 3600;
+  return typeof v === "string" && v.length >= 1;
 }
 function c74(v: any): boolean {
-  return (v === undefined || c75(v));
+  if (!Array.isArray(v) || !(v.length >= 1)) return false;
+  for (let i = 0; i < v.length; i++) if (!c75(v[i])) return false;
+  return true;
 }
 function c79(v: any): boolean {
-  return typeof v === "string" && v.length >= 1 && v.length <= 15;
+  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 3600;
 }
 function c78(v: any): boolean {
   return (v === undefined || c79(v));
 }
-function c80(v: any): boolean {
-  return (v === undefined || c70(v));
+function c83(v: any): boolean {
+  return typeof v === "string" && v.length >= 1 && v.length <= 15;
+}
+function c82(v: any): boolean {
+  return (v === undefined || c83(v));
 }
 function c84(v: any): boolean {
+  return (v === undefined || c74(v));
+}
+function c88(v: any): boolean {
   return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 600;
 }
-function c83(v: any): boolean {
-  return (v === undefined || c84(v));
+function c87(v: any): boolean {
+  return (v === undefined || c88(v));
 }
-function c77(v: any): boolean {
+function c81(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "device": case "command": case "timeoutSec": break; default: return false; }
-  if (!c78(v["device"])) return false;
-  if (!c80(v["command"])) return false;
-  if (!c83(v["timeoutSec"])) return false;
+  if (!c82(v["device"])) return false;
+  if (!c84(v["command"])) return false;
+  if (!c87(v["timeoutSec"])) return false;
   return true;
 }
-function c76(v: any): boolean {
-  return (v === undefined || c77(v));
+function c80(v: any): boolean {
+  return (v === undefined || c81(v));
 }
-function c69(v: any): boolean {
+function c73(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "command": case "daemon": case "timeoutSec": case "ready": break; default: return false; }
-  if (!c70(v["command"])) return false;
+  if (!c74(v["command"])) return false;
   if (!c39(v["daemon"])) return false;
-  if (!c74(v["timeoutSec"])) return false;
-  if (!c76(v["ready"])) return false;
+  if (!c78(v["timeoutSec"])) return false;
+  if (!c80(v["ready"])) return false;
   return true;
 }
-function c68(v: any): boolean {
+function c72(v: any): boolean {
   if (!Array.isArray(v)) return false;
-  for (let i = 0; i < v.length; i++) if (!c69(v[i])) return false;
+  for (let i = 0; i < v.length; i++) if (!c73(v[i])) return false;
   return true;
 }
-function c67(v: any): boolean {
-  return (v === undefined || c68(v));
+function c71(v: any): boolean {
+  return (v === undefined || c72(v));
 }
 function c24(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "layout": case "vtep": case "vni": case "port": case "mtu": case "podMtu": case "learning": case "df": case "podCidr": case "nodeCidrSize": case "directRouting": case "vxlanMode": case "cni": case "builder": case "setup": break; default: return false; }
+  for (const k of Object.keys(v)) switch (k) { case "layout": case "vtep": case "vni": case "port": case "mtu": case "podMtu": case "learning": case "df": case "podCidr": case "nodeCidrSize": case "directRouting": case "vxlanMode": case "cni": case "staticPodNeighbours": case "builder": case "setup": break; default: return false; }
   if (!c25(v["layout"])) return false;
   if (!c27(v["vtep"])) return false;
   if (!c29(v["vni"])) return false;
@@ -256,43 +256,44 @@ function c24(v: any): boolean {
   if (!c39(v["directRouting"])) return false;
   if (!c53(v["vxlanMode"])) return false;
   if (!c55(v["cni"])) return false;
-  if (!c65(v["builder"])) return false;
-  if (!c67(v["setup"])) return false;
+  if (!c19(v["staticPodNeighbours"])) return false;
+  if (!c69(v["builder"])) return false;
+  if (!c71(v["setup"])) return false;
   return true;
 }
 function c23(v: any): boolean {
   return (v === undefined || c24(v));
 }
-function c88(v: any): boolean {
+function c92(v: any): boolean {
   return (v === undefined || c3(v));
 }
-function c91(v: any): boolean {
+function c95(v: any): boolean {
   return typeof v === "string" && R3.test(v);
 }
-function c90(v: any): boolean {
-  return (v === undefined || c91(v));
-}
-function c96(v: any): boolean {
-  return typeof v === "string" && R4.test(v);
-}
-function c95(v: any): boolean {
-  return (v === undefined || c96(v));
-}
-function c101(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 0 && v <= 250;
-}
-function c102(v: any): boolean {
-  if (!Array.isArray(v) || !(v.length <= 250)) return false;
-  for (let i = 0; i < v.length; i++) if (!c3(v[i])) return false;
-  return true;
+function c94(v: any): boolean {
+  return (v === undefined || c95(v));
 }
 function c100(v: any): boolean {
-  return (c101(v) || c102(v));
+  return typeof v === "string" && R4.test(v);
 }
 function c99(v: any): boolean {
   return (v === undefined || c100(v));
 }
 function c105(v: any): boolean {
+  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 0 && v <= 250;
+}
+function c106(v: any): boolean {
+  if (!Array.isArray(v) || !(v.length <= 250)) return false;
+  for (let i = 0; i < v.length; i++) if (!c3(v[i])) return false;
+  return true;
+}
+function c104(v: any): boolean {
+  return (c105(v) || c106(v));
+}
+function c103(v: any): boolean {
+  return (v === undefined || c104(v));
+}
+function c109(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "vni": case "port": case "mtu": case "podMtu": case "learning": case "df": case "vtepMac": case "directRouting": break; default: return false; }
   if (!c29(v["vni"])) return false;
@@ -301,199 +302,199 @@ function c105(v: any): boolean {
   if (!c33(v["podMtu"])) return false;
   if (!c39(v["learning"])) return false;
   if (!c41(v["df"])) return false;
-  if (!c95(v["vtepMac"])) return false;
+  if (!c99(v["vtepMac"])) return false;
   if (!c39(v["directRouting"])) return false;
   return true;
 }
-function c104(v: any): boolean {
-  return (v === undefined || c105(v));
+function c108(v: any): boolean {
+  return (v === undefined || c109(v));
 }
-function c115(v: any): boolean {
+function c119(v: any): boolean {
   return typeof v === "number" && Number.isFinite(v);
 }
-function c113(v: any): boolean {
-  return (c2(v) || c115(v));
+function c117(v: any): boolean {
+  return (c2(v) || c119(v));
 }
-function c112(v: any): boolean {
+function c116(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) if (!c113(v[k])) return false;
+  for (const k of Object.keys(v)) if (!c117(v[k])) return false;
   return true;
 }
-function c111(v: any): boolean {
-  return (v === undefined || c112(v));
+function c115(v: any): boolean {
+  return (v === undefined || c116(v));
 }
-function c86(v: any): boolean {
+function c90(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "name": case "segment": case "ip": case "podSubnet": case "vtepMac": case "vtep": case "pods": case "overlay": case "image": case "setup": case "sysctls": break; default: return false; }
   if (!c3(v["name"])) return false;
-  if (!c88(v["segment"])) return false;
-  if (!c90(v["ip"])) return false;
+  if (!c92(v["segment"])) return false;
+  if (!c94(v["ip"])) return false;
   if (!c43(v["podSubnet"])) return false;
-  if (!c95(v["vtepMac"])) return false;
+  if (!c99(v["vtepMac"])) return false;
   if (!c27(v["vtep"])) return false;
-  if (!c99(v["pods"])) return false;
-  if (!c104(v["overlay"])) return false;
+  if (!c103(v["pods"])) return false;
+  if (!c108(v["overlay"])) return false;
   if (!c6(v["image"])) return false;
-  if (!c67(v["setup"])) return false;
-  if (!c111(v["sysctls"])) return false;
+  if (!c71(v["setup"])) return false;
+  if (!c115(v["sysctls"])) return false;
   return true;
 }
-function c85(v: any): boolean {
+function c89(v: any): boolean {
   if (!Array.isArray(v) || !(v.length >= 1)) return false;
-  for (let i = 0; i < v.length; i++) if (!c86(v[i])) return false;
+  for (let i = 0; i < v.length; i++) if (!c90(v[i])) return false;
   return true;
 }
-function c120(v: any): boolean {
+function c124(v: any): boolean {
   return (v === "underlay-mtu");
 }
-function c119(v: any): boolean {
+function c123(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "mtu": break; default: return false; }
-  if (!c120(v["kind"])) return false;
+  if (!c124(v["kind"])) return false;
   if (!c3(v["node"])) return false;
   if (!c11(v["mtu"])) return false;
   return true;
 }
-function c124(v: any): boolean {
+function c128(v: any): boolean {
   return (v === "drop-udp-port");
 }
-function c126(v: any): boolean {
+function c130(v: any): boolean {
   return (v === "in" || v === "out" || v === "both");
 }
-function c125(v: any): boolean {
-  return (v === undefined || c126(v));
-}
-function c123(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "port": case "direction": break; default: return false; }
-  if (!c124(v["kind"])) return false;
-  if (!c3(v["node"])) return false;
-  if (!c32(v["port"])) return false;
-  if (!c125(v["direction"])) return false;
-  return true;
-}
-function c128(v: any): boolean {
-  return (v === "drop-icmp-frag-needed");
+function c129(v: any): boolean {
+  return (v === undefined || c130(v));
 }
 function c127(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "direction": break; default: return false; }
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "port": case "direction": break; default: return false; }
   if (!c128(v["kind"])) return false;
   if (!c3(v["node"])) return false;
-  if (!c125(v["direction"])) return false;
+  if (!c32(v["port"])) return false;
+  if (!c129(v["direction"])) return false;
   return true;
 }
 function c132(v: any): boolean {
-  return (v === "loss");
-}
-function c133(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 100;
+  return (v === "drop-icmp-frag-needed");
 }
 function c131(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "percent": break; default: return false; }
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "direction": break; default: return false; }
   if (!c132(v["kind"])) return false;
   if (!c3(v["node"])) return false;
-  if (!c133(v["percent"])) return false;
+  if (!c129(v["direction"])) return false;
   return true;
-}
-function c135(v: any): boolean {
-  return (v === "vtep-mac-change");
-}
-function c134(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "mac": break; default: return false; }
-  if (!c135(v["kind"])) return false;
-  if (!c3(v["node"])) return false;
-  if (!c96(v["mac"])) return false;
-  return true;
-}
-function c137(v: any): boolean {
-  return (v === "delete-route");
-}
-function c141(v: any): boolean {
-  return (v === 4);
-}
-function c142(v: any): boolean {
-  return (v === 6);
-}
-function c140(v: any): boolean {
-  return (c141(v) || c142(v));
-}
-function c139(v: any): boolean {
-  return (v === undefined || c140(v));
 }
 function c136(v: any): boolean {
+  return (v === "loss");
+}
+function c137(v: any): boolean {
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 100;
+}
+function c135(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": case "family": break; default: return false; }
-  if (!c137(v["kind"])) return false;
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "percent": break; default: return false; }
+  if (!c136(v["kind"])) return false;
   if (!c3(v["node"])) return false;
-  if (!c3(v["peer"])) return false;
-  if (!c139(v["family"])) return false;
+  if (!c137(v["percent"])) return false;
   return true;
 }
-function c144(v: any): boolean {
-  return (v === "delete-fdb");
+function c139(v: any): boolean {
+  return (v === "vtep-mac-change");
 }
-function c143(v: any): boolean {
+function c138(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": break; default: return false; }
-  if (!c144(v["kind"])) return false;
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "mac": break; default: return false; }
+  if (!c139(v["kind"])) return false;
   if (!c3(v["node"])) return false;
-  if (!c3(v["peer"])) return false;
+  if (!c100(v["mac"])) return false;
   return true;
 }
-function c147(v: any): boolean {
-  return (v === "delete-neigh");
+function c141(v: any): boolean {
+  return (v === "delete-route");
+}
+function c145(v: any): boolean {
+  return (v === 4);
 }
 function c146(v: any): boolean {
+  return (v === 6);
+}
+function c144(v: any): boolean {
+  return (c145(v) || c146(v));
+}
+function c143(v: any): boolean {
+  return (v === undefined || c144(v));
+}
+function c140(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": case "family": break; default: return false; }
-  if (!c147(v["kind"])) return false;
+  if (!c141(v["kind"])) return false;
   if (!c3(v["node"])) return false;
   if (!c3(v["peer"])) return false;
-  if (!c139(v["family"])) return false;
+  if (!c143(v["family"])) return false;
   return true;
 }
-function c154(v: any): boolean {
+function c148(v: any): boolean {
+  return (v === "delete-fdb");
+}
+function c147(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": break; default: return false; }
+  if (!c148(v["kind"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c3(v["peer"])) return false;
+  return true;
+}
+function c151(v: any): boolean {
+  return (v === "delete-neigh");
+}
+function c150(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": case "family": break; default: return false; }
+  if (!c151(v["kind"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c3(v["peer"])) return false;
+  if (!c143(v["family"])) return false;
+  return true;
+}
+function c158(v: any): boolean {
   return (v === "link-down");
 }
-function c153(v: any): boolean {
+function c157(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "link": break; default: return false; }
-  if (!c154(v["kind"])) return false;
+  if (!c158(v["kind"])) return false;
   if (!c3(v["node"])) return false;
   if (!c2(v["link"])) return false;
-  return true;
-}
-function c157(v: any): boolean {
-  return (v === "tx-checksum");
-}
-function c159(v: any): boolean {
-  return (v === "on" || v === "off");
-}
-function c156(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "link": case "offload": break; default: return false; }
-  if (!c157(v["kind"])) return false;
-  if (!c3(v["node"])) return false;
-  if (!c2(v["link"])) return false;
-  if (!c159(v["offload"])) return false;
   return true;
 }
 function c161(v: any): boolean {
-  return (v === "vtep");
+  return (v === "tx-checksum");
 }
-function c162(v: any): boolean {
-  return (v === undefined || c133(v));
+function c163(v: any): boolean {
+  return (v === "on" || v === "off");
 }
 function c160(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "txDropPercent": case "rxDropPercent": case "wrongVni": case "wrongPort": case "clearIFlag": case "fixedSrcPort": case "noLearning": case "corruptUdpChecksum": break; default: return false; }
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "link": case "offload": break; default: return false; }
   if (!c161(v["kind"])) return false;
   if (!c3(v["node"])) return false;
-  if (!c162(v["txDropPercent"])) return false;
-  if (!c162(v["rxDropPercent"])) return false;
+  if (!c2(v["link"])) return false;
+  if (!c163(v["offload"])) return false;
+  return true;
+}
+function c165(v: any): boolean {
+  return (v === "vtep");
+}
+function c166(v: any): boolean {
+  return (v === undefined || c137(v));
+}
+function c164(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "txDropPercent": case "rxDropPercent": case "wrongVni": case "wrongPort": case "clearIFlag": case "fixedSrcPort": case "noLearning": case "corruptUdpChecksum": break; default: return false; }
+  if (!c165(v["kind"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c166(v["txDropPercent"])) return false;
+  if (!c166(v["rxDropPercent"])) return false;
   if (!c29(v["wrongVni"])) return false;
   if (!c31(v["wrongPort"])) return false;
   if (!c39(v["clearIFlag"])) return false;
@@ -502,105 +503,105 @@ function c160(v: any): boolean {
   if (!c39(v["corruptUdpChecksum"])) return false;
   return true;
 }
-function c118(v: any): boolean {
-  return (c119(v) || c123(v) || c127(v) || c131(v) || c134(v) || c136(v) || c143(v) || c146(v) || c153(v) || c156(v) || c160(v));
+function c122(v: any): boolean {
+  return (c123(v) || c127(v) || c131(v) || c135(v) || c138(v) || c140(v) || c147(v) || c150(v) || c157(v) || c160(v) || c164(v));
 }
-function c117(v: any): boolean {
+function c121(v: any): boolean {
   if (!Array.isArray(v)) return false;
-  for (let i = 0; i < v.length; i++) if (!c118(v[i])) return false;
+  for (let i = 0; i < v.length; i++) if (!c122(v[i])) return false;
   return true;
 }
-function c116(v: any): boolean {
-  return (v === undefined || c117(v));
+function c120(v: any): boolean {
+  return (v === undefined || c121(v));
 }
-function c178(v: any): boolean {
+function c182(v: any): boolean {
   return (v === "pass" || v === "fail" || v === "skip");
 }
-function c179(v: any): boolean {
+function c183(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "result": case "message": break; default: return false; }
-  if (!c178(v["result"])) return false;
+  if (!c182(v["result"])) return false;
   if (!c1(v["message"])) return false;
   return true;
 }
-function c177(v: any): boolean {
-  return (c178(v) || c179(v));
+function c181(v: any): boolean {
+  return (c182(v) || c183(v));
 }
-function c176(v: any): boolean {
+function c180(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) if (!c177(v[k])) return false;
+  for (const k of Object.keys(v)) if (!c181(v[k])) return false;
   return true;
 }
-function c175(v: any): boolean {
-  return (v === undefined || c176(v));
+function c179(v: any): boolean {
+  return (v === undefined || c180(v));
 }
-function c185(v: any): boolean {
+function c189(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "name": case "command": case "timeoutSec": break; default: return false; }
   if (!c3(v["name"])) return false;
   if (!c58(v["command"])) return false;
-  if (!c83(v["timeoutSec"])) return false;
+  if (!c87(v["timeoutSec"])) return false;
   return true;
 }
-function c184(v: any): boolean {
+function c188(v: any): boolean {
   if (!Array.isArray(v)) return false;
-  for (let i = 0; i < v.length; i++) if (!c185(v[i])) return false;
+  for (let i = 0; i < v.length; i++) if (!c189(v[i])) return false;
   return true;
 }
-function c183(v: any): boolean {
-  return (v === undefined || c184(v));
-}
-function c193(v: any): boolean {
-  return (v === "rp-filter-strict" || v === "rp-filter-loose");
-}
-function c192(v: any): boolean {
-  return (v === undefined || c193(v));
-}
-function c198(v: any): boolean {
-  return (v === "restart-node" || v === "remove-node" || v === "add-node" || v === "change-node-ip");
+function c187(v: any): boolean {
+  return (v === undefined || c188(v));
 }
 function c197(v: any): boolean {
-  return (v === undefined || c198(v));
-}
-function c200(v: any): boolean {
-  return (c3(v) || c86(v));
-}
-function c199(v: any): boolean {
-  return (v === undefined || c200(v));
-}
-function c209(v: any): boolean {
-  return typeof v === "string" && R5.test(v);
-}
-function c210(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0;
-}
-function c208(v: any): boolean {
-  return (c209(v) || c210(v));
-}
-function c207(v: any): boolean {
-  return (v === undefined || c208(v));
+  return (v === "rp-filter-strict" || v === "rp-filter-loose");
 }
 function c196(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "action": case "node": case "newMac": case "ip": case "check": case "within": case "expect": break; default: return false; }
-  if (!c197(v["action"])) return false;
-  if (!c199(v["node"])) return false;
-  if (!c95(v["newMac"])) return false;
-  if (!c90(v["ip"])) return false;
-  if (!c80(v["check"])) return false;
-  if (!c207(v["within"])) return false;
-  if (!c175(v["expect"])) return false;
-  return true;
+  return (v === undefined || c197(v));
 }
-function c195(v: any): boolean {
-  if (!Array.isArray(v)) return false;
-  for (let i = 0; i < v.length; i++) if (!c196(v[i])) return false;
-  return true;
+function c202(v: any): boolean {
+  return (v === "restart-node" || v === "remove-node" || v === "add-node" || v === "change-node-ip");
 }
-function c194(v: any): boolean {
-  return (v === undefined || c195(v));
+function c201(v: any): boolean {
+  return (v === undefined || c202(v));
+}
+function c204(v: any): boolean {
+  return (c3(v) || c90(v));
+}
+function c203(v: any): boolean {
+  return (v === undefined || c204(v));
+}
+function c213(v: any): boolean {
+  return typeof v === "string" && R5.test(v);
 }
 function c214(v: any): boolean {
+  return typeof v === "number" && Number.isFinite(v) && v >= 0;
+}
+function c212(v: any): boolean {
+  return (c213(v) || c214(v));
+}
+function c211(v: any): boolean {
+  return (v === undefined || c212(v));
+}
+function c200(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "action": case "node": case "newMac": case "ip": case "check": case "within": case "expect": break; default: return false; }
+  if (!c201(v["action"])) return false;
+  if (!c203(v["node"])) return false;
+  if (!c99(v["newMac"])) return false;
+  if (!c94(v["ip"])) return false;
+  if (!c84(v["check"])) return false;
+  if (!c211(v["within"])) return false;
+  if (!c179(v["expect"])) return false;
+  return true;
+}
+function c199(v: any): boolean {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) if (!c200(v[i])) return false;
+  return true;
+}
+function c198(v: any): boolean {
+  return (v === undefined || c199(v));
+}
+function c218(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "removeDepartedFdb": case "removeDepartedRoutes": case "removeDepartedNeighbours": case "updateChangedMac": case "updateChangedIp": break; default: return false; }
   if (!c39(v["removeDepartedFdb"])) return false;
@@ -610,8 +611,8 @@ function c214(v: any): boolean {
   if (!c39(v["updateChangedIp"])) return false;
   return true;
 }
-function c213(v: any): boolean {
-  return (v === undefined || c214(v));
+function c217(v: any): boolean {
+  return (v === undefined || c218(v));
 }
 function c0(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
@@ -622,14 +623,14 @@ function c0(v: any): boolean {
   if (!c6(v["image"])) return false;
   if (!c8(v["underlay"])) return false;
   if (!c23(v["overlay"])) return false;
-  if (!c85(v["nodes"])) return false;
-  if (!c116(v["faults"])) return false;
-  if (!c175(v["expect"])) return false;
-  if (!c183(v["checks"])) return false;
-  if (!c111(v["sysctls"])) return false;
-  if (!c192(v["hostProfile"])) return false;
-  if (!c194(v["steps"])) return false;
-  if (!c213(v["control"])) return false;
+  if (!c89(v["nodes"])) return false;
+  if (!c120(v["faults"])) return false;
+  if (!c179(v["expect"])) return false;
+  if (!c187(v["checks"])) return false;
+  if (!c115(v["sysctls"])) return false;
+  if (!c196(v["hostProfile"])) return false;
+  if (!c198(v["steps"])) return false;
+  if (!c217(v["control"])) return false;
   return true;
 }
 /** true when TopologySchema.safeParse(v) succeeds */
