@@ -62,6 +62,11 @@ function macFrom(seed: string, first: string): string {
   return [first, ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
+/** The router's MAC on a segment (12:…), set when the segment's underlay neighbours are permanent. */
+export function routerMac(topology: string, segment: string): string {
+  return macFrom(`vxlab/${topology}/router/${segment}`, '12');
+}
+
 /** A pod's eth0 MAC (0a:…) and a node's cni0 MAC (0e:…), set when the pods' neighbours are permanent. */
 export function podMac(topology: string, node: string, pod: string): string {
   return macFrom(`vxlab/${topology}/${node}/${pod}/eth0`, '0a');
@@ -498,6 +503,13 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     const members = nodes.filter((n) => n.segment === seg.name);
     if (staticArp === true || (staticArp === 'auto' && members.length > STATIC_ARP_AUTO_NODES)) {
       for (const n of members) n.underlayNeighbours = members.filter((o) => o !== n).map((o) => [o.ip, o.underlayMac]);
+      // routed (netns runtime: vxlab makes the router): every node resolves the router and the router every node, two
+      // dynamic entries per node otherwise; the router's port gets a deterministic MAC and both sides permanent entries
+      if (runtime === 'netns' && seg.routerIp) {
+        seg.routerMac = routerMac(t.name, seg.name);
+        for (const n of members) n.underlayNeighbours!.push([seg.routerIp, seg.routerMac]);
+        seg.routerNeighbours = members.map((o) => [o.ip, o.underlayMac]);
+      }
     }
   }
 

@@ -26,6 +26,9 @@ export interface ResolvedSegment {
   /** veth names: router side / segment side */
   routerIf?: string;
   segRouterIf?: string;
+  /** netns runtime, routed, staticArp: the router's MAC on this segment and its permanent neighbours [ip, mac] for the segment's nodes */
+  routerMac?: string;
+  routerNeighbours?: [string, string][];
 }
 
 export interface ResolvedVtep {

@@ -245,7 +245,7 @@ export const TopologySchema = z
         staticArp: z
           .union([z.literal('auto'), z.boolean()], { error: 'expected auto, true or false' })
           .optional()
-          .describe(`Write the nodes' underlay neighbours as permanent entries instead of resolving them by ARP. auto (default): on for segments with more than ${STATIC_ARP_AUTO_NODES} nodes — the kernel's neighbour table is shared by all namespaces and its gc_thresh3 (1024 by default, settable only in the root namespace) overflows with a full mesh of dynamic entries; permanent entries are not counted.`),
+          .describe(`Write the nodes' underlay neighbours as permanent entries instead of resolving them by ARP. auto (default): on for segments with more than ${STATIC_ARP_AUTO_NODES} nodes — the kernel's neighbour table is shared by all namespaces and its gc_thresh3 (1024 by default, settable only in the root namespace) overflows with a full mesh of dynamic entries; permanent entries are not counted. On a routed underlay (netns runtime) the router's entries for the segment's nodes, and theirs for it, are permanent too.`),
       })
       .optional()
       .describe('The L3 underlay: segments (bridges in their own namespaces), routed through a router namespace when there are several.'),

@@ -63,4 +63,27 @@ describe.skipIf(needsRoot)('overlay.staticPodNeighbours on live topologies', { t
     expect(r.topology.nodes[0]!.pods[0]!.neighbours).toEqual([['169.254.1.1', 'ee:ee:ee:ee:ee:ee']]);
     await suitesPassOverPermanentEntries(r.topology, r.state.workDir);
   });
+
+  test('underlay.staticArp on a routed underlay: the router and its nodes hold each other permanently; every suite passes; no dynamic underlay entry is made', async ({ bringUp }) => {
+    const f = tempTopology(
+      `name: spnr\nunderlay: { staticArp: true, segments: [{ name: r1, cidr: 192.168.74.0/24 }, { name: r2, cidr: 192.168.75.0/24 }] }\n` +
+        `overlay: { layout: calico, podCidr: 10.76.0.0/16 }\n` +
+        `nodes: [{ name: a1, segment: r1, pods: 1 }, { name: a2, segment: r1, pods: 1 }, { name: b1, segment: r2, pods: 1 }]\n`,
+    );
+    const r = await bringUp(f);
+    const t = r.topology;
+    for (const s of t.segments) expect((await ipJson<{ address: string }[]>(t.routerNs!, ['link', 'show', s.routerIf!]))[0]!.address).toBe(s.routerMac);
+    const { results } = await runSuites(t, Object.values(SUITES), { workDir: r.state.workDir });
+    expect(results.filter((x) => x.status === 'fail').map((x) => `${x.id}: ${x.message}`)).toEqual([]);
+    expect(results.find((x) => x.id === 'connectivity/full-mesh')!.status).toBe('pass');
+    const nodeIps = new Set(t.nodes.map((n) => n.ip));
+    const router = (await neighs(t.routerNs!)).filter((e) => nodeIps.has(e.dst));
+    expect(router.map((e) => `${e.dst} ${e.lladdr} ${(e.state ?? []).join(',')}`).sort()).toEqual(t.nodes.map((n) => `${n.ip} ${n.underlayMac} PERMANENT`).sort());
+    for (const n of t.nodes) {
+      const s = t.segments.find((x) => x.name === n.segment)!;
+      const under = (await neighs(n.ns)).filter((e) => e.dev === 'eth0' && !(e.state ?? []).includes('NOARP'));
+      expect(under.map(key).sort(), `${n.name}: underlay neighbours`).toEqual(n.underlayNeighbours!.map(([ip, mac]) => `${ip} ${mac} PERMANENT`).sort());
+      expect(under.map((e) => e.dst)).toContain(s.routerIp);
+    }
+  });
 });

@@ -85,3 +85,35 @@ describe('overlay.staticPodNeighbours', () => {
     expect(loadTopology(f).topology.overlay?.staticPodNeighbours).toBe(true);
   });
 });
+
+describe('underlay.staticArp on a routed underlay (netns runtime)', () => {
+  const f = () =>
+    tempTopology(
+      `name: sar\nunderlay: { staticArp: true, segments: [{ name: r1, cidr: 192.168.10.0/24 }, { name: r2, cidr: 192.168.20.0/24 }] }\n` +
+        `overlay: { layout: calico, podCidr: 10.90.0.0/16 }\n` +
+        `nodes: [{ name: a1, segment: r1 }, { name: a2, segment: r1 }, { name: b1, segment: r2 }]\n`,
+    );
+  it('the router\'s port on each segment gets a deterministic MAC; nodes hold the router, the router holds the nodes, all permanent', () => {
+    const t = resolveFile(f(), 'r1');
+    const [s1, s2] = t.segments;
+    expect(s1!.routerMac).toMatch(/^12(:[0-9a-f]{2}){5}$/);
+    expect(s1!.routerMac).not.toBe(s2!.routerMac);
+    const all = lines(t);
+    const under = all.filter((x) => x.ns === s1!.ns).flatMap((x) => x.lines);
+    expect(under).toContain(`link add ${s1!.segRouterIf} mtu 1500 type veth peer name ${s1!.routerIf} address ${s1!.routerMac} mtu 1500 netns ${t.routerNs}`);
+    const router = all.filter((x) => x.ns === t.routerNs).flatMap((x) => x.lines);
+    for (const n of t.nodes) {
+      const s = t.segments.find((x) => x.name === n.segment)!;
+      expect(router).toContain(`neigh replace ${n.ip} lladdr ${n.underlayMac} dev ${s.routerIf} nud permanent`);
+      const mine = all.filter((x) => x.ns === n.ns).flatMap((x) => x.lines);
+      expect(mine).toContain(`neigh replace ${s.routerIp} lladdr ${s.routerMac} dev eth0 nud permanent`);
+    }
+    // the router's entries come after its addresses
+    expect(router.findIndex((l) => l.startsWith('neigh '))).toBeGreaterThan(router.findIndex((l) => l.startsWith('addr add')));
+  });
+  it('off (auto, small segments): no router MAC, no router entries', () => {
+    const t = resolveFile(tempTopology(`name: sar\nunderlay: { segments: [{ name: r1, cidr: 192.168.10.0/24 }, { name: r2, cidr: 192.168.20.0/24 }] }\nnodes: [{ name: a1, segment: r1 }, { name: b1, segment: r2 }]\n`), 'r2');
+    expect(t.segments.every((s) => !s.routerMac && !s.routerNeighbours)).toBe(true);
+    expect(lines(t).flatMap((x) => x.lines).some((l) => l.startsWith('neigh replace 192.168.'))).toBe(false);
+  });
+});

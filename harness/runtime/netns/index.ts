@@ -25,7 +25,7 @@ export const netnsRuntime: Runtime = {
           lines.push(`link set ${n.segIf} master ${s.bridge} up`);
         }
         if (t.routerNs && s.routerIf && s.segRouterIf) {
-          lines.push(`link add ${s.segRouterIf} mtu ${s.routerMtu ?? s.mtu} type veth peer name ${s.routerIf} mtu ${s.routerMtu ?? s.mtu} netns ${t.routerNs}`);
+          lines.push(`link add ${s.segRouterIf} mtu ${s.routerMtu ?? s.mtu} type veth peer name ${s.routerIf}${s.routerMac ? ` address ${s.routerMac}` : ''} mtu ${s.routerMtu ?? s.mtu} netns ${t.routerNs}`);
           lines.push(`link set ${s.segRouterIf} master ${s.bridge} up`);
         }
         return { ns: s.ns!, ops: [{ kind: 'ip', lines }] };
@@ -40,6 +40,8 @@ export const netnsRuntime: Runtime = {
   routerUnderlay(t) {
     const lines = ['link set lo up'];
     for (const s of t.segments) lines.push(addrLine(s.routerIp!, s.prefixLen, s.routerIf!), `link set ${s.routerIf} up`);
+    // a large segment (staticArp): the router's entries for its nodes are permanent, as theirs for it
+    for (const s of t.segments) for (const [ip, mac] of s.routerNeighbours ?? []) lines.push(`neigh replace ${ip} lladdr ${mac} dev ${s.routerIf} nud permanent`);
     return lines;
   },
   async createUnderlay() {},
