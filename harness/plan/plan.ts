@@ -3,7 +3,7 @@ import type { ResolvedNode, ResolvedSetupStep, ResolvedTopology, ResolvedVtep } 
 import { dirname } from 'node:path';
 import { allPods, namespaces, routesDirect } from '../topology/resolved.ts';
 import { getRuntime } from '../runtime/registry.ts';
-import { CALICO_HOST_VETH_MAC, vtepDevices, vxlanOverhead } from '../topology/normalize.ts';
+import { CALICO_VETH_MAC as CALICO_HOST_VETH_MAC, vtepDevices, vxlanOverhead } from '../topology/normalize.ts';
 
 export type Op =
   /** lines for one `ip -n NS -batch -` process */
@@ -147,6 +147,7 @@ export function directRouteLine(t: ResolvedTopology, n: ResolvedNode, r: Resolve
 /** felix's block routes: its route protocol (80) and the VXLAN MTU on every route (see README: what up builds) */
 export const FELIX_PROTO = 80;
 export const calicoRouteAttrs = (v: ResolvedVtep) => ` proto ${FELIX_PROTO} mtu ${v.mtu}`;
+/** the Calico CNI plugin gives every host-side veth this MAC (the pod's gateway 169.254.1.1 answers with it) */
 export { CALICO_HOST_VETH_MAC };
 
 /** Sysctls every namespace with IPv6 gets first: no DAD on interfaces created from now on (inside vxlab's namespaces only). */

@@ -24,8 +24,6 @@ export function vxlanOverhead(f: Family): number {
 
 /** Calico's pod gateway per family: a link-local the pod reaches by proxy ARP (IPv4) or on the cali veth (IPv6). */
 export const CALICO_GATEWAY = { 4: '169.254.1.1', 6: 'fe80::ecee:eeff:feee:eeee' } as const;
-/** the Calico CNI plugin gives every host-side veth this MAC (the pod's gateway 169.254.1.1 answers with it) */
-export const CALICO_HOST_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 /** Calico gives every host-side cali veth this MAC; its IPv6 link-local is CALICO_GATEWAY[6]. */
 export const CALICO_VETH_MAC = 'ee:ee:ee:ee:ee:ee';
 /** default nodeCidrSize per family */
@@ -94,7 +92,7 @@ function staticPodNeighbours(topology: string, nodes: ResolvedNode[]): void {
     n.podNeighbours = n.pods.flatMap((p) => p.addrs.map((a) => [a.ip, p.mac!, n.bridge ? n.bridge.name : p.hostIf] as [string, string, string]));
     for (const p of n.pods) {
       // the gateway: cni0 (flannel) or the cali veth's fixed MAC (calico: 169.254.1.1 / fe80::ecee:eeff:feee:eeee)
-      const gw = n.bridge ? n.bridge.mac! : CALICO_HOST_VETH_MAC;
+      const gw = n.bridge ? n.bridge.mac! : CALICO_VETH_MAC;
       p.neighbours = [
         ...p.addrs.map((a) => [a.gateway, gw] as [string, string]),
         ...(n.bridge ? n.pods.filter((o) => o !== p).flatMap((o) => o.addrs.map((a) => [a.ip, o.mac!] as [string, string])) : []),
