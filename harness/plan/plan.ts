@@ -159,8 +159,8 @@ export function noDadSysctls(t: ResolvedTopology, devs: string[] = []): Record<s
 }
 
 /** The first op in a node or the router: the runtime's own (docker: IPv6 back on), then no DAD; undefined when none. */
-function preSysctls(t: ResolvedTopology, devs: string[]): Op | undefined {
-  const settings = { ...getRuntime(t.runtime).nodeSysctls?.(t), ...noDadSysctls(t, devs) };
+function preSysctls(t: ResolvedTopology, devs: string[], v6Off: string[] = []): Op | undefined {
+  const settings = { ...getRuntime(t.runtime).nodeSysctls?.(t), ...noDadSysctls(t, devs), ...Object.fromEntries(v6Off.map((d) => [`net.ipv6.conf.${d}.disable_ipv6`, '1'])) };
   return Object.keys(settings).length ? { kind: 'sysctl', settings } : undefined;
 }
 
@@ -220,6 +220,11 @@ export function vtepSysctls(t: ResolvedTopology, n: ResolvedNode): Record<string
   return t.layout === 'flannel' ? Object.fromEntries(vtepDevices(n).map((x) => [`net.ipv6.conf.${x.dev.replace(/\./g, '/')}.accept_ra`, '0'])) : {};
 }
 
+/** underlay.ipv6LinkLocal off on the node's segment: its eth0 gets no IPv6 (set before the link comes up) */
+function underlayV6Off(t: ResolvedTopology, n: ResolvedNode): string[] {
+  return t.segments.find((s) => s.name === n.segment)?.ipv6Off ? [n.underlayIf] : [];
+}
+
 function underlayLines(t: ResolvedTopology, n: ResolvedNode): string[] {
   // the node's underlay eth0 (netns: address and default route; docker: Docker assigned the address)
   const a: string[] = [...getRuntime(t.runtime).nodeUnderlay(t, n)];
@@ -232,7 +237,7 @@ function nodeOps(t: ResolvedTopology, n: ResolvedNode): Op[] {
   const ops: Op[] = [];
   const v = n.vtep;
   // IPv6 anywhere: no DAD on what is created from here on (vxlab's own namespaces only; addresses also get nodad)
-  const pre = preSysctls(t, [n.underlayIf]);
+  const pre = preSysctls(t, [n.underlayIf], underlayV6Off(t, n));
   if (pre) ops.push(pre);
   const a = underlayLines(t, n);
   if (v.kind === 'kernel') for (const x of vtepDevices(n)) a.push(vxlanLinkLine(n, x));
@@ -291,12 +296,12 @@ export function plan(t: ResolvedTopology): Plan {
   const nodeSteps: NsSteps[] = t.nodes.map((n) =>
     lazySteps(n.ns, () => {
       if (!ext) return nodeOps(t, n);
-      const pre = preSysctls(t, [n.underlayIf]);
+      const pre = preSysctls(t, [n.underlayIf], underlayV6Off(t, n));
       return [...(pre ? [pre] : []), { kind: 'ip', lines: underlayLines(t, n) }, { kind: 'sysctl', settings: { ...forwardSysctls(t), ...n.sysctls } }];
     }),
   );
   if (t.routerNs) {
-    const pre = preSysctls(t, t.segments.flatMap((s) => (s.routerIf ? [s.routerIf] : [])));
+    const pre = preSysctls(t, t.segments.flatMap((s) => (s.routerIf ? [s.routerIf] : [])), t.segments.flatMap((s) => (s.routerIf && s.ipv6Off ? [s.routerIf] : [])));
     nodeSteps.unshift({ ns: t.routerNs, ops: [...(pre ? [pre] : []), { kind: 'ip', lines: rt.routerUnderlay(t) }, { kind: 'sysctl', settings: forwardSysctls(t) }] });
   }
   stages.push({ name: 'nodes', steps: nodeSteps });

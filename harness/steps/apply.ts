@@ -139,10 +139,12 @@ export function planStep(t: ResolvedTopology, s: ResolvedStep): { phases: StepPh
       const seg = t.segments.find((x) => x.name === r.segment)!;
       const under = pl.stages.find((x) => x.name === 'underlay')?.steps.find((x) => x.ns === seg.ns);
       const segLines = under ? under.ops.flatMap((o) => (o.kind === 'ip' ? o.lines.filter((l) => l.split(' ').includes(r.segIf)) : [])) : [];
+      // a large segment's bridge knows its ports' MACs (static FDB entries): the new port's too
+      const segFdb = under ? under.ops.flatMap((o) => (o.kind === 'bridge' ? o.lines.filter((l) => l.split(' ').includes(r.segIf)) : [])) : [];
       const nodeStep = pl.stages.find((x) => x.name === 'nodes')!.steps.find((x) => x.ns === r.ns)!;
       const podSteps = pl.stages.find((x) => x.name === 'pods')?.steps.filter((x) => podNs.has(x.ns)) ?? [];
       const phases: StepPhase[] = [
-        { what: `${r.name} joins: namespaces, underlay link on ${seg.name}`, createNs: [r.ns, ...podNs], steps: segLines.length ? [{ ns: seg.ns!, ops: [{ kind: 'ip', lines: segLines }] }] : [], ...(segLines.length ? { waitGone: { ns: seg.ns!, dev: r.segIf } } : {}) },
+        { what: `${r.name} joins: namespaces, underlay link on ${seg.name}`, createNs: [r.ns, ...podNs], steps: segLines.length ? [{ ns: seg.ns!, ops: [{ kind: 'ip', lines: segLines }, ...(segFdb.length ? [{ kind: 'bridge' as const, lines: segFdb }] : [])] }] : [], ...(segLines.length ? { waitGone: { ns: seg.ns!, dev: r.segIf } } : {}) },
         { what: `${r.name}'s agent builds its VTEP and entries for ${peers.length} peers`, steps: [nodeStep] },
       ];
       if (podSteps.length) phases.push({ what: `${r.name}'s pods`, steps: podSteps });

@@ -511,6 +511,18 @@ function normalizeInner(t: Topology, opts: NormalizeOptions): ResolvedTopology {
     }
   }
 
+  // large IPv4 segments: no IPv6 on the underlay links (its link-local multicasts are flooded to every port, N² on one host)
+  const v6 = t.underlay?.ipv6LinkLocal ?? 'auto';
+  for (const seg of segments) {
+    if (seg.family === 6) {
+      if (v6 === false) throw new SemanticError(['underlay', 'ipv6LinkLocal'], `segment ${seg.name} is IPv6 (${seg.cidr}): its links need IPv6; expected auto or true`);
+      continue;
+    }
+    if (runtime !== 'netns') continue;
+    const large = nodes.some((n) => n.segment === seg.name && n.underlayNeighbours);
+    if (v6 === false || (v6 === 'auto' && large)) seg.ipv6Off = true;
+  }
+
   // many pods: permanent pod neighbours (the shared neighbour table would overflow with their dynamic entries)
   const spn = t.overlay?.staticPodNeighbours ?? 'auto';
   if (spn === true && t.overlay?.cni) throw new SemanticError(['overlay', 'staticPodNeighbours'], 'overlay.cni attaches the pods, so vxlab writes no neighbour entries for them; expected auto or false with overlay.cni');

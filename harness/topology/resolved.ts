@@ -26,6 +26,8 @@ export interface ResolvedSegment {
   /** veth names: router side / segment side */
   routerIf?: string;
   segRouterIf?: string;
+  /** netns runtime, IPv4 segment, underlay.ipv6LinkLocal off: IPv6 is off on the segment's links (bridge, ports, nodes' eth0, router port) */
+  ipv6Off?: true;
   /** netns runtime, routed, staticArp: the router's MAC on this segment and its permanent neighbours [ip, mac] for the segment's nodes */
   routerMac?: string;
   routerNeighbours?: [string, string][];

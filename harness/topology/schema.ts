@@ -246,6 +246,10 @@ export const TopologySchema = z
           .union([z.literal('auto'), z.boolean()], { error: 'expected auto, true or false' })
           .optional()
           .describe(`Write the nodes' underlay neighbours as permanent entries instead of resolving them by ARP. auto (default): on for segments with more than ${STATIC_ARP_AUTO_NODES} nodes — the kernel's neighbour table is shared by all namespaces and its gc_thresh3 (1024 by default, settable only in the root namespace) overflows with a full mesh of dynamic entries; permanent entries are not counted. On a routed underlay (netns runtime) the router's entries for the segment's nodes, and theirs for it, are permanent too.`),
+        ipv6LinkLocal: z
+          .union([z.literal('auto'), z.boolean()], { error: 'expected auto, true or false' })
+          .optional()
+          .describe(`IPv6 on the links of an IPv4 underlay segment (netns runtime: the nodes' eth0, the segment bridge and its ports, the router's port): true keeps the kernel's default (a link-local address each, with duplicate address detection, MLD reports and router solicitations, every one flooded by the segment bridge to every port), false turns IPv6 off on them (disable_ipv6, before they come up). auto (default): off on segments where staticArp is on — all nodes share the host's CPUs, so that flood costs N² deliveries on one machine (at 1,000 nodes, a fifth of up's CPU). The overlay and the pods keep IPv6 whatever this says; an IPv6 segment always has it.`),
       })
       .optional()
       .describe('The L3 underlay: segments (bridges in their own namespaces), routed through a router namespace when there are several.'),

@@ -8,7 +8,7 @@ import { needsRoot } from '../helpers/root.ts';
 import { test, tempTopology } from '../helpers/topo.ts';
 import { runSuites } from '../../harness/runner/runner.ts';
 import { SUITES } from '../../suites/index.ts';
-import { ipJson } from '../../harness/util/exec.ts';
+import { ipJson, run } from '../../harness/util/exec.ts';
 import type { ResolvedTopology } from '../../harness/topology/resolved.ts';
 
 type Neigh = { dst: string; dev: string; lladdr?: string; state?: string[] };
@@ -73,6 +73,12 @@ describe.skipIf(needsRoot)('overlay.staticPodNeighbours on live topologies', { t
     const r = await bringUp(f);
     const t = r.topology;
     for (const s of t.segments) expect((await ipJson<{ address: string }[]>(t.routerNs!, ['link', 'show', s.routerIf!]))[0]!.address).toBe(s.routerMac);
+    // each segment bridge knows its ports' MACs from the start (static FDB entries: no first frame is flooded)
+    for (const s of t.segments) {
+      const fdb = JSON.parse((await run(['bridge', '-j', 'fdb', 'show', 'br', s.bridge], { ns: s.ns })).stdout) as { mac: string; ifname: string; state?: string }[];
+      const want = [...t.nodes.filter((n) => n.segment === s.name).map((n) => `${n.underlayMac} ${n.segIf} static`), `${s.routerMac} ${s.segRouterIf} static`].sort();
+      expect(fdb.filter((e) => e.state === 'static').map((e) => `${e.mac} ${e.ifname} ${e.state}`).sort(), `${s.name}: static FDB`).toEqual(want);
+    }
     const { results } = await runSuites(t, Object.values(SUITES), { workDir: r.state.workDir });
     expect(results.filter((x) => x.status === 'fail').map((x) => `${x.id}: ${x.message}`)).toEqual([]);
     expect(results.find((x) => x.id === 'connectivity/full-mesh')!.status).toBe('pass');
@@ -85,5 +91,28 @@ describe.skipIf(needsRoot)('overlay.staticPodNeighbours on live topologies', { t
       expect(under.map(key).sort(), `${n.name}: underlay neighbours`).toEqual(n.underlayNeighbours!.map(([ip, mac]) => `${ip} ${mac} PERMANENT`).sort());
       expect(under.map((e) => e.dst)).toContain(s.routerIp);
     }
+  });
+
+  test('underlay.ipv6LinkLocal: false on an IPv4 underlay: no IPv6 on eth0, the segment bridge or its ports; dual-stack pods and the VTEP keep theirs; every suite passes for both families', async ({ bringUp }) => {
+    const f = tempTopology(
+      `name: v6ll\nunderlay: { ipv6LinkLocal: false, segments: [{ name: rack1, cidr: 192.168.78.0/24 }] }\n` +
+        `overlay: { layout: flannel, podCidr: [10.79.0.0/16, "fd00:79::/48"], nodeCidrSize: [24, 64] }\n` +
+        `nodes: [{ name: n1, pods: 1 }, { name: n2, pods: 1 }, { name: n3, pods: 1 }]\n`,
+    );
+    const r = await bringUp(f);
+    const t = r.topology;
+    const seg = t.segments[0]!;
+    expect(seg.ipv6Off).toBe(true);
+    const v6 = async (ns: string, dev?: string) => (await ipJson<{ ifname: string; addr_info?: unknown[] }[]>(ns, ['-6', 'addr', 'show', ...(dev ? ['dev', dev] : [])])).filter((l) => (l.addr_info ?? []).length).map((l) => l.ifname);
+    expect(await v6(seg.ns!), 'segment namespace: bridge and ports').toEqual([]);
+    for (const n of t.nodes) {
+      expect(await v6(n.ns, 'eth0'), `${n.name} eth0`).toEqual([]);
+      // the overlay keeps IPv6: the VTEP's IPv6 address, cni0's, the pods'
+      expect(await v6(n.ns), `${n.name}: IPv6 still on the overlay`).toEqual(expect.arrayContaining([n.vtep.dev, 'cni0']));
+      expect(await v6(n.pods[0]!.ns, 'eth0')).toEqual(['eth0']);
+    }
+    const { results } = await runSuites(t, Object.values(SUITES), { workDir: r.state.workDir });
+    expect(results.filter((x) => x.status === 'fail').map((x) => `${x.id}: ${x.message}`)).toEqual([]);
+    expect(results.find((x) => x.id === 'connectivity/full-mesh')!.message).toMatch(/IPv6: 6 directed pairs reachable/);
   });
 });

@@ -61,8 +61,15 @@ describe('planner', () => {
     expect(routes).toHaveLength(20 * 19);
     expect(big.stages[1]!.steps).toHaveLength(20);
     // > 16 nodes on one segment: permanent underlay neighbours (the shared neighbour table would overflow)
-    const n0 = big.stages[1]!.steps[0]!.ops[0]! as { lines: string[] };
+    // (first op: eth0 without IPv6 on a large IPv4 segment, underlay.ipv6LinkLocal auto)
+    expect(big.stages[1]!.steps[0]!.ops[0]).toEqual({ kind: 'sysctl', settings: { 'net.ipv6.conf.eth0.disable_ipv6': '1' } });
+    const n0 = big.stages[1]!.steps[0]!.ops.find((o) => o.kind === 'ip')! as { lines: string[] };
     expect(n0.lines.filter((l) => / dev eth0 nud permanent$/.test(l))).toHaveLength(19);
+    // and the segment bridge knows every port's MAC (static FDB: no flood of a first frame to every port)
+    const seg = big.stages[0]!.steps[0]!.ops;
+    expect(seg.map((o) => o.kind)).toEqual(['sysctl', 'ip', 'bridge']);
+    expect((seg[2] as { lines: string[] }).lines).toHaveLength(20);
+    expect((seg[2] as { lines: string[] }).lines[0]).toMatch(/^fdb add 06(:[0-9a-f]{2}){5} dev n-n0 master static$/);
   });
 
   it('small segments resolve the underlay by ARP as usual', () => {

@@ -117,3 +117,26 @@ describe('underlay.staticArp on a routed underlay (netns runtime)', () => {
     expect(lines(t).flatMap((x) => x.lines).some((l) => l.startsWith('neigh replace 192.168.'))).toBe(false);
   });
 });
+
+describe('underlay.ipv6LinkLocal', () => {
+  const seg = (extra: string, nodes: number, cidr = '192.168.0.0/16') =>
+    tempTopology(`name: v6ll\nunderlay: { ${extra}segments: [{ name: rack1, cidr: "${cidr}" }] }\noverlay: { podCidr: 10.96.0.0/12 }\nnodes:\n${Array.from({ length: nodes }, (_, i) => `  - { name: n${i + 1} }\n`).join('')}`);
+  const sysctlOps = (t: ReturnType<typeof resolveFile>, ns: string) => plan(t).stages.flatMap((s) => s.steps.filter((x) => x.ns === ns).flatMap((x) => x.ops.filter((o) => o.kind === 'sysctl').map((o) => (o as { settings: Record<string, string> }).settings)));
+  it('auto: off with staticArp (more than 16 nodes on the segment), on below; the segment namespace before its links, each eth0 before it comes up', () => {
+    const big = resolveFile(seg('', 17), 'l1');
+    expect(big.segments[0]!.ipv6Off).toBe(true);
+    expect(sysctlOps(big, big.segments[0]!.ns!)[0]).toEqual({ 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' });
+    const underlay = plan(big).stages.find((s) => s.name === 'underlay')!.steps.find((x) => x.ns === big.segments[0]!.ns)!;
+    expect(underlay.ops[0]!.kind).toBe('sysctl');
+    const n1 = big.nodes[0]!;
+    const nodeStep = plan(big).stages.find((s) => s.name === 'nodes')!.steps.find((x) => x.ns === n1.ns)!;
+    expect(nodeStep.ops[0]).toEqual({ kind: 'sysctl', settings: { 'net.ipv6.conf.eth0.disable_ipv6': '1' } });
+    expect(resolveFile(seg('', 16), 'l1').segments[0]!.ipv6Off).toBeUndefined();
+  });
+  it('true and false win over auto; an IPv6 segment needs it (false refused, auto keeps it)', () => {
+    expect(resolveFile(seg('ipv6LinkLocal: true, ', 17), 'l2').segments[0]!.ipv6Off).toBeUndefined();
+    expect(resolveFile(seg('ipv6LinkLocal: false, ', 2), 'l2').segments[0]!.ipv6Off).toBe(true);
+    expect(resolveFile(seg('', 17, 'fd00:1::/64'), 'l2').segments[0]!.ipv6Off).toBeUndefined();
+    expect(() => resolveFile(seg('ipv6LinkLocal: false, ', 2, 'fd00:1::/64'), 'l2')).toThrow(/rack1 is IPv6.*expected auto or true/);
+  });
+});

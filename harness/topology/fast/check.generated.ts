@@ -68,551 +68,552 @@ function c19(v: any): boolean {
 }
 function c9(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "mtu": case "segments": case "staticArp": break; default: return false; }
+  for (const k of Object.keys(v)) switch (k) { case "mtu": case "segments": case "staticArp": case "ipv6LinkLocal": break; default: return false; }
   if (!c10(v["mtu"])) return false;
   if (!c12(v["segments"])) return false;
   if (!c19(v["staticArp"])) return false;
+  if (!c19(v["ipv6LinkLocal"])) return false;
   return true;
 }
 function c8(v: any): boolean {
   return (v === undefined || c9(v));
 }
-function c26(v: any): boolean {
-  return (v === "flannel" || v === "calico");
-}
-function c25(v: any): boolean {
-  return (v === undefined || c26(v));
-}
-function c28(v: any): boolean {
-  return (v === "kernel" || v === "userspace");
-}
-function c27(v: any): boolean {
-  return (v === undefined || c28(v));
-}
 function c30(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 0 && v <= 16777215;
+  return (v === "flannel" || v === "calico");
 }
 function c29(v: any): boolean {
   return (v === undefined || c30(v));
 }
 function c32(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 65535;
+  return (v === "kernel" || v === "userspace");
 }
 function c31(v: any): boolean {
   return (v === undefined || c32(v));
 }
 function c34(v: any): boolean {
-  return (c21(v) || c11(v));
+  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 0 && v <= 16777215;
 }
 function c33(v: any): boolean {
   return (v === undefined || c34(v));
 }
-function c39(v: any): boolean {
+function c36(v: any): boolean {
+  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 65535;
+}
+function c35(v: any): boolean {
+  return (v === undefined || c36(v));
+}
+function c38(v: any): boolean {
+  return (c21(v) || c11(v));
+}
+function c37(v: any): boolean {
+  return (v === undefined || c38(v));
+}
+function c43(v: any): boolean {
   return (v === undefined || c22(v));
 }
-function c42(v: any): boolean {
+function c46(v: any): boolean {
   return (v === "unset" || v === "set" || v === "inherit");
 }
-function c41(v: any): boolean {
-  return (v === undefined || c42(v));
+function c45(v: any): boolean {
+  return (v === undefined || c46(v));
 }
-function c46(v: any): boolean {
+function c50(v: any): boolean {
   if (!Array.isArray(v) || !(v.length >= 1) || !(v.length <= 2)) return false;
   for (let i = 0; i < v.length; i++) if (!c16(v[i])) return false;
   return true;
 }
-function c44(v: any): boolean {
-  return (c16(v) || c46(v));
-}
-function c43(v: any): boolean {
-  return (v === undefined || c44(v));
-}
-function c49(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 8 && v <= 126;
-}
-function c50(v: any): boolean {
-  if (!Array.isArray(v) || !(v.length >= 1) || !(v.length <= 2)) return false;
-  for (let i = 0; i < v.length; i++) if (!c49(v[i])) return false;
-  return true;
-}
 function c48(v: any): boolean {
-  return (c49(v) || c50(v));
+  return (c16(v) || c50(v));
 }
 function c47(v: any): boolean {
   return (v === undefined || c48(v));
 }
-function c54(v: any): boolean {
-  return (v === "Always" || v === "CrossSubnet");
-}
 function c53(v: any): boolean {
-  return (v === undefined || c54(v));
+  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 8 && v <= 126;
+}
+function c54(v: any): boolean {
+  if (!Array.isArray(v) || !(v.length >= 1) || !(v.length <= 2)) return false;
+  for (let i = 0; i < v.length; i++) if (!c53(v[i])) return false;
+  return true;
+}
+function c52(v: any): boolean {
+  return (c53(v) || c54(v));
+}
+function c51(v: any): boolean {
+  return (v === undefined || c52(v));
 }
 function c58(v: any): boolean {
-  if (!Array.isArray(v) || !(v.length >= 1)) return false;
-  for (let i = 0; i < v.length; i++) if (!c2(v[i])) return false;
-  return true;
+  return (v === "Always" || v === "CrossSubnet");
 }
 function c57(v: any): boolean {
   return (v === undefined || c58(v));
 }
-function c64(v: any): boolean {
-  return true;
-}
-function c63(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) if (!c64(v[k])) return false;
-  return true;
-}
 function c62(v: any): boolean {
-  return (v === undefined || c63(v));
+  if (!Array.isArray(v) || !(v.length >= 1)) return false;
+  for (let i = 0; i < v.length; i++) if (!c2(v[i])) return false;
+  return true;
 }
-function c56(v: any): boolean {
+function c61(v: any): boolean {
+  return (v === undefined || c62(v));
+}
+function c68(v: any): boolean {
+  return true;
+}
+function c67(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) if (!c68(v[k])) return false;
+  return true;
+}
+function c66(v: any): boolean {
+  return (v === undefined || c67(v));
+}
+function c60(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "binDir": case "conflist": case "config": break; default: return false; }
-  if (!c57(v["binDir"])) return false;
+  if (!c61(v["binDir"])) return false;
   if (!c1(v["conflist"])) return false;
-  if (!c62(v["config"])) return false;
+  if (!c66(v["config"])) return false;
   return true;
 }
-function c55(v: any): boolean {
-  return (v === undefined || c56(v));
-}
-function c70(v: any): boolean {
-  return (v === "vxlab" || v === "external");
-}
-function c69(v: any): boolean {
-  return (v === undefined || c70(v));
-}
-function c75(v: any): boolean {
-  return typeof v === "string" && v.length >= 1;
+function c59(v: any): boolean {
+  return (v === undefined || c60(v));
 }
 function c74(v: any): boolean {
-  if (!Array.isArray(v) || !(v.length >= 1)) return false;
-  for (let i = 0; i < v.length; i++) if (!c75(v[i])) return false;
-  return true;
+  return (v === "vxlab" || v === "external");
+}
+function c73(v: any): boolean {
+  return (v === undefined || c74(v));
 }
 function c79(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 3600;
+  return typeof v === "string" && v.length >= 1;
 }
 function c78(v: any): boolean {
-  return (v === undefined || c79(v));
+  if (!Array.isArray(v) || !(v.length >= 1)) return false;
+  for (let i = 0; i < v.length; i++) if (!c79(v[i])) return false;
+  return true;
 }
 function c83(v: any): boolean {
-  return typeof v === "string" && v.length >= 1 && v.length <= 15;
+  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 3600;
 }
 function c82(v: any): boolean {
   return (v === undefined || c83(v));
 }
-function c84(v: any): boolean {
-  return (v === undefined || c74(v));
+function c87(v: any): boolean {
+  return typeof v === "string" && v.length >= 1 && v.length <= 15;
+}
+function c86(v: any): boolean {
+  return (v === undefined || c87(v));
 }
 function c88(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 600;
-}
-function c87(v: any): boolean {
-  return (v === undefined || c88(v));
-}
-function c81(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "device": case "command": case "timeoutSec": break; default: return false; }
-  if (!c82(v["device"])) return false;
-  if (!c84(v["command"])) return false;
-  if (!c87(v["timeoutSec"])) return false;
-  return true;
-}
-function c80(v: any): boolean {
-  return (v === undefined || c81(v));
-}
-function c73(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "command": case "daemon": case "timeoutSec": case "ready": break; default: return false; }
-  if (!c74(v["command"])) return false;
-  if (!c39(v["daemon"])) return false;
-  if (!c78(v["timeoutSec"])) return false;
-  if (!c80(v["ready"])) return false;
-  return true;
-}
-function c72(v: any): boolean {
-  if (!Array.isArray(v)) return false;
-  for (let i = 0; i < v.length; i++) if (!c73(v[i])) return false;
-  return true;
-}
-function c71(v: any): boolean {
-  return (v === undefined || c72(v));
-}
-function c24(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "layout": case "vtep": case "vni": case "port": case "mtu": case "podMtu": case "learning": case "df": case "podCidr": case "nodeCidrSize": case "directRouting": case "vxlanMode": case "cni": case "staticPodNeighbours": case "builder": case "setup": break; default: return false; }
-  if (!c25(v["layout"])) return false;
-  if (!c27(v["vtep"])) return false;
-  if (!c29(v["vni"])) return false;
-  if (!c31(v["port"])) return false;
-  if (!c33(v["mtu"])) return false;
-  if (!c33(v["podMtu"])) return false;
-  if (!c39(v["learning"])) return false;
-  if (!c41(v["df"])) return false;
-  if (!c43(v["podCidr"])) return false;
-  if (!c47(v["nodeCidrSize"])) return false;
-  if (!c39(v["directRouting"])) return false;
-  if (!c53(v["vxlanMode"])) return false;
-  if (!c55(v["cni"])) return false;
-  if (!c19(v["staticPodNeighbours"])) return false;
-  if (!c69(v["builder"])) return false;
-  if (!c71(v["setup"])) return false;
-  return true;
-}
-function c23(v: any): boolean {
-  return (v === undefined || c24(v));
+  return (v === undefined || c78(v));
 }
 function c92(v: any): boolean {
-  return (v === undefined || c3(v));
+  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 1 && v <= 600;
 }
-function c95(v: any): boolean {
-  return typeof v === "string" && R3.test(v);
+function c91(v: any): boolean {
+  return (v === undefined || c92(v));
 }
-function c94(v: any): boolean {
-  return (v === undefined || c95(v));
-}
-function c100(v: any): boolean {
-  return typeof v === "string" && R4.test(v);
-}
-function c99(v: any): boolean {
-  return (v === undefined || c100(v));
-}
-function c105(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 0 && v <= 250;
-}
-function c106(v: any): boolean {
-  if (!Array.isArray(v) || !(v.length <= 250)) return false;
-  for (let i = 0; i < v.length; i++) if (!c3(v[i])) return false;
+function c85(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "device": case "command": case "timeoutSec": break; default: return false; }
+  if (!c86(v["device"])) return false;
+  if (!c88(v["command"])) return false;
+  if (!c91(v["timeoutSec"])) return false;
   return true;
 }
+function c84(v: any): boolean {
+  return (v === undefined || c85(v));
+}
+function c77(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "command": case "daemon": case "timeoutSec": case "ready": break; default: return false; }
+  if (!c78(v["command"])) return false;
+  if (!c43(v["daemon"])) return false;
+  if (!c82(v["timeoutSec"])) return false;
+  if (!c84(v["ready"])) return false;
+  return true;
+}
+function c76(v: any): boolean {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) if (!c77(v[i])) return false;
+  return true;
+}
+function c75(v: any): boolean {
+  return (v === undefined || c76(v));
+}
+function c28(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "layout": case "vtep": case "vni": case "port": case "mtu": case "podMtu": case "learning": case "df": case "podCidr": case "nodeCidrSize": case "directRouting": case "vxlanMode": case "cni": case "staticPodNeighbours": case "builder": case "setup": break; default: return false; }
+  if (!c29(v["layout"])) return false;
+  if (!c31(v["vtep"])) return false;
+  if (!c33(v["vni"])) return false;
+  if (!c35(v["port"])) return false;
+  if (!c37(v["mtu"])) return false;
+  if (!c37(v["podMtu"])) return false;
+  if (!c43(v["learning"])) return false;
+  if (!c45(v["df"])) return false;
+  if (!c47(v["podCidr"])) return false;
+  if (!c51(v["nodeCidrSize"])) return false;
+  if (!c43(v["directRouting"])) return false;
+  if (!c57(v["vxlanMode"])) return false;
+  if (!c59(v["cni"])) return false;
+  if (!c19(v["staticPodNeighbours"])) return false;
+  if (!c73(v["builder"])) return false;
+  if (!c75(v["setup"])) return false;
+  return true;
+}
+function c27(v: any): boolean {
+  return (v === undefined || c28(v));
+}
+function c96(v: any): boolean {
+  return (v === undefined || c3(v));
+}
+function c99(v: any): boolean {
+  return typeof v === "string" && R3.test(v);
+}
+function c98(v: any): boolean {
+  return (v === undefined || c99(v));
+}
 function c104(v: any): boolean {
-  return (c105(v) || c106(v));
+  return typeof v === "string" && R4.test(v);
 }
 function c103(v: any): boolean {
   return (v === undefined || c104(v));
 }
 function c109(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "vni": case "port": case "mtu": case "podMtu": case "learning": case "df": case "vtepMac": case "directRouting": break; default: return false; }
-  if (!c29(v["vni"])) return false;
-  if (!c31(v["port"])) return false;
-  if (!c33(v["mtu"])) return false;
-  if (!c33(v["podMtu"])) return false;
-  if (!c39(v["learning"])) return false;
-  if (!c41(v["df"])) return false;
-  if (!c99(v["vtepMac"])) return false;
-  if (!c39(v["directRouting"])) return false;
+  return typeof v === "number" && Number.isFinite(v) && Number.isSafeInteger(v) && v >= 0 && v <= 250;
+}
+function c110(v: any): boolean {
+  if (!Array.isArray(v) || !(v.length <= 250)) return false;
+  for (let i = 0; i < v.length; i++) if (!c3(v[i])) return false;
   return true;
 }
 function c108(v: any): boolean {
-  return (v === undefined || c109(v));
+  return (c109(v) || c110(v));
 }
-function c119(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v);
+function c107(v: any): boolean {
+  return (v === undefined || c108(v));
 }
-function c117(v: any): boolean {
-  return (c2(v) || c119(v));
-}
-function c116(v: any): boolean {
+function c113(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) if (!c117(v[k])) return false;
+  for (const k of Object.keys(v)) switch (k) { case "vni": case "port": case "mtu": case "podMtu": case "learning": case "df": case "vtepMac": case "directRouting": break; default: return false; }
+  if (!c33(v["vni"])) return false;
+  if (!c35(v["port"])) return false;
+  if (!c37(v["mtu"])) return false;
+  if (!c37(v["podMtu"])) return false;
+  if (!c43(v["learning"])) return false;
+  if (!c45(v["df"])) return false;
+  if (!c103(v["vtepMac"])) return false;
+  if (!c43(v["directRouting"])) return false;
   return true;
 }
-function c115(v: any): boolean {
-  return (v === undefined || c116(v));
+function c112(v: any): boolean {
+  return (v === undefined || c113(v));
 }
-function c90(v: any): boolean {
+function c123(v: any): boolean {
+  return typeof v === "number" && Number.isFinite(v);
+}
+function c121(v: any): boolean {
+  return (c2(v) || c123(v));
+}
+function c120(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) if (!c121(v[k])) return false;
+  return true;
+}
+function c119(v: any): boolean {
+  return (v === undefined || c120(v));
+}
+function c94(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "name": case "segment": case "ip": case "podSubnet": case "vtepMac": case "vtep": case "pods": case "overlay": case "image": case "setup": case "sysctls": break; default: return false; }
   if (!c3(v["name"])) return false;
-  if (!c92(v["segment"])) return false;
-  if (!c94(v["ip"])) return false;
-  if (!c43(v["podSubnet"])) return false;
-  if (!c99(v["vtepMac"])) return false;
-  if (!c27(v["vtep"])) return false;
-  if (!c103(v["pods"])) return false;
-  if (!c108(v["overlay"])) return false;
+  if (!c96(v["segment"])) return false;
+  if (!c98(v["ip"])) return false;
+  if (!c47(v["podSubnet"])) return false;
+  if (!c103(v["vtepMac"])) return false;
+  if (!c31(v["vtep"])) return false;
+  if (!c107(v["pods"])) return false;
+  if (!c112(v["overlay"])) return false;
   if (!c6(v["image"])) return false;
-  if (!c71(v["setup"])) return false;
-  if (!c115(v["sysctls"])) return false;
+  if (!c75(v["setup"])) return false;
+  if (!c119(v["sysctls"])) return false;
   return true;
 }
-function c89(v: any): boolean {
+function c93(v: any): boolean {
   if (!Array.isArray(v) || !(v.length >= 1)) return false;
-  for (let i = 0; i < v.length; i++) if (!c90(v[i])) return false;
+  for (let i = 0; i < v.length; i++) if (!c94(v[i])) return false;
   return true;
 }
-function c124(v: any): boolean {
+function c128(v: any): boolean {
   return (v === "underlay-mtu");
 }
-function c123(v: any): boolean {
+function c127(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "mtu": break; default: return false; }
-  if (!c124(v["kind"])) return false;
+  if (!c128(v["kind"])) return false;
   if (!c3(v["node"])) return false;
   if (!c11(v["mtu"])) return false;
   return true;
 }
-function c128(v: any): boolean {
+function c132(v: any): boolean {
   return (v === "drop-udp-port");
 }
-function c130(v: any): boolean {
+function c134(v: any): boolean {
   return (v === "in" || v === "out" || v === "both");
 }
-function c129(v: any): boolean {
-  return (v === undefined || c130(v));
-}
-function c127(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "port": case "direction": break; default: return false; }
-  if (!c128(v["kind"])) return false;
-  if (!c3(v["node"])) return false;
-  if (!c32(v["port"])) return false;
-  if (!c129(v["direction"])) return false;
-  return true;
-}
-function c132(v: any): boolean {
-  return (v === "drop-icmp-frag-needed");
+function c133(v: any): boolean {
+  return (v === undefined || c134(v));
 }
 function c131(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "direction": break; default: return false; }
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "port": case "direction": break; default: return false; }
   if (!c132(v["kind"])) return false;
   if (!c3(v["node"])) return false;
-  if (!c129(v["direction"])) return false;
+  if (!c36(v["port"])) return false;
+  if (!c133(v["direction"])) return false;
   return true;
 }
 function c136(v: any): boolean {
-  return (v === "loss");
-}
-function c137(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 100;
+  return (v === "drop-icmp-frag-needed");
 }
 function c135(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "percent": break; default: return false; }
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "direction": break; default: return false; }
   if (!c136(v["kind"])) return false;
   if (!c3(v["node"])) return false;
-  if (!c137(v["percent"])) return false;
+  if (!c133(v["direction"])) return false;
   return true;
-}
-function c139(v: any): boolean {
-  return (v === "vtep-mac-change");
-}
-function c138(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "mac": break; default: return false; }
-  if (!c139(v["kind"])) return false;
-  if (!c3(v["node"])) return false;
-  if (!c100(v["mac"])) return false;
-  return true;
-}
-function c141(v: any): boolean {
-  return (v === "delete-route");
-}
-function c145(v: any): boolean {
-  return (v === 4);
-}
-function c146(v: any): boolean {
-  return (v === 6);
-}
-function c144(v: any): boolean {
-  return (c145(v) || c146(v));
-}
-function c143(v: any): boolean {
-  return (v === undefined || c144(v));
 }
 function c140(v: any): boolean {
+  return (v === "loss");
+}
+function c141(v: any): boolean {
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 100;
+}
+function c139(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": case "family": break; default: return false; }
-  if (!c141(v["kind"])) return false;
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "percent": break; default: return false; }
+  if (!c140(v["kind"])) return false;
   if (!c3(v["node"])) return false;
-  if (!c3(v["peer"])) return false;
-  if (!c143(v["family"])) return false;
+  if (!c141(v["percent"])) return false;
   return true;
 }
-function c148(v: any): boolean {
-  return (v === "delete-fdb");
+function c143(v: any): boolean {
+  return (v === "vtep-mac-change");
 }
-function c147(v: any): boolean {
+function c142(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": break; default: return false; }
-  if (!c148(v["kind"])) return false;
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "mac": break; default: return false; }
+  if (!c143(v["kind"])) return false;
   if (!c3(v["node"])) return false;
-  if (!c3(v["peer"])) return false;
+  if (!c104(v["mac"])) return false;
   return true;
 }
-function c151(v: any): boolean {
-  return (v === "delete-neigh");
+function c145(v: any): boolean {
+  return (v === "delete-route");
+}
+function c149(v: any): boolean {
+  return (v === 4);
 }
 function c150(v: any): boolean {
+  return (v === 6);
+}
+function c148(v: any): boolean {
+  return (c149(v) || c150(v));
+}
+function c147(v: any): boolean {
+  return (v === undefined || c148(v));
+}
+function c144(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": case "family": break; default: return false; }
-  if (!c151(v["kind"])) return false;
+  if (!c145(v["kind"])) return false;
   if (!c3(v["node"])) return false;
   if (!c3(v["peer"])) return false;
-  if (!c143(v["family"])) return false;
+  if (!c147(v["family"])) return false;
   return true;
 }
-function c158(v: any): boolean {
+function c152(v: any): boolean {
+  return (v === "delete-fdb");
+}
+function c151(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": break; default: return false; }
+  if (!c152(v["kind"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c3(v["peer"])) return false;
+  return true;
+}
+function c155(v: any): boolean {
+  return (v === "delete-neigh");
+}
+function c154(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "peer": case "family": break; default: return false; }
+  if (!c155(v["kind"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c3(v["peer"])) return false;
+  if (!c147(v["family"])) return false;
+  return true;
+}
+function c162(v: any): boolean {
   return (v === "link-down");
 }
-function c157(v: any): boolean {
+function c161(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "link": break; default: return false; }
-  if (!c158(v["kind"])) return false;
+  if (!c162(v["kind"])) return false;
   if (!c3(v["node"])) return false;
   if (!c2(v["link"])) return false;
-  return true;
-}
-function c161(v: any): boolean {
-  return (v === "tx-checksum");
-}
-function c163(v: any): boolean {
-  return (v === "on" || v === "off");
-}
-function c160(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "link": case "offload": break; default: return false; }
-  if (!c161(v["kind"])) return false;
-  if (!c3(v["node"])) return false;
-  if (!c2(v["link"])) return false;
-  if (!c163(v["offload"])) return false;
   return true;
 }
 function c165(v: any): boolean {
-  return (v === "vtep");
+  return (v === "tx-checksum");
 }
-function c166(v: any): boolean {
-  return (v === undefined || c137(v));
+function c167(v: any): boolean {
+  return (v === "on" || v === "off");
 }
 function c164(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "txDropPercent": case "rxDropPercent": case "wrongVni": case "wrongPort": case "clearIFlag": case "fixedSrcPort": case "noLearning": case "corruptUdpChecksum": break; default: return false; }
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "link": case "offload": break; default: return false; }
   if (!c165(v["kind"])) return false;
   if (!c3(v["node"])) return false;
-  if (!c166(v["txDropPercent"])) return false;
-  if (!c166(v["rxDropPercent"])) return false;
-  if (!c29(v["wrongVni"])) return false;
-  if (!c31(v["wrongPort"])) return false;
-  if (!c39(v["clearIFlag"])) return false;
-  if (!c31(v["fixedSrcPort"])) return false;
-  if (!c39(v["noLearning"])) return false;
-  if (!c39(v["corruptUdpChecksum"])) return false;
+  if (!c2(v["link"])) return false;
+  if (!c167(v["offload"])) return false;
   return true;
 }
-function c122(v: any): boolean {
-  return (c123(v) || c127(v) || c131(v) || c135(v) || c138(v) || c140(v) || c147(v) || c150(v) || c157(v) || c160(v) || c164(v));
+function c169(v: any): boolean {
+  return (v === "vtep");
 }
-function c121(v: any): boolean {
+function c170(v: any): boolean {
+  return (v === undefined || c141(v));
+}
+function c168(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "kind": case "node": case "txDropPercent": case "rxDropPercent": case "wrongVni": case "wrongPort": case "clearIFlag": case "fixedSrcPort": case "noLearning": case "corruptUdpChecksum": break; default: return false; }
+  if (!c169(v["kind"])) return false;
+  if (!c3(v["node"])) return false;
+  if (!c170(v["txDropPercent"])) return false;
+  if (!c170(v["rxDropPercent"])) return false;
+  if (!c33(v["wrongVni"])) return false;
+  if (!c35(v["wrongPort"])) return false;
+  if (!c43(v["clearIFlag"])) return false;
+  if (!c35(v["fixedSrcPort"])) return false;
+  if (!c43(v["noLearning"])) return false;
+  if (!c43(v["corruptUdpChecksum"])) return false;
+  return true;
+}
+function c126(v: any): boolean {
+  return (c127(v) || c131(v) || c135(v) || c139(v) || c142(v) || c144(v) || c151(v) || c154(v) || c161(v) || c164(v) || c168(v));
+}
+function c125(v: any): boolean {
   if (!Array.isArray(v)) return false;
-  for (let i = 0; i < v.length; i++) if (!c122(v[i])) return false;
+  for (let i = 0; i < v.length; i++) if (!c126(v[i])) return false;
   return true;
 }
-function c120(v: any): boolean {
-  return (v === undefined || c121(v));
+function c124(v: any): boolean {
+  return (v === undefined || c125(v));
 }
-function c182(v: any): boolean {
+function c186(v: any): boolean {
   return (v === "pass" || v === "fail" || v === "skip");
 }
-function c183(v: any): boolean {
+function c187(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "result": case "message": break; default: return false; }
-  if (!c182(v["result"])) return false;
+  if (!c186(v["result"])) return false;
   if (!c1(v["message"])) return false;
   return true;
 }
-function c181(v: any): boolean {
-  return (c182(v) || c183(v));
+function c185(v: any): boolean {
+  return (c186(v) || c187(v));
 }
-function c180(v: any): boolean {
+function c184(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) if (!c181(v[k])) return false;
+  for (const k of Object.keys(v)) if (!c185(v[k])) return false;
   return true;
 }
-function c179(v: any): boolean {
-  return (v === undefined || c180(v));
+function c183(v: any): boolean {
+  return (v === undefined || c184(v));
 }
-function c189(v: any): boolean {
+function c193(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   for (const k of Object.keys(v)) switch (k) { case "name": case "command": case "timeoutSec": break; default: return false; }
   if (!c3(v["name"])) return false;
-  if (!c58(v["command"])) return false;
-  if (!c87(v["timeoutSec"])) return false;
+  if (!c62(v["command"])) return false;
+  if (!c91(v["timeoutSec"])) return false;
   return true;
 }
-function c188(v: any): boolean {
+function c192(v: any): boolean {
   if (!Array.isArray(v)) return false;
-  for (let i = 0; i < v.length; i++) if (!c189(v[i])) return false;
+  for (let i = 0; i < v.length; i++) if (!c193(v[i])) return false;
   return true;
 }
-function c187(v: any): boolean {
-  return (v === undefined || c188(v));
-}
-function c197(v: any): boolean {
-  return (v === "rp-filter-strict" || v === "rp-filter-loose");
-}
-function c196(v: any): boolean {
-  return (v === undefined || c197(v));
-}
-function c202(v: any): boolean {
-  return (v === "restart-node" || v === "remove-node" || v === "add-node" || v === "change-node-ip");
+function c191(v: any): boolean {
+  return (v === undefined || c192(v));
 }
 function c201(v: any): boolean {
-  return (v === undefined || c202(v));
-}
-function c204(v: any): boolean {
-  return (c3(v) || c90(v));
-}
-function c203(v: any): boolean {
-  return (v === undefined || c204(v));
-}
-function c213(v: any): boolean {
-  return typeof v === "string" && R5.test(v);
-}
-function c214(v: any): boolean {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0;
-}
-function c212(v: any): boolean {
-  return (c213(v) || c214(v));
-}
-function c211(v: any): boolean {
-  return (v === undefined || c212(v));
+  return (v === "rp-filter-strict" || v === "rp-filter-loose");
 }
 function c200(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "action": case "node": case "newMac": case "ip": case "check": case "within": case "expect": break; default: return false; }
-  if (!c201(v["action"])) return false;
-  if (!c203(v["node"])) return false;
-  if (!c99(v["newMac"])) return false;
-  if (!c94(v["ip"])) return false;
-  if (!c84(v["check"])) return false;
-  if (!c211(v["within"])) return false;
-  if (!c179(v["expect"])) return false;
-  return true;
+  return (v === undefined || c201(v));
 }
-function c199(v: any): boolean {
-  if (!Array.isArray(v)) return false;
-  for (let i = 0; i < v.length; i++) if (!c200(v[i])) return false;
-  return true;
+function c206(v: any): boolean {
+  return (v === "restart-node" || v === "remove-node" || v === "add-node" || v === "change-node-ip");
 }
-function c198(v: any): boolean {
-  return (v === undefined || c199(v));
+function c205(v: any): boolean {
+  return (v === undefined || c206(v));
 }
-function c218(v: any): boolean {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  for (const k of Object.keys(v)) switch (k) { case "removeDepartedFdb": case "removeDepartedRoutes": case "removeDepartedNeighbours": case "updateChangedMac": case "updateChangedIp": break; default: return false; }
-  if (!c39(v["removeDepartedFdb"])) return false;
-  if (!c39(v["removeDepartedRoutes"])) return false;
-  if (!c39(v["removeDepartedNeighbours"])) return false;
-  if (!c39(v["updateChangedMac"])) return false;
-  if (!c39(v["updateChangedIp"])) return false;
-  return true;
+function c208(v: any): boolean {
+  return (c3(v) || c94(v));
+}
+function c207(v: any): boolean {
+  return (v === undefined || c208(v));
 }
 function c217(v: any): boolean {
-  return (v === undefined || c218(v));
+  return typeof v === "string" && R5.test(v);
+}
+function c218(v: any): boolean {
+  return typeof v === "number" && Number.isFinite(v) && v >= 0;
+}
+function c216(v: any): boolean {
+  return (c217(v) || c218(v));
+}
+function c215(v: any): boolean {
+  return (v === undefined || c216(v));
+}
+function c204(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "action": case "node": case "newMac": case "ip": case "check": case "within": case "expect": break; default: return false; }
+  if (!c205(v["action"])) return false;
+  if (!c207(v["node"])) return false;
+  if (!c103(v["newMac"])) return false;
+  if (!c98(v["ip"])) return false;
+  if (!c88(v["check"])) return false;
+  if (!c215(v["within"])) return false;
+  if (!c183(v["expect"])) return false;
+  return true;
+}
+function c203(v: any): boolean {
+  if (!Array.isArray(v)) return false;
+  for (let i = 0; i < v.length; i++) if (!c204(v[i])) return false;
+  return true;
+}
+function c202(v: any): boolean {
+  return (v === undefined || c203(v));
+}
+function c222(v: any): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  for (const k of Object.keys(v)) switch (k) { case "removeDepartedFdb": case "removeDepartedRoutes": case "removeDepartedNeighbours": case "updateChangedMac": case "updateChangedIp": break; default: return false; }
+  if (!c43(v["removeDepartedFdb"])) return false;
+  if (!c43(v["removeDepartedRoutes"])) return false;
+  if (!c43(v["removeDepartedNeighbours"])) return false;
+  if (!c43(v["updateChangedMac"])) return false;
+  if (!c43(v["updateChangedIp"])) return false;
+  return true;
+}
+function c221(v: any): boolean {
+  return (v === undefined || c222(v));
 }
 function c0(v: any): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
@@ -622,15 +623,15 @@ function c0(v: any): boolean {
   if (!c4(v["runtime"])) return false;
   if (!c6(v["image"])) return false;
   if (!c8(v["underlay"])) return false;
-  if (!c23(v["overlay"])) return false;
-  if (!c89(v["nodes"])) return false;
-  if (!c120(v["faults"])) return false;
-  if (!c179(v["expect"])) return false;
-  if (!c187(v["checks"])) return false;
-  if (!c115(v["sysctls"])) return false;
-  if (!c196(v["hostProfile"])) return false;
-  if (!c198(v["steps"])) return false;
-  if (!c217(v["control"])) return false;
+  if (!c27(v["overlay"])) return false;
+  if (!c93(v["nodes"])) return false;
+  if (!c124(v["faults"])) return false;
+  if (!c183(v["expect"])) return false;
+  if (!c191(v["checks"])) return false;
+  if (!c119(v["sysctls"])) return false;
+  if (!c200(v["hostProfile"])) return false;
+  if (!c202(v["steps"])) return false;
+  if (!c221(v["control"])) return false;
   return true;
 }
 /** true when TopologySchema.safeParse(v) succeeds */
