@@ -21,20 +21,29 @@ describe('tcp-transfer stall verdict', () => {
     const t = r.topology;
     const a = t.nodes[0]!.pods[0]!;
     const b = t.nodes[1]!.pods[0]!;
-    const bytes = 128 << 20;
+    // big enough that the transfer is still running when the sink is frozen: 128 MiB took about 0.1 s on session
+    // 10's faster machine and had ended (sink gone) before the test looked for it (CI: "the sink process was found")
+    const bytes = 1 << 30;
     const port = 5291;
-    const xfer = tcpTransfer(a.ns, b.ns, b.ip, bytes, 60_000, port, STALL_MS);
-    // freeze the sink once the connection is established (data flowing), for 4 stall windows, then let it go
+    let settled = false;
+    const xfer = tcpTransfer(a.ns, b.ns, b.ip, bytes, 60_000, port, STALL_MS).finally(() => (settled = true));
+    // the sink first (it listens before the source starts), then freeze it the moment the connection is established
+    let frozen: number[] = [];
+    for (let i = 0; i < 800 && !frozen.length && !settled; i++) {
+      frozen = await pidsOf(`tcp-sink.mjs ${b.ip} ${port}`);
+      if (!frozen.length) await new Promise((res) => setTimeout(res, 25));
+    }
+    expect(frozen.length, 'the sink process was found').toBeGreaterThan(0);
     let up = false;
-    for (let i = 0; i < 800 && !up; i++) {
+    for (let i = 0; i < 800 && !up && !settled; i++) {
       const ss = await run(['ss', '-H', '-tn', 'state', 'established', 'sport', '=', String(port)], { ns: b.ns, reject: false });
       up = ss.stdout.trim().length > 0;
       if (!up) await new Promise((res) => setTimeout(res, 25));
     }
     expect(up, 'the connection came up').toBe(true);
-    const frozen = await pidsOf(`tcp-sink.mjs ${b.ip} ${port}`);
-    expect(frozen.length, 'the sink process was found').toBeGreaterThan(0);
     for (const p of frozen) process.kill(p, 'SIGSTOP');
+    // the freeze must land mid-transfer, or the test shows nothing
+    expect(settled, 'the transfer was still running when the sink was frozen').toBe(false);
     await new Promise((res) => setTimeout(res, 4 * STALL_MS));
     for (const p of frozen) process.kill(p, 'SIGCONT');
     const x = await xfer;
