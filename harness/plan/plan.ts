@@ -340,9 +340,25 @@ export function plan(t: ResolvedTopology): Plan {
       }
     : undefined;
   const attached = !rt.attachesNodes ? [] : [...(t.routerNs ? [t.routerNs] : []), ...t.nodes.map((n) => n.ns)];
-  const notes = rt.planNotes?.(t);
+  const notes = [rt.planNotes?.(t), scaleNotes(t)].filter(Boolean).join('\n') || undefined;
   const families = { underlay: t.family, pods: t.families, podCidrs: t.overlay.podCidrs, overhead: vxlanOverhead(t.family) };
   return { families, namespaces: namespaces(t), ...(attached.length ? { attached } : {}), ...(notes ? { notes } : {}), stages, ...(cni ? { cni } : {}) };
+}
+
+/**
+ * What vxlab builds differently from a real cluster because every node shares one host (staticArp,
+ * ipv6LinkLocal, staticPodNeighbours), said at the top of the plan; undefined when none applies.
+ */
+function scaleNotes(t: ResolvedTopology): string | undefined {
+  const out: string[] = [];
+  for (const s of t.segments) {
+    const n = t.nodes.filter((x) => x.segment === s.name);
+    if (n.some((x) => x.underlayNeighbours)) out.push(`# underlay.staticArp: segment ${s.name} (${n.length} nodes): the nodes' underlay neighbours${s.routerMac ? ' and the router\'s' : ''} are permanent, and its bridge has a static FDB entry per port (the host's neighbour table is shared by every namespace)`);
+    if (s.ipv6Off) out.push(`# underlay.ipv6LinkLocal: segment ${s.name}: no IPv6 on its links (bridge, ports, the nodes' eth0${s.routerIf ? ', the router\'s port' : ''}); the overlay and the pods keep theirs`);
+  }
+  const pods = t.nodes.reduce((a, x) => a + x.pods.length, 0);
+  if (t.nodes.some((x) => x.podNeighbours)) out.push(`# overlay.staticPodNeighbours: the pods' neighbour entries are permanent (${pods} pods; deterministic MACs on pod eth0${t.nodes.some((x) => x.bridge) ? ' and cni0' : ''})`);
+  return out.length ? out.join('\n') : undefined;
 }
 
 /** Render as commands a person can paste (one `ip -n NS …` per line). */

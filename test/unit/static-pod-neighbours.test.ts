@@ -140,3 +140,16 @@ describe('underlay.ipv6LinkLocal', () => {
     expect(() => resolveFile(seg('ipv6LinkLocal: false, ', 2, 'fd00:1::/64'), 'l2')).toThrow(/rack1 is IPv6.*expected auto or true/);
   });
 });
+
+describe('the plan says what is built differently at scale', () => {
+  it('notes at the top of `vxlab plan` for staticArp, ipv6LinkLocal and staticPodNeighbours; none for a small topology', async () => {
+    const { renderPlan } = await import('../../harness/plan/plan.ts');
+    const big = renderPlan(plan(resolveFile(topo('flannel', 257, 1, '', '10.80.0.0/14'), 'n1')));
+    const head = big.slice(0, big.indexOf('# families'));
+    expect(head).toMatch(/^# underlay\.staticArp: segment rack1 \(257 nodes\): the nodes' underlay neighbours are permanent, and its bridge has a static FDB entry per port/m);
+    expect(head).toMatch(/^# underlay\.ipv6LinkLocal: segment rack1: no IPv6 on its links/m);
+    expect(head).toMatch(/^# overlay\.staticPodNeighbours: the pods' neighbour entries are permanent \(257 pods; deterministic MACs on pod eth0 and cni0\)$/m);
+    const small = renderPlan(plan(resolveFile(topo('flannel', 3, 1), 'n2')));
+    expect(small.startsWith('# families')).toBe(true);
+  });
+});
