@@ -21,6 +21,15 @@ export function otherRunsBridge(name: unknown, run: string): boolean {
   return !!m && m[1] !== run;
 }
 
+/**
+ * A root-namespace link that belongs to another vxlab run's Docker network (its bridge, a port on it), or a Docker
+ * veth caught half-made (named veth + 7 hex digits, not yet on a bridge, or no longer) while another file's container
+ * starts or stops: vxlab names nothing in the root namespace so, and this run's own veths are on its bridges.
+ */
+export function foreignLink(l: { ifname: string; master?: string }, run: string): boolean {
+  return otherRunsBridge(l.ifname, run) || otherRunsBridge(l.master, run) || (/^veth[0-9a-f]{7}$/.test(l.ifname) && !l.master);
+}
+
 const QUOTED_RUN_BRIDGE = /"vx-([a-z0-9]{1,8})-(?:s\d+|k)"/g;
 
 /** true if an nft ruleset line names (quoted, as nft prints interface names) the Docker bridge of a run other than `run` */
@@ -60,18 +69,15 @@ export async function rootSnapshot(o: { onlyRun?: string } = {}): Promise<Record
   }
   if (o.onlyRun === undefined) return out;
   const others = (name: unknown) => otherRunsBridge(name, o.onlyRun!);
-  // and Docker's veths caught half-made (named veth + 7 hex digits, not yet on a bridge) while another file's container
-  // starts or stops: vxlab names nothing in the root namespace so, and this run's own are on its bridges
-  const dockerVethInFlight = (l: { ifname: string; master?: string }) => /^veth[0-9a-f]{7}$/.test(l.ifname) && !l.master;
   // Every list is read at its own moment, so another run's bridge can be in one and not yet (or no longer) in the
   // one before: Docker writes a network's nft rules around the moment its bridge appears or goes. Each list is
   // therefore filtered by the names themselves, not by the links seen in the link list (CI, session 9: the rules of
   // docker.test.ts's bridge vx-t46wb-s0 were in the nft list while the bridge was in no link list).
-  const foreignLink = (l: { ifname: string; master?: string }) => others(l.ifname) || others(l.master) || dockerVethInFlight(l);
+  const foreign = (l: { ifname: string; master?: string }) => foreignLink(l, o.onlyRun!);
   const links = out.link as { ifname: string; master?: string }[];
-  const gone = new Set(links.filter(foreignLink).map((l) => l.ifname));
+  const gone = new Set(links.filter(foreign).map((l) => l.ifname));
   out.link = links.filter((l) => !gone.has(l.ifname));
-  out.addr = (out.addr as { ifname: string; master?: string }[]).filter((l) => !gone.has(l.ifname) && !foreignLink(l));
+  out.addr = (out.addr as { ifname: string; master?: string }[]).filter((l) => !gone.has(l.ifname) && !foreign(l));
   const forwardingAnycast = (x: { type?: string; table?: string; protocol?: string }) => x.type === 'anycast' && x.table === 'local' && x.protocol === 'kernel';
   out.route = (out.route as { dev?: string; type?: string; table?: string; protocol?: string }[]).filter(
     (x) => (!x.dev || (!gone.has(x.dev) && !others(x.dev))) && !forwardingAnycast(x),

@@ -1,7 +1,7 @@
 // The root-namespace snapshot's filter for parallel docker test files: another run's Docker rules are left out by
 // the bridge names they carry, whether or not that bridge was in the link list read a moment earlier.
 import { describe, expect, it } from 'vitest';
-import { namesOtherRunsBridge, otherRunsBridge } from '../helpers/host.ts';
+import { foreignLink, namesOtherRunsBridge, otherRunsBridge } from '../helpers/host.ts';
 
 describe('rootSnapshot filters (onlyRun)', () => {
   // the lines CI printed (session 9) for docker.test.ts's run t46wb while docker-ipv6.test.ts compared run rx7ab's
@@ -24,5 +24,17 @@ describe('rootSnapshot filters (onlyRun)', () => {
     expect(otherRunsBridge('vx-rx7ab-s0', 'rx7ab')).toBe(false);
     expect(otherRunsBridge('eth0', 'rx7ab')).toBe(false);
     expect(otherRunsBridge(undefined, 'rx7ab')).toBe(false);
+  });
+});
+
+describe('foreignLink', () => {
+  it('another run\'s bridge or port, and a Docker veth not on a bridge (half-made), are foreign; this run\'s are not', () => {
+    expect(foreignLink({ ifname: 'vx-t46wb-s0' }, 'rx7ab')).toBe(true);
+    expect(foreignLink({ ifname: 'veth1234abc', master: 'vx-t46wb-s0' }, 'rx7ab')).toBe(true);
+    // CI, session 10: a veth of docker.test.ts's starting container, with only its link-local, not yet on a bridge
+    expect(foreignLink({ ifname: 'vethd9bb434' }, 'rx7ab')).toBe(true);
+    expect(foreignLink({ ifname: 'veth1234abc', master: 'vx-rx7ab-s1' }, 'rx7ab')).toBe(false);
+    expect(foreignLink({ ifname: 'vx-rx7ab-s0' }, 'rx7ab')).toBe(false);
+    expect(foreignLink({ ifname: 'eth0' }, 'rx7ab')).toBe(false);
   });
 });
