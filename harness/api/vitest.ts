@@ -87,13 +87,15 @@ function makeTest(defaultTopology: string | TopologySpec | undefined, defaultOpt
   return base.extend<LabFixtures>({
     topology: async ({}, use) => use(defaultTopology),
     labOptions: async ({}, use) => use(defaultOptions),
-    lab: async ({ topology, labOptions, onTestFinished }, use) => {
+    lab: async ({ topology, labOptions, onTestFinished, signal }, use) => {
       if (topology === undefined) {
         throw new Error("vxlab/vitest: no topology for the 'lab' fixture; use labTest(topology) or test.override({ topology })");
       }
       // A test that times out may do so while up() is still running, before use(): vitest then never resumes this
       // fixture. onTestFinished runs whatever happened (pass, fail, timeout), waits for up() and removes the lab.
-      const pending = Lab.up(topology, labOptions);
+      // The test's own signal (aborted when it times out or the run is cancelled) stops an up still in progress,
+      // which rolls back at once instead of finishing first (a caller's labOptions.signal wins)
+      const pending = Lab.up(topology, { ...labOptions, signal: labOptions.signal ?? signal });
       let removed: Promise<void> | undefined;
       const down = () => (removed ??= pending.then((l) => l.down(), () => undefined));
       onTestFinished(down, 120_000);

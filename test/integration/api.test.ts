@@ -205,9 +205,12 @@ describe.skipIf(needsRoot)('vxlab/vitest', () => {
     await new Promise((r) => setTimeout(r, 20_000));
   }, 8000);
   const slowUp = testRunId();
-  labTest(small, { runId: slowUp }).fails('a test that times out during up', async ({ lab }) => {
+  // an up that is still running when the test's bound ends, on any machine: a setup program that sleeps 5 s (the
+  // plain 3-node up takes ~30 ms on session 10's machine and had finished inside a 50 ms bound: CI, "Expect test to fail")
+  const slowSpec: TopologySpec = { name: 'api-slow', overlay: { layout: 'flannel', builder: 'external', setup: [{ command: ['sleep', '5'], timeoutSec: 10 }] }, nodes: [{ name: 'node1', pods: 1 }] };
+  labTest(slowSpec, { runId: slowUp }).fails('a test that times out during up', async ({ lab }) => {
     expect(lab).toBeDefined();
-  }, 50);
+  }, 1500);
   test('…are torn down too (timeouts)', () => {
     gone(slowBody);
     gone(slowUp);

@@ -57,7 +57,7 @@ describe.skipIf(needsRoot)('suites on shipped topologies (root)', () => {
     const done = new Promise<any>((res) => p.on('complete', res));
     p.end(tap);
     const c = await done;
-    expect(c.ok).toBe(true);
+    expect(c.ok, `not ok lines:\n${tap.split('\n').filter((l) => l.startsWith('not ok')).join('\n')}\n${r.report.results.filter((x) => x.status === 'fail').map((x) => `${x.id}: ${x.message}`).join('\n')}`).toBe(true);
     expect(c.count).toBe(r.report.results.length);
     expect(c.pass).toBe(r.report.results.filter((x) => x.status !== 'fail').length);
     expect(c.skip).toBe(r.report.results.filter((x) => x.status === 'skip').length);
