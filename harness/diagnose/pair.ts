@@ -15,7 +15,7 @@ import { evidence, knownReach, podName, runMemo, type CapturedAt } from '../runn
 import { readPcap, startCapture } from '../capture/tcpdump.ts';
 import type { DecodedPacket } from '../capture/pcap.ts';
 import { ipJson, pool, run } from '../util/exec.ts';
-import { netnsNamed } from '../probe/ping.ts';
+import { nsExists } from '../runtime/netns/runtime.ts';
 import { probedCells, type MatrixLike } from './matrix.ts';
 
 const nodeOf = (t: ResolvedTopology, p: ResolvedPod) => t.nodes.find((n) => n.name === p.node)!;
@@ -158,7 +158,7 @@ async function podNeighbourCause(a: ResolvedPod, route: any, f: Family): Promise
   let n = await read();
   if (!n) {
     // no entry at all: a FAILED one is garbage-collected within seconds; one echo request to the gateway asks again
-    await run(['ping', `-${f}`, '-n', '-q', '-c', '1', '-W', '1', gw], { ns: a.ns, netOnly: netnsNamed(a.ns), reject: false, timeoutMs: 4000 });
+    await run(['ping', `-${f}`, '-n', '-q', '-c', '1', '-W', '1', gw], { ns: a.ns, netOnly: nsExists(a.ns), reject: false, timeoutMs: 4000 });
     n = await read();
   }
   const state = (n?.state ?? []) as string[];
@@ -204,7 +204,7 @@ async function captureOnce(ctx: CheckContext, a: ResolvedPod, b: ResolvedPod, f:
   const tag = `${na.name}-${nb.name}-${Date.now() % 100000}`;
   const caps = await Promise.all([na, nb].map((n) => startCapture({ ns: n.ns, iface: n.underlayIf, file: join(ctx.workDir, `diag-${tag}-at-${n.name}.pcap`), filter, snaplen: 256 })));
   try {
-    await run(['ping', `-${f}`, '-n', '-q', '-c', '2', '-i', '0.2', '-W', '1', addrOf(b, f)], { ns: a.ns, netOnly: netnsNamed(a.ns), reject: false, timeoutMs: 5000 });
+    await run(['ping', `-${f}`, '-n', '-q', '-c', '2', '-i', '0.2', '-W', '1', addrOf(b, f)], { ns: a.ns, netOnly: nsExists(a.ns), reject: false, timeoutMs: 5000 });
   } finally {
     await Promise.all(caps.map((c) => c.stop()));
   }
@@ -277,7 +277,7 @@ function ownerOf(t: ResolvedTopology, ip: string): string | undefined {
  */
 export async function icmpErrorCause(t: ResolvedTopology, a: ResolvedPod, b: ResolvedPod, f: Family): Promise<string | undefined> {
   const dst = addrOf(b, f);
-  const r = await run(['ping', `-${f}`, '-n', '-c', '2', '-i', '0.2', '-W', '1', dst], { ns: a.ns, netOnly: netnsNamed(a.ns), reject: false, timeoutMs: 5000 });
+  const r = await run(['ping', `-${f}`, '-n', '-c', '2', '-i', '0.2', '-W', '1', dst], { ns: a.ns, netOnly: nsExists(a.ns), reject: false, timeoutMs: 5000 });
   const m = /^From (\S+)(?: \([^)]*\))? icmp_seq=\d+ (?!Redirect)(.+)$/m.exec(r.stdout);
   if (!m) return undefined;
   // "From 10.0.0.1: icmp_seq" in some ping versions; an IPv6 address may itself end in "::"

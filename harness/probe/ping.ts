@@ -1,9 +1,6 @@
 // ping probes: DF/MTU boundary and single reachability.
-import { existsSync } from 'node:fs';
 import { run } from '../util/exec.ts';
-
-/** a namespace `ip netns` knows by name (under /var/run/netns): entered with `nsenter --net` */
-export const netnsNamed = (ns: string): boolean => existsSync(`/var/run/netns/${ns}`);
+import { nsExists } from '../runtime/netns/runtime.ts';
 
 /** frag-needed: an ICMP "fragmentation needed" came back (IPv4); packet-too-big: an ICMPv6 Packet Too Big (IPv6) */
 export type DfOutcome = 'ok' | 'local-emsgsize' | 'frag-needed' | 'packet-too-big' | 'timeout' | 'error';
@@ -27,7 +24,7 @@ export async function pingDf(ns: string, dst: string, payload: number, waitSec =
   // only the network namespace is entered (`nsenter --net`, as fping, ss and the TCP probe do): `ip netns exec` first
   // makes a mount namespace and remounts /sys, which waits on the kernel's mount lock while other runs create and
   // delete namespaces by the hundred — seconds that count against this bound, and a ping killed by it reads as silence
-  const r = await run(['ping', '-n', '-c', String(count), '-i', String(intervalSec), '-W', String(waitSec), '-M', 'do', '-s', String(payload), dst], { ns, netOnly: netnsNamed(ns), reject: false, timeoutMs: Math.ceil((waitSec + 3 + count * intervalSec) * 1000) });
+  const r = await run(['ping', '-n', '-c', String(count), '-i', String(intervalSec), '-W', String(waitSec), '-M', 'do', '-s', String(payload), dst], { ns, netOnly: nsExists(ns), reject: false, timeoutMs: Math.ceil((waitSec + 3 + count * intervalSec) * 1000) });
   const out = `${r.stdout}${r.stderr}`.trim();
   const mtu = Number(/mtu\s*[=:]?\s*(\d+)/i.exec(out)?.[1] ?? NaN);
   let outcome: DfOutcome;

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { nsArgv, run, stripStack } from '../util/exec.ts';
+import { nsExists } from '../runtime/netns/runtime.ts';
 import { currentSignal, InterruptedError } from '../util/scope.ts';
 
 const SINK = fileURLToPath(new URL('./tcp-sink.mjs', import.meta.url));
@@ -28,7 +29,7 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
  * 17: a healthy pair reported as "never came up"). A namespace not under /var/run/netns goes through `ip netns exec`.
  */
 function inNs(ns: string, argv: string[]): [string, string[]] {
-  const full = nsArgv(argv, ns, existsSync(`/var/run/netns/${ns}`));
+  const full = nsArgv(argv, ns, nsExists(ns));
   return [full[0]!, full.slice(1)];
 }
 
@@ -139,7 +140,7 @@ export async function tcpTransfer(srcNs: string, dstNs: string, dstIp: string, b
  * unacked:12"), or undefined when it does not (or there is no such socket).
  */
 export async function senderRetransmits(ns: string, dstIp: string, port: number): Promise<string | undefined> {
-  const r = await run(['ss', '-H', '-tin', 'dst', dstIp, 'dport', '=', String(port)], { ns, netOnly: existsSync(`/var/run/netns/${ns}`), reject: false, timeoutMs: 10_000 });
+  const r = await run(['ss', '-H', '-tin', 'dst', dstIp, 'dport', '=', String(port)], { ns, netOnly: nsExists(ns), reject: false, timeoutMs: 10_000 });
   return retransEvidence(r.stdout);
 }
 

@@ -103,6 +103,16 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
 }
 
 /** Text without Node.js stack frames (and the source excerpt Node prints before an uncaught error): one story, no trace. */
+/** Whether a process with this pid exists (signal 0; EPERM: it exists but is another user's). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function stripStack(text: string): string {
   const lines = text.split('\n');
   const out = lines.filter((l) => !/^\s+at\s/.test(l) && !/^node:internal\//.test(l) && !/^\s*\^+\s*$/.test(l) && !/^\s*throw er; \/\/ Unhandled/.test(l) && !/^Node\.js v\d/.test(l));

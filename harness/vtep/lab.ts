@@ -17,7 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../util/exec.ts';
+import { pidAlive, run } from '../util/exec.ts';
 import { moduleUrl, nodeArgv, PKG_ROOT } from '../util/module.ts';
 import type { VtepConfigInput, VtepFaults } from './config.ts';
 import { readVtepStats, type VtepStats } from './stats.ts';
@@ -131,20 +131,11 @@ export async function sweepDeadPidNamespaces(prefix: string): Promise<string[]> 
   const swept: string[] = [];
   for (const ns of await listVtepNamespaces(prefix)) {
     const m = re.exec(ns);
-    if (!m || alive(Number(m[1]))) continue;
+    if (!m || pidAlive(Number(m[1]))) continue;
     await deleteNamespace(ns);
     swept.push(ns);
   }
   return swept;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -41,7 +41,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { MessageChannel, type Worker } from 'node:worker_threads';
-import { run } from '../util/exec.ts';
+import { pidAlive, run } from '../util/exec.ts';
 import { loadVtepConfig, type VtepConfig } from './config.ts';
 import { macKeyToString } from './codec.ts';
 import { AddrTable, familyOf, mtuOverhead, parseIpv6 } from './addr.ts';
@@ -70,21 +70,12 @@ function hardExit(code: number): never {
   throw new Error('unreachable');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function watchParent(pid: number): void {
   // Primary: the kernel sends SIGKILL when the parent exits (even when it is SIGKILLed itself).
   setParentDeathSignal(SIGKILL);
   // The parent may have died before prctl took effect; or parentPid may not be our direct parent.
   const check = () => {
-    if (!alive(pid)) {
+    if (!pidAlive(pid)) {
       console.error(`vtep: parent ${pid} is gone; exiting`);
       hardExit(0);
     }

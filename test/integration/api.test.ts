@@ -208,10 +208,15 @@ describe.skipIf(needsRoot)('vxlab/vitest', () => {
   // an up that is still running when the test's bound ends, on any machine: a setup program that sleeps 5 s (the
   // plain 3-node up takes ~30 ms on session 10's machine and had finished inside a 50 ms bound: CI, "Expect test to fail")
   const slowSpec: TopologySpec = { name: 'api-slow', overlay: { layout: 'flannel', builder: 'external', setup: [{ command: ['sleep', '5'], timeoutSec: 10 }] }, nodes: [{ name: 'node1', pods: 1 }] };
-  labTest(slowSpec, { runId: slowUp }).fails('a test that times out during up', async ({ lab }) => {
+  // the stages up reached: the test below checks that the bound hit inside the setup program (a topology error or a
+  // failed setup would fail this `.fails` test just as well, having shown nothing about timeouts)
+  const slowStages: string[] = [];
+  labTest(slowSpec, { runId: slowUp, onStage: (s) => slowStages.push(s) }).fails('a test that times out during up', async ({ lab }) => {
     expect(lab).toBeDefined();
   }, 1500);
   test('…are torn down too (timeouts)', () => {
+    expect(slowStages, 'up reached the sleeping setup program before the bound').toContain('setup');
+    expect(slowStages, 'and never got past it').not.toContain('pods');
     gone(slowBody);
     gone(slowUp);
   });
