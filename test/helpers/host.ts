@@ -49,6 +49,21 @@ export function namesOtherRunsBridge(line: string, run: string): boolean {
  * sysctls next to every snapshot of an IPv6 run). Without `onlyRun`, nothing is left out.
  */
 export async function rootSnapshot(o: { onlyRun?: string } = {}): Promise<Record<string, unknown>> {
+  // With another file's Docker work alongside, dockerd may be caught mid-change: each network it creates makes it
+  // delete and re-insert its `jump DOCKER-USER` rule at the top of FORWARD (CI, session 10: a "before" read without
+  // that line). So a snapshot is one that reads the same twice in a row, 200 ms apart (at most 10 reads; then the
+  // last). Anything vxlab left behind stays, so it is in both reads and still compared.
+  let prev = await snapshotOnce(o);
+  for (let i = 0; i < 9; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    const next = await snapshotOnce(o);
+    if (JSON.stringify(next) === JSON.stringify(prev)) return next;
+    prev = next;
+  }
+  return prev;
+}
+
+async function snapshotOnce(o: { onlyRun?: string }): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [k, argv] of Object.entries({
     link: ['ip', '-j', 'link', 'show'],
