@@ -672,6 +672,32 @@ function podSysctls(t: ResolvedTopology, p: ResolvedPod): Record<string, string>
 
 const isUp = (l: { flags: string[]; operstate: string }) => l.flags.includes('UP') && l.operstate === 'UP';
 
+/**
+ * How long a link that is admin up with carrier (LOWER_UP) but not yet operstate UP is read again before it is reported.
+ * The kernel sets operstate from the carrier later, in its linkwatch work (a workqueue item): right after `up`, on a
+ * loaded machine, a pod's veth has read "UP,LOWER_UP … state DOWN" (seen once in 20 full `npm test` runs, 5 workers on
+ * 2 cores). A link that is admin down or has no carrier is reported at once; one that stays in such a state (for
+ * example `ip link set dev v-pod1 mode dormant`: operstate DORMANT with carrier) is reported after this window.
+ */
+export const OPERSTATE_SETTLE_MS = 2000;
+const operstatePending = (l: { flags: string[]; operstate: string }) => !isUp(l) && l.flags.includes('UP') && l.flags.includes('LOWER_UP');
+
+/** `l` as it reads once linkwatch has caught up (or the window ended): flags and operstate read again every 50 ms. */
+async function settledLink<L extends { flags: string[]; operstate: string }>(ns: string, dev: string, l: L): Promise<{ link: L; waitedMs?: number }> {
+  if (!operstatePending(l)) return { link: l };
+  const t0 = Date.now();
+  let cur = l;
+  while (operstatePending(cur) && Date.now() - t0 < OPERSTATE_SETTLE_MS) {
+    await new Promise((r) => setTimeout(r, 50));
+    const fresh = await k.link(ns, dev).catch(() => undefined);
+    if (!fresh) break;
+    cur = { ...cur, flags: fresh.flags, operstate: fresh.operstate };
+  }
+  return { link: cur, waitedMs: Date.now() - t0 };
+}
+const notUp = (l: { flags: string[]; operstate: string }, waitedMs?: number) =>
+  `expected up, observed ${l.flags.includes('UP') ? '' : 'admin down, '}operstate ${l.operstate}${waitedMs !== undefined && !isUp(l) ? ` (admin up with carrier; still so when read again for ${Math.round(waitedMs / 100) / 10} s)` : ''}`;
+
 const podRoutes: CheckDef = {
   id: 'routes/pod-attachment',
   title: "pods attached on the node: both veth ends up; flannel: cni0 MTU, bridge port with hairpin; calico: /32 route, host veth MAC ee:ee:ee:ee:ee:ee and the cali* sysctls; the pod's address and default route",
@@ -695,18 +721,25 @@ const podRoutes: CheckDef = {
       for (const p of n.pods) {
         const who = `${n.name}: pod ${p.name}`;
         const ps = pods.get(`${p.node}/${p.name}`)!;
-        const l = s.links.find((x) => x.ifname === p.hostIf);
+        const hostRead = s.links.find((x) => x.ifname === p.hostIf);
+        const host = hostRead ? await settledLink(n.ns, p.hostIf, hostRead) : undefined;
+        const l = host?.link;
+        const podRead = ps.link ? await settledLink(p.ns, p.ifname, ps.link) : undefined;
+        const podLink = podRead?.link;
         const want = podAddrs(p);
         const inet = (f: Family) => ps.link?.addr_info?.filter((a) => a.family === (f === 6 ? 'inet6' : 'inet') && !a.local.startsWith('fe80:')) ?? [];
         const v4 = inet(4);
         observed[`${p.node}/${p.name}`] = {
           hostIf: l ? `${p.hostIf} ${l.operstate}${l.master ? ` master ${l.master}` : ''}` : null,
-          podIf: ps.link ? `${p.ifname} ${ps.link.operstate} ${[...v4, ...inet(6)].map((a) => `${a.local}/${a.prefixlen}`).join(' ')}` : null,
+          podIf: podLink ? `${p.ifname} ${podLink.operstate} ${[...v4, ...inet(6)].map((a) => `${a.local}/${a.prefixlen}`).join(' ')}` : null,
           default: [...ps.defaults, ...ps.defaults6].map((d) => `via ${d.gateway ?? '-'} dev ${d.dev ?? '-'}`),
+          // a link read again while its operstate caught up with its carrier (OPERSTATE_SETTLE_MS)
+          ...(host?.waitedMs !== undefined ? { hostIfOperstateWaitMs: host.waitedMs } : {}),
+          ...(podRead?.waitedMs !== undefined ? { podIfOperstateWaitMs: podRead.waitedMs } : {}),
         };
         if (!l) diffs.push(`${who}: host interface ${p.hostIf} missing`);
         else {
-          if (!isUp(l)) diffs.push(`${who}: host interface ${p.hostIf}: expected up, observed ${l.flags.includes('UP') ? '' : 'admin down, '}operstate ${l.operstate}`);
+          if (!isUp(l)) diffs.push(`${who}: host interface ${p.hostIf}: ${notUp(l, host!.waitedMs)}`);
           if (n.bridge && l.master !== n.bridge.name) diffs.push(`${n.name}: ${p.hostIf}: expected master ${n.bridge.name}, observed ${l.master ?? 'none'}`);
           // flannel's bridge plugin config: hairpin ports (a pod reaches itself through a service); calico: ee:ee:…
           const hairpin = (l.linkinfo as any)?.info_slave_data?.hairpin;
@@ -718,7 +751,7 @@ const podRoutes: CheckDef = {
         }
         if (!ps.link) diffs.push(`${who}: ${p.ifname} missing in ${p.ns}`);
         else {
-          if (!isUp(ps.link)) diffs.push(`${who}: ${p.ifname}: expected up, observed ${ps.link.flags.includes('UP') ? '' : 'admin down, '}operstate ${ps.link.operstate}`);
+          if (!isUp(podLink!)) diffs.push(`${who}: ${p.ifname}: ${notUp(podLink!, podRead!.waitedMs)}`);
           for (const a of want) {
             const got = inet(a.family);
             const fam = want.length > 1 || a.family === 6 ? ` (IPv${a.family})` : '';

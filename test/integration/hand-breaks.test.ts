@@ -84,6 +84,21 @@ const BREAKS: Break[] = [
   },
   // routes/pod-attachment: both link ends, the pod's address and default route, the layout's sysctls
   { name: 'host-side veth down', topology: FLANNEL, steps: (t) => [[node(t, 'node1').ns, ['ip', 'link', 'set', 'v-pod1', 'down']]], owner: ['routes/pod-attachment'], fragment: () => /node1: pod pod1: host interface v-pod1: expected up, observed admin down/ },
+  {
+    // admin up and carrier on, but operstate DORMANT (link mode dormant, applied by bouncing the peer's carrier): read
+    // again for OPERSTATE_SETTLE_MS as a link whose operstate lags its carrier would be, then reported with that state
+    name: 'host-side veth dormant (admin up, carrier on, operstate DORMANT)',
+    topology: FLANNEL,
+    steps: (t) => [
+      [node(t, 'node1').ns, ['ip', 'link', 'set', 'dev', 'v-pod1', 'mode', 'dormant']],
+      [pod(t, 'node1').ns, ['ip', 'link', 'set', 'eth0', 'down']],
+      [pod(t, 'node1').ns, ['ip', 'link', 'set', 'eth0', 'up']],
+      [pod(t, 'node1').ns, ['ip', 'route', 'replace', 'default', 'via', pod(t, 'node1').gateway, 'dev', 'eth0']],
+    ],
+    owner: ['routes/pod-attachment'],
+    fragment: () => /node1: pod pod1: host interface v-pod1: expected up, observed operstate DORMANT \(admin up with carrier; still so when read again for 2 s\)/,
+    observed: /"hostIfOperstateWaitMs":\d+/,
+  },
   { name: "pod's default route deleted", topology: FLANNEL, steps: (t) => [[pod(t, 'node2').ns, ['ip', 'route', 'del', 'default']]], owner: ['routes/pod-attachment'], fragment: () => /node2: pod pod1: default route: expected via 10\.244\.2\.1 dev eth0, observed none/ },
   { name: "pod's address removed", topology: FLANNEL, steps: (t) => [[pod(t, 'node3', 'pod2').ns, ['ip', 'addr', 'del', `${pod(t, 'node3', 'pod2').ip}/24`, 'dev', 'eth0']]], owner: ['routes/pod-attachment'], fragment: (t) => new RegExp(`node3: pod pod2: eth0 address: expected ${esc(pod(t, 'node3', 'pod2').ip)}/24, observed none`) },
   {
