@@ -6,7 +6,9 @@ import HeavyFirst from './test/sequencer.ts';
 // and the tests judge only their own runs. Single files wait on the kernel (probes, captures, timeouts), so more
 // workers than the machine's cores overlaps those waits — up to a point: the whole suite is CPU-bound on 2 cores
 // (process start-ups, ip/nsenter/ping/tcpdump; README "The test command" figures), and 8 workers next to other
-// 1,000-node runs (load average 40) timed tests out by the dozen, so 4 by default (VXLAB_TEST_WORKERS overrides).
+// 1,000-node runs (load average 40) timed tests out by the dozen. 6 by default (VXLAB_TEST_WORKERS overrides): on the
+// quiet 2-core machine 4 workers left the CPUs 20–45 % idle through the middle of the run (files waiting on probes and
+// captures), and full runs took 4 workers 189–193 s, 5 187 s, 6 167–168 s, 8 177 s (2026-11-30, session 11).
 // Long files are split (inproc-*, conformance-*) so that no single file is the critical path.
 // One file needs the root namespace to itself: lifecycle.test.ts compares a snapshot of the root namespace before
 // `up` and after `down`, and docker.test.ts adds Docker bridges there meanwhile. It runs alone, after the rest
@@ -19,7 +21,7 @@ import HeavyFirst from './test/sequencer.ts';
 // of its own that runs after every other group, lifecycle.test.ts's included: ~200 s of one file at a time at the
 // end of every run.) Files start heaviest first (test/sequencer.ts, from the measured test/durations.json), so the
 // two docker files start at once with the other long ones and the last files to finish are short.
-const INTEGRATION_WORKERS = Number(process.env.VXLAB_TEST_WORKERS ?? 4);
+const INTEGRATION_WORKERS = Number(process.env.VXLAB_TEST_WORKERS ?? 6);
 const ALONE = ['test/integration/lifecycle.test.ts'];
 
 export default defineConfig({
