@@ -81,6 +81,11 @@ describe.skipIf(!dockerUp)('runtime docker with IPv6 (root, dockerd)', { timeout
       expect(net.EnableIPv6).toBe(true);
       expect(net.Internal).toBe(true);
       expect(net.IPAM.Config).toEqual(expect.arrayContaining([{ Subnet: 'fd00:d0c:1::/64', Gateway: 'fd00:d0c:1:0:ffff:ffff:ffff:fffe' }]));
+      // the IPv4 subnet Docker 20.10 requires is vxlab's choice in 198.18.0.0/15, not one of Docker's default pools
+      // (which rotate into 192.168.x and then refuse another run's IPv4 segment there: "Pool overlaps")
+      const v4 = net.IPAM.Config.filter((c: any) => !c.Subnet.includes(':'));
+      expect(v4).toHaveLength(1);
+      expect(v4[0].Subnet).toMatch(/^198\.1[89]\.\d+\.0\/24$/);
       for (const n of t.nodes) {
         const info = JSON.parse(await docker('inspect', n.container!))[0];
         // Docker gave the container the topology's IPv6 address (--ip6) and, as Docker 20.10 always does, an IPv4 one

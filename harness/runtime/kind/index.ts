@@ -12,7 +12,7 @@ import type { RunState } from '../state.ts';
 import { RuntimeUnavailableError } from '../errors.ts';
 import { attachNetns } from '../netns/runtime.ts';
 import { bridgeOf, containersOf, docker, dockerConfigured, linksOnBridges, waitLinksGone, LABEL_RUN, networksOf, removeAll } from '../docker/client.ts';
-import { ipv6On, networkSpec } from '../docker/index.ts';
+import { createSegmentNetwork, ipv6On, networkSpec } from '../docker/index.ts';
 import { forwardingRecords, restoreForwarding } from '../docker/host-forwarding.ts';
 import { kindConfigYaml } from './config.ts';
 import { kindNodeName, kindResolve } from './resolve.ts';
@@ -97,7 +97,7 @@ export const kindRuntime: Runtime = {
     // kind's nodes are Kubernetes nodes: like kind's own network, this one is not internal and masquerades
     spec.Internal = false;
     spec.Options!['com.docker.network.bridge.enable_ip_masquerade'] = 'true';
-    await d.createNetwork(spec);
+    await createSegmentNetwork(d, ctx.t, s, spec);
   },
   async createNodes(ctx: RuntimeContext) {
     const t = ctx.t;
