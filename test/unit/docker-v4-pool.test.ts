@@ -1,7 +1,7 @@
 // The IPv4 subnet vxlab gives an IPv6 segment's Docker network (Docker 20.10 requires one): a /24 of 198.18.0.0/15,
 // from a slot derived from the run and segment, skipping every range a Docker network on the host already uses.
 import { describe, expect, it } from 'vitest';
-import { freeV4Slot, v4SlotFor, v4SubnetOfSlot, V6_NETWORK_V4_POOL } from '../../harness/runtime/docker/index.ts';
+import { createSegmentNetwork, freeV4Slot, v4SlotFor, v4SubnetOfSlot, V6_NETWORK_V4_POOL } from '../../harness/runtime/docker/v4-pool.ts';
 
 describe('IPv4 subnet of an IPv6 Docker network', () => {
   it('is a /24 inside 198.18.0.0/15, the same for the same run and segment, different across segments', () => {
@@ -43,7 +43,6 @@ describe('createSegmentNetwork', () => {
         if (asked.length === 1) throw new Error('(HTTP code 403) unexpected - Pool overlaps with other one on this address space');
       },
     } as any;
-    const { createSegmentNetwork } = await import('../../harness/runtime/docker/index.ts');
     await createSegmentNetwork(d, topo, seg(6), { Name: 'n', IPAM: { Config: [{ Subnet: 'fd00:d0c:1::/64' }] } });
     const first = v4SlotFor('t1234a', 'rack1');
     expect(asked).toEqual([`fd00:d0c:1::/64 ${v4SubnetOfSlot(first)}`, `fd00:d0c:1::/64 ${v4SubnetOfSlot(first + 1)}`]);
@@ -57,7 +56,6 @@ describe('createSegmentNetwork', () => {
         if (spec.EnableIPv6) throw new Error('network with name n already exists');
       },
     } as any;
-    const { createSegmentNetwork } = await import('../../harness/runtime/docker/index.ts');
     await expect(createSegmentNetwork(d, topo, seg(6), { Name: 'n', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:d0c:1::/64' }] } })).rejects.toThrow(/already exists/);
     expect(asked).toHaveLength(1);
     await createSegmentNetwork(d, topo, seg(4), { Name: 'm', IPAM: { Config: [{ Subnet: '192.168.41.0/24' }] } });

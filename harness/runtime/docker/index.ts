@@ -13,75 +13,11 @@ import { ensureNodeImage } from './image.ts';
 import { forwardingRecords, restoreForwarding } from './host-forwarding.ts';
 import { dockerResolve } from './resolve.ts';
 import { defaultDst } from '../../plan/plan.ts';
-import { intToIp, overlaps, parseCidr, type Cidr4 } from '../../topology/ip.ts';
+import { createSegmentNetwork, V6_NETWORK_V4_POOL, v4SlotFor, v4SubnetOfSlot } from './v4-pool.ts';
 
 export interface Endpoint {
   network: string;
   ip: string;
-}
-
-/**
- * The IPv4 subnet of an IPv6 segment's Docker network. Docker 20.10 cannot make a network without IPv4; left to itself
- * it takes the next of its default pools (172.17–31.0.0/16, then 192.168.0.0/16 in /20s), rotating through them with
- * every network made, and so sooner or later lands on a range another run's (or the user's) IPv4 segment asks for by
- * name: that create then fails with "Pool overlaps with other one on this address space" (seen in `npm test`: an
- * IPv6 run held 192.168.32.0/20 while another created 192.168.41.0/24). vxlab names the subnet itself, a /24 of
- * 198.18.0.0/15 (RFC 2544's space for benchmark networks, which no default pool touches): the slot derived from the
- * run and segment first, else the next free one (createSegmentNetwork).
- */
-export const V6_NETWORK_V4_POOL = '198.18.0.0/15';
-const V4_SLOTS = 512;
-/** the /24 of V6_NETWORK_V4_POOL that a run's IPv6 segment tries first (FNV-1a of run id and segment name) */
-export function v4SlotFor(runId: string, segment: string): number {
-  let h = 0x811c9dc5;
-  for (const ch of `${runId}/${segment}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
-  return h % V4_SLOTS;
-}
-export function v4SubnetOfSlot(slot: number): string {
-  const base = parseCidr(V6_NETWORK_V4_POOL).net;
-  return `${intToIp(base + (slot % V4_SLOTS) * 256)}/24`;
-}
-/** The first slot from `from` whose /24 overlaps none of `used` (IPv4 subnets of the host's Docker networks). */
-export function freeV4Slot(from: number, used: string[]): number | undefined {
-  const taken: Cidr4[] = [];
-  for (const u of used) {
-    try {
-      taken.push(parseCidr(u, false));
-    } catch {
-      // an IPv6 subnet, or text Docker may print that is not a CIDR: not an IPv4 range to avoid
-    }
-  }
-  for (let i = 0; i < V4_SLOTS; i++) {
-    const slot = (from + i) % V4_SLOTS;
-    const c = parseCidr(v4SubnetOfSlot(slot));
-    if (!taken.some((x) => overlaps(x, c))) return slot;
-  }
-  return undefined;
-}
-
-/**
- * Create a segment's Docker network. An IPv6 segment's network gets its IPv4 subnet from V6_NETWORK_V4_POOL: the first
- * /24 from the run's slot that no Docker network on the host uses; if a concurrent create takes it meanwhile
- * ("Pool overlaps"), the next free one (at most 8 tries).
- */
-export async function createSegmentNetwork(d: Dockerode, t: ResolvedTopology, s: ResolvedSegment, spec: Dockerode.NetworkCreateOptions): Promise<void> {
-  if (s.family !== 6) {
-    await d.createNetwork(spec);
-    return;
-  }
-  let from = v4SlotFor(t.runId, s.name);
-  for (let attempt = 1; ; attempt++) {
-    const used = (await d.listNetworks()).flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? ''));
-    const slot = freeV4Slot(from, used);
-    if (slot === undefined) throw new Error(`segment ${s.name}: no free /24 left in ${V6_NETWORK_V4_POOL} for the IPv4 subnet Docker requires on an IPv6 network`);
-    try {
-      await d.createNetwork({ ...spec, IPAM: { ...spec.IPAM, Config: [...(spec.IPAM?.Config ?? []), { Subnet: v4SubnetOfSlot(slot) }] } });
-      return;
-    } catch (e: any) {
-      if (attempt >= 8 || !/Pool overlaps/i.test(String(e?.message ?? e))) throw e;
-      from = slot + 1;
-    }
-  }
 }
 
 /** Docker network options for a segment: the segment's CIDR and MTU, no masquerade, a bridge named after the run. */
@@ -232,8 +168,9 @@ export const dockerRuntime: Runtime = {
     if (t.family === 6) out.push("# note: creating an IPv6 Docker network makes dockerd set the host's net.ipv6.conf.all.forwarding and default.forwarding to 1 (Docker never sets them back; vxlab records the values before and writes them back at down, once no Docker network with IPv6 is left on the host)");
     for (const s of t.segments) {
       const n = s.network!;
-      out.push(`docker network create ${n.internal ? '--internal ' : ''}${s.family === 6 ? '--ipv6 ' : ''}--subnet ${s.cidr} --gateway ${n.gateway} ${s.family === 6 ? `--subnet ${v4SubnetOfSlot(v4SlotFor(t.runId, s.name))} ` : ''}-o com.docker.network.bridge.name=${n.bridge} -o com.docker.network.driver.mtu=${s.mtu} -o com.docker.network.bridge.enable_ip_masquerade=false -o com.docker.network.bridge.enable_icc=true --label ${LABEL_RUN}=${t.runId} ${n.name}`);
-      if (s.family === 6) out.push(`#   its IPv4 subnet (Docker 20.10 requires one on an IPv6 network; vxlab removes the nodes' addresses in it): ${v4SubnetOfSlot(v4SlotFor(t.runId, s.name))}, or the next /24 of ${V6_NETWORK_V4_POOL} that no Docker network on the host uses`);
+      const v4 = s.family === 6 ? v4SubnetOfSlot(v4SlotFor(t.runId, s.name)) : undefined;
+      out.push(`docker network create ${n.internal ? '--internal ' : ''}${s.family === 6 ? '--ipv6 ' : ''}--subnet ${s.cidr} --gateway ${n.gateway} ${v4 ? `--subnet ${v4} ` : ''}-o com.docker.network.bridge.name=${n.bridge} -o com.docker.network.driver.mtu=${s.mtu} -o com.docker.network.bridge.enable_ip_masquerade=false -o com.docker.network.bridge.enable_icc=true --label ${LABEL_RUN}=${t.runId} ${n.name}`);
+      if (v4) out.push(`#   its IPv4 subnet (Docker 20.10 requires one on an IPv6 network; vxlab removes the nodes' addresses in it): ${v4}, or the next /24 of ${V6_NETWORK_V4_POOL} that no Docker network on the host uses`);
     }
     if (t.routerContainer) {
       out.push(`docker run -d --name ${t.routerContainer} --network ${t.segments[0]!.network!.name} ${ipFlag(t.segments[0]!.routerIp!)} ${t.segments[0]!.routerIp} --label ${LABEL_RUN}=${t.runId} <vxlab node image>`);
