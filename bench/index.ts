@@ -30,7 +30,7 @@ import { dockerFloor } from './docker-floor.ts';
 import { printScale, SCALE_MAX_NODES, scaleSection } from './scale.ts';
 import { FULL_RUN_TARGET_MS, printScaleRun, scaleRun } from './scale-run.ts';
 import {
-  arpTableFulls, fmtMs, fmtRatio, fmtS, Interrupted, median, min, naiveDown, naiveUp, netnsObjects, Owned, planCounts, section, settle,
+  arpTableFulls, fmtMs, fmtRatio, fmtS, gcThresh3, Interrupted, median, min, naiveDown, naiveUp, netnsObjects, Owned, planCounts, section, settle,
   synthTopology, table,
 } from './lib.ts';
 
@@ -639,10 +639,10 @@ async function main(): Promise<number> {
         }
         const sampleMs = performance.now() - a;
         const naiveFulls = arpTableFulls() - f0;
-        const gcThresh3 = Number(readFileSync('/proc/sys/net/ipv4/neigh/default/gc_thresh3', 'utf8').trim());
+        const thresh3 = gcThresh3();
         const est = (sampleMs / k) * pairs;
         const cold = times[0]!;
-        raw.connectivity = { nodes: connNodes, pairs, measureMs: times, reachedPairs: reached, rounds, arpTableFulls: fulls, gcThresh3, naive: { sample: k, sampleMs, reached: ok, extrapolatedMs: est, arpTableFulls: naiveFulls } };
+        raw.connectivity = { nodes: connNodes, pairs, measureMs: times, reachedPairs: reached, rounds, arpTableFulls: fulls, gcThresh3: thresh3, naive: { sample: k, sampleMs, reached: ok, extrapolatedMs: est, arpTableFulls: naiveFulls } };
         console.log(section(`4. all-pairs connectivity, ${connNodes} nodes × 1 pod = ${pairs} directed pairs (measure() alone; up/down excluded)`));
         console.log(
           table(
@@ -657,7 +657,7 @@ async function main(): Promise<number> {
         );
         console.log('naive = one `ip netns exec … ping -c 1 -W 1` process per pair, run after measure() (caches warm, so it is a favourable baseline).');
         console.log(`ARP table full = increase of table_fulls in /proc/net/stat/arp_cache: the kernel's ARP table is shared by every namespace and`);
-        console.log(`its gc_thresh3 is ${gcThresh3}; a full table drops packets that need a new neighbour entry (underlay node↔node ARP: ~N² dynamic entries).`);
+        console.log(`its gc_thresh3 is ${thresh3}; a full table drops packets that need a new neighbour entry (underlay node↔node ARP: ~N² dynamic entries).`);
         targets.push({ section: 'connectivity', figure: `${pairs} pairs, cold measure()`, value: fmtS(cold), target: '≤ 15.00 s', met: cold <= 15000 });
         targets.push({ section: 'connectivity', figure: `${pairs} pairs all reachable`, value: `${reached[0]} / ${pairs}`, target: `${pairs} / ${pairs}`, met: reached[0] === pairs });
         if (reached[0] !== pairs) exit = 1;

@@ -8,6 +8,7 @@ import type { Plan } from '../harness/plan/plan.ts';
 import { run } from '../harness/util/exec.ts';
 import { deleteNamespaces, NETNS_DIR } from '../harness/runtime/netns/runtime.ts';
 import { downRun } from '../harness/runtime/lifecycle.ts';
+import { readHostSysctl } from '../harness/util/host-sysctl.ts';
 
 // ---------------------------------------------------------------- statistics
 
@@ -218,6 +219,11 @@ export async function settle(target: number, signal?: AbortSignal, boundMs = SET
 }
 
 /** ARP table overflow counter (summed over CPUs): the neighbour table is shared by every namespace on the host. */
+/** The host's ARP table limit that every namespace's dynamic entries count against together (NaN if unreadable). */
+export function gcThresh3(): number {
+  return Number(readHostSysctl('net.ipv4.neigh.default.gc_thresh3') ?? NaN);
+}
+
 export function arpTableFulls(): number {
   try {
     const lines = readFileSync('/proc/net/stat/arp_cache', 'utf8').trim().split('\n');

@@ -10,9 +10,7 @@ import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { spawn } from 'node:child_process';
-import { arpTableFulls, fmtS, section, table, type Owned } from './lib.ts';
-
-const gcThresh3 = () => Number(readFileSync('/proc/sys/net/ipv4/neigh/default/gc_thresh3', 'utf8').trim());
+import { arpTableFulls, fmtS, gcThresh3, section, table, type Owned } from './lib.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const VXLAB = join(REPO, 'bin', 'vxlab.js');

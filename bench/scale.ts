@@ -10,6 +10,7 @@ import { plan as makePlan } from '../harness/plan/plan.ts';
 import { processesIn } from '../harness/runtime/netns/procs.ts';
 import { TopologySchema, type Topology } from '../harness/topology/schema.ts';
 import { fmtRatio, fmtS, section, table, type Owned } from './lib.ts';
+import { hostSysctlPath, readHostSysctl } from '../harness/util/host-sysctl.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const VXLAB = join(REPO, 'bin', 'vxlab.js');
@@ -78,14 +79,11 @@ export const MININET_SYSCTLS = [
   'net.ipv4.route.max_size',
   'kernel.pty.max',
 ];
-const sysctlPath = (k: string) => `/proc/sys/${k.replaceAll('.', '/')}`;
-
 export function readSysctls(keys: string[]): Map<string, string> {
   const m = new Map<string, string>();
   for (const k of keys) {
-    try {
-      m.set(k, readFileSync(sysctlPath(k), 'utf8').trim());
-    } catch {}
+    const v = readHostSysctl(k);
+    if (v !== undefined) m.set(k, v);
   }
   return m;
 }
@@ -93,17 +91,13 @@ export function readSysctls(keys: string[]): Map<string, string> {
 /** Write back every value that changed; returns `key old→now` for each one put back. */
 export function restoreSysctls(before: Map<string, string>): string[] {
   const put: string[] = [];
+  const flat = (x: string) => x.replace(/\s+/g, ' ');
   for (const [k, v] of before) {
-    let now: string;
+    const now = readHostSysctl(k);
+    if (now === undefined || flat(now) === flat(v)) continue;
     try {
-      now = readFileSync(sysctlPath(k), 'utf8').trim();
-    } catch {
-      continue;
-    }
-    if (now.replace(/\s+/g, ' ') === v.replace(/\s+/g, ' ')) continue;
-    try {
-      writeFileSync(sysctlPath(k), v.replace(/\s+/g, ' '));
-      put.push(`${k} ${now.replace(/\s+/g, ' ')}→${v.replace(/\s+/g, ' ')}`);
+      writeFileSync(hostSysctlPath(k), flat(v));
+      put.push(`${k} ${flat(now)}→${flat(v)}`);
     } catch (e) {
       put.push(`${k}: could not put back ${v} (${(e as Error).message})`);
     }

@@ -102,7 +102,6 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
   return res;
 }
 
-/** Text without Node.js stack frames (and the source excerpt Node prints before an uncaught error): one story, no trace. */
 /** Whether a process with this pid exists (signal 0; EPERM: it exists but is another user's). */
 export function pidAlive(pid: number): boolean {
   try {
@@ -113,6 +112,7 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/** Text without Node.js stack frames (and the source excerpt Node prints before an uncaught error): one story, no trace. */
 export function stripStack(text: string): string {
   const lines = text.split('\n');
   const out = lines.filter((l) => !/^\s+at\s/.test(l) && !/^node:internal\//.test(l) && !/^\s*\^+\s*$/.test(l) && !/^\s*throw er; \/\/ Unhandled/.test(l) && !/^Node\.js v\d/.test(l));

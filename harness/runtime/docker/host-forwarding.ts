@@ -8,7 +8,8 @@
 //     only when no Docker network with IPv6 is left on the host (another run's, or anyone's: it needs forwarding, and
 //     the last of them to go restores it).
 // It reads and writes only these two keys, and only to undo Docker's change.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { hostSysctlPath, readHostSysctl } from '../../util/host-sysctl.ts';
 import type { RunState } from '../state.ts';
 import { listStates } from '../state.ts';
 import type { Resource } from '../types.ts';
@@ -17,15 +18,6 @@ import { networksOf } from './client.ts';
 export const FORWARDING_KEYS = ['net.ipv6.conf.all.forwarding', 'net.ipv6.conf.default.forwarding'] as const;
 export const HOST_SYSCTL = 'host-sysctl';
 
-const path = (key: string) => `/proc/sys/${key.replaceAll('.', '/')}`;
-
-function hostValue(key: string): string | undefined {
-  try {
-    return readFileSync(path(key), 'utf8').trim();
-  } catch {
-    return undefined; // no IPv6 in the host's namespace: nothing to record
-  }
-}
 
 function parse(r: Resource): { key: string; value: string } | undefined {
   if (r.kind !== HOST_SYSCTL) return undefined;
@@ -45,7 +37,7 @@ export function forwardingRecords(runId: string): Resource[] {
   }
   const out: Resource[] = [];
   for (const key of FORWARDING_KEYS) {
-    const v = earlier.get(key) ?? hostValue(key);
+    const v = earlier.get(key) ?? readHostSysctl(key);
     if (v !== undefined) out.push({ kind: HOST_SYSCTL, name: `${key}=${v}` });
   }
   return out;
@@ -62,8 +54,8 @@ export async function restoreForwarding(state: RunState): Promise<{ restored: st
   if (v6.length) return { restored: [], kept: `Docker network${v6.length > 1 ? 's' : ''} with IPv6 still on the host (${v6.map((n) => n.Name).join(', ')})` };
   const restored: string[] = [];
   for (const { key, value } of recs) {
-    if (hostValue(key) === value) continue;
-    writeFileSync(path(key), `${value}\n`);
+    if (readHostSysctl(key) === value) continue;
+    writeFileSync(hostSysctlPath(key), `${value}\n`);
     restored.push(`${key}=${value}`);
   }
   return { restored };
